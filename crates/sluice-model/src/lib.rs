@@ -8,3 +8,27 @@
 
 pub mod diagnostic;
 pub mod yaml;
+
+use diagnostic::Diagnostics;
+
+/// The result of parsing one file: the typed value (when the YAML could be decoded into the
+/// format's shape at all) and every diagnostic found.
+///
+/// `value` may be `Some` even when `diagnostics` has errors: callers that must reproduce
+/// Keptn's run-time behaviour for a file Keptn would have rejected (for example an SLO with
+/// an unparsable pass criterion, which Keptn reported in the evaluation result) can still look
+/// at it. Use [`Parsed::ok`] to get the value only when the file is valid.
+#[derive(Debug, Clone)]
+pub struct Parsed<T> {
+    /// The decoded value, if the document had the right overall shape.
+    pub value: Option<T>,
+    /// Errors and warnings, in the order found.
+    pub diagnostics: Diagnostics,
+}
+
+impl<T> Parsed<T> {
+    /// The value if there are no errors (warnings are allowed).
+    pub fn ok(self) -> Option<T> {
+        if self.diagnostics.has_errors() { None } else { self.value }
+    }
+}
