@@ -7,6 +7,7 @@
 //! and typed readers in [`yaml`].
 
 pub mod diagnostic;
+pub mod kind;
 pub mod yaml;
 
 use diagnostic::Diagnostics;
