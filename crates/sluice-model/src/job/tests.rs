@@ -451,3 +451,51 @@ fn never_panics_on_odd_input() {
         assert!(p.diagnostics.has_errors(), "{src}");
     }
 }
+
+mod props {
+    use super::super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(src in "[a-zA-Z:\\[\\]{}\\-, \n'\"$()#.0-9]{0,200}") {
+            let _ = parse(&src);
+        }
+
+        #[test]
+        fn parse_never_panics_on_job_like_text(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("apiVersion: v2".to_owned()),
+                    Just("actions:".to_owned()),
+                    Just("  - name: a".to_owned()),
+                    Just("    events: [{name: x}]".to_owned()),
+                    Just("    tasks:".to_owned()),
+                    Just("      - cmd: [\"$(A)\",".to_owned()),
+                    Just("  ]".to_owned()),
+                    Just("        env: [{name: A, valueFrom: event, value: $.data}]".to_owned()),
+                    "[ -~]{0,30}",
+                ],
+                0..12,
+            )
+        ) {
+            let _ = parse(&lines.join("\n"));
+        }
+
+        #[test]
+        fn expansion_without_variables_only_unescapes(s in "[a-z$()]{0,40}") {
+            let none = |_: &str| None;
+            let out = expand_vars(&s, &none);
+            // Every `$(NAME)` stays, `$$` becomes `$`: so the output is never longer.
+            prop_assert!(out.len() <= s.len());
+            if !s.contains("$$") {
+                prop_assert_eq!(out, s);
+            }
+        }
+
+        #[test]
+        fn jsonpath_parse_never_panics(s in "[$.\\[\\]'\"a-z0-9*?:,-]{0,30}") {
+            let _ = s.parse::<JsonPath>();
+        }
+    }
+}
