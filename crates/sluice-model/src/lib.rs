@@ -8,6 +8,8 @@
 
 pub mod diagnostic;
 pub mod kind;
+/// job-executor-service configuration (`job/config.yaml`).
+pub mod job;
 pub mod yaml;
 
 use diagnostic::Diagnostics;
@@ -30,6 +32,10 @@ pub struct Parsed<T> {
 impl<T> Parsed<T> {
     /// The value if there are no errors (warnings are allowed).
     pub fn ok(self) -> Option<T> {
-        if self.diagnostics.has_errors() { None } else { self.value }
+        if self.diagnostics.has_errors() {
+            None
+        } else {
+            self.value
+        }
     }
 }

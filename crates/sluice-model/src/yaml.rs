@@ -191,10 +191,10 @@ fn resolve_plain(text: &str) -> Resolved {
     if let Some(i) = parse_yaml_int(text) {
         return Resolved::Int(i);
     }
-    if looks_like_float(text) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Resolved::Float(f);
-        }
+    if looks_like_float(text)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Resolved::Float(f);
     }
     Resolved::Str
 }
@@ -246,10 +246,8 @@ fn looks_like_float(text: &str) -> bool {
     mantissa_ok && exp_ok
 }
 
-/// Parses YAML text into a tree. Only the first document is read, as Go's `yaml.Unmarshal`
-/// does. An empty input gives a null root. A syntax error is reported as one error diagnostic
-/// (YAML cannot be read past a syntax error) and `None` is returned.
-pub fn parse(src: &str, diags: &mut Diagnostics) -> Option<Node> {
+/// Parses YAML text strictly by YAML 1.2's rules (see [`parse`] for what Go accepted on top).
+fn parse_strict(src: &str, diags: &mut Diagnostics) -> Option<Node> {
     let mut builder = Builder {
         anchors: HashMap::new(),
         stack: Vec::new(),
@@ -803,6 +801,125 @@ pub fn boolean(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Option
     }
 }
 
+/// Parses YAML text into a tree. Only the first document is read, as Go's `yaml.Unmarshal`
+/// does. An empty input gives a null root. A syntax error is reported as one error diagnostic
+/// (YAML cannot be read past a syntax error) and `None` is returned.
+///
+/// Besides YAML 1.2, this accepts what Go's libyaml-based decoders (and so Keptn) accepted
+/// inside flow collections: continuation lines of a `[...]`/`{...}` that are indented no more
+/// than the enclosing block (a closing `]` under its key, say). Such lines are re-indented and
+/// the document parsed again; positions on them are mapped back to the original columns.
+pub fn parse(src: &str, diags: &mut Diagnostics) -> Option<Node> {
+    let mut text = src.to_owned();
+    let mut pads: HashMap<u32, u32> = HashMap::new();
+    for _ in 0..1000 {
+        let mut attempt = Diagnostics::new();
+        if let Some(mut root) = parse_strict(&text, &mut attempt) {
+            if !pads.is_empty() {
+                unpad(&mut root, &pads);
+            }
+            return Some(root);
+        }
+        let Some(d) = attempt.iter().next() else {
+            break;
+        };
+        let line = d.pos.line;
+        let fixable = d.message.contains("invalid indentation")
+            && !pads.contains_key(&line)
+            && in_flow_before_line(&text, line);
+        if !fixable {
+            break;
+        }
+        let Some((new_text, pad)) = indent_line_past_previous(&text, line) else {
+            break;
+        };
+        text = new_text;
+        pads.insert(line, pad);
+    }
+    // Report the error as the strict parser sees the original text.
+    parse_strict(src, diags)
+}
+
+/// Whether a flow collection (`[` or `{`) is still open at the start of 1-based `line`.
+fn in_flow_before_line(text: &str, line: u32) -> bool {
+    let mut depth = 0usize;
+    for (i, l) in text.lines().enumerate() {
+        if i + 1 >= line as usize {
+            break;
+        }
+        let mut quote: Option<char> = None;
+        let mut prev_sig: Option<char> = None;
+        let mut prev_char = ' ';
+        let mut chars = l.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('"') if c == '\\' => {
+                    chars.next();
+                }
+                Some(q) if c == q => {
+                    if q == '\'' && chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some(_) => {}
+                None => match c {
+                    '#' if prev_char.is_whitespace() => break,
+                    '"' | '\''
+                        if depth > 0
+                            || matches!(prev_sig, None | Some(':' | '-' | ',' | '[' | '{')) =>
+                    {
+                        quote = Some(c)
+                    }
+                    '[' | '{' if depth > 0 || matches!(prev_sig, None | Some(':' | '-')) => {
+                        depth += 1
+                    }
+                    ']' | '}' if depth > 0 => depth -= 1,
+                    _ => {}
+                },
+            }
+            if !c.is_whitespace() {
+                prev_sig = Some(c);
+            }
+            prev_char = c;
+        }
+    }
+    depth > 0
+}
+
+/// Re-indents 1-based `line` one column deeper than the previous non-blank line.
+fn indent_line_past_previous(text: &str, line: u32) -> Option<(String, u32)> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let idx = (line as usize).checked_sub(1)?;
+    let target = lines.get(idx)?;
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let prev = lines[..idx].iter().rev().find(|l| !l.trim().is_empty())?;
+    let want = indent(prev) + 1;
+    let have = indent(target);
+    if want <= have {
+        return None;
+    }
+    let pad = want - have;
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    out[idx] = format!("{}{}", " ".repeat(pad), target);
+    Some((out.join("\n"), u32::try_from(pad).ok()?))
+}
+
+fn unpad(node: &mut Node, pads: &HashMap<u32, u32>) {
+    if let Some(p) = pads.get(&node.pos.line) {
+        node.pos.col = node.pos.col.saturating_sub(*p).max(1);
+    }
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| unpad(n, pads)),
+        Value::Map(entries) => entries.iter_mut().for_each(|e| {
+            unpad(&mut e.key, pads);
+            unpad(&mut e.value, pads);
+        }),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -936,5 +1053,23 @@ mod tests {
                 "list[1] expected a string, found a mapping"
             ]
         );
+    }
+
+    #[test]
+    fn lenient_flow_accepts_libyaml_indentation() {
+        let src = "a:\n  args: [ \"x\",\n          \"y\"\n  ]\n  b: [1,\n2]\n";
+        let mut d = Diagnostics::new();
+        assert!(parse_strict(src, &mut Diagnostics::new()).is_none());
+        let n = parse(src, &mut d).expect("lenient parse");
+        assert!(d.is_empty());
+        let a = n.get("a").unwrap();
+        assert_eq!(a.get("args").unwrap().as_seq().unwrap().len(), 2);
+        let b = a.get("b").unwrap().as_seq().unwrap();
+        assert_eq!(b[1].pos, Pos::new(6, 1));
+        // Block indentation mistakes stay errors.
+        let bad = "a:\n  - name: x\n   files: [y]\n";
+        let mut d = Diagnostics::new();
+        assert!(parse(bad, &mut d).is_none());
+        assert_eq!(d.error_count(), 1);
     }
 }
