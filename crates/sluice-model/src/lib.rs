@@ -7,6 +7,8 @@
 //! and typed readers in [`yaml`].
 
 pub mod diagnostic;
+/// Keptn CloudEvents: envelope, event types, typed payloads, Keptn time and context.
+pub mod event;
 pub mod yaml;
 
 use diagnostic::Diagnostics;
@@ -29,6 +31,10 @@ pub struct Parsed<T> {
 impl<T> Parsed<T> {
     /// The value if there are no errors (warnings are allowed).
     pub fn ok(self) -> Option<T> {
-        if self.diagnostics.has_errors() { None } else { self.value }
+        if self.diagnostics.has_errors() {
+            None
+        } else {
+            self.value
+        }
     }
 }
