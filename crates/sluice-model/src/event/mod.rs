@@ -124,6 +124,31 @@ const STRING_ATTRIBUTES: [&str; 9] = [
 ];
 
 impl KeptnEvent {
+    /// A new event as go-utils builds one: `specversion` 1.0, `datacontenttype`
+    /// `application/json`, `shkeptnspecversion` 0.2.4. The caller supplies the id, the time and
+    /// the context (this crate has no randomness and no clock).
+    pub fn new(
+        id: &str,
+        source: &str,
+        event_type: &EventType,
+        time: Timestamp,
+        keptn_context: &str,
+        data: Value,
+    ) -> Self {
+        KeptnEvent {
+            specversion: Some(SPEC_VERSION.to_string()),
+            id: Some(id.to_string()),
+            source: Some(source.to_string()),
+            event_type: Some(event_type.to_string()),
+            time: Some(time.to_rfc3339_nano()),
+            datacontenttype: Some("application/json".to_string()),
+            data: Some(data),
+            shkeptncontext: Some(keptn_context.to_string()),
+            shkeptnspecversion: Some(KEPTN_SPEC_VERSION.to_string()),
+            ..KeptnEvent::default()
+        }
+    }
+
     /// Reads an event from JSON text.
     pub fn from_json(text: &str) -> Result<Self, EventError> {
         let value: Value =
@@ -205,7 +230,7 @@ impl KeptnEvent {
 
     /// The parsed `time`.
     pub fn timestamp(&self) -> Option<Result<Timestamp, TimeError>> {
-        self.time.as_deref().map(Timestamp::parse)
+        self.time.as_deref().map(Timestamp::parse_rfc3339)
     }
 
     /// The `data` value (`Null` when absent).

@@ -471,6 +471,32 @@ fn keptn_api_validation_rules() {
 }
 
 #[test]
+fn new_event_is_valid_and_zoneless_time_is_not() {
+    let t = Timestamp::parse("2022-03-01T10:00:00.5Z").unwrap();
+    let ev = KeptnEvent::new(
+        "id-1",
+        "sluice",
+        &EventType::task_triggered("deployment"),
+        t,
+        "a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b",
+        json!({"project": "p", "stage": "s", "service": "x"}),
+    );
+    assert!(ev.validate().is_empty(), "{:?}", ev.validate());
+    let v = ev.to_value(ContentTypeKey::ContentType);
+    assert_eq!(v["time"], "2022-03-01T10:00:00.5Z");
+    assert_eq!(v["type"], "sh.keptn.event.deployment.triggered");
+    assert_eq!(v["shkeptnspecversion"], "0.2.4");
+    let mut ev = ev;
+    ev.time = Some("2022-03-01T10:00:00".into());
+    assert_eq!(ev.validate().len(), 1);
+    assert_eq!(ev.validate()[0].attribute, "time");
+    let t: EventType =
+        serde_json::from_value(json!("sh.keptn.event.dev.delivery.finished")).unwrap();
+    assert!(t.is_finished());
+    assert!(serde_json::from_value::<EventType>(json!("sh.keptn")).is_err());
+}
+
+#[test]
 fn keptn_context_derivation() {
     let fresh = "0f8fad5b-d9cb-469f-a165-70867728950e";
     assert_eq!(keptn_context_for(None, fresh), fresh);

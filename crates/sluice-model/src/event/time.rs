@@ -157,6 +157,21 @@ impl Timestamp {
         parse_timestamp(text)
     }
 
+    /// Parses strict RFC 3339 (a zone is required), as Go's `time.Time` JSON decoding does for
+    /// the envelope's `time` attribute.
+    pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeError> {
+        let b = text.as_bytes();
+        let has_zone = b.len() > 19 && matches!(b[b.len() - 1], b'Z')
+            || (b.len() > 25 && matches!(b[b.len() - 6], b'+' | b'-'));
+        if !has_zone {
+            return Err(TimeError::BadTimestamp {
+                text: text.to_string(),
+                reason: "an RFC 3339 time needs a zone (Z or ±hh:mm)",
+            });
+        }
+        parse_timestamp(text)
+    }
+
     /// Formats in Keptn's format `2006-01-02T15:04:05.000Z` (UTC; fraction truncated to
     /// milliseconds, as Go's `Format` does).
     pub fn to_keptn_string(self) -> String {
@@ -560,6 +575,14 @@ mod tests {
         let c = ts("2020-01-01T00:00:00.123456789123Z");
         assert_eq!(c.unix_nanos() % 1_000_000_000, 123_456_789);
         assert_eq!(ts("1970-01-01T00:00:00Z").unix_nanos(), 0);
+    }
+
+    #[test]
+    fn rfc3339_needs_a_zone() {
+        assert!(Timestamp::parse_rfc3339("2021-01-02T15:00:00Z").is_ok());
+        assert!(Timestamp::parse_rfc3339("2021-01-02T15:00:00.5-01:00").is_ok());
+        assert!(Timestamp::parse_rfc3339("2021-01-02T15:00:00").is_err());
+        assert!(Timestamp::parse_rfc3339("2021-01-02T15:00:00.123456").is_err());
     }
 
     #[test]
