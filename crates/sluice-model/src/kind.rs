@@ -28,8 +28,13 @@ pub enum FileKind {
 
 impl FileKind {
     /// All kinds, in a stable order.
-    pub const ALL: [FileKind; 5] =
-        [FileKind::Shipyard, FileKind::Slo, FileKind::Sli, FileKind::Job, FileKind::Remediation];
+    pub const ALL: [FileKind; 5] = [
+        FileKind::Shipyard,
+        FileKind::Slo,
+        FileKind::Sli,
+        FileKind::Job,
+        FileKind::Remediation,
+    ];
 
     /// The short name used on the command line and in messages.
     pub fn as_str(self) -> &'static str {
@@ -88,10 +93,15 @@ impl FileKind {
     pub fn from_path(path: &str) -> Option<FileKind> {
         let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
         let (file, dirs) = parts.split_last()?;
-        let stem = file.rsplit_once('.').map_or(*file, |(s, _)| s).to_ascii_lowercase();
+        let stem = file
+            .rsplit_once('.')
+            .map_or(*file, |(s, _)| s)
+            .to_ascii_lowercase();
         let by_word = |word: &str| -> Option<FileKind> {
             let w = word.to_ascii_lowercase();
-            let has = |k: &str| w == k || w.starts_with(&format!("{k}-")) || w.starts_with(&format!("{k}_"));
+            let has = |k: &str| {
+                w == k || w.starts_with(&format!("{k}-")) || w.starts_with(&format!("{k}_"))
+            };
             if has("shipyard") {
                 Some(FileKind::Shipyard)
             } else if has("slo") {
@@ -146,10 +156,16 @@ mod tests {
 
     #[test]
     fn content_decides() {
-        assert_eq!(detect("apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\n"), Some(FileKind::Shipyard));
+        assert_eq!(
+            detect("apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\n"),
+            Some(FileKind::Shipyard)
+        );
         assert_eq!(detect("kind: Remediation\n"), Some(FileKind::Remediation));
         assert_eq!(detect("apiVersion: v2\nactions: []\n"), Some(FileKind::Job));
-        assert_eq!(detect("spec_version: '1.0'\nobjectives: []\n"), Some(FileKind::Slo));
+        assert_eq!(
+            detect("spec_version: '1.0'\nobjectives: []\n"),
+            Some(FileKind::Slo)
+        );
         assert_eq!(detect("comparision: {}\n"), Some(FileKind::Slo));
         assert_eq!(detect("indicators: {a: b}\n"), Some(FileKind::Sli));
         assert_eq!(detect("stages:\n  - name: dev\n"), Some(FileKind::Shipyard));
@@ -160,9 +176,18 @@ mod tests {
 
     #[test]
     fn names_are_the_last_resort() {
-        assert_eq!(FileKind::from_path("prometheus/sli.yaml"), Some(FileKind::Sli));
-        assert_eq!(FileKind::from_path("a/invalid/sli/no-indicators.yaml"), Some(FileKind::Sli));
-        assert_eq!(FileKind::from_path("helloservice/job/config.yaml"), Some(FileKind::Job));
+        assert_eq!(
+            FileKind::from_path("prometheus/sli.yaml"),
+            Some(FileKind::Sli)
+        );
+        assert_eq!(
+            FileKind::from_path("a/invalid/sli/no-indicators.yaml"),
+            Some(FileKind::Sli)
+        );
+        assert_eq!(
+            FileKind::from_path("helloservice/job/config.yaml"),
+            Some(FileKind::Job)
+        );
         assert_eq!(FileKind::from_path("slo-strict.yaml"), Some(FileKind::Slo));
         assert_eq!(FileKind::from_path("sliding/values.yaml"), None);
         assert_eq!(FileKind::from_path("values.yaml"), None);

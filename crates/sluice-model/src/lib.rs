@@ -7,9 +7,11 @@
 //! and typed readers in [`yaml`].
 
 pub mod diagnostic;
-pub mod kind;
+/// Keptn CloudEvents: envelope, event types, typed payloads, Keptn time and context.
+pub mod event;
 /// job-executor-service configuration (`job/config.yaml`).
 pub mod job;
+pub mod kind;
 pub mod yaml;
 
 use diagnostic::Diagnostics;

@@ -1,0 +1,1404 @@
+//! Typed `data` payloads of Keptn events (go-utils `pkg/lib/v0_2_0` structs).
+//!
+//! Every payload is read from the event's `data` JSON with `from_data`, using Go's
+//! `encoding/json` rules (see [`super::decode`]): unknown keys ignored, missing keys zero,
+//! keys matched case-insensitively, a wrong JSON type in a decoded field is an error.
+//! Serialization (serde `Serialize`) writes go-utils' JSON tags with their `omitempty`
+//! behaviour: `omitempty` fields are left out when empty, other fields are always written
+//! (Go's nil slice or map as `null`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::decode::{DataError, Fields};
+
+/// Task status of an event (`data.status`).
+///
+/// Go's type is a string: an absent or empty status is [`StatusType::Unset`] and an unknown
+/// spelling is kept in [`StatusType::Other`], so every payload round-trips.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum StatusType {
+    /// `succeeded`
+    Succeeded,
+    /// `errored`
+    Errored,
+    /// `unknown`
+    Unknown,
+    /// `aborted` (the shipyard-controller's status for an aborted sequence).
+    Aborted,
+    /// Empty or absent.
+    #[default]
+    Unset,
+    /// Any other spelling (Keptn compares exactly, so `Succeeded` is not `succeeded`).
+    Other(String),
+}
+
+impl StatusType {
+    /// The wire spelling (`""` for [`StatusType::Unset`]).
+    pub fn as_str(&self) -> &str {
+        match self {
+            StatusType::Succeeded => "succeeded",
+            StatusType::Errored => "errored",
+            StatusType::Unknown => "unknown",
+            StatusType::Aborted => "aborted",
+            StatusType::Unset => "",
+            StatusType::Other(s) => s,
+        }
+    }
+
+    /// True for [`StatusType::Unset`].
+    pub fn is_unset(&self) -> bool {
+        matches!(self, StatusType::Unset)
+    }
+}
+
+impl FromStr for StatusType {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "succeeded" => StatusType::Succeeded,
+            "errored" => StatusType::Errored,
+            "unknown" => StatusType::Unknown,
+            "aborted" => StatusType::Aborted,
+            "" => StatusType::Unset,
+            other => StatusType::Other(other.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for StatusType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for StatusType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Task result of an event (`data.result`).
+///
+/// As with [`StatusType`], empty/absent is [`ResultType::Unset`] and unknown spellings
+/// (e.g. `failed`, used in some Keptn docs) are kept in [`ResultType::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum ResultType {
+    /// `pass`
+    Pass,
+    /// `warning`
+    Warning,
+    /// `fail`
+    Fail,
+    /// Empty or absent.
+    #[default]
+    Unset,
+    /// Any other spelling.
+    Other(String),
+}
+
+impl ResultType {
+    /// The wire spelling (`""` for [`ResultType::Unset`]).
+    pub fn as_str(&self) -> &str {
+        match self {
+            ResultType::Pass => "pass",
+            ResultType::Warning => "warning",
+            ResultType::Fail => "fail",
+            ResultType::Unset => "",
+            ResultType::Other(s) => s,
+        }
+    }
+
+    /// True for [`ResultType::Unset`].
+    pub fn is_unset(&self) -> bool {
+        matches!(self, ResultType::Unset)
+    }
+
+    /// Whether the shipyard-controller counts this result of a `.finished` event as a
+    /// failure: `fail`, and also an empty result (spec digest 11.8). Unknown spellings
+    /// such as `failed` are not counted as failures.
+    pub fn counts_as_fail_when_finished(&self) -> bool {
+        matches!(self, ResultType::Fail | ResultType::Unset)
+    }
+}
+
+impl FromStr for ResultType {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "pass" => ResultType::Pass,
+            "warning" => ResultType::Warning,
+            "fail" => ResultType::Fail,
+            "" => ResultType::Unset,
+            other => ResultType::Other(other.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for ResultType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ResultType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+fn parse_status(s: String) -> StatusType {
+    match s.parse() {
+        Ok(v) => v,
+        Err(never) => match never {},
+    }
+}
+
+fn parse_result(s: String) -> ResultType {
+    match s.parse() {
+        Ok(v) => v,
+        Err(never) => match never {},
+    }
+}
+
+/// Serializes any payload to a JSON value (payload structs hold only strings, numbers,
+/// booleans, maps and JSON values, so this cannot fail; `Null` is the defensive fallback).
+pub fn to_data<T: Serialize>(payload: &T) -> Value {
+    serde_json::to_value(payload).unwrap_or(Value::Null)
+}
+
+/// The fields every Keptn event payload carries (go-utils `EventData`); all `omitempty`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct EventData {
+    /// Project name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    /// Stage name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stage: String,
+    /// Service name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub service: String,
+    /// Labels; executors echo the triggered event's labels.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Status.
+    #[serde(skip_serializing_if = "StatusType::is_unset")]
+    pub status: StatusType,
+    /// Result.
+    #[serde(skip_serializing_if = "ResultType::is_unset")]
+    pub result: ResultType,
+    /// Message.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+impl EventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(EventData {
+            project: f.string("project")?,
+            stage: f.string("stage")?,
+            service: f.string("service")?,
+            labels: f.string_map("labels")?,
+            status: parse_status(f.string("status")?),
+            result: parse_result(f.string("result")?),
+            message: f.string("message")?,
+        })
+    }
+}
+
+/// Implements `from_data` for a payload struct whose fields are read by `$read`.
+macro_rules! payload {
+    ($ty:ty) => {
+        impl $ty {
+            /// Reads this payload from an event's `data` (Go `encoding/json` rules).
+            pub fn from_data(data: &Value) -> Result<Self, DataError> {
+                Self::read(&Fields::root(data)?)
+            }
+
+            /// This payload as event `data` JSON (go-utils tags and omitempty).
+            pub fn to_data(&self) -> Value {
+                to_data(self)
+            }
+        }
+    };
+}
+
+payload!(EventData);
+
+// ---------------------------------------------------------------------------------------
+// deployment
+
+/// `configurationChange` of a deployment/delivery trigger.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ConfigurationChange {
+    /// `values` (free-form; `image` is the artifact set by `keptn trigger delivery`).
+    /// `None` is Go's nil map, written as `null`.
+    pub values: Option<Map<String, Value>>,
+}
+
+impl ConfigurationChange {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(ConfigurationChange {
+            values: f.any_map("values")?,
+        })
+    }
+
+    /// `values.image` when it is a string.
+    pub fn image(&self) -> Option<&str> {
+        self.values.as_ref()?.get("image")?.as_str()
+    }
+}
+
+/// `deployment` of a `deployment.triggered` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct DeploymentTriggeredData {
+    /// `deploymentURIsLocal` (always written; nil as `null`).
+    #[serde(rename = "deploymentURIsLocal")]
+    pub deployment_uris_local: Option<Vec<String>>,
+    /// `deploymentURIsPublic` (omitempty).
+    #[serde(rename = "deploymentURIsPublic", skip_serializing_if = "Vec::is_empty")]
+    pub deployment_uris_public: Vec<String>,
+    /// `deploymentstrategy` (`direct`, `blue_green_service`, `user_managed`; always written).
+    #[serde(rename = "deploymentstrategy")]
+    pub deployment_strategy: String,
+}
+
+impl DeploymentTriggeredData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(DeploymentTriggeredData {
+            deployment_uris_local: f.strings("deploymentURIsLocal")?,
+            deployment_uris_public: f.strings("deploymentURIsPublic")?.unwrap_or_default(),
+            deployment_strategy: f.string("deploymentstrategy")?,
+        })
+    }
+}
+
+/// Data of `sh.keptn.event.deployment.triggered`, and of the delivery sequence trigger sent by
+/// `keptn trigger delivery` (see [`DeliveryTriggeredEventData`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct DeploymentTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `configurationChange`.
+    #[serde(rename = "configurationChange")]
+    pub configuration_change: ConfigurationChange,
+    /// `deployment`.
+    pub deployment: DeploymentTriggeredData,
+}
+
+impl DeploymentTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(DeploymentTriggeredEventData {
+            base: EventData::read(f)?,
+            configuration_change: ConfigurationChange::read(&f.object("configurationChange")?)?,
+            deployment: DeploymentTriggeredData::read(&f.object("deployment")?)?,
+        })
+    }
+}
+payload!(DeploymentTriggeredEventData);
+
+/// Data of the sequence trigger `sh.keptn.event.<stage>.delivery.triggered` as built by
+/// `keptn trigger delivery` (the CLI uses the deployment-triggered struct).
+pub type DeliveryTriggeredEventData = DeploymentTriggeredEventData;
+
+/// `deployment` of a `deployment.finished` event (also propagated into `release.triggered`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct DeploymentFinishedData {
+    /// `deploymentstrategy` (always written).
+    #[serde(rename = "deploymentstrategy")]
+    pub deployment_strategy: String,
+    /// `deploymentURIsLocal` (always written; nil as `null`).
+    #[serde(rename = "deploymentURIsLocal")]
+    pub deployment_uris_local: Option<Vec<String>>,
+    /// `deploymentURIsPublic` (omitempty).
+    #[serde(rename = "deploymentURIsPublic", skip_serializing_if = "Vec::is_empty")]
+    pub deployment_uris_public: Vec<String>,
+    /// `deploymentNames` (always written; nil as `null`), e.g. `["canary"]`.
+    #[serde(rename = "deploymentNames")]
+    pub deployment_names: Option<Vec<String>>,
+}
+
+impl DeploymentFinishedData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(DeploymentFinishedData {
+            deployment_strategy: f.string("deploymentstrategy")?,
+            deployment_uris_local: f.strings("deploymentURIsLocal")?,
+            deployment_uris_public: f.strings("deploymentURIsPublic")?.unwrap_or_default(),
+            deployment_names: f.strings("deploymentNames")?,
+        })
+    }
+}
+
+/// Data of `sh.keptn.event.deployment.finished`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct DeploymentFinishedEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `deployment`.
+    pub deployment: DeploymentFinishedData,
+}
+
+impl DeploymentFinishedEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(DeploymentFinishedEventData {
+            base: EventData::read(f)?,
+            deployment: DeploymentFinishedData::read(&f.object("deployment")?)?,
+        })
+    }
+}
+payload!(DeploymentFinishedEventData);
+
+// ---------------------------------------------------------------------------------------
+// test
+
+/// `test` of a `test.triggered` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TestTriggeredDetails {
+    /// `teststrategy` (`functional`, `performance`, `real-user`, `healthcheck`; always written).
+    #[serde(rename = "teststrategy")]
+    pub test_strategy: String,
+}
+
+/// `deployment` of a `test.triggered` event (URIs to test against).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TestTriggeredDeployment {
+    /// `deploymentURIsLocal` (omitempty).
+    #[serde(rename = "deploymentURIsLocal", skip_serializing_if = "Vec::is_empty")]
+    pub deployment_uris_local: Vec<String>,
+    /// `deploymentURIsPublic` (omitempty).
+    #[serde(rename = "deploymentURIsPublic", skip_serializing_if = "Vec::is_empty")]
+    pub deployment_uris_public: Vec<String>,
+}
+
+/// Data of `sh.keptn.event.test.triggered`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TestTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `test`.
+    pub test: TestTriggeredDetails,
+    /// `deployment`.
+    pub deployment: TestTriggeredDeployment,
+}
+
+impl TestTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        let t = f.object("test")?;
+        let d = f.object("deployment")?;
+        Ok(TestTriggeredEventData {
+            base: EventData::read(f)?,
+            test: TestTriggeredDetails {
+                test_strategy: t.string("teststrategy")?,
+            },
+            deployment: TestTriggeredDeployment {
+                deployment_uris_local: d.strings("deploymentURIsLocal")?.unwrap_or_default(),
+                deployment_uris_public: d.strings("deploymentURIsPublic")?.unwrap_or_default(),
+            },
+        })
+    }
+}
+payload!(TestTriggeredEventData);
+
+/// A `{start, end}` pair of Keptn timestamps (strings as sent; both always written).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TimeRange {
+    /// `start`
+    pub start: String,
+    /// `end`
+    pub end: String,
+}
+
+impl TimeRange {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(TimeRange {
+            start: f.string("start")?,
+            end: f.string("end")?,
+        })
+    }
+}
+
+/// Data of `sh.keptn.event.test.finished`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TestFinishedEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `test.{start,end}`: when the tests ran.
+    pub test: TimeRange,
+}
+
+impl TestFinishedEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(TestFinishedEventData {
+            base: EventData::read(f)?,
+            test: TimeRange::read(&f.object("test")?)?,
+        })
+    }
+}
+payload!(TestFinishedEventData);
+
+// ---------------------------------------------------------------------------------------
+// evaluation
+
+/// `evaluation` of an `evaluation.triggered` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct EvaluationWindowSpec {
+    /// `start`
+    pub start: String,
+    /// `end`
+    pub end: String,
+    /// `timeframe` (Go duration, e.g. `5m`).
+    pub timeframe: String,
+}
+
+/// `deployment` of an `evaluation.triggered` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct EvaluationDeployment {
+    /// `deploymentNames` (always written; nil as `null`).
+    #[serde(rename = "deploymentNames")]
+    pub deployment_names: Option<Vec<String>>,
+}
+
+/// Data of `sh.keptn.event.evaluation.triggered`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct EvaluationTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `test.{start,end}` (window fallback when `evaluation` has none).
+    pub test: TimeRange,
+    /// `evaluation.{start,end,timeframe}`.
+    pub evaluation: EvaluationWindowSpec,
+    /// `deployment.deploymentNames`.
+    pub deployment: EvaluationDeployment,
+}
+
+impl EvaluationTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        let e = f.object("evaluation")?;
+        Ok(EvaluationTriggeredEventData {
+            base: EventData::read(f)?,
+            test: TimeRange::read(&f.object("test")?)?,
+            evaluation: EvaluationWindowSpec {
+                start: e.string("start")?,
+                end: e.string("end")?,
+                timeframe: e.string("timeframe")?,
+            },
+            deployment: EvaluationDeployment {
+                deployment_names: f.object("deployment")?.strings("deploymentNames")?,
+            },
+        })
+    }
+}
+payload!(EvaluationTriggeredEventData);
+
+// ---------------------------------------------------------------------------------------
+// get-sli
+
+/// One `customFilters` entry of a `get-sli.triggered` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SliFilter {
+    /// `key`
+    pub key: String,
+    /// `value`
+    pub value: String,
+}
+
+/// `get-sli` of a `get-sli.triggered` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct GetSliRequest {
+    /// `sliProvider`: only the provider with this name answers.
+    #[serde(rename = "sliProvider")]
+    pub sli_provider: String,
+    /// `start`
+    pub start: String,
+    /// `end`
+    pub end: String,
+    /// `indicators` (omitempty): the SLI names wanted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub indicators: Vec<String>,
+    /// `customFilters` (omitempty): the SLO `filter` map as a list.
+    #[serde(rename = "customFilters", skip_serializing_if = "Vec::is_empty")]
+    pub custom_filters: Vec<SliFilter>,
+}
+
+/// Data of `sh.keptn.event.get-sli.triggered`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct GetSliTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `get-sli`.
+    #[serde(rename = "get-sli")]
+    pub get_sli: GetSliRequest,
+    /// `deployment`: first deployment name (`canary`, `primary`, `direct`, ...).
+    pub deployment: String,
+}
+
+impl GetSliTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        let g = f.object("get-sli")?;
+        Ok(GetSliTriggeredEventData {
+            base: EventData::read(f)?,
+            get_sli: GetSliRequest {
+                sli_provider: g.string("sliProvider")?,
+                start: g.string("start")?,
+                end: g.string("end")?,
+                indicators: g.strings("indicators")?.unwrap_or_default(),
+                custom_filters: g
+                    .list("customFilters", |c| {
+                        Ok(SliFilter {
+                            key: c.string("key")?,
+                            value: c.string("value")?,
+                        })
+                    })?
+                    .unwrap_or_default(),
+            },
+            deployment: f.string("deployment")?,
+        })
+    }
+}
+payload!(GetSliTriggeredEventData);
+
+/// One `indicatorValues` entry of a `get-sli.finished` event (go-utils `SLIResult`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct GetSliIndicatorValue {
+    /// `metric`: the SLI name.
+    pub metric: String,
+    /// `value`
+    pub value: f64,
+    /// `success`: whether the provider could fetch it.
+    pub success: bool,
+    /// `message` (omitempty): why it failed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// `get-sli` of a `get-sli.finished` event.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct GetSliResult {
+    /// `start`
+    pub start: String,
+    /// `end`
+    pub end: String,
+    /// `indicatorValues` (omitempty).
+    #[serde(rename = "indicatorValues", skip_serializing_if = "Vec::is_empty")]
+    pub indicator_values: Vec<GetSliIndicatorValue>,
+}
+
+/// Data of `sh.keptn.event.get-sli.finished`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct GetSliFinishedEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `get-sli`.
+    #[serde(rename = "get-sli")]
+    pub get_sli: GetSliResult,
+}
+
+impl GetSliFinishedEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        let g = f.object("get-sli")?;
+        Ok(GetSliFinishedEventData {
+            base: EventData::read(f)?,
+            get_sli: GetSliResult {
+                start: g.string("start")?,
+                end: g.string("end")?,
+                indicator_values: g
+                    .list("indicatorValues", |v| {
+                        Ok(GetSliIndicatorValue {
+                            metric: v.string("metric")?,
+                            value: v.float("value")?,
+                            success: v.boolean("success")?,
+                            message: v.string("message")?,
+                        })
+                    })?
+                    .unwrap_or_default(),
+            },
+        })
+    }
+}
+payload!(GetSliFinishedEventData);
+
+// ---------------------------------------------------------------------------------------
+// approval
+
+/// An approval strategy (`approval.pass` / `approval.warning`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum ApprovalStrategy {
+    /// `automatic`
+    Automatic,
+    /// `manual`
+    Manual,
+    /// Empty or absent: the approval-service treats it as manual (spec digest 2.5).
+    #[default]
+    Unset,
+    /// Any other spelling: also treated as manual.
+    Other(String),
+}
+
+impl ApprovalStrategy {
+    /// The wire spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ApprovalStrategy::Automatic => "automatic",
+            ApprovalStrategy::Manual => "manual",
+            ApprovalStrategy::Unset => "",
+            ApprovalStrategy::Other(s) => s,
+        }
+    }
+
+    /// Whether the approval-service approves without a human: only exactly `automatic`.
+    /// (Docs say the default is automatic; the code treats unset as manual. We follow the code.)
+    pub fn is_automatic(&self) -> bool {
+        matches!(self, ApprovalStrategy::Automatic)
+    }
+}
+
+impl FromStr for ApprovalStrategy {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "automatic" => ApprovalStrategy::Automatic,
+            "manual" => ApprovalStrategy::Manual,
+            "" => ApprovalStrategy::Unset,
+            other => ApprovalStrategy::Other(other.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for ApprovalStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ApprovalStrategy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+fn parse_strategy(s: String) -> ApprovalStrategy {
+    match s.parse() {
+        Ok(v) => v,
+        Err(never) => match never {},
+    }
+}
+
+/// `approval` of an `approval.triggered` event (both always written).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ApprovalSettings {
+    /// Strategy when the previous result is `pass`.
+    pub pass: ApprovalStrategy,
+    /// Strategy when the previous result is `warning`.
+    pub warning: ApprovalStrategy,
+}
+
+/// Data of `sh.keptn.event.approval.triggered`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ApprovalTriggeredEventData {
+    /// Common fields (`result` is the previous task's result).
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `approval`.
+    pub approval: ApprovalSettings,
+}
+
+impl ApprovalTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        let a = f.object("approval")?;
+        Ok(ApprovalTriggeredEventData {
+            base: EventData::read(f)?,
+            approval: ApprovalSettings {
+                pass: parse_strategy(a.string("pass")?),
+                warning: parse_strategy(a.string("warning")?),
+            },
+        })
+    }
+}
+payload!(ApprovalTriggeredEventData);
+
+// ---------------------------------------------------------------------------------------
+// release
+
+/// Data of `sh.keptn.event.release.triggered` (the deployment result is propagated).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ReleaseTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `deployment`.
+    pub deployment: DeploymentFinishedData,
+}
+
+impl ReleaseTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(ReleaseTriggeredEventData {
+            base: EventData::read(f)?,
+            deployment: DeploymentFinishedData::read(&f.object("deployment")?)?,
+        })
+    }
+}
+payload!(ReleaseTriggeredEventData);
+
+// ---------------------------------------------------------------------------------------
+// remediation: problem, get-action, action
+
+/// `problem` of remediation, get-action and action events.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ProblemDetails {
+    /// `problemTitle`
+    #[serde(rename = "problemTitle")]
+    pub problem_title: String,
+    /// `rootCause`
+    #[serde(rename = "rootCause")]
+    pub root_cause: String,
+}
+
+impl ProblemDetails {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(ProblemDetails {
+            problem_title: f.string("problemTitle")?,
+            root_cause: f.string("rootCause")?,
+        })
+    }
+}
+
+/// Data of `sh.keptn.event.<stage>.remediation.triggered` (a sequence trigger sent by a
+/// monitoring integration when a problem opens).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct RemediationTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `problem`.
+    pub problem: ProblemDetails,
+}
+
+impl RemediationTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(RemediationTriggeredEventData {
+            base: EventData::read(f)?,
+            problem: ProblemDetails::read(&f.object("problem")?)?,
+        })
+    }
+}
+payload!(RemediationTriggeredEventData);
+
+/// `get-action` of get-action events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct GetActionIndex {
+    /// `actionIndex`: which action of the matching problem type to run (0 first).
+    #[serde(rename = "actionIndex")]
+    pub action_index: i64,
+}
+
+/// `action` of get-action.finished and action.triggered events.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ActionInfo {
+    /// `name`
+    pub name: String,
+    /// `action`: the action type an executor subscribes to.
+    pub action: String,
+    /// `description` (omitempty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// `value` (omitempty; any JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+impl ActionInfo {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(ActionInfo {
+            name: f.string("name")?,
+            action: f.string("action")?,
+            description: f.string("description")?,
+            value: f.any("value"),
+        })
+    }
+}
+
+/// Data of `sh.keptn.event.get-action.triggered`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct GetActionTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `problem`.
+    pub problem: ProblemDetails,
+    /// `get-action.actionIndex` (absent on the first round = 0).
+    #[serde(rename = "get-action")]
+    pub get_action: GetActionIndex,
+}
+
+impl GetActionTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(GetActionTriggeredEventData {
+            base: EventData::read(f)?,
+            problem: ProblemDetails::read(&f.object("problem")?)?,
+            get_action: GetActionIndex {
+                action_index: f.object("get-action")?.int("actionIndex")?,
+            },
+        })
+    }
+}
+payload!(GetActionTriggeredEventData);
+
+/// Data of `sh.keptn.event.get-action.finished`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct GetActionFinishedEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `action`: the chosen action.
+    pub action: ActionInfo,
+    /// `get-action.actionIndex` = input index + 1.
+    #[serde(rename = "get-action")]
+    pub get_action: GetActionIndex,
+}
+
+impl GetActionFinishedEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(GetActionFinishedEventData {
+            base: EventData::read(f)?,
+            action: ActionInfo::read(&f.object("action")?)?,
+            get_action: GetActionIndex {
+                action_index: f.object("get-action")?.int("actionIndex")?,
+            },
+        })
+    }
+}
+payload!(GetActionFinishedEventData);
+
+/// Data of `sh.keptn.event.action.triggered`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ActionTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `action`.
+    pub action: ActionInfo,
+    /// `problem`.
+    pub problem: ProblemDetails,
+}
+
+impl ActionTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(ActionTriggeredEventData {
+            base: EventData::read(f)?,
+            action: ActionInfo::read(&f.object("action")?)?,
+            problem: ProblemDetails::read(&f.object("problem")?)?,
+        })
+    }
+}
+payload!(ActionTriggeredEventData);
+
+/// Data of the legacy `sh.keptn.events.problem` event (keptn v0.1 `ProblemEventData`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct LegacyProblemEventData {
+    /// `State` (omitempty): `OPEN` or `RESOLVED`.
+    #[serde(rename = "State", skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    /// `ProblemID`
+    #[serde(rename = "ProblemID")]
+    pub problem_id: String,
+    /// `ProblemTitle`
+    #[serde(rename = "ProblemTitle")]
+    pub problem_title: String,
+    /// `ProblemDetails` (raw JSON; `null` when absent).
+    #[serde(rename = "ProblemDetails")]
+    pub problem_details: Option<Value>,
+    /// `PID`
+    #[serde(rename = "PID")]
+    pub pid: String,
+    /// `ProblemURL` (omitempty).
+    #[serde(rename = "ProblemURL", skip_serializing_if = "String::is_empty")]
+    pub problem_url: String,
+    /// `ImpactedEntity` (omitempty).
+    #[serde(rename = "ImpactedEntity", skip_serializing_if = "String::is_empty")]
+    pub impacted_entity: String,
+    /// `Tags` (omitempty): comma-separated.
+    #[serde(rename = "Tags", skip_serializing_if = "String::is_empty")]
+    pub tags: String,
+    /// `project` (omitempty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub project: String,
+    /// `stage` (omitempty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stage: String,
+    /// `service` (omitempty).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub service: String,
+    /// `labels` (always written; nil as `null`).
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl LegacyProblemEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(LegacyProblemEventData {
+            state: f.string("State")?,
+            problem_id: f.string("ProblemID")?,
+            problem_title: f.string("ProblemTitle")?,
+            problem_details: f.any("ProblemDetails"),
+            pid: f.string("PID")?,
+            problem_url: f.string("ProblemURL")?,
+            impacted_entity: f.string("ImpactedEntity")?,
+            tags: f.string("Tags")?,
+            project: f.string("project")?,
+            stage: f.string("stage")?,
+            service: f.string("service")?,
+            labels: match f.get("labels") {
+                None => None,
+                Some(_) => Some(f.string_map("labels")?),
+            },
+        })
+    }
+}
+payload!(LegacyProblemEventData);
+
+// ---------------------------------------------------------------------------------------
+// monitoring, lifecycle, log
+
+/// Data of the legacy `sh.keptn.event.monitoring.configure` event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct MonitoringConfigureEventData {
+    /// `type`: the monitoring/SLI provider name (e.g. `prometheus`).
+    #[serde(rename = "type")]
+    pub provider: String,
+    /// `project`
+    pub project: String,
+    /// `service`
+    pub service: String,
+}
+
+impl MonitoringConfigureEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(MonitoringConfigureEventData {
+            provider: f.string("type")?,
+            project: f.string("project")?,
+            service: f.string("service")?,
+        })
+    }
+}
+payload!(MonitoringConfigureEventData);
+
+/// Data of `sh.keptn.event.configure-monitoring.triggered` (the v0.2 task form).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ConfigureMonitoringTriggeredEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `configureMonitoring.type`.
+    #[serde(rename = "configureMonitoring")]
+    pub configure_monitoring: ConfigureMonitoringParams,
+}
+
+/// `configureMonitoring` of a configure-monitoring trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ConfigureMonitoringParams {
+    /// `type`: the provider name.
+    #[serde(rename = "type")]
+    pub provider: String,
+}
+
+impl ConfigureMonitoringTriggeredEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(ConfigureMonitoringTriggeredEventData {
+            base: EventData::read(f)?,
+            configure_monitoring: ConfigureMonitoringParams {
+                provider: f.object("configureMonitoring")?.string("type")?,
+            },
+        })
+    }
+}
+payload!(ConfigureMonitoringTriggeredEventData);
+
+/// `createdProject` of `project.create.finished`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct CreatedProject {
+    /// `projectName`
+    #[serde(rename = "projectName")]
+    pub project_name: String,
+    /// `gitRemoteURL`
+    #[serde(rename = "gitRemoteURL")]
+    pub git_remote_url: String,
+    /// `shipyard` (base64 of shipyard.yaml).
+    pub shipyard: String,
+}
+
+/// Data of `sh.keptn.event.project.create.finished`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ProjectCreateFinishedEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `createdProject`.
+    #[serde(rename = "createdProject")]
+    pub created_project: CreatedProject,
+}
+
+impl ProjectCreateFinishedEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        let p = f.object("createdProject")?;
+        Ok(ProjectCreateFinishedEventData {
+            base: EventData::read(f)?,
+            created_project: CreatedProject {
+                project_name: p.string("projectName")?,
+                git_remote_url: p.string("gitRemoteURL")?,
+                shipyard: p.string("shipyard")?,
+            },
+        })
+    }
+}
+payload!(ProjectCreateFinishedEventData);
+
+/// `helm` of `service.create.finished`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct HelmChart {
+    /// `chart`
+    pub chart: String,
+}
+
+/// Data of `sh.keptn.event.service.create.finished`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ServiceCreateFinishedEventData {
+    /// Common fields.
+    #[serde(flatten)]
+    pub base: EventData,
+    /// `helm`.
+    pub helm: HelmChart,
+}
+
+impl ServiceCreateFinishedEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(ServiceCreateFinishedEventData {
+            base: EventData::read(f)?,
+            helm: HelmChart {
+                chart: f.object("helm")?.string("chart")?,
+            },
+        })
+    }
+}
+payload!(ServiceCreateFinishedEventData);
+
+/// Data of `sh.keptn.log.error` (go-utils `ErrorLogEvent`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ErrorLogEventData {
+    /// `message`
+    pub message: String,
+    /// `IntegrationId` (go-utils' tag; `integrationid` is read too, keys fold like Go).
+    #[serde(rename = "IntegrationId")]
+    pub integration_id: String,
+    /// `task`
+    pub task: String,
+}
+
+impl ErrorLogEventData {
+    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
+        Ok(ErrorLogEventData {
+            message: f.string("message")?,
+            integration_id: f.string("IntegrationId")?,
+            task: f.string("task")?,
+        })
+    }
+}
+payload!(ErrorLogEventData);
+
+/// Data of `sh.keptn.event.evaluation.invalidated`, `rollback.*`, `approval.finished`,
+/// `action.finished`, `*.started`, `project.delete.*`, ...: just the common fields.
+pub type PlainEventData = EventData;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_data_reads_and_omits_empty() {
+        let v = json!({"project": "p", "stage": "s", "service": "x", "labels": {"a": "b"},
+                       "status": "succeeded", "result": "", "message": "", "extra": [1, 2]});
+        let d = EventData::from_data(&v).unwrap();
+        assert_eq!(d.status, StatusType::Succeeded);
+        assert_eq!(d.result, ResultType::Unset);
+        assert!(d.result.counts_as_fail_when_finished());
+        assert_eq!(
+            d.to_data(),
+            json!({"project": "p", "stage": "s", "service": "x", "labels": {"a": "b"}, "status": "succeeded"})
+        );
+        let d = EventData::from_data(&json!({"result": "failed", "status": "Errored"})).unwrap();
+        assert_eq!(d.result, ResultType::Other("failed".into()));
+        assert!(!d.result.counts_as_fail_when_finished());
+        assert_eq!(d.status, StatusType::Other("Errored".into()));
+        assert_eq!(
+            d.to_data(),
+            json!({"result": "failed", "status": "Errored"})
+        );
+        assert_eq!(
+            EventData::from_data(&Value::Null).unwrap(),
+            EventData::default()
+        );
+    }
+
+    #[test]
+    fn wrong_type_in_decoded_field_fails_ignored_field_does_not() {
+        assert!(EventData::from_data(&json!({"project": 5})).is_err());
+        assert!(EventData::from_data(&json!({"labels": ["a"]})).is_err());
+        assert!(EventData::from_data(&json!("just a string")).is_err());
+        // `deployment` is not a field of EventData: any type is fine there.
+        assert!(EventData::from_data(&json!({"deployment": 5})).is_ok());
+        // ...but it is for DeploymentFinishedEventData.
+        let err = DeploymentFinishedEventData::from_data(&json!({"deployment": "x"})).unwrap_err();
+        assert!(err.to_string().contains("`deployment`"), "{err}");
+        // get-sli.triggered's `deployment` is a string, not an object.
+        assert!(GetSliTriggeredEventData::from_data(&json!({"deployment": {"a": 1}})).is_err());
+        assert!(GetSliTriggeredEventData::from_data(&json!({"deployment": "canary"})).is_ok());
+    }
+
+    #[test]
+    fn deployment_triggered_matches_trigger_delivery_shape() {
+        let data = json!({"project":"sockshop","stage":"dev","service":"carts","labels":{"buildId":"17"},
+            "configurationChange":{"values":{"image":"docker.io/keptnexamples/carts:0.13.1"}},
+            "deployment":{"deploymentURIsLocal":null,"deploymentstrategy":""}});
+        let d = DeliveryTriggeredEventData::from_data(&data).unwrap();
+        assert_eq!(
+            d.configuration_change.image(),
+            Some("docker.io/keptnexamples/carts:0.13.1")
+        );
+        assert_eq!(d.base.labels.get("buildId").map(String::as_str), Some("17"));
+        assert_eq!(d.to_data(), data);
+    }
+
+    #[test]
+    fn deployment_finished_round_trip() {
+        let data = json!({"project":"sockshop","stage":"dev","service":"carts","result":"pass","status":"succeeded",
+            "deployment":{"deploymentstrategy":"blue_green_service",
+              "deploymentURIsLocal":["http://carts.sockshop-dev:80"],
+              "deploymentURIsPublic":["http://carts.sockshop-dev.example.com"],
+              "deploymentNames":["canary"]}});
+        let d = DeploymentFinishedEventData::from_data(&data).unwrap();
+        assert_eq!(
+            d.deployment.deployment_names.as_deref(),
+            Some(&["canary".to_string()][..])
+        );
+        assert_eq!(d.to_data(), data);
+        // Missing arrays: nil written as null, omitempty public list left out.
+        let d = DeploymentFinishedEventData::from_data(&json!({"deployment": {}})).unwrap();
+        assert_eq!(
+            d.to_data(),
+            json!({"deployment":{"deploymentstrategy":"","deploymentURIsLocal":null,"deploymentNames":null}})
+        );
+    }
+
+    #[test]
+    fn test_events() {
+        let t = TestTriggeredEventData::from_data(&json!({"test":{"teststrategy":"performance"},
+            "deployment":{"deploymentURIsLocal":["http://a"]}}))
+        .unwrap();
+        assert_eq!(t.test.test_strategy, "performance");
+        assert_eq!(
+            t.to_data(),
+            json!({"test":{"teststrategy":"performance"},"deployment":{"deploymentURIsLocal":["http://a"]}})
+        );
+        let f = TestFinishedEventData::from_data(&json!({"test":{"start":"2021-01-01T00:00:00.000Z","end":"2021-01-01T00:05:00.000Z","gitCommit":"x"}}))
+            .unwrap();
+        assert_eq!(f.test.end, "2021-01-01T00:05:00.000Z");
+    }
+
+    #[test]
+    fn evaluation_triggered() {
+        let data = json!({"project":"p","stage":"s","service":"x",
+            "test":{"start":"2021-01-01T00:00:00.000Z","end":"2021-01-01T00:05:00.000Z"},
+            "evaluation":{"start":"","end":"","timeframe":"5m"},
+            "deployment":{"deploymentNames":["direct"]}});
+        let e = EvaluationTriggeredEventData::from_data(&data).unwrap();
+        assert_eq!(e.evaluation.timeframe, "5m");
+        assert_eq!(e.to_data(), data);
+        assert!(
+            EvaluationTriggeredEventData::from_data(&json!({"evaluation":{"timeframe":5}}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn get_sli_events() {
+        let data = json!({"project":"p","stage":"s","service":"x",
+            "get-sli":{"sliProvider":"prometheus","start":"2021-01-01T00:00:00.000Z","end":"2021-01-01T00:05:00.000Z",
+               "indicators":["response_time_p95"],"customFilters":[{"key":"mz_id","value":"4711"}]},
+            "deployment":"canary"});
+        let t = GetSliTriggeredEventData::from_data(&data).unwrap();
+        assert_eq!(t.get_sli.custom_filters[0].value, "4711");
+        assert_eq!(t.to_data(), data);
+        let data = json!({"project":"p","stage":"s","service":"x","result":"pass","status":"succeeded",
+            "get-sli":{"start":"a","end":"b","indicatorValues":[
+               {"metric":"response_time_p95","value":512.5,"success":true},
+               {"metric":"error_rate","value":0.0,"success":false,"message":"no data"}]}});
+        let f = GetSliFinishedEventData::from_data(&data).unwrap();
+        assert_eq!(f.get_sli.indicator_values.len(), 2);
+        assert!(!f.get_sli.indicator_values[1].success);
+        assert_eq!(f.to_data(), data);
+        // Integer values decode into float64 fields, as in Go.
+        let f = GetSliFinishedEventData::from_data(
+            &json!({"get-sli":{"indicatorValues":[{"value":3}]}}),
+        )
+        .unwrap();
+        assert_eq!(f.get_sli.indicator_values[0].value, 3.0);
+        assert!(
+            GetSliFinishedEventData::from_data(
+                &json!({"get-sli":{"indicatorValues":[{"value":"3"}]}})
+            )
+            .is_err()
+        );
+        assert!(
+            GetSliFinishedEventData::from_data(&json!({"get-sli":{"indicatorValues":{"value":3}}}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn approval_strategies() {
+        let a = ApprovalTriggeredEventData::from_data(
+            &json!({"result":"pass","approval":{"pass":"automatic","warning":"manual"}}),
+        )
+        .unwrap();
+        assert!(a.approval.pass.is_automatic());
+        assert!(!a.approval.warning.is_automatic());
+        let a = ApprovalTriggeredEventData::from_data(&json!({})).unwrap();
+        assert_eq!(a.approval.pass, ApprovalStrategy::Unset);
+        assert!(!a.approval.pass.is_automatic());
+        assert_eq!(a.to_data(), json!({"approval":{"pass":"","warning":""}}));
+        let a = ApprovalTriggeredEventData::from_data(&json!({"approval":{"pass":"Automatic"}}))
+            .unwrap();
+        assert_eq!(a.approval.pass, ApprovalStrategy::Other("Automatic".into()));
+        assert!(!a.approval.pass.is_automatic());
+    }
+
+    #[test]
+    fn remediation_flow_payloads() {
+        // Tutorial remediation_trigger.json data.
+        let r = RemediationTriggeredEventData::from_data(
+            &json!({"project":"fulltour","stage":"production","service":"helloservice",
+            "problem":{"problemTitle":"http_response_time_seconds_main_page_sum"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            r.problem.problem_title,
+            "http_response_time_seconds_main_page_sum"
+        );
+        assert_eq!(r.problem.root_cause, "");
+        // Old-style capitalised keys fold onto the same fields.
+        let r = RemediationTriggeredEventData::from_data(
+            &json!({"problem":{"ProblemTitle":"t","RootCause":"c"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.problem.problem_title.as_str(),
+                r.problem.root_cause.as_str()
+            ),
+            ("t", "c")
+        );
+
+        let g = GetActionTriggeredEventData::from_data(
+            &json!({"problem":{"problemTitle":"t","rootCause":"c"}}),
+        )
+        .unwrap();
+        assert_eq!(g.get_action.action_index, 0);
+        assert_eq!(
+            g.to_data(),
+            json!({"problem":{"problemTitle":"t","rootCause":"c"},"get-action":{"actionIndex":0}})
+        );
+        // Keptn's malformed fixture: get-action is a string -> error.
+        assert!(GetActionTriggeredEventData::from_data(&json!({"get-action":"1"})).is_err());
+        assert!(
+            GetActionTriggeredEventData::from_data(&json!({"get-action":{"actionIndex":1.5}}))
+                .is_err()
+        );
+
+        let data = json!({"project":"p","stage":"production","service":"x","result":"pass","status":"succeeded",
+            "action":{"name":"scale","action":"scale","description":"Scale up","value":"2"},
+            "get-action":{"actionIndex":1}});
+        let f = GetActionFinishedEventData::from_data(&data).unwrap();
+        assert_eq!(f.action.value, Some(json!("2")));
+        assert_eq!(f.to_data(), data);
+
+        let data = json!({"action":{"name":"n","action":"scaling","value":{"replicas":3}},
+            "problem":{"problemTitle":"t","rootCause":""}});
+        let a = ActionTriggeredEventData::from_data(&data).unwrap();
+        assert_eq!(a.action.value, Some(json!({"replicas":3})));
+        assert_eq!(a.to_data(), data);
+        // value null/absent is omitted (Go nil interface, omitempty).
+        let a = ActionTriggeredEventData::from_data(&json!({"action":{"value":null}})).unwrap();
+        assert_eq!(a.action.value, None);
+        assert_eq!(a.to_data()["action"], json!({"name":"","action":""}));
+    }
+
+    #[test]
+    fn legacy_problem_and_log_and_lifecycle() {
+        let data = json!({"State":"OPEN","ProblemID":"762","ProblemTitle":"cpu","ProblemDetails":{"x":1},
+            "PID":"93a5","ImpactedEntity":"carts","project":"sockshop","stage":"production","service":"carts","labels":null});
+        let p = LegacyProblemEventData::from_data(&data).unwrap();
+        assert_eq!(p.problem_details, Some(json!({"x":1})));
+        assert_eq!(p.to_data(), data);
+
+        let l = ErrorLogEventData::from_data(
+            &json!({"message":"boom","integrationid":"abc","task":"deployment"}),
+        )
+        .unwrap();
+        assert_eq!(l.integration_id, "abc");
+        assert_eq!(
+            l.to_data(),
+            json!({"message":"boom","IntegrationId":"abc","task":"deployment"})
+        );
+
+        let m = MonitoringConfigureEventData::from_data(
+            &json!({"type":"prometheus","project":"p","service":"s"}),
+        )
+        .unwrap();
+        assert_eq!(m.provider, "prometheus");
+        assert_eq!(
+            m.to_data(),
+            json!({"type":"prometheus","project":"p","service":"s"})
+        );
+
+        let c = ConfigureMonitoringTriggeredEventData::from_data(
+            &json!({"configureMonitoring":{"type":"dynatrace"}}),
+        )
+        .unwrap();
+        assert_eq!(c.configure_monitoring.provider, "dynatrace");
+
+        let pc = ProjectCreateFinishedEventData::from_data(&json!({"project":"p","createdProject":{"projectName":"p","gitRemoteURL":"https://g","shipyard":"c2hpcHlhcmQ="}}))
+            .unwrap();
+        assert_eq!(pc.created_project.git_remote_url, "https://g");
+        let sc = ServiceCreateFinishedEventData::from_data(
+            &json!({"service":"s","helm":{"chart":"Y2hhcnQ="}}),
+        )
+        .unwrap();
+        assert_eq!(sc.helm.chart, "Y2hhcnQ=");
+
+        let r = ReleaseTriggeredEventData::from_data(
+            &json!({"deployment":{"deploymentNames":["primary"]}}),
+        )
+        .unwrap();
+        assert_eq!(
+            r.deployment.deployment_names,
+            Some(vec!["primary".to_string()])
+        );
+        let inv =
+            PlainEventData::from_data(&json!({"project":"p","stage":"s","service":"x"})).unwrap();
+        assert_eq!(inv.project, "p");
+    }
+}

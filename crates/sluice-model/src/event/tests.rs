@@ -1,0 +1,621 @@
+//! Tests of the event envelope, validation and keptn context over fixture events.
+
+use super::data::*;
+use super::*;
+use serde_json::json;
+
+/// Every fixture: (file name, text).
+const FIXTURES: &[(&str, &str)] = &[
+    (
+        "delivery.triggered.json",
+        include_str!("fixtures/delivery.triggered.json"),
+    ),
+    (
+        "remediation_trigger.json",
+        include_str!("fixtures/remediation_trigger.json"),
+    ),
+    (
+        "deployment.triggered.json",
+        include_str!("fixtures/deployment.triggered.json"),
+    ),
+    (
+        "deployment.finished.json",
+        include_str!("fixtures/deployment.finished.json"),
+    ),
+    (
+        "test.triggered.json",
+        include_str!("fixtures/test.triggered.json"),
+    ),
+    (
+        "test.finished.json",
+        include_str!("fixtures/test.finished.json"),
+    ),
+    (
+        "evaluation.triggered.json",
+        include_str!("fixtures/evaluation.triggered.json"),
+    ),
+    (
+        "evaluation.invalidated.json",
+        include_str!("fixtures/evaluation.invalidated.json"),
+    ),
+    (
+        "get-sli.triggered.json",
+        include_str!("fixtures/get-sli.triggered.json"),
+    ),
+    (
+        "get-sli.finished.json",
+        include_str!("fixtures/get-sli.finished.json"),
+    ),
+    (
+        "approval.triggered.json",
+        include_str!("fixtures/approval.triggered.json"),
+    ),
+    (
+        "approval.finished.json",
+        include_str!("fixtures/approval.finished.json"),
+    ),
+    (
+        "release.triggered.json",
+        include_str!("fixtures/release.triggered.json"),
+    ),
+    (
+        "rollback.triggered.json",
+        include_str!("fixtures/rollback.triggered.json"),
+    ),
+    (
+        "get-action.triggered.json",
+        include_str!("fixtures/get-action.triggered.json"),
+    ),
+    (
+        "get-action.finished.json",
+        include_str!("fixtures/get-action.finished.json"),
+    ),
+    (
+        "action.triggered.json",
+        include_str!("fixtures/action.triggered.json"),
+    ),
+    (
+        "monitoring.configure.json",
+        include_str!("fixtures/monitoring.configure.json"),
+    ),
+    (
+        "project.create.finished.json",
+        include_str!("fixtures/project.create.finished.json"),
+    ),
+    (
+        "service.create.finished.json",
+        include_str!("fixtures/service.create.finished.json"),
+    ),
+    ("log.error.json", include_str!("fixtures/log.error.json")),
+    (
+        "problem.legacy.json",
+        include_str!("fixtures/problem.legacy.json"),
+    ),
+];
+
+fn fixture(name: &str) -> KeptnEvent {
+    let (_, text) = FIXTURES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .expect("fixture exists");
+    KeptnEvent::from_json(text).expect("fixture parses")
+}
+
+#[test]
+fn every_fixture_round_trips_in_its_own_spelling() {
+    for (name, text) in FIXTURES {
+        let original: Value = serde_json::from_str(text).unwrap();
+        let ev = KeptnEvent::from_json(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let key = if original.get("contenttype").is_some() {
+            ContentTypeKey::ContentType
+        } else {
+            ContentTypeKey::DataContentType
+        };
+        assert_eq!(ev.to_value(key), original, "{name}");
+        let t = ev.event_type().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(Some(t.to_string()), ev.event_type, "{name}");
+        // Every fixture's data decodes as common event data.
+        ev.event_data().unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn every_fixture_payload_decodes_and_round_trips() {
+    fn check<T>(name: &str, read: fn(&Value) -> Result<T, DataError>, write: fn(&T) -> Value) {
+        let ev = fixture(name);
+        let typed = read(ev.data_value()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let again = read(&write(&typed)).unwrap_or_else(|e| panic!("{name} again: {e}"));
+        assert_eq!(write(&again), write(&typed), "{name}");
+    }
+    check(
+        "delivery.triggered.json",
+        DeliveryTriggeredEventData::from_data,
+        DeliveryTriggeredEventData::to_data,
+    );
+    check(
+        "deployment.triggered.json",
+        DeploymentTriggeredEventData::from_data,
+        DeploymentTriggeredEventData::to_data,
+    );
+    check(
+        "deployment.finished.json",
+        DeploymentFinishedEventData::from_data,
+        DeploymentFinishedEventData::to_data,
+    );
+    check(
+        "test.triggered.json",
+        TestTriggeredEventData::from_data,
+        TestTriggeredEventData::to_data,
+    );
+    check(
+        "test.finished.json",
+        TestFinishedEventData::from_data,
+        TestFinishedEventData::to_data,
+    );
+    check(
+        "evaluation.triggered.json",
+        EvaluationTriggeredEventData::from_data,
+        EvaluationTriggeredEventData::to_data,
+    );
+    check(
+        "evaluation.invalidated.json",
+        PlainEventData::from_data,
+        PlainEventData::to_data,
+    );
+    check(
+        "get-sli.triggered.json",
+        GetSliTriggeredEventData::from_data,
+        GetSliTriggeredEventData::to_data,
+    );
+    check(
+        "get-sli.finished.json",
+        GetSliFinishedEventData::from_data,
+        GetSliFinishedEventData::to_data,
+    );
+    check(
+        "approval.triggered.json",
+        ApprovalTriggeredEventData::from_data,
+        ApprovalTriggeredEventData::to_data,
+    );
+    check(
+        "approval.finished.json",
+        PlainEventData::from_data,
+        PlainEventData::to_data,
+    );
+    check(
+        "release.triggered.json",
+        ReleaseTriggeredEventData::from_data,
+        ReleaseTriggeredEventData::to_data,
+    );
+    check(
+        "rollback.triggered.json",
+        PlainEventData::from_data,
+        PlainEventData::to_data,
+    );
+    check(
+        "remediation_trigger.json",
+        RemediationTriggeredEventData::from_data,
+        RemediationTriggeredEventData::to_data,
+    );
+    check(
+        "get-action.triggered.json",
+        GetActionTriggeredEventData::from_data,
+        GetActionTriggeredEventData::to_data,
+    );
+    check(
+        "get-action.finished.json",
+        GetActionFinishedEventData::from_data,
+        GetActionFinishedEventData::to_data,
+    );
+    check(
+        "action.triggered.json",
+        ActionTriggeredEventData::from_data,
+        ActionTriggeredEventData::to_data,
+    );
+    check(
+        "monitoring.configure.json",
+        MonitoringConfigureEventData::from_data,
+        MonitoringConfigureEventData::to_data,
+    );
+    check(
+        "project.create.finished.json",
+        ProjectCreateFinishedEventData::from_data,
+        ProjectCreateFinishedEventData::to_data,
+    );
+    check(
+        "service.create.finished.json",
+        ServiceCreateFinishedEventData::from_data,
+        ServiceCreateFinishedEventData::to_data,
+    );
+    check(
+        "log.error.json",
+        ErrorLogEventData::from_data,
+        ErrorLogEventData::to_data,
+    );
+    check(
+        "problem.legacy.json",
+        LegacyProblemEventData::from_data,
+        LegacyProblemEventData::to_data,
+    );
+
+    let d =
+        DeploymentFinishedEventData::from_data(fixture("deployment.finished.json").data_value())
+            .unwrap();
+    assert_eq!(d.base.result, ResultType::Pass);
+    assert_eq!(
+        d.deployment.deployment_names,
+        Some(vec!["direct".to_string()])
+    );
+    let g =
+        GetActionTriggeredEventData::from_data(fixture("get-action.triggered.json").data_value())
+            .unwrap();
+    assert_eq!(g.get_action.action_index, 1);
+    let a = ApprovalTriggeredEventData::from_data(fixture("approval.triggered.json").data_value())
+        .unwrap();
+    assert!(a.approval.pass.is_automatic() && !a.approval.warning.is_automatic());
+}
+
+#[test]
+fn both_content_type_spellings() {
+    let ev = fixture("remediation_trigger.json");
+    assert_eq!(ev.datacontenttype.as_deref(), Some("application/json"));
+    let ce = ev.to_value(ContentTypeKey::DataContentType);
+    assert_eq!(ce["datacontenttype"], "application/json");
+    assert!(ce.get("contenttype").is_none());
+    let keptn = ev.to_value(ContentTypeKey::ContentType);
+    assert_eq!(keptn["contenttype"], "application/json");
+    assert!(keptn.get("datacontenttype").is_none());
+    // serde Serialize uses the CloudEvents spelling; Deserialize reads either.
+    let text = serde_json::to_string(&ev).unwrap();
+    assert!(text.contains("\"datacontenttype\""));
+    let back: KeptnEvent = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, ev);
+    // Both present and different: datacontenttype wins, validation complains.
+    let ev = KeptnEvent::from_value(
+        json!({"datacontenttype": "application/json", "contenttype": "text/plain"}),
+    )
+    .unwrap();
+    assert_eq!(ev.datacontenttype.as_deref(), Some("application/json"));
+    assert!(
+        ev.validate()
+            .iter()
+            .any(|p| p.attribute == "datacontenttype")
+    );
+    let ev = KeptnEvent::from_value(
+        json!({"datacontenttype": "application/json", "contenttype": "application/json"}),
+    )
+    .unwrap();
+    assert!(!ev.conflicting_content_types);
+}
+
+#[test]
+fn unknown_attributes_and_data_fields_are_preserved() {
+    let original = json!({"specversion":"1.0","id":"x","source":"s","type":"sh.keptn.event.deployment.started",
+        "shkeptncontext":"a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b","traceparent":"00-abc-01","myext":{"n":[1,2]},
+        "extensions":{"legacy":true},
+        "data":{"project":"p","stage":"s","service":"x","temporaryData":{"distributor":{"subscriptionID":"42"}}}});
+    let ev = KeptnEvent::from_value(original.clone()).unwrap();
+    assert_eq!(ev.other.get("traceparent"), Some(&json!("00-abc-01")));
+    assert_eq!(ev.extensions, Some(json!({"legacy": true})));
+    assert_eq!(ev.to_value(ContentTypeKey::DataContentType), original);
+    assert!(ev.validate().is_empty(), "{:?}", ev.validate());
+}
+
+#[test]
+fn envelope_attribute_type_errors_and_junk() {
+    assert!(matches!(
+        KeptnEvent::from_json("[1]"),
+        Err(EventError::NotAnObject(_))
+    ));
+    assert!(matches!(
+        KeptnEvent::from_json("{"),
+        Err(EventError::Json(_))
+    ));
+    let err = KeptnEvent::from_value(json!({"id": 5})).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "event attribute `id` must be a string, found number 5"
+    );
+    // null is the same as absent.
+    let ev = KeptnEvent::from_value(json!({"id": null, "triggeredid": null})).unwrap();
+    assert_eq!(ev.id, None);
+    // Go-style folding of attribute names.
+    let ev = KeptnEvent::from_value(json!({"Type": "sh.keptn.log.error", "ShKeptnContext": "c"}))
+        .unwrap();
+    assert_eq!(ev.event_type.as_deref(), Some("sh.keptn.log.error"));
+    assert_eq!(ev.shkeptncontext.as_deref(), Some("c"));
+}
+
+#[test]
+fn validation_reports_every_problem() {
+    let ev = KeptnEvent::from_value(
+        json!({"specversion": "0.3", "type": "sh.keptn.event..triggered",
+        "time": "yesterday", "data": {"project": 1}}),
+    )
+    .unwrap();
+    let problems = ev.validate();
+    let attrs: Vec<&str> = problems.iter().map(|p| p.attribute.as_str()).collect();
+    assert_eq!(
+        attrs,
+        [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "shkeptncontext",
+            "time",
+            "data"
+        ],
+        "{problems:?}"
+    );
+    assert!(problems[0].message.contains("\"0.3\""));
+    assert!(problems[3].message.contains("empty part"));
+    assert_eq!(
+        problems[4].to_string(),
+        "shkeptncontext: shkeptncontext is missing"
+    );
+    assert!(problems[6].message.contains("`project`"));
+
+    let ev = KeptnEvent::from_value(json!({"specversion":"1.0","data":[1]})).unwrap();
+    let problems = ev.validate();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message == "data must be a JSON object, found array")
+    );
+    assert!(problems.iter().any(|p| p.message == "type is missing"));
+
+    // Incoming API events may omit id, time, specversion and the context.
+    let ev = fixture("remediation_trigger.json");
+    assert!(
+        ev.validate_incoming().is_empty(),
+        "{:?}",
+        ev.validate_incoming()
+    );
+    let problems = ev.validate();
+    assert_eq!(
+        problems
+            .iter()
+            .map(|p| p.attribute.as_str())
+            .collect::<Vec<_>>(),
+        ["id", "shkeptncontext"]
+    );
+    let ev = KeptnEvent::from_value(json!({"type": "sh.keptn.event.a.triggered"})).unwrap();
+    let attrs: Vec<String> = ev
+        .validate_incoming()
+        .into_iter()
+        .map(|p| p.attribute)
+        .collect();
+    assert_eq!(attrs, ["source", "data"]);
+
+    for (name, _) in FIXTURES {
+        let ev = fixture(name);
+        if ev.id.is_some() && ev.shkeptncontext.is_some() {
+            assert!(ev.validate().is_empty(), "{name}: {:?}", ev.validate());
+        }
+    }
+}
+
+#[test]
+fn keptn_api_validation_rules() {
+    let check = |ty: &str, data: Value| {
+        KeptnEvent::from_value(json!({"type": ty, "source": "s", "data": data}))
+            .unwrap()
+            .keptn_api_validation()
+            .map_err(|p| p.message)
+    };
+    let scope = json!({"project":"p","stage":"dev","service":"x"});
+    assert_eq!(
+        check("sh.keptn.event.dev.delivery.triggered", scope.clone()),
+        Ok(())
+    );
+    assert_eq!(
+        check("sh.keptn.event.prod.delivery.triggered", scope.clone()),
+        Err("stage name in event data and in event type does not match".into())
+    );
+    assert_eq!(
+        check("sh.keptn.event.dev.delivery.finished", scope.clone()),
+        Err("kind/action: finished".into())
+    );
+    assert_eq!(
+        check("sh.keptn.event.deployment.status.changed", scope.clone()),
+        Err("kind/action: changed".into())
+    );
+    assert_eq!(
+        check("sh.keptn.event.deployment.triggered", scope.clone()),
+        Err("kind/action: triggered".into())
+    );
+    assert_eq!(
+        check("sh.keptn.event.evaluation.invalidated", scope.clone()),
+        Err("kind/action: invalidated".into())
+    );
+    assert_eq!(
+        check("sh.keptn.event.deployment.started", scope.clone()),
+        Ok(())
+    );
+    assert_eq!(
+        check("sh.keptn.event.deployment.started", json!({"project":"p"})),
+        Err("mandatory field(s) 'project', 'stage' or 'service' missing".into())
+    );
+    assert_eq!(
+        check("sh.keptn.event.deployment.finished", scope.clone()),
+        Err("result field is not set".into())
+    );
+    assert_eq!(
+        check(
+            "sh.keptn.event.deployment.finished",
+            json!({"project":"p","stage":"dev","service":"x","result":"pass"})
+        ),
+        Err("status field is not set".into())
+    );
+    assert_eq!(
+        check(
+            "sh.keptn.event.deployment.finished",
+            json!({"project":"p","stage":"dev","service":"x","result":"pass","status":"succeeded"})
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check("sh.keptn.event.deployment.started", json!({"project":5})),
+        Err("could not parse common event data".into())
+    );
+    assert_eq!(check("sh.keptn.log.error", json!({})), Ok(()));
+    assert_eq!(
+        check("sh.keptn.events.problem", json!({})),
+        Err("unknown event type".into())
+    );
+    assert_eq!(
+        check("nonsense", json!({})),
+        Err("unknown event type".into())
+    );
+}
+
+#[test]
+fn new_event_is_valid_and_zoneless_time_is_not() {
+    let t = Timestamp::parse("2022-03-01T10:00:00.5Z").unwrap();
+    let ev = KeptnEvent::new(
+        "id-1",
+        "sluice",
+        &EventType::task_triggered("deployment"),
+        t,
+        "a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b",
+        json!({"project": "p", "stage": "s", "service": "x"}),
+    );
+    assert!(ev.validate().is_empty(), "{:?}", ev.validate());
+    let v = ev.to_value(ContentTypeKey::ContentType);
+    assert_eq!(v["time"], "2022-03-01T10:00:00.5Z");
+    assert_eq!(v["type"], "sh.keptn.event.deployment.triggered");
+    assert_eq!(v["shkeptnspecversion"], "0.2.4");
+    let mut ev = ev;
+    ev.time = Some("2022-03-01T10:00:00".into());
+    assert_eq!(ev.validate().len(), 1);
+    assert_eq!(ev.validate()[0].attribute, "time");
+    let t: EventType =
+        serde_json::from_value(json!("sh.keptn.event.dev.delivery.finished")).unwrap();
+    assert!(t.is_finished());
+    assert!(serde_json::from_value::<EventType>(json!("sh.keptn")).is_err());
+}
+
+#[test]
+fn keptn_context_derivation() {
+    let fresh = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    assert_eq!(keptn_context_for(None, fresh), fresh);
+    assert_eq!(keptn_context_for(Some(""), fresh), fresh);
+    // Valid UUIDs are kept verbatim, even upper-case or braced.
+    let upper = "A7E5E2B1-4B5E-4C8A-9A31-0E5D6C1F2A3B";
+    assert_eq!(keptn_context_for(Some(upper), fresh), upper);
+    assert_eq!(
+        keptn_context_for(Some("{a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b}"), fresh),
+        "{a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b}"
+    );
+    assert!(is_go_uuid("urn:uuid:a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b"));
+    assert!(is_go_uuid("URN:UUID:a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b"));
+    assert!(is_go_uuid("a7e5e2b14b5e4c8a9a310e5d6c1f2a3b"));
+    assert!(
+        is_go_uuid("xa7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3bx"),
+        "Go ignores the brace bytes"
+    );
+    assert!(!is_go_uuid("a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3g"));
+    assert!(!is_go_uuid("a7e5e2b1_4b5e-4c8a-9a31-0e5d6c1f2a3b"));
+    assert!(!is_go_uuid("urn:uuix:a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b"));
+
+    // Short string: padded with spaces to 16 (see deterministic_keptn_context docs).
+    assert_eq!(
+        keptn_context_for(Some("my-alert"), fresh),
+        "6d792d61-6c65-4274-a020-202020202020"
+    );
+    // Long string: only the first 16 bytes count.
+    // "0123456789abcdefXYZ": 30313233 3435 3637 3839 616263646566; byte 6 0x36 -> 0x46, byte 8 0x38 -> 0xb8.
+    assert_eq!(
+        deterministic_keptn_context("0123456789abcdefXYZ"),
+        "30313233-3435-4637-b839-616263646566"
+    );
+    assert_eq!(
+        deterministic_keptn_context("0123456789abcdef"),
+        deterministic_keptn_context("0123456789abcdefXYZ")
+    );
+    // Multi-byte: "é" is 2 bytes, 1 rune: padded with 15 spaces, 17 bytes, first 16 used.
+    assert_eq!(
+        deterministic_keptn_context("é"),
+        "c3a92020-2020-4020-a020-202020202020"
+    );
+    // Deterministic.
+    assert_eq!(
+        deterministic_keptn_context("fp-12345"),
+        deterministic_keptn_context("fp-12345")
+    );
+    assert!(is_go_uuid(&deterministic_keptn_context("anything at all")));
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_text_never_panics(s in ".{0,200}") {
+            if let Ok(ev) = KeptnEvent::from_json(&s) {
+                let _ = ev.validate();
+                let _ = ev.keptn_api_validation();
+            }
+            let _ = s.parse::<EventType>();
+            let _ = Timestamp::parse(&s);
+            let _ = GoDuration::parse(&s);
+            let _ = keptn_context_for(Some(&s), "x");
+        }
+
+        #[test]
+        fn any_json_data_never_panics(v in any_json()) {
+            let _ = DeploymentFinishedEventData::from_data(&v);
+            let _ = GetSliFinishedEventData::from_data(&v);
+            let _ = GetActionTriggeredEventData::from_data(&v);
+            let _ = ActionTriggeredEventData::from_data(&v);
+            let _ = LegacyProblemEventData::from_data(&v);
+            if let Ok(ev) = KeptnEvent::from_value(v) {
+                let again = KeptnEvent::from_value(ev.to_value(ContentTypeKey::ContentType)).unwrap();
+                prop_assert_eq!(again, ev);
+            }
+        }
+
+        #[test]
+        fn parsed_event_types_round_trip(parts in proptest::collection::vec("[a-z-]{0,6}", 1..8)) {
+            let s = format!("sh.keptn.event.{}", parts.join("."));
+            if let Ok(t) = s.parse::<EventType>() {
+                prop_assert_eq!(t.to_string(), s);
+            }
+        }
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[a-zA-Z-]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("data".to_string()),
+                        Just("type".to_string()),
+                        Just("deployment".to_string()),
+                        Just("get-sli".to_string()),
+                        Just("indicatorValues".to_string()),
+                        Just("problem".to_string()),
+                        Just("action".to_string()),
+                        Just("labels".to_string()),
+                        "[a-z]{1,8}",
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+}
