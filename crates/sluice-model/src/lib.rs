@@ -7,6 +7,16 @@
 //! and typed readers in [`yaml`].
 
 pub mod diagnostic;
+/// Go duration strings (`10m`, `1h30m`) with `time.ParseDuration` semantics.
+pub mod duration;
+/// Keptn's project, stage and service name rules.
+pub mod names;
+/// `remediation.yaml` (spec 0.1.4) and the get-action selection.
+pub mod remediation;
+/// The project shipyard (spec 0.2.x) and sequence chaining.
+pub mod shipyard;
+/// SLI files (`<provider>/sli.yaml`) and their project/stage/service merge.
+pub mod sli;
 pub mod yaml;
 
 use diagnostic::Diagnostics;
@@ -29,6 +39,10 @@ pub struct Parsed<T> {
 impl<T> Parsed<T> {
     /// The value if there are no errors (warnings are allowed).
     pub fn ok(self) -> Option<T> {
-        if self.diagnostics.has_errors() { None } else { self.value }
+        if self.diagnostics.has_errors() {
+            None
+        } else {
+            self.value
+        }
     }
 }
