@@ -121,11 +121,11 @@ pub fn parse(input: &str) -> Result<GoDuration, DurationError> {
     let invalid = || DurationError::Invalid(input.to_owned());
     let mut s = input.as_bytes();
     let mut neg = false;
-    if let Some((&c, rest)) = s.split_first() {
-        if c == b'-' || c == b'+' {
-            neg = c == b'-';
-            s = rest;
-        }
+    if let Some((&c, rest)) = s.split_first()
+        && (c == b'-' || c == b'+')
+    {
+        neg = c == b'-';
+        s = rest;
     }
     if s == b"0" {
         return Ok(GoDuration::from_nanos(0));
