@@ -97,11 +97,7 @@ impl Remediation {
         let actions = with_actions()
             .find(|(r, _)| r.problem_type == root_cause)
             .or_else(|| with_actions().find(|(r, _)| r.problem_type == problem_title))
-            .or_else(|| {
-                with_actions()
-                    .filter(|(r, _)| r.problem_type == DEFAULT_PROBLEM_TYPE)
-                    .next_back()
-            })
+            .or_else(|| with_actions().rfind(|(r, _)| r.problem_type == DEFAULT_PROBLEM_TYPE))
             .map(|(_, a)| a)
             .ok_or_else(|| SelectError::NoActions {
                 root_cause: root_cause.to_owned(),
