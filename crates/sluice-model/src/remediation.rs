@@ -251,6 +251,12 @@ fn read(root: &Node, diags: &mut Diagnostics) -> Option<Remediation> {
             ));
         return None;
     }
+    if matches!(root.value, Value::Scalar(_) | Value::Seq(_)) {
+        diags
+            .error(root.pos, &rpath, format!("a remediation file must be a mapping, found {}", root.describe()))
+            .hint(format!("start with `apiVersion: {API_VERSION}` and `kind: Remediation`, each key followed by `:`"));
+        return None;
+    }
     // yaml.v2 (non-strict) keeps the last of repeated keys.
     yaml::check_duplicate_keys(root, &rpath, Severity::Warning, diags);
     let r = JsonFields::new(root, &rpath, ROOT_KEYS, diags)?;

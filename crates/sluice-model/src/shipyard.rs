@@ -1188,8 +1188,12 @@ fn cross_check(shipyard: &Shipyard, ctx: &mut Ctx) {
         if let Some(src) = &trigger.source {
             match shipyard.stage(&src.stage) {
                 None => {
-                    let known: Vec<&str> =
-                        shipyard.stages.iter().map(|s| s.name.as_str()).collect();
+                    let known: Vec<&str> = shipyard
+                        .stages
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .filter(|n| !n.is_empty())
+                        .collect();
                     let d = ctx.diags.warning(
                         site.event_pos,
                         &site.path.key("event"),
@@ -1202,8 +1206,12 @@ fn cross_check(shipyard: &Shipyard, ctx: &mut Ctx) {
                 }
                 Some(stage) => match stage.sequence(&src.sequence) {
                     None => {
-                        let known: Vec<&str> =
-                            stage.sequences.iter().map(|s| s.name.as_str()).collect();
+                        let known: Vec<&str> = stage
+                            .sequences
+                            .iter()
+                            .map(|s| s.name.as_str())
+                            .filter(|n| !n.is_empty())
+                            .collect();
                         let d = ctx.diags.warning(
                             site.event_pos,
                             &site.path.key("event"),
@@ -1364,6 +1372,25 @@ pub(crate) mod tests {
         d.iter()
             .find(|d| d.message.contains(needle))
             .unwrap_or_else(|| panic!("no diagnostic containing {needle:?} in\n{}", d.render("t")))
+    }
+
+    #[test]
+    fn show_corpus_diagnostics() {
+        if std::env::var("SLUICE_SHOW").is_err() {
+            return;
+        }
+        for kind in ["shipyard", "sli", "remediation"] {
+            for verdict in ["valid", "invalid"] {
+                for (name, text) in corpus(kind, verdict).unwrap_or_default() {
+                    let d = match kind {
+                        "shipyard" => parse(&text).diagnostics,
+                        "sli" => crate::sli::parse(&text).diagnostics,
+                        _ => crate::remediation::parse(&text).diagnostics,
+                    };
+                    print!("{}", d.render(&format!("{verdict}/{kind}/{name}")));
+                }
+            }
+        }
     }
 
     #[test]
@@ -1834,5 +1861,44 @@ spec:
         assert!(SequenceRef::parse_finished_event("dev.finished").is_none());
         assert!(SequenceRef::parse_finished_event(".x.finished").is_none());
         assert!(SequenceRef::parse_finished_event("dev.delivery.triggered").is_none());
+    }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        const SEEDS: &[&str] = &[
+            include_str!(
+                "../tests/fixtures/shipyard/valid/examples-onboarding-carts-sockshop.yaml"
+            ),
+            include_str!("../tests/fixtures/sli/valid/examples-prometheus.yaml"),
+            include_str!("../tests/fixtures/remediation/valid/keptn-remediation-service-test.yaml"),
+        ];
+
+        fn run_all(src: &str) {
+            let _ = super::parse(src);
+            let _ = crate::sli::parse(src);
+            let _ = crate::remediation::parse(src);
+            let _ = crate::duration::parse(src);
+            let _ = crate::names::check_service(src);
+            let _ = super::check_api_version(src);
+        }
+
+        proptest! {
+            #[test]
+            fn parsers_never_panic_on_arbitrary_text(src in "\\PC{0,200}") {
+                run_all(&src);
+            }
+
+            #[test]
+            fn parsers_never_panic_on_mutated_files(seed in 0usize..3, at in 0usize..4000, cut in 0usize..40, insert in "[ :\\-\\[\\]{}a-z0-9.\\n\"'#&*!|>]{0,12}") {
+                let base = SEEDS[seed];
+                let mut at = at.min(base.len());
+                while !base.is_char_boundary(at) { at -= 1; }
+                let mut end = (at + cut).min(base.len());
+                while !base.is_char_boundary(end) { end -= 1; }
+                let mutated = format!("{}{}{}", &base[..at], insert, &base[end..]);
+                run_all(&mutated);
+            }
+        }
     }
 }

@@ -78,6 +78,12 @@ fn read(root: &yaml::Node, diags: &mut Diagnostics) -> Option<SliConfig> {
     let rpath = FieldPath::root();
     // yaml.v2 (non-strict) keeps the last of repeated keys without complaint.
     yaml::check_duplicate_keys(root, &rpath, Severity::Warning, diags);
+    if matches!(root.value, Value::Scalar(_) | Value::Seq(_)) {
+        diags
+            .error(root.pos, &rpath, format!("an SLI file must be a mapping, found {}", root.describe()))
+            .hint("write `spec_version: \"1.0\"` and `indicators:` on their own lines, each key followed by `:`");
+        return None;
+    }
     let mut r = MapReader::new(root, &rpath, diags)?;
     let mut config = SliConfig::default();
 
