@@ -4,8 +4,9 @@
 //! and the shipyard stage check, all built on go-utils `pkg/lib/keptn`):
 //! - projects and stages must be "Keptn entity names": a lower-case letter, then lower-case
 //!   letters, digits and hyphens, not ending in a hyphen;
-//! - projects are at most [`PROJECT_NAME_MAX_SIZE`] bytes long;
-//! - services are only checked to be at most [`SERVICE_NAME_MAX_SIZE`] bytes and a valid Unix
+//! - projects are at most [`PROJECT_NAME_MAX_SIZE`](crate::names::PROJECT_NAME_MAX_SIZE) bytes long;
+//! - services are only checked to be at most
+//!   [`SERVICE_NAME_MAX_SIZE`](crate::names::SERVICE_NAME_MAX_SIZE) bytes and a valid Unix
 //!   directory name (so `Carts_v2` is a valid service name, but `a/b` is not).
 //!
 //! Each check returns `Err(reason)` with a sentence a user can act on.

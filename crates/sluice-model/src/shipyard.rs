@@ -8,8 +8,10 @@
 //! is an error: Keptn refused to run it ("does not contain any tasks").
 //!
 //! Besides the parser this module has the lookups the sequence engine needs:
-//! [`Shipyard::stage`], [`Stage::sequence`] (with the built-in `evaluation` sequence) and
-//! [`Shipyard::sequences_triggered_by`] (Keptn's `GetTaskSequencesByTrigger`).
+//! [`Shipyard::stage`](crate::shipyard::Shipyard::stage),
+//! [`Stage::sequence`](crate::shipyard::Stage::sequence) (with the built-in `evaluation`
+//! sequence) and
+//! [`Shipyard::sequences_triggered_by`](crate::shipyard::Shipyard::sequences_triggered_by) (Keptn's `GetTaskSequencesByTrigger`).
 
 use std::borrow::Cow;
 use std::fmt;
