@@ -7,11 +7,21 @@
 //! and typed readers in [`yaml`].
 
 pub mod diagnostic;
+/// Go duration strings (`10m`, `1h30m`) with `time.ParseDuration` semantics.
+pub mod duration;
 /// Keptn CloudEvents: envelope, event types, typed payloads, Keptn time and context.
 pub mod event;
 /// job-executor-service configuration (`job/config.yaml`).
 pub mod job;
 pub mod kind;
+/// Keptn's project, stage and service name rules.
+pub mod names;
+/// `remediation.yaml` (spec 0.1.4) and the get-action selection.
+pub mod remediation;
+/// The project shipyard (spec 0.2.x) and sequence chaining.
+pub mod shipyard;
+/// SLI files (`<provider>/sli.yaml`) and their project/stage/service merge.
+pub mod sli;
 pub mod yaml;
 
 use diagnostic::Diagnostics;

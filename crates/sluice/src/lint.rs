@@ -45,7 +45,11 @@ pub fn run(args: &LintArgs) -> Result<i32> {
 }
 
 fn count(report: &FileReport, severity: Severity) -> usize {
-    report.diagnostics.iter().filter(|d| d.severity == severity).count()
+    report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == severity)
+        .count()
 }
 
 fn print_text(reports: &[FileReport], errors: usize, warnings: usize, paint: Painter) {
@@ -55,7 +59,11 @@ fn print_text(reports: &[FileReport], errors: usize, warnings: usize, paint: Pai
                 Severity::Error => paint.bad("error"),
                 Severity::Warning => paint.warn("warning"),
             };
-            let path = if d.path.is_empty() { String::new() } else { format!("{}: ", paint.bold(&d.path)) };
+            let path = if d.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", paint.bold(&d.path))
+            };
             println!("{}:{}: {severity}: {path}{}", report.file, d.pos, d.message);
             if let Some(hint) = &d.hint {
                 println!("  {} {hint}", paint.dim("hint:"));
@@ -90,7 +98,9 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     entries.sort();
     for entry in entries {
         let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -109,22 +119,33 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Reads and checks one file; problems reading it are reported as diagnostics too.
 pub fn check_file(path: &Path, forced: Option<FileKind>) -> FileReport {
     let file = path.display().to_string();
-    let mut report = FileReport { file, kind: None, diagnostics: Vec::new() };
+    let mut report = FileReport {
+        file,
+        kind: None,
+        diagnostics: Vec::new(),
+    };
     let at_start = |message: String, hint: &str| {
         let mut d = Diagnostics::new();
-        d.error(Pos::new(1, 1), &FieldPath::root(), message).hint(hint);
+        d.error(Pos::new(1, 1), &FieldPath::root(), message)
+            .hint(hint);
         d.into_iter().collect::<Vec<_>>()
     };
     match std::fs::metadata(path) {
         Ok(m) if m.len() > MAX_FILE_BYTES => {
             report.diagnostics = at_start(
-                format!("file is {} bytes; Keptn files are far smaller than {MAX_FILE_BYTES}", m.len()),
+                format!(
+                    "file is {} bytes; Keptn files are far smaller than {MAX_FILE_BYTES}",
+                    m.len()
+                ),
                 "check that this is the file you meant",
             );
             return report;
         }
         Err(e) => {
-            report.diagnostics = at_start(format!("cannot read file: {e}"), "check the path and permissions");
+            report.diagnostics = at_start(
+                format!("cannot read file: {e}"),
+                "check the path and permissions",
+            );
             return report;
         }
         Ok(_) => {}
@@ -132,13 +153,18 @@ pub fn check_file(path: &Path, forced: Option<FileKind>) -> FileReport {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            report.diagnostics = at_start(format!("cannot read file: {e}"), "check the path and permissions");
+            report.diagnostics = at_start(
+                format!("cannot read file: {e}"),
+                "check the path and permissions",
+            );
             return report;
         }
     };
     let Ok(text) = String::from_utf8(bytes) else {
-        report.diagnostics =
-            at_start("file is not UTF-8 text".to_owned(), "save the file as UTF-8; YAML files must be text");
+        report.diagnostics = at_start(
+            "file is not UTF-8 text".to_owned(),
+            "save the file as UTF-8; YAML files must be text",
+        );
         return report;
     };
     let (kind, diagnostics) = check_source(&text, &report.file, forced);
@@ -148,14 +174,20 @@ pub fn check_file(path: &Path, forced: Option<FileKind>) -> FileReport {
 }
 
 /// Checks a document's text: tells its kind (unless forced) and runs that kind's parser.
-pub fn check_source(text: &str, path_hint: &str, forced: Option<FileKind>) -> (Option<FileKind>, Diagnostics) {
+pub fn check_source(
+    text: &str,
+    path_hint: &str,
+    forced: Option<FileKind>,
+) -> (Option<FileKind>, Diagnostics) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut diags = Diagnostics::new();
     let Some(root) = yaml::parse(text, &mut diags) else {
         // A syntax error: the kind does not matter, the parser could not get further either.
         return (forced.or_else(|| FileKind::from_path(path_hint)), diags);
     };
-    let kind = forced.or_else(|| FileKind::detect(&root)).or_else(|| FileKind::from_path(path_hint));
+    let kind = forced
+        .or_else(|| FileKind::detect(&root))
+        .or_else(|| FileKind::from_path(path_hint));
     let Some(kind) = kind else {
         let message = if root.is_null() {
             "the file is empty".to_owned()

@@ -25,9 +25,6 @@ pub enum TimeError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// Go's `time.ParseDuration` would reject the text; the message is Go's.
-    #[error("{0}")]
-    BadDuration(String),
     /// The timeframe of an evaluation could not be parsed (Keptn's message).
     #[error("could not parse provided timeframe: {0}")]
     BadTimeframe(String),
@@ -57,25 +54,7 @@ pub struct Timestamp {
     nanos: i128,
 }
 
-/// A Go `time.Duration`: signed nanoseconds in an `i64`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct GoDuration(pub i64);
-
-impl GoDuration {
-    /// One minute.
-    pub const MINUTE: GoDuration = GoDuration(60 * 1_000_000_000);
-
-    /// Nanoseconds.
-    pub fn as_nanos(self) -> i64 {
-        self.0
-    }
-
-    /// Parses like Go's `time.ParseDuration`: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units
-    /// `ns`, `us` (`µs`, `μs`), `ms`, `s`, `m`, `h`; `0` alone is allowed; no `d`.
-    pub fn parse(s: &str) -> Result<GoDuration, TimeError> {
-        parse_go_duration(s).map(GoDuration)
-    }
-}
+pub use crate::duration::GoDuration;
 
 impl Timestamp {
     /// The instant `secs` seconds and `nanos` nanoseconds after the Unix epoch.
@@ -136,14 +115,14 @@ impl Timestamp {
     /// This instant moved by a Go duration.
     pub fn plus(self, d: GoDuration) -> Timestamp {
         Timestamp {
-            nanos: self.nanos + i128::from(d.0),
+            nanos: self.nanos + i128::from(d.as_nanos()),
         }
     }
 
     /// This instant moved back by a Go duration.
     pub fn minus(self, d: GoDuration) -> Timestamp {
         Timestamp {
-            nanos: self.nanos - i128::from(d.0),
+            nanos: self.nanos - i128::from(d.as_nanos()),
         }
     }
 
@@ -363,133 +342,6 @@ fn parse_timestamp(text: &str) -> Result<Timestamp, TimeError> {
     })
 }
 
-/// Go's quoting of the duration text in its error messages.
-fn go_quote(s: &str) -> String {
-    format!("{s:?}")
-}
-
-fn parse_go_duration(orig: &str) -> Result<i64, TimeError> {
-    let invalid = || TimeError::BadDuration(format!("time: invalid duration {}", go_quote(orig)));
-    let mut s = orig;
-    let mut neg = false;
-    if let Some(c) = s.chars().next()
-        && (c == '-' || c == '+')
-    {
-        neg = c == '-';
-        s = &s[1..];
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: u64 = 0;
-    while !s.is_empty() {
-        // The next character must be [0-9.].
-        let b = s.as_bytes();
-        if !(b[0] == b'.' || b[0].is_ascii_digit()) {
-            return Err(invalid());
-        }
-        // Integer part.
-        let int_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
-        let pre = int_len > 0;
-        let mut v: u64 = 0;
-        for &d in &b[..int_len] {
-            v = v
-                .checked_mul(10)
-                .and_then(|x| x.checked_add(u64::from(d - b'0')))
-                .filter(|x| *x <= 1 << 63)
-                .ok_or_else(invalid)?;
-        }
-        s = &s[int_len..];
-        // Fraction.
-        let mut f: u64 = 0;
-        let mut scale: f64 = 1.0;
-        let mut post = false;
-        if s.starts_with('.') {
-            s = &s[1..];
-            let fb = s.as_bytes();
-            let frac_len = fb.iter().take_while(|c| c.is_ascii_digit()).count();
-            let mut overflow = false;
-            for &d in &fb[..frac_len] {
-                if overflow {
-                    continue;
-                }
-                // Go stops accumulating once the fraction would overflow.
-                match f
-                    .checked_mul(10)
-                    .and_then(|x| x.checked_add(u64::from(d - b'0')))
-                {
-                    Some(x) if x <= 1 << 63 => {
-                        f = x;
-                        scale *= 10.0;
-                    }
-                    _ => overflow = true,
-                }
-            }
-            post = frac_len > 0;
-            s = &s[frac_len..];
-        }
-        if !pre && !post {
-            return Err(invalid());
-        }
-        // Unit.
-        let unit_len = s
-            .char_indices()
-            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
-            .map_or(s.len(), |(i, _)| i);
-        if unit_len == 0 {
-            return Err(TimeError::BadDuration(format!(
-                "time: missing unit in duration {}",
-                go_quote(orig)
-            )));
-        }
-        let u = &s[..unit_len];
-        s = &s[unit_len..];
-        let unit: u64 = match u {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60 * 1_000_000_000,
-            "h" => 3600 * 1_000_000_000,
-            _ => {
-                return Err(TimeError::BadDuration(format!(
-                    "time: unknown unit {} in duration {}",
-                    go_quote(u),
-                    go_quote(orig)
-                )));
-            }
-        };
-        if v > (1u64 << 63) / unit {
-            return Err(invalid());
-        }
-        v *= unit;
-        if f > 0 {
-            // Go: v += uint64(float64(f) * (float64(unit) / scale)); float64 -> uint64 truncates.
-            v = v
-                .checked_add((f as f64 * (unit as f64 / scale)) as u64)
-                .ok_or_else(invalid)?;
-            if v > 1 << 63 {
-                return Err(invalid());
-            }
-        }
-        total = total.checked_add(v).ok_or_else(invalid)?;
-        if total > 1 << 63 {
-            return Err(invalid());
-        }
-    }
-    if neg {
-        // -(1<<63) is representable.
-        Ok((total as i128).wrapping_neg() as i64)
-    } else if total > i64::MAX as u64 {
-        Err(invalid())
-    } else {
-        Ok(total as i64)
-    }
-}
-
 /// Default evaluation timeframe when neither `end` nor `timeframe` is given.
 pub const DEFAULT_EVALUATION_TIMEFRAME: &str = "5m";
 
@@ -524,7 +376,7 @@ pub fn evaluation_window(
     } else {
         timeframe
     };
-    let tf = GoDuration::parse(tf_text).map_err(|e| TimeError::BadTimeframe(e.to_string()))?;
+    let tf = crate::duration::parse(tf_text).map_err(|e| TimeError::BadTimeframe(e.to_string()))?;
     let mut from = now.minus(tf);
     let mut to = now;
     if !start.is_empty() {
@@ -536,7 +388,7 @@ pub fn evaluation_window(
     if !start.is_empty() && end.is_empty() && !timeframe.is_empty() {
         to = from.plus(tf);
     }
-    if to.nanos_since(from) < i128::from(GoDuration::MINUTE.0) {
+    if to.nanos_since(from) < i128::from(GoDuration::MINUTE.as_nanos()) {
         return Err(TimeError::WindowTooShort);
     }
     Ok((from, to))
@@ -603,13 +455,13 @@ mod tests {
         assert!(Timestamp::parse("2021-12-31T23:59:59Z").is_ok());
         assert_eq!(
             ts("2020-02-28T23:59:59Z")
-                .plus(GoDuration(1_000_000_000))
+                .plus(GoDuration::from_nanos(1_000_000_000))
                 .to_keptn_string(),
             "2020-02-29T00:00:00.000Z"
         );
         assert_eq!(
             ts("2021-02-28T23:59:59Z")
-                .plus(GoDuration(1_000_000_000))
+                .plus(GoDuration::from_nanos(1_000_000_000))
                 .to_keptn_string(),
             "2021-03-01T00:00:00.000Z"
         );
@@ -639,7 +491,7 @@ mod tests {
 
     #[test]
     fn go_durations() {
-        let d = |s: &str| GoDuration::parse(s).map(|d| d.0);
+        let d = |s: &str| crate::duration::parse(s).map(|d| d.as_nanos());
         assert_eq!(d("2m"), Ok(120_000_000_000));
         assert_eq!(d("1h30m"), Ok(5_400_000_000_000));
         assert_eq!(d("300ms"), Ok(300_000_000));
@@ -656,15 +508,15 @@ mod tests {
         assert_eq!(d("-2562047h47m16.854775808s"), Ok(i64::MIN));
         assert!(d("2562047h47m16.854775808s").is_err());
         assert_eq!(
-            GoDuration::parse("1d").unwrap_err().to_string(),
+            crate::duration::parse("1d").unwrap_err().to_string(),
             "time: unknown unit \"d\" in duration \"1d\""
         );
         assert_eq!(
-            GoDuration::parse("5").unwrap_err().to_string(),
+            crate::duration::parse("5").unwrap_err().to_string(),
             "time: missing unit in duration \"5\""
         );
         assert_eq!(
-            GoDuration::parse("").unwrap_err().to_string(),
+            crate::duration::parse("").unwrap_err().to_string(),
             "time: invalid duration \"\""
         );
         for bad in [

@@ -6,7 +6,11 @@ use crate::{scratch, sluice, write};
 fn the_bundled_examples_are_clean() {
     let run = sluice(&["lint", "--strict", "examples/"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("0 errors, 0 warnings"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("0 errors, 0 warnings"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -20,7 +24,11 @@ fn every_problem_is_reported_with_file_line_column_and_path() {
     let run = sluice(&["lint", &file]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     let expected = format!("{file}:12:13: error: spec.stages[1].name:");
-    assert!(run.stdout.contains(&expected), "expected `{expected}` in:\n{}", run.stdout);
+    assert!(
+        run.stdout.contains(&expected),
+        "expected `{expected}` in:\n{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("hint:"), "{}", run.stdout);
 }
 
@@ -34,20 +42,38 @@ fn warnings_fail_only_in_strict_mode() {
     );
     let run = sluice(&["lint", &file]);
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("{file}:2:1: warning: comparision:")), "{}", run.stdout);
-    assert!(run.stdout.contains("did you mean `comparison`?"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("{file}:2:1: warning: comparision:")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("did you mean `comparison`?"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(sluice(&["lint", "--strict", &file]).code, 1);
 }
 
 #[test]
 fn directories_are_searched_and_kinds_told_apart() {
     let dir = scratch("lint-dir");
-    write(&dir, "a/sli.yaml", "spec_version: '1.0'\nindicators:\n  rt: query\n");
+    write(
+        &dir,
+        "a/sli.yaml",
+        "spec_version: '1.0'\nindicators:\n  rt: query\n",
+    );
     write(&dir, "b/config.yaml", "apiVersion: v2\nactions: []\n");
     write(&dir, "notes.txt", "not yaml, not checked");
     let run = sluice(&["lint", "-o", "json", dir.to_str().unwrap()]);
     let reports: serde_json::Value = serde_json::from_str(&run.stdout).expect("json output");
-    let kinds: Vec<&str> = reports.as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["sli", "job"]);
 }
 
@@ -59,12 +85,33 @@ fn unreadable_and_unknown_files_are_errors_not_crashes() {
     let empty = write(&dir, "empty.yaml", "");
     let run = sluice(&["lint", &binary, &unknown, &empty]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains(&format!("{binary}:1:1: error: file is not UTF-8 text")), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("{unknown}:1:1: error: cannot tell which kind")), "{}", run.stdout);
-    assert!(run.stdout.contains(&format!("{empty}:1:1: error: the file is empty")), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("{binary}:1:1: error: file is not UTF-8 text")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("{unknown}:1:1: error: cannot tell which kind")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("{empty}:1:1: error: the file is empty")),
+        "{}",
+        run.stdout
+    );
     let missing = sluice(&["lint", "/nonexistent/shipyard.yaml"]);
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("cannot read /nonexistent/shipyard.yaml"), "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot read /nonexistent/shipyard.yaml"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]

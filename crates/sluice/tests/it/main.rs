@@ -31,7 +31,10 @@ pub fn sluice(args: &[&str]) -> Run {
 
 /// The workspace root (where README.md and examples/ are).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// A fresh, empty scratch directory for one test.

@@ -1,0 +1,1 @@
+//! `sluice evaluate` (pending the engine).
