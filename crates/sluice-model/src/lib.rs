@@ -7,6 +7,10 @@
 //! and typed readers in [`yaml`].
 
 pub mod diagnostic;
+/// Evaluation wire types (`evaluation.finished`, get-sli values) in Keptn's JSON shape.
+pub mod evaluation;
+/// The SLO file (`slo.yaml`).
+pub mod slo;
 pub mod yaml;
 
 use diagnostic::Diagnostics;
@@ -29,6 +33,10 @@ pub struct Parsed<T> {
 impl<T> Parsed<T> {
     /// The value if there are no errors (warnings are allowed).
     pub fn ok(self) -> Option<T> {
-        if self.diagnostics.has_errors() { None } else { self.value }
+        if self.diagnostics.has_errors() {
+            None
+        } else {
+            self.value
+        }
     }
 }
