@@ -133,10 +133,6 @@ fn nil_if_empty<S: Serializer, T: Serialize>(v: &[T], s: S) -> Result<S::Ok, S::
     }
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// One SLI value as delivered by an SLI provider (`get-sli.finished` `indicatorValues[]`)
 /// and as echoed in evaluation results.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -707,23 +707,23 @@ fn read_objective(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Opt
         .map(|(n, p)| read_criteria_sets(n, &p, false, diags))
         .unwrap_or_default();
     let mut weight = 0;
-    if let Some((n, p)) = m.field("weight") {
-        if let Some(w) = yaml::integer(n, &p, diags) {
-            if w.truncated {
-                diags
-                    .warning(
-                        n.pos,
-                        &p,
-                        format!(
-                            "fractional weight; Keptn truncates it to {}{}",
-                            w.value,
-                            if w.value == 0 { " and then uses 1" } else { "" }
-                        ),
-                    )
-                    .hint("weights are whole numbers");
-            }
-            weight = w.value;
+    if let Some((n, p)) = m.field("weight")
+        && let Some(w) = yaml::integer(n, &p, diags)
+    {
+        if w.truncated {
+            diags
+                .warning(
+                    n.pos,
+                    &p,
+                    format!(
+                        "fractional weight; Keptn truncates it to {}{}",
+                        w.value,
+                        if w.value == 0 { " and then uses 1" } else { "" }
+                    ),
+                )
+                .hint("weights are whole numbers");
         }
+        weight = w.value;
     }
     if weight == 0 {
         weight = 1;
@@ -770,32 +770,32 @@ fn read_criteria_sets(
             continue;
         };
         let mut criteria = Vec::new();
-        if let Some((n, cp)) = m.field("criteria") {
-            if let Some(list) = yaml::string_list(n, &cp, diags) {
-                let nodes = n.as_seq().unwrap_or(&[]);
-                for (j, text) in list.into_iter().enumerate() {
-                    let spec = CriterionSpec::new(text);
-                    if let Err(e) = &spec.parsed {
-                        let pos = nodes.get(j).map_or(n.pos, |x| x.pos);
-                        let jp = cp.index(j);
-                        let msg = format!("invalid {what} criterion `{}`: {e}", spec.text);
-                        let hint = "write an operator (<, <=, =, >=, >) and a number, with an optional +/- sign and % for a change relative to previous results: \"<=800\", \"<=+10%\"";
-                        if pass {
-                            diags
-                                .error(pos, &jp, format!("{msg}; Keptn fails the evaluation"))
-                                .hint(hint);
-                        } else {
-                            diags
-                                .warning(
-                                    pos,
-                                    &jp,
-                                    format!("{msg}; Keptn treats it as never satisfied"),
-                                )
-                                .hint(hint);
-                        }
+        if let Some((n, cp)) = m.field("criteria")
+            && let Some(list) = yaml::string_list(n, &cp, diags)
+        {
+            let nodes = n.as_seq().unwrap_or(&[]);
+            for (j, text) in list.into_iter().enumerate() {
+                let spec = CriterionSpec::new(text);
+                if let Err(e) = &spec.parsed {
+                    let pos = nodes.get(j).map_or(n.pos, |x| x.pos);
+                    let jp = cp.index(j);
+                    let msg = format!("invalid {what} criterion `{}`: {e}", spec.text);
+                    let hint = "write an operator (<, <=, =, >=, >) and a number, with an optional +/- sign and % for a change relative to previous results: \"<=800\", \"<=+10%\"";
+                    if pass {
+                        diags
+                            .error(pos, &jp, format!("{msg}; Keptn fails the evaluation"))
+                            .hint(hint);
+                    } else {
+                        diags
+                            .warning(
+                                pos,
+                                &jp,
+                                format!("{msg}; Keptn treats it as never satisfied"),
+                            )
+                            .hint(hint);
                     }
-                    criteria.push(spec);
                 }
+                criteria.push(spec);
             }
         }
         if criteria.is_empty() {

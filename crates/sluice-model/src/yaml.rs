@@ -191,10 +191,10 @@ fn resolve_plain(text: &str) -> Resolved {
     if let Some(i) = parse_yaml_int(text) {
         return Resolved::Int(i);
     }
-    if looks_like_float(text) {
-        if let Ok(f) = text.parse::<f64>() {
-            return Resolved::Float(f);
-        }
+    if looks_like_float(text)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Resolved::Float(f);
     }
     Resolved::Str
 }
