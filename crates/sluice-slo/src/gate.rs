@@ -11,7 +11,7 @@ use sluice_model::evaluation::{
 use sluice_model::slo::{CriteriaSet, CriterionError, Objective, Slo};
 
 use crate::go_format::go_float;
-use crate::history::{PreviousEvaluation, PreviousValues, select_previous};
+use crate::history::{FnvMap, PreviousEvaluation, PreviousValues, select_previous};
 
 /// Message Keptn attached to a value it never received.
 pub const NO_VALUE_MESSAGE: &str = "no value received from SLI provider";
@@ -172,9 +172,7 @@ fn evaluate_objectives(
     values: &[SliResult],
     history: &PreviousValues<'_>,
 ) -> Result<ObjectivesOutcome, String> {
-    // Keptn removed each matched value from the list by moving the last element into its
-    // place; the order of the leftovers (reported in the message) depends on that.
-    let mut remaining: Vec<usize> = (0..values.len()).collect();
+    let mut remaining = RemainingValues::new(values);
     let mut results = Vec::with_capacity(slo.objectives.len());
     let mut maximum = 0.0;
     let mut failed_key_sli = None;
@@ -182,10 +180,7 @@ fn evaluate_objectives(
         if !objective.pass.is_empty() {
             maximum += objective.weight as f64;
         }
-        let value = remaining
-            .iter()
-            .position(|&i| values[i].metric == objective.sli)
-            .map(|pos| values[remaining.swap_remove(pos)].clone());
+        let value = remaining.take(&objective.sli).map(|i| values[i].clone());
         let aggregate = history.aggregate(&objective.sli, &slo.comparison.aggregate_function);
         let (result, failed) = evaluate_objective(objective, value, aggregate)
             .map_err(|e| format!("error with {}: {e}", objective.name()))?;
@@ -195,8 +190,9 @@ fn evaluate_objectives(
         results.push(result);
     }
     let mut leftover_message = String::new();
-    if !remaining.is_empty() {
+    if !remaining.order.is_empty() {
         let names: Vec<&str> = remaining
+            .order
             .iter()
             .map(|&i| values[i].metric.as_str())
             .collect();
@@ -213,6 +209,50 @@ fn evaluate_objectives(
         failed_key_sli,
         leftover_message,
     })
+}
+
+/// The SLI values not yet taken by an objective, in the order Keptn's slice had them.
+///
+/// Keptn took the first value (in current slice order) whose metric matched and removed it by
+/// moving the last element into its place, so the order of the leftovers (reported in the
+/// message) depends on that. This reproduces it in O(1) per lookup.
+struct RemainingValues<'v> {
+    /// Value indices in current slice order.
+    order: Vec<usize>,
+    /// Current position in `order` of each value index.
+    position: Vec<usize>,
+    /// Value indices still remaining, by metric name.
+    by_metric: FnvMap<&'v str, Vec<usize>>,
+}
+
+impl<'v> RemainingValues<'v> {
+    fn new(values: &'v [SliResult]) -> Self {
+        let mut by_metric: FnvMap<&'v str, Vec<usize>> = FnvMap::default();
+        for (i, v) in values.iter().enumerate() {
+            by_metric.entry(v.metric.as_str()).or_default().push(i);
+        }
+        RemainingValues {
+            order: (0..values.len()).collect(),
+            position: (0..values.len()).collect(),
+            by_metric,
+        }
+    }
+
+    fn take(&mut self, metric: &str) -> Option<usize> {
+        let candidates = self.by_metric.get_mut(metric)?;
+        let (k, &index) = candidates
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, i)| self.position[**i])?;
+        candidates.swap_remove(k);
+        let pos = self.position[index];
+        let last = self.order.pop()?;
+        if pos < self.order.len() {
+            self.order[pos] = last;
+            self.position[last] = pos;
+        }
+        Some(index)
+    }
 }
 
 /// Evaluates one objective; returns the result and whether it failed (for key SLIs).

@@ -34,6 +34,8 @@
 //! pass without history; `x%` without a sign is a relative increase; `=` is an operator;
 //! `number_of_comparison_results` defaults to 3 in a present `comparison` block.
 
+#![forbid(unsafe_code)]
+
 pub mod gate;
 pub mod go_format;
 pub mod history;
