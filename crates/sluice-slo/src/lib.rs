@@ -33,6 +33,15 @@
 //! objectives → fail; only informational objectives → pass with score 100; relative criteria
 //! pass without history; `x%` without a sign is a relative increase; `=` is an operator;
 //! `number_of_comparison_results` defaults to 3 in a present `comparison` block.
+//!
+//! Reconstruction notes: the newest lighthouse source readable here is the 1.0-era
+//! `evaluate_sli_handler.go`; later behaviour is taken from Keptn 1.x integration tests and
+//! merged pull requests (#8665 and #9194: a missing value is still reported, with display
+//! name and violated targets; #9495: consistent `success: false` handling) and the spec
+//! digest. The texts for an aborting pass criterion ("error with <name>: <reason>") and a
+//! failed key SLI ([`key_sli_message`]) come from the digest only, and the evaluation details
+//! of the "no objectives" and "bad pass criterion" events (result fail, score 0) are our
+//! best reading; each sits in one place so it is easy to correct.
 
 #![forbid(unsafe_code)]
 
