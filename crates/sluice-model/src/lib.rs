@@ -9,6 +9,8 @@
 pub mod diagnostic;
 /// Go duration strings (`10m`, `1h30m`) with `time.ParseDuration` semantics.
 pub mod duration;
+/// Evaluation wire types (`evaluation.finished`, get-sli values) in Keptn's JSON shape.
+pub mod evaluation;
 /// Keptn CloudEvents: envelope, event types, typed payloads, Keptn time and context.
 pub mod event;
 /// job-executor-service configuration (`job/config.yaml`).
@@ -22,6 +24,8 @@ pub mod remediation;
 pub mod shipyard;
 /// SLI files (`<provider>/sli.yaml`) and their project/stage/service merge.
 pub mod sli;
+/// The SLO file (`slo.yaml`).
+pub mod slo;
 pub mod yaml;
 
 use diagnostic::Diagnostics;

@@ -1,0 +1,1102 @@
+//! The SLO file (`slo.yaml`): typed model, Keptn's parse-time defaults, and criteria parsed once.
+//!
+//! Decoding follows what Keptn 1.4.5's lighthouse did (`go-utils` `ServiceLevelObjectives`,
+//! decoded with `gopkg.in/yaml.v3`, then `parseSLO` defaults), so a file Keptn accepted parses
+//! without errors here and a file Keptn rejected (or whose evaluation Keptn failed) gets an error.
+//!
+//! Decisions where Keptn's docs and code disagree (the code is followed):
+//! - `number_of_comparison_results` defaults to **3** when a `comparison` block exists (docs: 1);
+//!   with no block at all the defaults are `{single_result, all, 1, avg}`. An empty mapping
+//!   (`comparison: {}`) is a present block: `compare_with` is then empty, which Keptn treats
+//!   as "neither single nor several", i.e. 3 previous results.
+//! - Criteria: only ASCII spaces are removed (Go `strings.Replace(c, " ", "", -1)`), the
+//!   criterion must start with one of `<`, `|`, `=`, `>` (what the regex's character class
+//!   really checks), the operator is the first of `<=`, `<`, `=`, `>=`, `>` that prefixes it,
+//!   one trailing `%` makes it relative (increase unless a `-` sign follows the operator), one
+//!   leading `+`/`-` makes it relative, and the rest must be a Go `ParseFloat` number (so `=`
+//!   works, `<10%` is a relative increase, `<=` alone, `<=+` and `<10%abc` are invalid).
+//! - An unparsable pass criterion is an error (Keptn failed the evaluation); an unparsable
+//!   warning criterion is a warning (Keptn treated it as never satisfied). Both are kept in
+//!   the model as [`CriterionSpec`]s with an `Err` so the engine can reproduce Keptn.
+//! - `total_score` values are parsed like Keptn: one trailing `%` removed, then Go
+//!   `ParseFloat` (`"90 %"`, `"75%%"` and `"bla"` are invalid).
+
+use std::fmt;
+
+use crate::Parsed;
+use crate::diagnostic::{Diagnostics, FieldPath, Severity};
+use crate::yaml::{self, MapReader, Node};
+
+/// A parsed `slo.yaml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slo {
+    /// `spec_version` as written (not checked by Keptn; `0.1.x` and `1.0` are common).
+    pub spec_version: String,
+    /// `filter`: custom filters handed to the SLI provider, in file order.
+    pub filter: Vec<(String, String)>,
+    /// The comparison settings after Keptn's defaults.
+    pub comparison: Comparison,
+    /// Objectives in file order (null entries dropped, weights defaulted).
+    pub objectives: Vec<Objective>,
+    /// `total_score`, if present.
+    pub total_score: Option<TotalScore>,
+}
+
+/// How previous evaluations are selected and aggregated for relative criteria.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// `compare_with`.
+    pub compare_with: CompareWith,
+    /// `include_result_with_score`.
+    pub include_result_with_score: IncludeResults,
+    /// `number_of_comparison_results` after defaulting (0 → 3 in a present block).
+    pub number_of_comparison_results: i64,
+    /// `aggregate_function`.
+    pub aggregate_function: AggregateFunction,
+}
+
+impl Default for Comparison {
+    /// Keptn's defaults when the SLO has no `comparison` block.
+    fn default() -> Self {
+        Comparison {
+            compare_with: CompareWith::SingleResult,
+            include_result_with_score: IncludeResults::All,
+            number_of_comparison_results: 1,
+            aggregate_function: AggregateFunction::Avg,
+        }
+    }
+}
+
+impl Comparison {
+    /// How many previous evaluations Keptn asks for: 1 for `single_result`,
+    /// `number_of_comparison_results` for `several_results`, 3 otherwise.
+    pub fn previous_results_wanted(&self) -> i64 {
+        match self.compare_with {
+            CompareWith::SingleResult => 1,
+            CompareWith::SeveralResults => self.number_of_comparison_results,
+            CompareWith::Other(_) => 3,
+        }
+    }
+}
+
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $variant,)*
+            /// Any other text (kept as written; Keptn compared strings).
+            Other(String),
+        }
+        impl $name {
+            /// The value as written in the file.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $wire,)*
+                    $name::Other(s) => s,
+                }
+            }
+            /// The known wire strings.
+            pub const KNOWN: &'static [&'static str] = &[$($wire),*];
+        }
+        impl std::str::FromStr for $name {
+            type Err = std::convert::Infallible;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Ok(match s {
+                    $($wire => $name::$variant,)*
+                    other => $name::Other(other.to_owned()),
+                })
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// `compare_with`. Keptn compared exactly; anything else meant 3 previous results.
+    CompareWith {
+        /// `single_result`: one previous evaluation.
+        SingleResult = "single_result",
+        /// `several_results`: `number_of_comparison_results` previous evaluations.
+        SeveralResults = "several_results",
+    }
+);
+
+wire_enum!(
+    /// `include_result_with_score` (compared lower-cased; anything else means all).
+    IncludeResults {
+        /// Previous evaluations of any result.
+        All = "all",
+        /// Only previous evaluations with result pass.
+        Pass = "pass",
+        /// Previous evaluations with result pass or warning.
+        PassOrWarn = "pass_or_warn",
+    }
+);
+
+wire_enum!(
+    /// `aggregate_function` applied to previous values (anything else aggregates to 0).
+    AggregateFunction {
+        /// Mean.
+        Avg = "avg",
+        /// 50th percentile.
+        P50 = "p50",
+        /// 90th percentile.
+        P90 = "p90",
+        /// 95th percentile.
+        P95 = "p95",
+    }
+);
+
+impl IncludeResults {
+    /// Keptn lower-cases this value before using it.
+    fn from_keptn(s: &str) -> Self {
+        match s.to_lowercase().as_str() {
+            "all" => IncludeResults::All,
+            "pass" => IncludeResults::Pass,
+            "pass_or_warn" => IncludeResults::PassOrWarn,
+            _ => IncludeResults::Other(s.to_owned()),
+        }
+    }
+}
+
+/// One objective.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objective {
+    /// The SLI name (empty if missing, as in Keptn).
+    pub sli: String,
+    /// `displayName` (may be empty).
+    pub display_name: String,
+    /// Pass criteria: OR over sets, AND inside a set. Empty = informational objective.
+    pub pass: Vec<CriteriaSet>,
+    /// Warning criteria, same shape.
+    pub warning: Vec<CriteriaSet>,
+    /// Weight after Go truncation and Keptn's 0 → 1 default.
+    pub weight: i64,
+    /// `key_sli`.
+    pub key_sli: bool,
+}
+
+impl Objective {
+    /// The name Keptn shows for the objective: the display name, or the SLI name.
+    pub fn name(&self) -> &str {
+        if self.display_name.is_empty() {
+            &self.sli
+        } else {
+            &self.display_name
+        }
+    }
+}
+
+/// One `- criteria: [...]` item: all criteria must hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriteriaSet {
+    /// The criteria, in file order.
+    pub criteria: Vec<CriterionSpec>,
+}
+
+/// A criterion as written plus its parse.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CriterionSpec {
+    /// The original string (reported verbatim in evaluation results).
+    pub text: String,
+    /// The parsed criterion, or why Keptn could not parse it.
+    pub parsed: Result<Criterion, CriterionError>,
+}
+
+impl CriterionSpec {
+    /// Parses a criterion string.
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let parsed = Criterion::parse(&text);
+        CriterionSpec { text, parsed }
+    }
+}
+
+/// Comparison operator of a criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operator {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `=`
+    Eq,
+    /// `>=`
+    Ge,
+    /// `>`
+    Gt,
+}
+
+impl Operator {
+    /// The operator's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::Lt => "<",
+            Operator::Le => "<=",
+            Operator::Eq => "=",
+            Operator::Ge => ">=",
+            Operator::Gt => ">",
+        }
+    }
+
+    /// Whether `measured <op> target` holds (IEEE semantics, as in Go).
+    pub fn holds(self, measured: f64, target: f64) -> bool {
+        match self {
+            Operator::Lt => measured < target,
+            Operator::Le => measured <= target,
+            Operator::Eq => measured == target,
+            Operator::Ge => measured >= target,
+            Operator::Gt => measured > target,
+        }
+    }
+}
+
+impl fmt::Display for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed criterion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Criterion {
+    /// Fixed threshold: `measured <op> value`.
+    Absolute {
+        /// Operator.
+        op: Operator,
+        /// Threshold.
+        value: f64,
+    },
+    /// Relative to the aggregate `A` of previous values: target `A*(100±change)/100`
+    /// (`percent`) or `A±change`.
+    Relative {
+        /// Operator.
+        op: Operator,
+        /// The change amount as written (may be negative or NaN, as Go allowed).
+        change: f64,
+        /// Whether `change` is a percentage.
+        percent: bool,
+        /// Increase (`+` or bare `%`) or decrease (`-`).
+        increase: bool,
+    },
+}
+
+/// Why a criterion string is not a valid Keptn criterion (Keptn's two error texts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CriterionError {
+    /// It does not start with a comparison operator.
+    #[error("invalid criteria string")]
+    InvalidString,
+    /// The number after the operator could not be parsed.
+    #[error("could not parse criteria target value")]
+    InvalidValue,
+}
+
+impl Criterion {
+    /// Parses a criterion exactly as Keptn's `parseCriteriaString` did.
+    pub fn parse(text: &str) -> Result<Criterion, CriterionError> {
+        let squeezed: String = text.chars().filter(|c| *c != ' ').collect();
+        // The regex `^([<|<=|=|>|>=]{1,2})...` only requires the first character to be in
+        // the class `[<|=>]`; every other group may match empty.
+        if !matches!(squeezed.as_bytes().first(), Some(b'<' | b'|' | b'=' | b'>')) {
+            return Err(CriterionError::InvalidString);
+        }
+        let mut rest = squeezed.as_str();
+        let mut op = None;
+        for (lit, o) in [
+            ("<=", Operator::Le),
+            ("<", Operator::Lt),
+            ("=", Operator::Eq),
+            (">=", Operator::Ge),
+            (">", Operator::Gt),
+        ] {
+            if let Some(r) = rest.strip_prefix(lit) {
+                op = Some(o);
+                rest = r;
+                break;
+            }
+        }
+        let mut percent = false;
+        let mut relative = false;
+        let mut increase = false;
+        if let Some(r) = rest.strip_suffix('%') {
+            percent = true;
+            relative = true;
+            increase = true;
+            rest = r;
+        }
+        if let Some(r) = rest.strip_prefix('-') {
+            relative = true;
+            increase = false;
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('+') {
+            relative = true;
+            increase = true;
+            rest = r;
+        }
+        let value = go_parse_float(rest).ok_or(CriterionError::InvalidValue)?;
+        // Only `|` can leave the operator unset, and no number starts with `|`.
+        let op = op.ok_or(CriterionError::InvalidValue)?;
+        Ok(if relative {
+            Criterion::Relative {
+                op,
+                change: value,
+                percent,
+                increase,
+            }
+        } else {
+            Criterion::Absolute { op, value }
+        })
+    }
+
+    /// The operator.
+    pub fn op(&self) -> Operator {
+        match self {
+            Criterion::Absolute { op, .. } | Criterion::Relative { op, .. } => *op,
+        }
+    }
+
+    /// The target value for an aggregate of previous values (`aggregate` is ignored by
+    /// absolute criteria), computed exactly as Keptn did.
+    pub fn target(&self, aggregate: f64) -> f64 {
+        match *self {
+            Criterion::Absolute { value, .. } => value,
+            Criterion::Relative {
+                change,
+                percent: true,
+                increase: true,
+                ..
+            } => (aggregate * (100.0 + change)) / 100.0,
+            Criterion::Relative {
+                change,
+                percent: true,
+                increase: false,
+                ..
+            } => (aggregate * (100.0 - change)) / 100.0,
+            Criterion::Relative {
+                change,
+                percent: false,
+                increase: true,
+                ..
+            } => aggregate + change,
+            Criterion::Relative {
+                change,
+                percent: false,
+                increase: false,
+                ..
+            } => aggregate - change,
+        }
+    }
+}
+
+impl fmt::Display for Criterion {
+    /// A canonical form that parses back to the same criterion.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Criterion::Absolute { op, value } => write!(f, "{op}{value}"),
+            Criterion::Relative {
+                op,
+                change,
+                percent,
+                increase,
+            } => {
+                let sign = if increase { '+' } else { '-' };
+                let pct = if percent { "%" } else { "" };
+                write!(f, "{op}{sign}{change}{pct}")
+            }
+        }
+    }
+}
+
+/// `total_score`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TotalScore {
+    /// `pass` (missing → Keptn: "no target score defined").
+    pub pass: Option<ScoreTarget>,
+    /// `warning` (optional).
+    pub warning: Option<ScoreTarget>,
+}
+
+/// A total-score threshold such as `"90%"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreTarget {
+    /// As written.
+    pub text: String,
+    /// The percentage, or `None` if Keptn could not parse it.
+    pub percent: Option<f64>,
+}
+
+impl ScoreTarget {
+    /// Parses like Keptn: one trailing `%` removed, then Go `ParseFloat`.
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let percent = go_parse_float(text.strip_suffix('%').unwrap_or(&text));
+        ScoreTarget { text, percent }
+    }
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` acceptance: decimal or hexadecimal (with `p` exponent)
+/// numbers with an optional sign, `inf`/`infinity` (signed) and `nan` (unsigned), case
+/// insensitive; out-of-range values are errors. Underscores (allowed by Go only after a base
+/// prefix) are not supported.
+pub fn go_parse_float(s: &str) -> Option<f64> {
+    let (neg, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    if lower == "inf" || lower == "infinity" {
+        return Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if lower == "nan" {
+        return (body.len() == s.len()).then_some(f64::NAN);
+    }
+    let v = if let Some(hex) = lower.strip_prefix("0x") {
+        parse_hex_float(hex)?
+    } else {
+        if !is_decimal_float(body) {
+            return None;
+        }
+        body.parse::<f64>().ok()?
+    };
+    if v.is_infinite() {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+fn is_decimal_float(s: &str) -> bool {
+    let (mantissa, exp) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok =
+        int.bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit());
+    if !digits_ok || (int.is_empty() && frac.is_empty()) {
+        return false;
+    }
+    match exp {
+        None => true,
+        Some(e) => {
+            let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+            !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+        }
+    }
+}
+
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mantissa, exp) = s.split_once('p')?;
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut m = 0.0f64;
+    for c in int.chars() {
+        m = m * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        m += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let e_digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+    if e_digits.is_empty() || !e_digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let e: i32 = exp.parse().unwrap_or(if exp.starts_with('-') {
+        -10_000
+    } else {
+        10_000
+    });
+    Some(m * 2f64.powi(e))
+}
+
+/// Parses an `slo.yaml`.
+pub fn parse(src: &str) -> Parsed<Slo> {
+    let mut diags = Diagnostics::new();
+    let Some(root) = yaml::parse(src, &mut diags) else {
+        return Parsed {
+            value: None,
+            diagnostics: diags,
+        };
+    };
+    let root_path = FieldPath::root();
+    yaml::check_duplicate_keys(&root, &root_path, Severity::Error, &mut diags);
+    let Some(mut map) = MapReader::new(&root, &root_path, &mut diags) else {
+        return Parsed {
+            value: None,
+            diagnostics: diags,
+        };
+    };
+
+    let spec_version = map
+        .field("spec_version")
+        .and_then(|(n, p)| yaml::string(n, &p, &mut diags))
+        .unwrap_or_default();
+    let filter = map
+        .field("filter")
+        .and_then(|(n, p)| yaml::string_map(n, &p, &mut diags))
+        .unwrap_or_default();
+    let comparison = match map.field("comparison") {
+        Some((n, p)) if !n.is_null() => read_comparison(n, &p, &mut diags),
+        _ => Comparison::default(),
+    };
+    let objectives = match map.field("objectives") {
+        Some((n, p)) => read_objectives(n, &p, &mut diags),
+        None => Vec::new(),
+    };
+    if objectives.is_empty() {
+        let (pos, path) = match root.get("objectives") {
+            Some(n) => (n.pos, root_path.key("objectives")),
+            None => (root.pos, root_path.clone()),
+        };
+        diags
+            .error(pos, &path, "the SLO has no objectives")
+            .hint("add at least one objective; Keptn fails the evaluation with \"lighthouse failed because no SLO objective was provided\"");
+    }
+    let total_score = read_total_score(&mut map, &root, &mut diags);
+    map.finish(Severity::Warning, "an SLO file", &mut diags);
+
+    Parsed {
+        value: Some(Slo {
+            spec_version,
+            filter,
+            comparison,
+            objectives,
+            total_score,
+        }),
+        diagnostics: diags,
+    }
+}
+
+fn read_comparison(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Comparison {
+    let Some(mut m) = MapReader::new(node, path, diags) else {
+        return Comparison::default();
+    };
+    let compare_with = m
+        .field("compare_with")
+        .map(|(n, p)| {
+            let s = yaml::string(n, &p, diags).unwrap_or_default();
+            let v: CompareWith = s.parse().unwrap_or(CompareWith::Other(String::new()));
+            if let CompareWith::Other(o) = &v {
+                diags
+                    .warning(n.pos, &p, format!("unknown compare_with `{o}`; Keptn then compares with 3 previous results"))
+                    .hint("use single_result or several_results");
+            }
+            v
+        })
+        .unwrap_or(CompareWith::Other(String::new()));
+    let include_result_with_score = m
+        .field("include_result_with_score")
+        .and_then(|(n, p)| {
+            let s = yaml::string(n, &p, diags)?;
+            let v = if s.is_empty() {
+                IncludeResults::All
+            } else {
+                IncludeResults::from_keptn(&s)
+            };
+            if let IncludeResults::Other(o) = &v {
+                diags
+                    .warning(n.pos, &p, format!("unknown include_result_with_score `{o}`; Keptn then includes all previous results"))
+                    .hint("use all, pass or pass_or_warn");
+            }
+            Some(v)
+        })
+        .unwrap_or(IncludeResults::All);
+    let number_of_comparison_results = m
+        .field("number_of_comparison_results")
+        .and_then(|(n, p)| {
+            let i = yaml::integer(n, &p, diags)?;
+            if i.truncated {
+                diags
+                    .warning(
+                        n.pos,
+                        &p,
+                        format!(
+                            "fractional number_of_comparison_results; Keptn uses {}",
+                            i.value
+                        ),
+                    )
+                    .hint("write a whole number");
+            }
+            Some(i.value)
+        })
+        .filter(|v| *v != 0)
+        .unwrap_or(3);
+    let aggregate_function = m
+        .field("aggregate_function")
+        .and_then(|(n, p)| {
+            let s = yaml::string(n, &p, diags)?;
+            if s.is_empty() {
+                return Some(AggregateFunction::Avg);
+            }
+            let v: AggregateFunction = s.parse().unwrap_or(AggregateFunction::Avg);
+            if let AggregateFunction::Other(o) = &v {
+                diags
+                    .warning(
+                        n.pos,
+                        &p,
+                        format!("unknown aggregate_function `{o}`; Keptn then compares against 0"),
+                    )
+                    .hint("use avg, p50, p90 or p95");
+            }
+            Some(v)
+        })
+        .unwrap_or(AggregateFunction::Avg);
+    m.finish(Severity::Warning, "the comparison block", diags);
+    Comparison {
+        compare_with,
+        include_result_with_score,
+        number_of_comparison_results,
+        aggregate_function,
+    }
+}
+
+fn read_objectives(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Vec<Objective> {
+    let Some(items) = yaml::seq(node, path, diags) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let p = path.index(i);
+        if item.is_null() {
+            diags
+                .warning(item.pos, &p, "empty objective; Keptn ignores it")
+                .hint("remove the empty `-` entry");
+            continue;
+        }
+        if let Some(o) = read_objective(item, &p, diags) {
+            out.push(o);
+        }
+    }
+    out
+}
+
+fn read_objective(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Option<Objective> {
+    let mut m = MapReader::new(node, path, diags)?;
+    let sli = m
+        .field("sli")
+        .and_then(|(n, p)| yaml::string(n, &p, diags))
+        .unwrap_or_default();
+    if sli.is_empty() {
+        diags
+            .warning(node.pos, path, "objective without an `sli` name")
+            .hint("name the SLI this objective evaluates (`sli: response_time_p95`)");
+    }
+    let display_name = m
+        .field("displayName")
+        .and_then(|(n, p)| yaml::string(n, &p, diags))
+        .unwrap_or_default();
+    let pass = m
+        .field("pass")
+        .map(|(n, p)| read_criteria_sets(n, &p, true, diags))
+        .unwrap_or_default();
+    let warning = m
+        .field("warning")
+        .map(|(n, p)| read_criteria_sets(n, &p, false, diags))
+        .unwrap_or_default();
+    let mut weight = 0;
+    if let Some((n, p)) = m.field("weight")
+        && let Some(w) = yaml::integer(n, &p, diags)
+    {
+        if w.truncated {
+            diags
+                .warning(
+                    n.pos,
+                    &p,
+                    format!(
+                        "fractional weight; Keptn truncates it to {}{}",
+                        w.value,
+                        if w.value == 0 { " and then uses 1" } else { "" }
+                    ),
+                )
+                .hint("weights are whole numbers");
+        }
+        weight = w.value;
+    }
+    if weight == 0 {
+        weight = 1;
+    }
+    let key_sli = m
+        .field("key_sli")
+        .and_then(|(n, p)| yaml::boolean(n, &p, diags))
+        .unwrap_or(false);
+    m.finish(Severity::Warning, "an objective", diags);
+    Some(Objective {
+        sli,
+        display_name,
+        pass,
+        warning,
+        weight,
+        key_sli,
+    })
+}
+
+fn read_criteria_sets(
+    node: &Node,
+    path: &FieldPath,
+    pass: bool,
+    diags: &mut Diagnostics,
+) -> Vec<CriteriaSet> {
+    let Some(items) = yaml::seq(node, path, diags) else {
+        return Vec::new();
+    };
+    let what = if pass { "pass" } else { "warning" };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let p = path.index(i);
+        if item.is_null() {
+            diags
+                .error(
+                    item.pos,
+                    &p,
+                    format!("empty {what} criteria entry; Keptn's lighthouse crashed on it"),
+                )
+                .hint("write `- criteria: [\"<=100\"]` or remove the entry");
+            continue;
+        }
+        let Some(mut m) = MapReader::new(item, &p, diags) else {
+            continue;
+        };
+        let mut criteria = Vec::new();
+        if let Some((n, cp)) = m.field("criteria")
+            && let Some(list) = yaml::string_list(n, &cp, diags)
+        {
+            let nodes = n.as_seq().unwrap_or(&[]);
+            for (j, text) in list.into_iter().enumerate() {
+                let spec = CriterionSpec::new(text);
+                if let Err(e) = &spec.parsed {
+                    let pos = nodes.get(j).map_or(n.pos, |x| x.pos);
+                    let jp = cp.index(j);
+                    let msg = format!("invalid {what} criterion `{}`: {e}", spec.text);
+                    let hint = "write an operator (<, <=, =, >=, >) and a number, with an optional +/- sign and % for a change relative to previous results: \"<=800\", \"<=+10%\"";
+                    if pass {
+                        diags
+                            .error(pos, &jp, format!("{msg}; Keptn fails the evaluation"))
+                            .hint(hint);
+                    } else {
+                        diags
+                            .warning(
+                                pos,
+                                &jp,
+                                format!("{msg}; Keptn treats it as never satisfied"),
+                            )
+                            .hint(hint);
+                    }
+                }
+                criteria.push(spec);
+            }
+        }
+        if criteria.is_empty() {
+            diags
+                .warning(
+                    item.pos,
+                    &p,
+                    format!(
+                        "{what} criteria set without criteria; Keptn treats it as always satisfied"
+                    ),
+                )
+                .hint("add criteria or remove the entry");
+        }
+        m.finish(Severity::Warning, "a criteria set", diags);
+        out.push(CriteriaSet { criteria });
+    }
+    out
+}
+
+fn read_total_score(
+    map: &mut MapReader<'_>,
+    root: &Node,
+    diags: &mut Diagnostics,
+) -> Option<TotalScore> {
+    let Some((node, path)) = map.field("total_score") else {
+        diags
+            .error(root.pos, &FieldPath::root(), "missing `total_score`")
+            .hint("add `total_score: {pass: \"90%\", warning: \"75%\"}`; Keptn fails with \"no target score defined\"");
+        return None;
+    };
+    let mut m = MapReader::new(node, &path, diags)?;
+    let read = |key: &'static str, m: &mut MapReader<'_>, diags: &mut Diagnostics| {
+        let (n, p) = m.field(key)?;
+        let text = yaml::string(n, &p, diags)?;
+        if text.is_empty() {
+            return None;
+        }
+        let t = ScoreTarget::new(text);
+        if t.percent.is_none() {
+            diags
+                .error(n.pos, &p, format!("invalid total_score {key} `{}`; Keptn fails with \"could not parse {key} target percentage\"", t.text))
+                .hint("write a number with an optional % right after it, such as \"90%\"");
+        }
+        Some(t)
+    };
+    let pass = read("pass", &mut m, diags);
+    let warning = read("warning", &mut m, diags);
+    if pass.is_none() {
+        diags
+            .error(
+                node.pos,
+                &path,
+                "total_score has no `pass` target; Keptn fails with \"no target score defined\"",
+            )
+            .hint("add `pass: \"90%\"`");
+    }
+    m.finish(Severity::Warning, "total_score", diags);
+    Some(TotalScore { pass, warning })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crit(s: &str) -> Result<Criterion, CriterionError> {
+        Criterion::parse(s)
+    }
+
+    #[test]
+    fn keptn_parse_criteria_string_table() {
+        use Operator::*;
+        let abs = |op, value| Ok(Criterion::Absolute { op, value });
+        let rel = |op, change, percent, increase| {
+            Ok(Criterion::Relative {
+                op,
+                change,
+                percent,
+                increase,
+            })
+        };
+        assert_eq!(crit("<10"), abs(Lt, 10.0));
+        assert_eq!(crit("<=10"), abs(Le, 10.0));
+        assert_eq!(crit("=10"), abs(Eq, 10.0));
+        assert_eq!(crit(">=10"), abs(Ge, 10.0));
+        assert_eq!(crit(">10"), abs(Gt, 10.0));
+        assert_eq!(crit(">-10%"), rel(Gt, 10.0, true, false));
+        assert_eq!(crit("<=+10.5%"), rel(Le, 10.5, true, true));
+        assert_eq!(crit("<=+10"), rel(Le, 10.0, false, true));
+        assert_eq!(crit("  <=+10   %"), rel(Le, 10.0, true, true));
+        assert_eq!(crit("  <=10%"), rel(Le, 10.0, true, true));
+    }
+
+    #[test]
+    fn criteria_corner_cases() {
+        assert_eq!(crit("<="), Err(CriterionError::InvalidValue));
+        assert_eq!(crit("<=+"), Err(CriterionError::InvalidValue));
+        assert_eq!(crit("<10%abc"), Err(CriterionError::InvalidValue));
+        assert_eq!(crit("<<10"), Err(CriterionError::InvalidValue));
+        assert_eq!(crit("!=0"), Err(CriterionError::InvalidString));
+        assert_eq!(crit("invalid"), Err(CriterionError::InvalidString));
+        assert_eq!(crit("|5"), Err(CriterionError::InvalidValue));
+        assert_eq!(crit(""), Err(CriterionError::InvalidString));
+        assert_eq!(
+            crit("< = 5"),
+            Ok(Criterion::Absolute {
+                op: Operator::Le,
+                value: 5.0
+            })
+        );
+        // Only spaces are removed, not tabs.
+        assert_eq!(crit("<\t5"), Err(CriterionError::InvalidValue));
+        assert_eq!(crit("<5%%"), Err(CriterionError::InvalidValue));
+        assert!(
+            matches!(crit("<+-5"), Ok(Criterion::Relative { change, increase: true, .. }) if change == -5.0)
+        );
+        assert!(matches!(crit("<=nan"), Ok(Criterion::Absolute { value, .. }) if value.is_nan()));
+        assert_eq!(crit("<1e400"), Err(CriterionError::InvalidValue));
+        assert_eq!(
+            crit("<0x10p0"),
+            Ok(Criterion::Absolute {
+                op: Operator::Lt,
+                value: 16.0
+            })
+        );
+        assert_eq!(
+            crit("=0%"),
+            Ok(Criterion::Relative {
+                op: Operator::Eq,
+                change: 0.0,
+                percent: true,
+                increase: true
+            })
+        );
+    }
+
+    #[test]
+    fn go_parse_float_acceptance() {
+        assert_eq!(go_parse_float("90"), Some(90.0));
+        assert_eq!(go_parse_float(".5"), Some(0.5));
+        assert_eq!(go_parse_float("5."), Some(5.0));
+        assert_eq!(go_parse_float("+Inf"), Some(f64::INFINITY));
+        assert!(go_parse_float("+nan").is_none());
+        assert!(go_parse_float("90 ").is_none());
+        assert!(go_parse_float("75%").is_none());
+        assert!(go_parse_float("1_000").is_none());
+        assert!(go_parse_float("").is_none());
+        assert!(go_parse_float("e5").is_none());
+    }
+
+    #[test]
+    fn targets_follow_keptn_formulas() {
+        let c = |s| Criterion::parse(s).unwrap();
+        assert_eq!(c("<=+10%").target(520.0), 572.0);
+        assert_eq!(c("<=-10%").target(100.0), 90.0);
+        assert_eq!(c("<=+10").target(100.0), 110.0);
+        assert_eq!(c("<=-10").target(100.0), 90.0);
+        assert_eq!(c("<600").target(100.0), 600.0);
+    }
+
+    #[test]
+    fn defaults_without_and_with_comparison_block() {
+        let p = parse("objectives:\n  - sli: a\ntotal_score: {pass: '90%'}\n");
+        let slo = p.value.unwrap();
+        assert!(!p.diagnostics.has_errors(), "{:?}", p.diagnostics);
+        assert_eq!(slo.comparison, Comparison::default());
+        assert_eq!(slo.comparison.previous_results_wanted(), 1);
+        let p = parse(
+            "comparison: {compare_with: several_results}\nobjectives:\n  - sli: a\n    weight: 0\ntotal_score: {pass: '90%'}\n",
+        );
+        let slo = p.value.unwrap();
+        assert_eq!(slo.comparison.number_of_comparison_results, 3);
+        assert_eq!(
+            slo.comparison.include_result_with_score,
+            IncludeResults::All
+        );
+        assert_eq!(slo.comparison.aggregate_function, AggregateFunction::Avg);
+        assert_eq!(slo.objectives[0].weight, 1);
+        let p = parse("comparison: {}\nobjectives:\n  - sli: a\ntotal_score: {pass: '90%'}\n");
+        assert_eq!(p.value.unwrap().comparison.previous_results_wanted(), 3);
+    }
+
+    #[test]
+    fn total_score_parsing_like_keptn() {
+        assert_eq!(ScoreTarget::new("90%").percent, Some(90.0));
+        assert_eq!(ScoreTarget::new("90").percent, Some(90.0));
+        assert_eq!(ScoreTarget::new("90 %").percent, None);
+        assert_eq!(ScoreTarget::new("75%%").percent, None);
+        assert_eq!(ScoreTarget::new("bla").percent, None);
+    }
+
+    #[test]
+    fn misspelt_key_warns_with_suggestion() {
+        let p = parse("comparision: {}\nobjectives:\n  - sli: a\ntotal_score: {pass: '90%'}\n");
+        assert!(!p.diagnostics.has_errors());
+        let d = p
+            .diagnostics
+            .iter()
+            .find(|d| d.path == "comparision")
+            .unwrap();
+        assert_eq!(d.hint.as_deref(), Some("did you mean `comparison`?"));
+    }
+
+    #[test]
+    fn fractional_weight_truncates_with_warning() {
+        let p = parse("objectives:\n  - sli: a\n    weight: 2.7\ntotal_score: {pass: '90%'}\n");
+        assert!(!p.diagnostics.has_errors());
+        assert_eq!(p.diagnostics.warning_count(), 1);
+        assert_eq!(p.value.unwrap().objectives[0].weight, 2);
+    }
+
+    #[test]
+    fn pass_criterion_error_warning_criterion_warning() {
+        let p = parse(
+            "objectives:\n  - sli: a\n    pass: [{criteria: ['<<1']}]\n    warning: [{criteria: ['<<2']}]\ntotal_score: {pass: '90%'}\n",
+        );
+        let errs: Vec<_> = p
+            .diagnostics
+            .iter()
+            .map(|d| (d.severity, d.path.clone(), d.pos.line))
+            .collect();
+        assert_eq!(
+            errs,
+            vec![
+                (
+                    Severity::Error,
+                    "objectives[0].pass[0].criteria[0]".to_owned(),
+                    3
+                ),
+                (
+                    Severity::Warning,
+                    "objectives[0].warning[0].criteria[0]".to_owned(),
+                    4
+                )
+            ]
+        );
+        let slo = p.value.unwrap();
+        assert!(slo.objectives[0].pass[0].criteria[0].parsed.is_err());
+    }
+
+    fn corpus_dir() -> Option<std::path::PathBuf> {
+        let candidates = [
+            std::path::PathBuf::from("/work/shared/keptn-corpus"),
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/keptn-corpus"),
+        ];
+        candidates.into_iter().find(|p| p.is_dir())
+    }
+
+    fn check_dir(dir: &std::path::Path, expect_errors: bool) -> usize {
+        let mut n = 0;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let Ok(src) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let p = parse(&src);
+            let rendered = p.diagnostics.render(&name);
+            if expect_errors {
+                assert!(p.diagnostics.has_errors(), "{name} should have errors");
+            } else {
+                assert!(
+                    !p.diagnostics.has_errors(),
+                    "{name} should have no errors:\n{rendered}"
+                );
+                assert!(p.value.is_some());
+                if name.starts_with("odd-") {
+                    assert!(p.diagnostics.warning_count() > 0, "{name} should warn");
+                }
+            }
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn corpus_valid_and_invalid() {
+        let Some(dir) = corpus_dir() else {
+            println!("keptn corpus not found; skipping corpus test");
+            return;
+        };
+        assert!(check_dir(&dir.join("valid/slo"), false) > 0);
+        assert!(check_dir(&dir.join("invalid/slo"), true) > 0);
+    }
+
+    #[test]
+    fn fixtures_valid_and_invalid() {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slo");
+        assert!(check_dir(&base.join("valid"), false) >= 3);
+        assert!(check_dir(&base.join("invalid"), true) >= 3);
+    }
+
+    #[test]
+    fn duplicate_key_is_an_error() {
+        let p = parse("objectives:\n  - sli: a\n    sli: b\ntotal_score: {pass: '90%'}\n");
+        assert!(p.diagnostics.has_errors());
+    }
+}
