@@ -271,7 +271,9 @@ fn evaluate_objective(
         key_sli: objective.key_sli,
         status: IndicatorStatus::Fail,
     };
-    let informational = objective.pass.is_empty() && objective.warning.is_empty();
+    // Without pass criteria an objective is informational whatever its value (Keptn checks
+    // the pass criteria first), so a missing value cannot fail it or a key SLI.
+    let informational = objective.pass.is_empty();
     let mut value = match value {
         Some(v) if v.success => v,
         other => {
@@ -283,12 +285,12 @@ fn evaluate_objective(
                 message: NO_VALUE_MESSAGE.to_owned(),
                 ..Default::default()
             }));
+            result.pass_targets = listed_targets(&objective.pass, aggregate);
+            result.warning_targets = listed_targets(&objective.warning, aggregate);
             if informational {
                 result.status = IndicatorStatus::Info;
                 return Ok((result, false));
             }
-            result.pass_targets = listed_targets(&objective.pass, aggregate);
-            result.warning_targets = listed_targets(&objective.warning, aggregate);
             return Ok((result, true));
         }
     };

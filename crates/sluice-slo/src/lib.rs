@@ -45,6 +45,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod explain;
 pub mod gate;
 pub mod go_format;
 pub mod history;

@@ -842,3 +842,23 @@ proptest! {
         prop_assert!(out2.evaluation.score <= out.evaluation.score + 1e-9);
     }
 }
+
+/// An objective without pass criteria stays informational even when its value is missing or
+/// unsuccessful, and so cannot fail a gate as a key SLI (Keptn checks pass criteria first).
+#[test]
+fn informational_key_sli_without_value_does_not_fail_the_gate() {
+    let s = slo(
+        "objectives:\n  - sli: rt\n    pass:\n      - criteria: ['<600']\n  - sli: cpu\n    key_sli: true\n    warning:\n      - criteria: ['<90']\ntotal_score: {pass: '90%', warning: '75%'}\n",
+    );
+    let values = [val("rt", 100.0), failed_val("cpu", "no data")];
+    let input = EvaluationInput {
+        slo: Some(&s),
+        indicator_values: &values,
+        ..Default::default()
+    };
+    let out = evaluate(&input);
+    assert_eq!(out.result, Some(ResultKind::Pass));
+    let cpu = &out.evaluation.indicator_results[1];
+    assert_eq!(cpu.status, IndicatorStatus::Info);
+    assert_eq!(cpu.warning_targets, vec![target("<90", 90.0, true)]);
+}

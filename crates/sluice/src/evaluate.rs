@@ -1,1 +1,425 @@
-//! `sluice evaluate` (pending the engine).
+//! `sluice evaluate`: the offline quality gate — reads an SLO, SLI values and earlier
+//! evaluations, scores them like Keptn's lighthouse and explains the verdict.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
+use sluice_model::evaluation::{
+    EvaluationFinishedEventData, IndicatorStatus, ResultKind, SliResult, StatusKind,
+};
+use sluice_model::slo::{self, Slo};
+use sluice_slo::explain::{Explanation, TargetKind, explain};
+use sluice_slo::{EvaluationInput, PreviousEvaluation, evaluate};
+
+use crate::cli::{EvaluateArgs, EvaluateFormat};
+use crate::style::Painter;
+
+/// Input files larger than this are refused rather than read.
+const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Exit code for unusable input.
+const UNUSABLE: i32 = 2;
+
+/// What the SLI values file said besides the values themselves (when it was a whole
+/// `get-sli.finished` event or its data).
+#[derive(Debug, Default)]
+struct SliInput {
+    values: Vec<SliResult>,
+    status: Option<StatusKind>,
+    result: Option<ResultKind>,
+    message: String,
+    start: String,
+    end: String,
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// Runs the command and returns the process exit code.
+pub fn run(args: &EvaluateArgs) -> Result<i32> {
+    let paint = Painter::for_stdout(args.color);
+
+    let mut slo_errors = false;
+    let slo_file: Option<(String, Vec<u8>)> = match &args.slo {
+        Some(path) => Some((path.display().to_string(), read_capped(path)?)),
+        None => None,
+    };
+    let parsed: Option<Slo> = match &slo_file {
+        None => None,
+        Some((name, bytes)) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| anyhow!("{name}: the SLO file is not UTF-8 text"))?;
+            let parsed = slo::parse(text.strip_prefix('\u{feff}').unwrap_or(text));
+            for d in parsed.diagnostics.sorted() {
+                eprintln!("{}", d.render(name));
+            }
+            slo_errors = parsed.diagnostics.has_errors();
+            match parsed.value {
+                Some(slo) => Some(slo),
+                None => {
+                    eprintln!("error: {name} cannot be used as an SLO (see above)");
+                    return Ok(UNUSABLE);
+                }
+            }
+        }
+    };
+
+    let sli = match &args.sli {
+        Some(path) => read_sli_values(path)?,
+        None => SliInput::default(),
+    };
+    let previous_data: Vec<(Option<String>, EvaluationFinishedEventData)> = match &args.previous {
+        Some(path) => read_previous(path)?,
+        None => Vec::new(),
+    };
+    let previous: Vec<PreviousEvaluation<'_>> = previous_data
+        .iter()
+        .map(|(id, data)| PreviousEvaluation {
+            id: id.as_deref(),
+            data,
+        })
+        .collect();
+
+    let input = EvaluationInput {
+        labels: sli.labels.as_ref(),
+        slo: parsed.as_ref(),
+        slo_file: slo_file.as_ref().map_or(&[][..], |(_, b)| b.as_slice()),
+        indicator_values: &sli.values,
+        get_sli_status: sli.status.as_ref(),
+        get_sli_result: sli.result.as_ref(),
+        get_sli_message: &sli.message,
+        previous: &previous,
+        time_start: args.start.as_deref().unwrap_or(&sli.start),
+        time_end: args.end.as_deref().unwrap_or(&sli.end),
+        ..EvaluationInput::default()
+    };
+    let output = evaluate(&input);
+
+    match args.output {
+        EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&output)?),
+        EvaluateFormat::Text => {
+            let name = slo_file.as_ref().map(|(n, _)| n.as_str());
+            print!(
+                "{}",
+                render_text(&explain(&input, &output), &output, name, paint)
+            );
+        }
+    }
+
+    if slo_errors {
+        eprintln!(
+            "error: the SLO has errors (see above); the result above is what Keptn would have reported"
+        );
+        return Ok(UNUSABLE);
+    }
+    Ok(match output.result {
+        Some(ResultKind::Pass) => 0,
+        Some(ResultKind::Warning) => i32::from(args.fail_on_warning),
+        _ => 1,
+    })
+}
+
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    let name = path.display();
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {name}"))?;
+    if meta.len() > MAX_INPUT_BYTES {
+        bail!(
+            "{name} is {} bytes; inputs larger than {MAX_INPUT_BYTES} bytes are refused",
+            meta.len()
+        );
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {name}"))
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let bytes = read_capped(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        anyhow!(
+            "{}:{}:{}: invalid JSON: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+/// Reads SLI values: an array of `{metric, value, success, message}`, or an object holding
+/// them as `indicatorValues`, `get-sli.indicatorValues` or `data.get-sli.indicatorValues`
+/// (a whole `get-sli.finished` event).
+fn read_sli_values(path: &Path) -> Result<SliInput> {
+    let name = path.display().to_string();
+    let json = read_json(path)?;
+    let mut input = SliInput::default();
+    let data = json.get("data").filter(|d| d.is_object()).unwrap_or(&json);
+    let values = if json.is_array() {
+        &json
+    } else if let Some(v) = data.get("indicatorValues") {
+        v
+    } else if let Some(get_sli) = data.get("get-sli") {
+        input.start = str_field(get_sli, "start");
+        input.end = str_field(get_sli, "end");
+        get_sli.get("indicatorValues").unwrap_or(&Value::Null)
+    } else {
+        bail!(
+            "{name}: expected a JSON array of {{\"metric\", \"value\", \"success\", \"message\"}} \
+             (Keptn's get-sli indicatorValues), or a get-sli.finished event"
+        );
+    };
+    if json.is_object() {
+        input.status = data
+            .get("status")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(Into::into);
+        input.result = data
+            .get("result")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(Into::into);
+        input.message = str_field(data, "message");
+        input.labels = data
+            .get("labels")
+            .and_then(|l| serde_json::from_value(l.clone()).ok());
+    }
+    let Some(items) = values.as_array() else {
+        bail!("{name}: indicatorValues must be a JSON array");
+    };
+    for (i, item) in items.iter().enumerate() {
+        let value: SliResult = serde_json::from_value(item.clone())
+            .map_err(|e| anyhow!("{name}: indicator value [{i}]: {e} (expected {{\"metric\": string, \"value\": number, \"success\": bool, \"message\": string}})"))?;
+        if value.metric.is_empty() {
+            bail!("{name}: indicator value [{i}] has no \"metric\" name");
+        }
+        input.values.push(value);
+    }
+    Ok(input)
+}
+
+fn str_field(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Reads earlier evaluations: a JSON array, newest first, of `evaluation.finished` data
+/// objects or whole events (whose `id` is then reported in `comparedEvents`).
+fn read_previous(path: &Path) -> Result<Vec<(Option<String>, EvaluationFinishedEventData)>> {
+    let name = path.display().to_string();
+    let json = read_json(path)?;
+    let Some(items) = json.as_array() else {
+        bail!("{name}: expected a JSON array of evaluation.finished event data, newest first");
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let is_event = item.get("data").is_some_and(Value::is_object) && item.get("type").is_some();
+        let (id, data) = if is_event {
+            let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+            if !kind.ends_with(".evaluation.finished") {
+                bail!(
+                    "{name}: [{i}] is a `{kind}` event; only evaluation.finished events can be compared with"
+                );
+            }
+            (
+                item.get("id").and_then(Value::as_str).map(str::to_owned),
+                &item["data"],
+            )
+        } else {
+            (None, item)
+        };
+        let data: EvaluationFinishedEventData = serde_json::from_value(data.clone())
+            .map_err(|e| anyhow!("{name}: [{i}] is not evaluation.finished data: {e}"))?;
+        out.push((id, data));
+    }
+    Ok(out)
+}
+
+/// Formats a number the short way a person reads it (no trailing zeros).
+fn num(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.6}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+fn status_label(status: &IndicatorStatus, paint: Painter) -> String {
+    // Text and symbol carry the meaning; colour only repeats it.
+    match status {
+        IndicatorStatus::Pass => paint.good("✔ pass   "),
+        IndicatorStatus::Warning => paint.warn("▲ warning"),
+        IndicatorStatus::Fail => paint.bad("✘ fail   "),
+        IndicatorStatus::Info => paint.dim("ℹ info   "),
+        IndicatorStatus::Other(s) => format!("? {s:<7}"),
+    }
+}
+
+fn pad(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    if len >= width {
+        text.to_owned()
+    } else {
+        format!("{text}{}", " ".repeat(width - len))
+    }
+}
+
+/// Renders the explanation as a table plus a verdict line.
+pub fn render_text(
+    e: &Explanation,
+    out: &EvaluationFinishedEventData,
+    slo_name: Option<&str>,
+    paint: Painter,
+) -> String {
+    let mut s = String::new();
+    let Some(slo_name) = slo_name else {
+        s.push_str(&format!(
+            "{}\n",
+            paint.bold("No SLO given: nothing to evaluate.")
+        ));
+        s.push_str(&format!(
+            "Result: {}\n",
+            verdict(out.result.as_ref(), paint)
+        ));
+        if !out.message.is_empty() {
+            s.push_str(&format!("{}\n", out.message));
+        }
+        return s;
+    };
+    let compared = match e.compared_evaluations {
+        0 => "no earlier evaluation to compare with".to_owned(),
+        1 => format!(
+            "compared with 1 earlier evaluation ({})",
+            e.aggregate_function
+        ),
+        n => format!(
+            "compared with {n} earlier evaluations ({})",
+            e.aggregate_function
+        ),
+    };
+    s.push_str(&format!(
+        "{} {slo_name}  {}\n\n",
+        paint.bold("Quality gate"),
+        paint.dim(&compared)
+    ));
+
+    if !e.objectives.is_empty() {
+        let name_w = e
+            .objectives
+            .iter()
+            .map(|o| o.name.chars().count() + if o.key_sli { 6 } else { 0 })
+            .max()
+            .unwrap_or(9)
+            .max(9);
+        let header = format!(
+            "  {}  {}  {}  {}  {}  {}\n",
+            pad("STATUS", 9),
+            pad("OBJECTIVE", name_w),
+            pad("VALUE", 12),
+            pad("COMPARED", 12),
+            pad("TARGET                      ", 28),
+            "POINTS"
+        );
+        s.push_str(&paint.dim(&header));
+        for o in &e.objectives {
+            let name = if o.key_sli {
+                format!("{} (key)", o.name)
+            } else {
+                o.name.clone()
+            };
+            let value = match (o.value, &o.value_error) {
+                (Some(v), _) => num(v),
+                (None, _) => "—".to_owned(),
+            };
+            let compared = o.compared_value.map(num).unwrap_or_else(|| "—".to_owned());
+            let points = if o.max_points > 0.0 {
+                format!("{}/{}", num(o.points), num(o.max_points))
+            } else {
+                "info".to_owned()
+            };
+            let mut targets = o.targets.iter().map(|t| {
+                let kind = match t.kind {
+                    TargetKind::Pass => "pass",
+                    TargetKind::Warning => "warn",
+                };
+                let threshold = match t.threshold {
+                    Some(v) => format!("→ {}", num(v)),
+                    None => "(no history)".to_owned(),
+                };
+                let mark = if t.held {
+                    paint.good("✔")
+                } else {
+                    paint.bad("✘")
+                };
+                format!(
+                    "{kind} {} {} {mark}",
+                    pad(&t.criteria, 9),
+                    pad(&threshold, 12)
+                )
+            });
+            let first = targets.next().unwrap_or_else(|| pad("no criteria", 28));
+            s.push_str(&format!(
+                "  {}  {}  {}  {}  {}  {}\n",
+                status_label(&o.status, paint),
+                pad(&name, name_w),
+                pad(&value, 12),
+                pad(&compared, 12),
+                first,
+                points
+            ));
+            let indent = 2 + 9 + 2 + name_w + 2 + 12 + 2 + 12 + 2;
+            for t in targets {
+                s.push_str(&format!("{}{t}\n", " ".repeat(indent)));
+            }
+            if let Some(err) = &o.value_error {
+                s.push_str(&format!(
+                    "{}{}\n",
+                    " ".repeat(2 + 9 + 2),
+                    paint.dim(&format!("no value: {err}"))
+                ));
+            }
+        }
+        s.push('\n');
+    }
+
+    let thresholds = match (&e.pass_threshold, &e.warning_threshold) {
+        (Some(p), Some(w)) => format!("pass ≥ {p}, warning ≥ {w}"),
+        (Some(p), None) => format!("pass ≥ {p}"),
+        _ => "no total_score".to_owned(),
+    };
+    let points = if e.max_points > 0.0 {
+        format!(" ({} of {} points)", num(e.points), num(e.max_points))
+    } else {
+        String::new()
+    };
+    s.push_str(&format!(
+        "Score {}{points}, {thresholds}: {}",
+        paint.bold(&num(e.score)),
+        verdict(e.result.as_ref(), paint)
+    ));
+    if out
+        .status
+        .as_ref()
+        .is_some_and(|st| *st != StatusKind::Succeeded)
+    {
+        s.push_str(&format!(
+            " (status {})",
+            out.status.as_ref().map_or("", |st| st.as_str())
+        ));
+    }
+    s.push('\n');
+    if !e.message.is_empty() {
+        s.push_str(&format!("{}\n", e.message));
+    }
+    s
+}
+
+fn verdict(result: Option<&ResultKind>, paint: Painter) -> String {
+    match result {
+        Some(ResultKind::Pass) => paint.good("PASS"),
+        Some(ResultKind::Warning) => paint.warn("WARNING"),
+        Some(ResultKind::Fail) => paint.bad("FAIL"),
+        Some(other) => paint.bad(&other.as_str().to_uppercase()),
+        None => paint.bad("NO RESULT"),
+    }
+}

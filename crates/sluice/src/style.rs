@@ -26,11 +26,6 @@ impl Painter {
         Painter { enabled }
     }
 
-    /// Whether colour is on.
-    pub fn enabled(self) -> bool {
-        self.enabled
-    }
-
     /// `text` in `style`.
     pub fn paint(self, style: Style, text: &str) -> String {
         if self.enabled {

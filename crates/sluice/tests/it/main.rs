@@ -9,8 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The output of one run of the binary.
 pub struct Run {
+    /// The exit code (-1 when killed by a signal).
     pub code: i32,
+    /// Everything printed on stdout.
     pub stdout: String,
+    /// Everything printed on stderr.
     pub stderr: String,
 }
 

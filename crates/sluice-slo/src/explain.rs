@@ -1,0 +1,307 @@
+//! Why a quality gate decided what it did: one row per objective, ready to be shown to a person.
+//!
+//! Keptn's `evaluation.finished` data holds the numbers but not the reasoning: which target
+//! came from which criterion, whether a relative target had any history behind it, how many
+//! points each objective could have earned. [`explain`] joins the SLO, the evaluation input
+//! and the result into an [`Explanation`] that the CLI renders as a table and the web UI can
+//! render the same way. It is pure and does not re-score anything: every status, target and
+//! score comes from the evaluation result.
+
+use sluice_model::evaluation::{
+    EvaluationFinishedEventData, IndicatorStatus, ResultKind, SliTarget,
+};
+use sluice_model::slo::Criterion;
+
+use crate::gate::EvaluationInput;
+use crate::history::{PreviousValues, select_previous};
+
+/// The reasoning behind one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// One row per objective, in SLO order.
+    pub objectives: Vec<ObjectiveRow>,
+    /// Number of earlier evaluations the relative criteria were compared with.
+    pub compared_evaluations: usize,
+    /// The aggregate function used for comparisons (`avg`, `p90`, ...).
+    pub aggregate_function: String,
+    /// Total score in percent.
+    pub score: f64,
+    /// `total_score.pass` as written, if any.
+    pub pass_threshold: Option<String>,
+    /// `total_score.warning` as written, if any.
+    pub warning_threshold: Option<String>,
+    /// The verdict (`data.result`).
+    pub result: Option<ResultKind>,
+    /// Keptn's message.
+    pub message: String,
+    /// Points earned over all objectives that have pass criteria.
+    pub points: f64,
+    /// Points available (the sum of their weights).
+    pub max_points: f64,
+}
+
+/// One objective's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectiveRow {
+    /// `displayName`, or the SLI name.
+    pub name: String,
+    /// The SLI name.
+    pub sli: String,
+    /// Whether it is a key SLI (failing it fails the gate).
+    pub key_sli: bool,
+    /// `pass`, `warning`, `fail` or `info`.
+    pub status: IndicatorStatus,
+    /// The measured value, when the provider delivered one successfully.
+    pub value: Option<f64>,
+    /// Why there is no value (provider message), when there is none.
+    pub value_error: Option<String>,
+    /// The aggregate of earlier values, when there was usable history.
+    pub compared_value: Option<f64>,
+    /// Number of earlier successful values of this SLI that were compared with.
+    pub history: usize,
+    /// Every target, pass targets first, then warning targets.
+    pub targets: Vec<TargetRow>,
+    /// Points earned.
+    pub points: f64,
+    /// Points available (the weight), or 0 for an informational objective.
+    pub max_points: f64,
+}
+
+/// Which list a target belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A `pass` criterion.
+    Pass,
+    /// A `warning` criterion.
+    Warning,
+}
+
+/// One criterion with its computed threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRow {
+    /// Pass or warning.
+    pub kind: TargetKind,
+    /// The criterion as written.
+    pub criteria: String,
+    /// The threshold the value was compared with; `None` for a relative criterion without
+    /// usable history (Keptn then counts it as met).
+    pub threshold: Option<f64>,
+    /// Whether the criterion held.
+    pub held: bool,
+    /// Whether the criterion is relative to earlier results.
+    pub relative: bool,
+}
+
+/// Builds the explanation of `output`, which [`crate::evaluate`] produced from `input`.
+pub fn explain(input: &EvaluationInput<'_>, output: &EvaluationFinishedEventData) -> Explanation {
+    let (selected, aggregate_function) = match input.slo {
+        Some(slo) => (
+            select_previous(&slo.comparison, input.previous),
+            slo.comparison.aggregate_function.as_str().to_owned(),
+        ),
+        None => (Vec::new(), String::new()),
+    };
+    let history = PreviousValues::new(&selected);
+    let results = &output.evaluation.indicator_results;
+    let mut objectives = Vec::new();
+    let (mut points, mut max_points) = (0.0, 0.0);
+    if let Some(slo) = input.slo {
+        for (i, objective) in slo.objectives.iter().enumerate() {
+            // Keptn reports one result per objective, in SLO order (none when it gave up early).
+            let Some(result) = results
+                .get(i)
+                .filter(|r| r.value.as_ref().is_some_and(|v| v.metric == objective.sli))
+            else {
+                continue;
+            };
+            let max = if objective.pass.is_empty() {
+                0.0
+            } else {
+                objective.weight as f64
+            };
+            max_points += max;
+            if max > 0.0 {
+                points += result.score;
+            }
+            let value = result.value.as_ref();
+            let delivered = value.is_some_and(|v| v.success);
+            let past = history.values(&objective.sli).len();
+            let relative_of = |criteria: &str, kind: TargetKind| -> bool {
+                let sets = match kind {
+                    TargetKind::Pass => &objective.pass,
+                    TargetKind::Warning => &objective.warning,
+                };
+                sets.iter()
+                    .flat_map(|s| s.criteria.iter())
+                    .find(|c| c.text == criteria)
+                    .and_then(|c| c.parsed.as_ref().ok())
+                    .is_some_and(|c| matches!(c, Criterion::Relative { .. }))
+            };
+            let row_of = |t: &SliTarget, kind: TargetKind| {
+                let relative = relative_of(&t.criteria, kind);
+                TargetRow {
+                    kind,
+                    criteria: t.criteria.clone(),
+                    threshold: if relative && past == 0 {
+                        None
+                    } else {
+                        Some(t.target_value)
+                    },
+                    held: !t.violated,
+                    relative,
+                }
+            };
+            let mut targets: Vec<TargetRow> = result
+                .pass_targets
+                .iter()
+                .map(|t| row_of(t, TargetKind::Pass))
+                .collect();
+            targets.extend(
+                result
+                    .warning_targets
+                    .iter()
+                    .map(|t| row_of(t, TargetKind::Warning)),
+            );
+            objectives.push(ObjectiveRow {
+                name: objective.name().to_owned(),
+                sli: objective.sli.clone(),
+                key_sli: objective.key_sli,
+                status: result.status.clone(),
+                value: value.filter(|v| v.success).map(|v| v.value),
+                value_error: if delivered {
+                    None
+                } else {
+                    Some(
+                        value
+                            .map(|v| v.message.clone())
+                            .filter(|m| !m.is_empty())
+                            .unwrap_or_else(|| "no value".to_owned()),
+                    )
+                },
+                compared_value: (past > 0).then(|| value.map_or(0.0, |v| v.compared_value)),
+                history: past,
+                targets,
+                points: result.score,
+                max_points: max,
+            });
+        }
+    }
+    let total = input.slo.and_then(|s| s.total_score.as_ref());
+    Explanation {
+        objectives,
+        compared_evaluations: selected.len(),
+        aggregate_function,
+        score: output.evaluation.score,
+        pass_threshold: total.and_then(|t| t.pass.as_ref()).map(|t| t.text.clone()),
+        warning_threshold: total
+            .and_then(|t| t.warning.as_ref())
+            .map(|t| t.text.clone()),
+        result: output.result.clone(),
+        message: output.message.clone(),
+        points,
+        max_points,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::PreviousEvaluation;
+    use sluice_model::evaluation::SliResult;
+
+    fn value(metric: &str, v: f64) -> SliResult {
+        SliResult {
+            metric: metric.into(),
+            value: v,
+            success: true,
+            ..Default::default()
+        }
+    }
+
+    const SLO: &str = "spec_version: '1.0'\ncomparison:\n  compare_with: several_results\n  number_of_comparison_results: 3\n  include_result_with_score: pass\n  aggregate_function: avg\nobjectives:\n  - sli: response_time_p95\n    displayName: Response time\n    pass:\n      - criteria: ['<=+10%', '<600']\n    warning:\n      - criteria: ['<=800']\n  - sli: error_rate\n    pass:\n      - criteria: ['<=1']\n  - sli: throughput\ntotal_score: {pass: '90%', warning: '75%'}\n";
+
+    #[test]
+    fn explains_the_spec_worked_example() {
+        let slo = sluice_model::slo::parse(SLO).ok().expect("valid SLO");
+        // Three previous passing evaluations with 500, 520 and 540.
+        let previous: Vec<EvaluationFinishedEventData> = [500.0, 520.0, 540.0]
+            .iter()
+            .map(|v| {
+                let input = EvaluationInput {
+                    slo: Some(&slo),
+                    indicator_values: &[value("response_time_p95", *v), value("error_rate", 0.1)],
+                    ..Default::default()
+                };
+                crate::evaluate(&input)
+            })
+            .collect();
+        let previous: Vec<PreviousEvaluation> = previous
+            .iter()
+            .map(|d| PreviousEvaluation { id: None, data: d })
+            .collect();
+        let values = [
+            value("response_time_p95", 580.0),
+            value("error_rate", 0.5),
+            value("throughput", 12.0),
+        ];
+        let input = EvaluationInput {
+            slo: Some(&slo),
+            indicator_values: &values,
+            previous: &previous,
+            ..Default::default()
+        };
+        let out = crate::evaluate(&input);
+        let e = explain(&input, &out);
+        assert_eq!(e.compared_evaluations, 3);
+        assert_eq!((e.points, e.max_points), (1.5, 2.0));
+        assert_eq!(e.score, 75.0);
+        assert_eq!(e.result, Some(ResultKind::Warning));
+        let rt = &e.objectives[0];
+        assert_eq!(rt.name, "Response time");
+        assert_eq!(rt.compared_value, Some(520.0));
+        assert_eq!(rt.history, 3);
+        let t: Vec<(TargetKind, &str, Option<f64>, bool)> = rt
+            .targets
+            .iter()
+            .map(|t| {
+                (
+                    t.kind,
+                    t.criteria.as_str(),
+                    t.threshold.map(|v| v.round()),
+                    t.held,
+                )
+            })
+            .collect();
+        assert_eq!(
+            t,
+            vec![
+                (TargetKind::Pass, "<=+10%", Some(572.0), false),
+                (TargetKind::Pass, "<600", Some(600.0), true),
+                (TargetKind::Warning, "<=800", Some(800.0), true),
+            ]
+        );
+        assert_eq!((rt.points, rt.max_points), (0.5, 1.0));
+        let info = &e.objectives[2];
+        assert_eq!((info.status.as_str(), info.max_points), ("info", 0.0));
+    }
+
+    #[test]
+    fn relative_targets_without_history_have_no_threshold() {
+        let slo = sluice_model::slo::parse(SLO).ok().expect("valid SLO");
+        let values = [value("response_time_p95", 580.0), value("error_rate", 0.5)];
+        let input = EvaluationInput {
+            slo: Some(&slo),
+            indicator_values: &values,
+            ..Default::default()
+        };
+        let out = crate::evaluate(&input);
+        let e = explain(&input, &out);
+        let rt = &e.objectives[0];
+        assert_eq!(rt.compared_value, None);
+        assert_eq!(rt.targets[0].threshold, None);
+        assert!(rt.targets[0].held && rt.targets[0].relative);
+        let missing = &e.objectives[2];
+        assert_eq!(missing.value, None);
+        assert!(missing.value_error.is_some());
+    }
+}
