@@ -1,0 +1,158 @@
+//! The HTTP API: one router with Keptn's paths, token checking, body limits and Keptn's errors.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::error::ApiError;
+use crate::state::App;
+
+/// Largest accepted request body (Keptn's gateway allowed 5 MB).
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// Builds the whole API for one server.
+pub fn router(app: Arc<App>) -> Router {
+    let protected = Router::new()
+        .route("/api/v1/auth", post(auth))
+        .route("/api/v1/metadata", get(metadata))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/health", get(health))
+        .merge(protected)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), count_errors))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+/// The token presented by a request: `x-token`, or `Authorization: Bearer`.
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("x-token").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim());
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    match presented_token(request.headers()) {
+        Some(token) if app.token.matches(token) => next.run(request).await,
+        _ => ApiError::unauthorized().into_response(),
+    }
+}
+
+async fn count_errors(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status().is_client_error() || response.status().is_server_error() {
+        app.metrics.http_error(response.status().as_u16());
+    }
+    response
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "OK"}))
+}
+
+/// `POST /api/v1/auth`: 200 when the token is right (the middleware answers 401 otherwise).
+async fn auth() -> Json<serde_json::Value> {
+    Json(json!({"message": "authenticated"}))
+}
+
+/// `GET /api/v1/metadata`, in Keptn's shape.
+async fn metadata() -> Json<serde_json::Value> {
+    Json(json!({
+        "namespace": "sluice",
+        "keptnlabel": "keptn",
+        "keptnversion": format!("sluice-{}", env!("CARGO_PKG_VERSION")),
+        "bridgeversion": "",
+        "shipyardversion": "0.2.0",
+        "keptnservices": {},
+        "automaticprovisioning": false,
+    }))
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let text = app.metrics.render(&app.sequence_counts());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no such API path: {} {}", request.method(), request.uri().path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::ApiToken;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    const TOKEN: &str = "test-token-0123456789";
+
+    fn app() -> Router {
+        router(Arc::new(App::new(ApiToken::from_value(TOKEN))))
+    }
+
+    async fn call(router: Router, request: axum::http::Request<Body>) -> (StatusCode, String) {
+        let response = router.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn req(method: &str, uri: &str, token: Option<&str>) -> axum::http::Request<Body> {
+        let mut b = axum::http::Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            b = b.header("x-token", t);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn health_needs_no_token() {
+        let (status, body) = call(app(), req("GET", "/health", None)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, r#"{"status":"OK"}"#);
+    }
+
+    #[tokio::test]
+    async fn everything_else_needs_the_token() {
+        let (status, body) = call(app(), req("POST", "/api/v1/auth", None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(body.contains("\"code\":401"), "{body}");
+        let (status, _) = call(app(), req("POST", "/api/v1/auth", Some("wrong-token-000000000"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = call(app(), req("POST", "/api/v1/auth", Some(TOKEN))).await;
+        assert_eq!(status, StatusCode::OK);
+        let bearer = axum::http::Request::builder()
+            .method("GET")
+            .uri("/metrics")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = call(app(), bearer).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("sluice_build_info"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_get_keptns_error_shape() {
+        let (status, body) = call(app(), req("GET", "/api/nope", Some(TOKEN))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body, r#"{"code":404,"message":"no such API path: GET /api/nope"}"#);
+    }
+}

@@ -1,0 +1,88 @@
+//! The sluice control plane: Keptn's API service, shipyard-controller, datastore, resource
+//! service and built-in services (approval, evaluation, ...) as one process.
+//!
+//! [`serve`] opens the data directory, loads or creates the API token, and serves the
+//! [`api::router`] until the shutdown future completes, then drains in-flight requests.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::auth::{ApiToken, TokenOrigin};
+use crate::state::App;
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where all state lives.
+    pub data_dir: PathBuf,
+    /// Address to listen on (loopback by default).
+    pub listen: SocketAddr,
+    /// A token given by the environment, if any.
+    pub token_from_env: Option<String>,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The data directory is unusable.
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token could not be loaded or created.
+    #[error(transparent)]
+    Token(#[from] auth::Error),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What a started server tells its caller once it listens.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The token in use.
+    pub token: ApiToken,
+    /// Where it came from (print it when it was just created).
+    pub origin: TokenOrigin,
+}
+
+/// Runs a server until `shutdown` completes. `on_started` is called once it listens.
+pub async fn serve(
+    config: ServerConfig,
+    on_started: impl FnOnce(&Started),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|source| Error::DataDir { path: config.data_dir.clone(), source })?;
+    let (token, origin) = ApiToken::load_or_create(&config.data_dir, config.token_from_env.clone())?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| Error::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(Error::Serve)?;
+    let app = Arc::new(App::new(token.clone()));
+    on_started(&Started { addr, token, origin });
+    axum::serve(listener, api::router(app)).with_graceful_shutdown(shutdown).await.map_err(Error::Serve)
+}
