@@ -10,56 +10,12 @@
 //! has a default, unknown wire strings are kept) so stored events of any Keptn version load.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-macro_rules! wire_string_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vm])* $variant,)*
-            /// Any other string seen on the wire (kept verbatim).
-            Other(String),
-        }
-        impl $name {
-            /// The wire string.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $($name::$variant => $wire,)*
-                    $name::Other(s) => s,
-                }
-            }
-        }
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s {
-                    $($wire => $name::$variant,)*
-                    other => $name::Other(other.to_owned()),
-                }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = Option::<String>::deserialize(d)?.unwrap_or_default();
-                Ok($name::from(s.as_str()))
-            }
-        }
-    };
-}
+use crate::wire::wire_enum;
 
-wire_string_enum!(
+wire_enum!(
     /// A task result (`pass`, `warning`, `fail`).
     ResultKind {
         /// `pass`
@@ -71,7 +27,7 @@ wire_string_enum!(
     }
 );
 
-wire_string_enum!(
+wire_enum!(
     /// A task status.
     StatusKind {
         /// `succeeded`
@@ -85,7 +41,7 @@ wire_string_enum!(
     }
 );
 
-wire_string_enum!(
+wire_enum!(
     /// The status of one evaluated objective.
     IndicatorStatus {
         /// Pass criteria met.
