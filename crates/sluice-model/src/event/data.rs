@@ -58,10 +58,11 @@ wire_enum!(
 
 impl ResultType {
     /// Whether the shipyard-controller counts this result of a `.finished` event as a
-    /// failure: `fail`, and also an empty result (spec digest 11.8). Unknown spellings
-    /// such as `failed` are not counted as failures.
+    /// failure when it aggregates a task's results: everything that is neither `pass` nor
+    /// `warning`, so `fail`, an empty or absent result, and unknown spellings such as
+    /// `failed` or `Pass` (spec digest 4.4(d)).
     pub fn counts_as_fail_when_finished(&self) -> bool {
-        matches!(self, ResultType::Fail | ResultType::Unset)
+        !matches!(self, ResultType::Pass | ResultType::Warning)
     }
 }
 
@@ -1039,7 +1040,7 @@ mod tests {
         );
         let d = EventData::from_data(&json!({"result": "failed", "status": "Errored"})).unwrap();
         assert_eq!(d.result, ResultType::Other("failed".into()));
-        assert!(!d.result.counts_as_fail_when_finished());
+        assert!(d.result.counts_as_fail_when_finished());
         assert_eq!(d.status, StatusType::Other("Errored".into()));
         assert_eq!(
             d.to_data(),
@@ -1049,6 +1050,23 @@ mod tests {
             EventData::from_data(&Value::Null).unwrap(),
             EventData::default()
         );
+    }
+
+    #[test]
+    fn finished_result_fails_unless_pass_or_warning() {
+        // shipyard-controller: a `.finished` result that is neither pass nor warning is a fail.
+        for (wire, fails) in [
+            ("pass", false),
+            ("warning", false),
+            ("fail", true),
+            ("", true),
+            ("failed", true),
+            ("Pass", true),
+            ("WARNING", true),
+        ] {
+            let r = ResultType::from(wire);
+            assert_eq!(r.counts_as_fail_when_finished(), fails, "{wire:?}");
+        }
     }
 
     #[test]
