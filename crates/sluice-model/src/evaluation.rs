@@ -369,6 +369,33 @@ mod tests {
     }
 
     #[test]
+    fn absent_null_and_empty_result_and_status_are_unset_and_omitted() {
+        for src in [
+            r#"{"evaluation":{}}"#,
+            r#"{"status":null,"result":null,"evaluation":{"result":null}}"#,
+            r#"{"status":"","result":"","evaluation":{"result":""}}"#,
+        ] {
+            let d: EvaluationFinishedEventData = serde_json::from_str(src).unwrap();
+            assert_eq!(d.status, StatusType::Unset, "{src}");
+            assert_eq!(d.result, ResultType::Unset, "{src}");
+            assert_eq!(d.evaluation.result, ResultType::Unset, "{src}");
+            // Top-level status/result are omitempty; evaluation.result is always written.
+            assert_eq!(
+                serde_json::to_string(&d).unwrap(),
+                r#"{"evaluation":{"timeStart":"","timeEnd":"","result":"","score":0,"sloFileContent":"","indicatorResults":null}}"#
+            );
+        }
+        let d: GetSliFinishedEventData =
+            serde_json::from_str(r#"{"status":"Succeeded","result":null}"#).unwrap();
+        assert_eq!(d.status, StatusType::Other("Succeeded".into()));
+        assert_eq!(d.result, ResultType::Unset);
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"status":"Succeeded","get-sli":{"start":"","end":""}}"#
+        );
+    }
+
+    #[test]
     fn get_sli_finished_parses() {
         let d: GetSliFinishedEventData = serde_json::from_str(
             r#"{"project":"p","result":"fail","get-sli":{"start":"s","end":"e","indicatorValues":[{"metric":"m","value":1.5,"success":true}]}}"#,

@@ -8,8 +8,6 @@
 //! (Go's nil slice or map as `null`).
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -533,67 +531,25 @@ payload!(GetSliFinishedEventData);
 // ---------------------------------------------------------------------------------------
 // approval
 
-/// An approval strategy (`approval.pass` / `approval.warning`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub enum ApprovalStrategy {
-    /// `automatic`
-    Automatic,
-    /// `manual`
-    Manual,
-    /// Empty or absent: the approval-service treats it as manual (spec digest 2.5).
-    #[default]
-    Unset,
-    /// Any other spelling: also treated as manual.
-    Other(String),
-}
+wire_enum!(
+    /// An approval strategy (`approval.pass` / `approval.warning`). Only exactly `automatic`
+    /// approves by itself: [`ApprovalStrategy::Unset`] and any other spelling
+    /// ([`ApprovalStrategy::Other`]) are treated as manual.
+    ApprovalStrategy {
+        /// `automatic`
+        Automatic = "automatic",
+        /// `manual`
+        Manual = "manual";
+        /// Empty or absent: the approval-service treats it as manual (spec digest 2.5).
+        Unset = "",
+    }
+);
 
 impl ApprovalStrategy {
-    /// The wire spelling.
-    pub fn as_str(&self) -> &str {
-        match self {
-            ApprovalStrategy::Automatic => "automatic",
-            ApprovalStrategy::Manual => "manual",
-            ApprovalStrategy::Unset => "",
-            ApprovalStrategy::Other(s) => s,
-        }
-    }
-
     /// Whether the approval-service approves without a human: only exactly `automatic`.
     /// (Docs say the default is automatic; the code treats unset as manual. We follow the code.)
     pub fn is_automatic(&self) -> bool {
         matches!(self, ApprovalStrategy::Automatic)
-    }
-}
-
-impl FromStr for ApprovalStrategy {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "automatic" => ApprovalStrategy::Automatic,
-            "manual" => ApprovalStrategy::Manual,
-            "" => ApprovalStrategy::Unset,
-            other => ApprovalStrategy::Other(other.to_string()),
-        })
-    }
-}
-
-impl fmt::Display for ApprovalStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ApprovalStrategy {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-fn parse_strategy(s: String) -> ApprovalStrategy {
-    match s.parse() {
-        Ok(v) => v,
-        Err(never) => match never {},
     }
 }
 
@@ -622,8 +578,8 @@ impl ApprovalTriggeredEventData {
         Ok(ApprovalTriggeredEventData {
             base: EventData::read(f)?,
             approval: ApprovalSettings {
-                pass: parse_strategy(a.string("pass")?),
-                warning: parse_strategy(a.string("warning")?),
+                pass: ApprovalStrategy::from(a.string("pass")?.as_str()),
+                warning: ApprovalStrategy::from(a.string("warning")?.as_str()),
             },
         })
     }
