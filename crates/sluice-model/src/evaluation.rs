@@ -10,82 +10,13 @@
 //! has a default, unknown wire strings are kept) so stored events of any Keptn version load.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-macro_rules! wire_string_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vm])* $variant,)*
-            /// Any other string seen on the wire (kept verbatim).
-            Other(String),
-        }
-        impl $name {
-            /// The wire string.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $($name::$variant => $wire,)*
-                    $name::Other(s) => s,
-                }
-            }
-        }
-        impl From<&str> for $name {
-            fn from(s: &str) -> Self {
-                match s {
-                    $($wire => $name::$variant,)*
-                    other => $name::Other(other.to_owned()),
-                }
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = Option::<String>::deserialize(d)?.unwrap_or_default();
-                Ok($name::from(s.as_str()))
-            }
-        }
-    };
-}
+pub use crate::event::data::{ResultType, StatusType};
+use crate::wire::wire_enum;
 
-wire_string_enum!(
-    /// A task result (`pass`, `warning`, `fail`).
-    ResultKind {
-        /// `pass`
-        Pass = "pass",
-        /// `warning`
-        Warning = "warning",
-        /// `fail`
-        Fail = "fail",
-    }
-);
-
-wire_string_enum!(
-    /// A task status.
-    StatusKind {
-        /// `succeeded`
-        Succeeded = "succeeded",
-        /// `errored`
-        Errored = "errored",
-        /// `unknown`
-        Unknown = "unknown",
-        /// `aborted`
-        Aborted = "aborted",
-    }
-);
-
-wire_string_enum!(
+wire_enum!(
     /// The status of one evaluated objective.
     IndicatorStatus {
         /// Pass criteria met.
@@ -231,9 +162,9 @@ pub struct EvaluationDetails {
     /// End of the evaluated window.
     #[serde(rename = "timeEnd", default, deserialize_with = "null_string")]
     pub time_end: String,
-    /// The computed result (a plain string in Go; may be empty).
-    #[serde(default = "default_result")]
-    pub result: ResultKind,
+    /// The computed result (a plain string in Go; may be empty, and is always written).
+    #[serde(default)]
+    pub result: ResultType,
     /// Total score in percent.
     #[serde(default, serialize_with = "go_f64", deserialize_with = "null_f64")]
     pub score: f64,
@@ -258,29 +189,18 @@ pub struct EvaluationDetails {
     pub compared_events: Vec<String>,
 }
 
-fn default_result() -> ResultKind {
-    ResultKind::Other(String::new())
-}
-
 impl Default for EvaluationDetails {
     fn default() -> Self {
         EvaluationDetails {
             time_start: String::new(),
             time_end: String::new(),
-            result: default_result(),
+            result: ResultType::Unset,
             score: 0.0,
             slo_file_content: String::new(),
             indicator_results: Vec::new(),
             compared_events: Vec::new(),
         }
     }
-}
-
-fn opt_wire<'de, D: Deserializer<'de>, T: for<'a> From<&'a str>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    let s = Option::<String>::deserialize(d)?.unwrap_or_default();
-    Ok((!s.is_empty()).then(|| T::from(s.as_str())))
 }
 
 /// `data` of an `sh.keptn.event.evaluation.finished` event.
@@ -315,19 +235,11 @@ pub struct EvaluationFinishedEventData {
     )]
     pub labels: BTreeMap<String, String>,
     /// Task status (omitted when unset).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_wire"
-    )]
-    pub status: Option<StatusKind>,
+    #[serde(default, skip_serializing_if = "StatusType::is_unset")]
+    pub status: StatusType,
     /// Task result (omitted when unset).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_wire"
-    )]
-    pub result: Option<ResultKind>,
+    #[serde(default, skip_serializing_if = "ResultType::is_unset")]
+    pub result: ResultType,
     /// Message (omitted when empty).
     #[serde(
         default,
@@ -395,19 +307,11 @@ pub struct GetSliFinishedEventData {
     )]
     pub labels: BTreeMap<String, String>,
     /// Status.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_wire"
-    )]
-    pub status: Option<StatusKind>,
+    #[serde(default, skip_serializing_if = "StatusType::is_unset")]
+    pub status: StatusType,
     /// Result.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_wire"
-    )]
-    pub result: Option<ResultKind>,
+    #[serde(default, skip_serializing_if = "ResultType::is_unset")]
+    pub result: ResultType,
     /// Message.
     #[serde(
         default,
@@ -429,7 +333,7 @@ mod tests {
         // Shape of an evaluation.finished data object as stored by Keptn (from its tests).
         let src = r#"{"project":"p","stage":"s","service":"x","status":"succeeded","result":"pass","evaluation":{"timeStart":"a","timeEnd":"b","result":"pass","score":100,"sloFileContent":"Zm9v","indicatorResults":[{"score":1,"value":{"metric":"response_time_p95","value":200,"comparedValue":200,"success":true},"displayName":"","passTargets":[{"criteria":"<=+75%","targetValue":350,"violated":false}],"warningTargets":null,"keySli":false,"status":"pass"},{"score":0,"value":{"metric":"error_rate","value":0.5,"comparedValue":0,"success":false,"message":"boom"},"displayName":"Errors","passTargets":null,"warningTargets":null,"keySli":true,"status":"info"}],"comparedEvents":["id1"]}}"#;
         let data: EvaluationFinishedEventData = serde_json::from_str(src).unwrap();
-        assert_eq!(data.result, Some(ResultKind::Pass));
+        assert_eq!(data.result, ResultType::Pass);
         assert_eq!(
             data.evaluation.indicator_results[1].status,
             IndicatorStatus::Info
@@ -441,7 +345,7 @@ mod tests {
     fn empty_fields_are_omitted_or_null_like_go() {
         let data = EvaluationFinishedEventData {
             evaluation: EvaluationDetails {
-                result: ResultKind::Pass,
+                result: ResultType::Pass,
                 ..Default::default()
             },
             ..Default::default()
@@ -457,10 +361,38 @@ mod tests {
         let d: EvaluationFinishedEventData =
             serde_json::from_str(r#"{"result":"odd","status":null,"evaluation":{"result":"","indicatorResults":[{"value":null,"status":"weird"}]}}"#)
                 .unwrap();
-        assert_eq!(d.result, Some(ResultKind::Other("odd".into())));
-        assert_eq!(d.status, None);
+        assert_eq!(d.result, ResultType::Other("odd".into()));
+        assert_eq!(d.status, StatusType::Unset);
+        assert_eq!(d.evaluation.result, ResultType::Unset);
         assert_eq!(d.evaluation.indicator_results[0].status.as_str(), "weird");
         assert!(d.evaluation.indicator_results[0].value.is_none());
+    }
+
+    #[test]
+    fn absent_null_and_empty_result_and_status_are_unset_and_omitted() {
+        for src in [
+            r#"{"evaluation":{}}"#,
+            r#"{"status":null,"result":null,"evaluation":{"result":null}}"#,
+            r#"{"status":"","result":"","evaluation":{"result":""}}"#,
+        ] {
+            let d: EvaluationFinishedEventData = serde_json::from_str(src).unwrap();
+            assert_eq!(d.status, StatusType::Unset, "{src}");
+            assert_eq!(d.result, ResultType::Unset, "{src}");
+            assert_eq!(d.evaluation.result, ResultType::Unset, "{src}");
+            // Top-level status/result are omitempty; evaluation.result is always written.
+            assert_eq!(
+                serde_json::to_string(&d).unwrap(),
+                r#"{"evaluation":{"timeStart":"","timeEnd":"","result":"","score":0,"sloFileContent":"","indicatorResults":null}}"#
+            );
+        }
+        let d: GetSliFinishedEventData =
+            serde_json::from_str(r#"{"status":"Succeeded","result":null}"#).unwrap();
+        assert_eq!(d.status, StatusType::Other("Succeeded".into()));
+        assert_eq!(d.result, ResultType::Unset);
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"status":"Succeeded","get-sli":{"start":"","end":""}}"#
+        );
     }
 
     #[test]
@@ -470,6 +402,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.get_sli.indicator_values[0].value, 1.5);
-        assert_eq!(d.result, Some(ResultKind::Fail));
+        assert_eq!(d.result, ResultType::Fail);
     }
 }

@@ -26,6 +26,8 @@ pub mod shipyard;
 pub mod sli;
 /// The SLO file (`slo.yaml`).
 pub mod slo;
+/// The wire-string enum macro (closed sets of strings with an `Other` fallback).
+mod wire;
 pub mod yaml;
 
 use diagnostic::Diagnostics;

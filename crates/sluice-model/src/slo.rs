@@ -25,6 +25,7 @@ use std::fmt;
 
 use crate::Parsed;
 use crate::diagnostic::{Diagnostics, FieldPath, Severity};
+use crate::wire::wire_enum;
 use crate::yaml::{self, MapReader, Node};
 
 /// A parsed `slo.yaml`.
@@ -77,43 +78,6 @@ impl Comparison {
             CompareWith::Other(_) => 3,
         }
     }
-}
-
-macro_rules! wire_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vm])* $variant,)*
-            /// Any other text (kept as written; Keptn compared strings).
-            Other(String),
-        }
-        impl $name {
-            /// The value as written in the file.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $($name::$variant => $wire,)*
-                    $name::Other(s) => s,
-                }
-            }
-            /// The known wire strings.
-            pub const KNOWN: &'static [&'static str] = &[$($wire),*];
-        }
-        impl std::str::FromStr for $name {
-            type Err = std::convert::Infallible;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Ok(match s {
-                    $($wire => $name::$variant,)*
-                    other => $name::Other(other.to_owned()),
-                })
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
 }
 
 wire_enum!(

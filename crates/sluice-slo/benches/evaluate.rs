@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultKind,
+    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
     SliEvaluationResult, SliResult,
 };
 use sluice_slo::{EvaluationInput, PreviousEvaluation, evaluate};
@@ -94,13 +94,13 @@ fn value(i: usize, run: usize) -> SliResult {
 fn previous_data() -> Vec<EvaluationFinishedEventData> {
     (0..PREVIOUS)
         .map(|run| EvaluationFinishedEventData {
-            result: Some(if run.is_multiple_of(3) {
-                ResultKind::Warning
+            result: if run.is_multiple_of(3) {
+                ResultType::Warning
             } else {
-                ResultKind::Pass
-            }),
+                ResultType::Pass
+            },
             evaluation: EvaluationDetails {
-                result: ResultKind::Pass,
+                result: ResultType::Pass,
                 indicator_results: (0..OBJECTIVES)
                     .map(|i| SliEvaluationResult {
                         score: 1.0,

@@ -8,7 +8,7 @@
 //! score comes from the evaluation result.
 
 use sluice_model::evaluation::{
-    EvaluationFinishedEventData, IndicatorStatus, ResultKind, SliTarget,
+    EvaluationFinishedEventData, IndicatorStatus, ResultType, SliTarget,
 };
 use sluice_model::slo::Criterion;
 
@@ -31,7 +31,7 @@ pub struct Explanation {
     /// `total_score.warning` as written, if any.
     pub warning_threshold: Option<String>,
     /// The verdict (`data.result`).
-    pub result: Option<ResultKind>,
+    pub result: ResultType,
     /// Keptn's message.
     pub message: String,
     /// Points earned over all objectives that have pass criteria.
@@ -255,7 +255,7 @@ mod tests {
         assert_eq!(e.compared_evaluations, 3);
         assert_eq!((e.points, e.max_points), (1.5, 2.0));
         assert_eq!(e.score, 75.0);
-        assert_eq!(e.result, Some(ResultKind::Warning));
+        assert_eq!(e.result, ResultType::Warning);
         let rt = &e.objectives[0];
         assert_eq!(rt.name, "Response time");
         assert_eq!(rt.compared_value, Some(520.0));

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultKind,
-    SliEvaluationResult, SliResult, SliTarget, StatusKind,
+    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
+    SliEvaluationResult, SliResult, SliTarget, StatusType,
 };
 use sluice_model::slo::{CriteriaSet, CriterionError, Objective, Slo};
 
@@ -18,7 +18,7 @@ pub const NO_VALUE_MESSAGE: &str = "no value received from SLI provider";
 
 /// Everything one evaluation needs. All inputs are borrowed; nothing is read from IO or the
 /// clock.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct EvaluationInput<'a> {
     /// Project of the evaluation.
     pub project: &'a str,
@@ -34,10 +34,10 @@ pub struct EvaluationInput<'a> {
     pub slo_file: &'a [u8],
     /// `get-sli.finished` `indicatorValues`.
     pub indicator_values: &'a [SliResult],
-    /// `get-sli.finished` status, if known.
-    pub get_sli_status: Option<&'a StatusKind>,
-    /// `get-sli.finished` result, if known.
-    pub get_sli_result: Option<&'a ResultKind>,
+    /// `get-sli.finished` status ([`StatusType::Unset`] when unknown).
+    pub get_sli_status: &'a StatusType,
+    /// `get-sli.finished` result ([`ResultType::Unset`] when unknown).
+    pub get_sli_result: &'a ResultType,
     /// `get-sli.finished` message.
     pub get_sli_message: &'a str,
     /// Previous evaluations of the same project/stage/service, newest first, invalidated ones
@@ -49,6 +49,27 @@ pub struct EvaluationInput<'a> {
     pub time_end: &'a str,
 }
 
+impl Default for EvaluationInput<'_> {
+    /// Nothing known: no SLO, no values, unset get-sli status and result.
+    fn default() -> Self {
+        EvaluationInput {
+            project: "",
+            stage: "",
+            service: "",
+            labels: None,
+            slo: None,
+            slo_file: &[],
+            indicator_values: &[],
+            get_sli_status: &StatusType::Unset,
+            get_sli_result: &ResultType::Unset,
+            get_sli_message: "",
+            previous: &[],
+            time_start: "",
+            time_end: "",
+        }
+    }
+}
+
 /// Evaluates like Keptn 1.4.5's lighthouse on `get-sli.finished`.
 pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
     let mut out = EvaluationFinishedEventData {
@@ -56,18 +77,18 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
         stage: input.stage.to_owned(),
         service: input.service.to_owned(),
         labels: input.labels.cloned().unwrap_or_default(),
-        status: Some(StatusKind::Succeeded),
-        result: None,
+        status: StatusType::Succeeded,
+        result: ResultType::Unset,
         message: String::new(),
         evaluation: EvaluationDetails {
             time_start: input.time_start.to_owned(),
             time_end: input.time_end.to_owned(),
-            result: ResultKind::Pass,
+            result: ResultType::Pass,
             ..Default::default()
         },
     };
     match input.get_sli_status {
-        Some(StatusKind::Errored) => {
+        StatusType::Errored => {
             return errored(
                 out,
                 format!(
@@ -77,7 +98,7 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
                 String::new(),
             );
         }
-        Some(StatusKind::Aborted) => {
+        StatusType::Aborted => {
             return errored(
                 out,
                 "evaluation performed by lighthouse was aborted".to_owned(),
@@ -87,7 +108,7 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
         _ => {}
     }
     let Some(slo) = input.slo else {
-        out.result = Some(ResultKind::Pass);
+        out.result = ResultType::Pass;
         out.message = format!(
             "no evaluation performed by lighthouse because no SLO file configured for project {}",
             input.project
@@ -103,9 +124,9 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
     let slo_b64 = base64::engine::general_purpose::STANDARD.encode(input.slo_file);
 
     if slo.objectives.is_empty() {
-        out.result = Some(ResultKind::Fail);
+        out.result = ResultType::Fail;
         out.message = "lighthouse failed because no SLO objective was provided".to_owned();
-        out.evaluation.result = ResultKind::Fail;
+        out.evaluation.result = ResultType::Fail;
         out.evaluation.slo_file_content = slo_b64;
         return out;
     }
@@ -114,9 +135,9 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
     let objectives = match evaluate_objectives(slo, input.indicator_values, &history) {
         Ok(o) => o,
         Err(message) => {
-            out.result = Some(ResultKind::Fail);
+            out.result = ResultType::Fail;
             out.message = message;
-            out.evaluation.result = ResultKind::Fail;
+            out.evaluation.result = ResultType::Fail;
             out.evaluation.slo_file_content = slo_b64;
             return out;
         }
@@ -128,8 +149,8 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
         return errored(out, message.to_owned(), raw);
     }
     out.evaluation.slo_file_content = slo_b64;
-    if input.get_sli_result == Some(&ResultKind::Fail) {
-        out.result = Some(ResultKind::Fail);
+    if *input.get_sli_result == ResultType::Fail {
+        out.result = ResultType::Fail;
         out.message = format!(
             "lighthouse failed because SLI failed with message {}",
             input.get_sli_message
@@ -145,13 +166,13 @@ fn errored(
     message: String,
     slo_text: String,
 ) -> EvaluationFinishedEventData {
-    out.status = Some(StatusKind::Errored);
-    out.result = Some(ResultKind::Fail);
+    out.status = StatusType::Errored;
+    out.result = ResultType::Fail;
     out.message = message;
     out.evaluation = EvaluationDetails {
         time_start: std::mem::take(&mut out.evaluation.time_start),
         time_end: std::mem::take(&mut out.evaluation.time_end),
-        result: ResultKind::Fail,
+        result: ResultType::Fail,
         score: 0.0,
         slo_file_content: slo_text,
         indicator_results: Vec::new(),
@@ -410,13 +431,13 @@ fn score(
     maximum: f64,
     failed_key_sli: Option<String>,
 ) -> Result<(), &'static str> {
-    let set = |out: &mut EvaluationFinishedEventData, r: ResultKind| {
+    let set = |out: &mut EvaluationFinishedEventData, r: ResultType| {
         out.evaluation.result = r.clone();
-        out.result = Some(r);
-        out.status = Some(StatusKind::Succeeded);
+        out.result = r;
+        out.status = StatusType::Succeeded;
     };
     if maximum == 0.0 {
-        set(out, ResultKind::Pass);
+        set(out, ResultType::Pass);
         out.evaluation.score = 100.0;
         return Ok(());
     }
@@ -441,20 +462,20 @@ fn score(
         .and_then(|t| t.warning.as_ref())
         .filter(|w| !w.text.is_empty());
     if achieved >= pass_target && !key_failed {
-        set(out, ResultKind::Pass);
+        set(out, ResultType::Pass);
     } else if let (Some(w), false) = (warning, key_failed) {
         let warn_target = w
             .percent
             .ok_or("could not parse warning target percentage")?;
         if achieved >= warn_target {
-            set(out, ResultKind::Warning);
+            set(out, ResultType::Warning);
             out.message = format!(
                 "Evaluation returned a warning: the calculated score of {} is close to the warning target value of {}",
                 go_float(achieved),
                 go_float(warn_target)
             );
         } else {
-            set(out, ResultKind::Fail);
+            set(out, ResultType::Fail);
             out.message = format!(
                 "Evaluation failed since the calculated score of {} is below the warning value of {}",
                 go_float(achieved),
@@ -462,10 +483,10 @@ fn score(
             );
         }
     } else if let Some(name) = failed_key_sli {
-        set(out, ResultKind::Fail);
+        set(out, ResultType::Fail);
         out.message = key_sli_message(&name);
     } else {
-        set(out, ResultKind::Fail);
+        set(out, ResultType::Fail);
         out.message = format!(
             "Evaluation failed since the calculated score of {} is below the target value of {}",
             go_float(achieved),

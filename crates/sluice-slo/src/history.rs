@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use sluice_model::evaluation::{EvaluationFinishedEventData, ResultKind};
+use sluice_model::evaluation::{EvaluationFinishedEventData, ResultType};
 use sluice_model::slo::{AggregateFunction, Comparison, IncludeResults};
 
 /// A previous `evaluation.finished` event: its data and, if known, its event id.
@@ -38,11 +38,10 @@ pub fn select_previous<'p, 'a>(
     previous
         .iter()
         .filter(|p| match comparison.include_result_with_score {
-            IncludeResults::Pass => p.data.result == Some(ResultKind::Pass),
-            IncludeResults::PassOrWarn => matches!(
-                p.data.result,
-                Some(ResultKind::Pass) | Some(ResultKind::Warning)
-            ),
+            IncludeResults::Pass => p.data.result == ResultType::Pass,
+            IncludeResults::PassOrWarn => {
+                matches!(p.data.result, ResultType::Pass | ResultType::Warning)
+            }
             IncludeResults::All | IncludeResults::Other(_) => true,
         })
         .take(limit)

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultKind,
-    SliEvaluationResult, SliResult, SliTarget, StatusKind,
+    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
+    SliEvaluationResult, SliResult, SliTarget, StatusType,
 };
 use sluice_model::slo::{self, CriteriaSet, Criterion, CriterionSpec, Operator, Slo};
 
@@ -48,9 +48,9 @@ fn target(criteria: &str, target_value: f64, violated: bool) -> SliTarget {
 }
 
 /// A stored previous evaluation with the given data result and indicator values.
-fn previous(result: ResultKind, values: &[SliResult]) -> EvaluationFinishedEventData {
+fn previous(result: ResultType, values: &[SliResult]) -> EvaluationFinishedEventData {
     EvaluationFinishedEventData {
-        result: Some(result.clone()),
+        result: result.clone(),
         evaluation: EvaluationDetails {
             result,
             indicator_results: values
@@ -249,7 +249,7 @@ total_score: {pass: "90%", warning: "75%"}
 #[test]
 fn keptn_objectives_simple_comparison() {
     let s = slo(METRIC1_SLO);
-    let prev = [previous(ResultKind::Pass, &[val("my-test-metric-1", 10.0)])];
+    let prev = [previous(ResultType::Pass, &[val("my-test-metric-1", 10.0)])];
     let out = run(&s, &[val("my-test-metric-1", 10.0)], &prev);
     let r = &out.evaluation.indicator_results[0];
     assert_eq!(r.score, 1.0);
@@ -264,14 +264,14 @@ fn keptn_objectives_simple_comparison() {
     );
     assert_eq!(r.value.as_ref().unwrap().compared_value, 10.0);
     assert_eq!(out.evaluation.score, 100.0);
-    assert_eq!(out.result, Some(ResultKind::Pass));
+    assert_eq!(out.result, ResultType::Pass);
     assert_eq!(out.evaluation.compared_events, vec!["e0".to_owned()]);
 }
 
 #[test]
 fn keptn_objectives_expect_warning() {
     let s = slo(METRIC1_SLO);
-    let prev = [previous(ResultKind::Pass, &[val("my-test-metric-1", 10.0)])];
+    let prev = [previous(ResultType::Pass, &[val("my-test-metric-1", 10.0)])];
     let out = run(&s, &[val("my-test-metric-1", 16.0)], &prev);
     let r = &out.evaluation.indicator_results[0];
     assert_eq!(r.score, 0.5);
@@ -285,7 +285,7 @@ fn keptn_objectives_expect_warning() {
         vec![target("<=20.0", 20.0, false), target("<=+15%", 11.5, true)]
     );
     assert_eq!(out.evaluation.score, 50.0);
-    assert_eq!(out.result, Some(ResultKind::Fail));
+    assert_eq!(out.result, ResultType::Fail);
     assert_eq!(
         out.message,
         "Evaluation failed since the calculated score of 50 is below the warning value of 75"
@@ -300,7 +300,7 @@ fn keptn_objectives_logging_sli_does_not_affect_score() {
     ] {
         let yaml = METRIC1_SLO.replace("total_score", &format!("{log_objective}total_score"));
         let s = slo(&yaml);
-        let prev = [previous(ResultKind::Pass, &[val("my-test-metric-1", 10.0)])];
+        let prev = [previous(ResultType::Pass, &[val("my-test-metric-1", 10.0)])];
         let out = run(
             &s,
             &[val("my-test-metric-1", 10.0), val("my-log-metric", 30.0)],
@@ -312,7 +312,7 @@ fn keptn_objectives_logging_sli_does_not_affect_score() {
         assert!(r.pass_targets.is_empty() && r.warning_targets.is_empty());
         assert_eq!(r.value.as_ref().unwrap().compared_value, 0.0);
         assert_eq!(out.evaluation.score, 100.0);
-        assert_eq!(out.result, Some(ResultKind::Pass));
+        assert_eq!(out.result, ResultType::Pass);
         assert_eq!(out.message, "");
     }
 }
@@ -339,7 +339,7 @@ fn keptn_objectives_bug_1263_failed_previous_value_ignored() {
         "comparison: {compare_with: single_result, include_result_with_score: pass}\nobjectives:\n  - sli: response_time_p50\n    pass: [{criteria: [\"<=+20%\"]}]\ntotal_score: {pass: '90%', warning: '75%'}\n",
     );
     let prev = [previous(
-        ResultKind::Pass,
+        ResultType::Pass,
         &[failed_val("response_time_p50", "")],
     )];
     let out = run(&s, &[val("response_time_p50", 100.0)], &prev);
@@ -364,9 +364,9 @@ fn keptn_calculate_score_key_sli_failed() {
         &[],
     );
     assert_eq!(out.evaluation.score, 50.0);
-    assert_eq!(out.evaluation.result, ResultKind::Fail);
-    assert_eq!(out.result, Some(ResultKind::Fail));
-    assert_eq!(out.status, Some(StatusKind::Succeeded));
+    assert_eq!(out.evaluation.result, ResultType::Fail);
+    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.status, StatusType::Succeeded);
     assert_eq!(out.message, crate::key_sli_message("my-key-metric"));
     // A key SLI in warning does not fail the evaluation.
     let out = run(
@@ -374,7 +374,7 @@ fn keptn_calculate_score_key_sli_failed() {
         &[val("my-test-metric-1", 10.0), val("my-key-metric", 3.0)],
         &[],
     );
-    assert_eq!(out.result, Some(ResultKind::Pass));
+    assert_eq!(out.result, ResultType::Pass);
 }
 
 #[test]
@@ -383,9 +383,9 @@ fn keptn_calculate_score_only_info_slis() {
         slo("objectives:\n  - sli: a\n  - sli: b\ntotal_score: {pass: '90%', warning: '75%'}\n");
     let out = run(&s, &[val("a", 10.0), val("b", 10.0)], &[]);
     assert_eq!(out.evaluation.score, 100.0);
-    assert_eq!(out.evaluation.result, ResultKind::Pass);
-    assert_eq!(out.result, Some(ResultKind::Pass));
-    assert_eq!(out.status, Some(StatusKind::Succeeded));
+    assert_eq!(out.evaluation.result, ResultType::Pass);
+    assert_eq!(out.result, ResultType::Pass);
+    assert_eq!(out.status, StatusType::Succeeded);
 }
 
 // ---- Spec digest Appendix C ----------------------------------------------------------------
@@ -415,11 +415,11 @@ total_score: {pass: "90%", warning: "75%"}
 fn appendix_c_worked_example() {
     let s = slo(APPENDIX_C);
     let prev = [
-        previous(ResultKind::Pass, &[val("response_time_p95", 500.0)]),
-        previous(ResultKind::Fail, &[val("response_time_p95", 9999.0)]),
-        previous(ResultKind::Pass, &[val("response_time_p95", 520.0)]),
-        previous(ResultKind::Pass, &[val("response_time_p95", 540.0)]),
-        previous(ResultKind::Pass, &[val("response_time_p95", 1.0)]),
+        previous(ResultType::Pass, &[val("response_time_p95", 500.0)]),
+        previous(ResultType::Fail, &[val("response_time_p95", 9999.0)]),
+        previous(ResultType::Pass, &[val("response_time_p95", 520.0)]),
+        previous(ResultType::Pass, &[val("response_time_p95", 540.0)]),
+        previous(ResultType::Pass, &[val("response_time_p95", 1.0)]),
     ];
     let out = run(
         &s,
@@ -438,7 +438,7 @@ fn appendix_c_worked_example() {
     let er = &out.evaluation.indicator_results[1];
     assert_eq!((er.status.clone(), er.score), (IndicatorStatus::Pass, 1.0));
     assert_eq!(out.evaluation.score, 75.0);
-    assert_eq!(out.result, Some(ResultKind::Warning));
+    assert_eq!(out.result, ResultType::Warning);
     assert_eq!(
         out.message,
         "Evaluation returned a warning: the calculated score of 75 is close to the warning target value of 75"
@@ -453,7 +453,7 @@ fn appendix_c_worked_example() {
         &[],
     );
     assert_eq!(out.evaluation.score, 100.0);
-    assert_eq!(out.result, Some(ResultKind::Pass));
+    assert_eq!(out.result, ResultType::Pass);
 }
 
 // ---- Tutorial SLO (good and slow builds) ---------------------------------------------------
@@ -489,21 +489,21 @@ fn tutorial_good_build_is_warning_at_75() {
     assert_eq!(fr.pass_targets, vec![target("<10", 10.0, true)]);
     assert_eq!(fr.display_name, "Failing Requests");
     assert_eq!(out.evaluation.score, 75.0);
-    assert_eq!(out.result, Some(ResultKind::Warning));
-    assert_eq!(out.status, Some(StatusKind::Succeeded));
+    assert_eq!(out.result, ResultType::Warning);
+    assert_eq!(out.status, StatusType::Succeeded);
 }
 
 #[test]
 fn tutorial_slow_build_fails() {
     let s = tutorial_slo();
     let good = previous(
-        ResultKind::Warning,
+        ResultType::Warning,
         &[
             val("request_throughput", 1.0),
             val("http_response_time_seconds_main_page_sum", 0.05),
         ],
     );
-    let good_pass = previous(ResultKind::Pass, &[val("request_throughput", 1.0)]);
+    let good_pass = previous(ResultType::Pass, &[val("request_throughput", 1.0)]);
     let values = [
         val("http_response_time_seconds_main_page_sum", 0.45),
         val("request_throughput", 0.9),
@@ -519,7 +519,7 @@ fn tutorial_slow_build_fails() {
     let tp = &out.evaluation.indicator_results[1];
     assert_eq!(tp.pass_targets, vec![target(">=-80%", 0.2, false)]);
     assert_eq!(out.evaluation.score, 50.0);
-    assert_eq!(out.result, Some(ResultKind::Fail));
+    assert_eq!(out.result, ResultType::Fail);
     assert_eq!(
         out.message,
         "Evaluation failed since the calculated score of 50 is below the warning value of 75"
@@ -538,8 +538,8 @@ fn no_slo_file_passes() {
         time_end: END,
         ..Default::default()
     });
-    assert_eq!(out.result, Some(ResultKind::Pass));
-    assert_eq!(out.status, Some(StatusKind::Succeeded));
+    assert_eq!(out.result, ResultType::Pass);
+    assert_eq!(out.status, StatusType::Succeeded);
     assert_eq!(
         out.message,
         "no evaluation performed by lighthouse because no SLO file configured for project sockshop"
@@ -551,22 +551,22 @@ fn errored_and_aborted_get_sli() {
     let s = slo(APPENDIX_C);
     for (status, msg) in [
         (
-            StatusKind::Errored,
+            StatusType::Errored,
             "evaluation performed by lighthouse received an unexpected error: boom",
         ),
         (
-            StatusKind::Aborted,
+            StatusType::Aborted,
             "evaluation performed by lighthouse was aborted",
         ),
     ] {
         let out = evaluate(&EvaluationInput {
             slo: Some(&s),
-            get_sli_status: Some(&status),
+            get_sli_status: &status,
             get_sli_message: "boom",
             ..Default::default()
         });
-        assert_eq!(out.status, Some(StatusKind::Errored));
-        assert_eq!(out.result, Some(ResultKind::Fail));
+        assert_eq!(out.status, StatusType::Errored);
+        assert_eq!(out.result, ResultType::Fail);
         assert_eq!(out.message, msg);
     }
 }
@@ -577,15 +577,15 @@ fn no_objectives_fail() {
         "../../sluice-model/tests/fixtures/slo/invalid/keptn-lighthouse-no-objectives.yaml"
     ));
     let s = p.value.unwrap();
-    let fail = ResultKind::Fail;
+    let fail = ResultType::Fail;
     let out = evaluate(&EvaluationInput {
         slo: Some(&s),
-        get_sli_result: Some(&fail),
+        get_sli_result: &fail,
         get_sli_message: "no SLIs were requested",
         ..Default::default()
     });
-    assert_eq!(out.status, Some(StatusKind::Succeeded));
-    assert_eq!(out.result, Some(ResultKind::Fail));
+    assert_eq!(out.status, StatusType::Succeeded);
+    assert_eq!(out.result, ResultType::Fail);
     assert_eq!(
         out.message,
         "lighthouse failed because no SLO objective was provided"
@@ -595,18 +595,18 @@ fn no_objectives_fail() {
 #[test]
 fn get_sli_fail_forces_result_fail() {
     let s = slo(APPENDIX_C);
-    let fail = ResultKind::Fail;
+    let fail = ResultType::Fail;
     let values = [val("response_time_p95", 100.0), val("error_rate", 0.0)];
     let out = evaluate(&EvaluationInput {
         slo: Some(&s),
         indicator_values: &values,
-        get_sli_result: Some(&fail),
+        get_sli_result: &fail,
         get_sli_message: "some-silly-msg",
         ..Default::default()
     });
-    assert_eq!(out.status, Some(StatusKind::Succeeded));
-    assert_eq!(out.result, Some(ResultKind::Fail));
-    assert_eq!(out.evaluation.result, ResultKind::Pass);
+    assert_eq!(out.status, StatusType::Succeeded);
+    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.evaluation.result, ResultType::Pass);
     assert_eq!(out.evaluation.score, 100.0);
     assert_eq!(
         out.message,
@@ -637,8 +637,8 @@ fn total_score_errors_are_errored_events_with_raw_slo() {
             indicator_values: &values,
             ..Default::default()
         });
-        assert_eq!(out.status, Some(StatusKind::Errored), "{ts}");
-        assert_eq!(out.result, Some(ResultKind::Fail));
+        assert_eq!(out.status, StatusType::Errored, "{ts}");
+        assert_eq!(out.result, ResultType::Fail);
         assert_eq!(out.message, msg);
         assert_eq!(out.evaluation.slo_file_content, yaml);
         assert!(out.evaluation.indicator_results.is_empty());
@@ -646,7 +646,7 @@ fn total_score_errors_are_errored_events_with_raw_slo() {
     // An unparsable warning target is only an error where Keptn reached it.
     let yaml = "objectives:\n  - sli: a\n    pass: [{criteria: ['<10']}]\ntotal_score: {pass: '90%', warning: '75%%'}\n";
     let out = run(&slo(yaml), &[val("a", 5.0)], &[]);
-    assert_eq!(out.result, Some(ResultKind::Pass));
+    assert_eq!(out.result, ResultType::Pass);
 }
 
 #[test]
@@ -656,8 +656,8 @@ fn bad_pass_criterion_aborts_bad_warning_criterion_is_violated() {
     ));
     let s = p.value.unwrap();
     let out = run(&s, &[val("response_time_p95", 100.0)], &[]);
-    assert_eq!(out.result, Some(ResultKind::Fail));
-    assert_eq!(out.status, Some(StatusKind::Succeeded));
+    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.status, StatusType::Succeeded);
     assert_eq!(
         out.message,
         "error with response_time_p95: invalid criteria string"
@@ -688,7 +688,7 @@ fn missing_value_fails_objective_and_key_sli() {
         vec![target("<1", 1.0, true), target("<=+5%", 0.0, true)]
     );
     assert_eq!(out.evaluation.score, 50.0);
-    assert_eq!(out.result, Some(ResultKind::Fail));
+    assert_eq!(out.result, ResultType::Fail);
     assert_eq!(out.message, crate::key_sli_message("A"));
 }
 
@@ -701,7 +701,7 @@ fn additional_slis_message_uses_keptns_swap_remove_order() {
         out.message,
         "Lighthouse received additional SLIs, which are not specified as SLO: z, x, y . Please consider using them as an SLO."
     );
-    assert_eq!(out.result, Some(ResultKind::Pass));
+    assert_eq!(out.result, ResultType::Pass);
 }
 
 #[test]
@@ -825,13 +825,13 @@ proptest! {
         prop_assert!((0.0..=100.0).contains(&out.evaluation.score));
         let key_failed = out.evaluation.indicator_results.iter().any(|r| r.key_sli && r.status == IndicatorStatus::Fail);
         if key_failed {
-            prop_assert_eq!(out.result.clone(), Some(ResultKind::Fail));
+            prop_assert_eq!(out.result.clone(), ResultType::Fail);
         }
         // All values passing → pass with 100.
         let passing: Vec<SliResult> = (0..weights.len()).map(|i| val(&format!("o{i}"), 1.0)).collect();
         let all = run(&s, &passing, &[]);
         prop_assert_eq!(all.evaluation.score, 100.0);
-        prop_assert_eq!(all.result, Some(ResultKind::Pass));
+        prop_assert_eq!(all.result, ResultType::Pass);
         // Adding a failing objective never raises the score.
         let mut more_w = weights.clone();
         more_w.push(1);
@@ -857,7 +857,7 @@ fn informational_key_sli_without_value_does_not_fail_the_gate() {
         ..Default::default()
     };
     let out = evaluate(&input);
-    assert_eq!(out.result, Some(ResultKind::Pass));
+    assert_eq!(out.result, ResultType::Pass);
     let cpu = &out.evaluation.indicator_results[1];
     assert_eq!(cpu.status, IndicatorStatus::Info);
     assert_eq!(cpu.warning_targets, vec![target("<90", 90.0, true)]);

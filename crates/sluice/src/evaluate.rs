@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 use sluice_model::evaluation::{
-    EvaluationFinishedEventData, IndicatorStatus, ResultKind, SliResult, StatusKind,
+    EvaluationFinishedEventData, IndicatorStatus, ResultType, SliResult, StatusType,
 };
 use sluice_model::slo::{self, Slo};
 use sluice_slo::explain::{Explanation, TargetKind, explain};
@@ -27,8 +27,8 @@ const UNUSABLE: i32 = 2;
 #[derive(Debug, Default)]
 struct SliInput {
     values: Vec<SliResult>,
-    status: Option<StatusKind>,
-    result: Option<ResultKind>,
+    status: StatusType,
+    result: ResultType,
     message: String,
     start: String,
     end: String,
@@ -85,8 +85,8 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
         slo: parsed.as_ref(),
         slo_file: slo_file.as_ref().map_or(&[][..], |(_, b)| b.as_slice()),
         indicator_values: &sli.values,
-        get_sli_status: sli.status.as_ref(),
-        get_sli_result: sli.result.as_ref(),
+        get_sli_status: &sli.status,
+        get_sli_result: &sli.result,
         get_sli_message: &sli.message,
         previous: &previous,
         time_start: args.start.as_deref().unwrap_or(&sli.start),
@@ -113,8 +113,8 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
         return Ok(UNUSABLE);
     }
     Ok(match output.result {
-        Some(ResultKind::Pass) => 0,
-        Some(ResultKind::Warning) => i32::from(args.fail_on_warning),
+        ResultType::Pass => 0,
+        ResultType::Warning => i32::from(args.fail_on_warning),
         _ => 1,
     })
 }
@@ -169,13 +169,13 @@ fn read_sli_values(path: &Path) -> Result<SliInput> {
         input.status = data
             .get("status")
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(Into::into);
+            .map(StatusType::from)
+            .unwrap_or_default();
         input.result = data
             .get("result")
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(Into::into);
+            .map(ResultType::from)
+            .unwrap_or_default();
         input.message = str_field(data, "message");
         input.labels = data
             .get("labels")
@@ -277,10 +277,7 @@ pub fn render_text(
             "{}\n",
             paint.bold("No SLO given: nothing to evaluate.")
         ));
-        s.push_str(&format!(
-            "Result: {}\n",
-            verdict(out.result.as_ref(), paint)
-        ));
+        s.push_str(&format!("Result: {}\n", verdict(&out.result, paint)));
         if !out.message.is_empty() {
             s.push_str(&format!("{}\n", out.message));
         }
@@ -395,17 +392,10 @@ pub fn render_text(
     s.push_str(&format!(
         "Score {}{points}, {thresholds}: {}",
         paint.bold(&num(e.score)),
-        verdict(e.result.as_ref(), paint)
+        verdict(&e.result, paint)
     ));
-    if out
-        .status
-        .as_ref()
-        .is_some_and(|st| *st != StatusKind::Succeeded)
-    {
-        s.push_str(&format!(
-            " (status {})",
-            out.status.as_ref().map_or("", |st| st.as_str())
-        ));
+    if !out.status.is_unset() && out.status != StatusType::Succeeded {
+        s.push_str(&format!(" (status {})", out.status));
     }
     s.push('\n');
     if !e.message.is_empty() {
@@ -414,12 +404,12 @@ pub fn render_text(
     s
 }
 
-fn verdict(result: Option<&ResultKind>, paint: Painter) -> String {
+fn verdict(result: &ResultType, paint: Painter) -> String {
     match result {
-        Some(ResultKind::Pass) => paint.good("PASS"),
-        Some(ResultKind::Warning) => paint.warn("WARNING"),
-        Some(ResultKind::Fail) => paint.bad("FAIL"),
-        Some(other) => paint.bad(&other.as_str().to_uppercase()),
-        None => paint.bad("NO RESULT"),
+        ResultType::Pass => paint.good("PASS"),
+        ResultType::Warning => paint.warn("WARNING"),
+        ResultType::Fail => paint.bad("FAIL"),
+        ResultType::Unset => paint.bad("NO RESULT"),
+        ResultType::Other(other) => paint.bad(&other.to_uppercase()),
     }
 }

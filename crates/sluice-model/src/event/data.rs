@@ -8,162 +8,59 @@
 //! (Go's nil slice or map as `null`).
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::decode::{DataError, Fields};
+use crate::wire::wire_enum;
 
-/// Task status of an event (`data.status`).
-///
-/// Go's type is a string: an absent or empty status is [`StatusType::Unset`] and an unknown
-/// spelling is kept in [`StatusType::Other`], so every payload round-trips.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub enum StatusType {
-    /// `succeeded`
-    Succeeded,
-    /// `errored`
-    Errored,
-    /// `unknown`
-    Unknown,
-    /// `aborted` (the shipyard-controller's status for an aborted sequence).
-    Aborted,
-    /// Empty or absent.
-    #[default]
-    Unset,
-    /// Any other spelling (Keptn compares exactly, so `Succeeded` is not `succeeded`).
-    Other(String),
-}
-
-impl StatusType {
-    /// The wire spelling (`""` for [`StatusType::Unset`]).
-    pub fn as_str(&self) -> &str {
-        match self {
-            StatusType::Succeeded => "succeeded",
-            StatusType::Errored => "errored",
-            StatusType::Unknown => "unknown",
-            StatusType::Aborted => "aborted",
-            StatusType::Unset => "",
-            StatusType::Other(s) => s,
-        }
+wire_enum!(
+    /// Task status of an event (`data.status`, and of `evaluation.finished` and
+    /// `get-sli.finished` payloads).
+    ///
+    /// Go's type is a string: an absent, `null` or empty status is [`StatusType::Unset`] and
+    /// an unknown spelling is kept in [`StatusType::Other`] (Keptn compares exactly, so
+    /// `Succeeded` is not `succeeded`), so every payload round-trips.
+    StatusType {
+        /// `succeeded`
+        Succeeded = "succeeded",
+        /// `errored`
+        Errored = "errored",
+        /// `unknown`
+        Unknown = "unknown",
+        /// `aborted` (the shipyard-controller's status for an aborted sequence).
+        Aborted = "aborted";
+        /// Empty or absent (wire `""`).
+        Unset = "",
     }
+);
 
-    /// True for [`StatusType::Unset`].
-    pub fn is_unset(&self) -> bool {
-        matches!(self, StatusType::Unset)
+wire_enum!(
+    /// Task result of an event (`data.result`), also the computed result of an evaluation
+    /// (`data.evaluation.result`).
+    ///
+    /// As with [`StatusType`], empty/absent/`null` is [`ResultType::Unset`] and unknown
+    /// spellings (e.g. `failed`, used in some Keptn docs) are kept in [`ResultType::Other`].
+    ResultType {
+        /// `pass`
+        Pass = "pass",
+        /// `warning`
+        Warning = "warning",
+        /// `fail`
+        Fail = "fail";
+        /// Empty or absent (wire `""`).
+        Unset = "",
     }
-}
-
-impl FromStr for StatusType {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "succeeded" => StatusType::Succeeded,
-            "errored" => StatusType::Errored,
-            "unknown" => StatusType::Unknown,
-            "aborted" => StatusType::Aborted,
-            "" => StatusType::Unset,
-            other => StatusType::Other(other.to_string()),
-        })
-    }
-}
-
-impl fmt::Display for StatusType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for StatusType {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-/// Task result of an event (`data.result`).
-///
-/// As with [`StatusType`], empty/absent is [`ResultType::Unset`] and unknown spellings
-/// (e.g. `failed`, used in some Keptn docs) are kept in [`ResultType::Other`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub enum ResultType {
-    /// `pass`
-    Pass,
-    /// `warning`
-    Warning,
-    /// `fail`
-    Fail,
-    /// Empty or absent.
-    #[default]
-    Unset,
-    /// Any other spelling.
-    Other(String),
-}
+);
 
 impl ResultType {
-    /// The wire spelling (`""` for [`ResultType::Unset`]).
-    pub fn as_str(&self) -> &str {
-        match self {
-            ResultType::Pass => "pass",
-            ResultType::Warning => "warning",
-            ResultType::Fail => "fail",
-            ResultType::Unset => "",
-            ResultType::Other(s) => s,
-        }
-    }
-
-    /// True for [`ResultType::Unset`].
-    pub fn is_unset(&self) -> bool {
-        matches!(self, ResultType::Unset)
-    }
-
     /// Whether the shipyard-controller counts this result of a `.finished` event as a
-    /// failure: `fail`, and also an empty result (spec digest 11.8). Unknown spellings
-    /// such as `failed` are not counted as failures.
+    /// failure when it aggregates a task's results: everything that is neither `pass` nor
+    /// `warning`, so `fail`, an empty or absent result, and unknown spellings such as
+    /// `failed` or `Pass` (spec digest 4.4(d)).
     pub fn counts_as_fail_when_finished(&self) -> bool {
-        matches!(self, ResultType::Fail | ResultType::Unset)
-    }
-}
-
-impl FromStr for ResultType {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "pass" => ResultType::Pass,
-            "warning" => ResultType::Warning,
-            "fail" => ResultType::Fail,
-            "" => ResultType::Unset,
-            other => ResultType::Other(other.to_string()),
-        })
-    }
-}
-
-impl fmt::Display for ResultType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ResultType {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-fn parse_status(s: String) -> StatusType {
-    match s.parse() {
-        Ok(v) => v,
-        Err(never) => match never {},
-    }
-}
-
-fn parse_result(s: String) -> ResultType {
-    match s.parse() {
-        Ok(v) => v,
-        Err(never) => match never {},
+        !matches!(self, ResultType::Pass | ResultType::Warning)
     }
 }
 
@@ -206,8 +103,8 @@ impl EventData {
             stage: f.string("stage")?,
             service: f.string("service")?,
             labels: f.string_map("labels")?,
-            status: parse_status(f.string("status")?),
-            result: parse_result(f.string("result")?),
+            status: StatusType::from(f.string("status")?.as_str()),
+            result: ResultType::from(f.string("result")?.as_str()),
             message: f.string("message")?,
         })
     }
@@ -634,67 +531,25 @@ payload!(GetSliFinishedEventData);
 // ---------------------------------------------------------------------------------------
 // approval
 
-/// An approval strategy (`approval.pass` / `approval.warning`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub enum ApprovalStrategy {
-    /// `automatic`
-    Automatic,
-    /// `manual`
-    Manual,
-    /// Empty or absent: the approval-service treats it as manual (spec digest 2.5).
-    #[default]
-    Unset,
-    /// Any other spelling: also treated as manual.
-    Other(String),
-}
+wire_enum!(
+    /// An approval strategy (`approval.pass` / `approval.warning`). Only exactly `automatic`
+    /// approves by itself: [`ApprovalStrategy::Unset`] and any other spelling
+    /// ([`ApprovalStrategy::Other`]) are treated as manual.
+    ApprovalStrategy {
+        /// `automatic`
+        Automatic = "automatic",
+        /// `manual`
+        Manual = "manual";
+        /// Empty or absent: the approval-service treats it as manual (spec digest 2.5).
+        Unset = "",
+    }
+);
 
 impl ApprovalStrategy {
-    /// The wire spelling.
-    pub fn as_str(&self) -> &str {
-        match self {
-            ApprovalStrategy::Automatic => "automatic",
-            ApprovalStrategy::Manual => "manual",
-            ApprovalStrategy::Unset => "",
-            ApprovalStrategy::Other(s) => s,
-        }
-    }
-
     /// Whether the approval-service approves without a human: only exactly `automatic`.
     /// (Docs say the default is automatic; the code treats unset as manual. We follow the code.)
     pub fn is_automatic(&self) -> bool {
         matches!(self, ApprovalStrategy::Automatic)
-    }
-}
-
-impl FromStr for ApprovalStrategy {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "automatic" => ApprovalStrategy::Automatic,
-            "manual" => ApprovalStrategy::Manual,
-            "" => ApprovalStrategy::Unset,
-            other => ApprovalStrategy::Other(other.to_string()),
-        })
-    }
-}
-
-impl fmt::Display for ApprovalStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ApprovalStrategy {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-fn parse_strategy(s: String) -> ApprovalStrategy {
-    match s.parse() {
-        Ok(v) => v,
-        Err(never) => match never {},
     }
 }
 
@@ -723,8 +578,8 @@ impl ApprovalTriggeredEventData {
         Ok(ApprovalTriggeredEventData {
             base: EventData::read(f)?,
             approval: ApprovalSettings {
-                pass: parse_strategy(a.string("pass")?),
-                warning: parse_strategy(a.string("warning")?),
+                pass: ApprovalStrategy::from(a.string("pass")?.as_str()),
+                warning: ApprovalStrategy::from(a.string("warning")?.as_str()),
             },
         })
     }
@@ -1141,7 +996,7 @@ mod tests {
         );
         let d = EventData::from_data(&json!({"result": "failed", "status": "Errored"})).unwrap();
         assert_eq!(d.result, ResultType::Other("failed".into()));
-        assert!(!d.result.counts_as_fail_when_finished());
+        assert!(d.result.counts_as_fail_when_finished());
         assert_eq!(d.status, StatusType::Other("Errored".into()));
         assert_eq!(
             d.to_data(),
@@ -1151,6 +1006,23 @@ mod tests {
             EventData::from_data(&Value::Null).unwrap(),
             EventData::default()
         );
+    }
+
+    #[test]
+    fn finished_result_fails_unless_pass_or_warning() {
+        // shipyard-controller: a `.finished` result that is neither pass nor warning is a fail.
+        for (wire, fails) in [
+            ("pass", false),
+            ("warning", false),
+            ("fail", true),
+            ("", true),
+            ("failed", true),
+            ("Pass", true),
+            ("WARNING", true),
+        ] {
+            let r = ResultType::from(wire);
+            assert_eq!(r.counts_as_fail_when_finished(), fails, "{wire:?}");
+        }
     }
 
     #[test]
