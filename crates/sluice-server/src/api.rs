@@ -87,11 +87,25 @@ async fn metadata() -> Json<serde_json::Value> {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let text = app.metrics.render(&app.sequence_counts());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn not_found(request: Request) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("no such API path: {} {}", request.method(), request.uri().path()))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such API path: {} {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -110,7 +124,9 @@ mod tests {
     async fn call(router: Router, request: axum::http::Request<Body>) -> (StatusCode, String) {
         let response = router.oneshot(request).await.unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -134,7 +150,11 @@ mod tests {
         let (status, body) = call(app(), req("POST", "/api/v1/auth", None)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(body.contains("\"code\":401"), "{body}");
-        let (status, _) = call(app(), req("POST", "/api/v1/auth", Some("wrong-token-000000000"))).await;
+        let (status, _) = call(
+            app(),
+            req("POST", "/api/v1/auth", Some("wrong-token-000000000")),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let (status, _) = call(app(), req("POST", "/api/v1/auth", Some(TOKEN))).await;
         assert_eq!(status, StatusCode::OK);
@@ -153,6 +173,9 @@ mod tests {
     async fn unknown_paths_get_keptns_error_shape() {
         let (status, body) = call(app(), req("GET", "/api/nope", Some(TOKEN))).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(body, r#"{"code":404,"message":"no such API path: GET /api/nope"}"#);
+        assert_eq!(
+            body,
+            r#"{"code":404,"message":"no such API path: GET /api/nope"}"#
+        );
     }
 }

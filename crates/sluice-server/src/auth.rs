@@ -56,14 +56,20 @@ impl std::fmt::Debug for ApiToken {
 
 impl ApiToken {
     /// Uses `from_env` if given, else the token file in `data_dir`, else creates one there.
-    pub fn load_or_create(data_dir: &Path, from_env: Option<String>) -> Result<(ApiToken, TokenOrigin), Error> {
+    pub fn load_or_create(
+        data_dir: &Path,
+        from_env: Option<String>,
+    ) -> Result<(ApiToken, TokenOrigin), Error> {
         if let Some(token) = from_env {
             let token = token.trim().to_owned();
             check(&token, TOKEN_ENV)?;
             return Ok((ApiToken(token), TokenOrigin::Environment));
         }
         let path = data_dir.join(TOKEN_FILE);
-        let io = |source| Error::Io { path: path.clone(), source };
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let token = text.trim().to_owned();
@@ -106,10 +112,14 @@ impl ApiToken {
 
 fn check(token: &str, from: &str) -> Result<(), Error> {
     if token.len() < MIN_TOKEN_LEN {
-        return Err(Error::Invalid(format!("from {from} is shorter than {MIN_TOKEN_LEN} characters")));
+        return Err(Error::Invalid(format!(
+            "from {from} is shorter than {MIN_TOKEN_LEN} characters"
+        )));
     }
     if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::Invalid(format!("from {from} contains white space or control characters")));
+        return Err(Error::Invalid(format!(
+            "from {from} contains white space or control characters"
+        )));
     }
     Ok(())
 }
@@ -154,7 +164,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join(TOKEN_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join(TOKEN_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -162,7 +175,8 @@ mod tests {
     #[test]
     fn environment_wins_and_is_checked() {
         let dir = temp_dir("env");
-        let (t, origin) = ApiToken::load_or_create(&dir, Some("0123456789abcdef-token".into())).unwrap();
+        let (t, origin) =
+            ApiToken::load_or_create(&dir, Some("0123456789abcdef-token".into())).unwrap();
         assert_eq!(origin, TokenOrigin::Environment);
         assert!(t.matches("0123456789abcdef-token"));
         assert!(!dir.join(TOKEN_FILE).exists());

@@ -29,7 +29,10 @@ struct ErrorBody<'a> {
 impl ApiError {
     /// An error with a status and message.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 
     /// 400: the request itself is wrong.
@@ -39,7 +42,10 @@ impl ApiError {
 
     /// 401: no or wrong token.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "missing or invalid API token: send it in the x-token header")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or invalid API token: send it in the x-token header",
+        )
     }
 
     /// 404: something named in the request does not exist.
@@ -55,13 +61,19 @@ impl ApiError {
     /// 500: sluice itself failed; the details go to the log, not to the client.
     pub fn internal(context: &str, error: &dyn std::error::Error) -> Self {
         tracing::error!(error = %error, "{context}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {context}"))
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error: {context}"),
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.status.as_u16(), message: &self.message };
+        let body = ErrorBody {
+            code: self.status.as_u16(),
+            message: &self.message,
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -87,8 +99,13 @@ mod tests {
     async fn errors_use_keptns_shape() {
         let response = ApiError::not_found("project not found").into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        let bytes = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(body, serde_json::json!({"code": 404, "message": "project not found"}));
+        assert_eq!(
+            body,
+            serde_json::json!({"code": 404, "message": "project not found"})
+        );
     }
 }

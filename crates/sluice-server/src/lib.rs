@@ -75,14 +75,27 @@ pub async fn serve(
     on_started: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|source| Error::DataDir { path: config.data_dir.clone(), source })?;
-    let (token, origin) = ApiToken::load_or_create(&config.data_dir, config.token_from_env.clone())?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let (token, origin) =
+        ApiToken::load_or_create(&config.data_dir, config.token_from_env.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| Error::Listen { addr: config.listen, source })?;
+        .map_err(|source| Error::Listen {
+            addr: config.listen,
+            source,
+        })?;
     let addr = listener.local_addr().map_err(Error::Serve)?;
     let app = Arc::new(App::new(token.clone()));
-    on_started(&Started { addr, token, origin });
-    axum::serve(listener, api::router(app)).with_graceful_shutdown(shutdown).await.map_err(Error::Serve)
+    on_started(&Started {
+        addr,
+        token,
+        origin,
+    });
+    axum::serve(listener, api::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Serve)
 }

@@ -8,7 +8,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 /// Upper bounds (seconds) of the task-duration histogram buckets.
-const TASK_BUCKETS: [f64; 12] = [0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0];
+const TASK_BUCKETS: [f64; 12] = [
+    0.001, 0.01, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
 
 #[derive(Debug, Default, Clone)]
 struct Histogram {
@@ -40,12 +42,17 @@ pub struct Metrics {
 impl Metrics {
     /// Counts one accepted event of the given type.
     pub fn event_received(&self, event_type: &str) {
-        *lock(&self.events_in).entry(event_type.to_owned()).or_default() += 1;
+        *lock(&self.events_in)
+            .entry(event_type.to_owned())
+            .or_default() += 1;
     }
 
     /// Records how long a task took from `.triggered` to `.finished`.
     pub fn task_finished(&self, task: &str, seconds: f64) {
-        lock(&self.task_durations).entry(task.to_owned()).or_default().observe(seconds);
+        lock(&self.task_durations)
+            .entry(task.to_owned())
+            .or_default()
+            .observe(seconds);
     }
 
     /// Counts one error answer.
@@ -56,35 +63,74 @@ impl Metrics {
     /// The exposition text; `sequences` are the current counts of sequence executions by state.
     pub fn render(&self, sequences: &[(String, u64)]) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP sluice_build_info Version of the running sluice.");
+        let _ = writeln!(
+            out,
+            "# HELP sluice_build_info Version of the running sluice."
+        );
         let _ = writeln!(out, "# TYPE sluice_build_info gauge");
-        let _ = writeln!(out, "sluice_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+        let _ = writeln!(
+            out,
+            "sluice_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
 
-        let _ = writeln!(out, "# HELP sluice_events_received_total Events accepted, by type.");
+        let _ = writeln!(
+            out,
+            "# HELP sluice_events_received_total Events accepted, by type."
+        );
         let _ = writeln!(out, "# TYPE sluice_events_received_total counter");
         for (t, n) in lock(&self.events_in).iter() {
-            let _ = writeln!(out, "sluice_events_received_total{{type=\"{}\"}} {n}", escape(t));
+            let _ = writeln!(
+                out,
+                "sluice_events_received_total{{type=\"{}\"}} {n}",
+                escape(t)
+            );
         }
 
-        let _ = writeln!(out, "# HELP sluice_sequences Sequence executions, by state.");
+        let _ = writeln!(
+            out,
+            "# HELP sluice_sequences Sequence executions, by state."
+        );
         let _ = writeln!(out, "# TYPE sluice_sequences gauge");
         for (state, n) in sequences {
             let _ = writeln!(out, "sluice_sequences{{state=\"{}\"}} {n}", escape(state));
         }
 
-        let _ = writeln!(out, "# HELP sluice_task_duration_seconds Time from a task's .triggered to its .finished.");
+        let _ = writeln!(
+            out,
+            "# HELP sluice_task_duration_seconds Time from a task's .triggered to its .finished."
+        );
         let _ = writeln!(out, "# TYPE sluice_task_duration_seconds histogram");
         for (task, h) in lock(&self.task_durations).iter() {
             let task = escape(task);
             for (i, le) in TASK_BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "sluice_task_duration_seconds_bucket{{task=\"{task}\",le=\"{le}\"}} {}", h.counts[i]);
+                let _ = writeln!(
+                    out,
+                    "sluice_task_duration_seconds_bucket{{task=\"{task}\",le=\"{le}\"}} {}",
+                    h.counts[i]
+                );
             }
-            let _ = writeln!(out, "sluice_task_duration_seconds_bucket{{task=\"{task}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "sluice_task_duration_seconds_sum{{task=\"{task}\"}} {}", h.sum);
-            let _ = writeln!(out, "sluice_task_duration_seconds_count{{task=\"{task}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "sluice_task_duration_seconds_bucket{{task=\"{task}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "sluice_task_duration_seconds_sum{{task=\"{task}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "sluice_task_duration_seconds_count{{task=\"{task}\"}} {}",
+                h.count
+            );
         }
 
-        let _ = writeln!(out, "# HELP sluice_http_errors_total Error answers of the API, by status.");
+        let _ = writeln!(
+            out,
+            "# HELP sluice_http_errors_total Error answers of the API, by status."
+        );
         let _ = writeln!(out, "# TYPE sluice_http_errors_total counter");
         for (status, n) in lock(&self.http_errors).iter() {
             let _ = writeln!(out, "sluice_http_errors_total{{status=\"{status}\"}} {n}");
@@ -99,7 +145,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -114,10 +163,20 @@ mod tests {
         m.task_finished("deployment", 0.5);
         m.http_error(400);
         let text = m.render(&[("started".into(), 2)]);
-        assert!(text.contains("sluice_events_received_total{type=\"sh.keptn.event.qa.delivery.triggered\"} 2\n"));
+        assert!(text.contains(
+            "sluice_events_received_total{type=\"sh.keptn.event.qa.delivery.triggered\"} 2\n"
+        ));
         assert!(text.contains("sluice_sequences{state=\"started\"} 2\n"));
-        assert!(text.contains("sluice_task_duration_seconds_bucket{task=\"deployment\",le=\"0.1\"} 0\n"));
-        assert!(text.contains("sluice_task_duration_seconds_bucket{task=\"deployment\",le=\"0.5\"} 1\n"));
+        assert!(
+            text.contains(
+                "sluice_task_duration_seconds_bucket{task=\"deployment\",le=\"0.1\"} 0\n"
+            )
+        );
+        assert!(
+            text.contains(
+                "sluice_task_duration_seconds_bucket{task=\"deployment\",le=\"0.5\"} 1\n"
+            )
+        );
         assert!(text.contains("sluice_task_duration_seconds_count{task=\"deployment\"} 1\n"));
         assert!(text.contains("sluice_http_errors_total{status=\"400\"} 1\n"));
     }

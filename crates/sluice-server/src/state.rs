@@ -15,7 +15,10 @@ pub struct App {
 impl App {
     /// A server state with the given token.
     pub fn new(token: ApiToken) -> Self {
-        App { token, metrics: Metrics::default() }
+        App {
+            token,
+            metrics: Metrics::default(),
+        }
     }
 
     /// Current sequence executions by state, for `/metrics`.

@@ -21,6 +21,11 @@ pub enum Command {
     /// Exit code: 0 for pass and warning, 1 for fail (and for warning with
     /// --fail-on-warning), 2 for unusable input.
     Evaluate(EvaluateArgs),
+    /// Run the control plane: Keptn-compatible API, event store and sequence engine.
+    ///
+    /// All state lives in the data directory. The API token is created on first start,
+    /// stored there with mode 0600 and printed once (or given with SLUICE_API_TOKEN).
+    Server(ServerArgs),
     /// Validate Keptn files (shipyard, SLO, SLI, job-executor config, remediation).
     ///
     /// The kind of each file is told from its content. Directories are searched for
@@ -68,6 +73,22 @@ pub struct EvaluateArgs {
     /// When to use colours in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// Flags of `sluice server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Directory for the database, the project repositories and the API token.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SLUICE_DATA_DIR",
+        default_value = "sluice-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Address to listen on. Loopback by default; expose it deliberately.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// Output formats of `lint`.

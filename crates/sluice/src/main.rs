@@ -3,6 +3,7 @@
 mod cli;
 mod evaluate;
 mod lint;
+mod server;
 mod style;
 
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Server(args) => server::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

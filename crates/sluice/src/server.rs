@@ -1,0 +1,93 @@
+//! `sluice server`: runs the control plane until SIGTERM or Ctrl-C.
+
+use anyhow::{Context, Result};
+use sluice_server::auth::{TOKEN_ENV, TOKEN_FILE, TokenOrigin};
+use sluice_server::{ServerConfig, Started};
+
+use crate::cli::ServerArgs;
+
+/// Runs the server; returns the exit code.
+pub fn run(args: &ServerArgs) -> Result<i32> {
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let config = ServerConfig {
+        data_dir: args.data_dir.clone(),
+        listen: args.listen,
+        token_from_env: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
+    };
+    let data_dir = args.data_dir.clone();
+    runtime.block_on(async move {
+        sluice_server::serve(config, |s| announce(s, &data_dir), shutdown_signal()).await
+    })?;
+    eprintln!("sluice server stopped");
+    Ok(0)
+}
+
+fn announce(started: &Started, data_dir: &std::path::Path) {
+    let url = format!("http://{}", started.addr);
+    println!(
+        "sluice server listening on {url} (data in {})",
+        data_dir.display()
+    );
+    match started.origin {
+        TokenOrigin::Created => {
+            println!(
+                "API token (created now and stored in {}; it is shown only this once):\n  {}",
+                data_dir.join(TOKEN_FILE).display(),
+                started.token.reveal()
+            );
+            println!(
+                "Connect the CLI with:\n  sluice auth --endpoint {url} --api-token {}",
+                started.token.reveal()
+            );
+        }
+        TokenOrigin::Existing => {
+            println!(
+                "API token: the one stored in {}",
+                data_dir.join(TOKEN_FILE).display()
+            );
+        }
+        TokenOrigin::Environment => println!("API token: from {TOKEN_ENV}"),
+    }
+    if !started.addr.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {} which is reachable from other machines",
+            started.addr
+        );
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
