@@ -104,7 +104,7 @@ pub enum ControlAction {
 pub enum Input {
     /// Any incoming Keptn event; the engine acts on sequence `.triggered` and task
     /// `.started`/`.finished` events and ignores the rest.
-    Event(KeptnEvent),
+    Event(Box<KeptnEvent>),
     /// A timer the engine scheduled has fired.
     Timer(TimerKey),
     /// A control command for a context (and optionally one stage).
@@ -118,11 +118,18 @@ pub enum Input {
     },
 }
 
+impl Input {
+    /// An incoming event.
+    pub fn event(ev: KeptnEvent) -> Self {
+        Input::Event(Box::new(ev))
+    }
+}
+
 /// Something the driver must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Publish this event.
-    Emit(KeptnEvent),
+    Emit(Box<KeptnEvent>),
     /// Arm a timer; feed [`Input::Timer`] back at `at`. Persist it to survive restarts (or use
     /// [`Engine::pending_timers`] after [`Engine::restore`]).
     ScheduleTimer {
@@ -210,7 +217,7 @@ impl Env<'_> {
     }
 
     fn emit(&mut self, ev: KeptnEvent) {
-        self.effects.push(Effect::Emit(ev));
+        self.effects.push(Effect::Emit(Box::new(ev)));
     }
 
     fn new_id(&mut self) -> String {
@@ -995,3 +1002,5 @@ fn lookup_sequence(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transcript;
