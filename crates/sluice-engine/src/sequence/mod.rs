@@ -592,7 +592,7 @@ impl Engine {
                     .map(|t| t.finish_timeout(self.config.finish_timeout))
                     .unwrap_or(self.config.finish_timeout);
                 let message = format!(
-                    "sequence timed out while waiting for task {task_type} to receive a completing .finished event: the task was started but did not finish within {limit}"
+                    "sequence timed out while waiting for task {task_type} to receive a completing .finished event within {limit} after it was started"
                 );
                 self.time_out(&id, message, env);
             }

@@ -641,7 +641,7 @@ fn triggered_after_schedules_the_task_and_dispatches_when_the_timer_fires() {
         @10s (finished)
           timer- finished-deadline id1/id2
           timer+ triggered-after id1/id5 at 2m10s
-          id1 dev.delivery svc c1: started [test id5 held]
+          id1 dev.delivery svc c1: started [test id5 delayed]
         @1m tick
         @2m10s timer triggered-after id1/id5
           emit test.triggered id=id5 ctx=c1 commit=dev-head
@@ -700,7 +700,7 @@ fn finish_timeout_comes_from_the_task_timeout_property() {
           timer- started-deadline id1/id2
           timer+ finished-deadline id1/id2 at 6m0s
         @6m0s timer finished-deadline id1/id2
-          emit dev.delivery.finished id=id4 ctx=c1 triggeredid=tr1 result="fail" status="errored" message="sequence timed out while waiting for task sh.keptn.event.deployment.triggered to receive a completing .finished event: the task was started but did not finish within 5m0s"
+          emit dev.delivery.finished id=id4 ctx=c1 triggeredid=tr1 result="fail" status="errored" message="sequence timed out while waiting for task sh.keptn.event.deployment.triggered to receive a completing .finished event within 5m0s after it was started"
           id1 dev.delivery svc c1: timedOut (fail errored)
         @6m tick
         @7m finished deployment
@@ -733,7 +733,7 @@ fn finish_timeout_default_is_configurable_and_a_lone_finished_cannot_hang() {
           timer- started-deadline id1/id2
           timer+ finished-deadline id1/id2 at 1m5s
         @1m5s timer finished-deadline id1/id2
-          emit dev.delivery.finished id=id4 ctx=c1 triggeredid=tr1 result="fail" status="errored" message="sequence timed out while waiting for task sh.keptn.event.t1.triggered to receive a completing .finished event: the task was started but did not finish within 1m0s"
+          emit dev.delivery.finished id=id4 ctx=c1 triggeredid=tr1 result="fail" status="errored" message="sequence timed out while waiting for task sh.keptn.event.t1.triggered to receive a completing .finished event within 1m0s after it was started"
           id1 dev.delivery svc c1: timedOut (fail errored)
         @2m tick
         "#,
@@ -772,9 +772,11 @@ fn stale_timers_are_ignored() {
         r#"
         @0 trigger dev.delivery svc
         @1s done t1
-        @20m fire started-deadline id1/id2
-        @21m fire finished-deadline id1/id5
-        @22m fire started-deadline nobody/id5
+        @2s fire started-deadline id1/id2
+        @3s fire finished-deadline id1/id5
+        @4s fire started-deadline nobody/id5
+        @11m tick
+        @12m fire started-deadline id1/id5
         "#,
         r#"
         @0 trigger dev.delivery svc
@@ -784,15 +786,18 @@ fn stale_timers_are_ignored() {
         @1s (finished)
           emit t2.triggered id=id5 ctx=c1 commit=dev-head
           id1 dev.delivery svc c1: started [t2 id5]
+        @2s fire started-deadline id1/id2
+          ignored: timer started-deadline id1/id2 is stale
+        @3s fire finished-deadline id1/id5
+          ignored: timer finished-deadline id1/id5 is stale
+        @4s fire started-deadline nobody/id5
+          ignored: timer started-deadline nobody/id5 is stale
         @10m1s timer started-deadline id1/id5
           emit dev.delivery.finished id=id6 ctx=c1 triggeredid=tr1 result="fail" status="errored" message="sequence timed out while waiting for task sh.keptn.event.t2.triggered to receive a correlating .started or .finished event"
           id1 dev.delivery svc c1: timedOut (fail errored)
-        @20m fire started-deadline id1/id2
-          ignored: timer started-deadline id1/id2 is stale
-        @21m fire finished-deadline id1/id5
-          ignored: timer finished-deadline id1/id5 is stale
-        @22m fire started-deadline nobody/id5
-          ignored: timer started-deadline nobody/id5 is stale
+        @11m tick
+        @12m fire started-deadline id1/id5
+          ignored: timer started-deadline id1/id5 is stale
         "#,
     );
 }
@@ -937,7 +942,7 @@ fn pause_of_one_stage_leaves_the_others_running() {
         @0 trigger dev.delivery svc
         @1s pause c1 stage=us
         @2s done deployment
-        @3s done deployment tid=id10
+        @3s done deployment tid=id9
         @4s resume c1 stage=us
         "#,
         r#"
@@ -955,14 +960,14 @@ fn pause_of_one_stage_leaves_the_others_running() {
           id1 dev.delivery svc c1: finished (pass succeeded)
           id8 eu.delivery svc c1: started [deployment id9]
           id10 us.delivery svc c1: paused
-        @3s done deployment tid=id10
-          ignored: no open task was triggered with id id10
+        @3s done deployment tid=id9
         @3s (finished)
-          ignored: no open task was triggered with id id10
+          emit eu.delivery.finished id=id13 ctx=c1 triggeredid=id6 result="pass" status="succeeded"
+          id8 eu.delivery svc c1: finished (pass succeeded)
         @4s resume c1 stage=us
-          emit deployment.triggered id=id13 ctx=c1 commit=us-head
+          emit deployment.triggered id=id14 ctx=c1 commit=us-head
           pauses: []
-          id10 us.delivery svc c1: started [deployment id13]
+          id10 us.delivery svc c1: started [deployment id14]
         "#,
     );
 }
@@ -1138,10 +1143,11 @@ fn restore_keeps_delays_and_pauses() {
         @10s (finished)
           timer- finished-deadline id1/id2
           timer+ triggered-after id1/id5 at 2m10s
-          id1 dev.delivery svc c1: paused [test id5 held]
+          id1 dev.delivery svc c1: paused [test id5 delayed]
         @20s restart
           restarted: 1 executions, 1 timers
         @2m10s timer triggered-after id1/id5
+          id1 dev.delivery svc c1: paused [test id5 held]
         @3m tick
         @4m trigger dev.delivery svc2
           id6 dev.delivery svc2 c1: paused
@@ -1155,4 +1161,89 @@ fn restore_keeps_delays_and_pauses() {
           id6 dev.delivery svc2 c1: started [deployment id7]
         "#,
     );
+}
+
+#[test]
+fn echoes_of_own_events_are_ignored_and_a_commit_on_the_trigger_is_kept() {
+    check(
+        TWO_TASKS,
+        r#"
+        @0 trigger dev.delivery svc commit=abc123
+        @1s echo id2
+        @2s done t1
+        @3s done t2 result=warning
+        @4s echo id8
+        @5s echo id9
+        "#,
+        r#"
+        @0 trigger dev.delivery svc commit=abc123
+          emit t1.triggered id=id2 ctx=c1 commit=abc123
+          id1 dev.delivery svc c1: started [t1 id2]
+        @1s echo id2
+          ignored: event type sh.keptn.event.t1.triggered is not handled by the sequence engine
+        @2s done t1
+        @2s (finished)
+          emit t2.triggered id=id5 ctx=c1 commit=abc123
+          id1 dev.delivery svc c1: started [t2 id5]
+        @3s done t2 result=warning
+        @3s (finished)
+          emit dev.delivery.finished id=id8 ctx=c1 triggeredid=tr1 result="warning" status="succeeded"
+          emit dev.notify.triggered id=id9 ctx=c1
+          emit prod.delivery.triggered id=id10 ctx=c1
+          emit notify.triggered id=id12 ctx=c1 commit=dev-head
+          emit deploy.triggered id=id14 ctx=c1 commit=prod-head
+          id1 dev.delivery svc c1: finished (warning succeeded)
+          id11 dev.notify svc c1: started [notify id12]
+          id13 prod.delivery svc c1: started [deploy id14]
+        @4s echo id8
+          ignored: event type sh.keptn.event.dev.delivery.finished is not handled by the sequence engine
+        @5s echo id9
+          ignored: sequence trigger id9 was already received
+        "#,
+    );
+}
+
+#[test]
+fn a_running_sequence_keeps_its_copy_of_the_shipyard() {
+    const EDITED: &str = r#"
+apiVersion: spec.keptn.sh/0.2.2
+kind: Shipyard
+metadata:
+  name: two
+spec:
+  stages:
+    - name: dev
+      sequences:
+        - name: delivery
+          tasks:
+            - name: t1
+            - name: other
+"#;
+    let actual = super::transcript::run_with(
+        &[TWO_TASKS, EDITED],
+        r#"
+        @0 trigger dev.delivery svc
+        @1s shipyard 1
+        @2s done t1
+        @3s done t2
+        "#,
+        EngineConfig::default(),
+    );
+    // t2 comes from the execution's copy; chaining reads the current shipyard, which no longer
+    // has a prod stage (Keptn used the cached shipyard for triggeredOn too).
+    let expected = r#"
+        @0 trigger dev.delivery svc
+          emit t1.triggered id=id2 ctx=c1 commit=dev-head
+          id1 dev.delivery svc c1: started [t1 id2]
+        @1s shipyard 1
+        @2s done t1
+        @2s (finished)
+          emit t2.triggered id=id5 ctx=c1 commit=dev-head
+          id1 dev.delivery svc c1: started [t2 id5]
+        @3s done t2
+        @3s (finished)
+          emit dev.delivery.finished id=id8 ctx=c1 triggeredid=tr1 result="pass" status="succeeded"
+          id1 dev.delivery svc c1: finished (pass succeeded)
+        "#;
+    assert_eq!(normalize(&actual), normalize(expected), "actual:\n{actual}");
 }

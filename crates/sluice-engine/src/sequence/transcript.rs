@@ -10,6 +10,8 @@
 //! - `finished <task> [result=pass] [status=succeeded] [msg=..] [ctx] [src] [tid] [data=<json>]`
 //! - `done <task> ...`: `started` then `finished` with the same arguments
 //! - `pause|resume|abort [ctx] [stage=..]`
+//! - `echo <id>`: feed an event the engine emitted back to it (as the bus would)
+//! - `shipyard <n>`: switch to the n-th shipyard given to [`run_with`]
 //! - `fire <kind> <execution>/<triggered id>`: a timer input the engine did not schedule
 //! - `tick` (only lets time pass), `restart` (persist executions and pauses as JSON, restore a
 //!   new engine, re-arm its pending timers), `state` (print every execution)
@@ -37,6 +39,10 @@ struct Harness {
     engine: Engine,
     config: EngineConfig,
     shipyard: Arc<Shipyard>,
+    /// Every shipyard of the test, for `shipyard <n>`.
+    shipyards: Vec<Arc<Shipyard>>,
+    /// Every event the engine emitted, by id, for `echo <id>`.
+    emitted: BTreeMap<String, KeptnEvent>,
     next_id: u64,
     next_trigger: u64,
     timers: BTreeMap<TimerKey, Timestamp>,
@@ -62,14 +68,31 @@ fn offset(t: Timestamp) -> String {
 
 /// Runs `script` against `shipyard_yaml` and returns the transcript.
 pub fn run(shipyard_yaml: &str, script: &str, config: EngineConfig) -> String {
-    let parsed = shipyard::parse(shipyard_yaml);
-    let Some(shipyard) = parsed.value else {
-        panic!("test shipyard does not parse: {:?}", parsed.diagnostics);
+    run_with(&[shipyard_yaml], script, config)
+}
+
+/// Runs `script` with the first shipyard; `shipyard <n>` switches to another one (a project
+/// edit while sequences run).
+pub fn run_with(shipyard_yamls: &[&str], script: &str, config: EngineConfig) -> String {
+    let shipyards: Vec<Arc<Shipyard>> = shipyard_yamls
+        .iter()
+        .map(|yaml| {
+            let parsed = shipyard::parse(yaml);
+            match parsed.value {
+                Some(s) => Arc::new(s),
+                None => panic!("test shipyard does not parse: {:?}", parsed.diagnostics),
+            }
+        })
+        .collect();
+    let Some(first) = shipyards.first().cloned() else {
+        panic!("no shipyard");
     };
     let mut h = Harness {
         engine: Engine::new(config),
         config,
-        shipyard: Arc::new(shipyard),
+        shipyard: first,
+        shipyards,
+        emitted: BTreeMap::new(),
         next_id: 0,
         next_trigger: 0,
         timers: BTreeMap::new(),
@@ -212,6 +235,16 @@ impl Harness {
                 });
             }
             "tick" => {}
+            "shipyard" => {
+                let n: usize = words.first().and_then(|w| w.parse().ok()).unwrap_or(0);
+                self.shipyard = self.shipyards[n].clone();
+            }
+            "echo" => {
+                let Some(ev) = words.first().and_then(|id| self.emitted.get(id)).cloned() else {
+                    panic!("echo needs the id of an emitted event: {line}");
+                };
+                self.step(Input::event(ev));
+            }
             "fire" => {
                 // fire <kind> <execution>/<triggered id>: a timer the engine may consider stale.
                 let kind = match words.first().map(String::as_str) {
@@ -421,6 +454,7 @@ impl Harness {
         let short = ty.strip_prefix("sh.keptn.event.").unwrap_or(&ty);
         let id = ev.id.clone().unwrap_or_default();
         let ctx = ev.shkeptncontext.clone().unwrap_or_default();
+        self.emitted.insert(id.clone(), ev.clone());
         let mut line = format!("emit {short} id={id} ctx={ctx}");
         if let Some(t) = &ev.triggeredid {
             line.push_str(&format!(" triggeredid={t}"));
@@ -486,6 +520,8 @@ impl Harness {
             if let Some(ct) = &x.current_task {
                 let held = if ct.dispatched_at.is_some() {
                     ""
+                } else if ct.delayed {
+                    " delayed"
                 } else {
                     " held"
                 };
