@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! <data_dir>/projects/<project>.git            bare git repository, branch `main` (HEAD)
-//! <data_dir>/projects/.creating-<project>       a repository being built (removed at open)
+//! <data_dir>/projects/.creating-<project>-...   a repository being built (removed at open)
 //! <data_dir>/projects/.deleting-<project>-<ns>  a repository being removed (removed at open)
 //! ```
 //!
@@ -43,7 +43,11 @@
 //! compare-and-swap. Each operation is exactly one commit (none when it changes nothing); a
 //! failing operation leaves the branch untouched (at most some unreachable objects, which
 //! `git gc` removes). Writes to one project are serialised by a lock inside
-//! [`ResourceStore`]; reads take no lock.
+//! [`ResourceStore`]; reads take no lock. Should something else move the branch anyway (a
+//! second store on the same directory), the swap fails and the change is recomputed on the
+//! new head. Repositories are created with `core.fsyncObjectFiles`, so libgit2 flushes
+//! objects and refs to disk. One process per data directory is the supported setup: a store
+//! removes unfinished creations and deletions it finds when it opens.
 //!
 //! # Resource URIs
 //!

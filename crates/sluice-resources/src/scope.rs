@@ -97,16 +97,15 @@ pub(crate) fn check_stage(name: &str) -> Result<(), ResourceError> {
     names::check_stage(name).map_err(ResourceError::InvalidName)
 }
 
-/// [`names::check_service`] as a [`ResourceError`], also refusing names git or our layout
-/// cannot hold (`.git`, control characters, backslashes) which Keptn's check let through.
+/// [`names::check_service`] as a [`ResourceError`], also refusing names git or a clone cannot
+/// hold as a directory (`.git` in any case, control characters, backslashes), which Keptn's
+/// check let through.
 pub(crate) fn check_service(name: &str) -> Result<(), ResourceError> {
     names::check_service(name).map_err(ResourceError::InvalidName)?;
-    if name.to_ascii_lowercase().contains(".git")
-        || name.chars().any(|c| c.is_control() || c == '\\')
-    {
+    if name.eq_ignore_ascii_case(".git") || name.chars().any(|c| c.is_control() || c == '\\') {
         return Err(ResourceError::InvalidName(format!(
-            "service name `{}` cannot be stored as a directory in git (it contains `.git`, a \
-             backslash or a control character)",
+            "service name `{}` cannot be stored as a directory in git (it is `.git` or contains \
+             a backslash or a control character)",
             name.escape_debug()
         )));
     }
@@ -133,6 +132,11 @@ mod tests {
     #[test]
     fn names_are_checked() {
         assert!(Scope::service("p", "dev", "Carts_v2").check_names().is_ok());
+        assert!(
+            Scope::service("p", "dev", "app.github")
+                .check_names()
+                .is_ok()
+        );
         for bad in [
             Scope::project("P"),
             Scope::project(""),
@@ -141,6 +145,7 @@ mod tests {
             Scope::service("p", "dev", "a/b"),
             Scope::service("p", "dev", ".."),
             Scope::service("p", "dev", ".git"),
+            Scope::service("p", "dev", ".GIT"),
             Scope::service("p", "dev", "a\\b"),
             Scope::service("p", "dev", "a\nb"),
         ] {

@@ -5,6 +5,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use git2::{Commit, ErrorCode, Oid, Repository, RepositoryInitOptions, Signature, Tree};
 
@@ -23,6 +24,10 @@ pub const DEFAULT_PAGE_SIZE: usize = 20;
 
 /// The full name of the one branch.
 const BRANCH_REF: &str = "refs/heads/main";
+
+/// How often a write is recomputed when the branch moved under it (see
+/// [`ResourceStore::write`]).
+const WRITE_ATTEMPTS: u32 = 50;
 
 /// Prefix of a project repository being created (renamed into place when complete).
 const CREATING_PREFIX: &str = ".creating-";
@@ -252,6 +257,10 @@ impl ResourceStore {
         };
         if let Err(e) = fs::rename(&staging, &path) {
             let _ = fs::remove_dir_all(&staging);
+            if path.exists() {
+                // Another process created it in the meantime.
+                return Err(ResourceError::AlreadyExists(Entity::Project));
+            }
             return Err(e.into());
         }
         Ok(commit)
@@ -272,6 +281,9 @@ impl ResourceStore {
                 .initial_head(BRANCH)
                 .mkpath(true),
         )?;
+        // Make libgit2 fsync objects and refs, so a crash cannot leave the branch pointing at
+        // a commit whose objects never reached the disk.
+        repo.config()?.set_bool("core.fsyncObjectFiles", true)?;
         let now = metadata::now();
         let mut root = tree::edit(
             &repo,
@@ -620,24 +632,45 @@ impl ResourceStore {
     /// Runs one write under the project's lock: `change` gets the head tree and returns the
     /// new root tree and a commit message; the branch then moves to a new commit of that tree
     /// only if it still points at the head read (compare-and-swap).
+    ///
+    /// Inside one store the lock means the swap cannot fail; if another process (or another
+    /// store on the same directory) moved the branch or holds its lock file, the change is
+    /// recomputed on the new head, up to [`WRITE_ATTEMPTS`] times.
     fn write<F>(&self, project: &str, change: F) -> Result<CommitId, ResourceError>
     where
-        F: FnOnce(&Repository, &Tree<'_>) -> Result<(Oid, String), ResourceError>,
+        F: Fn(&Repository, &Tree<'_>) -> Result<(Oid, String), ResourceError>,
     {
         let lock = self.lock_of(project);
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
         let repo = self.open_repo(project)?;
-        let head = head_commit(&repo)?;
-        let root = head.tree()?;
-        let (tree_id, message) = change(&repo, &root)?;
-        if tree_id == root.id() {
-            return Ok(head.id().into());
+        let mut attempt = 1;
+        loop {
+            let head = head_commit(&repo)?;
+            let root = head.tree()?;
+            let (tree_id, message) = change(&repo, &root)?;
+            if tree_id == root.id() {
+                return Ok(head.id().into());
+            }
+            let tree = repo.find_tree(tree_id)?;
+            let sig = self.signature()?;
+            let id = repo.commit(None, &sig, &sig, &message, &tree, &[&head])?;
+            match repo.reference_matching(BRANCH_REF, id, true, head.id(), &message) {
+                Ok(_) => return Ok(id.into()),
+                Err(e)
+                    if attempt < WRITE_ATTEMPTS
+                        && matches!(e.code(), ErrorCode::Modified | ErrorCode::Locked) =>
+                {
+                    // The other writer holds the ref's lock file for a moment (an fsync):
+                    // back off a little longer each time, 0.2 ms up to 10 ms (about 0.4 s in
+                    // all before giving up).
+                    std::thread::sleep(Duration::from_micros(
+                        (200 * u64::from(attempt)).min(10_000),
+                    ));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        let tree = repo.find_tree(tree_id)?;
-        let sig = self.signature()?;
-        let id = repo.commit(None, &sig, &sig, &message, &tree, &[&head])?;
-        repo.reference_matching(BRANCH_REF, id, true, head.id(), &message)?;
-        Ok(id.into())
     }
 
     /// The lock serialising writes to `project`.

@@ -702,6 +702,44 @@ fn concurrent_writers_all_land_as_separate_commits() {
 }
 
 #[test]
+fn two_stores_on_one_directory_lose_no_write() {
+    // Two stores have separate locks, like two processes: the compare-and-swap on the branch
+    // and the retry keep every write.
+    let (dir, first) = store("two-stores");
+    let second = ResourceStore::open(StoreConfig::new(dir.path())).expect("second store");
+    let stores = [Arc::new(first), Arc::new(second)];
+    let per_thread = 8;
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let store = Arc::clone(&stores[t % 2]);
+            std::thread::spawn(move || {
+                for i in 0..per_thread {
+                    let uri = format!("s{t}-{i}.yaml");
+                    store
+                        .put_resources(
+                            Scope::project("sockshop"),
+                            &[Upload {
+                                uri: &uri,
+                                content: b"x",
+                            }],
+                        )
+                        .expect("put");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    let files = list_all(&stores[0], Scope::project("sockshop"), None);
+    assert_eq!(files.len(), 4 * per_thread + 2, "{files:?}");
+    let repo = git2::Repository::open_bare(stores[0].project_path("sockshop")).expect("open");
+    let mut walk = repo.revwalk().expect("walk");
+    walk.push_ref("refs/heads/main").expect("push");
+    assert_eq!(walk.count(), 4 * per_thread + 2);
+}
+
+#[test]
 fn repository_is_readable_with_the_git_cli() {
     let git_works = Command::new("git")
         .arg("--version")
@@ -747,6 +785,7 @@ fn repository_is_readable_with_the_git_cli() {
     assert_eq!(git(&["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "main");
     assert_eq!(git(&["rev-parse", "--is-bare-repository"]).trim(), "true");
     git(&["fsck", "--strict"]);
+    assert_eq!(git(&["config", "core.fsyncObjectFiles"]).trim(), "true");
     // A clone has the files in a working tree.
     let clone = dir.path().join("clone");
     let out = Command::new("git")
