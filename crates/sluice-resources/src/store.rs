@@ -165,7 +165,11 @@ pub struct ResourceStore {
 impl ResourceStore {
     /// Opens (creating if needed) the store in `config.data_dir`, removing leftovers of
     /// project creations or deletions that a crash interrupted.
+    ///
+    /// Fails with [`ResourceError::Git`] when the configured author is not a valid git
+    /// identity (empty, or containing `<`, `>` or a newline).
     pub fn open(config: StoreConfig) -> Result<ResourceStore, ResourceError> {
+        Signature::now(&config.author_name, &config.author_email)?;
         let projects_dir = config.data_dir.join("projects");
         fs::create_dir_all(&projects_dir)?;
         for entry in fs::read_dir(&projects_dir)? {

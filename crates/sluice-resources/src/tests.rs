@@ -832,6 +832,17 @@ fn custom_author_is_used() {
 }
 
 #[test]
+fn invalid_author_is_refused_at_open() {
+    let dir = TestDir::new("bad-author");
+    let mut config = StoreConfig::new(dir.path());
+    config.author_email = "a>b".to_owned();
+    assert!(matches!(
+        ResourceStore::open(config),
+        Err(ResourceError::Git(_))
+    ));
+}
+
+#[test]
 fn leftovers_of_interrupted_operations_are_removed_at_open() {
     let dir = TestDir::new("leftovers");
     let projects = dir.path().join("projects");
