@@ -581,8 +581,6 @@ fn size_cap_is_enforced_per_file_and_per_write() {
     );
 }
 
-const DEFAULT_MAX_RESOURCE_BYTES_CHECK: usize = 5 * 1024 * 1024;
-
 #[test]
 fn binary_content_round_trips_byte_exact() {
     let (_dir, store) = store("binary");
