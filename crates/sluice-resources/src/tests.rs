@@ -575,10 +575,7 @@ fn size_cap_is_enforced_per_file_and_per_write() {
         })
     ));
     assert_eq!(store.project_head("p").expect("head"), head);
-    assert_eq!(
-        DEFAULT_MAX_RESOURCE_BYTES_CHECK,
-        crate::DEFAULT_MAX_RESOURCE_BYTES
-    );
+    assert_eq!(crate::DEFAULT_MAX_RESOURCE_BYTES, 5 * 1024 * 1024);
 }
 
 #[test]
