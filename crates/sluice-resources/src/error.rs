@@ -1,0 +1,130 @@
+//! The one error type of the resource repository, with Keptn's message phrases.
+
+use std::fmt;
+
+/// What kind of entity an [`ResourceError::AlreadyExists`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    /// A project (its repository).
+    Project,
+    /// A stage directory.
+    Stage,
+    /// A service directory.
+    Service,
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Entity::Project => "project",
+            Entity::Stage => "stage",
+            Entity::Service => "service",
+        })
+    }
+}
+
+/// Why a resource repository operation failed.
+///
+/// The messages of the not-found and already-exists variants are exactly Keptn
+/// resource-service's (`project not found`, `service already exists`, ...): Keptn's clients
+/// detect these cases by message text, so the HTTP layer should pass [`ToString`] through.
+/// [`ResourceError::http_status`] gives the status code Keptn used.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    /// No repository for this project.
+    #[error("project not found")]
+    ProjectNotFound,
+    /// The stage has no directory (at the commit read).
+    #[error("stage not found")]
+    StageNotFound,
+    /// The service has no directory in the stage (at the commit read).
+    #[error("service not found")]
+    ServiceNotFound,
+    /// No file at this URI (at the commit read).
+    #[error("resource not found")]
+    ResourceNotFound,
+    /// The project, stage or service to create exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(Entity),
+    /// The resource URI is not an acceptable relative path, or names a directory.
+    #[error("invalid resource uri: {0}")]
+    InvalidResourceUri(String),
+    /// A project, stage or service name breaks Keptn's naming rules.
+    #[error("{0}")]
+    InvalidName(String),
+    /// A resource, or all resources of one write together, exceed the size limit.
+    #[error("resource content too large: {size} bytes, at most {limit} bytes allowed")]
+    TooLarge {
+        /// Size of the offending content in bytes.
+        size: usize,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// `gitCommitID` does not name a commit of the project's repository.
+    #[error("revision does not exist: `{0}`")]
+    CommitNotFound(String),
+    /// `nextPageKey` is not a decimal offset.
+    #[error("invalid next page key `{0}`: expected a decimal number")]
+    InvalidPageKey(String),
+    /// libgit2 failed (corrupt repository, disk full, ...).
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    /// A file-system operation on the data directory failed.
+    #[error("could not access the resource data directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ResourceError {
+    /// The HTTP status Keptn's resource-service answered with for this error
+    /// (413 for [`TooLarge`](ResourceError::TooLarge), which Keptn's gateway enforced).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ResourceError::ProjectNotFound
+            | ResourceError::StageNotFound
+            | ResourceError::ServiceNotFound
+            | ResourceError::ResourceNotFound
+            | ResourceError::CommitNotFound(_) => 404,
+            ResourceError::AlreadyExists(_) => 409,
+            ResourceError::InvalidResourceUri(_)
+            | ResourceError::InvalidName(_)
+            | ResourceError::InvalidPageKey(_) => 400,
+            ResourceError::TooLarge { .. } => 413,
+            ResourceError::Git(_) | ResourceError::Io(_) => 500,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_keptns() {
+        assert_eq!(
+            ResourceError::ProjectNotFound.to_string(),
+            "project not found"
+        );
+        assert_eq!(ResourceError::StageNotFound.to_string(), "stage not found");
+        assert_eq!(
+            ResourceError::ServiceNotFound.to_string(),
+            "service not found"
+        );
+        assert_eq!(
+            ResourceError::ResourceNotFound.to_string(),
+            "resource not found"
+        );
+        assert_eq!(
+            ResourceError::AlreadyExists(Entity::Project).to_string(),
+            "project already exists"
+        );
+        assert_eq!(
+            ResourceError::AlreadyExists(Entity::Service).to_string(),
+            "service already exists"
+        );
+        assert_eq!(ResourceError::ResourceNotFound.http_status(), 404);
+        assert_eq!(
+            ResourceError::AlreadyExists(Entity::Stage).http_status(),
+            409
+        );
+    }
+}

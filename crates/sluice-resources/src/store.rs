@@ -1,0 +1,813 @@
+//! The resource store: one bare git repository per project and every operation on it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use git2::{Commit, ErrorCode, Oid, Repository, RepositoryInitOptions, Signature, Tree};
+
+use crate::error::{Entity, ResourceError};
+use crate::scope::{Scope, check_project, check_service, check_stage};
+use crate::tree::{self, Change, EditError};
+use crate::uri::ResourceUri;
+use crate::{BRANCH, METADATA_FILE, STAGES_DIR, metadata};
+
+/// Default cap on one resource's content and on all contents of one write: 5 MiB, the request
+/// body limit of Keptn's API gateway.
+pub const DEFAULT_MAX_RESOURCE_BYTES: usize = 5 * 1024 * 1024;
+
+/// Page size used when a list request gives none (or 0), as in Keptn's APIs.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+
+/// The full name of the one branch.
+const BRANCH_REF: &str = "refs/heads/main";
+
+/// How often a write is recomputed when the branch moved under it (see
+/// [`ResourceStore::write`]).
+const WRITE_ATTEMPTS: u32 = 50;
+
+/// Prefix of a project repository being created (renamed into place when complete).
+const CREATING_PREFIX: &str = ".creating-";
+/// Prefix of a project repository being deleted (renamed away first, then removed).
+const DELETING_PREFIX: &str = ".deleting-";
+
+/// Settings of a [`ResourceStore`].
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Data directory; repositories live in `<data_dir>/projects/<project>.git`.
+    pub data_dir: PathBuf,
+    /// Author and committer name of every commit.
+    pub author_name: String,
+    /// Author and committer e-mail of every commit.
+    pub author_email: String,
+    /// Largest accepted resource content in bytes, also the cap for the sum of all contents
+    /// written in one call.
+    pub max_resource_bytes: usize,
+}
+
+impl StoreConfig {
+    /// Defaults: author `sluice <sluice@localhost>`, [`DEFAULT_MAX_RESOURCE_BYTES`].
+    pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            data_dir: data_dir.into(),
+            author_name: "sluice".to_owned(),
+            author_email: "sluice@localhost".to_owned(),
+            max_resource_bytes: DEFAULT_MAX_RESOURCE_BYTES,
+        }
+    }
+}
+
+/// A full hexadecimal git commit id (40 characters), Keptn's `gitCommitID` / `version`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommitId(String);
+
+impl CommitId {
+    /// The hexadecimal id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Oid> for CommitId {
+    fn from(id: Oid) -> Self {
+        CommitId(id.to_string())
+    }
+}
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One file to add or replace (Keptn's `{resourceURI, resourceContent}` after base64 decoding).
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    /// Resource URI, checked with [`ResourceUri::parse`].
+    pub uri: &'a str,
+    /// The file's bytes.
+    pub content: &'a [u8],
+}
+
+/// A file read from the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// The normalised URI (without a leading `/`).
+    pub uri: ResourceUri,
+    /// The file's bytes.
+    pub content: Vec<u8>,
+    /// The commit it was read at (Keptn's `metadata.version`).
+    pub commit: CommitId,
+}
+
+/// Which page of a listing to return.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageRequest<'a> {
+    /// Number of URIs per page; 0 means [`DEFAULT_PAGE_SIZE`].
+    pub page_size: usize,
+    /// Keptn's `nextPageKey`: the decimal offset of the first URI; None, `""` and `"0"` start
+    /// at the beginning.
+    pub next_page_key: Option<&'a str>,
+}
+
+/// One page of resource URIs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourcePage {
+    /// URIs relative to the level, in git's order (byte order of the paths).
+    pub uris: Vec<String>,
+    /// Offset of the next page, or None on the last page.
+    pub next_page_key: Option<String>,
+    /// Number of URIs at the level in all pages.
+    pub total_count: usize,
+    /// The commit listed.
+    pub commit: CommitId,
+}
+
+impl ResourcePage {
+    /// `nextPageKey` as Keptn sent it: the offset, or `"0"` on the last page.
+    pub fn wire_next_page_key(&self) -> &str {
+        self.next_page_key.as_deref().unwrap_or("0")
+    }
+}
+
+/// A commit that changed one resource (see [`ResourceStore::history`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceChange {
+    /// The commit.
+    pub commit: CommitId,
+    /// Its message.
+    pub message: String,
+    /// Author name.
+    pub author_name: String,
+    /// Author e-mail.
+    pub author_email: String,
+    /// Commit time, seconds since the Unix epoch.
+    pub time_unix: i64,
+    /// Whether the commit removed the file (rather than adding or changing it).
+    pub deleted: bool,
+}
+
+/// The git-backed resource repository of all projects.
+///
+/// Operations are synchronous (run them on a blocking thread). Writes to one project are
+/// serialised by a per-project lock and each makes exactly one commit; reads take no lock
+/// (they see the branch before or after a write, never half of it).
+#[derive(Debug)]
+pub struct ResourceStore {
+    config: StoreConfig,
+    projects_dir: PathBuf,
+    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl ResourceStore {
+    /// Opens (creating if needed) the store in `config.data_dir`, removing leftovers of
+    /// project creations or deletions that a crash interrupted.
+    ///
+    /// Fails with [`ResourceError::Git`] when the configured author is not a valid git
+    /// identity (empty, or containing `<`, `>` or a newline).
+    pub fn open(config: StoreConfig) -> Result<ResourceStore, ResourceError> {
+        Signature::now(&config.author_name, &config.author_email)?;
+        let projects_dir = config.data_dir.join("projects");
+        fs::create_dir_all(&projects_dir)?;
+        for entry in fs::read_dir(&projects_dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(CREATING_PREFIX) || name.starts_with(DELETING_PREFIX) {
+                fs::remove_dir_all(entry.path())?;
+            }
+        }
+        Ok(ResourceStore {
+            config,
+            projects_dir,
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The settings the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Where the repository of `project` is (whether it exists or not).
+    pub fn project_path(&self, project: &str) -> PathBuf {
+        self.projects_dir.join(format!("{project}.git"))
+    }
+
+    /// Whether `project` has a repository.
+    pub fn project_exists(&self, project: &str) -> bool {
+        check_project(project).is_ok() && self.project_path(project).is_dir()
+    }
+
+    /// Names of all projects, sorted.
+    pub fn projects(&self) -> Result<Vec<String>, ResourceError> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.projects_dir)? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(project) = name.strip_suffix(".git")
+                && check_project(project).is_ok()
+            {
+                out.push(project.to_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Creates the repository of `project` with one commit holding the project's
+    /// `metadata.yaml`, `shipyard.yaml` and a `metadata.yaml` in the directory of each stage.
+    ///
+    /// The repository is built under a temporary name and renamed into place, so a failure
+    /// leaves no project behind.
+    pub fn create_project(
+        &self,
+        project: &str,
+        stages: &[&str],
+        shipyard: &[u8],
+    ) -> Result<CommitId, ResourceError> {
+        check_project(project)?;
+        for (i, stage) in stages.iter().enumerate() {
+            check_stage(stage)?;
+            if stages[..i].contains(stage) {
+                return Err(ResourceError::InvalidName(format!(
+                    "stage `{stage}` is listed twice"
+                )));
+            }
+        }
+        self.check_size(shipyard.len())?;
+        let lock = self.lock_of(project);
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = self.project_path(project);
+        if path.exists() {
+            return Err(ResourceError::AlreadyExists(Entity::Project));
+        }
+        let staging = self
+            .projects_dir
+            .join(format!("{CREATING_PREFIX}{project}"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        let built = self.init_project(&staging, project, stages, shipyard);
+        let commit = match built {
+            Ok(commit) => commit,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        if let Err(e) = fs::rename(&staging, &path) {
+            let _ = fs::remove_dir_all(&staging);
+            if path.exists() {
+                // Another process created it in the meantime.
+                return Err(ResourceError::AlreadyExists(Entity::Project));
+            }
+            return Err(e.into());
+        }
+        Ok(commit)
+    }
+
+    /// Writes the new repository of [`create_project`](Self::create_project) at `dir`.
+    fn init_project(
+        &self,
+        dir: &Path,
+        project: &str,
+        stages: &[&str],
+        shipyard: &[u8],
+    ) -> Result<CommitId, ResourceError> {
+        let repo = Repository::init_opts(
+            dir,
+            RepositoryInitOptions::new()
+                .bare(true)
+                .initial_head(BRANCH)
+                .mkpath(true),
+        )?;
+        // Make libgit2 fsync objects and refs, so a crash cannot leave the branch pointing at
+        // a commit whose objects never reached the disk.
+        repo.config()?.set_bool("core.fsyncObjectFiles", true)?;
+        let now = metadata::now();
+        let mut root = tree::edit(
+            &repo,
+            None,
+            &[METADATA_FILE],
+            Change::Put(repo.blob(metadata::project(project, now).as_bytes())?),
+        )
+        .map_err(git_only)?;
+        let shipyard_blob = repo.blob(shipyard)?;
+        root = edit_at(&repo, root, &["shipyard.yaml"], Change::Put(shipyard_blob))?;
+        for stage in stages {
+            let blob = repo.blob(metadata::stage(stage, now).as_bytes())?;
+            root = edit_at(
+                &repo,
+                root,
+                &[STAGES_DIR, stage, METADATA_FILE],
+                Change::Put(blob),
+            )?;
+        }
+        let tree = repo.find_tree(root)?;
+        let sig = self.signature()?;
+        let id = repo.commit(None, &sig, &sig, "initialized project", &tree, &[])?;
+        repo.reference(BRANCH_REF, id, false, "initialized project")?;
+        Ok(id.into())
+    }
+
+    /// Deletes the repository of `project` (renamed away first, so no half-deleted repository
+    /// is ever visible under the project's name).
+    pub fn delete_project(&self, project: &str) -> Result<(), ResourceError> {
+        check_project(project)?;
+        let lock = self.lock_of(project);
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let path = self.project_path(project);
+        if !path.is_dir() {
+            return Err(ResourceError::ProjectNotFound);
+        }
+        let nanos = metadata::now().unix_nanos();
+        let grave = self
+            .projects_dir
+            .join(format!("{DELETING_PREFIX}{project}-{nanos}"));
+        fs::rename(&path, &grave)?;
+        fs::remove_dir_all(&grave)?;
+        Ok(())
+    }
+
+    /// Adds a stage directory (with its `metadata.yaml`) to `project`.
+    pub fn create_stage(&self, project: &str, stage: &str) -> Result<CommitId, ResourceError> {
+        check_project(project)?;
+        check_stage(stage)?;
+        self.write(project, |repo, root| {
+            if tree::subtree(repo, root, &[STAGES_DIR, stage])?.is_some() {
+                return Err(ResourceError::AlreadyExists(Entity::Stage));
+            }
+            let blob = repo.blob(metadata::stage(stage, metadata::now()).as_bytes())?;
+            let tree = edit_at(
+                repo,
+                root.id(),
+                &[STAGES_DIR, stage, METADATA_FILE],
+                Change::Put(blob),
+            )?;
+            Ok((tree, format!("Added stage: {stage}")))
+        })
+    }
+
+    /// Names of the stages of `project` (directories under `.keptn-stages`), in byte order.
+    pub fn stages(&self, project: &str) -> Result<Vec<String>, ResourceError> {
+        check_project(project)?;
+        let repo = self.open_repo(project)?;
+        let root = head_commit(&repo)?.tree()?;
+        Ok(tree::subtree(&repo, &root, &[STAGES_DIR])?
+            .map(|t| tree::directories(&t))
+            .unwrap_or_default())
+    }
+
+    /// Creates the service directory (with its `metadata.yaml`) in every stage of `project`
+    /// that lacks it, in one commit.
+    ///
+    /// Errors: [`ResourceError::StageNotFound`] when the project has no stage,
+    /// [`AlreadyExists`](ResourceError::AlreadyExists) when every stage has the service.
+    pub fn create_service(&self, project: &str, service: &str) -> Result<CommitId, ResourceError> {
+        check_project(project)?;
+        check_service(service)?;
+        self.write(project, |repo, root| {
+            let stages = stage_names(repo, root)?;
+            if stages.is_empty() {
+                return Err(ResourceError::StageNotFound);
+            }
+            let blob = repo.blob(metadata::service(service, metadata::now()).as_bytes())?;
+            let mut tree_id = root.id();
+            let mut added = false;
+            for stage in &stages {
+                let dir = [STAGES_DIR, stage.as_str(), service];
+                let current = repo.find_tree(tree_id)?;
+                if tree::lookup(repo, &current, &dir)?.is_some() {
+                    if tree::subtree(repo, &current, &dir)?.is_none() {
+                        return Err(ResourceError::InvalidName(format!(
+                            "stage `{stage}` has a file named `{service}`, so it cannot hold a \
+                             service of that name"
+                        )));
+                    }
+                    continue;
+                }
+                let path = [STAGES_DIR, stage.as_str(), service, METADATA_FILE];
+                tree_id = edit_at(repo, tree_id, &path, Change::Put(blob))?;
+                added = true;
+            }
+            if !added {
+                return Err(ResourceError::AlreadyExists(Entity::Service));
+            }
+            Ok((tree_id, format!("Added service: {service}")))
+        })
+    }
+
+    /// Removes the service directory from every stage of `project`, in one commit.
+    pub fn delete_service(&self, project: &str, service: &str) -> Result<CommitId, ResourceError> {
+        check_project(project)?;
+        check_service(service)?;
+        self.write(project, |repo, root| {
+            let mut tree_id = root.id();
+            let mut removed = false;
+            for stage in stage_names(repo, root)? {
+                let dir = [STAGES_DIR, stage.as_str(), service];
+                if tree::subtree(repo, &repo.find_tree(tree_id)?, &dir)?.is_none() {
+                    continue;
+                }
+                tree_id = edit_at(repo, tree_id, &dir, Change::Remove)?;
+                removed = true;
+            }
+            if !removed {
+                return Err(ResourceError::ServiceNotFound);
+            }
+            Ok((tree_id, format!("Removed service: {service}")))
+        })
+    }
+
+    /// Adds or replaces the files at a level in one commit (Keptn's POST and PUT of a resource
+    /// list; a single PUT is a list of one). A later upload of the same URI wins.
+    ///
+    /// Nothing is committed when an upload is invalid, too large, or a path conflicts with
+    /// a directory. When the contents equal what is there already (or the list is empty), no
+    /// commit is made and the current head is returned.
+    pub fn put_resources(
+        &self,
+        scope: Scope<'_>,
+        uploads: &[Upload<'_>],
+    ) -> Result<CommitId, ResourceError> {
+        scope.check_names()?;
+        let mut parsed = Vec::with_capacity(uploads.len());
+        let mut total = 0usize;
+        for upload in uploads {
+            let uri = ResourceUri::parse(upload.uri)?;
+            self.check_size(upload.content.len())?;
+            total = total.saturating_add(upload.content.len());
+            parsed.push((uri, upload.content));
+        }
+        self.check_size(total)?;
+        self.write(scope.project_name(), |repo, root| {
+            check_scope(repo, root, scope)?;
+            let dir = scope.directory();
+            let mut tree_id = root.id();
+            for (uri, content) in &parsed {
+                let blob = repo.blob(content)?;
+                let path: Vec<&str> = dir.iter().copied().chain(uri.segments()).collect();
+                tree_id = tree::edit(
+                    repo,
+                    Some(&repo.find_tree(tree_id)?),
+                    &path,
+                    Change::Put(blob),
+                )
+                .map_err(|e| put_conflict(e, uri, dir.len()))?;
+            }
+            let message = match parsed.as_slice() {
+                [(uri, _)] => format!("Updated resource: {}", join(&dir, uri)),
+                _ => format!("Updated {} resources", parsed.len()),
+            };
+            Ok((tree_id, message))
+        })
+    }
+
+    /// Deletes one file at a level, in one commit.
+    ///
+    /// Directories left empty disappear (git has no empty directories); a delete that would
+    /// remove the directory of the stage or service itself (its last file, normally its
+    /// `metadata.yaml`) is refused: delete the service instead.
+    pub fn delete_resource(&self, scope: Scope<'_>, uri: &str) -> Result<CommitId, ResourceError> {
+        scope.check_names()?;
+        let uri = ResourceUri::parse(uri)?;
+        self.write(scope.project_name(), |repo, root| {
+            check_scope(repo, root, scope)?;
+            let dir = scope.directory();
+            let path: Vec<&str> = dir.iter().copied().chain(uri.segments()).collect();
+            if tree::blob_id(repo, root, &path)?.is_none() {
+                return Err(ResourceError::ResourceNotFound);
+            }
+            let tree_id = edit_at(repo, root.id(), &path, Change::Remove)?;
+            if !dir.is_empty() && tree::subtree(repo, &repo.find_tree(tree_id)?, &dir)?.is_none() {
+                return Err(ResourceError::InvalidResourceUri(format!(
+                    "`{uri}` is the last file of `{}`; deleting it would delete the {}",
+                    dir.join("/"),
+                    if dir.len() == 2 { "stage" } else { "service" }
+                )));
+            }
+            Ok((tree_id, format!("Deleted resource: {}", join(&dir, &uri))))
+        })
+    }
+
+    /// Reads one file at a level, at the branch head or at commit `at` (a full or abbreviated
+    /// hexadecimal id; `""` and Keptn's quirk value `"\"\""` mean the head).
+    ///
+    /// The stage and service must exist at the commit read.
+    pub fn get_resource(
+        &self,
+        scope: Scope<'_>,
+        uri: &str,
+        at: Option<&str>,
+    ) -> Result<Resource, ResourceError> {
+        scope.check_names()?;
+        let uri = ResourceUri::parse(uri)?;
+        let repo = self.open_repo(scope.project_name())?;
+        let commit = resolve(&repo, at)?;
+        let root = commit.tree()?;
+        check_scope(&repo, &root, scope)?;
+        let path: Vec<&str> = scope
+            .directory()
+            .into_iter()
+            .chain(uri.segments())
+            .collect();
+        let blob_id = tree::blob_id(&repo, &root, &path)?.ok_or(ResourceError::ResourceNotFound)?;
+        let content = repo.find_blob(blob_id)?.content().to_vec();
+        Ok(Resource {
+            uri,
+            content,
+            commit: commit.id().into(),
+        })
+    }
+
+    /// Lists the files at a level, at the head or at commit `at`, one page at a time.
+    ///
+    /// Like Keptn, the listing is recursive: the project level lists every file outside
+    /// `.keptn-stages`; the stage level includes the files of its services (as
+    /// `<service>/<uri>`); `metadata.yaml` files are included.
+    pub fn list_resources(
+        &self,
+        scope: Scope<'_>,
+        at: Option<&str>,
+        page: PageRequest<'_>,
+    ) -> Result<ResourcePage, ResourceError> {
+        scope.check_names()?;
+        let offset = match page.next_page_key.map(str::trim) {
+            None | Some("") => 0,
+            Some(key) => key
+                .parse::<usize>()
+                .map_err(|_| ResourceError::InvalidPageKey(key.to_owned()))?,
+        };
+        let size = if page.page_size == 0 {
+            DEFAULT_PAGE_SIZE
+        } else {
+            page.page_size
+        };
+        let repo = self.open_repo(scope.project_name())?;
+        let commit = resolve(&repo, at)?;
+        let root = commit.tree()?;
+        check_scope(&repo, &root, scope)?;
+        let dir = scope.directory();
+        let level = tree::subtree(&repo, &root, &dir)?.ok_or(ResourceError::ResourceNotFound)?;
+        let skip: &[&str] = if dir.is_empty() { &[STAGES_DIR] } else { &[] };
+        let all = tree::files(&level, skip)?;
+        let total_count = all.len();
+        let end = offset.saturating_add(size).min(total_count);
+        let uris = all
+            .get(offset..end)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default();
+        Ok(ResourcePage {
+            uris,
+            next_page_key: (end < total_count).then(|| end.to_string()),
+            total_count,
+            commit: commit.id().into(),
+        })
+    }
+
+    /// The commit to pin for a sequence in `stage` (Keptn 4.4(a) step 3): in directory mode the
+    /// head of the one branch, once the stage is known to exist there.
+    pub fn stage_head(&self, project: &str, stage: &str) -> Result<CommitId, ResourceError> {
+        check_project(project)?;
+        check_stage(stage)?;
+        let repo = self.open_repo(project)?;
+        let head = head_commit(&repo)?;
+        check_scope(&repo, &head.tree()?, Scope::stage(project, stage))?;
+        Ok(head.id().into())
+    }
+
+    /// The head commit of the project's branch.
+    pub fn project_head(&self, project: &str) -> Result<CommitId, ResourceError> {
+        check_project(project)?;
+        let repo = self.open_repo(project)?;
+        Ok(head_commit(&repo)?.id().into())
+    }
+
+    /// The commits that added, changed or deleted one file, newest first, at most `limit`
+    /// (following first parents from the head; the branch history is linear).
+    pub fn history(
+        &self,
+        scope: Scope<'_>,
+        uri: &str,
+        limit: usize,
+    ) -> Result<Vec<ResourceChange>, ResourceError> {
+        scope.check_names()?;
+        let uri = ResourceUri::parse(uri)?;
+        let repo = self.open_repo(scope.project_name())?;
+        let path: Vec<&str> = scope
+            .directory()
+            .into_iter()
+            .chain(uri.segments())
+            .collect();
+        let mut out = Vec::new();
+        let mut current = Some(head_commit(&repo)?);
+        while let Some(commit) = current {
+            if out.len() >= limit {
+                break;
+            }
+            let parent = commit.parent(0).ok();
+            let now = tree::blob_id(&repo, &commit.tree()?, &path)?;
+            let before = match &parent {
+                Some(p) => tree::blob_id(&repo, &p.tree()?, &path)?,
+                None => None,
+            };
+            if now != before {
+                let author = commit.author();
+                out.push(ResourceChange {
+                    commit: commit.id().into(),
+                    message: String::from_utf8_lossy(commit.message_bytes())
+                        .trim_end()
+                        .to_owned(),
+                    author_name: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+                    author_email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+                    time_unix: commit.time().seconds(),
+                    deleted: now.is_none(),
+                });
+            }
+            current = parent;
+        }
+        Ok(out)
+    }
+
+    /// Runs one write under the project's lock: `change` gets the head tree and returns the
+    /// new root tree and a commit message; the branch then moves to a new commit of that tree
+    /// only if it still points at the head read (compare-and-swap).
+    ///
+    /// Inside one store the lock means the swap cannot fail; if another process (or another
+    /// store on the same directory) moved the branch or holds its lock file, the change is
+    /// recomputed on the new head, up to [`WRITE_ATTEMPTS`] times.
+    fn write<F>(&self, project: &str, change: F) -> Result<CommitId, ResourceError>
+    where
+        F: Fn(&Repository, &Tree<'_>) -> Result<(Oid, String), ResourceError>,
+    {
+        let lock = self.lock_of(project);
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let repo = self.open_repo(project)?;
+        let mut attempt = 1;
+        loop {
+            let head = head_commit(&repo)?;
+            let root = head.tree()?;
+            let (tree_id, message) = change(&repo, &root)?;
+            if tree_id == root.id() {
+                return Ok(head.id().into());
+            }
+            let tree = repo.find_tree(tree_id)?;
+            let sig = self.signature()?;
+            let id = repo.commit(None, &sig, &sig, &message, &tree, &[&head])?;
+            match repo.reference_matching(BRANCH_REF, id, true, head.id(), &message) {
+                Ok(_) => return Ok(id.into()),
+                Err(e)
+                    if attempt < WRITE_ATTEMPTS
+                        && matches!(e.code(), ErrorCode::Modified | ErrorCode::Locked) =>
+                {
+                    // The other writer holds the ref's lock file for a moment (an fsync):
+                    // back off a little longer each time, 0.2 ms up to 10 ms (about 0.4 s in
+                    // all before giving up).
+                    std::thread::sleep(Duration::from_micros(
+                        (200 * u64::from(attempt)).min(10_000),
+                    ));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The lock serialising writes to `project`.
+    fn lock_of(&self, project: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(locks.entry(project.to_owned()).or_default())
+    }
+
+    /// Opens the project's repository.
+    fn open_repo(&self, project: &str) -> Result<Repository, ResourceError> {
+        let path = self.project_path(project);
+        if !path.is_dir() {
+            return Err(ResourceError::ProjectNotFound);
+        }
+        Repository::open_bare(&path).map_err(|e| match e.code() {
+            ErrorCode::NotFound => ResourceError::ProjectNotFound,
+            _ => ResourceError::Git(e),
+        })
+    }
+
+    /// The configured author, with the current time.
+    fn signature(&self) -> Result<Signature<'static>, ResourceError> {
+        Ok(Signature::now(
+            &self.config.author_name,
+            &self.config.author_email,
+        )?)
+    }
+
+    /// [`ResourceError::TooLarge`] when `size` exceeds the configured cap.
+    fn check_size(&self, size: usize) -> Result<(), ResourceError> {
+        let limit = self.config.max_resource_bytes;
+        if size > limit {
+            return Err(ResourceError::TooLarge { size, limit });
+        }
+        Ok(())
+    }
+}
+
+/// The commit the branch points at.
+fn head_commit(repo: &Repository) -> Result<Commit<'_>, ResourceError> {
+    Ok(repo.find_reference(BRANCH_REF)?.peel_to_commit()?)
+}
+
+/// The head, or the commit named by a (possibly abbreviated) hexadecimal id.
+fn resolve<'r>(repo: &'r Repository, at: Option<&str>) -> Result<Commit<'r>, ResourceError> {
+    let id = match at.map(str::trim) {
+        None | Some("" | "\"\"") => return head_commit(repo),
+        Some(id) => id,
+    };
+    if !(4..=40).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ResourceError::CommitNotFound(id.to_owned()));
+    }
+    repo.find_commit_by_prefix(id).map_err(|e| match e.code() {
+        ErrorCode::NotFound | ErrorCode::Ambiguous | ErrorCode::InvalidSpec => {
+            ResourceError::CommitNotFound(id.to_owned())
+        }
+        _ => ResourceError::Git(e),
+    })
+}
+
+/// Stage or service not found at this tree.
+fn check_scope(repo: &Repository, root: &Tree<'_>, scope: Scope<'_>) -> Result<(), ResourceError> {
+    match scope {
+        Scope::Project { .. } => Ok(()),
+        Scope::Stage { stage, .. } => {
+            if tree::subtree(repo, root, &[STAGES_DIR, stage])?.is_none() {
+                return Err(ResourceError::StageNotFound);
+            }
+            Ok(())
+        }
+        Scope::Service { stage, service, .. } => {
+            if tree::subtree(repo, root, &[STAGES_DIR, stage])?.is_none() {
+                return Err(ResourceError::StageNotFound);
+            }
+            if tree::subtree(repo, root, &[STAGES_DIR, stage, service])?.is_none() {
+                return Err(ResourceError::ServiceNotFound);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Names of the stage directories in `root`.
+fn stage_names(repo: &Repository, root: &Tree<'_>) -> Result<Vec<String>, ResourceError> {
+    Ok(tree::subtree(repo, root, &[STAGES_DIR])?
+        .map(|t| tree::directories(&t))
+        .unwrap_or_default())
+}
+
+/// [`tree::edit`] on the tree with id `root`, for edits whose conflicts were ruled out.
+fn edit_at(
+    repo: &Repository,
+    root: Oid,
+    path: &[&str],
+    change: Change,
+) -> Result<Oid, ResourceError> {
+    let tree = repo.find_tree(root)?;
+    tree::edit(repo, Some(&tree), path, change).map_err(git_only)
+}
+
+/// An [`EditError`] where only git failures were possible.
+fn git_only(e: EditError) -> ResourceError {
+    match e {
+        EditError::Git(e) => ResourceError::Git(e),
+        EditError::NotFound => ResourceError::ResourceNotFound,
+        EditError::IsDirectory | EditError::ParentIsFile { .. } => {
+            ResourceError::InvalidResourceUri("a file and a directory share a path".to_owned())
+        }
+    }
+}
+
+/// The error of putting `uri` below a level directory `dir_len` segments deep.
+fn put_conflict(e: EditError, uri: &ResourceUri, dir_len: usize) -> ResourceError {
+    match e {
+        EditError::IsDirectory => {
+            ResourceError::InvalidResourceUri(format!("`{uri}` is a directory"))
+        }
+        EditError::ParentIsFile { depth } => {
+            let file: Vec<&str> = uri.segments().take(depth.saturating_sub(dir_len)).collect();
+            ResourceError::InvalidResourceUri(format!(
+                "`{}` is a file, so `{uri}` cannot be created below it",
+                file.join("/")
+            ))
+        }
+        other => git_only(other),
+    }
+}
+
+/// The full repository path of `uri` at a level directory.
+fn join(dir: &[&str], uri: &ResourceUri) -> String {
+    if dir.is_empty() {
+        uri.to_string()
+    } else {
+        format!("{}/{uri}", dir.join("/"))
+    }
+}
