@@ -320,3 +320,259 @@ impl Store {
         rows.iter().map(Timer::from_row).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::testutil::{TempDir, event};
+    use serde_json::json;
+
+    fn exec(id: &str, ctx: &str, state: &str, terminal: bool, secs: i64) -> ExecutionRecord {
+        ExecutionRecord {
+            id: id.into(),
+            project: "shop".into(),
+            stage: "dev".into(),
+            service: "carts".into(),
+            keptn_context: ctx.into(),
+            sequence_name: "delivery".into(),
+            state: state.into(),
+            terminal,
+            triggered_at: Timestamp::from_unix(1_704_067_200 + secs, 0),
+            updated_seq: 0,
+            body: json!({"id": id, "state": state}).to_string(),
+        }
+    }
+
+    fn timer(key: &str, secs: i64) -> Timer {
+        Timer {
+            key: key.into(),
+            due: Timestamp::from_unix(1_704_067_200 + secs, 0),
+            project: Some("shop".into()),
+            payload: json!({"wake": key}),
+        }
+    }
+
+    fn outgoing(id: &str, ctx: &str) -> NewEvent {
+        NewEvent {
+            event: event(
+                id,
+                ctx,
+                "sh.keptn.event.deployment.triggered",
+                ("shop", "dev", "carts"),
+                1,
+            ),
+            outgoing: true,
+        }
+    }
+
+    fn ids(events: &[KeptnEvent]) -> Vec<String> {
+        events.iter().filter_map(|e| e.id.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn commit_is_all_or_nothing() {
+        let dir = TempDir::new("atomic");
+        let store = Store::open(&dir.0).await.unwrap();
+        let mut bad = exec("x2", "c1", "started", false, 2);
+        bad.body = "{not json".into();
+        let changes = Changes {
+            events: vec![
+                NewEvent {
+                    event: event(
+                        "in1",
+                        "c1",
+                        "sh.keptn.event.dev.delivery.triggered",
+                        ("shop", "dev", "carts"),
+                        0,
+                    ),
+                    outgoing: false,
+                },
+                outgoing("out1", "c1"),
+            ],
+            executions_upsert: vec![exec("x1", "c1", "started", false, 1), bad],
+            timers_set: vec![timer("t1", 60)],
+            ..Changes::default()
+        };
+        let err = store.commit(&changes).await.unwrap_err();
+        assert!(matches!(err, Error::Database(_)), "{err:?}");
+        assert!(!store.event_exists("in1").await.unwrap());
+        assert!(store.undispatched_events().await.unwrap().is_empty());
+        assert!(store.load_active_executions().await.unwrap().is_empty());
+        assert!(store.all_timers().await.unwrap().is_empty());
+
+        // The same changes without the bad row go through, numbered from 1 (the failed
+        // commit's number was rolled back too).
+        let mut good = changes.clone();
+        good.executions_upsert.pop();
+        let out = store.commit(&good).await.unwrap();
+        assert_eq!(out.commit_seq, 1);
+        assert_eq!(out.inserted, vec!["in1".to_string(), "out1".to_string()]);
+        // Replaying the same step: events are recognised as duplicates.
+        let again = store.commit(&good).await.unwrap();
+        assert_eq!(again.commit_seq, 2);
+        assert_eq!(again.duplicates.len(), 2);
+        assert_eq!(
+            ids(&store.undispatched_events().await.unwrap()),
+            vec!["out1"]
+        );
+        assert_eq!(store.execution("x1").await.unwrap().unwrap().updated_seq, 2);
+    }
+
+    #[tokio::test]
+    async fn state_and_outbox_survive_reopen() {
+        let dir = TempDir::new("reopen");
+        {
+            let store = Store::open(&dir.0).await.unwrap();
+            store
+                .commit(&Changes {
+                    events: vec![
+                        outgoing("o1", "c1"),
+                        outgoing("o2", "c1"),
+                        outgoing("o3", "c2"),
+                    ],
+                    executions_upsert: vec![
+                        exec("x1", "c1", "started", false, 1),
+                        exec("x2", "c2", "finished", true, 2),
+                        exec("x3", "c3", "triggered", false, 3),
+                    ],
+                    timers_set: vec![timer("t1", 60), timer("t2", 10)],
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+            store.mark_dispatched(&["o2".to_string()]).await.unwrap();
+            // Dropped without close(): connections go away as after a crash.
+        }
+        let store = Store::open(&dir.0).await.unwrap();
+        assert_eq!(
+            ids(&store.undispatched_events().await.unwrap()),
+            vec!["o1", "o3"]
+        );
+        let active = store.load_active_executions().await.unwrap();
+        let active_ids: Vec<&str> = active.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(active_ids, ["x1", "x3"]);
+        let body: Value = active[0].decode().unwrap();
+        assert_eq!(body["state"], "started");
+        let timers = store.all_timers().await.unwrap();
+        assert_eq!(
+            timers.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(),
+            ["t2", "t1"]
+        );
+        let due = store
+            .due_timers(Timestamp::from_unix(1_704_067_200 + 30, 0))
+            .await
+            .unwrap();
+        assert_eq!(due, vec![timer("t2", 10)]);
+
+        // Terminal now, timer cleared, execution deleted: gone after another reopen.
+        store
+            .commit(&Changes {
+                executions_upsert: vec![exec("x1", "c1", "finished", true, 1)],
+                executions_delete: vec!["x3".into(), "unknown".into()],
+                timers_clear: vec!["t2".into()],
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        store.clone().close().await;
+        let store = Store::open(&dir.0).await.unwrap();
+        assert!(store.load_active_executions().await.unwrap().is_empty());
+        assert!(store.execution("x3").await.unwrap().is_none());
+        assert_eq!(store.all_timers().await.unwrap(), vec![timer("t1", 60)]);
+    }
+
+    const CRASH_DIR: &str = "SLUICE_STORE_CRASH_DIR";
+
+    /// Child half of `commits_survive_a_killed_process`: commits, then aborts the process
+    /// (no destructors, no close, like `kill -9`). Does nothing in a normal test run.
+    #[tokio::test]
+    async fn crash_helper_process() {
+        let Some(dir) = std::env::var_os(CRASH_DIR) else {
+            return;
+        };
+        let store = Store::open(std::path::Path::new(&dir)).await.unwrap();
+        store
+            .commit(&Changes {
+                events: vec![outgoing("o1", "c1")],
+                executions_upsert: vec![exec("x1", "c1", "started", false, 1)],
+                timers_set: vec![timer("t1", 60)],
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        std::process::abort();
+    }
+
+    #[tokio::test]
+    async fn commits_survive_a_killed_process() {
+        let dir = TempDir::new("crash");
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "executions::tests::crash_helper_process",
+                "--test-threads=1",
+            ])
+            .env(CRASH_DIR, &dir.0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the helper must have aborted");
+        let store = Store::open(&dir.0).await.unwrap();
+        assert_eq!(ids(&store.undispatched_events().await.unwrap()), vec!["o1"]);
+        assert_eq!(store.load_active_executions().await.unwrap().len(), 1);
+        assert_eq!(store.all_timers().await.unwrap(), vec![timer("t1", 60)]);
+    }
+
+    #[tokio::test]
+    async fn execution_listing_filters_and_pages() {
+        let dir = TempDir::new("execlist");
+        let store = Store::open(&dir.0).await.unwrap();
+        let mut upsert: Vec<ExecutionRecord> = (0..12)
+            .map(|i| {
+                exec(
+                    &format!("x{i:02}"),
+                    &format!("c{}", i % 4),
+                    if i % 3 == 0 { "finished" } else { "started" },
+                    i % 3 == 0,
+                    i,
+                )
+            })
+            .collect();
+        upsert[11].project = "other".into();
+        store
+            .commit(&Changes {
+                executions_upsert: upsert,
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        let q = ExecutionQuery {
+            project: Some("shop".into()),
+            paging: Paging::first(4),
+            ..ExecutionQuery::default()
+        };
+        let page = store.executions(&q).await.unwrap();
+        assert_eq!(page.total_count, 11);
+        assert_eq!(page.next_page_key.as_deref(), Some("4"));
+        assert_eq!(page.items[0].id, "x10");
+        let q = ExecutionQuery {
+            project: Some("shop".into()),
+            state: Some("started".into()),
+            keptn_contexts: vec!["c1".into(), "c2".into()],
+            from_time: Some(Timestamp::from_unix(1_704_067_200 + 1, 0)),
+            ..ExecutionQuery::default()
+        };
+        let got: Vec<String> = store
+            .executions(&q)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        // started: i % 3 != 0; contexts 1, 2: i % 4 in {1, 2}; after 1 s: i > 1
+        assert_eq!(got, ["x10", "x05", "x02"]);
+    }
+}

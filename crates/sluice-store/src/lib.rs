@@ -187,3 +187,47 @@ pub(crate) fn now() -> Timestamp {
 pub(crate) fn parse_stored<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| Error::Corrupt(format!("stored {what}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    #[tokio::test]
+    async fn opens_in_wal_mode_and_refuses_newer_schemas() {
+        let dir = TempDir::new("open");
+        let store = Store::open(&dir.0.join("nested")).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        assert_eq!(sync, 1, "NORMAL");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&store.readers)
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        // Readers cannot write.
+        assert!(
+            sqlx::query("DELETE FROM secrets")
+                .execute(&store.readers)
+                .await
+                .is_err()
+        );
+        sqlx::query("UPDATE schema_version SET version = version + 1")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        store.close().await;
+        // Reopening an up-to-date store applies nothing; a newer one is refused.
+        match Store::open(&dir.0.join("nested")).await {
+            Err(Error::Corrupt(msg)) => assert!(msg.contains("newer"), "{msg}"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+}

@@ -457,3 +457,297 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executions::{Changes, ExecutionRecord, Timer};
+    use crate::testutil::{TempDir, event};
+    use crate::{EventQuery, NewEvent};
+    use serde_json::json;
+    use sluice_model::event::Timestamp;
+
+    fn project(name: &str, stages: &[&str]) -> ProjectRecord {
+        ProjectRecord {
+            name: name.into(),
+            shipyard: "apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\n".into(),
+            shipyard_version: "spec.keptn.sh/0.2.2".into(),
+            creation_date: "1704067200000000000".into(),
+            git_upstream: Some(json!({"remoteURL": "https://example.invalid/r.git", "user": "me"})),
+            stages: stages.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn project_and_service_crud() {
+        let dir = TempDir::new("projects");
+        let store = Store::open(&dir.0).await.unwrap();
+        store
+            .create_project(&project("shop", &["dev", "prod"]))
+            .await
+            .unwrap();
+        store
+            .create_project(&project("alpha", &["qa"]))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_project(&project("shop", &["x"])).await,
+            Err(Error::AlreadyExists { .. })
+        ));
+        assert_eq!(
+            store.project("shop").await.unwrap(),
+            project("shop", &["dev", "prod"])
+        );
+        let names: Vec<String> = store
+            .projects()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["alpha", "shop"]);
+        assert!(matches!(
+            store.project("nope").await,
+            Err(Error::NotFound { .. })
+        ));
+
+        store
+            .create_service("shop", "carts", "1704067300000000000")
+            .await
+            .unwrap();
+        store
+            .create_service("shop", "orders", "1704067400000000000")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_service("shop", "carts", "1").await,
+            Err(Error::AlreadyExists { .. })
+        ));
+        assert!(matches!(
+            store.create_service("nope", "carts", "1").await,
+            Err(Error::NotFound { .. })
+        ));
+        store
+            .set_deployed_image("shop", "dev", "carts", "carts:0.1")
+            .await
+            .unwrap();
+        let info = EventContextInfo {
+            event_id: "e1".into(),
+            keptn_context: "c1".into(),
+            time: "1704067500000000000".into(),
+        };
+        store
+            .record_last_event(
+                "shop",
+                "dev",
+                "carts",
+                "sh.keptn.event.deployment.finished",
+                &info,
+            )
+            .await
+            .unwrap();
+        store
+            .set_open_remediations("shop", "prod", "orders", &[json!({"keptnContext": "r1"})])
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .set_deployed_image("shop", "staging", "carts", "x")
+                .await,
+            Err(Error::NotFound { .. })
+        ));
+        let ss = store.service_stage("shop", "dev", "carts").await.unwrap();
+        assert_eq!(ss.deployed_image.as_deref(), Some("carts:0.1"));
+        assert_eq!(
+            ss.last_event_types["sh.keptn.event.deployment.finished"],
+            info
+        );
+        assert_eq!(ss.creation_date, "1704067300000000000");
+        let all = store.service_stages("shop").await.unwrap();
+        let keys: Vec<(String, String)> = all
+            .iter()
+            .map(|s| (s.stage.clone(), s.service.clone()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("dev", "carts"),
+                ("dev", "orders"),
+                ("prod", "carts"),
+                ("prod", "orders")
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        assert_eq!(all[3].open_remediations.len(), 1);
+
+        // New shipyard: stage "prod" goes, "staging" comes before it; services follow.
+        let mut updated = project("shop", &["dev", "staging"]);
+        updated.creation_date = "ignored".into();
+        updated.git_upstream = None;
+        store.update_project(&updated).await.unwrap();
+        let p = store.project("shop").await.unwrap();
+        assert_eq!(p.stages, ["dev", "staging"]);
+        assert_eq!(p.creation_date, "1704067200000000000");
+        assert_eq!(p.git_upstream, None);
+        let stages: Vec<String> = store
+            .service_stages("shop")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.stage)
+            .collect();
+        assert_eq!(stages, ["dev", "dev", "staging", "staging"]);
+        assert_eq!(
+            store
+                .service_stage("shop", "dev", "carts")
+                .await
+                .unwrap()
+                .deployed_image
+                .as_deref(),
+            Some("carts:0.1"),
+            "kept stages keep their data"
+        );
+        assert!(matches!(
+            store.update_project(&project("nope", &[])).await,
+            Err(Error::NotFound { .. })
+        ));
+
+        store.delete_service("shop", "orders").await.unwrap();
+        let services: Vec<String> = store
+            .services("shop")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(services, ["carts"]);
+        assert_eq!(store.service_stages("shop").await.unwrap().len(), 2);
+        assert!(matches!(
+            store.delete_service("shop", "orders").await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn deleting_a_project_cascades() {
+        let dir = TempDir::new("cascade");
+        let store = Store::open(&dir.0).await.unwrap();
+        for name in ["shop", "keep"] {
+            store
+                .create_project(&project(name, &["dev"]))
+                .await
+                .unwrap();
+            store.create_service(name, "carts", "1").await.unwrap();
+            let ty = "sh.keptn.event.dev.delivery.triggered";
+            let mut inv = event(
+                &format!("{name}-inv"),
+                &format!("{name}-c"),
+                "sh.keptn.event.evaluation.invalidated",
+                (name, "dev", "carts"),
+                2,
+            );
+            inv.triggeredid = Some("t".into());
+            store
+                .commit(&Changes {
+                    events: vec![
+                        NewEvent {
+                            event: event(
+                                &format!("{name}-e"),
+                                &format!("{name}-c"),
+                                ty,
+                                (name, "dev", "carts"),
+                                1,
+                            ),
+                            outgoing: true,
+                        },
+                        NewEvent {
+                            event: inv,
+                            outgoing: false,
+                        },
+                    ],
+                    executions_upsert: vec![ExecutionRecord {
+                        id: format!("{name}-x"),
+                        project: name.into(),
+                        stage: "dev".into(),
+                        service: "carts".into(),
+                        keptn_context: format!("{name}-c"),
+                        sequence_name: "delivery".into(),
+                        state: "started".into(),
+                        terminal: false,
+                        triggered_at: Timestamp::from_unix(1, 0),
+                        updated_seq: 0,
+                        body: "{}".into(),
+                    }],
+                    timers_set: vec![Timer {
+                        key: format!("{name}-t"),
+                        due: Timestamp::from_unix(2, 0),
+                        project: Some(name.into()),
+                        payload: json!(null),
+                    }],
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+        }
+        store.delete_project("shop").await.unwrap();
+        assert!(matches!(
+            store.project("shop").await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.services("shop").await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(store.events_of_context("shop-c").await.unwrap().is_empty());
+        let roots = store
+            .events(&EventQuery {
+                project: Some("shop".into()),
+                root_only: true,
+                ..EventQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(roots.total_count, 0);
+        let active: Vec<String> = store
+            .load_active_executions()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(active, ["keep-x"]);
+        let timers: Vec<String> = store
+            .all_timers()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.key)
+            .collect();
+        assert_eq!(timers, ["keep-t"]);
+        let outbox: Vec<String> = store
+            .undispatched_events()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.id)
+            .collect();
+        assert_eq!(outbox, ["keep-e"]);
+        let left: Vec<(String, String)> =
+            sqlx::query_as("SELECT project, triggered_id FROM invalidations")
+                .fetch_all(&store.readers)
+                .await
+                .unwrap();
+        assert_eq!(left, [("keep".to_string(), "t".to_string())]);
+        assert_eq!(store.service_stages("keep").await.unwrap().len(), 1);
+        assert!(matches!(
+            store.delete_project("shop").await,
+            Err(Error::NotFound { .. })
+        ));
+        // The name can be used again.
+        store
+            .create_project(&project("shop", &["dev"]))
+            .await
+            .unwrap();
+        assert!(store.services("shop").await.unwrap().is_empty());
+    }
+}

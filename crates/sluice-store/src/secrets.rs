@@ -58,3 +58,29 @@ impl Store {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    #[tokio::test]
+    async fn secrets_set_get_list_delete() {
+        let dir = TempDir::new("secrets");
+        let store = Store::open(&dir.0).await.unwrap();
+        let data: BTreeMap<String, String> = [("token".to_string(), "s3cr3t".to_string())].into();
+        store.set_secret("dynatrace", &data).await.unwrap();
+        store.set_secret("aws", &BTreeMap::new()).await.unwrap();
+        assert_eq!(store.secret("dynatrace").await.unwrap(), data);
+        assert_eq!(store.secret_names().await.unwrap(), ["aws", "dynatrace"]);
+        store.delete_secret("aws").await.unwrap();
+        assert!(matches!(
+            store.secret("aws").await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.delete_secret("aws").await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+}

@@ -118,3 +118,59 @@ impl Store {
         Ok(done.rows_affected())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn registrations_roundtrip_touch_and_expire() {
+        let dir = TempDir::new("uniform");
+        let store = Store::open(&dir.0).await.unwrap();
+        let mut r = UniformRegistration {
+            id: "abc".into(),
+            name: "job-executor-service".into(),
+            metadata: json!({"hostname": "h", "kubernetesmetadata": {"namespace": "keptn"}}),
+            subscriptions: json!([{"event": "sh.keptn.event.test.triggered", "filter": {"projects": ["shop"]}}]),
+            last_seen: Timestamp::from_unix(100, 0),
+        };
+        store.upsert_registration(&r).await.unwrap();
+        r.subscriptions = json!([]);
+        store.upsert_registration(&r).await.unwrap();
+        assert_eq!(store.registration("abc").await.unwrap(), r);
+        store
+            .touch_registration("abc", Timestamp::from_unix(200, 0))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.registrations().await.unwrap()[0].last_seen,
+            Timestamp::from_unix(200, 0)
+        );
+        assert!(matches!(
+            store
+                .touch_registration("zzz", Timestamp::from_unix(1, 0))
+                .await,
+            Err(Error::NotFound { .. })
+        ));
+        assert_eq!(
+            store
+                .expire_registrations(Timestamp::from_unix(150, 0))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .expire_registrations(Timestamp::from_unix(250, 0))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(matches!(
+            store.delete_registration("abc").await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+}
