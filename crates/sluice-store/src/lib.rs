@@ -193,6 +193,30 @@ mod tests {
     use super::*;
     use crate::testutil::TempDir;
 
+    /// Compile-time check: the store's futures can run on a multi-threaded runtime (axum).
+    #[allow(dead_code)]
+    fn futures_are_send(store: &Store, changes: &Changes, q: &EventQuery, t: &TypeQuery) {
+        fn send<T: Send>(_: T) {}
+        send(store.commit(changes));
+        send(store.events(q));
+        send(store.events_by_type("x", t));
+        send(store.previous_evaluations("p", "s", "v", &["pass"], 3));
+        send(store.load_active_executions());
+        send(store.project("p"));
+        send(store.record_last_event(
+            "p",
+            "s",
+            "v",
+            "t",
+            &EventContextInfo {
+                event_id: String::new(),
+                keptn_context: String::new(),
+                time: String::new(),
+            },
+        ));
+        send(store.clone());
+    }
+
     #[tokio::test]
     async fn opens_in_wal_mode_and_refuses_newer_schemas() {
         let dir = TempDir::new("open");
