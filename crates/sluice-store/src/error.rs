@@ -1,0 +1,54 @@
+//! The store's error type.
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The named thing does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for, e.g. `project "sockshop"`.
+        what: String,
+    },
+    /// The named thing exists already.
+    #[error("{what} already exists")]
+    AlreadyExists {
+        /// What was to be created, e.g. `service "carts" in project "sockshop"`.
+        what: String,
+    },
+    /// An event with this id was stored before (a repeated delivery); nothing was written.
+    #[error("event {id} was already stored")]
+    Duplicate {
+        /// The event id.
+        id: String,
+    },
+    /// The caller passed something the store cannot keep or use (an event without an id,
+    /// a malformed page key or filter, a body that is not JSON).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The database failed (I/O, locking, a constraint).
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// The database holds something this program cannot read (a stored document that no
+    /// longer parses, a schema newer than this program).
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Database(e)
+    }
+}
+
+impl Error {
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound { what: what.into() }
+    }
+
+    pub(crate) fn exists(what: impl Into<String>) -> Self {
+        Error::AlreadyExists { what: what.into() }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

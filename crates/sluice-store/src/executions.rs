@@ -1,0 +1,578 @@
+//! Sequence executions, timers and the atomic [`Store::commit`] of the engine driver.
+
+use serde_json::Value;
+use sluice_model::event::{KeptnEvent, Timestamp};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+
+use crate::error::Result;
+use crate::events::EventRow;
+use crate::page::{Page, Paging};
+use crate::query::{Arg, Conditions, arguments};
+use crate::{Store, from_nanos, parse_stored, to_nanos};
+
+/// Largest page of the execution list (Keptn's sequence-state API: 50).
+pub const MAX_EXECUTION_PAGE: u32 = 50;
+
+/// One sequence execution as stored: the engine's serialized execution (`body`, opaque to the
+/// store) plus the columns the store filters and sorts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRecord {
+    /// Execution id.
+    pub id: String,
+    /// Project.
+    pub project: String,
+    /// Stage.
+    pub stage: String,
+    /// Service.
+    pub service: String,
+    /// `shkeptncontext` of the run.
+    pub keptn_context: String,
+    /// Sequence name.
+    pub sequence_name: String,
+    /// The engine's state name (for filters; the store does not interpret it).
+    pub state: String,
+    /// Whether the execution is over (not loaded by [`Store::load_active_executions`]).
+    pub terminal: bool,
+    /// When the sequence was triggered.
+    pub triggered_at: Timestamp,
+    /// The commit that last wrote this record ([`CommitOutcome::commit_seq`]); ignored when
+    /// writing.
+    pub updated_seq: u64,
+    /// The engine's execution as JSON text (must be valid JSON).
+    pub body: String,
+}
+
+impl ExecutionRecord {
+    /// Reads `body` into the engine's type.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        parse_stored("sequence execution", &self.body)
+    }
+
+    fn from_row(row: &SqliteRow) -> Result<ExecutionRecord> {
+        Ok(ExecutionRecord {
+            id: row.try_get("id")?,
+            project: row.try_get("project")?,
+            stage: row.try_get("stage")?,
+            service: row.try_get("service")?,
+            keptn_context: row.try_get("keptn_context")?,
+            sequence_name: row.try_get("sequence_name")?,
+            state: row.try_get("state")?,
+            terminal: row.try_get::<i64, _>("terminal")? != 0,
+            triggered_at: from_nanos(row.try_get("triggered_at")?),
+            updated_seq: row.try_get::<i64, _>("updated_seq")? as u64,
+            body: row.try_get("body")?,
+        })
+    }
+}
+
+const EXECUTION_COLUMNS: &str = "id, project, stage, service, keptn_context, sequence_name, \
+     state, terminal, triggered_at, updated_seq, body";
+
+/// A timer: something the engine wants to be woken for at `due`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer {
+    /// Unique key (setting a key again replaces the timer).
+    pub key: String,
+    /// When it fires.
+    pub due: Timestamp,
+    /// The project it belongs to, if any (deleted with the project).
+    pub project: Option<String>,
+    /// What the engine needs when it fires.
+    pub payload: Value,
+}
+
+impl Timer {
+    fn from_row(row: &SqliteRow) -> Result<Timer> {
+        let payload: String = row.try_get("payload")?;
+        Ok(Timer {
+            key: row.try_get("key")?,
+            due: from_nanos(row.try_get("due")?),
+            project: row.try_get("project")?,
+            payload: parse_stored("timer payload", &payload)?,
+        })
+    }
+}
+
+/// An event written by [`Store::commit`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// The event.
+    pub event: KeptnEvent,
+    /// `true` for an event sluice has to send: it is kept in the outbox until
+    /// [`Store::mark_dispatched`]. `false` for a received event that is only recorded.
+    pub outgoing: bool,
+}
+
+/// Everything one step of the engine driver persists, written in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Events to store (incoming and outgoing); known ids are skipped and reported.
+    pub events: Vec<NewEvent>,
+    /// Executions to insert or replace.
+    pub executions_upsert: Vec<ExecutionRecord>,
+    /// Ids of executions to delete (unknown ids are ignored).
+    pub executions_delete: Vec<String>,
+    /// Timers to set (replacing timers with the same key).
+    pub timers_set: Vec<Timer>,
+    /// Keys of timers to remove (unknown keys are ignored).
+    pub timers_clear: Vec<String>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Number of this commit (increases by one per commit, never reused).
+    pub commit_seq: u64,
+    /// Ids of the events stored.
+    pub inserted: Vec<String>,
+    /// Ids of events that were stored before (skipped).
+    pub duplicates: Vec<String>,
+}
+
+/// Filter of [`Store::executions`]; results are newest triggered first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecutionQuery {
+    /// Project.
+    pub project: Option<String>,
+    /// Stage.
+    pub stage: Option<String>,
+    /// Sequence name (`name` in Keptn's API).
+    pub sequence_name: Option<String>,
+    /// State name.
+    pub state: Option<String>,
+    /// Triggered strictly after.
+    pub from_time: Option<Timestamp>,
+    /// Triggered strictly before.
+    pub before_time: Option<Timestamp>,
+    /// Any of these contexts (empty: all).
+    pub keptn_contexts: Vec<String>,
+    /// The page (max 50).
+    pub paging: Paging,
+}
+
+async fn upsert_execution(
+    conn: &mut SqliteConnection,
+    e: &ExecutionRecord,
+    commit_seq: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO executions (id, project, stage, service, keptn_context, sequence_name, \
+         state, terminal, triggered_at, updated_seq, body) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET project = excluded.project, stage = excluded.stage, \
+         service = excluded.service, keptn_context = excluded.keptn_context, \
+         sequence_name = excluded.sequence_name, state = excluded.state, \
+         terminal = excluded.terminal, triggered_at = excluded.triggered_at, \
+         updated_seq = excluded.updated_seq, body = excluded.body",
+    )
+    .bind(&e.id)
+    .bind(&e.project)
+    .bind(&e.stage)
+    .bind(&e.service)
+    .bind(&e.keptn_context)
+    .bind(&e.sequence_name)
+    .bind(&e.state)
+    .bind(i64::from(e.terminal))
+    .bind(to_nanos(e.triggered_at))
+    .bind(commit_seq)
+    .bind(&e.body)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Writes all `changes` in one transaction: either everything is stored or (on any
+    /// error, e.g. an execution body that is not JSON, refused by the database) nothing.
+    /// Returns after the commit is durable (see [`crate::Durability`]).
+    pub async fn commit(&self, changes: &Changes) -> Result<CommitOutcome> {
+        let rows = changes
+            .events
+            .iter()
+            .map(|n| Ok((EventRow::of(&n.event)?, n.outgoing)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let commit_seq: i64 = sqlx::query_scalar(
+            "UPDATE meta SET value = value + 1 WHERE key = 'commit_seq' RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut out = CommitOutcome {
+            commit_seq: commit_seq as u64,
+            ..CommitOutcome::default()
+        };
+        for (row, outgoing) in rows {
+            let dispatched = outgoing.then_some(false);
+            if row.insert(&mut tx, dispatched).await? {
+                out.inserted.push(row.id().to_string());
+            } else {
+                out.duplicates.push(row.id().to_string());
+            }
+        }
+        for e in &changes.executions_upsert {
+            upsert_execution(&mut tx, e, commit_seq).await?;
+        }
+        for id in &changes.executions_delete {
+            sqlx::query("DELETE FROM executions WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for t in &changes.timers_set {
+            sqlx::query(
+                "INSERT INTO timers (key, due, project, payload) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET due = excluded.due, \
+                 project = excluded.project, payload = excluded.payload",
+            )
+            .bind(&t.key)
+            .bind(to_nanos(t.due))
+            .bind(t.project.as_deref())
+            .bind(t.payload.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        for key in &changes.timers_clear {
+            sqlx::query("DELETE FROM timers WHERE key = ?")
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// All executions that are not terminal, oldest triggered first (for recovery at start).
+    pub async fn load_active_executions(&self) -> Result<Vec<ExecutionRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE terminal = 0 \
+             ORDER BY triggered_at, id"
+        )))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(ExecutionRecord::from_row).collect()
+    }
+
+    /// The execution with this id.
+    pub async fn execution(&self, id: &str) -> Result<Option<ExecutionRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&self.readers)
+        .await?;
+        row.as_ref().map(ExecutionRecord::from_row).transpose()
+    }
+
+    /// Executions matching the query, newest triggered first, paged (max 50 per page).
+    pub async fn executions(&self, q: &ExecutionQuery) -> Result<Page<ExecutionRecord>> {
+        let (size, offset) = q.paging.resolve(MAX_EXECUTION_PAGE)?;
+        let mut c = Conditions::default();
+        c.eq("project", q.project.as_deref());
+        c.eq("stage", q.stage.as_deref());
+        c.eq("sequence_name", q.sequence_name.as_deref());
+        c.eq("state", q.state.as_deref());
+        c.cmp_int("triggered_at", ">", q.from_time.map(to_nanos));
+        c.cmp_int("triggered_at", "<", q.before_time.map(to_nanos));
+        c.any_of("keptn_context", &q.keptn_contexts);
+        let wh = c.where_clause();
+        let total: i64 = sqlx::query_scalar_with(
+            AssertSqlSafe(format!("SELECT COUNT(*) FROM executions{wh}")),
+            arguments(&c.args, &[])?,
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        let rows = sqlx::query_with(
+            AssertSqlSafe(format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions{wh} \
+                 ORDER BY triggered_at DESC, id DESC LIMIT ? OFFSET ?"
+            )),
+            arguments(
+                &c.args,
+                &[Arg::Int(i64::from(size)), Arg::Int(offset as i64)],
+            )?,
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        let items = rows
+            .iter()
+            .map(ExecutionRecord::from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::new(items, size, offset, total as u64))
+    }
+
+    /// Timers due at or before `now`, earliest first.
+    pub async fn due_timers(&self, now: Timestamp) -> Result<Vec<Timer>> {
+        let rows = sqlx::query(
+            "SELECT key, due, project, payload FROM timers WHERE due <= ? ORDER BY due, key",
+        )
+        .bind(to_nanos(now))
+        .fetch_all(&self.readers)
+        .await?;
+        rows.iter().map(Timer::from_row).collect()
+    }
+
+    /// All timers, earliest first.
+    pub async fn all_timers(&self) -> Result<Vec<Timer>> {
+        let rows = sqlx::query("SELECT key, due, project, payload FROM timers ORDER BY due, key")
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(Timer::from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::testutil::{TempDir, event};
+    use serde_json::json;
+
+    fn exec(id: &str, ctx: &str, state: &str, terminal: bool, secs: i64) -> ExecutionRecord {
+        ExecutionRecord {
+            id: id.into(),
+            project: "shop".into(),
+            stage: "dev".into(),
+            service: "carts".into(),
+            keptn_context: ctx.into(),
+            sequence_name: "delivery".into(),
+            state: state.into(),
+            terminal,
+            triggered_at: Timestamp::from_unix(1_704_067_200 + secs, 0),
+            updated_seq: 0,
+            body: json!({"id": id, "state": state}).to_string(),
+        }
+    }
+
+    fn timer(key: &str, secs: i64) -> Timer {
+        Timer {
+            key: key.into(),
+            due: Timestamp::from_unix(1_704_067_200 + secs, 0),
+            project: Some("shop".into()),
+            payload: json!({"wake": key}),
+        }
+    }
+
+    fn outgoing(id: &str, ctx: &str) -> NewEvent {
+        NewEvent {
+            event: event(
+                id,
+                ctx,
+                "sh.keptn.event.deployment.triggered",
+                ("shop", "dev", "carts"),
+                1,
+            ),
+            outgoing: true,
+        }
+    }
+
+    fn ids(events: &[KeptnEvent]) -> Vec<String> {
+        events.iter().filter_map(|e| e.id.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn commit_is_all_or_nothing() {
+        let dir = TempDir::new("atomic");
+        let store = Store::open(&dir.0).await.unwrap();
+        let mut bad = exec("x2", "c1", "started", false, 2);
+        bad.body = "{not json".into();
+        let changes = Changes {
+            events: vec![
+                NewEvent {
+                    event: event(
+                        "in1",
+                        "c1",
+                        "sh.keptn.event.dev.delivery.triggered",
+                        ("shop", "dev", "carts"),
+                        0,
+                    ),
+                    outgoing: false,
+                },
+                outgoing("out1", "c1"),
+            ],
+            executions_upsert: vec![exec("x1", "c1", "started", false, 1), bad],
+            timers_set: vec![timer("t1", 60)],
+            ..Changes::default()
+        };
+        let err = store.commit(&changes).await.unwrap_err();
+        assert!(matches!(err, Error::Database(_)), "{err:?}");
+        assert!(!store.event_exists("in1").await.unwrap());
+        assert!(store.undispatched_events().await.unwrap().is_empty());
+        assert!(store.load_active_executions().await.unwrap().is_empty());
+        assert!(store.all_timers().await.unwrap().is_empty());
+
+        // The same changes without the bad row go through, numbered from 1 (the failed
+        // commit's number was rolled back too).
+        let mut good = changes.clone();
+        good.executions_upsert.pop();
+        let out = store.commit(&good).await.unwrap();
+        assert_eq!(out.commit_seq, 1);
+        assert_eq!(out.inserted, vec!["in1".to_string(), "out1".to_string()]);
+        // Replaying the same step: events are recognised as duplicates.
+        let again = store.commit(&good).await.unwrap();
+        assert_eq!(again.commit_seq, 2);
+        assert_eq!(again.duplicates.len(), 2);
+        assert_eq!(
+            ids(&store.undispatched_events().await.unwrap()),
+            vec!["out1"]
+        );
+        assert_eq!(store.execution("x1").await.unwrap().unwrap().updated_seq, 2);
+    }
+
+    #[tokio::test]
+    async fn state_and_outbox_survive_reopen() {
+        let dir = TempDir::new("reopen");
+        {
+            let store = Store::open(&dir.0).await.unwrap();
+            store
+                .commit(&Changes {
+                    events: vec![
+                        outgoing("o1", "c1"),
+                        outgoing("o2", "c1"),
+                        outgoing("o3", "c2"),
+                    ],
+                    executions_upsert: vec![
+                        exec("x1", "c1", "started", false, 1),
+                        exec("x2", "c2", "finished", true, 2),
+                        exec("x3", "c3", "triggered", false, 3),
+                    ],
+                    timers_set: vec![timer("t1", 60), timer("t2", 10)],
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+            store.mark_dispatched(&["o2".to_string()]).await.unwrap();
+            // Dropped without close(): connections go away as after a crash.
+        }
+        let store = Store::open(&dir.0).await.unwrap();
+        assert_eq!(
+            ids(&store.undispatched_events().await.unwrap()),
+            vec!["o1", "o3"]
+        );
+        let active = store.load_active_executions().await.unwrap();
+        let active_ids: Vec<&str> = active.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(active_ids, ["x1", "x3"]);
+        let body: Value = active[0].decode().unwrap();
+        assert_eq!(body["state"], "started");
+        let timers = store.all_timers().await.unwrap();
+        assert_eq!(
+            timers.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(),
+            ["t2", "t1"]
+        );
+        let due = store
+            .due_timers(Timestamp::from_unix(1_704_067_200 + 30, 0))
+            .await
+            .unwrap();
+        assert_eq!(due, vec![timer("t2", 10)]);
+
+        // Terminal now, timer cleared, execution deleted: gone after another reopen.
+        store
+            .commit(&Changes {
+                executions_upsert: vec![exec("x1", "c1", "finished", true, 1)],
+                executions_delete: vec!["x3".into(), "unknown".into()],
+                timers_clear: vec!["t2".into()],
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        store.clone().close().await;
+        let store = Store::open(&dir.0).await.unwrap();
+        assert!(store.load_active_executions().await.unwrap().is_empty());
+        assert!(store.execution("x3").await.unwrap().is_none());
+        assert_eq!(store.all_timers().await.unwrap(), vec![timer("t1", 60)]);
+    }
+
+    const CRASH_DIR: &str = "SLUICE_STORE_CRASH_DIR";
+
+    /// Child half of `commits_survive_a_killed_process`: commits, then aborts the process
+    /// (no destructors, no close, like `kill -9`). Does nothing in a normal test run.
+    #[tokio::test]
+    async fn crash_helper_process() {
+        let Some(dir) = std::env::var_os(CRASH_DIR) else {
+            return;
+        };
+        let store = Store::open(std::path::Path::new(&dir)).await.unwrap();
+        store
+            .commit(&Changes {
+                events: vec![outgoing("o1", "c1")],
+                executions_upsert: vec![exec("x1", "c1", "started", false, 1)],
+                timers_set: vec![timer("t1", 60)],
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        std::process::abort();
+    }
+
+    #[tokio::test]
+    async fn commits_survive_a_killed_process() {
+        let dir = TempDir::new("crash");
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "executions::tests::crash_helper_process",
+                "--test-threads=1",
+            ])
+            .env(CRASH_DIR, &dir.0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the helper must have aborted");
+        let store = Store::open(&dir.0).await.unwrap();
+        assert_eq!(ids(&store.undispatched_events().await.unwrap()), vec!["o1"]);
+        assert_eq!(store.load_active_executions().await.unwrap().len(), 1);
+        assert_eq!(store.all_timers().await.unwrap(), vec![timer("t1", 60)]);
+    }
+
+    #[tokio::test]
+    async fn execution_listing_filters_and_pages() {
+        let dir = TempDir::new("execlist");
+        let store = Store::open(&dir.0).await.unwrap();
+        let mut upsert: Vec<ExecutionRecord> = (0..12)
+            .map(|i| {
+                exec(
+                    &format!("x{i:02}"),
+                    &format!("c{}", i % 4),
+                    if i % 3 == 0 { "finished" } else { "started" },
+                    i % 3 == 0,
+                    i,
+                )
+            })
+            .collect();
+        upsert[11].project = "other".into();
+        store
+            .commit(&Changes {
+                executions_upsert: upsert,
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        let q = ExecutionQuery {
+            project: Some("shop".into()),
+            paging: Paging::first(4),
+            ..ExecutionQuery::default()
+        };
+        let page = store.executions(&q).await.unwrap();
+        assert_eq!(page.total_count, 11);
+        assert_eq!(page.next_page_key.as_deref(), Some("4"));
+        assert_eq!(page.items[0].id, "x10");
+        let q = ExecutionQuery {
+            project: Some("shop".into()),
+            state: Some("started".into()),
+            keptn_contexts: vec!["c1".into(), "c2".into()],
+            from_time: Some(Timestamp::from_unix(1_704_067_200 + 1, 0)),
+            ..ExecutionQuery::default()
+        };
+        let got: Vec<String> = store
+            .executions(&q)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        // started: i % 3 != 0; contexts 1, 2: i % 4 in {1, 2}; after 1 s: i > 1
+        assert_eq!(got, ["x10", "x05", "x02"]);
+    }
+}

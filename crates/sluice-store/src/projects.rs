@@ -1,0 +1,753 @@
+//! Projects, their stages (from the shipyard) and services with per-stage information.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use crate::error::{Error, Result};
+use crate::{Store, parse_stored};
+
+/// A project as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectRecord {
+    /// Name (unique).
+    pub name: String,
+    /// The shipyard YAML text.
+    pub shipyard: String,
+    /// The shipyard's `apiVersion` (Keptn's `shipyardVersion`).
+    pub shipyard_version: String,
+    /// Creation time as Keptn writes it: Unix nanoseconds as a decimal string.
+    pub creation_date: String,
+    /// Git upstream information (no secrets), if any.
+    pub git_upstream: Option<Value>,
+    /// Stage names in shipyard order.
+    pub stages: Vec<String>,
+}
+
+/// Keptn's `EventContextInfo`: the last event of a type for a service in a stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventContextInfo {
+    /// Event id.
+    pub event_id: String,
+    /// Its context.
+    pub keptn_context: String,
+    /// Its time (Keptn writes Unix nanoseconds as a decimal string).
+    pub time: String,
+}
+
+/// A service of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRecord {
+    /// Name.
+    pub name: String,
+    /// Creation time as Unix nanoseconds in a decimal string.
+    pub creation_date: String,
+}
+
+/// A service as seen in one stage (Keptn's `ExpandedService`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceStageRecord {
+    /// Stage.
+    pub stage: String,
+    /// Service name.
+    pub service: String,
+    /// The service's creation date.
+    pub creation_date: String,
+    /// Image last deployed in this stage.
+    pub deployed_image: Option<String>,
+    /// Last event of each type (`lastEventTypes`).
+    pub last_event_types: BTreeMap<String, EventContextInfo>,
+    /// Open remediations (documents kept as given).
+    pub open_remediations: Vec<Value>,
+}
+
+impl ServiceStageRecord {
+    fn from_row(row: &SqliteRow) -> Result<ServiceStageRecord> {
+        let types: String = row.try_get("last_event_types")?;
+        let rem: String = row.try_get("open_remediations")?;
+        Ok(ServiceStageRecord {
+            stage: row.try_get("stage")?,
+            service: row.try_get("service")?,
+            creation_date: row.try_get("creation_date")?,
+            deployed_image: row.try_get("deployed_image")?,
+            last_event_types: parse_stored("lastEventTypes", &types)?,
+            open_remediations: parse_stored("open remediations", &rem)?,
+        })
+    }
+}
+
+const SERVICE_STAGE_SELECT: &str = "SELECT ss.stage, ss.service, s.creation_date, \
+     ss.deployed_image, ss.last_event_types, ss.open_remediations \
+     FROM service_stages ss \
+     JOIN services s ON s.project = ss.project AND s.name = ss.service \
+     JOIN stages st ON st.project = ss.project AND st.name = ss.stage";
+
+fn project_what(name: &str) -> String {
+    format!("project {name:?}")
+}
+
+fn service_what(project: &str, service: &str) -> String {
+    format!("service {service:?} in project {project:?}")
+}
+
+async fn project_exists(conn: &mut SqliteConnection, name: &str) -> Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM projects WHERE name = ?")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Makes the project's stage rows equal to `stages` (in order); new stages get a row for
+/// every service, removed stages lose theirs.
+async fn set_stages(conn: &mut SqliteConnection, project: &str, stages: &[String]) -> Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for s in stages {
+        if !seen.insert(s) {
+            return Err(Error::InvalidInput(format!("stage {s:?} is listed twice")));
+        }
+    }
+    let existing: Vec<String> = sqlx::query_scalar("SELECT name FROM stages WHERE project = ?")
+        .bind(project)
+        .fetch_all(&mut *conn)
+        .await?;
+    for old in existing.iter().filter(|o| !stages.contains(o)) {
+        sqlx::query("DELETE FROM stages WHERE project = ? AND name = ?")
+            .bind(project)
+            .bind(old)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (i, s) in stages.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO stages (project, name, position) VALUES (?, ?, ?) \
+             ON CONFLICT (project, name) DO UPDATE SET position = excluded.position",
+        )
+        .bind(project)
+        .bind(s)
+        .bind(i as i64)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO service_stages (project, stage, service) \
+             SELECT project, ?, name FROM services WHERE project = ? \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(s)
+        .bind(project)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates a project with its stages.
+    pub async fn create_project(&self, p: &ProjectRecord) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        if project_exists(&mut tx, &p.name).await? {
+            return Err(Error::exists(project_what(&p.name)));
+        }
+        sqlx::query(
+            "INSERT INTO projects (name, shipyard, shipyard_version, creation_date, git_upstream) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&p.name)
+        .bind(&p.shipyard)
+        .bind(&p.shipyard_version)
+        .bind(&p.creation_date)
+        .bind(p.git_upstream.as_ref().map(Value::to_string))
+        .execute(&mut *tx)
+        .await?;
+        set_stages(&mut tx, &p.name, &p.stages).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces a project's shipyard, shipyard version, upstream and stages (the creation
+    /// date is kept). Services are kept; new stages get them, removed stages lose them.
+    pub async fn update_project(&self, p: &ProjectRecord) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query(
+            "UPDATE projects SET shipyard = ?, shipyard_version = ?, git_upstream = ? \
+             WHERE name = ?",
+        )
+        .bind(&p.shipyard)
+        .bind(&p.shipyard_version)
+        .bind(p.git_upstream.as_ref().map(Value::to_string))
+        .bind(&p.name)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(project_what(&p.name)));
+        }
+        set_stages(&mut tx, &p.name, &p.stages).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One project.
+    pub async fn project(&self, name: &str) -> Result<ProjectRecord> {
+        let mut conn = self.readers.acquire().await?;
+        let row = sqlx::query(
+            "SELECT name, shipyard, shipyard_version, creation_date, git_upstream \
+             FROM projects WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::not_found(project_what(name)))?;
+        let upstream: Option<String> = row.try_get("git_upstream")?;
+        let stages: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM stages WHERE project = ? ORDER BY position")
+                .bind(name)
+                .fetch_all(&mut *conn)
+                .await?;
+        Ok(ProjectRecord {
+            name: row.try_get("name")?,
+            shipyard: row.try_get("shipyard")?,
+            shipyard_version: row.try_get("shipyard_version")?,
+            creation_date: row.try_get("creation_date")?,
+            git_upstream: upstream
+                .map(|u| parse_stored("git upstream", &u))
+                .transpose()?,
+            stages,
+        })
+    }
+
+    /// All projects, sorted by name.
+    pub async fn projects(&self) -> Result<Vec<ProjectRecord>> {
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM projects ORDER BY name")
+            .fetch_all(&self.readers)
+            .await?;
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            match self.project(&n).await {
+                Ok(p) => out.push(p),
+                // Deleted between the two reads.
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes a project with its stages, services, sequence executions, timers, events,
+    /// root events and invalidations (Keptn drops the project's collections).
+    pub async fn delete_project(&self, name: &str) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let done = sqlx::query("DELETE FROM projects WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(project_what(name)));
+        }
+        for sql in [
+            "DELETE FROM executions WHERE project = ?",
+            "DELETE FROM timers WHERE project = ?",
+        ] {
+            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        }
+        Store::delete_project_events(&mut tx, name).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a service in every stage of a project.
+    pub async fn create_service(
+        &self,
+        project: &str,
+        service: &str,
+        creation_date: &str,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        if !project_exists(&mut tx, project).await? {
+            return Err(Error::not_found(project_what(project)));
+        }
+        let done = sqlx::query(
+            "INSERT INTO services (project, name, creation_date) VALUES (?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(project)
+        .bind(service)
+        .bind(creation_date)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::exists(service_what(project, service)));
+        }
+        sqlx::query(
+            "INSERT INTO service_stages (project, stage, service) \
+             SELECT project, name, ? FROM stages WHERE project = ?",
+        )
+        .bind(service)
+        .bind(project)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a service from all stages of a project.
+    pub async fn delete_service(&self, project: &str, service: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM services WHERE project = ? AND name = ?")
+            .bind(project)
+            .bind(service)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(service_what(project, service)));
+        }
+        Ok(())
+    }
+
+    /// The services of a project, sorted by name.
+    pub async fn services(&self, project: &str) -> Result<Vec<ServiceRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        if !project_exists(&mut conn, project).await? {
+            return Err(Error::not_found(project_what(project)));
+        }
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, creation_date FROM services WHERE project = ? ORDER BY name",
+        )
+        .bind(project)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, creation_date)| ServiceRecord {
+                name,
+                creation_date,
+            })
+            .collect())
+    }
+
+    /// Every service of every stage of a project, in stage order, then by service name.
+    pub async fn service_stages(&self, project: &str) -> Result<Vec<ServiceStageRecord>> {
+        let mut conn = self.readers.acquire().await?;
+        if !project_exists(&mut conn, project).await? {
+            return Err(Error::not_found(project_what(project)));
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SERVICE_STAGE_SELECT} WHERE ss.project = ? ORDER BY st.position, ss.service"
+        )))
+        .bind(project)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter().map(ServiceStageRecord::from_row).collect()
+    }
+
+    /// One service in one stage.
+    pub async fn service_stage(
+        &self,
+        project: &str,
+        stage: &str,
+        service: &str,
+    ) -> Result<ServiceStageRecord> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SERVICE_STAGE_SELECT} WHERE ss.project = ? AND ss.stage = ? AND ss.service = ?"
+        )))
+        .bind(project)
+        .bind(stage)
+        .bind(service)
+        .fetch_optional(&self.readers)
+        .await?
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "service {service:?} in stage {stage:?} of project {project:?}"
+            ))
+        })?;
+        ServiceStageRecord::from_row(&row)
+    }
+
+    /// Sets the image deployed for a service in a stage.
+    pub async fn set_deployed_image(
+        &self,
+        project: &str,
+        stage: &str,
+        service: &str,
+        image: &str,
+    ) -> Result<()> {
+        self.update_service_stage(project, stage, service, "deployed_image", image.to_string())
+            .await
+    }
+
+    /// Records the last event of a type for a service in a stage (`lastEventTypes`).
+    pub async fn record_last_event(
+        &self,
+        project: &str,
+        stage: &str,
+        service: &str,
+        event_type: &str,
+        info: &EventContextInfo,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT last_event_types FROM service_stages \
+             WHERE project = ? AND stage = ? AND service = ?",
+        )
+        .bind(project)
+        .bind(stage)
+        .bind(service)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Err(Error::not_found(format!(
+                "service {service:?} in stage {stage:?} of project {project:?}"
+            )));
+        };
+        let mut map: BTreeMap<String, EventContextInfo> = parse_stored("lastEventTypes", &current)?;
+        map.insert(event_type.to_string(), info.clone());
+        let text = serde_json::to_string(&map)
+            .map_err(|e| Error::InvalidInput(format!("lastEventTypes: {e}")))?;
+        sqlx::query(
+            "UPDATE service_stages SET last_event_types = ? \
+             WHERE project = ? AND stage = ? AND service = ?",
+        )
+        .bind(text)
+        .bind(project)
+        .bind(stage)
+        .bind(service)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the open remediations of a service in a stage.
+    pub async fn set_open_remediations(
+        &self,
+        project: &str,
+        stage: &str,
+        service: &str,
+        remediations: &[Value],
+    ) -> Result<()> {
+        let text = Value::Array(remediations.to_vec()).to_string();
+        self.update_service_stage(project, stage, service, "open_remediations", text)
+            .await
+    }
+
+    async fn update_service_stage(
+        &self,
+        project: &str,
+        stage: &str,
+        service: &str,
+        column: &'static str,
+        value: String,
+    ) -> Result<()> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE service_stages SET {column} = ? WHERE project = ? AND stage = ? AND service = ?"
+        )))
+        .bind(value)
+        .bind(project)
+        .bind(stage)
+        .bind(service)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(format!(
+                "service {service:?} in stage {stage:?} of project {project:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executions::{Changes, ExecutionRecord, Timer};
+    use crate::testutil::{TempDir, event};
+    use crate::{EventQuery, NewEvent};
+    use serde_json::json;
+    use sluice_model::event::Timestamp;
+
+    fn project(name: &str, stages: &[&str]) -> ProjectRecord {
+        ProjectRecord {
+            name: name.into(),
+            shipyard: "apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\n".into(),
+            shipyard_version: "spec.keptn.sh/0.2.2".into(),
+            creation_date: "1704067200000000000".into(),
+            git_upstream: Some(json!({"remoteURL": "https://example.invalid/r.git", "user": "me"})),
+            stages: stages.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn project_and_service_crud() {
+        let dir = TempDir::new("projects");
+        let store = Store::open(&dir.0).await.unwrap();
+        store
+            .create_project(&project("shop", &["dev", "prod"]))
+            .await
+            .unwrap();
+        store
+            .create_project(&project("alpha", &["qa"]))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_project(&project("shop", &["x"])).await,
+            Err(Error::AlreadyExists { .. })
+        ));
+        assert_eq!(
+            store.project("shop").await.unwrap(),
+            project("shop", &["dev", "prod"])
+        );
+        let names: Vec<String> = store
+            .projects()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        assert_eq!(names, ["alpha", "shop"]);
+        assert!(matches!(
+            store.project("nope").await,
+            Err(Error::NotFound { .. })
+        ));
+
+        store
+            .create_service("shop", "carts", "1704067300000000000")
+            .await
+            .unwrap();
+        store
+            .create_service("shop", "orders", "1704067400000000000")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_service("shop", "carts", "1").await,
+            Err(Error::AlreadyExists { .. })
+        ));
+        assert!(matches!(
+            store.create_service("nope", "carts", "1").await,
+            Err(Error::NotFound { .. })
+        ));
+        store
+            .set_deployed_image("shop", "dev", "carts", "carts:0.1")
+            .await
+            .unwrap();
+        let info = EventContextInfo {
+            event_id: "e1".into(),
+            keptn_context: "c1".into(),
+            time: "1704067500000000000".into(),
+        };
+        store
+            .record_last_event(
+                "shop",
+                "dev",
+                "carts",
+                "sh.keptn.event.deployment.finished",
+                &info,
+            )
+            .await
+            .unwrap();
+        store
+            .set_open_remediations("shop", "prod", "orders", &[json!({"keptnContext": "r1"})])
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .set_deployed_image("shop", "staging", "carts", "x")
+                .await,
+            Err(Error::NotFound { .. })
+        ));
+        let ss = store.service_stage("shop", "dev", "carts").await.unwrap();
+        assert_eq!(ss.deployed_image.as_deref(), Some("carts:0.1"));
+        assert_eq!(
+            ss.last_event_types["sh.keptn.event.deployment.finished"],
+            info
+        );
+        assert_eq!(ss.creation_date, "1704067300000000000");
+        let all = store.service_stages("shop").await.unwrap();
+        let keys: Vec<(String, String)> = all
+            .iter()
+            .map(|s| (s.stage.clone(), s.service.clone()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("dev", "carts"),
+                ("dev", "orders"),
+                ("prod", "carts"),
+                ("prod", "orders")
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        assert_eq!(all[3].open_remediations.len(), 1);
+
+        // New shipyard: stage "prod" goes, "staging" comes before it; services follow.
+        let mut updated = project("shop", &["dev", "staging"]);
+        updated.creation_date = "ignored".into();
+        updated.git_upstream = None;
+        store.update_project(&updated).await.unwrap();
+        let p = store.project("shop").await.unwrap();
+        assert_eq!(p.stages, ["dev", "staging"]);
+        assert_eq!(p.creation_date, "1704067200000000000");
+        assert_eq!(p.git_upstream, None);
+        let stages: Vec<String> = store
+            .service_stages("shop")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.stage)
+            .collect();
+        assert_eq!(stages, ["dev", "dev", "staging", "staging"]);
+        assert_eq!(
+            store
+                .service_stage("shop", "dev", "carts")
+                .await
+                .unwrap()
+                .deployed_image
+                .as_deref(),
+            Some("carts:0.1"),
+            "kept stages keep their data"
+        );
+        assert!(matches!(
+            store.update_project(&project("nope", &[])).await,
+            Err(Error::NotFound { .. })
+        ));
+
+        store.delete_service("shop", "orders").await.unwrap();
+        let services: Vec<String> = store
+            .services("shop")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(services, ["carts"]);
+        assert_eq!(store.service_stages("shop").await.unwrap().len(), 2);
+        assert!(matches!(
+            store.delete_service("shop", "orders").await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn deleting_a_project_cascades() {
+        let dir = TempDir::new("cascade");
+        let store = Store::open(&dir.0).await.unwrap();
+        for name in ["shop", "keep"] {
+            store
+                .create_project(&project(name, &["dev"]))
+                .await
+                .unwrap();
+            store.create_service(name, "carts", "1").await.unwrap();
+            let ty = "sh.keptn.event.dev.delivery.triggered";
+            let mut inv = event(
+                &format!("{name}-inv"),
+                &format!("{name}-c"),
+                "sh.keptn.event.evaluation.invalidated",
+                (name, "dev", "carts"),
+                2,
+            );
+            inv.triggeredid = Some("t".into());
+            store
+                .commit(&Changes {
+                    events: vec![
+                        NewEvent {
+                            event: event(
+                                &format!("{name}-e"),
+                                &format!("{name}-c"),
+                                ty,
+                                (name, "dev", "carts"),
+                                1,
+                            ),
+                            outgoing: true,
+                        },
+                        NewEvent {
+                            event: inv,
+                            outgoing: false,
+                        },
+                    ],
+                    executions_upsert: vec![ExecutionRecord {
+                        id: format!("{name}-x"),
+                        project: name.into(),
+                        stage: "dev".into(),
+                        service: "carts".into(),
+                        keptn_context: format!("{name}-c"),
+                        sequence_name: "delivery".into(),
+                        state: "started".into(),
+                        terminal: false,
+                        triggered_at: Timestamp::from_unix(1, 0),
+                        updated_seq: 0,
+                        body: "{}".into(),
+                    }],
+                    timers_set: vec![Timer {
+                        key: format!("{name}-t"),
+                        due: Timestamp::from_unix(2, 0),
+                        project: Some(name.into()),
+                        payload: json!(null),
+                    }],
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+        }
+        store.delete_project("shop").await.unwrap();
+        assert!(matches!(
+            store.project("shop").await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.services("shop").await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(store.events_of_context("shop-c").await.unwrap().is_empty());
+        let roots = store
+            .events(&EventQuery {
+                project: Some("shop".into()),
+                root_only: true,
+                ..EventQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(roots.total_count, 0);
+        let active: Vec<String> = store
+            .load_active_executions()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(active, ["keep-x"]);
+        let timers: Vec<String> = store
+            .all_timers()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.key)
+            .collect();
+        assert_eq!(timers, ["keep-t"]);
+        let outbox: Vec<String> = store
+            .undispatched_events()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| e.id)
+            .collect();
+        assert_eq!(outbox, ["keep-e"]);
+        let left: Vec<(String, String)> =
+            sqlx::query_as("SELECT project, triggered_id FROM invalidations")
+                .fetch_all(&store.readers)
+                .await
+                .unwrap();
+        assert_eq!(left, [("keep".to_string(), "t".to_string())]);
+        assert_eq!(store.service_stages("keep").await.unwrap().len(), 1);
+        assert!(matches!(
+            store.delete_project("shop").await,
+            Err(Error::NotFound { .. })
+        ));
+        // The name can be used again.
+        store
+            .create_project(&project("shop", &["dev"]))
+            .await
+            .unwrap();
+        assert!(store.services("shop").await.unwrap().is_empty());
+    }
+}
