@@ -6,8 +6,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod bus;
+pub mod clock;
+pub mod driver;
 pub mod error;
+pub mod ids;
 pub mod metrics;
+pub mod services;
 pub mod state;
 
 use std::future::Future;
@@ -56,6 +61,15 @@ pub enum Error {
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] sluice_store::Error),
+    /// The project repositories could not be opened.
+    #[error("cannot open the project repositories: {0}")]
+    Resources(#[from] sluice_resources::ResourceError),
+    /// The sequence engine could not be restored.
+    #[error("cannot restore the sequence engine: {0}")]
+    Driver(#[from] driver::Error),
 }
 
 /// What a started server tells its caller once it listens.
@@ -88,14 +102,45 @@ pub async fn serve(
             source,
         })?;
     let addr = listener.local_addr().map_err(Error::Serve)?;
-    let app = Arc::new(App::new(token.clone()));
+    let app = Arc::new(open(&config.data_dir, token.clone()).await?);
     on_started(&Started {
         addr,
         token,
         origin,
     });
-    axum::serve(listener, api::router(app))
+    axum::serve(listener, api::router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(Error::Serve)
+        .map_err(Error::Serve)?;
+    drop(app);
+    Ok(())
+}
+
+/// Opens the data directory's store and repositories, restores the engine and starts the
+/// built-in services.
+pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Error> {
+    let store = Arc::new(sluice_store::Store::open(data_dir).await?);
+    let resources = Arc::new(sluice_resources::ResourceStore::open(
+        sluice_resources::StoreConfig::new(data_dir),
+    )?);
+    let bus = bus::Bus::default();
+    let metrics = Arc::new(metrics::Metrics::default());
+    let driver = driver::Driver::start(
+        store.clone(),
+        resources.clone(),
+        bus.clone(),
+        metrics.clone(),
+        sluice_engine::EngineConfig::default(),
+    )
+    .await?;
+    tokio::spawn(services::approval::run(bus.clone(), driver.clone()));
+    Ok(App {
+        token,
+        metrics,
+        store,
+        resources,
+        driver,
+        bus,
+        data_dir: data_dir.to_path_buf(),
+    })
 }

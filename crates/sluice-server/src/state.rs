@@ -1,28 +1,48 @@
 //! The state shared by every request handler of one server.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sluice_resources::ResourceStore;
+use sluice_store::Store;
+
 use crate::auth::ApiToken;
+use crate::bus::Bus;
+use crate::driver::DriverHandle;
 use crate::metrics::Metrics;
 
 /// Everything a handler may need, behind one `Arc`.
-#[derive(Debug)]
 pub struct App {
     /// The API token requests are checked against.
     pub token: ApiToken,
     /// The server's own metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// Events, projects, executions (the embedded database).
+    pub store: Arc<Store>,
+    /// The projects' git repositories.
+    pub resources: Arc<ResourceStore>,
+    /// The sequence engine's single writer.
+    pub driver: DriverHandle,
+    /// Stored events, live.
+    pub bus: Bus,
+    /// Where everything lives.
+    pub data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl App {
-    /// A server state with the given token.
-    pub fn new(token: ApiToken) -> Self {
-        App {
-            token,
-            metrics: Metrics::default(),
-        }
-    }
-
     /// Current sequence executions by state, for `/metrics`.
-    pub fn sequence_counts(&self) -> Vec<(String, u64)> {
-        Vec::new()
+    pub async fn sequence_counts(&self) -> Vec<(String, u64)> {
+        self.store
+            .execution_counts_by_state()
+            .await
+            .unwrap_or_default()
     }
 }

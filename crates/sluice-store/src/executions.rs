@@ -117,6 +117,20 @@ pub struct Changes {
     pub timers_set: Vec<Timer>,
     /// Keys of timers to remove (unknown keys are ignored).
     pub timers_clear: Vec<String>,
+    /// Settings to write (key, JSON value), replacing earlier values.
+    pub settings_set: Vec<(String, Value)>,
+}
+
+impl Changes {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.executions_upsert.is_empty()
+            && self.executions_delete.is_empty()
+            && self.timers_set.is_empty()
+            && self.timers_clear.is_empty()
+            && self.settings_set.is_empty()
+    }
 }
 
 /// What a commit did.
@@ -238,8 +252,36 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        for (key, value) in &changes.settings_set {
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES (?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(value.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// A setting written by [`Store::commit`], if any.
+    pub async fn setting(&self, key: &str) -> Result<Option<Value>> {
+        let text: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.readers)
+            .await?;
+        text.map(|t| parse_stored("setting", &t)).transpose()
+    }
+
+    /// Number of executions per state name (for metrics).
+    pub async fn execution_counts_by_state(&self) -> Result<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) FROM executions GROUP BY state ORDER BY state")
+                .fetch_all(&self.readers)
+                .await?;
+        Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
     }
 
     /// All executions that are not terminal, oldest triggered first (for recovery at start).

@@ -15,7 +15,7 @@ use sqlx::SqliteConnection;
 use crate::error::{Error, Result};
 
 /// The migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -188,3 +188,12 @@ pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
     }
     Ok(())
 }
+
+/// Version 2: small JSON settings of the control plane (such as the engine's pauses), written
+/// in the same transaction as the state they belong to.
+const V2: &str = r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL CHECK (json_valid(value))
+) STRICT;
+"#;

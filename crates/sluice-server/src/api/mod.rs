@@ -1,4 +1,10 @@
 //! The HTTP API: one router with Keptn's paths, token checking, body limits and Keptn's errors.
+//!
+//! Each submodule owns a group of Keptn's endpoints and returns its routes; this module joins
+//! them behind the token check.
+
+pub mod events;
+pub mod stream;
 
 use std::sync::Arc;
 
@@ -24,6 +30,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/auth", post(auth))
         .route("/api/v1/metadata", get(metadata))
         .route("/metrics", get(metrics))
+        .merge(events::routes())
+        .merge(stream::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))
@@ -86,7 +94,7 @@ async fn metadata() -> Json<serde_json::Value> {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let text = app.metrics.render(&app.sequence_counts());
+    let text = app.metrics.render(&app.sequence_counts().await);
     (
         [(
             header::CONTENT_TYPE,
@@ -117,8 +125,17 @@ mod tests {
 
     const TOKEN: &str = "test-token-0123456789";
 
-    fn app() -> Router {
-        router(Arc::new(App::new(ApiToken::from_value(TOKEN))))
+    async fn app() -> Router {
+        let dir = std::env::temp_dir().join(format!(
+            "sluice-api-{}-{}",
+            std::process::id(),
+            crate::ids::fresh()
+        ));
+        router(Arc::new(
+            crate::open(&dir, ApiToken::from_value(TOKEN))
+                .await
+                .unwrap(),
+        ))
     }
 
     async fn call(router: Router, request: axum::http::Request<Body>) -> (StatusCode, String) {
@@ -140,23 +157,23 @@ mod tests {
 
     #[tokio::test]
     async fn health_needs_no_token() {
-        let (status, body) = call(app(), req("GET", "/health", None)).await;
+        let (status, body) = call(app().await, req("GET", "/health", None)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, r#"{"status":"OK"}"#);
     }
 
     #[tokio::test]
     async fn everything_else_needs_the_token() {
-        let (status, body) = call(app(), req("POST", "/api/v1/auth", None)).await;
+        let (status, body) = call(app().await, req("POST", "/api/v1/auth", None)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(body.contains("\"code\":401"), "{body}");
         let (status, _) = call(
-            app(),
+            app().await,
             req("POST", "/api/v1/auth", Some("wrong-token-000000000")),
         )
         .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, _) = call(app(), req("POST", "/api/v1/auth", Some(TOKEN))).await;
+        let (status, _) = call(app().await, req("POST", "/api/v1/auth", Some(TOKEN))).await;
         assert_eq!(status, StatusCode::OK);
         let bearer = axum::http::Request::builder()
             .method("GET")
@@ -164,14 +181,14 @@ mod tests {
             .header("authorization", format!("Bearer {TOKEN}"))
             .body(Body::empty())
             .unwrap();
-        let (status, body) = call(app(), bearer).await;
+        let (status, body) = call(app().await, bearer).await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("sluice_build_info"), "{body}");
     }
 
     #[tokio::test]
     async fn unknown_paths_get_keptns_error_shape() {
-        let (status, body) = call(app(), req("GET", "/api/nope", Some(TOKEN))).await;
+        let (status, body) = call(app().await, req("GET", "/api/nope", Some(TOKEN))).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(
             body,

@@ -1,0 +1,147 @@
+//! `POST /api/v1/event`: Keptn's event ingestion. Assigns id, time and context the way Keptn's
+//! api-service did, validates scope, and answers only once the event is durable.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::{Value, json};
+use sluice_model::event::{EventType, KeptnEvent, TaskEventKind, keptn_context_for};
+
+use crate::error::ApiError;
+use crate::state::App;
+use crate::{clock, ids};
+
+/// The routes of this module.
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/api/v1/event", post(post_event))
+        .route("/api/controlPlane/v1/event", post(post_event))
+}
+
+/// The source Keptn's api-service put on events that came without one.
+pub const API_SOURCE: &str = "https://github.com/keptn/keptn/api";
+
+async fn post_event(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let event = accept(&app, &body).await?;
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    app.driver
+        .submit(event)
+        .await
+        .map_err(|e| ApiError::internal("the event could not be stored", &e))?;
+    Ok(Json(json!({"keptnContext": context})))
+}
+
+/// Reads, completes and checks an incoming event; nothing is stored for a rejected one.
+pub async fn accept(app: &App, body: &[u8]) -> Result<KeptnEvent, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let mut event = KeptnEvent::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("not a CloudEvent: {e}")))?;
+    // Keptn's api-service always set a fresh id and the receive time.
+    event.id = Some(ids::fresh());
+    event.time = Some(clock::now().to_rfc3339_nano());
+    if event.specversion.as_deref().unwrap_or("").is_empty() {
+        event.specversion = Some("1.0".to_owned());
+    }
+    if event.source.as_deref().unwrap_or("").is_empty() {
+        event.source = Some(API_SOURCE.to_owned());
+    }
+    if event.datacontenttype.as_deref().unwrap_or("").is_empty() {
+        event.datacontenttype = Some("application/json".to_owned());
+    }
+    let fresh = ids::fresh();
+    event.shkeptncontext = Some(keptn_context_for(
+        event.shkeptncontext.as_deref().filter(|c| !c.is_empty()),
+        &fresh,
+    ));
+
+    let problems = event.validate_incoming();
+    if let Some(p) = problems.first() {
+        let all: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.attribute, p.message))
+            .collect();
+        return Err(ApiError::bad_request(if problems.len() == 1 {
+            format!("invalid event: {}: {}", p.attribute, p.message)
+        } else {
+            format!("invalid event: {}", all.join("; "))
+        }));
+    }
+    let kind = event
+        .event_type()
+        .map_err(|e| ApiError::bad_request(format!("unknown event type: {e}")))?;
+    check_scope(app, &event, &kind).await?;
+    Ok(event)
+}
+
+/// Sequence triggers and task progress must name an existing project, stage and service.
+async fn check_scope(app: &App, event: &KeptnEvent, kind: &EventType) -> Result<(), ApiError> {
+    let needs_scope = match kind {
+        EventType::Sequence { .. } => true,
+        EventType::Task { kind, .. } => {
+            matches!(kind, TaskEventKind::Started | TaskEventKind::Finished)
+        }
+        _ => false,
+    };
+    if !needs_scope {
+        return Ok(());
+    }
+    let data = event.data.as_ref().unwrap_or(&Value::Null);
+    let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let (project, stage, service) = (field("project"), field("stage"), field("service"));
+    for (name, value) in [
+        ("project", &project),
+        ("stage", &stage),
+        ("service", &service),
+    ] {
+        if value.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "data.{name} is missing: Keptn events need project, stage and service"
+            )));
+        }
+    }
+    if let EventType::Sequence { stage: typed, .. } = kind
+        && *typed != stage
+    {
+        return Err(ApiError::bad_request(format!(
+            "data.stage `{stage}` does not match the stage `{typed}` in the event type"
+        )));
+    }
+    if matches!(kind, EventType::Task { .. })
+        && event.triggeredid.as_deref().unwrap_or("").is_empty()
+    {
+        return Err(ApiError::bad_request(
+            "triggeredid is missing: .started and .finished events answer a .triggered event",
+        ));
+    }
+    let project_record = app
+        .store
+        .project(&project)
+        .await
+        .map_err(|_| ApiError::bad_request(format!("project not found: {project}")))?;
+    if !project_record.stages.contains(&stage) {
+        return Err(ApiError::bad_request(format!(
+            "stage not found: {stage} is not a stage of project {project}"
+        )));
+    }
+    let services = app
+        .store
+        .services(&project)
+        .await
+        .map_err(|e| ApiError::internal("cannot read services", &e))?;
+    if !services.iter().any(|s| s.name == service) {
+        return Err(ApiError::bad_request(format!(
+            "service not found: {service} is not a service of project {project}"
+        )));
+    }
+    Ok(())
+}

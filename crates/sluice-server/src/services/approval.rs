@@ -1,0 +1,243 @@
+//! The built-in approval service (Keptn's approval-service): answers `approval.triggered`
+//! with `approval.started` and, when the strategy for the previous result is automatic (or the
+//! result is `fail`), with `approval.finished`. Manual approvals wait for a person.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sluice_model::event::KeptnEvent;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::bus::Bus;
+use crate::clock;
+use crate::driver::DriverHandle;
+
+/// The `source` of the events this service sends.
+pub const SOURCE: &str = "approval-service";
+
+/// Runs until the bus closes.
+pub async fn run(bus: Bus, driver: DriverHandle) {
+    let mut events = bus.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                if event.event_type.as_deref() == Some("sh.keptn.event.approval.triggered") {
+                    for answer in answers(&event) {
+                        if let Err(e) = driver.submit(answer).await {
+                            tracing::error!(error = %e, "approval-service could not answer");
+                        }
+                    }
+                }
+            }
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "approval-service fell behind the event bus")
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// The decision for an `approval.triggered` event, following Keptn's approval-service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Approve at once.
+    Approve,
+    /// Decline at once (the previous result failed).
+    Decline,
+    /// Wait for a person.
+    Manual,
+}
+
+/// The previous result (`data.result`, else `data.evaluation.result`) and the strategy for it.
+pub fn decide(data: &Value) -> (String, String, Decision) {
+    let result = data
+        .get("result")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .or_else(|| data.pointer("/evaluation/result").and_then(Value::as_str))
+        .unwrap_or("")
+        .to_owned();
+    let strategy_for = |key: &str| {
+        data.pointer(&format!("/approval/{key}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (strategy, decision) = match result.as_str() {
+        "pass" => {
+            let s = strategy_for("pass");
+            let d = if s == "automatic" {
+                Decision::Approve
+            } else {
+                Decision::Manual
+            };
+            (s, d)
+        }
+        "warning" => {
+            let s = strategy_for("warning");
+            let d = if s == "automatic" {
+                Decision::Approve
+            } else {
+                Decision::Manual
+            };
+            (s, d)
+        }
+        "fail" => (String::new(), Decision::Decline),
+        _ => (String::new(), Decision::Manual),
+    };
+    let strategy = if strategy.is_empty() && decision == Decision::Manual {
+        "manual".to_owned()
+    } else {
+        strategy
+    };
+    (result, strategy, decision)
+}
+
+/// The events to send for one `approval.triggered` event (ids derived from its id, so
+/// handling it twice changes nothing).
+pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
+    let data = triggered.data.clone().unwrap_or(Value::Null);
+    let (result, strategy, decision) = decide(&data);
+    let base = |status: &str, result: Option<&str>, message: String| {
+        let mut d = json!({
+            "project": data.get("project").cloned().unwrap_or(Value::Null),
+            "stage": data.get("stage").cloned().unwrap_or(Value::Null),
+            "service": data.get("service").cloned().unwrap_or(Value::Null),
+            "status": status,
+            "message": message,
+        });
+        if let Some(labels) = data.get("labels") {
+            d["labels"] = labels.clone();
+        }
+        if let Some(r) = result {
+            d["result"] = json!(r);
+        }
+        d
+    };
+    let mut out = vec![answer(
+        triggered,
+        "started",
+        base(
+            "succeeded",
+            None,
+            format!("Approval strategy for result '{result}': {strategy}"),
+        ),
+    )];
+    match decision {
+        Decision::Approve => out.push(answer(
+            triggered,
+            "finished",
+            base("succeeded", Some("pass"), String::new()),
+        )),
+        Decision::Decline => out.push(answer(
+            triggered,
+            "finished",
+            base(
+                "succeeded",
+                Some("fail"),
+                "the previous result is fail: declined automatically".to_owned(),
+            ),
+        )),
+        Decision::Manual => {}
+    }
+    out
+}
+
+fn answer(triggered: &KeptnEvent, kind: &str, data: Value) -> KeptnEvent {
+    let triggered_id = triggered.id.clone().unwrap_or_default();
+    KeptnEvent {
+        specversion: Some("1.0".to_owned()),
+        id: Some(crate::ids::derived(
+            &triggered_id,
+            &format!("approval.{kind}"),
+        )),
+        source: Some(SOURCE.to_owned()),
+        event_type: Some(format!("sh.keptn.event.approval.{kind}")),
+        time: Some(clock::now().to_rfc3339_nano()),
+        datacontenttype: Some("application/json".to_owned()),
+        shkeptncontext: triggered.shkeptncontext.clone(),
+        triggeredid: Some(triggered_id),
+        gitcommitid: triggered.gitcommitid.clone(),
+        data: Some(data),
+        ..KeptnEvent::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn triggered(data: Value) -> Arc<KeptnEvent> {
+        Arc::new(KeptnEvent {
+            id: Some("t-1".into()),
+            event_type: Some("sh.keptn.event.approval.triggered".into()),
+            shkeptncontext: Some("ctx".into()),
+            data: Some(data),
+            ..KeptnEvent::default()
+        })
+    }
+
+    #[test]
+    fn keptns_rules() {
+        let d =
+            |r: &str, p: &str, w: &str| json!({"result": r, "approval": {"pass": p, "warning": w}});
+        assert_eq!(
+            decide(&d("pass", "automatic", "manual")).2,
+            Decision::Approve
+        );
+        assert_eq!(
+            decide(&d("warning", "automatic", "manual")).2,
+            Decision::Manual
+        );
+        assert_eq!(
+            decide(&d("warning", "manual", "automatic")).2,
+            Decision::Approve
+        );
+        assert_eq!(
+            decide(&d("fail", "automatic", "automatic")).2,
+            Decision::Decline
+        );
+        // No strategy, or no previous result: manual (Keptn's code, not its docs).
+        assert_eq!(decide(&json!({"result": "pass"})).2, Decision::Manual);
+        assert_eq!(
+            decide(&json!({"approval": {"pass": "automatic"}})).2,
+            Decision::Manual
+        );
+        // Falls back to the evaluation's result.
+        assert_eq!(
+            decide(&json!({"evaluation": {"result": "pass"}, "approval": {"pass": "automatic"}})).2,
+            Decision::Approve
+        );
+    }
+
+    #[test]
+    fn answers_are_deterministic_and_well_formed() {
+        let t = triggered(
+            json!({"project": "p", "stage": "s", "service": "x", "result": "pass", "approval": {"pass": "automatic", "warning": "manual"}}),
+        );
+        let a = answers(&t);
+        let b = answers(&t);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].id, b[0].id);
+        assert_ne!(a[0].id, a[1].id);
+        assert_eq!(
+            a[1].event_type.as_deref(),
+            Some("sh.keptn.event.approval.finished")
+        );
+        assert_eq!(a[1].triggeredid.as_deref(), Some("t-1"));
+        assert_eq!(a[1].data.as_ref().unwrap()["result"], "pass");
+        assert_eq!(
+            a[0].data.as_ref().unwrap()["message"],
+            "Approval strategy for result 'pass': automatic"
+        );
+        assert!(
+            a.iter().all(|e| e.validate().is_empty()),
+            "{:?}",
+            a[0].validate()
+        );
+        let manual = answers(&triggered(
+            json!({"project": "p", "stage": "s", "service": "x", "result": "pass", "approval": {"pass": "manual"}}),
+        ));
+        assert_eq!(manual.len(), 1);
+    }
+}

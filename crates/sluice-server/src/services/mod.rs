@@ -1,0 +1,3 @@
+//! Built-in services that answer tasks inside the server (Keptn ran each as its own pod).
+
+pub mod approval;
