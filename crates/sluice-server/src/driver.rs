@@ -370,6 +370,12 @@ impl Driver {
         }
 
         // Durable: now the world may see it.
+        if let Some(event) = &incoming {
+            self.update_views(event).await;
+        }
+        for event in &emitted {
+            self.update_views(event).await;
+        }
         if let Some(event) = incoming {
             self.bus.publish(event);
         }
@@ -411,6 +417,67 @@ impl Driver {
             }
         }
         Ok(step)
+    }
+
+    /// Keeps the projects view current: the last event of each task type per service and
+    /// stage (Keptn's `lastEventTypes`) and the image a successful deployment task rolled out
+    /// (`deployedImage`). These are derived views, written after the commit; a crash in
+    /// between leaves them one event behind, never the sequence state.
+    async fn update_views(&self, event: &KeptnEvent) {
+        let Ok(EventType::Task { task, kind }) = event.event_type() else {
+            return;
+        };
+        let data = event.data.as_ref().unwrap_or(&serde_json::Value::Null);
+        let field = |k: &str| {
+            data.get(k)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (project, stage, service) = (field("project"), field("stage"), field("service"));
+        if project.is_empty() || stage.is_empty() || service.is_empty() {
+            return;
+        }
+        let info = sluice_store::EventContextInfo {
+            event_id: event.id.clone().unwrap_or_default(),
+            keptn_context: event.shkeptncontext.clone().unwrap_or_default(),
+            time: event
+                .timestamp()
+                .and_then(Result::ok)
+                .map(|t| t.unix_nanos().to_string())
+                .unwrap_or_default(),
+        };
+        let ty = event.event_type.clone().unwrap_or_default();
+        if let Err(e) = self
+            .store
+            .record_last_event(&project, &stage, &service, &ty, &info)
+            .await
+        {
+            tracing::debug!(error = %e, "cannot record the last event of {service} in {stage}");
+        }
+        let passed = matches!(field("result").as_str(), "pass" | "warning");
+        if kind == TaskEventKind::Finished && task.ends_with("deployment") && passed {
+            let Some(triggered_id) = &event.triggeredid else {
+                return;
+            };
+            let Ok(Some(triggered)) = self.store.event(triggered_id).await else {
+                return;
+            };
+            let image = triggered
+                .data
+                .as_ref()
+                .and_then(|d| d.pointer("/configurationChange/values/image"))
+                .and_then(serde_json::Value::as_str);
+            if let Some(image) = image {
+                if let Err(e) = self
+                    .store
+                    .set_deployed_image(&project, &stage, &service, image)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot record the deployed image of {service} in {stage}");
+                }
+            }
+        }
     }
 
     fn arm(&mut self, key: TimerKey, at: Timestamp) {

@@ -1,7 +1,9 @@
 //! The integration-test binary: runs the built `sluice` binary the way a user would.
 
 mod evaluate;
+mod http;
 mod lint;
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
