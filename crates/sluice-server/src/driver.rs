@@ -468,14 +468,13 @@ impl Driver {
                 .as_ref()
                 .and_then(|d| d.pointer("/configurationChange/values/image"))
                 .and_then(serde_json::Value::as_str);
-            if let Some(image) = image {
-                if let Err(e) = self
+            if let Some(image) = image
+                && let Err(e) = self
                     .store
                     .set_deployed_image(&project, &stage, &service, image)
                     .await
-                {
-                    tracing::warn!(error = %e, "cannot record the deployed image of {service} in {stage}");
-                }
+            {
+                tracing::warn!(error = %e, "cannot record the deployed image of {service} in {stage}");
             }
         }
     }
