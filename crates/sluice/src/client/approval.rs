@@ -157,7 +157,9 @@ pub fn listing(items: &[&OpenApproval]) -> String {
     t.render(Painter::for_stdout(ColorChoice::Never))
 }
 
-/// The `approval.finished` answer.
+/// The `approval.finished` answer: the triggered event's scope and labels (plus extra labels,
+/// which cannot override them), status `succeeded`, result `pass` or `fail`, the same
+/// context and `triggeredid` = the approval's id.
 pub fn approval_finished_event(
     a: &OpenApproval,
     approve: bool,
@@ -181,12 +183,10 @@ pub fn approval_finished_event(
         },
         message: String::new(),
     };
-    let mut ev = trigger_envelope(
-        id,
-        CLI_SOURCE,
-        &EventType::task_finished("approval"),
-        data.to_data(),
-    );
+    let ty = EventType::task_finished("approval");
+    // Keptn's CLI names the event type in the source fragment.
+    let source = format!("{CLI_SOURCE}#{ty}");
+    let mut ev = trigger_envelope(id, &source, &ty, data.to_data());
     ev.shkeptncontext = Some(a.keptn_context.clone());
     ev.triggeredid = Some(a.id.clone());
     ev
@@ -429,7 +429,8 @@ mod tests {
         let ev = approval_finished_event(&open[0], false, &extra, "new-id");
         assert_eq!(
             ev.to_value(ContentTypeKey::DataContentType),
-            json!({"specversion": "1.0", "id": "new-id", "source": "https://github.com/keptn/keptn/cli",
+            json!({"specversion": "1.0", "id": "new-id",
+                   "source": "https://github.com/keptn/keptn/cli#sh.keptn.event.approval.finished",
                    "type": "sh.keptn.event.approval.finished", "datacontenttype": "application/json",
                    "shkeptncontext": "c1", "triggeredid": "a1",
                    "data": {"project": "p", "stage": "prod", "service": "carts",

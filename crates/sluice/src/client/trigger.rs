@@ -200,7 +200,10 @@ pub fn delivery_event(d: &Delivery, id: &str) -> KeptnEvent {
     )
 }
 
-/// The `sh.keptn.event.<stage>.<name>.triggered` event of `trigger sequence`.
+/// The `sh.keptn.event.<stage>.<name>.triggered` event of `trigger sequence`: like Keptn's
+/// CLI, the deployment-triggered payload with only the common fields set (so
+/// `configurationChange.values` and `deployment` are written empty) and the
+/// configuration-change source.
 pub fn sequence_event(
     project: &str,
     stage: &str,
@@ -209,16 +212,19 @@ pub fn sequence_event(
     labels: &BTreeMap<String, String>,
     id: &str,
 ) -> KeptnEvent {
-    let data = EventData {
-        project: project.into(),
-        stage: stage.into(),
-        service: service.into(),
-        labels: labels.clone(),
-        ..EventData::default()
+    let data = DeliveryTriggeredEventData {
+        base: EventData {
+            project: project.into(),
+            stage: stage.into(),
+            service: service.into(),
+            labels: labels.clone(),
+            ..EventData::default()
+        },
+        ..DeliveryTriggeredEventData::default()
     };
     trigger_envelope(
         id,
-        CLI_SOURCE,
+        DELIVERY_SOURCE,
         &EventType::sequence_triggered(stage, name),
         data.to_data(),
     )
@@ -480,9 +486,12 @@ mod tests {
             .to_value(ContentTypeKey::DataContentType);
         assert_eq!(
             v,
-            json!({"specversion": "1.0", "id": "id1", "source": "https://github.com/keptn/keptn/cli",
+            json!({"specversion": "1.0", "id": "id1",
+                   "source": "https://github.com/keptn/keptn/cli#configuration-change",
                    "type": "sh.keptn.event.prod.remediation.triggered", "datacontenttype": "application/json",
-                   "data": {"project": "p", "stage": "prod", "service": "carts"}})
+                   "data": {"project": "p", "stage": "prod", "service": "carts",
+                            "configurationChange": {"values": null},
+                            "deployment": {"deploymentURIsLocal": null, "deploymentstrategy": ""}}})
         );
     }
 

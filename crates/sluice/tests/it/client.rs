@@ -607,3 +607,148 @@ fn watch_polls_the_datastore_without_a_stream() {
         poll.target
     );
 }
+
+#[test]
+fn approve_refuses_to_guess_and_answers_the_chosen_approval() {
+    let home = scratch("client-approve");
+    let server = FakeServer::start(|r| {
+        match (r.method.as_str(), r.target.split('?').next().unwrap_or("")) {
+            ("GET", "/api/controlPlane/v1/project/sockshop") => json_answer(200, project_answer()),
+            ("GET", "/api/controlPlane/v1/event/triggered/sh.keptn.event.approval.triggered") => {
+                json_answer(
+                    200,
+                    json!({"events": [
+                        {"id": "a1", "shkeptncontext": "c1", "type": "sh.keptn.event.approval.triggered",
+                         "data": {"project": "sockshop", "stage": "dev", "service": "carts", "result": "warning",
+                                  "labels": {"buildId": "7"}, "configurationChange": {"values": {"image": "carts:0.2"}}}},
+                        {"id": "a2", "shkeptncontext": "c2", "type": "sh.keptn.event.approval.triggered",
+                         "data": {"project": "sockshop", "stage": "dev", "service": "carts", "result": "pass"}}
+                    ]}),
+                )
+            }
+            ("POST", "/api/v1/event") => json_answer(200, json!({"keptnContext": "c1"})),
+            _ => not_found(),
+        }
+    });
+    let run = against(
+        &server,
+        &home,
+        &["approve", "--project", "sockshop", "--stage", "dev"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("2 open approvals in stage dev"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("carts:0.2"), "{}", run.stderr);
+    assert!(server.requests().iter().all(|r| r.method == "GET"));
+
+    let run = against(
+        &server,
+        &home,
+        &[
+            "decline",
+            "--project",
+            "sockshop",
+            "--stage",
+            "dev",
+            "--keptn-context",
+            "c1",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Declined carts carts:0.2 in stage dev"),
+        "{}",
+        run.stdout
+    );
+    let list = server.find(
+        "GET",
+        "/api/controlPlane/v1/event/triggered/sh.keptn.event.approval.triggered",
+    );
+    assert_eq!(
+        list.target,
+        "/api/controlPlane/v1/event/triggered/sh.keptn.event.approval.triggered?project=sockshop&stage=dev"
+    );
+    let ev = server.find("POST", "/api/v1/event").json();
+    assert_eq!(ev["type"], "sh.keptn.event.approval.finished");
+    assert_eq!(ev["shkeptncontext"], "c1");
+    assert_eq!(ev["triggeredid"], "a1");
+    assert_eq!(
+        ev["data"],
+        json!({"project": "sockshop", "stage": "dev", "service": "carts", "labels": {"buildId": "7"},
+               "status": "succeeded", "result": "fail"})
+    );
+}
+
+#[test]
+fn add_resource_uploads_to_every_stage() {
+    let home = scratch("client-resource");
+    let server = FakeServer::start(|r| {
+        match (r.method.as_str(), r.target.split('?').next().unwrap_or("")) {
+            ("GET", "/api/controlPlane/v1/project/sockshop/stage") => json_answer(
+                200,
+                json!({"stages": [{"stageName": "dev"}, {"stageName": "prod"}]}),
+            ),
+            ("POST", p) if p.ends_with("/resource") => {
+                json_answer(201, json!({"commitID": "abc123"}))
+            }
+            _ => not_found(),
+        }
+    });
+    write(&home, "carts/slo.yaml", "spec_version: '1.0'\n");
+    let run = sluice_env_in(
+        &server,
+        &home,
+        &[
+            "add-resource",
+            "--project",
+            "sockshop",
+            "--service",
+            "carts",
+            "--all-stages",
+            "--resource",
+            "./carts/slo.yaml",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("(commit abc123)"), "{}", run.stdout);
+    let posts: Vec<Request> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    let mut targets: Vec<&str> = posts.iter().map(|r| r.target.as_str()).collect();
+    targets.sort_unstable();
+    assert_eq!(
+        targets,
+        [
+            "/api/resource-service/v1/project/sockshop/stage/dev/service/carts/resource",
+            "/api/resource-service/v1/project/sockshop/stage/prod/service/carts/resource",
+        ]
+    );
+    assert_eq!(
+        posts[0].json(),
+        json!({"resources": [{"resourceURI": "carts/slo.yaml", "resourceContent": "c3BlY192ZXJzaW9uOiAnMS4wJwo="}]})
+    );
+}
+
+/// Like [`against`], but runs in `dir` so relative paths resolve there.
+fn sluice_env_in(server: &FakeServer, dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("HOME", dir)
+        .env("SLUICE_CONFIG", dir.join("config.json"))
+        .env("SLUICE_ENDPOINT", &server.endpoint)
+        .env("SLUICE_API_TOKEN", "tok-123")
+        .output()
+        .expect("run sluice");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
