@@ -52,11 +52,23 @@ pub async fn fetch_project(api: &Api, name: &str) -> Result<Value> {
     let path = format!("/api/controlPlane/v1/project/{}", segment(name));
     match api.get(&path, &[]).await {
         Ok(v) => Ok(v),
-        Err(e) if e.is_not_found() => bail!(
+        Err(e) if e.is_not_found() && names_missing_project(&e) => bail!(
             "project {name:?} not found on {}\n  hint: `sluice get projects` lists the projects",
             api.endpoint()
         ),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether a 404 is about the project (Keptn says "project not found"; a bare "not found" is
+/// taken the same way) rather than, say, a route the server does not have.
+fn names_missing_project(e: &http::ApiError) -> bool {
+    match e {
+        http::ApiError::Server { message, .. } => {
+            let m = message.to_ascii_lowercase();
+            m.contains("project") || m == "not found" || m.is_empty()
+        }
+        _ => false,
     }
 }
 
