@@ -32,6 +32,486 @@ pub enum Command {
     /// *.yaml and *.yml files. Exit code: 0 when there are no errors (and, with --strict,
     /// no warnings), 1 otherwise, 2 when a file cannot be read.
     Lint(LintArgs),
+    /// Check an endpoint and API token and store them for the other client commands.
+    ///
+    /// The credentials are written to $SLUICE_CONFIG, $XDG_CONFIG_HOME/sluice/config.json or
+    /// ~/.config/sluice/config.json with mode 0600. SLUICE_ENDPOINT and SLUICE_API_TOKEN
+    /// override the stored values.
+    Auth(AuthArgs),
+    /// Create a project or a service.
+    #[command(subcommand)]
+    Create(CreateCommand),
+    /// Update a project (its shipyard or git upstream).
+    #[command(subcommand)]
+    Update(UpdateCommand),
+    /// Delete a project or a service.
+    #[command(subcommand)]
+    Delete(DeleteCommand),
+    /// Add a file to the configuration of a project, stage or service.
+    #[command(name = "add-resource")]
+    AddResource(AddResourceArgs),
+    /// Start a delivery, an evaluation or any sequence.
+    #[command(subcommand)]
+    Trigger(TriggerCommand),
+    /// Send an event.
+    #[command(subcommand)]
+    Send(SendCommand),
+    /// Approve an open approval task (sends approval.finished with result pass).
+    Approve(ApprovalArgs),
+    /// Decline an open approval task (sends approval.finished with result fail).
+    Decline(ApprovalArgs),
+    /// Show projects, stages, services, sequences or events.
+    #[command(subcommand)]
+    Get(GetCommand),
+    /// Abort a running sequence.
+    #[command(subcommand)]
+    Abort(SequenceControlCommand),
+    /// Pause a running sequence.
+    #[command(subcommand)]
+    Pause(SequenceControlCommand),
+    /// Resume a paused sequence.
+    #[command(subcommand)]
+    Resume(SequenceControlCommand),
+}
+
+/// Output formats of the client commands that print a list or an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns.
+    Table,
+    /// Pretty-printed JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// Flags of `sluice auth`.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// The server's URL, e.g. http://127.0.0.1:8090 (a trailing /api is accepted).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: String,
+    /// The API token the server printed on its first start.
+    #[arg(long = "api-token", value_name = "TOKEN")]
+    pub api_token: String,
+}
+
+/// `sluice create ...`
+#[derive(Debug, Subcommand)]
+pub enum CreateCommand {
+    /// Create a project from a shipyard file (checked locally before it is sent).
+    Project(CreateProjectArgs),
+    /// Create a service in every stage of a project.
+    Service(ServiceArgs),
+}
+
+/// `sluice update ...`
+#[derive(Debug, Subcommand)]
+pub enum UpdateCommand {
+    /// Update a project's shipyard or git upstream.
+    Project(UpdateProjectArgs),
+}
+
+/// `sluice delete ...`
+#[derive(Debug, Subcommand)]
+pub enum DeleteCommand {
+    /// Delete a project (the upstream repository is kept).
+    Project(ProjectNameArgs),
+    /// Delete a service from every stage of a project.
+    Service(ServiceArgs),
+}
+
+/// Git upstream flags of project create and update (Keptn's names).
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// URL of the git repository that holds the project's configuration.
+    #[arg(long = "git-remote-url", value_name = "URL")]
+    pub git_remote_url: Option<String>,
+    /// User name for the git repository.
+    #[arg(long = "git-user", value_name = "USER")]
+    pub git_user: Option<String>,
+    /// Access token for the git repository.
+    #[arg(long = "git-token", value_name = "TOKEN")]
+    pub git_token: Option<String>,
+}
+
+/// Flags of `sluice create project`.
+#[derive(Debug, Args)]
+pub struct CreateProjectArgs {
+    /// Project name.
+    pub name: String,
+    /// The shipyard file.
+    #[arg(short = 's', long, value_name = "FILE")]
+    pub shipyard: PathBuf,
+    /// Git upstream.
+    #[command(flatten)]
+    pub git: GitArgs,
+}
+
+/// Flags of `sluice update project`.
+#[derive(Debug, Args)]
+pub struct UpdateProjectArgs {
+    /// Project name.
+    pub name: String,
+    /// A new shipyard file (its stages must be the same as before).
+    #[arg(short = 's', long, value_name = "FILE")]
+    pub shipyard: Option<PathBuf>,
+    /// Git upstream.
+    #[command(flatten)]
+    pub git: GitArgs,
+}
+
+/// A project name.
+#[derive(Debug, Args)]
+pub struct ProjectNameArgs {
+    /// Project name.
+    pub name: String,
+}
+
+/// Flags of `sluice create service` and `sluice delete service`.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Service name.
+    pub name: String,
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+}
+
+/// Flags of `sluice add-resource`.
+#[derive(Debug, Args)]
+pub struct AddResourceArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// The stage (without it, the file is added at project level).
+    #[arg(long, value_name = "STAGE", conflicts_with = "all_stages")]
+    pub stage: Option<String>,
+    /// The service (needs --stage or --all-stages).
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// The local file to upload.
+    #[arg(long, value_name = "FILE")]
+    pub resource: PathBuf,
+    /// Where to store it (default: the file path as given, with forward slashes).
+    #[arg(long = "resourceUri", value_name = "URI")]
+    pub resource_uri: Option<String>,
+    /// Add the file to every stage of the project.
+    #[arg(long = "all-stages")]
+    pub all_stages: bool,
+}
+
+/// `-l/--labels` and `-o/--output`, `-w/--watch` shared by the trigger commands.
+#[derive(Debug, Args)]
+pub struct TriggerCommon {
+    /// Labels for the sequence: key=value pairs, comma separated or repeated.
+    #[arg(short = 'l', long = "labels", value_name = "KEY=VALUE,...")]
+    pub labels: Vec<String>,
+    /// Follow the sequence live until it ends; the exit code is 1 when it failed.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// Stop watching after this many seconds (default: until the sequence ends).
+    #[arg(long = "watch-time", value_name = "SECONDS", requires = "watch")]
+    pub watch_time: Option<u64>,
+    /// Output format of the answer (and of watched events).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `sluice trigger ...`
+#[derive(Debug, Subcommand)]
+pub enum TriggerCommand {
+    /// Deliver a new artifact (container image) of a service, as `keptn trigger delivery`.
+    Delivery(TriggerDeliveryArgs),
+    /// Evaluate the SLOs of a service in a stage for a time window.
+    Evaluation(TriggerEvaluationArgs),
+    /// Start any sequence of the shipyard in a stage.
+    Sequence(TriggerSequenceArgs),
+}
+
+/// Flags of `sluice trigger delivery`.
+#[derive(Debug, Args)]
+pub struct TriggerDeliveryArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// The service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: String,
+    /// The image, e.g. docker.io/keptnexamples/carts:0.13.1 (tag defaults to latest).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// The tag, when it is not part of --image.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// The stage to start in (default: the first stage of the shipyard).
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// The sequence to trigger.
+    #[arg(long, value_name = "NAME", default_value = "delivery")]
+    pub sequence: String,
+    /// Extra configuration values: key=value, dotted keys make nested objects.
+    #[arg(long = "values", value_name = "KEY=VALUE")]
+    pub values: Vec<String>,
+    /// Labels, watch and output.
+    #[command(flatten)]
+    pub common: TriggerCommon,
+}
+
+/// Flags of `sluice trigger evaluation`.
+#[derive(Debug, Args)]
+pub struct TriggerEvaluationArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// The stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: String,
+    /// The service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: String,
+    /// Length of the window ending now (or starting at --start), e.g. 5m or 1h30m.
+    #[arg(long, value_name = "DURATION", conflicts_with = "end")]
+    pub timeframe: Option<String>,
+    /// Start of the window (UTC, e.g. 2024-01-02T15:04:05).
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// End of the window (needs --start).
+    #[arg(long, value_name = "TIME", requires = "start")]
+    pub end: Option<String>,
+    /// The configuration commit to evaluate with.
+    #[arg(long = "git-commit-id", value_name = "SHA")]
+    pub git_commit_id: Option<String>,
+    /// Labels, watch and output.
+    #[command(flatten)]
+    pub common: TriggerCommon,
+}
+
+/// Flags of `sluice trigger sequence`.
+#[derive(Debug, Args)]
+pub struct TriggerSequenceArgs {
+    /// The sequence name from the shipyard.
+    pub name: String,
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// The stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: String,
+    /// The service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: String,
+    /// Labels, watch and output.
+    #[command(flatten)]
+    pub common: TriggerCommon,
+}
+
+/// `sluice send ...`
+#[derive(Debug, Subcommand)]
+pub enum SendCommand {
+    /// Send an event from a JSON file, or `approval.finished` for an open approval.
+    Event(SendEventArgs),
+}
+
+/// Flags of `sluice send event`.
+#[derive(Debug, Args)]
+pub struct SendEventArgs {
+    /// `approval.finished` to answer an open approval (Keptn's form); omit with --file.
+    #[arg(value_name = "KIND", value_parser = ["approval.finished"])]
+    pub kind: Option<String>,
+    /// The event as a JSON file (a Keptn CloudEvent).
+    #[arg(short = 'f', long, value_name = "FILE", conflicts_with = "kind")]
+    pub file: Option<PathBuf>,
+    /// Which approval (with approval.finished).
+    #[command(flatten)]
+    pub approval: ApprovalSelection,
+}
+
+/// Which open approval to answer.
+#[derive(Debug, Args)]
+pub struct ApprovalSelection {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// The stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// The service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// The id of the approval.triggered event.
+    #[arg(long, value_name = "ID", conflicts_with = "keptn_context")]
+    pub id: Option<String>,
+    /// The Keptn context of the sequence waiting for approval.
+    #[arg(long = "keptn-context", value_name = "CONTEXT")]
+    pub keptn_context: Option<String>,
+    /// Extra labels for the approval.finished event.
+    #[arg(short = 'l', long = "labels", value_name = "KEY=VALUE,...")]
+    pub labels: Vec<String>,
+}
+
+/// Flags of `sluice approve` and `sluice decline`.
+#[derive(Debug, Args)]
+pub struct ApprovalArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// The stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: String,
+    /// The service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// The id of the approval.triggered event.
+    #[arg(long, value_name = "ID", conflicts_with = "keptn_context")]
+    pub id: Option<String>,
+    /// The Keptn context of the sequence waiting for approval.
+    #[arg(long = "keptn-context", value_name = "CONTEXT")]
+    pub keptn_context: Option<String>,
+    /// Extra labels for the approval.finished event.
+    #[arg(short = 'l', long = "labels", value_name = "KEY=VALUE,...")]
+    pub labels: Vec<String>,
+}
+
+/// `sluice get ...`
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// List projects, or show one.
+    #[command(alias = "project")]
+    Projects(GetProjectsArgs),
+    /// List the stages of a project.
+    #[command(alias = "stage")]
+    Stages(GetStagesArgs),
+    /// List services with the image deployed in each stage.
+    #[command(alias = "service")]
+    Services(GetServicesArgs),
+    /// List sequences and their state per stage.
+    #[command(alias = "sequence")]
+    Sequences(GetSequencesArgs),
+    /// List events from the event store, newest first.
+    #[command(alias = "event")]
+    Events(GetEventsArgs),
+}
+
+/// Flags of `sluice get projects`.
+#[derive(Debug, Args)]
+pub struct GetProjectsArgs {
+    /// Show only this project.
+    pub name: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice get stages`.
+#[derive(Debug, Args)]
+pub struct GetStagesArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice get services`.
+#[derive(Debug, Args)]
+pub struct GetServicesArgs {
+    /// Show only this service.
+    pub name: Option<String>,
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// Show only this stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice get sequences`.
+#[derive(Debug, Args)]
+pub struct GetSequencesArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// Show only sequences that ran in this stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Show only sequences of this service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Show only sequences in this state (triggered, started, waiting, paused, finished,
+    /// aborted, timedOut).
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+    /// Show only sequences with this name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Show only this context.
+    #[arg(long = "keptn-context", value_name = "CONTEXT")]
+    pub keptn_context: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice get events`.
+#[derive(Debug, Args)]
+pub struct GetEventsArgs {
+    /// Event type: a full type (sh.keptn.event.deployment.finished) or the part after
+    /// sh.keptn.event. (deployment.finished).
+    #[arg(value_name = "TYPE")]
+    pub event_type: Option<String>,
+    /// The project (needed unless --keptn-context is given).
+    #[arg(
+        long,
+        value_name = "PROJECT",
+        required_unless_present = "keptn_context"
+    )]
+    pub project: Option<String>,
+    /// Only events of this stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Only events of this service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Only events of this context.
+    #[arg(long = "keptn-context", value_name = "CONTEXT")]
+    pub keptn_context: Option<String>,
+    /// Events per page.
+    #[arg(long = "page-size", value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub page_size: u32,
+    /// How many pages to fetch.
+    #[arg(long = "num-of-pages", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub num_of_pages: u32,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `sluice abort|pause|resume sequence`
+#[derive(Debug, Subcommand)]
+pub enum SequenceControlCommand {
+    /// The sequence of a Keptn context.
+    Sequence(SequenceControlArgs),
+}
+
+/// Flags of `sluice abort|pause|resume sequence`.
+#[derive(Debug, Args)]
+pub struct SequenceControlArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// The Keptn context of the sequence.
+    #[arg(short = 'c', long = "keptn-context", value_name = "CONTEXT")]
+    pub keptn_context: String,
+    /// Only in this stage (default: every stage).
+    #[arg(short = 's', long, value_name = "STAGE")]
+    pub stage: Option<String>,
 }
 
 /// Output formats of `evaluate`.

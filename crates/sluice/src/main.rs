@@ -1,6 +1,7 @@
 //! The `sluice` binary: parses the command line and runs one subcommand.
 
 mod cli;
+mod client;
 mod evaluate;
 mod lint;
 mod server;
@@ -10,7 +11,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{
+    Cli, Command, CreateCommand, DeleteCommand, GetCommand, SendCommand, SequenceControlCommand,
+    TriggerCommand, UpdateCommand,
+};
+use crate::client::approval::Decision;
+use crate::client::control::ControlAction;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,6 +24,33 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Server(args) => server::run(args),
+        Command::Auth(args) => client::auth::run(args),
+        Command::Create(CreateCommand::Project(args)) => client::project::create(args),
+        Command::Create(CreateCommand::Service(args)) => client::project::create_service(args),
+        Command::Update(UpdateCommand::Project(args)) => client::project::update(args),
+        Command::Delete(DeleteCommand::Project(args)) => client::project::delete(args),
+        Command::Delete(DeleteCommand::Service(args)) => client::project::delete_service(args),
+        Command::AddResource(args) => client::resource::run(args),
+        Command::Trigger(TriggerCommand::Delivery(args)) => client::trigger::delivery(args),
+        Command::Trigger(TriggerCommand::Evaluation(args)) => client::trigger::evaluation(args),
+        Command::Trigger(TriggerCommand::Sequence(args)) => client::trigger::sequence(args),
+        Command::Send(SendCommand::Event(args)) => client::approval::send(args),
+        Command::Approve(args) => client::approval::run(args, Decision::Approve),
+        Command::Decline(args) => client::approval::run(args, Decision::Decline),
+        Command::Get(GetCommand::Projects(args)) => client::get::projects(args),
+        Command::Get(GetCommand::Stages(args)) => client::get::stages(args),
+        Command::Get(GetCommand::Services(args)) => client::get::services(args),
+        Command::Get(GetCommand::Sequences(args)) => client::get::sequences(args),
+        Command::Get(GetCommand::Events(args)) => client::get::events(args),
+        Command::Abort(SequenceControlCommand::Sequence(args)) => {
+            client::control::run(args, ControlAction::Abort)
+        }
+        Command::Pause(SequenceControlCommand::Sequence(args)) => {
+            client::control::run(args, ControlAction::Pause)
+        }
+        Command::Resume(SequenceControlCommand::Sequence(args)) => {
+            client::control::run(args, ControlAction::Resume)
+        }
     };
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -1,5 +1,6 @@
 //! The integration-test binary: runs the built `sluice` binary the way a user would.
 
+mod client;
 mod evaluate;
 mod http;
 mod lint;

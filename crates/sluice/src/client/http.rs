@@ -1,0 +1,343 @@
+//! The one HTTP client of the CLI: timeouts, user agent, the `x-token` header, and mapping of
+//! transport failures and Keptn's `{code, message}` error bodies to [`ApiError`].
+
+use std::sync::Once;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::Value;
+
+use super::config::Credentials;
+
+/// How long to wait for a TCP/TLS connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one ordinary request may take in total (streams have no total limit).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with an error status (message from Keptn's error body when present).
+    #[error("{message} (HTTP {code})")]
+    Server {
+        /// HTTP status code.
+        code: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// Nothing answered at the endpoint.
+    #[error(
+        "cannot connect to the sluice server at {endpoint}: {detail}\n  hint: start it with `sluice server`, or point the CLI at the right one with `sluice auth --endpoint URL --api-token TOKEN`"
+    )]
+    Connect {
+        /// The endpoint.
+        endpoint: String,
+        /// What the transport said.
+        detail: String,
+    },
+    /// The request took too long.
+    #[error("{method} {url} timed out")]
+    Timeout {
+        /// Method.
+        method: String,
+        /// URL.
+        url: String,
+    },
+    /// The answer could not be read.
+    #[error("unexpected answer from {method} {url}: {detail}")]
+    Body {
+        /// Method.
+        method: String,
+        /// URL.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Another transport problem.
+    #[error("{method} {url} failed: {detail}")]
+    Transport {
+        /// Method.
+        method: String,
+        /// URL.
+        url: String,
+        /// What the transport said.
+        detail: String,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status of a server error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// True for a 404 answer.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// The message of an error answer: Keptn's `{code, message}` body, else the body text, else
+/// the status reason.
+pub fn error_message(status: StatusCode, body: &str) -> String {
+    if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(body)
+        && let Some(Value::String(m)) = map.get("message")
+        && !m.is_empty()
+    {
+        return m.clone();
+    }
+    let text = body.trim();
+    if !text.is_empty() && text.len() <= 500 && !text.starts_with('<') {
+        return text.to_string();
+    }
+    status
+        .canonical_reason()
+        .map(|r| r.to_lowercase())
+        .unwrap_or_else(|| "error".into())
+}
+
+/// Percent-encodes one URL path segment (unreserved characters stay as they are).
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A connection to one sluice (or Keptn) server.
+#[derive(Debug, Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    endpoint: String,
+}
+
+fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Fails only when a provider is installed already, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl Api {
+    /// Builds the client for these credentials.
+    pub fn new(creds: &Credentials) -> anyhow::Result<Api> {
+        install_crypto_provider();
+        let mut headers = HeaderMap::new();
+        let mut token = HeaderValue::from_str(creds.api_token.expose()).map_err(|_| {
+            anyhow::anyhow!("the API token contains characters not allowed in an HTTP header")
+        })?;
+        token.set_sensitive(true);
+        headers.insert("x-token", token);
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
+        Ok(Api {
+            client,
+            endpoint: creds.endpoint.clone(),
+        })
+    }
+
+    /// The endpoint this client talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.endpoint, path)
+    }
+
+    fn transport_error(&self, method: &Method, url: &str, e: &reqwest::Error) -> ApiError {
+        if e.is_connect() {
+            ApiError::Connect {
+                endpoint: self.endpoint.clone(),
+                detail: root_cause(e),
+            }
+        } else if e.is_timeout() {
+            ApiError::Timeout {
+                method: method.to_string(),
+                url: url.to_string(),
+            }
+        } else {
+            ApiError::Transport {
+                method: method.to_string(),
+                url: url.to_string(),
+                detail: root_cause(e),
+            }
+        }
+    }
+
+    /// Sends a request and returns the response if its status is a success.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        total_timeout: Option<Duration>,
+    ) -> Result<Response, ApiError> {
+        let url = self.url(path);
+        let mut req = self.client.request(method.clone(), &url);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(t) = total_timeout {
+            req = req.timeout(t);
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&method, &url, &e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let text = resp.text().await.unwrap_or_default();
+        Err(ApiError::Server {
+            code: status.as_u16(),
+            message: error_message(status, &text),
+        })
+    }
+
+    /// Sends a request with an optional JSON body and returns the JSON answer (`Null` for an
+    /// empty body).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        let url = self.url(path);
+        let resp = self
+            .send(method.clone(), path, query, body, Some(REQUEST_TIMEOUT))
+            .await?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&method, &url, &e))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Body {
+            method: method.to_string(),
+            url,
+            detail: format!("not JSON ({e})"),
+        })
+    }
+
+    /// `GET path?query` as JSON.
+    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ApiError> {
+        self.call(Method::GET, path, query, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
+        self.call(Method::POST, path, &[], Some(body)).await
+    }
+
+    /// Opens a long-lived streaming `GET` (no total timeout). `Ok(None)` when the server
+    /// answers 404 (it does not offer the stream).
+    pub async fn open_stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<Response>, ApiError> {
+        match self.send(Method::GET, path, query, None, None).await {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The innermost cause of a reqwest error (e.g. "Connection refused (os error 111)").
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+/// Runs a future on a small single-threaded runtime (one per command).
+pub fn block_on<F: std::future::Future>(fut: F) -> anyhow::Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    Ok(rt.block_on(fut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keptn_error_bodies_give_their_message() {
+        let m = error_message(
+            StatusCode::NOT_FOUND,
+            r#"{"code":404,"message":"project not found"}"#,
+        );
+        assert_eq!(m, "project not found");
+        let e = ApiError::Server {
+            code: 404,
+            message: m,
+        };
+        assert_eq!(e.to_string(), "project not found (HTTP 404)");
+        assert!(e.is_not_found());
+    }
+
+    #[test]
+    fn other_bodies_fall_back_to_text_or_reason() {
+        assert_eq!(
+            error_message(StatusCode::BAD_REQUEST, "bad label\n"),
+            "bad label"
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, "<html>gateway</html>"),
+            "bad gateway"
+        );
+        assert_eq!(error_message(StatusCode::CONFLICT, ""), "conflict");
+        assert_eq!(
+            error_message(StatusCode::CONFLICT, r#"{"code":409,"message":""}"#),
+            r#"{"code":409,"message":""}"#
+        );
+    }
+
+    #[test]
+    fn segments_are_escaped() {
+        assert_eq!(segment("dev"), "dev");
+        assert_eq!(segment("a b/c"), "a%20b%2Fc");
+    }
+
+    #[test]
+    fn connection_refused_names_the_endpoint() {
+        let e = ApiError::Connect {
+            endpoint: "http://127.0.0.1:9".into(),
+            detail: "Connection refused".into(),
+        };
+        let s = e.to_string();
+        assert!(
+            s.contains("http://127.0.0.1:9")
+                && s.contains("sluice server")
+                && s.contains("sluice auth"),
+            "{s}"
+        );
+    }
+}
