@@ -323,3 +323,304 @@ async fn commit(app: &App, owned: OwnedScope, files: Vec<File>) -> Result<Commit
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::projects::STAGE_CHANGE_MESSAGE;
+    use crate::api::projects::testing::{FULLTOUR, TestServer, b64};
+
+    const R: &str = "/api/resource-service/v1/project/shop";
+
+    async fn server() -> TestServer {
+        let s = TestServer::new().await;
+        s.create_project("shop", FULLTOUR).await;
+        s.create_service("shop", "carts").await;
+        s
+    }
+
+    fn files(list: &[(&str, &str)]) -> Value {
+        json!({"resources": list
+            .iter()
+            .map(|(uri, content)| json!({"resourceURI": uri, "resourceContent": b64(content)}))
+            .collect::<Vec<_>>()})
+    }
+
+    async fn content(s: &TestServer, uri: &str) -> (StatusCode, Value) {
+        let (status, body) = s.call("GET", uri, None).await;
+        if status != StatusCode::OK {
+            return (status, body);
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body["resourceContent"].as_str().unwrap())
+            .unwrap();
+        (status, Value::String(String::from_utf8(bytes).unwrap()))
+    }
+
+    #[tokio::test]
+    async fn resources_at_all_three_levels() {
+        let s = server().await;
+        let levels = [
+            String::new(),
+            "/stage/qa".to_owned(),
+            "/stage/qa/service/carts".to_owned(),
+        ];
+        for (i, level) in levels.iter().enumerate() {
+            let (status, body) = s
+                .call(
+                    "POST",
+                    &format!("{R}{level}/resource"),
+                    Some(files(&[
+                        ("prometheus/sli.yaml", &format!("sli {i}")),
+                        ("slo.yaml", &format!("slo {i}")),
+                    ])),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            let commit = body["commitID"].as_str().unwrap();
+            assert_eq!(commit.len(), 40);
+            assert_eq!(
+                body["metadata"],
+                json!({"branch": "main", "upstreamURL": "", "version": commit})
+            );
+            let (status, text) = content(&s, &format!("{R}{level}/resource/slo.yaml")).await;
+            assert_eq!((status, text), (StatusCode::OK, json!(format!("slo {i}"))));
+            // A URI with `/`: plain, URL-encoded, and encoded twice.
+            for uri in [
+                "prometheus/sli.yaml",
+                "prometheus%2Fsli.yaml",
+                "prometheus%252Fsli.yaml",
+            ] {
+                let (status, text) = content(&s, &format!("{R}{level}/resource/{uri}")).await;
+                assert_eq!(
+                    (status, text),
+                    (StatusCode::OK, json!(format!("sli {i}"))),
+                    "{uri}"
+                );
+            }
+        }
+        let (_, one) = s
+            .call(
+                "GET",
+                &format!("{R}/stage/qa/resource/prometheus%2Fsli.yaml"),
+                None,
+            )
+            .await;
+        assert_eq!(one["resourceURI"], "prometheus/sli.yaml");
+        assert_eq!(one["metadata"]["branch"], "main");
+
+        // Levels are separate.
+        let (status, body) = s
+            .call(
+                "GET",
+                &format!("{R}/stage/production/resource/slo.yaml"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, &body["message"]),
+            (StatusCode::NOT_FOUND, &json!("resource not found"))
+        );
+
+        // Listing: project level excludes the stages; pages.
+        let (status, list) = s.call("GET", &format!("{R}/resource"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let uris: Vec<&str> = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["resourceURI"].as_str().unwrap())
+            .collect();
+        assert!(
+            uris.contains(&"shipyard.yaml") && uris.contains(&"prometheus/sli.yaml"),
+            "{uris:?}"
+        );
+        assert!(
+            uris.iter().all(|u| !u.starts_with(".keptn-stages")),
+            "{uris:?}"
+        );
+        assert_eq!(list["nextPageKey"], "0");
+        let (_, page) = s
+            .call(
+                "GET",
+                &format!("{R}/stage/qa/service/carts/resource?pageSize=1"),
+                None,
+            )
+            .await;
+        assert_eq!(page["resources"].as_array().unwrap().len(), 1);
+        assert_eq!(page["nextPageKey"], "1");
+        assert_eq!(page["pageSize"], 1);
+        assert!(page["totalCount"].as_u64().unwrap() >= 3, "{page}");
+    }
+
+    #[tokio::test]
+    async fn older_commits_can_be_read() {
+        let s = server().await;
+        let url = format!("{R}/stage/qa/service/carts/resource");
+        let (_, first) = s
+            .call("POST", &url, Some(files(&[("slo.yaml", "v1")])))
+            .await;
+        let (status, second) = s
+            .call("PUT", &url, Some(files(&[("slo.yaml", "v2")])))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{second}");
+        let (status, third) = s
+            .call(
+                "PUT",
+                &format!("{url}/slo.yaml"),
+                Some(json!({"resourceContent": b64("v3")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{third}");
+        let v1 = first["commitID"].as_str().unwrap();
+        let (_, latest) = content(&s, &format!("{url}/slo.yaml")).await;
+        assert_eq!(latest, "v3");
+        let (_, old) = content(&s, &format!("{url}/slo.yaml?gitCommitID={v1}")).await;
+        assert_eq!(old, "v1");
+        let (_, at) = s
+            .call("GET", &format!("{url}/slo.yaml?gitCommitID={v1}"), None)
+            .await;
+        assert_eq!(at["metadata"]["version"], v1);
+        let (status, _) = s
+            .call(
+                "GET",
+                &format!("{url}/slo.yaml?gitCommitID=0123456789abcdef"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let (status, deleted) = s.call("DELETE", &format!("{url}/slo.yaml"), None).await;
+        assert_eq!(status, StatusCode::OK, "{deleted}");
+        let (status, _) = s.call("GET", &format!("{url}/slo.yaml"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, old) = content(&s, &format!("{url}/slo.yaml?gitCommitID={v1}")).await;
+        assert_eq!(old, "v1", "history stays");
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_refused() {
+        let s = server().await;
+        for uri in ["../escape.yaml", "a/../../b", "~/x", ".git/config"] {
+            let (status, body) = s
+                .call("POST", &format!("{R}/resource"), Some(files(&[(uri, "x")])))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("invalid resource uri"),
+                "{body}"
+            );
+        }
+        let (status, _) = s.call("GET", &format!("{R}/resource/..%2Fx"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) = s
+            .call(
+                "POST",
+                &format!("{R}/resource"),
+                Some(json!({"resources": [{"resourceURI": "slo.yaml", "resourceContent": "@@"}]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["message"].as_str().unwrap().contains("`slo.yaml`"),
+            "{body}"
+        );
+        let (status, _) = s
+            .call("POST", &format!("{R}/resource"), Some(json!({})))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        for (url, message) in [
+            (
+                "/api/resource-service/v1/project/nope/resource",
+                "project not found",
+            ),
+            (
+                &format!("{R}/stage/dev/resource") as &str,
+                "stage not found",
+            ),
+            (
+                &format!("{R}/stage/qa/service/nope/resource"),
+                "service not found",
+            ),
+        ] {
+            let (status, body) = s.call("GET", url, None).await;
+            assert_eq!(
+                (status, &body["message"]),
+                (StatusCode::NOT_FOUND, &json!(message)),
+                "{url}"
+            );
+            let (status, body) = s.call("POST", url, Some(files(&[("slo.yaml", "x")]))).await;
+            assert_eq!(
+                (status, &body["message"]),
+                (StatusCode::NOT_FOUND, &json!(message)),
+                "{url}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn writing_the_shipyard_is_a_shipyard_update() {
+        let s = server().await;
+        let renamed = FULLTOUR.replace("name: \"qa\"", "name: \"test\"");
+        let (status, body) = s
+            .call(
+                "PUT",
+                &format!("{R}/resource"),
+                Some(files(&[("shipyard.yaml", &renamed)])),
+            )
+            .await;
+        assert_eq!(
+            (status, &body["message"]),
+            (StatusCode::BAD_REQUEST, &json!(STAGE_CHANGE_MESSAGE))
+        );
+        let (status, body) = s
+            .call(
+                "PUT",
+                &format!("{R}/resource/shipyard.yaml"),
+                Some(json!({"resourceContent": b64("spec: [")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid shipyard"),
+            "{body}"
+        );
+        let (_, text) = content(&s, &format!("{R}/resource/shipyard.yaml")).await;
+        assert_eq!(text, FULLTOUR, "nothing written");
+
+        let changed = FULLTOUR.replace("timeframe: \"2m\"", "timeframe: \"9m\"");
+        let (status, body) = s
+            .call(
+                "POST",
+                &format!("{R}/resource"),
+                Some(files(&[("/shipyard.yaml", &changed)])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, p) = s
+            .call("GET", "/api/controlPlane/v1/project/shop", None)
+            .await;
+        assert_eq!(p["shipyard"], changed, "the record follows");
+
+        let (status, _) = s
+            .call("DELETE", &format!("{R}/resource/shipyard.yaml"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // A shipyard.yaml at a stage is just a file.
+        let (status, _) = s
+            .call(
+                "PUT",
+                &format!("{R}/stage/qa/resource"),
+                Some(files(&[("shipyard.yaml", "x")])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
