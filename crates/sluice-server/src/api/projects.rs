@@ -1115,6 +1115,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_creation_leaves_nothing_but_its_events() {
+        let s = TestServer::new().await;
+        // Keptn's parser accepts a repeated stage (a warning here), but its stage cannot be
+        // created twice, so the creation fails after it started.
+        let twice = format!("{FULLTOUR}    - name: \"qa\"\n");
+        let (status, body) = s
+            .call(
+                "POST",
+                P,
+                Some(json!({"name": "shop", "shipyard": b64(&twice)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("twice"),
+            "{body}"
+        );
+        let (status, _) = s.call("GET", &format!("{P}/shop"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(!s.app.resources.project_path("shop").exists());
+        let events = lifecycle_events(&s, "shop").await;
+        let got: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.0.as_str(), e.2.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("sh.keptn.event.project.create.finished", "fail"),
+                ("sh.keptn.event.project.create.started", "")
+            ]
+        );
+        s.create_project("shop", FULLTOUR).await;
+    }
+
+    #[tokio::test]
     async fn a_project_cannot_be_created_twice() {
         let s = TestServer::new().await;
         s.create_project("shop", FULLTOUR).await;
