@@ -5,7 +5,7 @@
 //! some errors by their message text ("project not found", ...), so those phrases are kept.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -91,6 +91,60 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_request(format!(
+            "invalid query parameters: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::bad_request(format!("invalid path: {}", rejection.body_text()))
+    }
+}
+
+/// Keptn's phrase for a missing or duplicate entity, from the store's description of it
+/// (`project "shop"`, `service "carts" in project "shop"`, ...): clients match these texts.
+fn keptn_entity(what: &str) -> Option<&'static str> {
+    ["project", "stage", "service", "resource"]
+        .into_iter()
+        .find(|entity| {
+            what.strip_prefix(entity)
+                .is_some_and(|rest| rest.starts_with(' '))
+        })
+}
+
+impl From<sluice_store::Error> for ApiError {
+    fn from(error: sluice_store::Error) -> Self {
+        use sluice_store::Error as E;
+        match &error {
+            E::NotFound { what } => ApiError::not_found(match keptn_entity(what) {
+                Some(entity) => format!("{entity} not found"),
+                None => error.to_string(),
+            }),
+            E::AlreadyExists { what } => ApiError::conflict(match keptn_entity(what) {
+                Some(entity) => format!("{entity} already exists"),
+                None => error.to_string(),
+            }),
+            E::Duplicate { .. } => ApiError::conflict(error.to_string()),
+            E::InvalidInput(_) => ApiError::bad_request(error.to_string()),
+            E::Database(_) | E::Corrupt(_) => ApiError::internal("the database failed", &error),
+        }
+    }
+}
+
+impl From<sluice_resources::ResourceError> for ApiError {
+    fn from(error: sluice_resources::ResourceError) -> Self {
+        match StatusCode::from_u16(error.http_status()) {
+            Ok(status) if status.is_client_error() => ApiError::new(status, error.to_string()),
+            _ => ApiError::internal("the project repository failed", &error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +161,59 @@ mod tests {
             body,
             serde_json::json!({"code": 404, "message": "project not found"})
         );
+    }
+
+    #[test]
+    fn store_errors_get_keptns_phrases() {
+        let e: ApiError = sluice_store::Error::NotFound {
+            what: "service \"carts\" in project \"shop\"".into(),
+        }
+        .into();
+        assert_eq!(
+            (e.status, e.message.as_str()),
+            (StatusCode::NOT_FOUND, "service not found")
+        );
+        let e: ApiError = sluice_store::Error::AlreadyExists {
+            what: "project \"shop\"".into(),
+        }
+        .into();
+        assert_eq!(
+            (e.status, e.message.as_str()),
+            (StatusCode::CONFLICT, "project already exists")
+        );
+        let e: ApiError = sluice_store::Error::InvalidInput("bad key".into()).into();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let e: ApiError = sluice_store::Error::Corrupt("x".into()).into();
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message.contains('x'), "details stay in the log");
+    }
+
+    #[test]
+    fn resource_errors_keep_status_and_message() {
+        use sluice_resources::ResourceError as R;
+        for (error, status, message) in [
+            (R::StageNotFound, 404, "stage not found"),
+            (R::ResourceNotFound, 404, "resource not found"),
+            (
+                R::AlreadyExists(sluice_resources::Entity::Service),
+                409,
+                "service already exists",
+            ),
+            (
+                R::InvalidResourceUri("`..`".into()),
+                400,
+                "invalid resource uri: `..`",
+            ),
+            (
+                R::TooLarge { size: 2, limit: 1 },
+                413,
+                "resource content too large: 2 bytes, at most 1 bytes allowed",
+            ),
+        ] {
+            let e: ApiError = error.into();
+            assert_eq!((e.status.as_u16(), e.message.as_str()), (status, message));
+        }
+        let e: ApiError = R::Io(std::io::Error::other("disk")).into();
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -4,6 +4,8 @@
 //! them behind the token check.
 
 pub mod events;
+pub mod projects;
+pub mod resources;
 pub mod stream;
 
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .merge(events::routes())
         .merge(stream::routes())
+        .merge(projects::routes())
+        .merge(resources::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))

@@ -1,0 +1,1465 @@
+//! Keptn's control-plane project API (`/api/controlPlane/v1/project...`): create, update and
+//! delete projects, create and delete services, and read projects, stages and services in
+//! Keptn's `Expanded*` shapes.
+//!
+//! The project record in the store is the authority on whether a project exists; its git
+//! repository is created before the record and removed after it, and every change of a
+//! project's structure holds the project's lock (see [`lock_project`]), so a failed step
+//! can be rolled back without racing another request.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sluice_model::event::kind::{LifecycleAction, LifecycleEntity, LifecyclePhase};
+use sluice_model::event::{EventType, KeptnEvent};
+use sluice_model::names;
+use sluice_model::shipyard::{self, Shipyard};
+use sluice_resources::{ResourceError, ResourceStore, Scope, Upload};
+use sluice_store::{EventContextInfo, ProjectRecord, ServiceStageRecord};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::error::ApiError;
+use crate::state::App;
+use crate::{clock, ids};
+
+/// The source Keptn's shipyard-controller put on the lifecycle events it sent.
+pub const SHIPYARD_CONTROLLER: &str = "shipyard-controller";
+
+/// The project-level resource holding the shipyard.
+pub const SHIPYARD_URI: &str = "shipyard.yaml";
+
+/// Keptn's default page size.
+pub const DEFAULT_PAGE_SIZE: usize = 20;
+
+/// Keptn's answer to a shipyard update that changes the stages.
+pub const STAGE_CHANGE_MESSAGE: &str =
+    "invalid stage change: stages cannot be added, removed or renamed";
+
+const BASE: &str = "/api/controlPlane/v1";
+
+/// The routes of this module.
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route(
+            &format!("{BASE}/project"),
+            get(list_projects).post(create_project).put(update_project),
+        )
+        .route(
+            &format!("{BASE}/project/{{project}}"),
+            get(get_project).delete(delete_project),
+        )
+        .route(
+            &format!("{BASE}/project/{{project}}/stage"),
+            get(list_stages),
+        )
+        .route(
+            &format!("{BASE}/project/{{project}}/stage/{{stage}}"),
+            get(get_stage),
+        )
+        .route(
+            &format!("{BASE}/project/{{project}}/stage/{{stage}}/service"),
+            get(list_services),
+        )
+        .route(
+            &format!("{BASE}/project/{{project}}/stage/{{stage}}/service/{{service}}"),
+            get(get_service),
+        )
+        .route(
+            &format!("{BASE}/project/{{project}}/service"),
+            post(create_service),
+        )
+        .route(
+            &format!("{BASE}/project/{{project}}/service/{{service}}"),
+            delete(delete_service),
+        )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire shapes (Keptn's go-utils `models`).
+
+/// Keptn's `ExpandedProject`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpandedProject {
+    /// Name.
+    pub project_name: String,
+    /// Unix nanoseconds as a decimal string.
+    pub creation_date: String,
+    /// The shipyard YAML text.
+    pub shipyard: String,
+    /// The shipyard's `apiVersion`.
+    pub shipyard_version: String,
+    /// The stages in shipyard order.
+    pub stages: Vec<ExpandedStage>,
+}
+
+/// Keptn's `ExpandedStage`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpandedStage {
+    /// Name.
+    pub stage_name: String,
+    /// Stages whose sequences trigger sequences of this one (from `triggeredOn`).
+    pub parent_stages: Vec<String>,
+    /// The services, sorted by name.
+    pub services: Vec<ExpandedService>,
+}
+
+/// Keptn's `ExpandedService`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpandedService {
+    /// Name.
+    pub service_name: String,
+    /// Unix nanoseconds as a decimal string.
+    pub creation_date: String,
+    /// The image last deployed in this stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed_image: Option<String>,
+    /// The last event of each type.
+    pub last_event_types: BTreeMap<String, EventContextInfo>,
+    /// Open remediations.
+    pub open_remediations: Vec<Value>,
+}
+
+impl From<ServiceStageRecord> for ExpandedService {
+    fn from(r: ServiceStageRecord) -> Self {
+        ExpandedService {
+            service_name: r.service,
+            creation_date: r.creation_date,
+            deployed_image: r.deployed_image,
+            last_event_types: r.last_event_types,
+            open_remediations: r.open_remediations,
+        }
+    }
+}
+
+/// Keptn's paging query parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageQuery {
+    /// Items per page (default 20).
+    pub page_size: Option<String>,
+    /// Decimal offset of the first item.
+    pub next_page_key: Option<String>,
+}
+
+/// One page of a list, with Keptn's paging fields.
+#[derive(Debug, PartialEq)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// The offset of the next page, `"0"` on the last one.
+    pub next_page_key: String,
+    /// Number of items in all pages.
+    pub total_count: usize,
+}
+
+impl PageQuery {
+    /// Cuts one page out of `items` (Keptn's `common.Paginate`, but a malformed page size or
+    /// key is an error rather than silently 0).
+    pub fn page<T>(&self, items: Vec<T>) -> Result<Page<T>, ApiError> {
+        let size = match self.page_size.as_deref().map(str::trim) {
+            None | Some("") => DEFAULT_PAGE_SIZE,
+            Some(s) => match s.parse::<usize>() {
+                Ok(0) => DEFAULT_PAGE_SIZE,
+                Ok(n) => n,
+                Err(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid pageSize `{s}`: expected a positive number"
+                    )));
+                }
+            },
+        };
+        let offset = match self.next_page_key.as_deref().map(str::trim) {
+            None | Some("") => 0,
+            Some(k) => k.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid nextPageKey `{k}`: expected a decimal offset"
+                ))
+            })?,
+        };
+        let total_count = items.len();
+        let end = offset.saturating_add(size).min(total_count);
+        let items: Vec<T> = items
+            .into_iter()
+            .skip(offset)
+            .take(end.saturating_sub(offset))
+            .collect();
+        Ok(Page {
+            items,
+            next_page_key: if end < total_count {
+                end.to_string()
+            } else {
+                "0".to_owned()
+            },
+            total_count,
+        })
+    }
+}
+
+impl<T: Serialize> Page<T> {
+    /// The page as Keptn's JSON, with the items under `key`.
+    pub fn to_json(&self, key: &str) -> Value {
+        json!({
+            key: self.items,
+            "nextPageKey": self.next_page_key,
+            "pageSize": self.items.len(),
+            "totalCount": self.total_count,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProjectParams {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    shipyard: Option<String>,
+    #[serde(default)]
+    git_credentials: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceParams {
+    #[serde(default)]
+    service_name: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers (also used by the resource API).
+
+/// Per-project locks serialising changes of a project's structure (create, update, delete,
+/// services, shipyard writes), like Keptn's `common.LockProject`.
+static LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Mutex::default);
+
+/// Takes the lock of `project` for structural changes.
+pub async fn lock_project(project: &str) -> OwnedMutexGuard<()> {
+    let lock = {
+        let mut map = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+        map.entry(project.to_owned()).or_default().clone()
+    };
+    lock.lock_owned().await
+}
+
+/// Runs a (synchronous) resource-store operation on a blocking thread.
+pub async fn with_resources<T, F>(app: &App, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&ResourceStore) -> Result<T, ResourceError> + Send + 'static,
+{
+    let store = app.resources.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| ApiError::internal("a repository operation did not finish", &e))?
+        .map_err(ApiError::from)
+}
+
+/// Decodes Keptn's base64 content (standard alphabet; surrounding whitespace tolerated).
+pub fn decode_base64(what: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| ApiError::bad_request(format!("{what} is not valid base64: {e}")))
+}
+
+/// Parses a shipyard and refuses it when it has errors, listing every one
+/// (`line:col: path: message`, joined by `; `).
+pub fn parse_shipyard(bytes: &[u8]) -> Result<(Shipyard, String), ApiError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::bad_request(format!("the shipyard is not UTF-8 text: {e}")))?;
+    let parsed = shipyard::parse(text);
+    let errors: Vec<String> = parsed
+        .diagnostics
+        .sorted()
+        .into_iter()
+        .filter(|d| d.severity == sluice_model::diagnostic::Severity::Error)
+        .map(|d| {
+            if d.path.is_empty() {
+                format!("{}: {}", d.pos, d.message)
+            } else {
+                format!("{}: {}: {}", d.pos, d.path, d.message)
+            }
+        })
+        .collect();
+    match parsed.value {
+        Some(value) if errors.is_empty() => Ok((value, text.to_owned())),
+        _ if errors.is_empty() => Err(ApiError::bad_request("invalid shipyard")),
+        _ => Err(ApiError::bad_request(format!(
+            "invalid shipyard: {}",
+            errors.join("; ")
+        ))),
+    }
+}
+
+fn stage_names(shipyard: &Shipyard) -> Vec<String> {
+    shipyard.stages.iter().map(|s| s.name.clone()).collect()
+}
+
+/// Checks a new shipyard for an existing project: valid, and exactly the same stages.
+pub fn check_shipyard_update(
+    record: &ProjectRecord,
+    bytes: &[u8],
+) -> Result<(Shipyard, String), ApiError> {
+    let (shipyard, text) = parse_shipyard(bytes)?;
+    if stage_names(&shipyard) != record.stages {
+        return Err(ApiError::bad_request(STAGE_CHANGE_MESSAGE));
+    }
+    Ok((shipyard, text))
+}
+
+/// Records an accepted new shipyard (already written to the repository) in the project record
+/// and tells the engine.
+pub async fn record_shipyard(
+    app: &App,
+    record: &ProjectRecord,
+    shipyard: Shipyard,
+    text: String,
+) -> Result<(), ApiError> {
+    let updated = ProjectRecord {
+        shipyard: text,
+        shipyard_version: shipyard.api_version.clone(),
+        ..record.clone()
+    };
+    app.store.update_project(&updated).await?;
+    app.driver
+        .shipyard_changed(record.name.clone(), Some(Arc::new(shipyard)))
+        .await;
+    Ok(())
+}
+
+/// Unix nanoseconds now, as Keptn wrote creation dates.
+fn creation_date() -> String {
+    clock::now().unix_nanos().to_string()
+}
+
+/// Stores a lifecycle event (`sh.keptn.event.{project,service}.{create,delete}.{phase}`).
+async fn emit(
+    app: &App,
+    entity: LifecycleEntity,
+    action: LifecycleAction,
+    phase: LifecyclePhase,
+    keptn_context: &str,
+    data: Value,
+) -> Result<(), ApiError> {
+    let event = KeptnEvent::new(
+        &ids::fresh(),
+        SHIPYARD_CONTROLLER,
+        &EventType::Lifecycle {
+            entity,
+            action,
+            phase,
+        },
+        clock::now(),
+        keptn_context,
+        data,
+    );
+    app.driver
+        .submit(event)
+        .await
+        .map(|_| ())
+        .map_err(|e| ApiError::internal("a lifecycle event could not be stored", &e))
+}
+
+/// Like [`emit`], for the `.finished` event after the work is done: a failure is logged, not
+/// answered (the change itself has happened), as Keptn did.
+async fn emit_finished(
+    app: &App,
+    entity: LifecycleEntity,
+    action: LifecycleAction,
+    keptn_context: &str,
+    data: Value,
+) {
+    if let Err(e) = emit(
+        app,
+        entity,
+        action,
+        LifecyclePhase::Finished,
+        keptn_context,
+        data,
+    )
+    .await
+    {
+        tracing::error!(message = %e.message, "lifecycle .finished event not stored");
+    }
+}
+
+fn finished_data(mut data: Value, outcome: &Result<(), ApiError>) -> Value {
+    let (status, result, message) = match outcome {
+        Ok(()) => ("succeeded", "pass", String::new()),
+        Err(e) => ("errored", "fail", e.message.clone()),
+    };
+    if let Some(map) = data.as_object_mut() {
+        map.insert("status".into(), json!(status));
+        map.insert("result".into(), json!(result));
+        if !message.is_empty() {
+            map.insert("message".into(), json!(message));
+        }
+    }
+    data
+}
+
+/// Parent stages of each stage: the stages named by its sequences' `triggeredOn` events,
+/// other than itself, in order of first mention.
+fn parent_stages(shipyard_text: &str) -> HashMap<String, Vec<String>> {
+    let mut out = HashMap::new();
+    let Some(shipyard) = shipyard::parse(shipyard_text).value else {
+        return out;
+    };
+    for stage in &shipyard.stages {
+        let mut parents: Vec<String> = Vec::new();
+        for trigger in stage.sequences.iter().flat_map(|s| &s.triggered_on) {
+            if let Some(source) = &trigger.source
+                && source.stage != stage.name
+                && !parents.contains(&source.stage)
+            {
+                parents.push(source.stage.clone());
+            }
+        }
+        out.insert(stage.name.clone(), parents);
+    }
+    out
+}
+
+async fn expand_stages(app: &App, record: &ProjectRecord) -> Result<Vec<ExpandedStage>, ApiError> {
+    let mut by_stage: HashMap<String, Vec<ExpandedService>> = HashMap::new();
+    for ss in app.store.service_stages(&record.name).await? {
+        by_stage
+            .entry(ss.stage.clone())
+            .or_default()
+            .push(ss.into());
+    }
+    let mut parents = parent_stages(&record.shipyard);
+    Ok(record
+        .stages
+        .iter()
+        .map(|name| ExpandedStage {
+            stage_name: name.clone(),
+            parent_stages: parents.remove(name).unwrap_or_default(),
+            services: by_stage.remove(name).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// A project in Keptn's `ExpandedProject` shape.
+pub async fn expand_project(app: &App, record: ProjectRecord) -> Result<ExpandedProject, ApiError> {
+    let stages = expand_stages(app, &record).await?;
+    Ok(ExpandedProject {
+        project_name: record.name,
+        creation_date: record.creation_date,
+        shipyard: record.shipyard,
+        shipyard_version: record.shipyard_version,
+        stages,
+    })
+}
+
+async fn stage_of(app: &App, project: &str, stage: &str) -> Result<ExpandedStage, ApiError> {
+    let record = app.store.project(project).await?;
+    expand_stages(app, &record)
+        .await?
+        .into_iter()
+        .find(|s| s.stage_name == stage)
+        .ok_or_else(|| ApiError::not_found("stage not found"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads.
+
+async fn list_projects(
+    State(app): State<Arc<App>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query?;
+    let records = app.store.projects().await?;
+    let page = query.page(records)?;
+    let mut projects = Vec::with_capacity(page.items.len());
+    for record in page.items {
+        projects.push(expand_project(&app, record).await?);
+    }
+    Ok(Json(
+        Page {
+            items: projects,
+            next_page_key: page.next_page_key,
+            total_count: page.total_count,
+        }
+        .to_json("projects"),
+    ))
+}
+
+async fn get_project(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<ExpandedProject>, ApiError> {
+    let Path(project) = path?;
+    let record = app.store.project(&project).await?;
+    Ok(Json(expand_project(&app, record).await?))
+}
+
+async fn list_stages(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (Path(project), Query(query)) = (path?, query?);
+    let record = app.store.project(&project).await?;
+    let stages = expand_stages(&app, &record).await?;
+    Ok(Json(query.page(stages)?.to_json("stages")))
+}
+
+async fn get_stage(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<ExpandedStage>, ApiError> {
+    let Path((project, stage)) = path?;
+    Ok(Json(stage_of(&app, &project, &stage).await?))
+}
+
+async fn list_services(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (Path((project, stage)), Query(query)) = (path?, query?);
+    let services = stage_of(&app, &project, &stage).await?.services;
+    Ok(Json(query.page(services)?.to_json("services")))
+}
+
+async fn get_service(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> Result<Json<ExpandedService>, ApiError> {
+    let Path((project, stage, service)) = path?;
+    stage_of(&app, &project, &stage)
+        .await?
+        .services
+        .into_iter()
+        .find(|s| s.service_name == service)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("service not found"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Projects.
+
+/// Sluice keeps repositories locally; an upstream it would never push to is refused rather
+/// than silently ignored.
+fn check_no_upstream(credentials: Option<&Value>) -> Result<(), ApiError> {
+    let remote = credentials
+        .and_then(|c| c.get("remoteURL"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if remote.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "gitCredentials.remoteURL: git upstreams are not supported; sluice keeps each \
+             project's repository in its data directory (omit gitCredentials)",
+        ))
+    }
+}
+
+async fn create_project(
+    State(app): State<Arc<App>>,
+    body: Result<Json<ProjectParams>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(params) = body?;
+    names::check_project(&params.name).map_err(ApiError::bad_request)?;
+    let encoded = params
+        .shipyard
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("must provide a shipyard (base64-encoded)"))?;
+    let bytes = decode_base64("shipyard", encoded)?;
+    let (shipyard, text) = parse_shipyard(&bytes)?;
+    check_no_upstream(params.git_credentials.as_ref())?;
+    let name = params.name;
+
+    let _guard = lock_project(&name).await;
+    match app.store.project(&name).await {
+        Ok(_) => return Err(ApiError::conflict("project already exists")),
+        Err(sluice_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // A repository without a record is the leftover of a creation that crashed half-way
+    // (never acknowledged): the record decides, so it goes.
+    let orphan = name.clone();
+    with_resources(&app, move |r| {
+        if r.project_exists(&orphan) {
+            tracing::warn!(project = %orphan, "removing the repository of an unfinished project creation");
+            r.delete_project(&orphan)?;
+        }
+        Ok(())
+    })
+    .await?;
+
+    let keptn_context = ids::fresh();
+    let data = json!({"project": name});
+    emit(
+        &app,
+        LifecycleEntity::Project,
+        LifecycleAction::Create,
+        LifecyclePhase::Started,
+        &keptn_context,
+        data.clone(),
+    )
+    .await?;
+    let outcome = create_project_steps(&app, &name, &shipyard, &text, &bytes).await;
+    let mut finished = finished_data(data, &outcome);
+    if let Some(map) = finished.as_object_mut() {
+        map.insert(
+            "createdProject".into(),
+            json!({"projectName": name, "gitRemoteURL": "", "shipyard": encoded.trim()}),
+        );
+    }
+    emit_finished(
+        &app,
+        LifecycleEntity::Project,
+        LifecycleAction::Create,
+        &keptn_context,
+        finished,
+    )
+    .await;
+    outcome?;
+    Ok((StatusCode::CREATED, Json(json!({}))))
+}
+
+/// Repository, then record; on failure whatever was made is removed again.
+async fn create_project_steps(
+    app: &App,
+    name: &str,
+    shipyard: &Shipyard,
+    text: &str,
+    bytes: &[u8],
+) -> Result<(), ApiError> {
+    let stages = stage_names(shipyard);
+    let (project, repo_stages, content) = (name.to_owned(), stages.clone(), bytes.to_vec());
+    with_resources(app, move |r| {
+        let stages: Vec<&str> = repo_stages.iter().map(String::as_str).collect();
+        r.create_project(&project, &stages, &content)
+    })
+    .await?;
+    let record = ProjectRecord {
+        name: name.to_owned(),
+        shipyard: text.to_owned(),
+        shipyard_version: shipyard.api_version.clone(),
+        creation_date: creation_date(),
+        git_upstream: None,
+        stages,
+    };
+    if let Err(e) = app.store.create_project(&record).await {
+        let project = name.to_owned();
+        if let Err(undo) = with_resources(app, move |r| r.delete_project(&project)).await {
+            tracing::error!(project = name, message = %undo.message, "rollback: repository not removed");
+        }
+        return Err(e.into());
+    }
+    app.driver
+        .shipyard_changed(name.to_owned(), Some(Arc::new(shipyard.clone())))
+        .await;
+    Ok(())
+}
+
+async fn update_project(
+    State(app): State<Arc<App>>,
+    body: Result<Json<ProjectParams>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(params) = body?;
+    names::check_project(&params.name).map_err(ApiError::bad_request)?;
+    check_no_upstream(params.git_credentials.as_ref())?;
+    let name = params.name;
+    let _guard = lock_project(&name).await;
+    let record = app.store.project(&name).await?;
+    let Some(encoded) = params.shipyard.as_deref().filter(|s| !s.trim().is_empty()) else {
+        return Ok(Json(json!({})));
+    };
+    let bytes = decode_base64("shipyard", encoded)?;
+    let (shipyard, text) = check_shipyard_update(&record, &bytes)?;
+    write_shipyard(&app, &record, bytes).await?;
+    if let Err(e) = record_shipyard(&app, &record, shipyard, text).await {
+        restore_shipyard(&app, &record).await;
+        return Err(e);
+    }
+    Ok(Json(json!({})))
+}
+
+async fn write_shipyard(app: &App, record: &ProjectRecord, bytes: Vec<u8>) -> Result<(), ApiError> {
+    let project = record.name.clone();
+    with_resources(app, move |r| {
+        r.put_resources(
+            Scope::project(&project),
+            &[Upload {
+                uri: SHIPYARD_URI,
+                content: &bytes,
+            }],
+        )
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Puts the recorded shipyard back into the repository after a failed update.
+pub async fn restore_shipyard(app: &App, record: &ProjectRecord) {
+    if let Err(e) = write_shipyard(app, record, record.shipyard.clone().into_bytes()).await {
+        tracing::error!(project = %record.name, message = %e.message, "rollback: shipyard.yaml not restored");
+    }
+}
+
+async fn delete_project(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(name) = path?;
+    let _guard = lock_project(&name).await;
+    app.store.delete_project(&name).await?;
+    let project = name.clone();
+    let repo = with_resources(&app, move |r| match r.delete_project(&project) {
+        Err(ResourceError::ProjectNotFound) => Ok(()),
+        other => other,
+    })
+    .await;
+    app.driver.shipyard_changed(name.clone(), None).await;
+    repo?;
+    Ok(Json(json!({
+        "message": format!(
+            "Project {name} deleted: its repository, services, sequences and events were \
+             removed. Deployments made by integrations (Helm releases, namespaces) were not \
+             removed; clean them up separately."
+        )
+    })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services.
+
+async fn create_service(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<ServiceParams>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (Path(project), Json(params)) = (path?, body?);
+    let service = params.service_name;
+    if service.is_empty() {
+        return Err(ApiError::bad_request("must provide a service name"));
+    }
+    names::check_service(&service).map_err(ApiError::bad_request)?;
+    let _guard = lock_project(&project).await;
+    app.store.project(&project).await?;
+    if app
+        .store
+        .services(&project)
+        .await?
+        .iter()
+        .any(|s| s.name == service)
+    {
+        return Err(ApiError::conflict("service already exists"));
+    }
+    let keptn_context = ids::fresh();
+    let data = json!({"project": project, "service": service});
+    emit(
+        &app,
+        LifecycleEntity::Service,
+        LifecycleAction::Create,
+        LifecyclePhase::Started,
+        &keptn_context,
+        data.clone(),
+    )
+    .await?;
+    let outcome = create_service_steps(&app, &project, &service).await;
+    emit_finished(
+        &app,
+        LifecycleEntity::Service,
+        LifecycleAction::Create,
+        &keptn_context,
+        finished_data(data, &outcome),
+    )
+    .await;
+    outcome?;
+    Ok(Json(json!({"message": ""})))
+}
+
+async fn create_service_steps(app: &App, project: &str, service: &str) -> Result<(), ApiError> {
+    let (p, s) = (project.to_owned(), service.to_owned());
+    with_resources(app, move |r| match r.create_service(&p, &s) {
+        // Left over from an unfinished creation: the record decides.
+        Err(ResourceError::AlreadyExists(_)) => Ok(()),
+        other => other.map(|_| ()),
+    })
+    .await?;
+    if let Err(e) = app
+        .store
+        .create_service(project, service, &creation_date())
+        .await
+    {
+        let (p, s) = (project.to_owned(), service.to_owned());
+        if let Err(undo) = with_resources(app, move |r| r.delete_service(&p, &s)).await {
+            tracing::error!(project, service, message = %undo.message, "rollback: service directories not removed");
+        }
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+async fn delete_service(
+    State(app): State<Arc<App>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path((project, service)) = path?;
+    let _guard = lock_project(&project).await;
+    app.store.project(&project).await?;
+    if !app
+        .store
+        .services(&project)
+        .await?
+        .iter()
+        .any(|s| s.name == service)
+    {
+        return Err(ApiError::not_found("service not found"));
+    }
+    let keptn_context = ids::fresh();
+    let data = json!({"project": project, "service": service});
+    emit(
+        &app,
+        LifecycleEntity::Service,
+        LifecycleAction::Delete,
+        LifecyclePhase::Started,
+        &keptn_context,
+        data.clone(),
+    )
+    .await?;
+    let outcome = delete_service_steps(&app, &project, &service).await;
+    emit_finished(
+        &app,
+        LifecycleEntity::Service,
+        LifecycleAction::Delete,
+        &keptn_context,
+        finished_data(data, &outcome),
+    )
+    .await;
+    outcome?;
+    Ok(Json(json!({"message": ""})))
+}
+
+/// Record first (so the service is gone for readers even if the repository fails), then the
+/// directories.
+async fn delete_service_steps(app: &App, project: &str, service: &str) -> Result<(), ApiError> {
+    app.store.delete_service(project, service).await?;
+    let (p, s) = (project.to_owned(), service.to_owned());
+    with_resources(app, move |r| match r.delete_service(&p, &s) {
+        Err(ResourceError::ServiceNotFound) => Ok(()),
+        other => other.map(|_| ()),
+    })
+    .await
+}
+
+/// A server on a fresh data directory, driven through the router (shared with the resource
+/// API's tests).
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use base64::Engine as _;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    use crate::auth::ApiToken;
+    use crate::state::App;
+
+    const TOKEN: &str = "test-token-0123456789";
+
+    /// The tutorial shipyard (stages qa and production).
+    pub(crate) const FULLTOUR: &str = include_str!("../../../../examples/fulltour/shipyard.yaml");
+
+    /// Base64 as Keptn's clients send it.
+    pub(crate) fn b64(text: impl AsRef<[u8]>) -> String {
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+
+    pub(crate) struct TestServer {
+        pub(crate) app: Arc<App>,
+        router: Router,
+        dir: PathBuf,
+    }
+
+    impl TestServer {
+        pub(crate) async fn new() -> TestServer {
+            let dir = std::env::temp_dir().join(format!(
+                "sluice-api-projects-{}-{}",
+                std::process::id(),
+                crate::ids::fresh()
+            ));
+            let app = Arc::new(
+                crate::open(&dir, ApiToken::from_value(TOKEN))
+                    .await
+                    .unwrap(),
+            );
+            TestServer {
+                router: crate::api::router(app.clone()),
+                app,
+                dir,
+            }
+        }
+
+        /// One request; the body is JSON (or `null` when the answer was empty).
+        pub(crate) async fn call(
+            &self,
+            method: &str,
+            uri: &str,
+            body: Option<Value>,
+        ) -> (StatusCode, Value) {
+            let mut b = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("x-token", TOKEN);
+            let body = match body {
+                Some(v) => {
+                    b = b.header("content-type", "application/json");
+                    Body::from(v.to_string())
+                }
+                None => Body::empty(),
+            };
+            let response = self
+                .router
+                .clone()
+                .oneshot(b.body(body).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let value = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            };
+            (status, value)
+        }
+
+        /// Creates a project (asserting 201).
+        pub(crate) async fn create_project(&self, name: &str, shipyard: &str) {
+            let (status, body) = self
+                .call(
+                    "POST",
+                    "/api/controlPlane/v1/project",
+                    Some(json!({"name": name, "shipyard": b64(shipyard)})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+
+        /// Creates a service (asserting 200).
+        pub(crate) async fn create_service(&self, project: &str, service: &str) {
+            let (status, body) = self
+                .call(
+                    "POST",
+                    &format!("/api/controlPlane/v1/project/{project}/service"),
+                    Some(json!({"serviceName": service})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+
+    impl Drop for TestServer {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{FULLTOUR, TestServer, b64};
+    use super::*;
+    use sluice_store::EventQuery;
+
+    const P: &str = "/api/controlPlane/v1/project";
+
+    async fn lifecycle_events(server: &TestServer, project: &str) -> Vec<(String, String, String)> {
+        let page = server
+            .app
+            .store
+            .events(&EventQuery {
+                project: Some(project.into()),
+                ..EventQuery::default()
+            })
+            .await
+            .unwrap();
+        let mut out: Vec<(String, String, String)> = page
+            .items
+            .into_iter()
+            .filter(|e| e.source.as_deref() == Some(SHIPYARD_CONTROLLER))
+            .map(|e| {
+                (
+                    e.event_type.clone().unwrap_or_default(),
+                    e.shkeptncontext.clone().unwrap_or_default(),
+                    e.data_value()["result"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn creating_a_project_makes_repository_record_and_events() {
+        let s = TestServer::new().await;
+        s.create_project("fulltour", FULLTOUR).await;
+        assert!(s.app.resources.project_path("fulltour").is_dir());
+
+        let (status, p) = s.call("GET", &format!("{P}/fulltour"), None).await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+        assert_eq!(p["projectName"], "fulltour");
+        assert_eq!(p["shipyard"], FULLTOUR);
+        assert_eq!(p["shipyardVersion"], "spec.keptn.sh/0.2.2");
+        let created = p["creationDate"].as_str().unwrap();
+        assert!(
+            created.len() >= 19 && created.bytes().all(|b| b.is_ascii_digit()),
+            "Unix nanoseconds: {created}"
+        );
+        assert!(p.get("gitCredentials").is_none());
+        assert_eq!(
+            p["stages"],
+            json!([
+                {"stageName": "qa", "parentStages": [], "services": []},
+                {"stageName": "production", "parentStages": ["qa"], "services": []},
+            ])
+        );
+
+        let events = lifecycle_events(&s, "fulltour").await;
+        let types: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "sh.keptn.event.project.create.finished",
+                "sh.keptn.event.project.create.started"
+            ]
+        );
+        assert_eq!(events[0].1, events[1].1, "one context");
+        assert_eq!(events[0].2, "pass");
+
+        // The shipyard.yaml is in the repository.
+        let (status, r) = s
+            .call(
+                "GET",
+                "/api/resource-service/v1/project/fulltour/resource/shipyard.yaml",
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["resourceContent"], b64(FULLTOUR));
+    }
+
+    #[tokio::test]
+    async fn an_invalid_shipyard_lists_every_error_and_creates_nothing() {
+        let s = TestServer::new().await;
+        let bad = "apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\nmetadata:\n  name: x\n\
+                   spec:\n  stages:\n    - name: Dev\n      sequences:\n        - name: delivery\n\
+                   \x20         tasks: []\n";
+        let (status, body) = s
+            .call(
+                "POST",
+                P,
+                Some(json!({"name": "shop", "shipyard": b64(bad)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.starts_with("invalid shipyard: "), "{message}");
+        assert!(message.contains("; "), "every error: {message}");
+        assert!(message.contains("spec.stages[0].name"), "{message}");
+        assert!(message.contains("spec.stages[0].sequences[0]"), "{message}");
+        assert!(message.contains("7:"), "positions: {message}");
+
+        let (status, _) = s.call("GET", &format!("{P}/shop"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(!s.app.resources.project_path("shop").exists());
+        assert!(lifecycle_events(&s, "shop").await.is_empty());
+
+        for (body, needle) in [
+            (
+                json!({"name": "shop", "shipyard": "%%%"}),
+                "not valid base64",
+            ),
+            (json!({"name": "shop"}), "must provide a shipyard"),
+            (json!({"name": "Shop", "shipyard": b64(FULLTOUR)}), "Shop"),
+            (
+                json!({"name": "shop", "shipyard": b64(FULLTOUR),
+                       "gitCredentials": {"remoteURL": "https://example.invalid/r.git"}}),
+                "upstreams are not supported",
+            ),
+        ] {
+            let (status, answer) = s.call("POST", P, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            assert!(
+                answer["message"].as_str().unwrap().contains(needle),
+                "{answer}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_creation_leaves_nothing_but_its_events() {
+        let s = TestServer::new().await;
+        // Keptn's parser accepts a repeated stage (a warning here), but its stage cannot be
+        // created twice, so the creation fails after it started.
+        let twice = format!("{FULLTOUR}    - name: \"qa\"\n");
+        let (status, body) = s
+            .call(
+                "POST",
+                P,
+                Some(json!({"name": "shop", "shipyard": b64(&twice)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("twice"),
+            "{body}"
+        );
+        let (status, _) = s.call("GET", &format!("{P}/shop"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(!s.app.resources.project_path("shop").exists());
+        let events = lifecycle_events(&s, "shop").await;
+        let got: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.0.as_str(), e.2.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("sh.keptn.event.project.create.finished", "fail"),
+                ("sh.keptn.event.project.create.started", "")
+            ]
+        );
+        s.create_project("shop", FULLTOUR).await;
+    }
+
+    #[tokio::test]
+    async fn a_project_cannot_be_created_twice() {
+        let s = TestServer::new().await;
+        s.create_project("shop", FULLTOUR).await;
+        let (status, body) = s
+            .call(
+                "POST",
+                P,
+                Some(json!({"name": "shop", "shipyard": b64(FULLTOUR)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["message"], "project already exists");
+    }
+
+    #[tokio::test]
+    async fn services_appear_in_every_stage() {
+        let s = TestServer::new().await;
+        s.create_project("shop", FULLTOUR).await;
+        s.create_service("shop", "carts").await;
+        s.create_service("shop", "alpha").await;
+        let (status, body) = s
+            .call(
+                "POST",
+                &format!("{P}/shop/service"),
+                Some(json!({"serviceName": "carts"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["message"], "service already exists");
+        let (status, body) = s
+            .call(
+                "POST",
+                &format!("{P}/nope/service"),
+                Some(json!({"serviceName": "carts"})),
+            )
+            .await;
+        assert_eq!(
+            (status, &body["message"]),
+            (StatusCode::NOT_FOUND, &json!("project not found"))
+        );
+        let (status, _) = s
+            .call(
+                "POST",
+                &format!("{P}/shop/service"),
+                Some(json!({"serviceName": "a/b"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let (_, p) = s.call("GET", &format!("{P}/shop"), None).await;
+        for stage in p["stages"].as_array().unwrap() {
+            let names: Vec<&str> = stage["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["serviceName"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, ["alpha", "carts"], "{stage}");
+            let carts = &stage["services"][1];
+            assert_eq!(carts["lastEventTypes"], json!({}));
+            assert_eq!(carts["openRemediations"], json!([]));
+            assert!(
+                carts["creationDate"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<u128>()
+                    .is_ok()
+            );
+        }
+        // The service directories are in the repository.
+        for stage in ["qa", "production"] {
+            let (status, _) = s
+                .call(
+                    "GET",
+                    &format!(
+                        "/api/resource-service/v1/project/shop/stage/{stage}/service/carts/resource"
+                    ),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+
+        let (status, stages) = s.call("GET", &format!("{P}/shop/stage"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(stages["totalCount"], 2);
+        assert_eq!(stages["nextPageKey"], "0");
+        assert_eq!(stages["stages"][1]["stageName"], "production");
+        let (status, stage) = s.call("GET", &format!("{P}/shop/stage/qa"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(stage["stageName"], "qa");
+        let (status, body) = s.call("GET", &format!("{P}/shop/stage/dev"), None).await;
+        assert_eq!(
+            (status, &body["message"]),
+            (StatusCode::NOT_FOUND, &json!("stage not found"))
+        );
+        let (status, page) = s
+            .call(
+                "GET",
+                &format!("{P}/shop/stage/qa/service?pageSize=1"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(page["services"][0]["serviceName"], "alpha");
+        assert_eq!(
+            (page["nextPageKey"].as_str(), page["totalCount"].as_u64()),
+            (Some("1"), Some(2))
+        );
+        let (_, page) = s
+            .call(
+                "GET",
+                &format!("{P}/shop/stage/qa/service?pageSize=1&nextPageKey=1"),
+                None,
+            )
+            .await;
+        assert_eq!(page["services"][0]["serviceName"], "carts");
+        assert_eq!(page["nextPageKey"], "0");
+        let (status, svc) = s
+            .call(
+                "GET",
+                &format!("{P}/shop/stage/production/service/carts"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(svc["serviceName"], "carts");
+        let (status, body) = s
+            .call(
+                "GET",
+                &format!("{P}/shop/stage/production/service/nope"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, &body["message"]),
+            (StatusCode::NOT_FOUND, &json!("service not found"))
+        );
+
+        // Delete one: gone from every stage, the repository and the record.
+        let (status, body) = s
+            .call("DELETE", &format!("{P}/shop/service/carts"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, _) = s
+            .call("GET", &format!("{P}/shop/stage/qa/service/carts"), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = s
+            .call(
+                "GET",
+                "/api/resource-service/v1/project/shop/stage/qa/service/carts/resource",
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = s
+            .call("DELETE", &format!("{P}/shop/service/carts"), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let types: Vec<String> = lifecycle_events(&s, "shop")
+            .await
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        for t in [
+            "sh.keptn.event.service.create.started",
+            "sh.keptn.event.service.create.finished",
+            "sh.keptn.event.service.delete.started",
+            "sh.keptn.event.service.delete.finished",
+        ] {
+            assert!(types.iter().any(|x| x == t), "{t} in {types:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn updates_keep_the_stages() {
+        let s = TestServer::new().await;
+        s.create_project("shop", FULLTOUR).await;
+        let renamed = FULLTOUR.replace("name: \"production\"", "name: \"prod\"");
+        let (status, body) = s
+            .call(
+                "PUT",
+                P,
+                Some(json!({"name": "shop", "shipyard": b64(&renamed)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["message"], STAGE_CHANGE_MESSAGE);
+        let added = format!("{FULLTOUR}    - name: \"extra\"\n");
+        let (status, _) = s
+            .call(
+                "PUT",
+                P,
+                Some(json!({"name": "shop", "shipyard": b64(&added)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = s
+            .call(
+                "PUT",
+                P,
+                Some(json!({"name": "nope", "shipyard": b64(FULLTOUR)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let changed = FULLTOUR.replace("timeframe: \"2m\"", "timeframe: \"5m\"");
+        let (status, body) = s
+            .call(
+                "PUT",
+                P,
+                Some(json!({"name": "shop", "shipyard": b64(&changed)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({}));
+        let (_, p) = s.call("GET", &format!("{P}/shop"), None).await;
+        assert_eq!(p["shipyard"], changed);
+        let (_, r) = s
+            .call(
+                "GET",
+                "/api/resource-service/v1/project/shop/resource/shipyard.yaml",
+                None,
+            )
+            .await;
+        assert_eq!(r["resourceContent"], b64(&changed));
+        // Without a shipyard nothing changes.
+        let (status, _) = s.call("PUT", P, Some(json!({"name": "shop"}))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn deleting_a_project_removes_everything() {
+        let s = TestServer::new().await;
+        s.create_project("shop", FULLTOUR).await;
+        s.create_service("shop", "carts").await;
+        let repo = s.app.resources.project_path("shop");
+        assert!(repo.is_dir());
+        let (status, body) = s.call("DELETE", &format!("{P}/shop"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["message"].as_str().unwrap().contains("shop"));
+        let (status, body) = s.call("GET", &format!("{P}/shop"), None).await;
+        assert_eq!(
+            (status, &body["message"]),
+            (StatusCode::NOT_FOUND, &json!("project not found"))
+        );
+        assert!(!repo.exists());
+        let (status, _) = s.call("DELETE", &format!("{P}/shop"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // The name is free again.
+        s.create_project("shop", FULLTOUR).await;
+    }
+
+    #[tokio::test]
+    async fn projects_are_listed_by_name_in_pages() {
+        let s = TestServer::new().await;
+        for name in ["cc", "aa", "bb"] {
+            s.create_project(name, FULLTOUR).await;
+        }
+        let (status, page) = s.call("GET", &format!("{P}?pageSize=2"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let names: Vec<&str> = page["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["projectName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["aa", "bb"]);
+        assert_eq!(page["nextPageKey"], "2");
+        assert_eq!(page["totalCount"], 3);
+        assert_eq!(page["pageSize"], 2);
+        let (_, page) = s
+            .call("GET", &format!("{P}?pageSize=2&nextPageKey=2"), None)
+            .await;
+        assert_eq!(page["projects"][0]["projectName"], "cc");
+        assert_eq!(page["nextPageKey"], "0");
+        let (status, _) = s.call("GET", &format!("{P}?nextPageKey=x"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn paging_follows_keptn() {
+        let q = |size: Option<&str>, key: Option<&str>| PageQuery {
+            page_size: size.map(str::to_owned),
+            next_page_key: key.map(str::to_owned),
+        };
+        let items: Vec<u32> = (0..25).collect();
+        let p = q(None, None).page(items.clone()).unwrap();
+        assert_eq!(
+            (p.items.len(), p.next_page_key.as_str(), p.total_count),
+            (20, "20", 25)
+        );
+        let p = q(None, Some("20")).page(items.clone()).unwrap();
+        assert_eq!(
+            (p.items, p.next_page_key.as_str()),
+            ((20..25).collect(), "0")
+        );
+        let p = q(Some("5"), Some("100")).page(items.clone()).unwrap();
+        assert!(p.items.is_empty());
+        assert_eq!(p.next_page_key, "0");
+        assert!(q(Some("-1"), None).page(items).is_err());
+    }
+
+    #[test]
+    fn parent_stages_come_from_triggers() {
+        let parents = parent_stages(FULLTOUR);
+        assert_eq!(parents["qa"], Vec::<String>::new());
+        assert_eq!(parents["production"], ["qa"]);
+    }
+}

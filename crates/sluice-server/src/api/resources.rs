@@ -1,0 +1,626 @@
+//! Keptn's resource service (`/api/resource-service/v1/project/{p}[/stage/{s}[/service/{svc}]]
+//! /resource[/{uri}]`): list, read, write and delete the files of a project, stage or service,
+//! each write one git commit, reads optionally at an older commit (`?gitCommitID=`).
+//!
+//! Writing the project-level `shipyard.yaml` through this API is a shipyard update: it is
+//! validated like `PUT /project` (no errors, same stages), recorded, and the engine is told.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sluice_resources::{BRANCH, CommitId, PageRequest, ResourceUri, Scope, Upload};
+
+use crate::api::projects::{
+    SHIPYARD_URI, check_shipyard_update, decode_base64, lock_project, record_shipyard,
+    restore_shipyard, with_resources,
+};
+use crate::error::ApiError;
+use crate::state::App;
+
+const BASE: &str = "/api/resource-service/v1/project/{project}";
+
+/// The routes of this module.
+pub fn routes() -> Router<Arc<App>> {
+    let mut router = Router::new();
+    for level in ["", "/stage/{stage}", "/stage/{stage}/service/{service}"] {
+        router = router
+            .route(
+                &format!("{BASE}{level}/resource"),
+                get(list).post(create).put(update),
+            )
+            .route(
+                &format!("{BASE}{level}/resource/{{*uri}}"),
+                get(get_one).put(put_one).delete(delete_one),
+            );
+    }
+    router
+}
+
+/// The path parameters of every route: project, and stage, service and URI where present.
+type Params = HashMap<String, String>;
+
+/// The level named by the path.
+fn scope(params: &Params) -> Scope<'_> {
+    let get = |k: &str| params.get(k).map(String::as_str);
+    let project = get("project").unwrap_or("");
+    match (get("stage"), get("service")) {
+        (Some(stage), Some(service)) => Scope::service(project, stage, service),
+        (Some(stage), None) => Scope::stage(project, stage),
+        _ => Scope::project(project),
+    }
+}
+
+/// Owned copy of a scope, to move into a blocking task.
+#[derive(Debug, Clone)]
+struct OwnedScope(Option<String>, Option<String>, String);
+
+impl OwnedScope {
+    fn of(params: &Params) -> OwnedScope {
+        OwnedScope(
+            params.get("stage").cloned(),
+            params.get("service").cloned(),
+            params.get("project").cloned().unwrap_or_default(),
+        )
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        match (&self.0, &self.1) {
+            (Some(stage), Some(service)) => Scope::service(&self.2, stage, service),
+            (Some(stage), None) => Scope::stage(&self.2, stage),
+            _ => Scope::project(&self.2),
+        }
+    }
+}
+
+/// The resource URI of the path. The router has percent-decoded it once; Keptn decoded it a
+/// second time (`url.QueryUnescape`), so clients that encode twice
+/// (`prometheus%252Fsli.yaml`) work too.
+fn uri_of(params: &Params) -> Result<String, ApiError> {
+    let raw = params.get("uri").map(String::as_str).unwrap_or("");
+    if !raw.contains('%') {
+        return Ok(raw.to_owned());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            let Some(b) = hex else {
+                return Err(ApiError::bad_request(format!(
+                    "invalid resource uri: `{raw}` has a `%` that does not start an escape \
+                     (%XX)"
+                )));
+            };
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| {
+        ApiError::bad_request(format!(
+            "invalid resource uri: `{raw}` does not decode to UTF-8"
+        ))
+    })
+}
+
+/// Keptn's `metadata` of a resource or write (`models.Version`).
+fn metadata(commit: &CommitId) -> Value {
+    json!({"branch": BRANCH, "upstreamURL": "", "version": commit.as_str()})
+}
+
+fn write_response(commit: &CommitId) -> Value {
+    json!({"commitID": commit.as_str(), "metadata": metadata(commit)})
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReadQuery {
+    #[serde(rename = "gitCommitID")]
+    git_commit_id: Option<String>,
+    page_size: Option<String>,
+    next_page_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResourceBody {
+    #[serde(rename = "resourceURI", default)]
+    resource_uri: String,
+    #[serde(default)]
+    resource_content: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResourcesBody {
+    resources: Option<Vec<ResourceBody>>,
+}
+
+/// A decoded upload.
+struct File {
+    uri: String,
+    content: Vec<u8>,
+}
+
+fn decode(uri: String, content: Option<&str>) -> Result<File, ApiError> {
+    let content = decode_base64(
+        &format!("resourceContent of `{uri}`"),
+        content.unwrap_or(""),
+    )?;
+    Ok(File { uri, content })
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    path: Result<Path<Params>, PathRejection>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (Path(params), Query(query)) = (path?, query?);
+    let page_size = match query.page_size.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid pageSize `{s}`: expected a positive number"
+            ))
+        })?,
+    };
+    let owned = OwnedScope::of(&params);
+    let page = with_resources(&app, move |r| {
+        r.list_resources(
+            owned.scope(),
+            query.git_commit_id.as_deref(),
+            PageRequest {
+                page_size,
+                next_page_key: query.next_page_key.as_deref(),
+            },
+        )
+    })
+    .await?;
+    let meta = metadata(&page.commit);
+    let resources: Vec<Value> = page
+        .uris
+        .iter()
+        .map(|uri| json!({"resourceURI": uri, "metadata": meta}))
+        .collect();
+    Ok(Json(json!({
+        "resources": resources,
+        "nextPageKey": page.wire_next_page_key(),
+        "pageSize": resources.len(),
+        "totalCount": page.total_count,
+    })))
+}
+
+async fn get_one(
+    State(app): State<Arc<App>>,
+    path: Result<Path<Params>, PathRejection>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (Path(params), Query(query)) = (path?, query?);
+    let uri = uri_of(&params)?;
+    let owned = OwnedScope::of(&params);
+    let resource = with_resources(&app, move |r| {
+        r.get_resource(owned.scope(), &uri, query.git_commit_id.as_deref())
+    })
+    .await?;
+    Ok(Json(json!({
+        "resourceURI": resource.uri.as_str(),
+        "resourceContent": base64::engine::general_purpose::STANDARD.encode(&resource.content),
+        "metadata": metadata(&resource.commit),
+    })))
+}
+
+async fn create(
+    State(app): State<Arc<App>>,
+    path: Result<Path<Params>, PathRejection>,
+    body: Result<Json<ResourcesBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (Path(params), Json(body)) = (path?, body?);
+    let commit = write_many(&app, &params, body).await?;
+    Ok((StatusCode::CREATED, Json(write_response(&commit))))
+}
+
+async fn update(
+    State(app): State<Arc<App>>,
+    path: Result<Path<Params>, PathRejection>,
+    body: Result<Json<ResourcesBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (Path(params), Json(body)) = (path?, body?);
+    let commit = write_many(&app, &params, body).await?;
+    Ok(Json(write_response(&commit)))
+}
+
+async fn write_many(app: &App, params: &Params, body: ResourcesBody) -> Result<CommitId, ApiError> {
+    let resources = body
+        .resources
+        .ok_or_else(|| ApiError::bad_request("must provide `resources`: a list of files"))?;
+    let files = resources
+        .into_iter()
+        .map(|r| decode(r.resource_uri, r.resource_content.as_deref()))
+        .collect::<Result<Vec<File>, ApiError>>()?;
+    write(app, params, files).await
+}
+
+async fn put_one(
+    State(app): State<Arc<App>>,
+    path: Result<Path<Params>, PathRejection>,
+    body: Result<Json<ResourceBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (Path(params), Json(body)) = (path?, body?);
+    let file = decode(uri_of(&params)?, body.resource_content.as_deref())?;
+    let commit = write(&app, &params, vec![file]).await?;
+    Ok(Json(write_response(&commit)))
+}
+
+async fn delete_one(
+    State(app): State<Arc<App>>,
+    path: Result<Path<Params>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(params) = path?;
+    let uri = uri_of(&params)?;
+    if matches!(scope(&params), Scope::Project { .. }) && is_shipyard(&uri) {
+        return Err(ApiError::bad_request(
+            "shipyard.yaml cannot be deleted: a project needs its shipyard (delete the project \
+             instead)",
+        ));
+    }
+    let owned = OwnedScope::of(&params);
+    let commit = with_resources(&app, move |r| r.delete_resource(owned.scope(), &uri)).await?;
+    Ok(Json(write_response(&commit)))
+}
+
+/// Whether a (valid) URI names the project's shipyard.
+fn is_shipyard(uri: &str) -> bool {
+    ResourceUri::parse(uri).is_ok_and(|u| u.as_str() == SHIPYARD_URI)
+}
+
+/// Commits the files; a project-level `shipyard.yaml` among them is checked first and
+/// recorded after (rolled back in the repository if that fails).
+async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId, ApiError> {
+    let owned = OwnedScope::of(params);
+    let shipyard = match scope(params) {
+        Scope::Project { .. } => files.iter().rev().find(|f| is_shipyard(&f.uri)),
+        _ => None,
+    };
+    let Some(shipyard) = shipyard else {
+        return commit(app, owned, files).await;
+    };
+    let project = owned.2.clone();
+    let _guard = lock_project(&project).await;
+    let record = app.store.project(&project).await?;
+    let (parsed, text) = check_shipyard_update(&record, &shipyard.content)?;
+    let id = commit(app, owned, files).await?;
+    if let Err(e) = record_shipyard(app, &record, parsed, text).await {
+        restore_shipyard(app, &record).await;
+        return Err(e);
+    }
+    Ok(id)
+}
+
+async fn commit(app: &App, owned: OwnedScope, files: Vec<File>) -> Result<CommitId, ApiError> {
+    with_resources(app, move |r| {
+        let uploads: Vec<Upload<'_>> = files
+            .iter()
+            .map(|f| Upload {
+                uri: &f.uri,
+                content: &f.content,
+            })
+            .collect();
+        r.put_resources(owned.scope(), &uploads)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::projects::STAGE_CHANGE_MESSAGE;
+    use crate::api::projects::testing::{FULLTOUR, TestServer, b64};
+
+    const R: &str = "/api/resource-service/v1/project/shop";
+
+    async fn server() -> TestServer {
+        let s = TestServer::new().await;
+        s.create_project("shop", FULLTOUR).await;
+        s.create_service("shop", "carts").await;
+        s
+    }
+
+    fn files(list: &[(&str, &str)]) -> Value {
+        json!({"resources": list
+            .iter()
+            .map(|(uri, content)| json!({"resourceURI": uri, "resourceContent": b64(content)}))
+            .collect::<Vec<_>>()})
+    }
+
+    async fn content(s: &TestServer, uri: &str) -> (StatusCode, Value) {
+        let (status, body) = s.call("GET", uri, None).await;
+        if status != StatusCode::OK {
+            return (status, body);
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body["resourceContent"].as_str().unwrap())
+            .unwrap();
+        (status, Value::String(String::from_utf8(bytes).unwrap()))
+    }
+
+    #[tokio::test]
+    async fn resources_at_all_three_levels() {
+        let s = server().await;
+        let levels = [
+            String::new(),
+            "/stage/qa".to_owned(),
+            "/stage/qa/service/carts".to_owned(),
+        ];
+        for (i, level) in levels.iter().enumerate() {
+            let (status, body) = s
+                .call(
+                    "POST",
+                    &format!("{R}{level}/resource"),
+                    Some(files(&[
+                        ("prometheus/sli.yaml", &format!("sli {i}")),
+                        ("slo.yaml", &format!("slo {i}")),
+                    ])),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            let commit = body["commitID"].as_str().unwrap();
+            assert_eq!(commit.len(), 40);
+            assert_eq!(
+                body["metadata"],
+                json!({"branch": "main", "upstreamURL": "", "version": commit})
+            );
+            let (status, text) = content(&s, &format!("{R}{level}/resource/slo.yaml")).await;
+            assert_eq!((status, text), (StatusCode::OK, json!(format!("slo {i}"))));
+            // A URI with `/`: plain, URL-encoded, and encoded twice.
+            for uri in [
+                "prometheus/sli.yaml",
+                "prometheus%2Fsli.yaml",
+                "prometheus%252Fsli.yaml",
+            ] {
+                let (status, text) = content(&s, &format!("{R}{level}/resource/{uri}")).await;
+                assert_eq!(
+                    (status, text),
+                    (StatusCode::OK, json!(format!("sli {i}"))),
+                    "{uri}"
+                );
+            }
+        }
+        let (_, one) = s
+            .call(
+                "GET",
+                &format!("{R}/stage/qa/resource/prometheus%2Fsli.yaml"),
+                None,
+            )
+            .await;
+        assert_eq!(one["resourceURI"], "prometheus/sli.yaml");
+        assert_eq!(one["metadata"]["branch"], "main");
+
+        // Levels are separate.
+        let (status, body) = s
+            .call(
+                "GET",
+                &format!("{R}/stage/production/resource/slo.yaml"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, &body["message"]),
+            (StatusCode::NOT_FOUND, &json!("resource not found"))
+        );
+
+        // Listing: project level excludes the stages; pages.
+        let (status, list) = s.call("GET", &format!("{R}/resource"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let uris: Vec<&str> = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["resourceURI"].as_str().unwrap())
+            .collect();
+        assert!(
+            uris.contains(&"shipyard.yaml") && uris.contains(&"prometheus/sli.yaml"),
+            "{uris:?}"
+        );
+        assert!(
+            uris.iter().all(|u| !u.starts_with(".keptn-stages")),
+            "{uris:?}"
+        );
+        assert_eq!(list["nextPageKey"], "0");
+        let (_, page) = s
+            .call(
+                "GET",
+                &format!("{R}/stage/qa/service/carts/resource?pageSize=1"),
+                None,
+            )
+            .await;
+        assert_eq!(page["resources"].as_array().unwrap().len(), 1);
+        assert_eq!(page["nextPageKey"], "1");
+        assert_eq!(page["pageSize"], 1);
+        assert!(page["totalCount"].as_u64().unwrap() >= 3, "{page}");
+    }
+
+    #[tokio::test]
+    async fn older_commits_can_be_read() {
+        let s = server().await;
+        let url = format!("{R}/stage/qa/service/carts/resource");
+        let (_, first) = s
+            .call("POST", &url, Some(files(&[("slo.yaml", "v1")])))
+            .await;
+        let (status, second) = s
+            .call("PUT", &url, Some(files(&[("slo.yaml", "v2")])))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{second}");
+        let (status, third) = s
+            .call(
+                "PUT",
+                &format!("{url}/slo.yaml"),
+                Some(json!({"resourceContent": b64("v3")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{third}");
+        let v1 = first["commitID"].as_str().unwrap();
+        let (_, latest) = content(&s, &format!("{url}/slo.yaml")).await;
+        assert_eq!(latest, "v3");
+        let (_, old) = content(&s, &format!("{url}/slo.yaml?gitCommitID={v1}")).await;
+        assert_eq!(old, "v1");
+        let (_, at) = s
+            .call("GET", &format!("{url}/slo.yaml?gitCommitID={v1}"), None)
+            .await;
+        assert_eq!(at["metadata"]["version"], v1);
+        let (status, _) = s
+            .call(
+                "GET",
+                &format!("{url}/slo.yaml?gitCommitID=0123456789abcdef"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let (status, deleted) = s.call("DELETE", &format!("{url}/slo.yaml"), None).await;
+        assert_eq!(status, StatusCode::OK, "{deleted}");
+        let (status, _) = s.call("GET", &format!("{url}/slo.yaml"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, old) = content(&s, &format!("{url}/slo.yaml?gitCommitID={v1}")).await;
+        assert_eq!(old, "v1", "history stays");
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_refused() {
+        let s = server().await;
+        for uri in ["../escape.yaml", "a/../../b", "~/x", ".git/config"] {
+            let (status, body) = s
+                .call("POST", &format!("{R}/resource"), Some(files(&[(uri, "x")])))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("invalid resource uri"),
+                "{body}"
+            );
+        }
+        let (status, _) = s.call("GET", &format!("{R}/resource/..%2Fx"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) = s
+            .call(
+                "POST",
+                &format!("{R}/resource"),
+                Some(json!({"resources": [{"resourceURI": "slo.yaml", "resourceContent": "@@"}]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["message"].as_str().unwrap().contains("`slo.yaml`"),
+            "{body}"
+        );
+        let (status, _) = s
+            .call("POST", &format!("{R}/resource"), Some(json!({})))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        for (url, message) in [
+            (
+                "/api/resource-service/v1/project/nope/resource",
+                "project not found",
+            ),
+            (
+                &format!("{R}/stage/dev/resource") as &str,
+                "stage not found",
+            ),
+            (
+                &format!("{R}/stage/qa/service/nope/resource"),
+                "service not found",
+            ),
+        ] {
+            let (status, body) = s.call("GET", url, None).await;
+            assert_eq!(
+                (status, &body["message"]),
+                (StatusCode::NOT_FOUND, &json!(message)),
+                "{url}"
+            );
+            let (status, body) = s.call("POST", url, Some(files(&[("slo.yaml", "x")]))).await;
+            assert_eq!(
+                (status, &body["message"]),
+                (StatusCode::NOT_FOUND, &json!(message)),
+                "{url}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn writing_the_shipyard_is_a_shipyard_update() {
+        let s = server().await;
+        let renamed = FULLTOUR.replace("name: \"qa\"", "name: \"test\"");
+        let (status, body) = s
+            .call(
+                "PUT",
+                &format!("{R}/resource"),
+                Some(files(&[("shipyard.yaml", &renamed)])),
+            )
+            .await;
+        assert_eq!(
+            (status, &body["message"]),
+            (StatusCode::BAD_REQUEST, &json!(STAGE_CHANGE_MESSAGE))
+        );
+        let (status, body) = s
+            .call(
+                "PUT",
+                &format!("{R}/resource/shipyard.yaml"),
+                Some(json!({"resourceContent": b64("spec: [")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid shipyard"),
+            "{body}"
+        );
+        let (_, text) = content(&s, &format!("{R}/resource/shipyard.yaml")).await;
+        assert_eq!(text, FULLTOUR, "nothing written");
+
+        let changed = FULLTOUR.replace("timeframe: \"2m\"", "timeframe: \"9m\"");
+        let (status, body) = s
+            .call(
+                "POST",
+                &format!("{R}/resource"),
+                Some(files(&[("/shipyard.yaml", &changed)])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, p) = s
+            .call("GET", "/api/controlPlane/v1/project/shop", None)
+            .await;
+        assert_eq!(p["shipyard"], changed, "the record follows");
+
+        let (status, _) = s
+            .call("DELETE", &format!("{R}/resource/shipyard.yaml"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // A shipyard.yaml at a stage is just a file.
+        let (status, _) = s
+            .call(
+                "PUT",
+                &format!("{R}/stage/qa/resource"),
+                Some(files(&[("shipyard.yaml", "x")])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
