@@ -703,6 +703,116 @@ mod tests {
     }
 
     #[test]
+    fn stage_details_come_from_the_context_events() {
+        let exec = |stage: &str, state: &str, at: &str, outcome: Value| -> SequenceExecution {
+            let mut v = json!({
+                "id": format!("e-{stage}"),
+                "sequence": {"name": "delivery", "tasks": [{"name": "deployment"}]},
+                "scope": {"project": "p", "stage": stage, "service": "carts", "keptnContext": "c",
+                          "triggeredId": format!("trig-{stage}")},
+                "inputProperties": {},
+                "triggeredAt": at,
+                "arrival": 1,
+                "state": state
+            });
+            if !outcome.is_null() {
+                v["outcome"] = outcome;
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let ev = |id: &str, ty: &str, stage: &str, data: Value| {
+            let mut d = json!({"project": "p", "stage": stage, "service": "carts"});
+            for (k, v) in data.as_object().unwrap() {
+                d[k] = v.clone();
+            }
+            KeptnEvent::from_value(
+                json!({"id": id, "type": ty, "time": "2021-01-01T10:00:00.123456Z",
+                                          "shkeptncontext": "c", "source": "x", "data": d}),
+            )
+            .unwrap()
+        };
+        let executions = [
+            exec(
+                "dev",
+                "finished",
+                "2021-01-01T10:00:00Z",
+                json!({"result": "fail", "status": "succeeded"}),
+            ),
+            exec("prod", "started", "2021-01-01T11:00:00Z", Value::Null),
+        ];
+        let events = [
+            ev(
+                "trig-dev",
+                "sh.keptn.event.dev.delivery.triggered",
+                "dev",
+                json!({"configurationChange": {"values": {"image": "carts:1"}},
+                       "problem": {"problemTitle": "cpu"}}),
+            ),
+            ev(
+                "d1",
+                "sh.keptn.event.deployment.triggered",
+                "dev",
+                json!({"configurationChange": {"values": {"image": "carts:2"}}}),
+            ),
+            ev(
+                "e1",
+                "sh.keptn.event.evaluation.finished",
+                "dev",
+                json!({"result": "fail", "evaluation": {"score": 33.5}}),
+            ),
+            ev(
+                "f1",
+                "sh.keptn.event.dev.delivery.finished",
+                "dev",
+                json!({"result": "fail"}),
+            ),
+            ev(
+                "trig-prod",
+                "sh.keptn.event.prod.delivery.triggered",
+                "prod",
+                json!({"configurationChange": {"values": {"image": "carts:3"}}}),
+            ),
+            ev(
+                "other",
+                "sh.keptn.event.deployment.triggered",
+                "dev",
+                json!({"project": "q"}),
+            ),
+        ];
+        let state = build_state(&executions, &events);
+        assert_eq!(state.state, "started", "prod still runs");
+        assert_eq!(state.problem_title, "cpu");
+        assert_eq!(state.time, "2021-01-01T10:00:00.000Z");
+        let dev = &state.stages[0];
+        assert_eq!(dev.name, "dev");
+        assert_eq!(dev.state, "succeeded");
+        assert_eq!(
+            dev.image, "carts:2",
+            "deployment.triggered wins over the trigger"
+        );
+        assert_eq!(
+            dev.latest_evaluation,
+            Some(EvaluationView {
+                result: "fail".into(),
+                score: 33.5
+            })
+        );
+        assert_eq!(dev.latest_event.as_ref().unwrap().id, "f1");
+        assert_eq!(
+            dev.latest_event.as_ref().unwrap().time,
+            "2021-01-01T10:00:00.123Z"
+        );
+        assert_eq!(dev.latest_failed_event.as_ref().unwrap().id, "f1");
+        let prod = &state.stages[1];
+        assert_eq!(prod.state, "triggered");
+        assert_eq!(prod.image, "carts:3", "from the sequence trigger");
+        assert_eq!(prod.latest_event, None);
+        let json = serde_json::to_value(&state).unwrap();
+        assert!(json["stages"][1].get("latestEvaluation").is_none());
+        assert_eq!(json["problemTitle"], "cpu");
+    }
+
+    #[test]
     fn overall_state_rules() {
         let base: SequenceExecution = serde_json::from_value(json!({
             "id": "e1",
