@@ -6,9 +6,9 @@
 pub mod datastore;
 pub mod evaluation;
 pub mod events;
+pub mod params;
 pub mod projects;
 pub mod resources;
-pub mod params;
 pub mod sequences;
 pub mod stream;
 #[cfg(test)]
