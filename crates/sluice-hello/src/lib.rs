@@ -495,6 +495,13 @@ mod tests {
         assert!(!bound.version().is_slow());
     }
 
+    #[test]
+    fn serve_is_send_with_a_send_shutdown() {
+        fn assert_send<T: Send>(_: &T) {}
+        let future = serve(config("v0.1.1", "x"), std::future::pending::<()>());
+        assert_send(&future);
+    }
+
     #[tokio::test]
     async fn serve_returns_after_shutdown() {
         let result = serve(config("v0.1.1", "x"), std::future::ready(())).await;
