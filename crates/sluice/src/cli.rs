@@ -26,6 +26,9 @@ pub enum Command {
     /// All state lives in the data directory. The API token is created on first start,
     /// stored there with mode 0600 and printed once (or given with SLUICE_API_TOKEN).
     Server(ServerArgs),
+    /// Run the tutorial's example service (what the local deployment starts).
+    #[command(hide = true, disable_version_flag = true)]
+    Helloservice(HelloserviceArgs),
     /// Validate Keptn files (shipyard, SLO, SLI, job-executor config, remediation).
     ///
     /// The kind of each file is told from its content. Directories are searched for
@@ -555,6 +558,27 @@ pub struct EvaluateArgs {
     pub color: ColorChoice,
 }
 
+/// Flags of `sluice helloservice`.
+#[derive(Debug, Args)]
+pub struct HelloserviceArgs {
+    /// The version to behave as (`v0.1.1`, or an image reference such as
+    /// `ghcr.io/podtato-head/podtatoserver:v0.1.2`); v0.1.2 answers 400 ms slower.
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// Address to serve on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
+    pub listen: std::net::SocketAddr,
+    /// Share the address with other instances (SO_REUSEPORT): the local form of replicas.
+    #[arg(long)]
+    pub reuse_port: bool,
+    /// A separate address serving only /metrics (so each replica can be scraped).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Instance name shown on the page (default: pid-<pid>).
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub instance: String,
+}
+
 /// Flags of `sluice server`.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -609,4 +633,15 @@ pub enum ColorChoice {
     Always,
     /// Never colour.
     Never,
+}
+
+#[cfg(test)]
+mod consistency {
+    use clap::CommandFactory;
+
+    /// clap's own checks (unique names, valid defaults, ...) over every subcommand.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Server(args) => server::run(args),
+        Command::Helloservice(args) => server::helloservice(args),
         Command::Auth(args) => client::auth::run(args),
         Command::Create(CreateCommand::Project(args)) => client::project::create(args),
         Command::Create(CreateCommand::Service(args)) => client::project::create_service(args),
