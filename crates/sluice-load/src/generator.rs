@@ -200,6 +200,7 @@ pub async fn run(config: LoadConfig) -> Result<LoadSummary, LoadError> {
                 tokio::time::Instant::from_std(started + PROGRESS_INTERVAL),
                 PROGRESS_INTERVAL,
             );
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let (mut last_count, mut last_at) = (0u64, started);
             loop {
                 interval.tick().await;

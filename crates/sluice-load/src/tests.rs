@@ -204,3 +204,31 @@ async fn bad_configurations_are_rejected_before_starting() {
     );
     assert_eq!(called.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_responses_are_protocol_failures() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 || stream.write_all(b"SMTP ready\r\n\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let cfg = LoadConfig {
+        duration: None,
+        requests: Some(10),
+        ..config(format!("http://{addr}"))
+    };
+    let s = run(cfg).await.unwrap();
+    server.abort();
+    assert_eq!((s.requests, s.failures), (10, 10));
+    assert_eq!(s.failures_by_reason.get("protocol"), Some(&10));
+}
