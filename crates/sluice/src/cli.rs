@@ -26,6 +26,12 @@ pub enum Command {
     /// All state lives in the data directory. The API token is created on first start,
     /// stored there with mode 0600 and printed once (or given with SLUICE_API_TOKEN).
     Server(ServerArgs),
+    /// Generate HTTP load against a URL and report latency percentiles.
+    ///
+    /// Writes a JSON summary (--out) that sluice's built-in `loadtest` SLI provider reads.
+    /// Exit code: 0, or 1 when the share of failed requests is above --max-failure-rate,
+    /// 2 for unusable input.
+    Load(LoadArgs),
     /// Run the tutorial's example service (what the local deployment starts).
     #[command(hide = true, disable_version_flag = true)]
     Helloservice(HelloserviceArgs),
@@ -556,6 +562,45 @@ pub struct EvaluateArgs {
     /// When to use colours in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// Flags of `sluice load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Base URL (http only), e.g. http://127.0.0.1:9000.
+    #[arg(long, value_name = "URL", required_unless_present = "from_locust")]
+    pub url: Option<String>,
+    /// Paths to request in turn (default: the URL's own path).
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Concurrent users (connections).
+    #[arg(long, default_value_t = 10)]
+    pub users: usize,
+    /// How long to run (Go duration: 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub duration: String,
+    /// Stop after this many requests instead.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// At most this many requests per second in total.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// Timeout of one request (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub timeout: String,
+    /// Fail (exit 1) when more than this share of requests failed (0..1).
+    #[arg(long, value_name = "RATIO", default_value_t = 0.05)]
+    pub max_failure_rate: f64,
+    /// Write the JSON summary to this file (for example /keptn/out/load-summary.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Instead of generating load, convert Locust's --csv output (`<PREFIX>_stats.csv`, ...)
+    /// into the same summary.
+    #[arg(long, value_name = "PREFIX", conflicts_with = "url")]
+    pub from_locust: Option<std::path::PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = EvaluateFormat::Text)]
+    pub output: EvaluateFormat,
 }
 
 /// Flags of `sluice helloservice`.
