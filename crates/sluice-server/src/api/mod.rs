@@ -4,6 +4,7 @@
 //! them behind the token check.
 
 pub mod events;
+pub mod logs;
 pub mod stream;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .merge(events::routes())
         .merge(stream::routes())
+        .merge(logs::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))
