@@ -526,6 +526,16 @@ impl JobExecutor {
             Some(w) if w.is_empty() => (keptn_dir.to_path_buf(), true),
             Some(w) => {
                 let rewritten = PathBuf::from(files::rewrite_keptn_path(w, keptn_dir));
+                let inside = rewritten.starts_with(keptn_dir) || rewritten.is_relative();
+                if inside
+                    && rewritten
+                        .components()
+                        .any(|c| c == std::path::Component::ParentDir)
+                {
+                    return Err(format!(
+                        "the working directory {w} must not leave the task's /keptn directory"
+                    ));
+                }
                 if rewritten.starts_with(keptn_dir) {
                     (rewritten, true)
                 } else if rewritten.is_absolute() {

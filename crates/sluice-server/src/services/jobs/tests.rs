@@ -368,6 +368,41 @@ async fn missing_files_fail_the_task() {
 }
 
 #[tokio::test]
+async fn working_directories() {
+    let app = app().await;
+    let cfg = |wd: &str| {
+        config(
+            "deployment",
+            &format!(
+                "      - name: t\n        image: x\n        workingDir: {wd}\n        cmd: [pwd]\n"
+            ),
+        )
+    };
+    put(&app, svc(), "job/config.yaml", &cfg("/keptn/sub"));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let f = run_through_bus(&app, event).await;
+    let sub = record::task_dir(&runs_dir(&app.data_dir), &id, 0, 0).join("keptn/sub");
+    assert!(
+        message(&f).contains(&format!("{}\n", sub.display())),
+        "{}",
+        message(&f)
+    );
+
+    put(&app, svc(), "job/config.yaml", &cfg("/"));
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(message(&f).contains("Logs:\n/\n"), "{}", message(&f));
+
+    put(&app, svc(), "job/config.yaml", &cfg("/no/such/dir"));
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(message(&f).contains("the working directory /no/such/dir does not exist"));
+
+    put(&app, svc(), "job/config.yaml", &cfg("/keptn/../.."));
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(message(&f).contains("must not leave"), "{}", message(&f));
+}
+
+#[tokio::test]
 async fn the_time_limit_kills_the_task() {
     let app = app().await;
     let body = "      - name: slow\n        image: x\n        maxPollDuration: 1\n        cmd: [sleep, '30']\n";
