@@ -134,6 +134,13 @@ pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Er
     )
     .await?;
     tokio::spawn(services::approval::run(bus.clone(), driver.clone()));
+    services::jobs::start(
+        &bus,
+        driver.clone(),
+        store.clone(),
+        resources.clone(),
+        data_dir,
+    );
     Ok(App {
         token,
         metrics,

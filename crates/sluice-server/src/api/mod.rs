@@ -10,6 +10,7 @@ pub mod params;
 pub mod projects;
 pub mod resources;
 pub mod sequences;
+pub mod logs;
 pub mod stream;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -49,6 +50,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(triggered::routes())
         .merge(evaluation::routes())
         .merge(uniform::routes())
+        .merge(logs::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))

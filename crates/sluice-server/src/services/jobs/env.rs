@@ -1,0 +1,206 @@
+//! A task's environment, built as JES built its container's `env`: the task's `env` entries
+//! (from the event, literal strings, or every key of a secret), then `KEPTN_PROJECT`,
+//! `KEPTN_STAGE`, `KEPTN_SERVICE`, then `LABELS_<KEY>` per event label. Also the secret
+//! values to redact from everything the run stores.
+
+use serde_json::Value;
+use sluice_model::job::{EnvFormat, EnvSource, JsonPath, Task, env_value_string};
+use sluice_store::Store;
+
+use super::files::rewrite_keptn_path;
+use super::yaml::to_yaml;
+
+/// Project, stage, service and labels of the event a run answers.
+#[derive(Debug, Clone, Default)]
+pub struct EventScope {
+    /// `data.project`.
+    pub project: String,
+    /// `data.stage`.
+    pub stage: String,
+    /// `data.service`.
+    pub service: String,
+    /// `data.labels` (values rendered with `%v` when not strings).
+    pub labels: Vec<(String, String)>,
+}
+
+impl EventScope {
+    /// Reads the scope from an event's `data`.
+    pub fn of(data: &Value) -> EventScope {
+        let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let labels = data
+            .get("labels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let text = match v {
+                            Value::String(s) => s.clone(),
+                            other => sluice_model::job::go_sprint(other),
+                        };
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        EventScope {
+            project: field("project"),
+            stage: field("stage"),
+            service: field("service"),
+            labels,
+        }
+    }
+}
+
+/// The variables of one task, in JES's order (later entries win on a repeated name).
+#[derive(Debug, Clone, Default)]
+pub struct TaskEnv {
+    /// `(name, value)` pairs.
+    pub vars: Vec<(String, String)>,
+    /// Values that came from secrets (to redact).
+    pub secret_values: Vec<String>,
+}
+
+impl TaskEnv {
+    /// The value of a variable (the last definition), for `$(VAR)` expansion.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// `LABELS_<KEY>`: the key upper-cased, `-` and spaces replaced by `_`.
+pub fn label_var_name(key: &str) -> String {
+    format!("LABELS_{}", key.replace(['-', ' '], "_").to_uppercase())
+}
+
+/// Builds a task's variables; the error says which entry could not be resolved.
+pub async fn build(
+    task: &Task,
+    event_map: &Value,
+    scope: &EventScope,
+    store: &Store,
+    keptn_dir: &std::path::Path,
+) -> Result<TaskEnv, String> {
+    let mut env = TaskEnv::default();
+    for entry in &task.env {
+        match entry.value_from {
+            EnvSource::String => env.vars.push((
+                entry.name.clone(),
+                rewrite_keptn_path(&entry.value, keptn_dir),
+            )),
+            EnvSource::Event => {
+                let path: JsonPath = entry.value.parse().map_err(|e| {
+                    format!(
+                        "env {}: `{}` is not a usable JSONPath: {e}",
+                        entry.name, entry.value
+                    )
+                })?;
+                let selected = path.select(event_map).map_err(|e| {
+                    format!(
+                        "env {}: cannot read `{}` from the event: {e}",
+                        entry.name, entry.value
+                    )
+                })?;
+                let text = match entry.format {
+                    Some(EnvFormat::Yaml) => to_yaml(selected),
+                    other => env_value_string(selected, other).map_err(|e| e.to_string())?,
+                };
+                env.vars.push((entry.name.clone(), text));
+            }
+            EnvSource::Secret => {
+                let data = store.secret(&entry.name).await.map_err(|e| match e {
+                    sluice_store::Error::NotFound { .. } => {
+                        format!("secret `{}` does not exist", entry.name)
+                    }
+                    other => format!("cannot read secret `{}`: {other}", entry.name),
+                })?;
+                for (key, value) in data {
+                    if !value.is_empty() {
+                        env.secret_values.push(value.clone());
+                    }
+                    env.vars.push((key, value));
+                }
+            }
+        }
+    }
+    env.vars
+        .push(("KEPTN_PROJECT".into(), scope.project.clone()));
+    env.vars.push(("KEPTN_STAGE".into(), scope.stage.clone()));
+    env.vars
+        .push(("KEPTN_SERVICE".into(), scope.service.clone()));
+    for (key, value) in &scope.labels {
+        env.vars.push((label_var_name(key), value.clone()));
+    }
+    for (name, value) in &env.vars {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(format!("`{name}` is not a valid environment variable name"));
+        }
+        if value.contains('\0') {
+            return Err(format!("the value of `{name}` contains a NUL character"));
+        }
+    }
+    Ok(env)
+}
+
+/// Replaces secret values in text with `***` (longest first, so a value containing another is
+/// hidden whole).
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    values: Vec<String>,
+}
+
+impl Redactor {
+    /// Adds values to hide (empty ones are ignored).
+    pub fn add(&mut self, values: &[String]) {
+        for v in values {
+            if !v.is_empty() && !self.values.contains(v) {
+                self.values.push(v.clone());
+            }
+        }
+        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+
+    /// The text with every secret value replaced.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for v in &self.values {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_names_follow_jes() {
+        assert_eq!(label_var_name("version"), "LABELS_VERSION");
+        assert_eq!(label_var_name("build-id x"), "LABELS_BUILD_ID_X");
+    }
+
+    #[test]
+    fn redaction_hides_longest_first() {
+        let mut r = Redactor::default();
+        r.add(&["abc".into(), "abcdef".into(), String::new()]);
+        assert_eq!(r.redact("x abcdef y abc"), "x *** y ***");
+        assert_eq!(Redactor::default().redact("same"), "same");
+    }
+
+    #[test]
+    fn scope_reads_labels() {
+        let s = EventScope::of(&serde_json::json!({"project": "p", "labels": {"a": "1", "n": 2}}));
+        assert_eq!(s.project, "p");
+        assert_eq!(s.stage, "");
+        assert_eq!(
+            s.labels,
+            vec![("a".into(), "1".into()), ("n".into(), "2".into())]
+        );
+    }
+}

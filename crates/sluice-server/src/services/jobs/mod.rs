@@ -1,0 +1,871 @@
+//! The built-in job executor: Keptn's job-executor-service (JES 0.3.0) with a local-process
+//! backend. Tasks configured in `job/config.yaml` run as processes on the server's machine
+//! instead of Kubernetes Jobs.
+//!
+//! # What it does
+//!
+//! For every stored event (not only `.triggered` ones: JES matched any type by regex) it
+//! looks up `job/config.yaml` at the service level and the stage level at the event's
+//! `gitcommitid`, then at the project level at the latest commit (JES 0.3.0's order). No
+//! config, or no action matching the event (type regex, JSONPath string equality, see
+//! [`sluice_model::job`]): nothing happens (debug log; JES sent no events either). A config
+//! that exists but does not parse gets a Keptn-style error-log entry (`errors.json` of the
+//! event, see [`record`]) and nothing else.
+//!
+//! The matching actions run in file order (JES 0.3.0): a silent action runs without events
+//! and the next one is tried; the first non-silent action sends `<task>.started` before it
+//! runs and `<task>.finished` after, and ends the handling. Only task `.triggered` events are
+//! answered: an action matching any other event (a `.finished`, a sequence event) runs as if
+//! silent. The executor's own events are never handled. Answer ids are derived from the
+//! handled event's id, so handling it twice sends nothing twice.
+//!
+//! The tasks of an action run one after the other; the first that fails ends the action.
+//! Exit code 0 → `result: pass`, `status: succeeded`, message "Task '<name>' finished
+//! successfully!\n\nLogs:\n<tail>\n\n" per task (JES's text). A non-zero exit, a signal, the
+//! time limit, a start failure, a missing file or secret → `result: fail`, `status: errored`,
+//! message "Task '<name>' failed: <reason>\n\nLogs:\n<tail>\n\n". The tail is the last 100
+//! lines, at most 8 KiB, of the task's output. For the task `test`, and any task whose name
+//! ends in `-test` (sluice's extension: JES did it for `sh.keptn.event.test.triggered` only,
+//! so the tutorial's `je-test` got none), the finished data has `test: {start, end}`
+//! (RFC 3339, the action's wall-clock span) for the evaluation's time frame.
+//!
+//! # How a task runs (local-process backend)
+//!
+//! - **No shell.** `cmd[0]` is the program (found through `PATH` as usual), `cmd[1..]` and
+//!   `args` its arguments, passed as a vector: event data never reaches a shell command line.
+//!   A config may of course name `sh -c '<fixed script>'` itself.
+//! - **Environment.** The child gets only `PATH`, `HOME` and `LANG` (from the server's
+//!   environment; `PATH` defaults to `/usr/local/bin:/usr/bin:/bin`) plus the task's
+//!   variables in JES's order: `env` entries (`valueFrom: event` by JSONPath on the JES event
+//!   map, rendered as JES did, `as: yaml` by [`yaml`]; `string`; `secret`: every key of the
+//!   sluice secret of that name), then `KEPTN_PROJECT`, `KEPTN_STAGE`, `KEPTN_SERVICE`, then
+//!   `LABELS_<KEY>` per event label. A task variable may override `PATH`, `HOME` or `LANG`.
+//! - **`$(VAR)`** in `cmd` and `args` is expanded Kubernetes-style with the task's variables
+//!   (not with `PATH`/`HOME`/`LANG`, which Kubernetes would not have known either). Env values
+//!   themselves are not expanded.
+//! - **Files and `/keptn`.** JES mounted a volume at `/keptn` and copied the task's `files`
+//!   there. Here each task gets a private directory
+//!   `<data_dir>/runs/<event id>/<action index>-<task index>/keptn/`; the listed service
+//!   resources (at the event's `gitcommitid`; JES listed at the latest commit but read at the
+//!   event's) are copied into it, and every `/keptn` path prefix in `cmd`, `args`, `string`
+//!   env values and `workingDir` (also after a `=`, as in `--config=/keptn/x`) is rewritten to
+//!   that directory. After the task the copied inputs are removed.
+//! - **`workingDir`.** `/keptn/...` is rewritten (and created); another absolute path must
+//!   exist; a relative one is taken inside the task's `keptn/` directory. Without it the
+//!   task runs in its `keptn/` directory.
+//! - **Time limit.** `maxPollDuration` (default 300 s): at the deadline the task's whole
+//!   process group gets SIGTERM, then SIGKILL after 2 s, and the task fails with "job
+//!   exceeded its time limit of N seconds" (JES stopped polling and left the Job running).
+//! - **Process group.** Each task is spawned in its own process group. When the main process
+//!   ends, what is left of its group is killed (as when a container ends). When the sequence
+//!   is aborted ([`crate::bus::Cancel`] for the event's id) the group is killed and no
+//!   finished event is sent.
+//! - **Output.** stdout and stderr share one pipe (interleaved as written). The first 10 MiB
+//!   are kept in `output.log`; secret values are replaced by `***` in the output file, the
+//!   record and the events. The output is written when the task ends (not live).
+//! - **Artifacts.** Files the task writes under `/keptn/out/` stay in the run directory (at
+//!   most 20 MiB per task; the rest is removed and the record says so).
+//! - **Allowlist.** `SLUICE_JOB_ALLOWED_COMMANDS` ([`Allowlist`]): the commands of all tasks
+//!   of an action are checked before any of them starts; a mismatch fails the action with
+//!   "Forbidden: command X does not match the allowed command list". Empty or `*`: any
+//!   command (a warning is logged at start-up).
+//! - **`image`** and the Kubernetes settings (resources, securityContext, namespace, ...) are
+//!   recorded or ignored: a Kubernetes backend is a later step.
+//! - Each handled event runs in its own tokio task; runs proceed concurrently.
+//!
+//! Each task run leaves a [`RunRecord`] (`run.json`) beside its output, read by
+//! `GET /api/sluice/v1/logs` ([`crate::api::logs`]).
+
+mod allowlist;
+mod config;
+mod env;
+mod files;
+mod process;
+pub mod record;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sluice_model::event::{ContentTypeKey, EventType, KeptnEvent, TaskEventKind, Timestamp};
+use sluice_model::job::{Action, Task, event_map, expand_vars};
+use sluice_resources::{ResourceStore, Scope};
+use sluice_store::Store;
+use tokio::sync::{broadcast, watch};
+
+use crate::bus::{Bus, Cancel};
+use crate::clock;
+use crate::driver::DriverHandle;
+
+pub use allowlist::{ALLOWLIST_ENV, Allowlist};
+pub use record::{Artifact, ErrorLogEntry, RunRecord, RunStatus};
+
+use env::{EventScope, Redactor};
+use process::{Ending, Spec};
+
+/// The `source` of the events this service sends.
+pub const SOURCE: &str = "job-executor-service";
+
+/// Lines of output in a finished event's message.
+const TAIL_LINES: usize = 100;
+
+/// Bytes of output in a finished event's message.
+const TAIL_BYTES: usize = 8 * 1024;
+
+/// `PATH` for tasks when the server has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Where the runs of a data directory live.
+pub fn runs_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("runs")
+}
+
+/// Starts the job executor on the bus (subscribes before returning, so no event stored after
+/// this call is missed). The allowlist comes from [`ALLOWLIST_ENV`].
+pub fn start(
+    bus: &Bus,
+    driver: DriverHandle,
+    store: Arc<Store>,
+    resources: Arc<ResourceStore>,
+    data_dir: &Path,
+) {
+    let allowlist = Allowlist::from_env();
+    if allowlist.is_open() {
+        tracing::warn!(
+            "the job executor runs any command: set {ALLOWLIST_ENV} to the commands it may run"
+        );
+    }
+    let executor = Arc::new(JobExecutor::new(
+        store,
+        resources,
+        driver,
+        runs_dir(data_dir),
+        allowlist,
+    ));
+    let events = bus.subscribe();
+    let cancels = bus.subscribe_cancels();
+    tokio::spawn(executor.run(events, cancels));
+}
+
+/// The executor's state, shared by its runs.
+pub struct JobExecutor {
+    store: Arc<Store>,
+    resources: Arc<ResourceStore>,
+    driver: DriverHandle,
+    runs_dir: PathBuf,
+    allowlist: Allowlist,
+    base_env: Vec<(String, String)>,
+    /// Cancel switches of the events being handled, by event id.
+    active: Mutex<HashMap<String, watch::Sender<bool>>>,
+}
+
+impl std::fmt::Debug for JobExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobExecutor")
+            .field("runs_dir", &self.runs_dir)
+            .field("allowlist", &self.allowlist)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an action ended.
+enum ActionOutcome {
+    /// Ran to the end or failed: a finished event is due (unless silent).
+    Done {
+        passed: bool,
+        message: String,
+        start: Timestamp,
+        end: Timestamp,
+    },
+    /// Cancelled: no finished event.
+    Aborted,
+}
+
+/// How a task ended.
+enum TaskOutcome {
+    Passed { tail: String },
+    Failed { reason: String, tail: String },
+    Aborted,
+}
+
+/// A task ready to run (everything that can fail before a process starts, except files).
+struct Plan {
+    written: String,
+    resolved: Option<PathBuf>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: PathBuf,
+    create_cwd: bool,
+}
+
+/// The event a handling is about.
+struct Handling<'a> {
+    event: &'a KeptnEvent,
+    id: String,
+    keptn_context: String,
+    event_type: String,
+    task: Option<String>,
+    scope: EventScope,
+    commit: Option<String>,
+    map: Value,
+    config_level: &'static str,
+}
+
+impl JobExecutor {
+    /// An executor writing its runs under `runs_dir`.
+    pub fn new(
+        store: Arc<Store>,
+        resources: Arc<ResourceStore>,
+        driver: DriverHandle,
+        runs_dir: PathBuf,
+        allowlist: Allowlist,
+    ) -> JobExecutor {
+        let mut base_env = vec![(
+            "PATH".to_owned(),
+            std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_owned()),
+        )];
+        for key in ["HOME", "LANG"] {
+            if let Ok(v) = std::env::var(key) {
+                base_env.push((key.to_owned(), v));
+            }
+        }
+        JobExecutor {
+            store,
+            resources,
+            driver,
+            runs_dir,
+            allowlist,
+            base_env,
+            active: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Handles events and cancellations until the bus closes.
+    pub async fn run(
+        self: Arc<Self>,
+        mut events: broadcast::Receiver<Arc<KeptnEvent>>,
+        mut cancels: broadcast::Receiver<Cancel>,
+    ) {
+        use broadcast::error::RecvError;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        self.clone().dispatch(event);
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "the job executor fell behind the event bus");
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                cancel = cancels.recv() => match cancel {
+                    Ok(cancel) => {
+                        self.cancel(&cancel.triggered_id);
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "the job executor missed cancellations");
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    }
+
+    /// Starts handling one event in its own task (unless it is the executor's own event or
+    /// already being handled). Returns the task.
+    pub fn dispatch(
+        self: Arc<Self>,
+        event: Arc<KeptnEvent>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        if event.source.as_deref() == Some(SOURCE) {
+            return None;
+        }
+        let id = event.id.clone().filter(|id| !id.is_empty())?;
+        let cancel = {
+            let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+            if active.contains_key(&id) {
+                return None;
+            }
+            let (tx, rx) = watch::channel(false);
+            active.insert(id.clone(), tx);
+            rx
+        };
+        Some(tokio::spawn(async move {
+            self.handle(&event, cancel).await;
+            self.active
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }))
+    }
+
+    /// Stops the runs of an event (kills their processes; no finished event). Returns whether
+    /// the event was being handled.
+    pub fn cancel(&self, event_id: &str) -> bool {
+        let active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        match active.get(event_id) {
+            Some(tx) => {
+                tx.send_replace(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn handle(&self, event: &KeptnEvent, cancel: watch::Receiver<bool>) {
+        let scope = EventScope::of(event.data_value());
+        let commit = event.gitcommitid.clone().filter(|c| !c.is_empty());
+        let found = {
+            let resources = self.resources.clone();
+            let (p, s, v, c) = (
+                scope.project.clone(),
+                scope.stage.clone(),
+                scope.service.clone(),
+                commit.clone(),
+            );
+            tokio::task::spawn_blocking(move || config::find(&resources, &p, &s, &v, c.as_deref()))
+                .await
+                .ok()
+                .flatten()
+        };
+        let id = event.id.clone().unwrap_or_default();
+        let event_type = event.event_type.clone().unwrap_or_default();
+        let Some(found) = found else {
+            tracing::debug!(event = %id, %event_type, "no job/config.yaml for this event");
+            return;
+        };
+        let task = match event.event_type() {
+            Ok(EventType::Task {
+                task,
+                kind: TaskEventKind::Triggered,
+            }) => Some(task),
+            _ => None,
+        };
+        let parsed = sluice_model::job::parse(&found.text);
+        let config = match parsed.value {
+            Some(config) if !parsed.diagnostics.has_errors() => config,
+            _ => {
+                let message = format!(
+                    "job-executor-service: the {} level job/config.yaml cannot be used:\n{}",
+                    found.level,
+                    parsed.diagnostics.render(config::CONFIG_URI).trim_end()
+                );
+                self.log_error(event, task.as_deref().unwrap_or(""), message);
+                return;
+            }
+        };
+        let map = event_map(&event.to_value(ContentTypeKey::default()));
+        let matching: Vec<(usize, &Action)> = config
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.matches_event(&event_type, &map))
+            .collect();
+        if matching.is_empty() {
+            tracing::debug!(event = %id, %event_type, "no job action matches this event");
+            return;
+        }
+        let handling = Handling {
+            event,
+            id,
+            keptn_context: event.shkeptncontext.clone().unwrap_or_default(),
+            event_type,
+            task,
+            scope,
+            commit,
+            map,
+            config_level: found.level,
+        };
+        let mut started = false;
+        for (index, action) in matching {
+            if *cancel.borrow() {
+                return;
+            }
+            let silent = action.silent || handling.task.is_none();
+            if !silent && !started {
+                self.answer(&handling, "started", "succeeded", None, String::new(), None)
+                    .await;
+                started = true;
+            }
+            match self.run_action(&handling, index, action, &cancel).await {
+                ActionOutcome::Aborted => return,
+                ActionOutcome::Done {
+                    passed,
+                    message,
+                    start,
+                    end,
+                } => {
+                    if !silent {
+                        let result = if passed { "pass" } else { "fail" };
+                        let status = if passed { "succeeded" } else { "errored" };
+                        self.answer(
+                            &handling,
+                            "finished",
+                            status,
+                            Some(result),
+                            message,
+                            Some((start, end)),
+                        )
+                        .await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run_action(
+        &self,
+        h: &Handling<'_>,
+        action_index: usize,
+        action: &Action,
+        cancel: &watch::Receiver<bool>,
+    ) -> ActionOutcome {
+        let start = clock::now();
+        let mut redactor = Redactor::default();
+        let mut plans = Vec::with_capacity(action.tasks.len());
+        for (ti, task) in action.tasks.iter().enumerate() {
+            let keptn_dir = record::task_dir(&self.runs_dir, &h.id, action_index, ti).join("keptn");
+            match self.plan(h, task, &keptn_dir).await {
+                Ok((plan, secrets)) => {
+                    redactor.add(&secrets);
+                    plans.push(plan);
+                }
+                Err(reason) => {
+                    let reason = redactor.redact(&reason);
+                    self.record_refusal(h, action_index, action, ti, &reason);
+                    return done_failed(start, &task.name, &reason, "");
+                }
+            }
+        }
+        for (ti, plan) in plans.iter().enumerate() {
+            if !self
+                .allowlist
+                .permits(&plan.written, plan.resolved.as_deref())
+            {
+                let message = format!(
+                    "Forbidden: command {} does not match the allowed command list",
+                    plan.written
+                );
+                let message = redactor.redact(&message);
+                self.record_refusal(h, action_index, action, ti, &message);
+                return ActionOutcome::Done {
+                    passed: false,
+                    message,
+                    start,
+                    end: clock::now(),
+                };
+            }
+        }
+        let mut message = String::new();
+        for (ti, (task, plan)) in action.tasks.iter().zip(plans).enumerate() {
+            if *cancel.borrow() {
+                return ActionOutcome::Aborted;
+            }
+            match self
+                .run_task(
+                    h,
+                    action_index,
+                    action,
+                    ti,
+                    task,
+                    plan,
+                    &redactor,
+                    cancel.clone(),
+                )
+                .await
+            {
+                TaskOutcome::Passed { tail } => message.push_str(&format!(
+                    "Task '{}' finished successfully!\n\nLogs:\n{tail}\n\n",
+                    task.name
+                )),
+                TaskOutcome::Failed { reason, tail } => {
+                    return done_failed(start, &task.name, &reason, &tail);
+                }
+                TaskOutcome::Aborted => return ActionOutcome::Aborted,
+            }
+        }
+        ActionOutcome::Done {
+            passed: true,
+            message,
+            start,
+            end: clock::now(),
+        }
+    }
+
+    /// Environment, command line and working directory of a task, plus its secret values.
+    async fn plan(
+        &self,
+        h: &Handling<'_>,
+        task: &Task,
+        keptn_dir: &Path,
+    ) -> Result<(Plan, Vec<String>), String> {
+        if task.cmd.is_empty() {
+            return Err(
+                "the task has no cmd (the local backend has no image entrypoint to fall back on)"
+                    .to_owned(),
+            );
+        }
+        let task_env = env::build(task, &h.map, &h.scope, &self.store, keptn_dir).await?;
+        let lookup = |name: &str| task_env.get(name);
+        let mut argv = task
+            .cmd
+            .iter()
+            .chain(&task.args)
+            .map(|s| files::rewrite_keptn_path(&expand_vars(s, &lookup), keptn_dir));
+        let written = argv.next().unwrap_or_default();
+        let args: Vec<String> = argv.collect();
+        let (cwd, create_cwd) = match &task.working_dir {
+            None => (keptn_dir.to_path_buf(), true),
+            Some(w) if w.is_empty() => (keptn_dir.to_path_buf(), true),
+            Some(w) => {
+                let rewritten = PathBuf::from(files::rewrite_keptn_path(w, keptn_dir));
+                let inside = rewritten.starts_with(keptn_dir) || rewritten.is_relative();
+                if inside
+                    && rewritten
+                        .components()
+                        .any(|c| c == std::path::Component::ParentDir)
+                {
+                    return Err(format!(
+                        "the working directory {w} must not leave the task's /keptn directory"
+                    ));
+                }
+                if rewritten.starts_with(keptn_dir) {
+                    (rewritten, true)
+                } else if rewritten.is_absolute() {
+                    if !rewritten.is_dir() {
+                        return Err(format!("the working directory {w} does not exist"));
+                    }
+                    (rewritten, false)
+                } else {
+                    (keptn_dir.join(rewritten), true)
+                }
+            }
+        };
+        let mut env = self.base_env.clone();
+        env.extend(task_env.vars.iter().cloned());
+        let path = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let resolved = allowlist::resolve_program(&written, &path, &cwd);
+        Ok((
+            Plan {
+                written,
+                resolved,
+                args,
+                env,
+                cwd,
+                create_cwd,
+            },
+            task_env.secret_values,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_task(
+        &self,
+        h: &Handling<'_>,
+        action_index: usize,
+        action: &Action,
+        task_index: usize,
+        task: &Task,
+        plan: Plan,
+        redactor: &Redactor,
+        cancel: watch::Receiver<bool>,
+    ) -> TaskOutcome {
+        let dir = record::task_dir(&self.runs_dir, &h.id, action_index, task_index);
+        let keptn_dir = dir.join("keptn");
+        // A re-run (after a restart) starts from scratch.
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut rec = self.new_record(h, action_index, action, task_index, task);
+        if let Err(e) = std::fs::create_dir_all(keptn_dir.join("out")) {
+            return TaskOutcome::Failed {
+                reason: format!("cannot create the run directory {}: {e}", dir.display()),
+                tail: String::new(),
+            };
+        }
+        self.save(&dir, &rec);
+        let fail = |rec: &mut RunRecord, reason: String| {
+            rec.status = RunStatus::Failed;
+            rec.reason = Some(reason.clone());
+            rec.end = Some(clock::now().to_rfc3339_nano());
+            self.save(&dir, rec);
+            TaskOutcome::Failed {
+                reason,
+                tail: String::new(),
+            }
+        };
+
+        if !task.files.is_empty() {
+            let resources = self.resources.clone();
+            let (p, s, v, c) = (
+                h.scope.project.clone(),
+                h.scope.stage.clone(),
+                h.scope.service.clone(),
+                h.commit.clone(),
+            );
+            let entries = task.files.clone();
+            let target = keptn_dir.clone();
+            let copied = tokio::task::spawn_blocking(move || {
+                files::materialise(
+                    &resources,
+                    Scope::service(&p, &s, &v),
+                    c.as_deref(),
+                    &entries,
+                    &target,
+                )
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("copying the files failed: {e}")));
+            if let Err(reason) = copied {
+                return fail(&mut rec, redactor.redact(&reason));
+            }
+        }
+        if plan.create_cwd
+            && let Err(e) = std::fs::create_dir_all(&plan.cwd)
+        {
+            return fail(
+                &mut rec,
+                format!("cannot create the working directory: {e}"),
+            );
+        }
+        let path = plan
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        let Some(program) = plan
+            .resolved
+            .clone()
+            .or_else(|| allowlist::resolve_program(&plan.written, path, &plan.cwd))
+        else {
+            let reason = redactor.redact(&format!(
+                "command {} was not found (or is not executable)",
+                plan.written
+            ));
+            return fail(&mut rec, reason);
+        };
+        let limit_secs = task.max_poll_duration_secs();
+        let spec = Spec {
+            program,
+            arg0: plan.written.clone(),
+            args: plan.args,
+            env: plan.env,
+            cwd: plan.cwd,
+            limit: Duration::from_secs(u64::try_from(limit_secs).unwrap_or(0)),
+        };
+        let outcome = process::run(&spec, cancel).await;
+
+        let mut output = redactor.redact(&String::from_utf8_lossy(&outcome.head));
+        if outcome.total > outcome.head.len() as u64 {
+            output.push_str(&format!(
+                "\n[output truncated: {} bytes were printed, the first {} are kept]\n",
+                outcome.total,
+                outcome.head.len()
+            ));
+        }
+        if let Err(e) = std::fs::write(dir.join(record::OUTPUT_FILE), &output) {
+            tracing::warn!(error = %e, "cannot write a job's output file");
+        }
+        let tail_text = redactor.redact(&String::from_utf8_lossy(&outcome.tail));
+        let tail = process::tail_of(&tail_text, TAIL_LINES, TAIL_BYTES).to_owned();
+        record::remove_inputs(&keptn_dir);
+        let (artifacts, note) = record::collect_artifacts(&keptn_dir.join("out"));
+
+        rec.end = Some(clock::now().to_rfc3339_nano());
+        rec.output_bytes = outcome.total;
+        rec.artifacts = artifacts;
+        rec.artifacts_note = note;
+        let (status, reason) = match &outcome.ending {
+            Ending::Exited(0) => (RunStatus::Succeeded, None),
+            Ending::Exited(code) => (RunStatus::Failed, Some(format!("exited with code {code}"))),
+            Ending::Signalled(sig) => (
+                RunStatus::Failed,
+                Some(format!("was ended by signal {sig}")),
+            ),
+            Ending::TimedOut => (
+                RunStatus::TimedOut,
+                Some(format!(
+                    "job exceeded its time limit of {limit_secs} seconds"
+                )),
+            ),
+            Ending::Aborted => (
+                RunStatus::Aborted,
+                Some("the sequence was aborted".to_owned()),
+            ),
+            Ending::SpawnFailed(e) => (RunStatus::Failed, Some(e.clone())),
+        };
+        let reason = reason.map(|r| redactor.redact(&r));
+        rec.status = status;
+        rec.exit_code = match outcome.ending {
+            Ending::Exited(code) => Some(code),
+            _ => None,
+        };
+        rec.reason = reason.clone();
+        self.save(&dir, &rec);
+        match (status, reason) {
+            (RunStatus::Succeeded, _) => TaskOutcome::Passed { tail },
+            (RunStatus::Aborted, _) => TaskOutcome::Aborted,
+            (_, reason) => TaskOutcome::Failed {
+                reason: reason.unwrap_or_default(),
+                tail,
+            },
+        }
+    }
+
+    fn new_record(
+        &self,
+        h: &Handling<'_>,
+        action_index: usize,
+        action: &Action,
+        task_index: usize,
+        task: &Task,
+    ) -> RunRecord {
+        RunRecord {
+            triggered_id: h.id.clone(),
+            keptn_context: h.keptn_context.clone(),
+            event_type: h.event_type.clone(),
+            task: h.task.clone().unwrap_or_default(),
+            action: action.name.clone(),
+            action_index,
+            task_name: task.name.clone(),
+            task_index,
+            image: task.image.clone(),
+            config_level: h.config_level.to_owned(),
+            start: clock::now().to_rfc3339_nano(),
+            end: None,
+            exit_code: None,
+            status: RunStatus::Running,
+            reason: None,
+            output_bytes: 0,
+            artifacts: Vec::new(),
+            artifacts_note: None,
+        }
+    }
+
+    /// Records a task that was refused before anything ran.
+    fn record_refusal(
+        &self,
+        h: &Handling<'_>,
+        action_index: usize,
+        action: &Action,
+        task_index: usize,
+        reason: &str,
+    ) {
+        let Some(task) = action.tasks.get(task_index) else {
+            return;
+        };
+        let dir = record::task_dir(&self.runs_dir, &h.id, action_index, task_index);
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::warn!(error = %e, "cannot create a job run directory");
+            return;
+        }
+        let mut rec = self.new_record(h, action_index, action, task_index, task);
+        rec.status = RunStatus::Failed;
+        rec.reason = Some(reason.to_owned());
+        rec.end = Some(rec.start.clone());
+        self.save(&dir, &rec);
+    }
+
+    fn save(&self, dir: &Path, rec: &RunRecord) {
+        if let Err(e) = record::write_record(dir, rec) {
+            tracing::warn!(error = %e, dir = %dir.display(), "cannot write a job run record");
+        }
+    }
+
+    fn log_error(&self, event: &KeptnEvent, task: &str, message: String) {
+        tracing::error!(event = event.id.as_deref().unwrap_or(""), "{message}");
+        let entry = ErrorLogEntry {
+            time: clock::now().to_rfc3339_nano(),
+            integration: SOURCE.to_owned(),
+            keptn_context: event.shkeptncontext.clone().unwrap_or_default(),
+            triggered_id: event.id.clone().unwrap_or_default(),
+            task: task.to_owned(),
+            message,
+        };
+        if let Err(e) = record::append_error(&self.runs_dir, &entry) {
+            tracing::warn!(error = %e, "cannot write the job executor's error log");
+        }
+    }
+
+    /// Sends `<task>.<kind>` for the handled event.
+    async fn answer(
+        &self,
+        h: &Handling<'_>,
+        kind: &str,
+        status: &str,
+        result: Option<&str>,
+        message: String,
+        span: Option<(Timestamp, Timestamp)>,
+    ) {
+        let Some(task) = &h.task else { return };
+        let source = h.event.data_value();
+        let mut data = json!({
+            "project": source.get("project").cloned().unwrap_or(Value::Null),
+            "stage": source.get("stage").cloned().unwrap_or(Value::Null),
+            "service": source.get("service").cloned().unwrap_or(Value::Null),
+            "status": status,
+        });
+        if let Some(labels) = source.get("labels") {
+            data["labels"] = labels.clone();
+        }
+        if let Some(result) = result {
+            data["result"] = json!(result);
+        }
+        if !message.is_empty() {
+            data["message"] = json!(message);
+        }
+        if let Some((start, end)) = span
+            && is_test_task(task)
+        {
+            data["test"] = json!({"start": rfc3339_seconds(start), "end": rfc3339_seconds(end)});
+        }
+        let event = KeptnEvent {
+            specversion: Some("1.0".to_owned()),
+            id: Some(crate::ids::derived(&h.id, &format!("job-executor.{kind}"))),
+            source: Some(SOURCE.to_owned()),
+            event_type: Some(format!("sh.keptn.event.{task}.{kind}")),
+            time: Some(clock::now().to_rfc3339_nano()),
+            datacontenttype: Some("application/json".to_owned()),
+            shkeptncontext: h.event.shkeptncontext.clone(),
+            triggeredid: Some(h.id.clone()),
+            gitcommitid: h.event.gitcommitid.clone(),
+            data: Some(data),
+            ..KeptnEvent::default()
+        };
+        if let Err(e) = self.driver.submit(event).await {
+            tracing::error!(error = %e, "job-executor-service could not answer");
+        }
+    }
+}
+
+fn done_failed(start: Timestamp, task: &str, reason: &str, tail: &str) -> ActionOutcome {
+    ActionOutcome::Done {
+        passed: false,
+        message: format!("Task '{task}' failed: {reason}\n\nLogs:\n{tail}\n\n"),
+        start,
+        end: clock::now(),
+    }
+}
+
+/// Tasks whose finished event carries `test: {start, end}`: `test` and `*-test`.
+pub fn is_test_task(task: &str) -> bool {
+    task == "test" || task.ends_with("-test")
+}
+
+/// RFC 3339 with whole seconds (Go's `time.RFC3339`, as JES wrote test.start/end).
+fn rfc3339_seconds(t: Timestamp) -> String {
+    Timestamp::from_unix(t.unix_seconds(), 0).to_rfc3339_nano()
+}

@@ -1,0 +1,290 @@
+//! What a run leaves on disk and the API reads back: the run directories, each task's
+//! `run.json` record and `output.log`, its artifacts under `keptn/out/`, and the error log of
+//! an event whose job config could not be used.
+//!
+//! ```text
+//! <data_dir>/runs/<event id>/errors.json                error-log entries (config unusable)
+//! <data_dir>/runs/<event id>/<action>-<task>/run.json   the task's record
+//! <data_dir>/runs/<event id>/<action>-<task>/output.log stdout+stderr (redacted, ≤ 10 MiB)
+//! <data_dir>/runs/<event id>/<action>-<task>/keptn/out/ artifacts (≤ 20 MiB)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Total size of a task's artifacts that is kept.
+pub const MAX_ARTIFACT_BYTES: u64 = 20 * 1024 * 1024;
+
+/// The record file of a task run.
+pub const RECORD_FILE: &str = "run.json";
+
+/// The output file of a task run.
+pub const OUTPUT_FILE: &str = "output.log";
+
+/// The error log of an event.
+pub const ERRORS_FILE: &str = "errors.json";
+
+/// Where a task run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunStatus {
+    /// Started, not ended.
+    Running,
+    /// Exited with code 0.
+    Succeeded,
+    /// Exited non-zero, was killed by a signal, could not start or was refused.
+    Failed,
+    /// Killed at its time limit.
+    TimedOut,
+    /// Killed because its sequence was aborted.
+    Aborted,
+}
+
+/// One file the task left under `/keptn/out/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// Path relative to `keptn/out/`.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The record of one task run (`run.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// Id of the event the run answers (usually a `.triggered` event).
+    pub triggered_id: String,
+    /// The run's Keptn context.
+    pub keptn_context: String,
+    /// Type of that event.
+    pub event_type: String,
+    /// The Keptn task (from `sh.keptn.event.<task>.<kind>`; empty for other events).
+    pub task: String,
+    /// The job config action's name.
+    pub action: String,
+    /// Index of the action in the config.
+    pub action_index: usize,
+    /// The job config task's name.
+    pub task_name: String,
+    /// Index of the task in the action.
+    pub task_index: usize,
+    /// `image` from the config (recorded; the local backend does not use it).
+    pub image: String,
+    /// Where `job/config.yaml` was found: `service`, `stage` or `project`.
+    pub config_level: String,
+    /// When the task started (RFC 3339).
+    pub start: String,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    /// Exit code, when it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Why it failed (secrets redacted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Bytes of output printed (the file keeps at most 10 MiB).
+    #[serde(default)]
+    pub output_bytes: u64,
+    /// The files kept under `keptn/out/`.
+    #[serde(default)]
+    pub artifacts: Vec<Artifact>,
+    /// Set when artifacts were dropped for the size cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts_note: Option<String>,
+}
+
+/// A Keptn-style error-log entry (Keptn's uniform error log), kept per event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorLogEntry {
+    /// When.
+    pub time: String,
+    /// Which integration (`job-executor-service`).
+    pub integration: String,
+    /// The run.
+    pub keptn_context: String,
+    /// The event concerned.
+    pub triggered_id: String,
+    /// The Keptn task, if any.
+    pub task: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The directory name for an event id: the id itself when it is a safe file name, otherwise
+/// a stable derived id.
+pub fn dir_name(event_id: &str) -> String {
+    let safe = !event_id.is_empty()
+        && event_id.len() <= 128
+        && event_id != "."
+        && event_id != ".."
+        && event_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if safe {
+        event_id.to_owned()
+    } else {
+        crate::ids::derived(event_id, "job-run-dir")
+    }
+}
+
+/// The directory of everything one event caused.
+pub fn event_dir(runs_dir: &Path, event_id: &str) -> PathBuf {
+    runs_dir.join(dir_name(event_id))
+}
+
+/// The directory of one task run.
+pub fn task_dir(
+    runs_dir: &Path,
+    event_id: &str,
+    action_index: usize,
+    task_index: usize,
+) -> PathBuf {
+    event_dir(runs_dir, event_id).join(format!("{action_index:03}-{task_index:03}"))
+}
+
+/// Writes a record atomically (write, then rename).
+pub fn write_record(dir: &Path, record: &RunRecord) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(".{RECORD_FILE}.tmp"));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, dir.join(RECORD_FILE))
+}
+
+/// The task runs of one event, in action and task order, with their output text.
+pub fn read_runs(runs_dir: &Path, event_id: &str) -> Vec<(RunRecord, String)> {
+    let dir = event_dir(runs_dir, event_id);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .filter_map(|d| {
+            let text = std::fs::read(d.join(RECORD_FILE)).ok()?;
+            let record: RunRecord = serde_json::from_slice(&text).ok()?;
+            let output = std::fs::read(d.join(OUTPUT_FILE))
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            Some((record, output))
+        })
+        .collect()
+}
+
+/// Appends an entry to an event's error log.
+pub fn append_error(runs_dir: &Path, entry: &ErrorLogEntry) -> std::io::Result<()> {
+    let dir = event_dir(runs_dir, &entry.triggered_id);
+    std::fs::create_dir_all(&dir)?;
+    let mut all = read_errors(runs_dir, &entry.triggered_id);
+    if all.iter().any(|e| e.message == entry.message) {
+        return Ok(());
+    }
+    all.push(entry.clone());
+    let text = serde_json::to_vec_pretty(&all).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(".{ERRORS_FILE}.tmp"));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, dir.join(ERRORS_FILE))
+}
+
+/// An event's error log.
+pub fn read_errors(runs_dir: &Path, event_id: &str) -> Vec<ErrorLogEntry> {
+    std::fs::read(event_dir(runs_dir, event_id).join(ERRORS_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Keeps the regular files under `out_dir` up to [`MAX_ARTIFACT_BYTES`] in path order,
+/// deleting the rest (and anything that is not a regular file). Returns the kept files and a
+/// note when some were dropped.
+pub fn collect_artifacts(out_dir: &Path) -> (Vec<Artifact>, Option<String>) {
+    let mut files = Vec::new();
+    walk(out_dir, out_dir, &mut files);
+    files.sort();
+    let mut kept = Vec::new();
+    let mut total = 0u64;
+    let (mut dropped, mut dropped_bytes) = (0usize, 0u64);
+    for (rel, path, size) in files {
+        if total + size <= MAX_ARTIFACT_BYTES {
+            total += size;
+            kept.push(Artifact { path: rel, size });
+        } else {
+            dropped += 1;
+            dropped_bytes += size;
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    let note = (dropped > 0).then(|| {
+        format!(
+            "{dropped} artifact file(s) ({dropped_bytes} bytes) were removed: the artifacts of a task are kept up to {MAX_ARTIFACT_BYTES} bytes"
+        )
+    });
+    (kept, note)
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, u64)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(root, &path, out);
+        } else if meta.is_file() {
+            let rel = path
+                .strip_prefix(root)
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push((rel, path, meta.len()));
+        } else {
+            // Symlinks, sockets, fifos: not artifacts.
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Removes everything in the task's `keptn/` directory except `out/` (the materialised
+/// inputs are copies of resources).
+pub fn remove_inputs(keptn_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(keptn_dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        if entry.file_name() == "out" {
+            continue;
+        }
+        let path = entry.path();
+        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        let _ = if is_dir {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_ids_get_derived_names() {
+        assert_eq!(dir_name("abc-123_x.y"), "abc-123_x.y");
+        assert_ne!(dir_name("../x"), "../x");
+        assert_ne!(dir_name(".."), "..");
+        assert_eq!(dir_name("a/b"), dir_name("a/b"));
+        assert!(!dir_name("a/b").contains('/'));
+    }
+}

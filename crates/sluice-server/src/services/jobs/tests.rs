@@ -1,0 +1,715 @@
+//! End-to-end tests of the job executor through a whole server (store, repositories, driver,
+//! bus), with real processes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sluice_model::event::KeptnEvent;
+use sluice_resources::{Scope, Upload};
+use tokio::sync::broadcast;
+
+use super::record::{self, RunStatus};
+use super::{Allowlist, JobExecutor, runs_dir};
+use crate::auth::ApiToken;
+use crate::bus::Cancel;
+use crate::state::App;
+
+const SHIPYARD: &str = "apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\nmetadata:\n  name: s\nspec:\n  stages:\n    - name: dev\n      sequences:\n        - name: delivery\n          tasks:\n            - name: test\n";
+
+/// Bounded wait for anything a test awaits (never reached when things work).
+const DEADLINE: Duration = Duration::from_secs(30);
+
+async fn app() -> Arc<App> {
+    let dir = std::env::temp_dir().join(format!(
+        "sluice-jobs-{}-{}",
+        std::process::id(),
+        crate::ids::fresh()
+    ));
+    let app = Arc::new(
+        crate::open(&dir, ApiToken::from_value("jobs-test-token-0123456789"))
+            .await
+            .expect("open"),
+    );
+    app.resources
+        .create_project("p", &["dev"], SHIPYARD.as_bytes())
+        .expect("project");
+    app.resources.create_service("p", "svc").expect("service");
+    app.resources.create_service("p", "other").expect("service");
+    app
+}
+
+fn put(app: &App, scope: Scope<'_>, uri: &str, content: &str) {
+    app.resources
+        .put_resources(
+            scope,
+            &[Upload {
+                uri,
+                content: content.as_bytes(),
+            }],
+        )
+        .expect("put resource");
+}
+
+fn svc() -> Scope<'static> {
+    Scope::service("p", "dev", "svc")
+}
+
+fn triggered(task: &str, service: &str, extra: Value) -> KeptnEvent {
+    let mut data = json!({"project": "p", "stage": "dev", "service": service});
+    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            d.insert(k.clone(), v.clone());
+        }
+    }
+    KeptnEvent {
+        specversion: Some("1.0".into()),
+        id: Some(crate::ids::fresh()),
+        source: Some("shipyard-controller".into()),
+        event_type: Some(format!("sh.keptn.event.{task}.triggered")),
+        time: Some(crate::clock::now().to_rfc3339_nano()),
+        datacontenttype: Some("application/json".into()),
+        shkeptncontext: Some(crate::ids::fresh()),
+        data: Some(data),
+        ..KeptnEvent::default()
+    }
+}
+
+/// Submits a `.triggered` event and waits (bounded) for the server's executor to finish it.
+async fn run_through_bus(app: &App, event: KeptnEvent) -> Arc<KeptnEvent> {
+    let mut rx = app.bus.subscribe();
+    let id = event.id.clone().unwrap_or_default();
+    app.driver.submit(event).await.expect("submit");
+    wait_for(&mut rx, &id, "finished").await
+}
+
+async fn wait_for(
+    rx: &mut broadcast::Receiver<Arc<KeptnEvent>>,
+    triggered_id: &str,
+    kind: &str,
+) -> Arc<KeptnEvent> {
+    let suffix = format!(".{kind}");
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            match rx.recv().await {
+                Ok(ev)
+                    if ev.triggeredid.as_deref() == Some(triggered_id)
+                        && ev
+                            .event_type
+                            .as_deref()
+                            .is_some_and(|t| t.ends_with(&suffix)) =>
+                {
+                    return ev;
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => panic!("bus closed"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no .{kind} event for {triggered_id} within {DEADLINE:?}"))
+}
+
+/// A second executor with its own allowlist, driven directly (the event is not stored, so
+/// the server's own executor never sees it); returns when the handling is complete.
+async fn run_directly(app: &App, allowlist: Allowlist, event: KeptnEvent) {
+    let executor = Arc::new(JobExecutor::new(
+        app.store.clone(),
+        app.resources.clone(),
+        app.driver.clone(),
+        runs_dir(&app.data_dir),
+        allowlist,
+    ));
+    let handle = executor.dispatch(Arc::new(event)).expect("dispatched");
+    tokio::time::timeout(DEADLINE, handle)
+        .await
+        .expect("handled in time")
+        .expect("no panic");
+}
+
+fn data(ev: &KeptnEvent) -> &Value {
+    ev.data_value()
+}
+
+fn message(ev: &KeptnEvent) -> String {
+    data(ev)["message"].as_str().unwrap_or("").to_owned()
+}
+
+fn config(task: &str, body: &str) -> String {
+    format!(
+        "apiVersion: v2\nactions:\n  - name: act\n    events:\n      - name: sh.keptn.event.{task}.triggered\n    tasks:\n{body}"
+    )
+}
+
+#[tokio::test]
+async fn a_test_task_runs_with_env_files_expansion_and_artifacts() {
+    let app = app().await;
+    put(&app, svc(), "scripts/hello.txt", "file-content\n");
+    let body = r#"      - name: greet
+        image: alpine:3
+        files: [/scripts]
+        env:
+          - name: IMAGE
+            value: $.data.configurationChange.values.image
+            valueFrom: event
+          - name: VALUES
+            value: $.data.configurationChange.values
+            valueFrom: event
+            as: yaml
+          - name: LITERAL
+            value: lit
+            valueFrom: string
+          - name: OUT
+            value: /keptn/out
+            valueFrom: string
+        cmd: [sh]
+        args:
+          - -c
+          - 'echo hello $KEPTN_SERVICE $IMAGE $LABELS_BUILD_ID; echo "$VALUES"; cat "$1"; echo arg=$2; echo art > "$OUT/report.txt"; pwd'
+          - sh
+          - /keptn/scripts/hello.txt
+          - $(KEPTN_PROJECT)-$(LITERAL)-$(NOPE)
+"#;
+    put(&app, svc(), "job/config.yaml", &config("test", body));
+    let event = triggered(
+        "test",
+        "svc",
+        json!({"labels": {"build-id": "42"}, "configurationChange": {"values": {"image": "nginx:1.2"}}}),
+    );
+    let id = event.id.clone().unwrap_or_default();
+    let finished = run_through_bus(&app, event).await;
+    let d = data(&finished);
+    assert_eq!(d["result"], "pass", "{d}");
+    assert_eq!(d["status"], "succeeded");
+    assert_eq!(d["project"], "p");
+    assert_eq!(d["service"], "svc");
+    assert_eq!(d["labels"]["build-id"], "42");
+    assert_eq!(finished.source.as_deref(), Some(super::SOURCE));
+    let keptn_dir = record::task_dir(&runs_dir(&app.data_dir), &id, 0, 0).join("keptn");
+    let expected = format!(
+        "Task 'greet' finished successfully!\n\nLogs:\nhello svc nginx:1.2 42\nimage: nginx:1.2\n\nfile-content\narg=p-lit-$(NOPE)\n{}\n\n\n",
+        keptn_dir.display()
+    );
+    // `as: yaml` text ends with a newline (as yaml.Marshal's did); echo adds one.
+    assert_eq!(message(&finished), expected);
+    assert!(
+        d["test"]["start"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z')),
+        "{d}"
+    );
+    assert!(d["test"]["end"].is_string());
+
+    // A started event came first, with a deterministic id.
+    let events = app
+        .store
+        .events_of_context(finished.shkeptncontext.as_deref().unwrap_or(""))
+        .await
+        .unwrap();
+    let types: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.event_type.as_deref())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            "sh.keptn.event.test.triggered",
+            "sh.keptn.event.test.started",
+            "sh.keptn.event.test.finished"
+        ]
+    );
+    assert_eq!(
+        finished.id.as_deref(),
+        Some(crate::ids::derived(&id, "job-executor.finished").as_str())
+    );
+
+    // The record, the output file and the artifact; the copied inputs are gone.
+    let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+    assert_eq!(runs.len(), 1);
+    let (rec, output) = &runs[0];
+    assert_eq!(rec.status, RunStatus::Succeeded);
+    assert_eq!(rec.exit_code, Some(0));
+    assert_eq!(rec.image, "alpine:3");
+    assert_eq!(rec.task, "test");
+    assert_eq!(rec.config_level, "service");
+    assert!(output.starts_with("hello svc nginx:1.2 42\n"), "{output}");
+    assert_eq!(
+        rec.artifacts,
+        vec![record::Artifact {
+            path: "report.txt".into(),
+            size: 4
+        }]
+    );
+    assert!(keptn_dir.join("out/report.txt").is_file());
+    assert!(!keptn_dir.join("scripts").exists());
+
+    // The logs endpoint serves the same.
+    let (status, body) =
+        get_logs(&app, finished.shkeptncontext.as_deref().unwrap_or(""), None).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["runs"][0]["triggeredId"], id.as_str());
+    assert_eq!(v["runs"][0]["taskName"], "greet");
+    assert_eq!(v["runs"][0]["status"], "succeeded");
+    assert_eq!(v["runs"][0]["artifacts"][0]["path"], "report.txt");
+    assert!(
+        v["runs"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("file-content")
+    );
+    let (_, filtered) = get_logs(
+        &app,
+        finished.shkeptncontext.as_deref().unwrap_or(""),
+        Some("deployment"),
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&filtered).unwrap()["runs"],
+        json!([])
+    );
+}
+
+async fn get_logs(app: &Arc<App>, context: &str, task: Option<&str>) -> (u16, String) {
+    use tower::ServiceExt;
+    let mut uri = format!("/api/sluice/v1/logs?keptnContext={context}");
+    if let Some(t) = task {
+        uri.push_str(&format!("&task={t}"));
+    }
+    let request = axum::http::Request::builder()
+        .uri(uri)
+        .header("x-token", "jobs-test-token-0123456789")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = crate::api::router(app.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn the_service_config_wins_over_stage_and_project() {
+    let app = app().await;
+    let echo = |what: &str| {
+        config(
+            "deployment",
+            &format!("      - name: t\n        image: x\n        cmd: [echo, {what}]\n"),
+        )
+    };
+    put(
+        &app,
+        Scope::project("p"),
+        "job/config.yaml",
+        &echo("from-project"),
+    );
+    put(
+        &app,
+        Scope::stage("p", "dev"),
+        "job/config.yaml",
+        &echo("from-stage"),
+    );
+    put(&app, svc(), "job/config.yaml", &echo("from-service"));
+
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(message(&f).contains("from-service"), "{}", message(&f));
+    // No test span for other tasks.
+    assert!(data(&f).get("test").is_none());
+
+    let f = run_through_bus(&app, triggered("deployment", "other", json!({}))).await;
+    assert!(message(&f).contains("from-stage"), "{}", message(&f));
+
+    app.resources
+        .delete_resource(Scope::stage("p", "dev"), "job/config.yaml")
+        .unwrap();
+    let f = run_through_bus(&app, triggered("deployment", "other", json!({}))).await;
+    assert!(message(&f).contains("from-project"), "{}", message(&f));
+}
+
+#[tokio::test]
+async fn a_failing_task_fails_the_action_with_its_output_tail() {
+    let app = app().await;
+    let body = "      - name: boom\n        image: x\n        cmd: [sh, -c, 'echo line1; echo oops >&2; exit 3']\n      - name: never\n        image: x\n        cmd: [echo, never]\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let f = run_through_bus(&app, event).await;
+    assert_eq!(data(&f)["result"], "fail");
+    assert_eq!(data(&f)["status"], "errored");
+    assert_eq!(
+        message(&f),
+        "Task 'boom' failed: exited with code 3\n\nLogs:\nline1\noops\n\n\n"
+    );
+    let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+    assert_eq!(runs.len(), 1, "the second task must not run");
+    assert_eq!(runs[0].0.exit_code, Some(3));
+    assert_eq!(runs[0].0.status, RunStatus::Failed);
+}
+
+#[tokio::test]
+async fn missing_files_fail_the_task() {
+    let app = app().await;
+    let body =
+        "      - name: t\n        image: x\n        files: [nope/dir]\n        cmd: [echo, hi]\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert_eq!(data(&f)["result"], "fail");
+    assert!(
+        message(&f).contains("could not find file or directory nope/dir"),
+        "{}",
+        message(&f)
+    );
+}
+
+#[tokio::test]
+async fn working_directories() {
+    let app = app().await;
+    let cfg = |wd: &str| {
+        config(
+            "deployment",
+            &format!(
+                "      - name: t\n        image: x\n        workingDir: {wd}\n        cmd: [pwd]\n"
+            ),
+        )
+    };
+    put(&app, svc(), "job/config.yaml", &cfg("/keptn/sub"));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let f = run_through_bus(&app, event).await;
+    let sub = record::task_dir(&runs_dir(&app.data_dir), &id, 0, 0).join("keptn/sub");
+    assert!(
+        message(&f).contains(&format!("{}\n", sub.display())),
+        "{}",
+        message(&f)
+    );
+
+    put(&app, svc(), "job/config.yaml", &cfg("/"));
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(message(&f).contains("Logs:\n/\n"), "{}", message(&f));
+
+    put(&app, svc(), "job/config.yaml", &cfg("/no/such/dir"));
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(message(&f).contains("the working directory /no/such/dir does not exist"));
+
+    put(&app, svc(), "job/config.yaml", &cfg("/keptn/../.."));
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(message(&f).contains("must not leave"), "{}", message(&f));
+}
+
+#[tokio::test]
+async fn the_time_limit_kills_the_task() {
+    let app = app().await;
+    let body = "      - name: slow\n        image: x\n        maxPollDuration: 1\n        cmd: [sleep, '30']\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let began = Instant::now();
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(began.elapsed() < Duration::from_secs(25));
+    assert_eq!(data(&f)["result"], "fail");
+    assert!(
+        message(&f).starts_with("Task 'slow' failed: job exceeded its time limit of 1 seconds"),
+        "{}",
+        message(&f)
+    );
+}
+
+fn mkfifo(path: &Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo")
+        .success();
+    assert!(ok);
+}
+
+/// Whether a process no longer runs (gone, or a zombie nobody reaped yet).
+fn is_gone(pid: u32) -> bool {
+    let alive = std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !alive {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+#[tokio::test]
+async fn an_abort_kills_the_process_group_and_sends_no_finished_event() {
+    let app = app().await;
+    let fifos: PathBuf = app.data_dir.join("fifos");
+    std::fs::create_dir_all(&fifos).unwrap();
+    let (alive, pids) = (fifos.join("alive"), fifos.join("pids"));
+    mkfifo(&alive);
+    mkfifo(&pids);
+    // Every process of the group holds `alive` open: the reader sees its end only when all
+    // of them are gone.
+    let script = format!(
+        "exec 3>'{}'; sleep 30 & echo $! >'{}'; sleep 30",
+        alive.display(),
+        pids.display()
+    );
+    let body = format!(
+        "      - name: hang\n        image: x\n        cmd: [sh, -c, {}]\n",
+        serde_json::to_string(&script).unwrap()
+    );
+    put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    let mut rx = app.bus.subscribe();
+    app.driver.submit(event).await.unwrap();
+    wait_for(&mut rx, &id, "started").await;
+
+    let alive_reader = {
+        let alive = alive.clone();
+        tokio::task::spawn_blocking(move || std::fs::File::open(alive).expect("open alive"))
+    };
+    let pid_text = tokio::time::timeout(
+        DEADLINE,
+        tokio::task::spawn_blocking(move || std::fs::read_to_string(pids).expect("read pids")),
+    )
+    .await
+    .expect("the task started in time")
+    .unwrap();
+    let background: u32 = pid_text.trim().parse().expect("a pid");
+    let mut alive_file = tokio::time::timeout(DEADLINE, alive_reader)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!is_gone(background));
+
+    app.bus.cancel(Cancel {
+        keptn_context: context.clone(),
+        task: "deployment".into(),
+        triggered_id: id.clone(),
+    });
+    let began = Instant::now();
+    tokio::time::timeout(
+        DEADLINE,
+        tokio::task::spawn_blocking(move || {
+            let mut sink = Vec::new();
+            std::io::Read::read_to_end(&mut alive_file, &mut sink).ok();
+        }),
+    )
+    .await
+    .expect("the process group ended in time")
+    .unwrap();
+    assert!(began.elapsed() < Duration::from_secs(25));
+    assert!(
+        is_gone(background),
+        "the background sleep {background} survived"
+    );
+
+    // The run is recorded as aborted (written right after the group ended) and no finished
+    // event was sent.
+    let dir = runs_dir(&app.data_dir);
+    let recorded = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let runs = record::read_runs(&dir, &id);
+            if runs
+                .first()
+                .is_some_and(|(r, _)| r.status != RunStatus::Running)
+            {
+                return runs;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the run was recorded");
+    assert_eq!(recorded[0].0.status, RunStatus::Aborted);
+    let events = app.store.events_of_context(&context).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.event_type.as_deref().unwrap_or("").ends_with(".finished")),
+        "no finished event after an abort"
+    );
+}
+
+#[tokio::test]
+async fn secrets_become_variables_and_never_leave_the_process() {
+    let app = app().await;
+    let secret = "hunter2-very-secret";
+    app.store
+        .set_secret(
+            "creds",
+            &BTreeMap::from([("SECRET_X".to_owned(), secret.to_owned())]),
+        )
+        .await
+        .unwrap();
+    let body = "      - name: leak\n        image: x\n        env:\n          - name: creds\n            valueFrom: secret\n        cmd: [sh, -c, 'echo token=$SECRET_X; echo \"$SECRET_X\" >&2; exit 1']\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let f = run_through_bus(&app, event).await;
+    assert_eq!(
+        message(&f),
+        "Task 'leak' failed: exited with code 1\n\nLogs:\ntoken=***\n***\n\n\n"
+    );
+    let events = app
+        .store
+        .events_of_context(f.shkeptncontext.as_deref().unwrap_or(""))
+        .await
+        .unwrap();
+    for e in &events {
+        assert!(!e.to_json(Default::default()).contains(secret));
+    }
+    let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+    assert_eq!(runs[0].1, "token=***\n***\n");
+    let stored = std::fs::read_to_string(
+        record::task_dir(&runs_dir(&app.data_dir), &id, 0, 0).join(record::RECORD_FILE),
+    )
+    .unwrap();
+    assert!(!stored.contains(secret));
+
+    // A missing secret fails the task by name.
+    let body = "      - name: t\n        image: x\n        env:\n          - name: nope\n            valueFrom: secret\n        cmd: [echo]\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let f = run_through_bus(&app, triggered("deployment", "svc", json!({}))).await;
+    assert!(
+        message(&f).contains("secret `nope` does not exist"),
+        "{}",
+        message(&f)
+    );
+}
+
+#[tokio::test]
+async fn the_allowlist_is_checked_for_every_task_before_any_runs() {
+    let app = app().await;
+    let body = "      - name: allowed\n        image: x\n        cmd: ['true']\n      - name: refused\n        image: x\n        cmd: [sh, -c, 'exit 0']\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::parse("true, helm"), event).await;
+    let events = app.store.events_of_context(&context).await.unwrap();
+    let finished = events
+        .iter()
+        .find(|e| e.event_type.as_deref() == Some("sh.keptn.event.deployment.finished"))
+        .expect("a finished event");
+    assert_eq!(data(finished)["result"], "fail");
+    assert_eq!(
+        message(finished),
+        "Forbidden: command sh does not match the allowed command list"
+    );
+    let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+    assert_eq!(runs.len(), 1, "only the refusal is recorded; nothing ran");
+    assert_eq!(runs[0].0.task_name, "refused");
+    assert_eq!(runs[0].0.status, RunStatus::Failed);
+
+    // Globs over resolved paths.
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::parse("/usr/bin/*, /bin/*"), event).await;
+    let events = app.store.events_of_context(&context).await.unwrap();
+    assert!(events.iter().any(|e| data(e)["result"] == "pass"));
+}
+
+#[tokio::test]
+async fn an_invalid_config_is_logged_and_nothing_is_sent() {
+    let app = app().await;
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        "apiVersion: v1\nactions: []\n",
+    );
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::default(), event).await;
+    let errors = record::read_errors(&runs_dir(&app.data_dir), &id);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].message.contains("apiVersion"),
+        "{}",
+        errors[0].message
+    );
+    assert_eq!(errors[0].keptn_context, context);
+    assert!(
+        app.store
+            .events_of_context(&context)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // No config at all, or no matching action: nothing either.
+    app.resources
+        .delete_resource(svc(), "job/config.yaml")
+        .unwrap();
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::default(), event).await;
+    assert!(
+        app.store
+            .events_of_context(&context)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &config(
+            "test",
+            "      - name: t\n        image: x\n        cmd: [echo]\n",
+        ),
+    );
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::default(), event).await;
+    assert!(
+        app.store
+            .events_of_context(&context)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn silent_actions_run_and_the_first_loud_one_answers() {
+    let app = app().await;
+    let cfg = r#"apiVersion: v2
+actions:
+  - name: quiet
+    silent: true
+    events:
+      - name: "sh.keptn.event.*.triggered"
+    tasks:
+      - {name: q, image: x, cmd: [echo, quiet]}
+  - name: loud
+    events:
+      - name: sh.keptn.event.action.triggered
+        jsonpath: {property: $.data.action.action, match: scale}
+    tasks:
+      - {name: l, image: x, cmd: [echo, loud]}
+  - name: never
+    events:
+      - name: sh.keptn.event.action.triggered
+    tasks:
+      - {name: n, image: x, cmd: [echo, never]}
+"#;
+    put(&app, svc(), "job/config.yaml", cfg);
+    let event = triggered("action", "svc", json!({"action": {"action": "scale"}}));
+    let id = event.id.clone().unwrap_or_default();
+    let f = run_through_bus(&app, event).await;
+    assert!(message(&f).contains("loud"), "{}", message(&f));
+    let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+    let names: Vec<&str> = runs.iter().map(|(r, _)| r.action.as_str()).collect();
+    assert_eq!(names, vec!["quiet", "loud"]);
+}
