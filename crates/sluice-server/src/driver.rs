@@ -171,6 +171,28 @@ impl DriverHandle {
     }
 }
 
+/// The receiving side of the driver's command channel, consumed by [`Driver::start`].
+#[derive(Debug)]
+pub struct Inbox {
+    tx: mpsc::Sender<Command>,
+    rx: mpsc::Receiver<Command>,
+    open_tasks: OpenTasks,
+}
+
+/// Creates the driver's command channel: the handle (for the API and built-in services, usable
+/// at once; commands wait until the driver starts) and the inbox for [`Driver::start`].
+pub fn channel() -> (DriverHandle, Inbox) {
+    let (tx, rx) = mpsc::channel(1024);
+    let open_tasks: OpenTasks = Arc::default();
+    (
+        DriverHandle {
+            tx: tx.clone(),
+            open_tasks: open_tasks.clone(),
+        },
+        Inbox { tx, rx, open_tasks },
+    )
+}
+
 /// The driver task's state.
 pub struct Driver {
     engine: Engine,
@@ -185,14 +207,19 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Restores state from the store and starts the driver task.
+    /// Restores state from the store and starts the driver task on the inbox of [`channel`].
+    ///
+    /// Built-in services must subscribe to the bus before this runs: on start the driver
+    /// republishes undispatched events and unanswered tasks, and they must not be missed.
     pub async fn start(
+        inbox: Inbox,
         store: Arc<Store>,
         resources: Arc<ResourceStore>,
         bus: Bus,
         metrics: Arc<Metrics>,
         config: EngineConfig,
-    ) -> Result<DriverHandle, Error> {
+    ) -> Result<(), Error> {
+        let Inbox { tx, rx, open_tasks } = inbox;
         let mut executions = Vec::new();
         for record in store.load_active_executions().await? {
             executions.push(record.decode::<SequenceExecution>()?);
@@ -207,8 +234,6 @@ impl Driver {
                 shipyards.insert(project.name.clone(), Arc::new(parsed));
             }
         }
-        let (tx, rx) = mpsc::channel(1024);
-        let open_tasks: OpenTasks = Arc::default();
         let mut driver = Driver {
             engine: Engine::restore(config, executions, pauses),
             store,
@@ -237,7 +262,7 @@ impl Driver {
             driver.bus.publish(Arc::new(event));
         }
         tokio::spawn(driver.run(rx));
-        Ok(DriverHandle { tx, open_tasks })
+        Ok(())
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {

@@ -125,15 +125,10 @@ pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Er
     )?);
     let bus = bus::Bus::default();
     let metrics = Arc::new(metrics::Metrics::default());
-    let driver = driver::Driver::start(
-        store.clone(),
-        resources.clone(),
-        bus.clone(),
-        metrics.clone(),
-        sluice_engine::EngineConfig::default(),
-    )
-    .await?;
-    tokio::spawn(services::approval::run(bus.clone(), driver.clone()));
+    // Built-in services subscribe before the driver starts, so that what the driver
+    // republishes after a restart reaches them.
+    let (driver, inbox) = driver::channel();
+    services::approval::start(&bus, driver.clone());
     services::jobs::start(
         &bus,
         driver.clone(),
@@ -141,6 +136,15 @@ pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Er
         resources.clone(),
         data_dir,
     );
+    driver::Driver::start(
+        inbox,
+        store.clone(),
+        resources.clone(),
+        bus.clone(),
+        metrics.clone(),
+        sluice_engine::EngineConfig::default(),
+    )
+    .await?;
     Ok(App {
         token,
         metrics,

@@ -6,11 +6,11 @@
 pub mod datastore;
 pub mod evaluation;
 pub mod events;
+pub mod logs;
 pub mod params;
 pub mod projects;
 pub mod resources;
 pub mod sequences;
-pub mod logs;
 pub mod stream;
 #[cfg(test)]
 pub(crate) mod testkit;

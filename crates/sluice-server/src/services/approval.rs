@@ -15,9 +15,14 @@ use crate::driver::DriverHandle;
 /// The `source` of the events this service sends.
 pub const SOURCE: &str = "approval-service";
 
+/// Subscribes to the bus now and answers approvals in a background task.
+pub fn start(bus: &Bus, driver: DriverHandle) {
+    let events = bus.subscribe();
+    tokio::spawn(run(events, driver));
+}
+
 /// Runs until the bus closes.
-pub async fn run(bus: Bus, driver: DriverHandle) {
-    let mut events = bus.subscribe();
+async fn run(mut events: tokio::sync::broadcast::Receiver<Arc<KeptnEvent>>, driver: DriverHandle) {
     loop {
         match events.recv().await {
             Ok(event) => {
