@@ -10,6 +10,7 @@ pub mod bus;
 pub mod clock;
 pub mod driver;
 pub mod error;
+pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod services;
@@ -134,7 +135,35 @@ pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Er
     )
     .await?;
     tokio::spawn(services::approval::run(bus.clone(), driver.clone()));
+    let http = http::client();
+    // Providers subscribe before the lighthouse starts: its recovery may ask them again.
+    let prometheus =
+        services::prometheus::Prometheus::new(store.clone(), resources.clone(), http.clone());
+    tokio::spawn(services::sli_provider::run(
+        Arc::new(prometheus),
+        bus.subscribe(),
+        driver.clone(),
+    ));
+    let loadtest = services::loadtest::Loadtest::new(services::loadtest::NoLoadSummaries);
+    tokio::spawn(services::sli_provider::run(
+        Arc::new(loadtest),
+        bus.subscribe(),
+        driver.clone(),
+    ));
+    let lighthouse = Arc::new(services::evaluation::Lighthouse::new(
+        store.clone(),
+        resources.clone(),
+        driver.clone(),
+        bus.clone(),
+    ));
+    tokio::spawn(
+        lighthouse
+            .clone()
+            .run(bus.subscribe(), bus.subscribe_cancels()),
+    );
     Ok(App {
+        http,
+        lighthouse,
         token,
         metrics,
         store,

@@ -4,6 +4,7 @@
 //! them behind the token check.
 
 pub mod events;
+pub mod monitoring;
 pub mod projects;
 pub mod resources;
 pub mod stream;
@@ -36,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(stream::routes())
         .merge(projects::routes())
         .merge(resources::routes())
+        .merge(monitoring::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))

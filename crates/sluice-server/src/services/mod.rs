@@ -1,3 +1,8 @@
 //! Built-in services that answer tasks inside the server (Keptn ran each as its own pod).
 
 pub mod approval;
+pub mod evaluation;
+pub mod loadtest;
+pub mod monitoring;
+pub mod prometheus;
+pub mod sli_provider;

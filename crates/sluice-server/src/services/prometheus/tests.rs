@@ -1,0 +1,1 @@
+//! Prometheus provider tests.
