@@ -216,6 +216,14 @@ async fn throughput(sequences: usize) -> f64 {
     (sequences * 3 * 3) as f64 / elapsed
 }
 
+/// Resident set size of this process in MiB (Linux), or `None`.
+fn rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -224,6 +232,14 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        // Idle: a server state with one project and no traffic. This process also holds the
+        // benchmark itself, so the figure is an upper bound for the server alone.
+        let idle = setup(1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(mib) = rss_mib() {
+            report("idle_resident_memory", mib, "MiB", 30.0, true);
+        }
+        drop(idle);
         let mut samples = overhead(if quick { 10 } else { 200 }).await;
         samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
         report(

@@ -26,6 +26,15 @@ pub enum Command {
     /// All state lives in the data directory. The API token is created on first start,
     /// stored there with mode 0600 and printed once (or given with SLUICE_API_TOKEN).
     Server(ServerArgs),
+    /// Generate HTTP load against a URL and report latency percentiles.
+    ///
+    /// Writes a JSON summary (--out) that sluice's built-in `loadtest` SLI provider reads.
+    /// Exit code: 0, or 1 when the share of failed requests is above --max-failure-rate,
+    /// 2 for unusable input.
+    Load(LoadArgs),
+    /// Run the tutorial's example service (what the local deployment starts).
+    #[command(hide = true, disable_version_flag = true)]
+    Helloservice(HelloserviceArgs),
     /// Validate Keptn files (shipyard, SLO, SLI, job-executor config, remediation).
     ///
     /// The kind of each file is told from its content. Directories are searched for
@@ -555,6 +564,66 @@ pub struct EvaluateArgs {
     pub color: ColorChoice,
 }
 
+/// Flags of `sluice load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Base URL (http only), e.g. http://127.0.0.1:9000.
+    #[arg(long, value_name = "URL", required_unless_present = "from_locust")]
+    pub url: Option<String>,
+    /// Paths to request in turn (default: the URL's own path).
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Concurrent users (connections).
+    #[arg(long, default_value_t = 10)]
+    pub users: usize,
+    /// How long to run (Go duration: 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub duration: String,
+    /// Stop after this many requests instead.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// At most this many requests per second in total.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// Timeout of one request (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub timeout: String,
+    /// Fail (exit 1) when more than this share of requests failed (0..1).
+    #[arg(long, value_name = "RATIO", default_value_t = 0.05)]
+    pub max_failure_rate: f64,
+    /// Write the JSON summary to this file (for example /keptn/out/load-summary.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+    /// Instead of generating load, convert Locust's --csv output (`<PREFIX>_stats.csv`, ...)
+    /// into the same summary.
+    #[arg(long, value_name = "PREFIX", conflicts_with = "url")]
+    pub from_locust: Option<std::path::PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = EvaluateFormat::Text)]
+    pub output: EvaluateFormat,
+}
+
+/// Flags of `sluice helloservice`.
+#[derive(Debug, Args)]
+pub struct HelloserviceArgs {
+    /// The version to behave as (`v0.1.1`, or an image reference such as
+    /// `ghcr.io/podtato-head/podtatoserver:v0.1.2`); v0.1.2 answers 400 ms slower.
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// Address to serve on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
+    pub listen: std::net::SocketAddr,
+    /// Share the address with other instances (SO_REUSEPORT): the local form of replicas.
+    #[arg(long)]
+    pub reuse_port: bool,
+    /// A separate address serving only /metrics (so each replica can be scraped).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Instance name shown on the page (default: pid-<pid>).
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub instance: String,
+}
+
 /// Flags of `sluice server`.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -609,4 +678,15 @@ pub enum ColorChoice {
     Always,
     /// Never colour.
     Never,
+}
+
+#[cfg(test)]
+mod consistency {
+    use clap::CommandFactory;
+
+    /// clap's own checks (unique names, valid defaults, ...) over every subcommand.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod evaluate;
 mod lint;
+mod load;
 mod server;
 mod style;
 
@@ -24,6 +25,8 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Server(args) => server::run(args),
+        Command::Helloservice(args) => server::helloservice(args),
+        Command::Load(args) => load::run(args),
         Command::Auth(args) => client::auth::run(args),
         Command::Create(CreateCommand::Project(args)) => client::project::create(args),
         Command::Create(CreateCommand::Service(args)) => client::project::create_service(args),

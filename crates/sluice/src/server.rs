@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use sluice_server::auth::{TOKEN_ENV, TOKEN_FILE, TokenOrigin};
 use sluice_server::{ServerConfig, Started};
 
-use crate::cli::ServerArgs;
+use crate::cli::{HelloserviceArgs, ServerArgs};
 
 /// Runs the server; returns the exit code.
 pub fn run(args: &ServerArgs) -> Result<i32> {
@@ -23,6 +23,35 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         sluice_server::serve(config, |s| announce(s, &data_dir), shutdown_signal()).await
     })?;
     eprintln!("sluice server stopped");
+    Ok(0)
+}
+
+/// Runs the example service until SIGTERM or Ctrl-C; returns the exit code.
+pub fn helloservice(args: &HelloserviceArgs) -> Result<i32> {
+    init_logging();
+    let config = sluice_hello::HelloConfig {
+        version: args.version.clone(),
+        listen: args.listen,
+        reuse_port: args.reuse_port,
+        instance: args.instance.clone(),
+        metrics_listen: args.metrics_listen,
+    };
+    let bound = sluice_hello::BoundService::bind(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    println!(
+        "helloservice {} ({}) listening on http://{}",
+        bound.version(),
+        bound.instance(),
+        bound.local_addr()?
+    );
+    if let Some(Ok(metrics)) = bound.metrics_addr() {
+        println!("metrics on http://{metrics}/metrics");
+    }
+    runtime.block_on(bound.run(shutdown_signal()))?;
     Ok(0)
 }
 

@@ -3,11 +3,19 @@
 //! Each submodule owns a group of Keptn's endpoints and returns its routes; this module joins
 //! them behind the token check.
 
+pub mod datastore;
+pub mod evaluation;
 pub mod events;
 pub mod monitoring;
+pub mod params;
 pub mod projects;
 pub mod resources;
+pub mod sequences;
 pub mod stream;
+#[cfg(test)]
+pub(crate) mod testkit;
+pub mod triggered;
+pub mod uniform;
 
 use std::sync::Arc;
 
@@ -37,6 +45,11 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(stream::routes())
         .merge(projects::routes())
         .merge(resources::routes())
+        .merge(datastore::routes())
+        .merge(sequences::routes())
+        .merge(triggered::routes())
+        .merge(evaluation::routes())
+        .merge(uniform::routes())
         .merge(monitoring::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()

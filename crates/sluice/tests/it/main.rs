@@ -4,6 +4,7 @@ mod client;
 mod evaluate;
 mod http;
 mod lint;
+mod load;
 mod server;
 
 use std::path::{Path, PathBuf};

@@ -296,13 +296,21 @@ fn a_delivery_runs_through_qa_and_production() {
         prod_deploy["data"]["configurationChange"]["values"]["image"],
         "ghcr.io/podtato-head/podtatoserver:v0.1.1"
     );
-    // Every task .triggered carries the stage's pinned commit.
+    // Every task .triggered carries the stage's pinned commit (chained sequence triggers do
+    // not, as in Keptn: each stage pins its own head when its sequence starts).
+    let task_triggers: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            let t = e["type"].as_str().unwrap();
+            t.ends_with(".triggered") && t.split('.').count() == 5
+        })
+        .collect();
+    assert_eq!(task_triggers.len(), 7);
     assert!(
-        events
+        task_triggers
             .iter()
-            .filter(|e| e["type"].as_str().unwrap().ends_with(".triggered")
-                && e["source"] == "shipyard-controller")
-            .all(|e| e["gitcommitid"].as_str().is_some_and(|c| c.len() >= 7))
+            .all(|e| e["gitcommitid"].as_str().is_some_and(|c| c.len() == 40)),
+        "{task_triggers:?}"
     );
     assert!(
         server.terminate().success(),

@@ -1,0 +1,297 @@
+//! `POST /api/controlPlane/v1/project/{p}/stage/{s}/service/{svc}/evaluation`: Keptn's quality
+//! gate shortcut. Computes the evaluation window with Keptn's rules, sends
+//! `sh.keptn.event.<stage>.evaluation.triggered` in a new context and answers the context.
+//!
+//! As Keptn's shipyard-controller: every problem (bad window, unknown project, stage or
+//! service) is a 400; the event carries `source https://github.com/keptn/keptn/api`, the
+//! go-utils `EvaluationTriggeredEventData` shape with `evaluation.start`/`end` in Keptn's time
+//! format (Keptn did not fill `evaluation.timeframe`: the window is already resolved), the
+//! given labels, and `gitcommitid` when given.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sluice_model::event::data::{EvaluationTriggeredEventData, EvaluationWindowSpec};
+use sluice_model::event::time::evaluation_window;
+use sluice_model::event::{EventData, EventType, KeptnEvent};
+
+use crate::api::events::API_SOURCE;
+use crate::error::ApiError;
+use crate::state::App;
+use crate::{clock, ids};
+
+/// The routes of this module.
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route(
+        "/api/controlPlane/v1/project/{project}/stage/{stage}/service/{service}/evaluation",
+        post(create_evaluation),
+    )
+}
+
+/// Keptn's `CreateEvaluationParams`.
+#[derive(Debug, Default, Deserialize)]
+struct EvaluationParams {
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    end: String,
+    #[serde(default)]
+    timeframe: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    gitcommitid: String,
+}
+
+async fn create_evaluation(
+    State(app): State<Arc<App>>,
+    Path((project, stage, service)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let params: EvaluationParams = if body.iter().all(u8::is_ascii_whitespace) {
+        EvaluationParams::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "invalid request format: {e} (expected {{\"start\", \"end\", \"timeframe\", \"labels\", \"gitcommitid\"}})"
+            ))
+        })?
+    };
+    let now = clock::now();
+    let (start, end) = evaluation_window(&params.start, &params.end, &params.timeframe, now)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    check_service(&app, &project, &stage, &service).await?;
+
+    let keptn_context = ids::fresh();
+    let data = EvaluationTriggeredEventData {
+        base: EventData {
+            project: project.clone(),
+            stage: stage.clone(),
+            service: service.clone(),
+            labels: params.labels,
+            ..EventData::default()
+        },
+        evaluation: EvaluationWindowSpec {
+            start: start.to_keptn_string(),
+            end: end.to_keptn_string(),
+            timeframe: String::new(),
+        },
+        ..EvaluationTriggeredEventData::default()
+    }
+    .to_data();
+    let mut event = KeptnEvent::new(
+        &ids::fresh(),
+        API_SOURCE,
+        &EventType::sequence_triggered(&stage, "evaluation"),
+        now,
+        &keptn_context,
+        data,
+    );
+    if !params.gitcommitid.is_empty() {
+        event.gitcommitid = Some(params.gitcommitid);
+    }
+    app.driver
+        .submit(event)
+        .await
+        .map_err(|e| ApiError::internal("the evaluation could not be triggered", &e))?;
+    Ok(Json(json!({ "keptnContext": keptn_context })))
+}
+
+/// The service must exist in the stage of the project (Keptn answered 400 otherwise).
+async fn check_service(
+    app: &App,
+    project: &str,
+    stage: &str,
+    service: &str,
+) -> Result<(), ApiError> {
+    let record = match app.store.project(project).await {
+        Ok(r) => r,
+        Err(sluice_store::Error::NotFound { .. }) => {
+            return Err(ApiError::bad_request(format!(
+                "project not found: {project}"
+            )));
+        }
+        Err(e) => return Err(ApiError::internal("cannot read the project", &e)),
+    };
+    if !record.stages.iter().any(|s| s == stage) {
+        return Err(ApiError::bad_request(format!(
+            "stage not found: {stage} is not a stage of project {project}"
+        )));
+    }
+    let services = app
+        .store
+        .services(project)
+        .await
+        .map_err(|e| ApiError::internal("cannot read services", &e))?;
+    if !services.iter().any(|s| s.name == service) {
+        return Err(ApiError::bad_request(format!(
+            "service not found: {service} is not a service of project {project}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::api::testkit::{self, ONE_TASK_SHIPYARD, call};
+    use axum::http::StatusCode;
+    use serde_json::{Value, json};
+    use sluice_model::event::Timestamp;
+
+    const URI: &str = "/api/controlPlane/v1/project/shop/stage/dev/service/carts/evaluation";
+
+    async fn triggered(app: &crate::state::App, context: &str) -> Value {
+        let events = app.store.events_of_context(context).await.unwrap();
+        let event = events
+            .iter()
+            .find(|e| e.event_type.as_deref() == Some("sh.keptn.event.dev.evaluation.triggered"))
+            .expect("the evaluation trigger is stored");
+        event.to_value(sluice_model::event::ContentTypeKey::ContentType)
+    }
+
+    fn ts(v: &Value) -> Timestamp {
+        Timestamp::parse(v.as_str().unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn timeframe_only_ends_now() {
+        let (app, router) = testkit::app().await;
+        testkit::create_project(&app, "shop", ONE_TASK_SHIPYARD, &["carts"]).await;
+        let before = crate::clock::now();
+        let (status, body) = call(
+            &router,
+            "POST",
+            URI,
+            Some(json!({"timeframe": "10m", "labels": {"buildId": "42"}, "gitcommitid": "abc123"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let context = body["keptnContext"].as_str().unwrap();
+        let event = triggered(&app, context).await;
+        assert_eq!(event["source"], "https://github.com/keptn/keptn/api");
+        assert_eq!(event["shkeptncontext"], context);
+        assert_eq!(event["gitcommitid"], "abc123");
+        let data = &event["data"];
+        assert_eq!(data["project"], "shop");
+        assert_eq!(data["stage"], "dev");
+        assert_eq!(data["service"], "carts");
+        assert_eq!(data["labels"], json!({"buildId": "42"}));
+        let (start, end) = (
+            ts(&data["evaluation"]["start"]),
+            ts(&data["evaluation"]["end"]),
+        );
+        assert_eq!(end.nanos_since(start), 600_000_000_000);
+        // Keptn's format: milliseconds, Z.
+        let text = data["evaluation"]["end"].as_str().unwrap();
+        assert_eq!(text.len(), "2021-01-02T15:10:00.000Z".len(), "{text}");
+        assert!(text.ends_with('Z'));
+        assert!(end.nanos_since(before) >= -1_000_000, "end is now");
+    }
+
+    #[tokio::test]
+    async fn start_and_end_are_taken_as_given_and_nothing_defaults_to_five_minutes() {
+        let (app, router) = testkit::app().await;
+        testkit::create_project(&app, "shop", ONE_TASK_SHIPYARD, &["carts"]).await;
+        let (status, body) = call(
+            &router,
+            "POST",
+            URI,
+            Some(json!({"start": "2021-01-02T15:00:00", "end": "2021-01-02T16:10:00.000Z"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let event = triggered(&app, body["keptnContext"].as_str().unwrap()).await;
+        assert_eq!(
+            event["data"]["evaluation"],
+            json!({"start": "2021-01-02T15:00:00.000Z", "end": "2021-01-02T16:10:00.000Z", "timeframe": ""})
+        );
+        assert!(event.get("gitcommitid").is_none());
+
+        let (status, body) = call(&router, "POST", URI, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let event = triggered(&app, body["keptnContext"].as_str().unwrap()).await;
+        let w = &event["data"]["evaluation"];
+        assert_eq!(ts(&w["end"]).nanos_since(ts(&w["start"])), 300_000_000_000);
+    }
+
+    #[tokio::test]
+    async fn keptns_window_rules_and_unknown_scopes_are_400() {
+        let (app, router) = testkit::app().await;
+        testkit::create_project(&app, "shop", ONE_TASK_SHIPYARD, &["carts"]).await;
+        for (uri, body, message) in [
+            (
+                URI,
+                json!({"end": "2021-01-02T15:10:00"}),
+                "start date is required when using an end date",
+            ),
+            (
+                URI,
+                json!({"start": "2021-01-02T15:00:00", "end": "2021-01-02T15:00:30"}),
+                "end date must be at least 1 minute after start date",
+            ),
+            (
+                URI,
+                json!({"timeframe": "30s"}),
+                "end date must be at least 1 minute after start date",
+            ),
+            (
+                URI,
+                json!({"start": "2021-01-02T15:00:00"}),
+                "no timeframe or end date provided",
+            ),
+            (
+                URI,
+                json!({"start": "2021-01-02T15:00:00", "end": "2021-01-02T15:10:00", "timeframe": "5m"}),
+                "'end' and 'timeframe' are mutually exclusive",
+            ),
+            (
+                URI,
+                json!({"timeframe": "1d"}),
+                "could not parse provided timeframe",
+            ),
+            (
+                URI,
+                json!({"start": "yesterday", "timeframe": "5m"}),
+                "could not parse time",
+            ),
+            (URI, json!({"labels": ["x"]}), "invalid request format"),
+            (
+                "/api/controlPlane/v1/project/shop/stage/dev/service/db/evaluation",
+                json!({}),
+                "service not found",
+            ),
+            (
+                "/api/controlPlane/v1/project/shop/stage/prod/service/carts/evaluation",
+                json!({}),
+                "stage not found",
+            ),
+            (
+                "/api/controlPlane/v1/project/nope/stage/dev/service/carts/evaluation",
+                json!({}),
+                "project not found",
+            ),
+        ] {
+            let (status, answer) = call(&router, "POST", uri, Some(body.clone())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+            let text = answer["message"].as_str().unwrap();
+            assert!(text.starts_with(message), "{body}: {text}");
+        }
+        // Nothing was stored for the rejected requests.
+        let page = app
+            .store
+            .events(&sluice_store::EventQuery {
+                project: Some("shop".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total_count, 0);
+    }
+}

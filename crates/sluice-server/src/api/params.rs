@@ -1,0 +1,156 @@
+//! Query parameters of the read APIs: lenient reading like Keptn's handlers (unknown keys are
+//! ignored, empty values count as absent) but with clear 400 answers for malformed times,
+//! numbers and paging keys, and the mapping of store errors to API errors.
+
+use std::collections::HashMap;
+
+use sluice_model::event::Timestamp;
+use sluice_store::Paging;
+
+use crate::error::ApiError;
+
+/// The query string of one request, as key → value (the last value of a repeated key wins).
+#[derive(Debug, Clone, Default)]
+pub struct Params(HashMap<String, String>);
+
+impl From<HashMap<String, String>> for Params {
+    fn from(map: HashMap<String, String>) -> Self {
+        Params(map)
+    }
+}
+
+impl Params {
+    /// The value of `key`, `None` when absent or empty.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.0.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// A timestamp in any format Keptn accepts (`2006-01-02T15:04:05.000Z`, RFC 3339,
+    /// `2006-01-02T15:04:05`).
+    pub fn time(&self, key: &str) -> Result<Option<Timestamp>, ApiError> {
+        let Some(text) = self.text(key) else {
+            return Ok(None);
+        };
+        Timestamp::parse(&text)
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(format!("invalid {key}: {e}")))
+    }
+
+    /// A non-negative integer.
+    pub fn number(&self, key: &str) -> Result<Option<u32>, ApiError> {
+        let Some(text) = self.text(key) else {
+            return Ok(None);
+        };
+        text.parse::<u32>().map(Some).map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid {key} {text:?}: expected a non-negative whole number"
+            ))
+        })
+    }
+
+    /// `true`/`false` (absent: `false`).
+    pub fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        match self.text(key).as_deref() {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(ApiError::bad_request(format!(
+                "invalid {key} {v:?}: expected true or false"
+            ))),
+        }
+    }
+
+    /// `pageSize` and `nextPageKey`, checked (the key must be a decimal offset as returned in
+    /// the previous page's `nextPageKey`).
+    pub fn paging(&self) -> Result<Paging, ApiError> {
+        let page_size = self.number("pageSize")?;
+        let next_page_key = self.text("nextPageKey");
+        if let Some(key) = &next_page_key
+            && key.parse::<u64>().is_err()
+        {
+            return Err(ApiError::bad_request(format!(
+                "invalid nextPageKey {key:?}: pass the nextPageKey of the previous page (a decimal offset)"
+            )));
+        }
+        Ok(Paging {
+            page_size,
+            next_page_key,
+        })
+    }
+
+    /// `(page size, offset)` for lists paged here rather than in the store: size defaults to
+    /// 20 and is capped at `max`.
+    pub fn page_window(&self, max: u32) -> Result<(usize, usize), ApiError> {
+        let paging = self.paging()?;
+        let size = match paging.page_size {
+            None | Some(0) => DEFAULT_PAGE_SIZE,
+            Some(n) => n.min(max),
+        };
+        let offset = paging
+            .next_page_key
+            .as_deref()
+            .and_then(|k| k.parse::<usize>().ok())
+            .unwrap_or(0);
+        Ok((size as usize, offset))
+    }
+}
+
+/// Default page size of Keptn's list endpoints.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+/// The `nextPageKey` after a page starting at `offset` of `size` items out of `total`.
+pub fn next_offset(offset: usize, size: usize, total: usize) -> Option<usize> {
+    let next = offset.saturating_add(size);
+    (next < total).then_some(next)
+}
+
+/// Maps a store error: bad input is the client's fault (400), a missing thing 404, the rest
+/// is ours (500, logged).
+pub fn store_error(context: &str, error: sluice_store::Error) -> ApiError {
+    match error {
+        sluice_store::Error::InvalidInput(message) => ApiError::bad_request(message),
+        sluice_store::Error::NotFound { what } => ApiError::not_found(format!("{what} not found")),
+        other => ApiError::internal(context, &other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn reads_and_rejects_clearly() {
+        let p = params(&[
+            ("a", ""),
+            ("t", "2021-01-02T15:00:00"),
+            ("bad", "yesterday"),
+            ("n", "-1"),
+        ]);
+        assert_eq!(p.text("a"), None);
+        assert!(p.time("t").unwrap().is_some());
+        let e = p.time("bad").unwrap_err();
+        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        assert!(e.message.starts_with("invalid bad: could not parse time"));
+        assert!(p.number("n").is_err());
+        assert!(params(&[("nextPageKey", "x1")]).paging().is_err());
+        assert_eq!(
+            params(&[("pageSize", "500"), ("nextPageKey", "40")])
+                .page_window(50)
+                .unwrap(),
+            (50, 40)
+        );
+        assert_eq!(params(&[]).page_window(50).unwrap(), (20, 0));
+        assert_eq!(next_offset(0, 20, 20), None);
+        assert_eq!(next_offset(0, 20, 21), Some(20));
+        assert!(params(&[("root", "yes")]).flag("root").is_err());
+    }
+}
