@@ -136,6 +136,17 @@ impl From<sluice_store::Error> for ApiError {
     }
 }
 
+impl From<crate::services::monitoring::Error> for ApiError {
+    fn from(error: crate::services::monitoring::Error) -> Self {
+        match error {
+            crate::services::monitoring::Error::Store(e) => e.into(),
+            e @ crate::services::monitoring::Error::Corrupt { .. } => {
+                ApiError::internal("the monitoring configuration is unreadable", &e)
+            }
+        }
+    }
+}
+
 impl From<sluice_resources::ResourceError> for ApiError {
     fn from(error: sluice_resources::ResourceError) -> Self {
         match StatusCode::from_u16(error.http_status()) {

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod clock;
 pub mod driver;
 pub mod error;
+pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod services;
@@ -32,6 +33,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// A token given by the environment, if any.
     pub token_from_env: Option<String>,
+    /// The job executor's allowed commands; `None` reads `SLUICE_JOB_ALLOWED_COMMANDS`.
+    pub job_allowed_commands: Option<String>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -102,7 +105,10 @@ pub async fn serve(
             source,
         })?;
     let addr = listener.local_addr().map_err(Error::Serve)?;
-    let app = Arc::new(open(&config.data_dir, token.clone()).await?);
+    let options = OpenOptions {
+        job_allowed_commands: config.job_allowed_commands.clone(),
+    };
+    let app = Arc::new(open_with(&config.data_dir, token.clone(), &options).await?);
     on_started(&Started {
         addr,
         token,
@@ -119,6 +125,23 @@ pub async fn serve(
 /// Opens the data directory's store and repositories, restores the engine and starts the
 /// built-in services.
 pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Error> {
+    open_with(data_dir, token, &OpenOptions::default()).await
+}
+
+/// Settings of [`open_with`] that are not in the data directory.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The job executor's allowed commands (comma-separated); `None` reads
+    /// `SLUICE_JOB_ALLOWED_COMMANDS`.
+    pub job_allowed_commands: Option<String>,
+}
+
+/// Like [`open`], with explicit options.
+pub async fn open_with(
+    data_dir: &std::path::Path,
+    token: ApiToken,
+    options: &OpenOptions,
+) -> Result<App, Error> {
     let store = Arc::new(sluice_store::Store::open(data_dir).await?);
     let resources = Arc::new(sluice_resources::ResourceStore::open(
         sluice_resources::StoreConfig::new(data_dir),
@@ -135,6 +158,38 @@ pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Er
         store.clone(),
         resources.clone(),
         data_dir,
+        options
+            .job_allowed_commands
+            .as_deref()
+            .map(services::jobs::Allowlist::parse),
+    );
+    let http = http::client();
+    // Providers subscribe before the lighthouse starts: its recovery may ask them again.
+    let prometheus =
+        services::prometheus::Prometheus::new(store.clone(), resources.clone(), http.clone());
+    tokio::spawn(services::sli_provider::run(
+        Arc::new(prometheus),
+        bus.subscribe(),
+        driver.clone(),
+    ));
+    let loadtest = services::loadtest::Loadtest::new(
+        services::load_artifacts::JobRunSummaries::new(store.clone(), data_dir),
+    );
+    tokio::spawn(services::sli_provider::run(
+        Arc::new(loadtest),
+        bus.subscribe(),
+        driver.clone(),
+    ));
+    let lighthouse = Arc::new(services::evaluation::Lighthouse::new(
+        store.clone(),
+        resources.clone(),
+        driver.clone(),
+        bus.clone(),
+    ));
+    tokio::spawn(
+        lighthouse
+            .clone()
+            .run(bus.subscribe(), bus.subscribe_cancels()),
     );
     driver::Driver::start(
         inbox,
@@ -146,6 +201,8 @@ pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Er
     )
     .await?;
     Ok(App {
+        http,
+        lighthouse,
         token,
         metrics,
         store,

@@ -10,6 +10,7 @@ use crate::auth::ApiToken;
 use crate::bus::Bus;
 use crate::driver::DriverHandle;
 use crate::metrics::Metrics;
+use crate::services::evaluation::Lighthouse;
 
 /// Everything a handler may need, behind one `Arc`.
 pub struct App {
@@ -27,6 +28,10 @@ pub struct App {
     pub bus: Bus,
     /// Where everything lives.
     pub data_dir: PathBuf,
+    /// The one outgoing HTTP client (see [`crate::http`]).
+    pub http: reqwest::Client,
+    /// The built-in lighthouse (quality gates).
+    pub lighthouse: Arc<Lighthouse>,
 }
 
 impl std::fmt::Debug for App {

@@ -17,6 +17,7 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
         token_from_env: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
+        job_allowed_commands: None,
     };
     let data_dir = args.data_dir.clone();
     runtime.block_on(async move {

@@ -7,6 +7,7 @@ pub mod datastore;
 pub mod evaluation;
 pub mod events;
 pub mod logs;
+pub mod monitoring;
 pub mod params;
 pub mod projects;
 pub mod resources;
@@ -51,6 +52,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(evaluation::routes())
         .merge(uniform::routes())
         .merge(logs::routes())
+        .merge(monitoring::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))

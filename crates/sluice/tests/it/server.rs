@@ -1,6 +1,7 @@
 //! `sluice server` end to end: a delivery of the tutorial project through qa and production,
-//! driven by a test executor that answers over Keptn's polling API, and a crash test that
-//! kills the server with SIGKILL in the middle of a sequence.
+//! driven by a test executor that answers the job tasks over Keptn's polling API (the built-in
+//! approval and evaluation services answer theirs), and a crash test that kills the server with
+//! SIGKILL in the middle of a sequence.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -244,12 +245,9 @@ fn a_delivery_runs_through_qa_and_production() {
     let server = Server::start(&dir);
     tutorial_project(&server);
     let ctx = trigger_delivery(&server, "ghcr.io/podtato-head/podtatoserver:v0.1.1");
-    let events = drive(
-        &server,
-        &ctx,
-        &["je-deployment", "je-test", "evaluation"],
-        &|ev| has(ev, "production.delivery.finished"),
-    );
+    let events = drive(&server, &ctx, &["je-deployment", "je-test"], &|ev| {
+        has(ev, "production.delivery.finished")
+    });
     let flow: Vec<String> = types_of(&events);
     let expected = [
         "qa.delivery.triggered",
@@ -331,12 +329,9 @@ fn after_sigkill_running_sequences_continue_and_nothing_is_lost_or_doubled() {
     server.kill();
 
     let server = Server::start(&dir);
-    let events = drive(
-        &server,
-        &ctx,
-        &["je-deployment", "je-test", "evaluation"],
-        &|ev| has(ev, "production.delivery.finished"),
-    );
+    let events = drive(&server, &ctx, &["je-deployment", "je-test"], &|ev| {
+        has(ev, "production.delivery.finished")
+    });
     let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     let unique: BTreeSet<&str> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "no event is stored twice");

@@ -126,6 +126,23 @@ pub fn runs_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("runs")
 }
 
+/// Where `sluice deploy` keeps the local deployments of this server's projects; handed to
+/// every task as [`DEPLOYMENTS_ENV`].
+pub fn deployments_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("deployments")
+}
+
+/// The variable that tells `sluice deploy`, `rollback` and `scale` where the deployments are.
+pub const DEPLOYMENTS_ENV: &str = "SLUICE_DEPLOYMENTS_DIR";
+
+/// A task's `cmd` of exactly this name runs the server's own binary (so the quickstart's job
+/// config works whether or not `sluice` is on `PATH`).
+pub const SELF_COMMAND: &str = "sluice";
+
+/// A file a task may write to have its content merged into the task's `.finished` data (for
+/// example `deployment.deploymentURIsLocal`, so the next task can find the deployment).
+pub const FINISHED_DATA_FILE: &str = "finished-data.json";
+
 /// Starts the job executor on the bus (subscribes before returning, so no event stored after
 /// this call is missed). The allowlist comes from [`ALLOWLIST_ENV`].
 pub fn start(
@@ -134,20 +151,20 @@ pub fn start(
     store: Arc<Store>,
     resources: Arc<ResourceStore>,
     data_dir: &Path,
+    allowlist: Option<Allowlist>,
 ) {
-    let allowlist = Allowlist::from_env();
+    let allowlist = allowlist.unwrap_or_else(Allowlist::from_env);
     if allowlist.is_open() {
         tracing::warn!(
             "the job executor runs any command: set {ALLOWLIST_ENV} to the commands it may run"
         );
     }
-    let executor = Arc::new(JobExecutor::new(
-        store,
-        resources,
-        driver,
-        runs_dir(data_dir),
-        allowlist,
+    let mut executor = JobExecutor::new(store, resources, driver, runs_dir(data_dir), allowlist);
+    executor.base_env.push((
+        DEPLOYMENTS_ENV.to_owned(),
+        deployments_dir(data_dir).to_string_lossy().into_owned(),
     ));
+    let executor = Arc::new(executor);
     let events = bus.subscribe();
     let cancels = bus.subscribe_cancels();
     tokio::spawn(executor.run(events, cancels));
@@ -556,7 +573,11 @@ impl JobExecutor {
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
-        let resolved = allowlist::resolve_program(&written, &path, &cwd);
+        let resolved = if written == SELF_COMMAND {
+            std::env::current_exe().ok()
+        } else {
+            allowlist::resolve_program(&written, &path, &cwd)
+        };
         Ok((
             Plan {
                 written,
@@ -827,6 +848,9 @@ impl JobExecutor {
         if !message.is_empty() {
             data["message"] = json!(message);
         }
+        if kind == "finished" {
+            merge_finished_data(&mut data, &self.runs_dir, &h.id);
+        }
         if let Some((start, end)) = span
             && is_test_task(task)
         {
@@ -847,6 +871,32 @@ impl JobExecutor {
         };
         if let Err(e) = self.driver.submit(event).await {
             tracing::error!(error = %e, "job-executor-service could not answer");
+        }
+    }
+}
+
+/// Merges every `keptn/out/finished-data.json` the event's tasks wrote into the `.finished`
+/// data (top-level keys; the scope, status, result and message stay the executor's own).
+fn merge_finished_data(data: &mut Value, runs_dir: &Path, event_id: &str) {
+    for (run, _) in record::read_runs(runs_dir, event_id) {
+        let file = record::task_dir(runs_dir, event_id, run.action_index, run.task_index)
+            .join("keptn")
+            .join("out")
+            .join(FINISHED_DATA_FILE);
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Ok(Value::Object(extra)) = serde_json::from_str::<Value>(&text) else {
+            tracing::warn!(file = %file.display(), "ignoring a finished-data file that is not a JSON object");
+            continue;
+        };
+        for (key, value) in extra {
+            if !matches!(
+                key.as_str(),
+                "project" | "stage" | "service" | "status" | "result" | "message" | "labels"
+            ) {
+                data[key] = value;
+            }
         }
     }
 }
