@@ -16,6 +16,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run Keptn's "full tour" tutorial end to end on this machine: an embedded server, local
+    /// deployments of helloservice, load tests and quality gates, in a few minutes.
+    ///
+    /// Exit code 0 only when every outcome of the tutorial happened.
+    Quickstart(QuickstartArgs),
     /// Score SLI values against an SLO offline, exactly like Keptn's quality gate.
     ///
     /// Exit code: 0 for pass and warning, 1 for fail (and for warning with
@@ -562,6 +567,46 @@ pub struct EvaluateArgs {
     /// When to use colours in text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+}
+
+/// Where the quickstart's SLIs come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QuickstartMonitoring {
+    /// sluice's built-in provider: SLIs from the load tests' own results.
+    Loadtest,
+    /// A real Prometheus (give --prometheus-url), with the tutorial's SLO and PromQL queries.
+    Prometheus,
+}
+
+/// What generates the quickstart's load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QuickstartLoad {
+    /// `sluice load`.
+    Sluice,
+    /// Locust (must be on PATH), with the tutorial's basic.py.
+    Locust,
+}
+
+/// Flags of `sluice quickstart`.
+#[derive(Debug, Args)]
+pub struct QuickstartArgs {
+    /// Keep the tour's data here (must be new or empty), to explore it afterwards with
+    /// `sluice server --data-dir DIR`. Default: a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Use the tutorial's timing (2-minute load tests and evaluation timeframes) instead of
+    /// 15-second load tests evaluated over their own window.
+    #[arg(long)]
+    pub tutorial_timing: bool,
+    /// Where SLIs come from.
+    #[arg(long, value_enum, default_value_t = QuickstartMonitoring::Loadtest)]
+    pub monitoring: QuickstartMonitoring,
+    /// Prometheus' address (with --monitoring prometheus).
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// What generates load.
+    #[arg(long, value_enum, default_value_t = QuickstartLoad::Sluice)]
+    pub load: QuickstartLoad,
 }
 
 /// Flags of `sluice load`.

@@ -5,6 +5,7 @@ mod client;
 mod evaluate;
 mod lint;
 mod load;
+mod quickstart;
 mod server;
 mod style;
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Server(args) => server::run(args),
         Command::Helloservice(args) => server::helloservice(args),
         Command::Load(args) => load::run(args),
+        Command::Quickstart(args) => quickstart::run(args),
         Command::Auth(args) => client::auth::run(args),
         Command::Create(CreateCommand::Project(args)) => client::project::create(args),
         Command::Create(CreateCommand::Service(args)) => client::project::create_service(args),
