@@ -471,10 +471,10 @@ fn deployed_images(project: &Value) -> BTreeMap<String, String> {
     for stage in project["stages"].as_array().into_iter().flatten() {
         let name = stage["stageName"].as_str().unwrap_or_default();
         for svc in stage["services"].as_array().into_iter().flatten() {
-            if svc["serviceName"] == SERVICE {
-                if let Some(image) = svc["deployedImage"].as_str() {
-                    out.insert(name.to_owned(), image.to_owned());
-                }
+            if svc["serviceName"] == SERVICE
+                && let Some(image) = svc["deployedImage"].as_str()
+            {
+                out.insert(name.to_owned(), image.to_owned());
             }
         }
     }
