@@ -68,6 +68,25 @@ fn list(failures: &[InstanceFailure]) -> String {
         .collect::<String>()
 }
 
+/// A rollout whose new instances did not become ready in time.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error(
+    "{id}: {image} did not become ready (wait timeout {timeout_secs}s); the new instances were stopped{kept}:{}",
+    list(failures)
+)]
+pub struct NotReady {
+    /// The deployment.
+    pub id: DeploymentId,
+    /// The image that failed.
+    pub image: String,
+    /// The deadline in seconds.
+    pub timeout_secs: f64,
+    /// `" and the previous instances keep serving"` or `""`.
+    pub kept: &'static str,
+    /// The instances that failed.
+    pub failures: Vec<InstanceFailure>,
+}
+
 /// Everything that can go wrong in this crate.
 #[derive(Debug, Error)]
 pub enum DeployError {
@@ -121,22 +140,8 @@ pub enum DeployError {
         available: String,
     },
     /// The new version did not become ready; it was stopped and the previous instances keep serving.
-    #[error(
-        "{id}: {image} did not become ready within {timeout_secs}s; the new instances were stopped{kept}:{}",
-        list(failures)
-    )]
-    NotReady {
-        /// The deployment.
-        id: DeploymentId,
-        /// The image that failed.
-        image: String,
-        /// The deadline in seconds.
-        timeout_secs: f64,
-        /// `" and the previous version keeps serving"` or `""`.
-        kept: &'static str,
-        /// The instances that failed.
-        failures: Vec<InstanceFailure>,
-    },
+    #[error("{0}")]
+    NotReady(Box<NotReady>),
     /// An instance process could not be started at all.
     #[error("cannot start instance {instance} ({}): {source}", program.display())]
     Spawn {

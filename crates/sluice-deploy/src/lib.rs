@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-pub use error::{DeployError, InstanceFailure, NotReadyReason, Result};
+pub use error::{DeployError, InstanceFailure, NotReady, NotReadyReason, Result};
 pub use id::DeploymentId;
 pub use state::{DeploymentLock, DeploymentState, HistoryEntry, InstanceRecord};
 pub use supervisor::SuperviseOptions;
@@ -347,7 +347,7 @@ impl Deployments {
         }
         if !failures.is_empty() {
             spawned.into_iter().for_each(Spawned::kill);
-            return Err(DeployError::NotReady {
+            return Err(DeployError::NotReady(Box::new(error::NotReady {
                 id: id.clone(),
                 image,
                 timeout_secs: wait_timeout.as_secs_f64(),
@@ -357,7 +357,7 @@ impl Deployments {
                     " and the previous instances keep serving"
                 },
                 failures,
-            });
+            })));
         }
         spawned.into_iter().for_each(Spawned::detach);
 
