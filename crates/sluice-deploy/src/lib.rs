@@ -306,16 +306,7 @@ impl Deployments {
             .filter(|i| process::is_instance(i.pid, &i.instance, port))
             .cloned()
             .collect();
-        let wanted = usize::try_from(replicas).unwrap_or(usize::MAX);
-        let (keep, to_stop, start) = match plan {
-            Plan::Replace => (Vec::new(), live.clone(), wanted),
-            Plan::Adjust if live.len() >= wanted => {
-                let mut keep = live.clone();
-                let surplus = keep.split_off(wanted);
-                (keep, surplus, 0)
-            }
-            Plan::Adjust => (live.clone(), Vec::new(), wanted - live.len()),
-        };
+        let (keep, to_stop, start) = plan_instances(plan, &live, replicas);
         let revision = state.revision + 1;
 
         let deadline = Instant::now() + wait_timeout;
@@ -506,6 +497,25 @@ impl Deployments {
     }
 }
 
+/// Splits the live instances into those kept and those stopped, and says how many to start.
+fn plan_instances(
+    plan: Plan,
+    live: &[InstanceRecord],
+    replicas: u32,
+) -> (Vec<InstanceRecord>, Vec<InstanceRecord>, usize) {
+    let wanted = usize::try_from(replicas).unwrap_or(usize::MAX);
+    match plan {
+        Plan::Replace => (Vec::new(), live.to_vec(), wanted),
+        // Scaling down keeps the oldest instances.
+        Plan::Adjust if live.len() >= wanted => {
+            let mut keep = live.to_vec();
+            let surplus = keep.split_off(wanted);
+            (keep, surplus, 0)
+        }
+        Plan::Adjust => (live.to_vec(), Vec::new(), wanted - live.len()),
+    }
+}
+
 /// The history entry a rollback goes to.
 fn rollback_target<'a>(
     id: &DeploymentId,
@@ -617,6 +627,32 @@ mod tests {
             err.as_deref(),
             Some("fulltour/qa/helloservice has no revision 9 (revisions: 1, 2, 3)")
         );
+    }
+
+    #[test]
+    fn deploys_replace_everything_and_scaling_adjusts() {
+        let live: Vec<InstanceRecord> = (1..=3)
+            .map(|pid| InstanceRecord {
+                pid,
+                metrics_port: 0,
+                instance: format!("i{pid}"),
+            })
+            .collect();
+        let pids = |list: &[InstanceRecord]| list.iter().map(|i| i.pid).collect::<Vec<_>>();
+        let (keep, stop, start) = plan_instances(Plan::Replace, &live, 2);
+        assert_eq!(
+            (pids(&keep), pids(&stop), start),
+            (vec![], vec![1, 2, 3], 2)
+        );
+        let (keep, stop, start) = plan_instances(Plan::Adjust, &live, 1);
+        assert_eq!((pids(&keep), pids(&stop), start), (vec![1], vec![2, 3], 0));
+        let (keep, stop, start) = plan_instances(Plan::Adjust, &live, 5);
+        assert_eq!(
+            (pids(&keep), pids(&stop), start),
+            (vec![1, 2, 3], vec![], 2)
+        );
+        let (keep, stop, start) = plan_instances(Plan::Adjust, &live, 3);
+        assert_eq!((keep.len(), stop.len(), start), (3, 0, 0));
     }
 
     #[test]
