@@ -44,7 +44,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The router of the optional separate metrics port: only `/metrics`, timed like on the main port.
+/// The router of the optional separate metrics port: `/metrics`, timed like on the main port, and `/health`, which
+/// is not timed (it is the readiness probe of local deployments and must not show up in the SLIs' histograms).
 pub fn metrics_router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
@@ -52,6 +53,7 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             record_duration,
         ))
+        .route("/health", get(health))
         .with_state(state)
 }
 

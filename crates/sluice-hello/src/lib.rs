@@ -47,7 +47,8 @@ pub struct HelloConfig {
     pub reuse_port: bool,
     /// The instance id shown on the page; empty means `pid-<process id>`.
     pub instance: String,
-    /// An optional separate port serving only `/metrics`, so replicas sharing `listen` can each be scraped.
+    /// An optional separate port serving only `/metrics` (and an untimed `/health`), so replicas sharing `listen` can
+    /// each be scraped and probed.
     pub metrics_listen: Option<SocketAddr>,
 }
 
@@ -428,7 +429,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn separate_metrics_port_serves_only_metrics() {
+    async fn separate_metrics_port_serves_metrics_and_health() {
         let mut cfg = config("0.1.1", "m");
         cfg.metrics_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         let service = Running::start(cfg);
@@ -445,6 +446,10 @@ mod tests {
             "{text}"
         );
         assert_eq!(get(metrics_addr, "/").await.0, 404);
+        // The readiness probe answers on the metrics port and is not timed into the histogram.
+        assert_eq!(get(metrics_addr, "/health").await, (200, "ok".to_owned()));
+        let (_, text) = get(metrics_addr, "/metrics").await;
+        assert!(!text.contains("route=\"/health\""), "{text}");
         assert_eq!(get(service.addr, "/metrics").await.0, 200);
         service.stop().await;
     }

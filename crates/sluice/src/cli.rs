@@ -37,6 +37,19 @@ pub enum Command {
     /// Exit code: 0, or 1 when the share of failed requests is above --max-failure-rate,
     /// 2 for unusable input.
     Load(LoadArgs),
+    /// Deploy an image of a service to a stage on this machine (like `helm upgrade --install --wait`).
+    ///
+    /// Starts the new version's instances on the stage's stable address, waits until they are
+    /// healthy, then stops the old ones. If the new version does not become ready, it is stopped,
+    /// the old one keeps serving and the exit code is 1. Starts the supervisor when needed.
+    Deploy(DeployArgs),
+    /// Redeploy an earlier revision of a local deployment (like `helm rollback --wait`).
+    Rollback(RollbackArgs),
+    /// Set the number of instances of a local deployment (like `helm upgrade --set replicaCount=N`).
+    Scale(ScaleArgs),
+    /// Show, stop or supervise the local deployments.
+    #[command(subcommand)]
+    Deployments(DeploymentsCommand),
     /// Run the tutorial's example service (what the local deployment starts).
     #[command(hide = true, disable_version_flag = true)]
     Helloservice(HelloserviceArgs),
@@ -667,6 +680,124 @@ pub struct HelloserviceArgs {
     /// Instance name shown on the page (default: pid-<pid>).
     #[arg(long, value_name = "NAME", default_value = "")]
     pub instance: String,
+}
+
+/// The deployments directory, shared by the deployment commands.
+#[derive(Debug, Args)]
+pub struct DeploymentsDirArg {
+    /// Where local deployments live (state, logs, Prometheus target files).
+    #[arg(long, value_name = "DIR", env = "SLUICE_DEPLOYMENTS_DIR")]
+    pub deployments_dir: PathBuf,
+}
+
+/// Which deployment: project, stage and service.
+#[derive(Debug, Args)]
+pub struct DeploymentTarget {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// The stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: String,
+    /// The service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: String,
+    /// The deployments directory.
+    #[command(flatten)]
+    pub dir: DeploymentsDirArg,
+}
+
+/// Flags of `sluice deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Which deployment.
+    #[command(flatten)]
+    pub target: DeploymentTarget,
+    /// The image, e.g. ghcr.io/podtato-head/podtatoserver:v0.1.1.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// Number of instances (default: keep the current number, 1 on the first deploy).
+    #[arg(long, value_name = "N")]
+    pub replicas: Option<u32>,
+    /// How long the new version may take to become healthy (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub wait_timeout: String,
+    /// Write the deployment's address as Keptn task data ({"deployment": {...}}) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub finished_data: Option<PathBuf>,
+}
+
+/// Flags of `sluice rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Which deployment.
+    #[command(flatten)]
+    pub target: DeploymentTarget,
+    /// The revision to go back to (default: the one before the current one).
+    #[arg(long, value_name = "N")]
+    pub to_revision: Option<u32>,
+    /// How long the instances may take to become healthy (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub wait_timeout: String,
+    /// Write the deployment's address as Keptn task data to this file.
+    #[arg(long, value_name = "FILE")]
+    pub finished_data: Option<PathBuf>,
+}
+
+/// Flags of `sluice scale`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Which deployment.
+    #[command(flatten)]
+    pub target: DeploymentTarget,
+    /// The number of instances wanted (absolute).
+    #[arg(long, value_name = "N")]
+    pub replicas: u32,
+    /// How long added instances may take to become healthy (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub wait_timeout: String,
+}
+
+/// `sluice deployments ...`
+#[derive(Debug, Subcommand)]
+pub enum DeploymentsCommand {
+    /// Show every local deployment: image, instances running/desired, address, revision.
+    Status(DeploymentsStatusArgs),
+    /// Stop the instances of some or all local deployments (and, with --all, the supervisor).
+    Stop(DeploymentsStopArgs),
+    /// Run the supervisor that restarts instances that died (started by `sluice deploy`).
+    Supervise(DeploymentsDirArg),
+}
+
+/// Flags of `sluice deployments status`.
+#[derive(Debug, Args)]
+pub struct DeploymentsStatusArgs {
+    /// The deployments directory.
+    #[command(flatten)]
+    pub dir: DeploymentsDirArg,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice deployments stop`.
+#[derive(Debug, Args)]
+pub struct DeploymentsStopArgs {
+    /// The deployments directory.
+    #[command(flatten)]
+    pub dir: DeploymentsDirArg,
+    /// Stop every deployment and the supervisor.
+    #[arg(long, conflicts_with_all = ["project", "stage", "service"])]
+    pub all: bool,
+    /// Only this project.
+    #[arg(long, value_name = "PROJECT", required_unless_present = "all")]
+    pub project: Option<String>,
+    /// Only this stage.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+    /// Only this service.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
 }
 
 /// Flags of `sluice server`.

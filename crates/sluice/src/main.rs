@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod deploy;
 mod evaluate;
 mod lint;
 mod load;
@@ -14,8 +15,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{
-    Cli, Command, CreateCommand, DeleteCommand, GetCommand, SendCommand, SequenceControlCommand,
-    TriggerCommand, UpdateCommand,
+    Cli, Command, CreateCommand, DeleteCommand, DeploymentsCommand, GetCommand, SendCommand,
+    SequenceControlCommand, TriggerCommand, UpdateCommand,
 };
 use crate::client::approval::Decision;
 use crate::client::control::ControlAction;
@@ -29,6 +30,12 @@ fn main() -> ExitCode {
         Command::Helloservice(args) => server::helloservice(args),
         Command::Load(args) => load::run(args),
         Command::Quickstart(args) => quickstart::run(args),
+        Command::Deploy(args) => deploy::deploy(args),
+        Command::Rollback(args) => deploy::rollback(args),
+        Command::Scale(args) => deploy::scale(args),
+        Command::Deployments(DeploymentsCommand::Status(args)) => deploy::status(args),
+        Command::Deployments(DeploymentsCommand::Stop(args)) => deploy::stop(args),
+        Command::Deployments(DeploymentsCommand::Supervise(args)) => deploy::supervise(args),
         Command::Auth(args) => client::auth::run(args),
         Command::Create(CreateCommand::Project(args)) => client::project::create(args),
         Command::Create(CreateCommand::Service(args)) => client::project::create_service(args),

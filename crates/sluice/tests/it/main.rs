@@ -1,6 +1,7 @@
 //! The integration-test binary: runs the built `sluice` binary the way a user would.
 
 mod client;
+mod deploy;
 mod evaluate;
 mod http;
 mod lint;
