@@ -71,13 +71,17 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let token = random_token()?;
+    // The token is kept in the data directory like any server's, so that `sluice server
+    // --data-dir DIR` afterwards uses the same one.
+    let (token, _) = sluice_server::auth::ApiToken::load_or_create(&data_dir, None)
+        .map_err(|e| anyhow!("{e}"))?;
+    let token = token.reveal().to_owned();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let config = ServerConfig {
         data_dir: data_dir.clone(),
         listen: "127.0.0.1:0".parse().expect("valid address"),
-        token_from_env: Some(token.clone()),
+        token_from_env: None,
         job_allowed_commands: Some("sluice,locust".to_owned()),
     };
     let server = runtime.spawn(sluice_server::serve(
@@ -177,12 +181,6 @@ fn prepare_data_dir(given: Option<&Path>) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
-}
-
-fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow!("no randomness for a token: {e}"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn b64(text: &str) -> String {
