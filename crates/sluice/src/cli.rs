@@ -31,6 +31,8 @@ pub enum Command {
     /// All state lives in the data directory. The API token is created on first start,
     /// stored there with mode 0600 and printed once (or given with SLUICE_API_TOKEN).
     Server(ServerArgs),
+    /// Show the output of job-executor runs of a context (and the files they kept).
+    Logs(LogsArgs),
     /// Generate HTTP load against a URL and report latency percentiles.
     ///
     /// Writes a JSON summary (--out) that sluice's built-in `loadtest` SLI provider reads.
@@ -620,6 +622,20 @@ pub struct QuickstartArgs {
     /// What generates load.
     #[arg(long, value_enum, default_value_t = QuickstartLoad::Sluice)]
     pub load: QuickstartLoad,
+}
+
+/// Flags of `sluice logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The context (shown by `trigger` and `get sequences`).
+    #[arg(long = "keptn-context", short = 'c', value_name = "CONTEXT")]
+    pub keptn_context: String,
+    /// Only runs of this task (e.g. je-test).
+    #[arg(long, value_name = "TASK")]
+    pub task: Option<String>,
+    /// Output format (`json` prints the runs as the API returns them).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = EvaluateFormat::Text)]
+    pub output: EvaluateFormat,
 }
 
 /// Flags of `sluice load`.

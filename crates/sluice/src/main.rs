@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Server(args) => server::run(args),
         Command::Helloservice(args) => server::helloservice(args),
         Command::Load(args) => load::run(args),
+        Command::Logs(args) => client::logs::run(args),
         Command::Quickstart(args) => quickstart::run(args),
         Command::Deploy(args) => deploy::deploy(args),
         Command::Rollback(args) => deploy::rollback(args),

@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod get;
 pub mod http;
+pub mod logs;
 pub mod output;
 pub mod pairs;
 pub mod project;
