@@ -121,6 +121,9 @@ impl DeployOutcome {
                 "deploymentURIsPublic": [],
                 "deploymentNames": ["direct"],
                 "deploymentstrategy": "direct",
+                // Not a Keptn field: the image now running, so the control plane can show the
+                // version per stage after a rollback or scale too.
+                "image": self.image,
             }
         })
     }

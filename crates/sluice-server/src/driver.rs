@@ -481,26 +481,41 @@ impl Driver {
             tracing::debug!(error = %e, "cannot record the last event of {service} in {stage}");
         }
         let passed = matches!(field("result").as_str(), "pass" | "warning");
-        if kind == TaskEventKind::Finished && task.ends_with("deployment") && passed {
-            let Some(triggered_id) = &event.triggeredid else {
-                return;
-            };
-            let Ok(Some(triggered)) = self.store.event(triggered_id).await else {
-                return;
-            };
-            let image = triggered
-                .data
-                .as_ref()
-                .and_then(|d| d.pointer("/configurationChange/values/image"))
-                .and_then(serde_json::Value::as_str);
-            if let Some(image) = image
-                && let Err(e) = self
-                    .store
-                    .set_deployed_image(&project, &stage, &service, image)
-                    .await
-            {
-                tracing::warn!(error = %e, "cannot record the deployed image of {service} in {stage}");
+        if kind != TaskEventKind::Finished || !passed {
+            return;
+        }
+        // The image a task reports having rolled out (`deployment.image`, written by sluice's
+        // local deployments for deploy, rollback and scale) wins; otherwise, like Keptn, a
+        // deployment task's image is the one its trigger asked for.
+        let reported = data
+            .pointer("/deployment/image")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        let image = match reported {
+            Some(image) => Some(image),
+            None if task.ends_with("deployment") => {
+                let Some(triggered_id) = &event.triggeredid else {
+                    return;
+                };
+                let Ok(Some(triggered)) = self.store.event(triggered_id).await else {
+                    return;
+                };
+                triggered
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.pointer("/configurationChange/values/image"))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
             }
+            None => None,
+        };
+        if let Some(image) = image
+            && let Err(e) = self
+                .store
+                .set_deployed_image(&project, &stage, &service, &image)
+                .await
+        {
+            tracing::warn!(error = %e, "cannot record the deployed image of {service} in {stage}");
         }
     }
 

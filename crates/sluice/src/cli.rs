@@ -593,6 +593,17 @@ pub enum QuickstartMonitoring {
     Prometheus,
 }
 
+/// Which part of the tutorial the quickstart plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QuickstartScenario {
+    /// The full tour: the good build everywhere, the slow build stopped in qa.
+    Tour,
+    /// Manual approval in production: approve one delivery, decline the next.
+    Approval,
+    /// Failed gates roll back: a stricter production gate, then the slow build in qa.
+    Rollback,
+}
+
 /// What generates the quickstart's load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum QuickstartLoad {
@@ -622,6 +633,9 @@ pub struct QuickstartArgs {
     /// What generates load.
     #[arg(long, value_enum, default_value_t = QuickstartLoad::Sluice)]
     pub load: QuickstartLoad,
+    /// Which part of the tutorial to play.
+    #[arg(long, value_enum, default_value_t = QuickstartScenario::Tour)]
+    pub scenario: QuickstartScenario,
 }
 
 /// Flags of `sluice logs`.

@@ -21,7 +21,7 @@ use sluice_model::event::KeptnEvent;
 use sluice_server::ServerConfig;
 
 use crate::cli::OutputFormat;
-use crate::cli::{QuickstartArgs, QuickstartLoad, QuickstartMonitoring};
+use crate::cli::{QuickstartArgs, QuickstartLoad, QuickstartMonitoring, QuickstartScenario};
 use crate::client::config::{ApiToken, Credentials};
 use crate::client::http::Api;
 use crate::client::trigger::{Delivery, delivery_event};
@@ -221,9 +221,10 @@ async fn tour(
     data_dir: &Path,
     paint: Painter,
 ) -> Result<bool> {
+    let base = scenario_shipyard(args.scenario);
     let shipyard = match timing.timeframe {
-        None => SHIPYARD.to_owned(),
-        Some(tf) => SHIPYARD.replace(
+        None => base,
+        Some(tf) => base.replace(
             "            - name: \"evaluation\"\n",
             &format!("            - name: \"evaluation\"\n              properties:\n                timeframe: \"{tf}\"\n"),
         ),
@@ -253,13 +254,16 @@ async fn tour(
     )
     .await?;
 
-    let job_config = match args.load {
+    let mut job_config = match args.load {
         QuickstartLoad::Sluice => JOB_CONFIG.replace(
             "\"--duration\", \"15s\"",
             &format!("\"--duration\", \"{}\"", timing.load),
         ),
         QuickstartLoad::Locust => locust_job_config(timing.load),
     };
+    if args.scenario == QuickstartScenario::Rollback {
+        job_config.push_str(ROLLBACK_ACTION);
+    }
     let (slo, provider) = match args.monitoring {
         QuickstartMonitoring::Loadtest => (LOADTEST_SLO, "loadtest"),
         QuickstartMonitoring::Prometheus => (TUTORIAL_SLO, "prometheus"),
@@ -320,6 +324,15 @@ async fn tour(
         );
     }
 
+    match args.scenario {
+        QuickstartScenario::Tour => tour_deliveries(api, paint).await,
+        QuickstartScenario::Approval => approval_scenario(api, paint).await,
+        QuickstartScenario::Rollback => rollback_scenario(api, paint).await,
+    }
+}
+
+/// The tutorial's two deliveries: the good build everywhere, the slow build stopped in qa.
+async fn tour_deliveries(api: &Api, paint: Painter) -> Result<bool> {
     let mut ok = true;
     println!();
     step(
@@ -528,4 +541,338 @@ fn summary(paint: Painter, deployed: &BTreeMap<String, String>, runs: &[(&str, &
         };
         println!("{stage:<12} {version:<10} {when:<26} {score:>6}  {painted}");
     }
+}
+
+/// The job-config action of the rollback scenario: `sluice rollback` plays `helm rollback`.
+const ROLLBACK_ACTION: &str = r#"
+  - name: "Roll back helloservice locally"
+    events:
+      - name: "sh.keptn.event.rollback.triggered"
+    tasks:
+      - name: "Rollback"
+        image: "sluice"
+        cmd: ["sluice"]
+        args: ["rollback", "--project", "$(KEPTN_PROJECT)", "--stage", "$(KEPTN_STAGE)", "--service", "$(KEPTN_SERVICE)", "--finished-data", "/keptn/out/finished-data.json"]
+"#;
+
+/// A production SLO no build can pass (p95 under a microsecond): the seed page's "in reality
+/// production would use different objectives", made strict to show the automatic rollback.
+const STRICT_PRODUCTION_SLO: &str = "spec_version: \"1.0\"\nobjectives:\n  - sli: \"response_time_p95\"\n    displayName: \"Response time P95 (ms)\"\n    pass:\n      - criteria:\n          - \"<=0.001\"\ntotal_score:\n  pass: \"90%\"\n  warning: \"75%\"\n";
+
+/// The shipyard of a scenario.
+fn scenario_shipyard(scenario: QuickstartScenario) -> String {
+    match scenario {
+        QuickstartScenario::Tour => SHIPYARD.to_owned(),
+        QuickstartScenario::Approval => SHIPYARD
+            .replace("pass: \"automatic\"", "pass: \"manual\"")
+            .replace("warning: \"automatic\"", "warning: \"manual\""),
+        QuickstartScenario::Rollback => {
+            let rollback = |stage: &str| {
+                format!(
+                    "        - name: \"rollback\"\n          triggeredOn:\n            - event: \"{stage}.delivery.finished\"\n              selector:\n                match:\n                  result: \"fail\"\n          tasks:\n            - name: \"rollback\"\n"
+                )
+            };
+            let with_qa = SHIPYARD.replacen(
+                "    - name: \"production\"\n",
+                &format!("{}    - name: \"production\"\n", rollback("qa")),
+                1,
+            );
+            format!("{}{}", with_qa, rollback("production"))
+        }
+    }
+}
+
+/// Triggers a delivery and returns its context without waiting.
+async fn trigger(api: &Api, image: &str, version: &str) -> Result<String> {
+    let delivery = Delivery {
+        project: PROJECT.into(),
+        stage: "qa".into(),
+        service: SERVICE.into(),
+        sequence: "delivery".into(),
+        image: image.into(),
+        labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
+        values: serde_json::Map::new(),
+    };
+    let id = crate::client::new_uuid()?;
+    let event = delivery_event(&delivery, &id);
+    let answer = api
+        .post(
+            "/api/v1/event",
+            &event.to_value(sluice_model::event::ContentTypeKey::DataContentType),
+        )
+        .await
+        .map_err(|e| anyhow!("cannot trigger the delivery: {e}"))?;
+    let ctx = crate::client::context_of(&answer)?;
+    println!("    ID of Keptn context: {ctx}");
+    Ok(ctx)
+}
+
+/// Follows a context until it settles.
+async fn follow(api: &Api, ctx: &str) -> Result<()> {
+    let _ = watch(
+        api,
+        &WatchOptions {
+            keptn_context: ctx.to_owned(),
+            limit: Some(Duration::from_secs(15 * 60)),
+            output: OutputFormat::Table,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Waits until the context has an open production approval; returns its `.triggered` event.
+async fn open_approval(api: &Api, ctx: &str) -> Result<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10 * 60);
+    loop {
+        let open = api
+            .get(
+                "/api/controlPlane/v1/event/triggered/sh.keptn.event.approval.triggered",
+                &[
+                    ("project", PROJECT.to_owned()),
+                    ("stage", "production".to_owned()),
+                ],
+            )
+            .await
+            .map_err(|e| anyhow!("cannot list open approvals: {e}"))?;
+        if let Some(event) = open["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["shkeptncontext"] == ctx)
+        {
+            return Ok(event.clone());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("no approval was requested in production within 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Sends `approval.finished` for an open approval, as `sluice approve|decline` does.
+async fn answer_approval(api: &Api, triggered: &Value, approve: bool) -> Result<()> {
+    let data = &triggered["data"];
+    let event = json!({
+        "specversion": "1.0",
+        "type": "sh.keptn.event.approval.finished",
+        "source": "https://github.com/keptn/keptn/cli#sh.keptn.event.approval.finished",
+        "datacontenttype": "application/json",
+        "shkeptncontext": triggered["shkeptncontext"],
+        "triggeredid": triggered["id"],
+        "data": {"project": data["project"], "stage": data["stage"], "service": data["service"],
+                 "labels": data["labels"], "status": "succeeded",
+                 "result": if approve { "pass" } else { "fail" }},
+    });
+    api.post("/api/v1/event", &event)
+        .await
+        .map_err(|e| anyhow!("cannot send the approval: {e}"))?;
+    Ok(())
+}
+
+async fn sequence_state(api: &Api, ctx: &str) -> String {
+    let states = api
+        .get(
+            &format!("/api/controlPlane/v1/sequence/{PROJECT}"),
+            &[("keptnContext", ctx.to_owned())],
+        )
+        .await
+        .unwrap_or(Value::Null);
+    states["states"][0]["state"]
+        .as_str()
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// Step 2 of the tutorial: production waits for a person; approve once, decline once.
+async fn approval_scenario(api: &Api, paint: Painter) -> Result<bool> {
+    let mut ok = true;
+    println!();
+    step(
+        paint,
+        &format!("sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD}"),
+    );
+    let first = trigger(api, GOOD, "v0.1.1").await?;
+    let approval = open_approval(api, &first).await?;
+    let state = sequence_state(api, &first).await;
+    println!("    production asks for approval; the sequence is {state}");
+    ok &= expect(
+        paint,
+        "the delivery waits for a manual approval",
+        state == "waitingForApproval",
+    );
+    step(
+        paint,
+        &format!("sluice approve --project {PROJECT} --stage production --keptn-context {first}"),
+    );
+    answer_approval(api, &approval, true).await?;
+    follow(api, &first).await?;
+    let events = events_of(api, &first).await?;
+    ok &= expect(
+        paint,
+        "approved: v0.1.1 is deployed to production and passes its gate",
+        sequence_result(&events, "production").is_some_and(passed),
+    );
+
+    println!();
+    let next = "ghcr.io/podtato-head/podtatoserver:v0.1.3";
+    step(
+        paint,
+        &format!("sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {next}"),
+    );
+    let second = trigger(api, next, "v0.1.3").await?;
+    let approval = open_approval(api, &second).await?;
+    step(
+        paint,
+        &format!("sluice decline --project {PROJECT} --stage production --keptn-context {second}"),
+    );
+    answer_approval(api, &approval, false).await?;
+    follow(api, &second).await?;
+    let events2 = events_of(api, &second).await?;
+    ok &= expect(
+        paint,
+        "declined: production's delivery ends failed",
+        sequence_result(&events2, "production").as_deref() == Some("fail"),
+    );
+    let project = call(
+        api,
+        "GET",
+        &format!("/api/controlPlane/v1/project/{PROJECT}"),
+        &Value::Null,
+    )
+    .await?;
+    let deployed = deployed_images(&project);
+    ok &= expect(
+        paint,
+        "qa runs v0.1.3",
+        deployed.get("qa").is_some_and(|i| i.ends_with("v0.1.3")),
+    );
+    ok &= expect(
+        paint,
+        "production keeps v0.1.1",
+        deployed
+            .get("production")
+            .is_some_and(|i| i.ends_with("v0.1.1")),
+    );
+    println!();
+    summary(
+        paint,
+        &deployed,
+        &[("qa", &events2), ("production", &events)],
+    );
+    Ok(ok)
+}
+
+/// A failed gate triggers a rollback: production with stricter objectives, then the slow
+/// build in qa.
+async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
+    let mut ok = true;
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
+        ),
+    );
+    let first = trigger(api, GOOD, "v0.1.1").await?;
+    follow(api, &first).await?;
+    let events = events_of(api, &first).await?;
+    ok &= expect(
+        paint,
+        "v0.1.1 passes both gates",
+        sequence_result(&events, "production").is_some_and(passed),
+    );
+
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice add-resource --project {PROJECT} --stage production --service {SERVICE} --resource slo-strict.yaml --resourceUri slo.yaml"
+        ),
+    );
+    add_resource(api, "production", "slo.yaml", STRICT_PRODUCTION_SLO).await?;
+    let next = "ghcr.io/podtato-head/podtatoserver:v0.1.3";
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {next} --watch"
+        ),
+    );
+    let second = trigger(api, next, "v0.1.3").await?;
+    follow(api, &second).await?;
+    let events2 = events_of(api, &second).await?;
+    ok &= expect(
+        paint,
+        "v0.1.3 passes qa",
+        sequence_result(&events2, "qa").is_some_and(passed),
+    );
+    ok &= expect(
+        paint,
+        "v0.1.3 fails the stricter production gate",
+        sequence_result(&events2, "production").as_deref() == Some("fail"),
+    );
+    ok &= expect(
+        paint,
+        "production is rolled back automatically",
+        rollback_result(&events2, "production").is_some_and(passed),
+    );
+
+    println!();
+    add_resource(api, "production", "slo.yaml", LOADTEST_SLO).await?;
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {SLOW} --watch"
+        ),
+    );
+    let third = trigger(api, SLOW, "v0.1.2").await?;
+    follow(api, &third).await?;
+    let events3 = events_of(api, &third).await?;
+    ok &= expect(
+        paint,
+        "the slow build v0.1.2 fails qa",
+        sequence_result(&events3, "qa").as_deref() == Some("fail"),
+    );
+    ok &= expect(
+        paint,
+        "qa is rolled back automatically",
+        rollback_result(&events3, "qa").is_some_and(passed),
+    );
+
+    let project = call(
+        api,
+        "GET",
+        &format!("/api/controlPlane/v1/project/{PROJECT}"),
+        &Value::Null,
+    )
+    .await?;
+    let deployed = deployed_images(&project);
+    ok &= expect(
+        paint,
+        "qa runs v0.1.3 again (its last build that passed)",
+        deployed.get("qa").is_some_and(|i| i.ends_with("v0.1.3")),
+    );
+    ok &= expect(
+        paint,
+        "production runs v0.1.1 again (its last build that passed)",
+        deployed
+            .get("production")
+            .is_some_and(|i| i.ends_with("v0.1.1")),
+    );
+    println!();
+    summary(
+        paint,
+        &deployed,
+        &[("qa", &events3), ("production", &events2)],
+    );
+    Ok(ok)
+}
+
+fn rollback_result(events: &[KeptnEvent], stage: &str) -> Option<String> {
+    let ty = format!("sh.keptn.event.{stage}.rollback.finished");
+    events
+        .iter()
+        .rev()
+        .find(|e| e.event_type.as_deref() == Some(ty.as_str()))
+        .and_then(|e| e.data.as_ref()?.get("result")?.as_str().map(str::to_owned))
 }
