@@ -67,15 +67,18 @@ pub enum Command {
     /// ~/.config/sluice/config.json with mode 0600. SLUICE_ENDPOINT and SLUICE_API_TOKEN
     /// override the stored values.
     Auth(AuthArgs),
-    /// Create a project or a service.
+    /// Create a project, a service or a secret.
     #[command(subcommand)]
     Create(CreateCommand),
     /// Update a project (its shipyard or git upstream).
     #[command(subcommand)]
     Update(UpdateCommand),
-    /// Delete a project or a service.
+    /// Delete a project, a service or a secret.
     #[command(subcommand)]
     Delete(DeleteCommand),
+    /// Configure a project (monitoring).
+    #[command(subcommand)]
+    Configure(ConfigureCommand),
     /// Add a file to the configuration of a project, stage or service.
     #[command(name = "add-resource")]
     AddResource(AddResourceArgs),
@@ -132,6 +135,21 @@ pub enum CreateCommand {
     Project(CreateProjectArgs),
     /// Create a service in every stage of a project.
     Service(ServiceArgs),
+    /// Create (or replace) a secret for job-executor tasks (`valueFrom: secret`).
+    Secret(CreateSecretArgs),
+}
+
+/// Flags of `sluice create secret` (Keptn's).
+#[derive(Debug, Args)]
+pub struct CreateSecretArgs {
+    /// The secret's name.
+    pub name: String,
+    /// A key and its value, `KEY=VALUE`; repeat for several keys.
+    #[arg(long = "from-literal", value_name = "KEY=VALUE", required = true)]
+    pub from_literal: Vec<String>,
+    /// Keptn's scope (kept for compatibility; sluice has one scope).
+    #[arg(long, default_value = "keptn-default")]
+    pub scope: String,
 }
 
 /// `sluice update ...`
@@ -148,6 +166,45 @@ pub enum DeleteCommand {
     Project(ProjectNameArgs),
     /// Delete a service from every stage of a project.
     Service(ServiceArgs),
+    /// Delete a secret.
+    Secret(SecretNameArgs),
+}
+
+/// A secret's name.
+#[derive(Debug, Args)]
+pub struct SecretNameArgs {
+    /// The secret's name.
+    pub name: String,
+}
+
+/// `sluice configure ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigureCommand {
+    /// Set a project's SLI provider (Keptn's `configure monitoring`).
+    Monitoring(ConfigureMonitoringArgs),
+}
+
+/// Flags of `sluice configure monitoring`.
+#[derive(Debug, Args)]
+pub struct ConfigureMonitoringArgs {
+    /// The provider: `prometheus`, `loadtest` (SLIs from load tests, no monitoring system), or
+    /// the name of an external Keptn SLI provider that answers get-sli events.
+    pub provider: String,
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+    /// Keptn's flag; the provider is set for the whole project.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Prometheus' URL (e.g. http://127.0.0.1:9090).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Basic-auth user for Prometheus.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Basic-auth password for Prometheus (stored as a secret, never shown).
+    #[arg(long, requires = "user")]
+    pub password: Option<String>,
 }
 
 /// Git upstream flags of project create and update (Keptn's names).

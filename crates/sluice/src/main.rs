@@ -15,8 +15,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{
-    Cli, Command, CreateCommand, DeleteCommand, DeploymentsCommand, GetCommand, SendCommand,
-    SequenceControlCommand, TriggerCommand, UpdateCommand,
+    Cli, Command, ConfigureCommand, CreateCommand, DeleteCommand, DeploymentsCommand, GetCommand,
+    SendCommand, SequenceControlCommand, TriggerCommand, UpdateCommand,
 };
 use crate::client::approval::Decision;
 use crate::client::control::ControlAction;
@@ -40,6 +40,11 @@ fn main() -> ExitCode {
         Command::Auth(args) => client::auth::run(args),
         Command::Create(CreateCommand::Project(args)) => client::project::create(args),
         Command::Create(CreateCommand::Service(args)) => client::project::create_service(args),
+        Command::Create(CreateCommand::Secret(args)) => client::settings::create_secret(args),
+        Command::Delete(DeleteCommand::Secret(args)) => client::settings::delete_secret(args),
+        Command::Configure(ConfigureCommand::Monitoring(args)) => {
+            client::settings::configure_monitoring(args)
+        }
         Command::Update(UpdateCommand::Project(args)) => client::project::update(args),
         Command::Delete(DeleteCommand::Project(args)) => client::project::delete(args),
         Command::Delete(DeleteCommand::Service(args)) => client::project::delete_service(args),

@@ -11,6 +11,7 @@ pub mod monitoring;
 pub mod params;
 pub mod projects;
 pub mod resources;
+pub mod secrets;
 pub mod sequences;
 pub mod stream;
 #[cfg(test)]
@@ -53,6 +54,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(uniform::routes())
         .merge(logs::routes())
         .merge(monitoring::routes())
+        .merge(secrets::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))

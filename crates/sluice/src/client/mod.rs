@@ -16,6 +16,7 @@ pub mod output;
 pub mod pairs;
 pub mod project;
 pub mod resource;
+pub mod settings;
 pub mod sse;
 pub mod trigger;
 pub mod watch;
