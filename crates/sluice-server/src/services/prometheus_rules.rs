@@ -1,0 +1,1 @@
+//! Prometheus alerting rules from a service's SLO (prometheus-service's configure-monitoring).
