@@ -16,7 +16,9 @@
 //!   `alertname` label, and `problem.rootCause` = the `description` annotation (else
 //!   prometheus-service's misspelt `descriptions`). Its event id is derived from the
 //!   fingerprint and `startsAt`, so Alertmanager's repeats (every `repeat_interval`) are
-//!   duplicates the driver drops: one remediation per firing episode.
+//!   duplicates the driver drops: one remediation per firing episode. Within one
+//!   notification, further firing alerts with the same project, stage, service and title
+//!   (other series of the same rule) are reported under `ignored`: one remediation per problem.
 //! - A RESOLVED alert is recorded as a legacy `sh.keptn.events.problem` event with
 //!   `State: RESOLVED` in the context of its firing episode (prometheus-service dropped it).
 //!   Nothing acts on that event type, so no sequence starts.
@@ -24,6 +26,10 @@
 //! The answer is 200 with `{accepted, duplicates, resolved, ignored}`; a body that is not an
 //! Alertmanager notification is 400; a store failure is 500, so Alertmanager retries (which
 //! is safe: the ids are deterministic).
+//!
+//! `GET /api/sluice/v1/project/{project}/alerting-rules?service=S[&stage=T]` answers the
+//! Prometheus alerting rules for the service's SLO (see [`crate::services::prometheus_rules`])
+//! as a YAML rule file, for every stage (or one), from the files at the stage's head.
 //!
 //! Differences from prometheus-service: every alert is handled, not only `alerts[0]`; the
 //! per-alert `status` decides, not the group's; resolved alerts are recorded; the scope is
@@ -37,8 +43,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -48,6 +57,7 @@ use sluice_model::event::{KeptnEvent, deterministic_keptn_context, is_go_uuid};
 
 use crate::driver::Accepted;
 use crate::error::ApiError;
+use crate::services::prometheus_rules::{self, StageRules};
 use crate::state::App;
 use crate::{clock, ids};
 
@@ -58,7 +68,75 @@ pub const SOURCE: &str = "prometheus";
 
 /// The routes of this module.
 pub fn routes() -> Router<Arc<App>> {
-    Router::new().route(PATH, post(post_alerts))
+    Router::new().route(PATH, post(post_alerts)).route(
+        "/api/sluice/v1/project/{project}/alerting-rules",
+        get(get_alerting_rules),
+    )
+}
+
+/// The query of `GET .../alerting-rules`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesParams {
+    service: Option<String>,
+    stage: Option<String>,
+}
+
+async fn get_alerting_rules(
+    State(app): State<Arc<App>>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<RulesParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (Path(project), Query(params)) = (
+        path?,
+        query.map_err(|e| ApiError::bad_request(e.body_text()))?,
+    );
+    let record = app.store.project(&project).await?;
+    let service = params
+        .service
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("the query parameter service is required"))?;
+    let services = app.store.services(&project).await?;
+    if !services.iter().any(|s| s.name == service) {
+        return Err(ApiError::not_found(format!(
+            "service not found: {service} is not a service of project {project}"
+        )));
+    }
+    let stages: Vec<String> = match params.stage.filter(|s| !s.trim().is_empty()) {
+        Some(stage) if record.stages.contains(&stage) => vec![stage],
+        Some(stage) => {
+            return Err(ApiError::not_found(format!(
+                "stage not found: {stage} is not a stage of project {project}"
+            )));
+        }
+        None => record.stages.clone(),
+    };
+    let mut header = vec![
+        format!(
+            "Prometheus alerting rules for service {service} of project {project}, made by sluice from"
+        ),
+        "slo.yaml and prometheus/sli.yaml as prometheus-service's configure monitoring did."
+            .to_owned(),
+        "Load it with rule_files in prometheus.yml; let Alertmanager send severity=webhook alerts"
+            .to_owned(),
+        format!("to POST {PATH} (http_config.authorization with the API token as bearer)."),
+    ];
+    let mut groups: Vec<StageRules> = Vec::new();
+    for stage in &stages {
+        match prometheus_rules::rules_from_files(&app.resources, &project, stage, &service).await {
+            Ok(Ok(rules)) => groups.push(rules),
+            Ok(Err(note)) => header.push(note),
+            Err(e @ prometheus_rules::Error::Invalid { .. }) => {
+                return Err(ApiError::bad_request(e.to_string()));
+            }
+            Err(e) => return Err(ApiError::internal("cannot read the SLO files", &e)),
+        }
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        prometheus_rules::render(&header, &groups),
+    )
+        .into_response())
 }
 
 /// An Alertmanager webhook notification (the fields sluice reads).
@@ -144,9 +222,10 @@ async fn post_alerts(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Va
     let mut duplicates = Vec::new();
     let mut resolved = Vec::new();
     let mut ignored = Vec::new();
+    let mut problems = Problems::new();
     for alert in &notification.alerts {
         let fingerprint = fingerprint_of(alert);
-        match handle(&app, &notification, alert, &fingerprint).await? {
+        match handle(&app, &notification, alert, &fingerprint, &mut problems).await? {
             Disposition::Accepted(c) => accepted.push(c),
             Disposition::Duplicate(c) => duplicates.push(c),
             Disposition::Resolved(c) => resolved.push(c),
@@ -187,11 +266,16 @@ pub fn fingerprint_of(alert: &Alert) -> String {
         .collect()
 }
 
+/// The problems (project, stage, service, title) opened by a notification so far, with the
+/// fingerprint of the alert that opened each.
+type Problems = std::collections::HashMap<(String, String, String, String), String>;
+
 async fn handle(
     app: &App,
     notification: &Notification,
     alert: &Alert,
     fingerprint: &str,
+    problems: &mut Problems,
 ) -> Result<Disposition, ApiError> {
     let resolved = match alert.status.as_str() {
         "firing" => false,
@@ -248,6 +332,22 @@ async fn handle(
         .or_else(|| alert.annotations.get("descriptions"))
         .cloned()
         .unwrap_or_default();
+    if !resolved {
+        // One rule over several series fires one alert per series (the tutorial's
+        // `failing_request` has two): one remediation per problem and notification.
+        let key = (
+            project.clone(),
+            stage.clone(),
+            service.clone(),
+            title.clone(),
+        );
+        if let Some(first) = problems.get(&key) {
+            return Ok(Disposition::Ignored(format!(
+                "the same problem ({title} of service {service} in stage {stage}) as alert {first} of this notification: one remediation per problem"
+            )));
+        }
+        problems.insert(key, fingerprint.to_owned());
+    }
     let context = alert_context(fingerprint, &alert.starts_at);
     let episode = format!("alert/{fingerprint}/{}", alert.starts_at);
     let impacted = alert.labels.get("pod_name").cloned().unwrap_or_default();
@@ -368,7 +468,7 @@ mod tests {
         json!({
             "status": status,
             "labels": labels,
-            "annotations": {"summary": "http_response_time_seconds_main_page_sum", "description": "Response time degradation"},
+            "annotations": {"summary": labels["alertname"], "description": "Response time degradation"},
             "startsAt": STARTS,
             "endsAt": if status == "firing" { "0001-01-01T00:00:00Z" } else { "2024-05-01T10:30:00.000Z" },
             "generatorURL": "http://prometheus:9090/graph?g0.expr=x",
@@ -502,7 +602,17 @@ mod tests {
                     "firing",
                     scoped(json!({"project": "nope"})),
                 ),
-                alert("4444444444444444", "firing", scoped(json!({}))),
+                alert(
+                    "4444444444444444",
+                    "firing",
+                    scoped(json!({"alertname": "go_routines"})),
+                ),
+                // Another series of the first alert's rule: the same problem.
+                alert(
+                    "5555555555555555",
+                    "firing",
+                    scoped(json!({"instance": "b"})),
+                ),
             ],
             // The fallback for the first alert's project and stage.
             json!({"project": "fulltour", "stage": "production"}),
@@ -521,7 +631,7 @@ mod tests {
         );
         assert_ne!(accepted[0], accepted[1]);
         let ignored = answer["ignored"].as_array().unwrap();
-        assert_eq!(ignored.len(), 2, "{answer}");
+        assert_eq!(ignored.len(), 3, "{answer}");
         assert_eq!(ignored[0]["fingerprint"], "2222222222222222");
         assert!(
             ignored[0]["reason"]
@@ -532,6 +642,14 @@ mod tests {
         );
         assert_eq!(ignored[1]["fingerprint"], "3333333333333333");
         assert_eq!(ignored[1]["reason"], "project not found: nope");
+        assert_eq!(ignored[2]["fingerprint"], "5555555555555555");
+        assert!(
+            ignored[2]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("as alert 1111111111111111 of this notification"),
+            "{answer}"
+        );
         drop(app);
     }
 
@@ -571,6 +689,97 @@ mod tests {
             .await
             .unwrap();
         assert!(stored);
+    }
+
+    #[tokio::test]
+    async fn alerting_rules_for_the_stages_with_slo_and_remediation() {
+        let (app, router) = setup().await;
+        put(
+            &app,
+            "fulltour",
+            None,
+            None,
+            "prometheus/sli.yaml",
+            include_str!("../../../../examples/fulltour/prometheus/sli.yaml"),
+        )
+        .await;
+        for stage in ["qa", "production"] {
+            put(
+                &app,
+                "fulltour",
+                Some(stage),
+                Some("helloservice"),
+                "slo.yaml",
+                include_str!("../../../../examples/fulltour/slo.yaml"),
+            )
+            .await;
+        }
+        let uri = "/api/sluice/v1/project/fulltour/alerting-rules?service=helloservice";
+        let (status, body) = testkit::call(&router, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let text = body.as_str().unwrap();
+        // qa has no remediation.yaml: no group, a comment.
+        assert!(
+            text.contains("# stage qa: no remediation.yaml for service helloservice"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - name: \"helloservice fulltour-production alerts\""),
+            "{text}"
+        );
+        assert!(!text.contains("fulltour-qa alerts"), "{text}");
+        assert!(
+            text.contains("job=\\\"helloservice-fulltour-production\\\"}[180s]))) > 0.4\""),
+            "{text}"
+        );
+        crate::services::prometheus_rules::tests::check_with_promtool(text);
+
+        let (status, body) = testkit::call(&router, "GET", &format!("{uri}&stage=qa"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.as_str().unwrap().ends_with("groups: []\n"), "{body}");
+        for (bad, want) in [
+            (
+                "/api/sluice/v1/project/fulltour/alerting-rules",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/api/sluice/v1/project/fulltour/alerting-rules?service=nope",
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "/api/sluice/v1/project/fulltour/alerting-rules?service=helloservice&stage=dev",
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "/api/sluice/v1/project/nope/alerting-rules?service=helloservice",
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "/api/sluice/v1/project/fulltour/alerting-rules?service=helloservice&typo=1",
+                StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            let (status, body) = testkit::call(&router, "GET", bad, None).await;
+            assert_eq!(status, want, "{bad}: {body}");
+        }
+        put(
+            &app,
+            "fulltour",
+            Some("production"),
+            Some("helloservice"),
+            "slo.yaml",
+            "objectives: [",
+        )
+        .await;
+        let (status, body) = testkit::call(&router, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("slo.yaml of stage production is not valid"),
+            "{body}"
+        );
     }
 
     #[tokio::test]
