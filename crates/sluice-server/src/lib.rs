@@ -152,6 +152,7 @@ pub async fn open_with(
     // republishes after a restart reaches them.
     let (driver, inbox) = driver::channel();
     services::approval::start(&bus, driver.clone());
+    services::remediation::start(&bus, driver.clone(), resources.clone());
     services::jobs::start(
         &bus,
         driver.clone(),

@@ -3,6 +3,7 @@
 //! Each submodule owns a group of Keptn's endpoints and returns its routes; this module joins
 //! them behind the token check.
 
+pub mod alerts;
 pub mod datastore;
 pub mod evaluation;
 pub mod events;
@@ -55,6 +56,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(logs::routes())
         .merge(monitoring::routes())
         .merge(secrets::routes())
+        .merge(alerts::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))

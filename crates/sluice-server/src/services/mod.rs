@@ -7,4 +7,6 @@ pub mod load_artifacts;
 pub mod loadtest;
 pub mod monitoring;
 pub mod prometheus;
+pub mod prometheus_rules;
+pub mod remediation;
 pub mod sli_provider;
