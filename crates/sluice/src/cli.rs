@@ -205,6 +205,10 @@ pub struct ConfigureMonitoringArgs {
     /// Basic-auth password for Prometheus (stored as a secret, never shown).
     #[arg(long, requires = "user")]
     pub password: Option<String>,
+    /// Also write Prometheus alerting rules derived from the service's SLO pass criteria to
+    /// this file (load it into Prometheus; Alertmanager then calls /api/sluice/v1/alerts).
+    #[arg(long, value_name = "FILE", requires = "service")]
+    pub alerting_rules: Option<PathBuf>,
 }
 
 /// Git upstream flags of project create and update (Keptn's names).
@@ -659,6 +663,8 @@ pub enum QuickstartScenario {
     Approval,
     /// Failed gates roll back: a stricter production gate, then the slow build in qa.
     Rollback,
+    /// A problem in production opens a remediation: get-action, scale, load test, evaluation.
+    SelfHealing,
 }
 
 /// What generates the quickstart's load.
@@ -843,6 +849,9 @@ pub struct ScaleArgs {
     /// How long added instances may take to become healthy (Go duration).
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub wait_timeout: String,
+    /// Write the deployment's address as Keptn task data to this file.
+    #[arg(long, value_name = "FILE")]
+    pub finished_data: Option<PathBuf>,
 }
 
 /// `sluice deployments ...`

@@ -141,7 +141,12 @@ pub fn scale(args: &ScaleArgs) -> Result<i32> {
         wait_timeout: wait_timeout(&args.wait_timeout)?,
     };
     let outcome = deployments.scale(&request);
-    finish(&deployments, "scaled", outcome, None)
+    finish(
+        &deployments,
+        "scaled",
+        outcome,
+        args.finished_data.as_deref(),
+    )
 }
 
 /// `sluice deployments status`.

@@ -261,8 +261,10 @@ async fn tour(
         ),
         QuickstartLoad::Locust => locust_job_config(timing.load),
     };
-    if args.scenario == QuickstartScenario::Rollback {
-        job_config.push_str(ROLLBACK_ACTION);
+    match args.scenario {
+        QuickstartScenario::Rollback => job_config.push_str(ROLLBACK_ACTION),
+        QuickstartScenario::SelfHealing => job_config.push_str(SCALE_ACTION),
+        _ => {}
     }
     let (slo, provider) = match args.monitoring {
         QuickstartMonitoring::Loadtest => (LOADTEST_SLO, "loadtest"),
@@ -302,6 +304,15 @@ async fn tour(
             add_resource(api, stage, "locust/basic.py", LOCUST_FILE).await?;
         }
     }
+    if args.scenario == QuickstartScenario::SelfHealing {
+        step(
+            paint,
+            &format!(
+                "sluice add-resource --project {PROJECT} --stage production --service {SERVICE} --resource remediation.yaml"
+            ),
+        );
+        add_resource(api, "production", "remediation.yaml", REMEDIATION).await?;
+    }
     let mut monitoring = json!({"type": provider});
     if let Some(url) = &args.prometheus_url {
         monitoring["endpoint"] = json!(url);
@@ -328,6 +339,7 @@ async fn tour(
         QuickstartScenario::Tour => tour_deliveries(api, paint).await,
         QuickstartScenario::Approval => approval_scenario(api, paint).await,
         QuickstartScenario::Rollback => rollback_scenario(api, paint).await,
+        QuickstartScenario::SelfHealing => self_healing_scenario(api, data_dir, paint).await,
     }
 }
 
@@ -563,6 +575,7 @@ const STRICT_PRODUCTION_SLO: &str = "spec_version: \"1.0\"\nobjectives:\n  - sli
 fn scenario_shipyard(scenario: QuickstartScenario) -> String {
     match scenario {
         QuickstartScenario::Tour => SHIPYARD.to_owned(),
+        QuickstartScenario::SelfHealing => format!("{SHIPYARD}{REMEDIATION_SEQUENCE}"),
         QuickstartScenario::Approval => SHIPYARD
             .replace("pass: \"automatic\"", "pass: \"manual\"")
             .replace("warning: \"automatic\"", "warning: \"manual\""),
@@ -875,4 +888,111 @@ fn rollback_result(events: &[KeptnEvent], stage: &str) -> Option<String> {
         .rev()
         .find(|e| e.event_type.as_deref() == Some(ty.as_str()))
         .and_then(|e| e.data.as_ref()?.get("result")?.as_str().map(str::to_owned))
+}
+
+/// The job-config action of the self-healing scenario: `sluice scale` plays the tutorial's
+/// `helm upgrade --set replicaCount=$(REPLICA_COUNT)`.
+const SCALE_ACTION: &str = r#"
+  - name: "Remediation: scaling locally"
+    events:
+      - name: "sh.keptn.event.action.triggered"
+        jsonpath:
+          property: "$.data.action.action"
+          match: "scale"
+    tasks:
+      - name: "Scale"
+        env:
+          - name: REPLICA_COUNT
+            value: "$.data.action.value"
+            valueFrom: event
+        image: "sluice"
+        cmd: ["sluice"]
+        args: ["scale", "--project", "$(KEPTN_PROJECT)", "--stage", "$(KEPTN_STAGE)", "--service", "$(KEPTN_SERVICE)", "--replicas", "$(REPLICA_COUNT)", "--finished-data", "/keptn/out/finished-data.json"]
+"#;
+
+/// The production remediation sequence of the tutorial's step 5.
+const REMEDIATION_SEQUENCE: &str = "        - name: \"remediation\"\n          triggeredOn:\n            - event: \"production.remediation.finished\"\n              selector:\n                match:\n                  evaluation.result: \"fail\"\n          tasks:\n            - name: \"get-action\"\n            - name: \"action\"\n            - name: \"je-test\"\n            - name: \"evaluation\"\n";
+
+const REMEDIATION: &str = include_str!("../../../examples/fulltour/remediation.yaml");
+const FAKE_PROBLEM: &str = include_str!("../../../examples/fulltour/remediation_trigger.json");
+
+/// Step 5 of the tutorial: a problem in production opens a remediation that scales the
+/// service, load-tests it and evaluates it again.
+async fn self_healing_scenario(api: &Api, data_dir: &Path, paint: Painter) -> Result<bool> {
+    let mut ok = true;
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
+        ),
+    );
+    let first = trigger(api, GOOD, "v0.1.1").await?;
+    follow(api, &first).await?;
+    let events = events_of(api, &first).await?;
+    ok &= expect(
+        paint,
+        "v0.1.1 runs in production",
+        sequence_result(&events, "production").is_some_and(passed),
+    );
+
+    println!();
+    step(
+        paint,
+        "sluice send event --file remediation_trigger.json   (Keptn's fake problem)",
+    );
+    let problem: Value =
+        serde_json::from_str(FAKE_PROBLEM).context("the bundled remediation_trigger.json")?;
+    let answer = api
+        .post("/api/v1/event", &problem)
+        .await
+        .map_err(|e| anyhow!("cannot send the problem: {e}"))?;
+    let ctx = crate::client::context_of(&answer)?;
+    println!("    ID of Keptn context: {ctx}");
+    follow(api, &ctx).await?;
+    let events2 = events_of(api, &ctx).await?;
+    let finished = |task: &str| {
+        events2
+            .iter()
+            .rev()
+            .find(|e| e.event_type.as_deref() == Some(&format!("sh.keptn.event.{task}.finished")))
+    };
+    let chosen = finished("get-action").and_then(|e| {
+        e.data
+            .as_ref()?
+            .pointer("/action/action")?
+            .as_str()
+            .map(str::to_owned)
+    });
+    ok &= expect(
+        paint,
+        "get-action picks the `scale` action of remediation.yaml",
+        chosen.as_deref() == Some("scale"),
+    );
+    let scaled = finished("action")
+        .and_then(|e| e.data.as_ref()?.get("result")?.as_str().map(str::to_owned));
+    ok &= expect(
+        paint,
+        "the action scales helloservice in production",
+        scaled.as_deref() == Some("pass"),
+    );
+    ok &= expect(
+        paint,
+        "the evaluation after it measures the effect",
+        finished("evaluation").is_some(),
+    );
+    let deployments =
+        sluice_deploy::Deployments::open(data_dir.join("deployments"), std::env::current_exe()?)?;
+    let running = deployments
+        .status()?
+        .into_iter()
+        .find(|d| d.stage == "production" && d.service == SERVICE)
+        .map(|d| d.running)
+        .unwrap_or(0);
+    ok &= expect(
+        paint,
+        &format!("production runs 2 instances (it runs {running})"),
+        running == 2,
+    );
+    Ok(ok)
 }

@@ -241,6 +241,17 @@ impl Api {
         })
     }
 
+    /// `GET path?query` as text (for answers that are not JSON, such as YAML files).
+    pub async fn get_text(&self, path: &str, query: &[(&str, String)]) -> Result<String, ApiError> {
+        let url = self.url(path);
+        let resp = self
+            .send(Method::GET, path, query, None, Some(REQUEST_TIMEOUT))
+            .await?;
+        resp.text()
+            .await
+            .map_err(|e| self.transport_error(&Method::GET, &url, &e))
+    }
+
     /// `GET path?query` as JSON.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ApiError> {
         self.call(Method::GET, path, query, None).await

@@ -81,6 +81,16 @@ pub fn configure_monitoring(args: &ConfigureMonitoringArgs) -> Result<i32> {
         "Project {} now gets its SLIs from {}",
         args.project, args.provider
     );
+    if let (Some(file), Some(service)) = (&args.alerting_rules, &args.service) {
+        let path = format!(
+            "/api/sluice/v1/project/{}/alerting-rules",
+            segment(&args.project)
+        );
+        let rules = block_on(api.get_text(&path, &[("service", service.clone())]))?
+            .map_err(|e| anyhow!("{e}"))?;
+        std::fs::write(file, rules).map_err(|e| anyhow!("cannot write {}: {e}", file.display()))?;
+        println!("Alerting rules for {service} written to {}", file.display());
+    }
     Ok(0)
 }
 
