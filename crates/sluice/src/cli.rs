@@ -699,6 +699,16 @@ pub struct QuickstartArgs {
     /// Which part of the tutorial to play.
     #[arg(long, value_enum, default_value_t = QuickstartScenario::Tour)]
     pub scenario: QuickstartScenario,
+    /// Address of the embedded server (default: a free loopback port). Give one so that an
+    /// Alertmanager can call its webhook; the token is SLUICE_API_TOKEN if set.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// With `--scenario self-healing --monitoring prometheus`: write alerting rules from the
+    /// SLO to this file (one that Prometheus loads with rule_files), reload Prometheus, and let
+    /// a real alert (through Alertmanager to /api/sluice/v1/alerts) open the remediation
+    /// instead of Keptn's fake problem event.
+    #[arg(long, value_name = "FILE")]
+    pub alerting_rules: Option<PathBuf>,
 }
 
 /// Flags of `sluice logs`.

@@ -55,6 +55,12 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
     if args.monitoring == QuickstartMonitoring::Prometheus && args.prometheus_url.is_none() {
         bail!("--monitoring prometheus needs --prometheus-url (for example http://127.0.0.1:9090)");
     }
+    if args.alerting_rules.is_some()
+        && (args.scenario != QuickstartScenario::SelfHealing
+            || args.monitoring != QuickstartMonitoring::Prometheus)
+    {
+        bail!("--alerting-rules needs --scenario self-healing --monitoring prometheus");
+    }
     let timing = if args.tutorial_timing {
         Timing {
             load: "2m",
@@ -73,15 +79,20 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         .context("cannot start the async runtime")?;
     // The token is kept in the data directory like any server's, so that `sluice server
     // --data-dir DIR` afterwards uses the same one.
-    let (token, _) = sluice_server::auth::ApiToken::load_or_create(&data_dir, None)
+    let from_env = std::env::var(sluice_server::auth::TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.is_empty());
+    let (token, _) = sluice_server::auth::ApiToken::load_or_create(&data_dir, from_env)
         .map_err(|e| anyhow!("{e}"))?;
     let token = token.reveal().to_owned();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let config = ServerConfig {
         data_dir: data_dir.clone(),
-        listen: "127.0.0.1:0".parse().expect("valid address"),
-        token_from_env: None,
+        listen: args
+            .listen
+            .unwrap_or_else(|| "127.0.0.1:0".parse().expect("valid address")),
+        token_from_env: Some(token.clone()),
         job_allowed_commands: Some("sluice,locust".to_owned()),
     };
     let server = runtime.spawn(sluice_server::serve(
@@ -339,7 +350,12 @@ async fn tour(
         QuickstartScenario::Tour => tour_deliveries(api, paint).await,
         QuickstartScenario::Approval => approval_scenario(api, paint).await,
         QuickstartScenario::Rollback => rollback_scenario(api, paint).await,
-        QuickstartScenario::SelfHealing => self_healing_scenario(api, data_dir, paint).await,
+        QuickstartScenario::SelfHealing => match (&args.alerting_rules, &args.prometheus_url) {
+            (Some(rules), Some(prometheus)) => {
+                self_healing_from_alerts(api, data_dir, paint, rules, prometheus).await
+            }
+            _ => self_healing_scenario(api, data_dir, paint).await,
+        },
     }
 }
 
@@ -995,4 +1011,205 @@ async fn self_healing_scenario(api: &Api, data_dir: &Path, paint: Painter) -> Re
         running == 2,
     );
     Ok(ok)
+}
+
+/// Step 5 with a real alert: the slow build reaches production, load makes Prometheus' rule
+/// (derived from the SLO) fire, Alertmanager calls sluice's webhook, and the remediation scales
+/// helloservice, load-tests and evaluates again until the actions run out.
+async fn self_healing_from_alerts(
+    api: &Api,
+    data_dir: &Path,
+    paint: Painter,
+    rules_file: &Path,
+    prometheus: &str,
+) -> Result<bool> {
+    let mut ok = true;
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
+        ),
+    );
+    let first = trigger(api, GOOD, "v0.1.1").await?;
+    follow(api, &first).await?;
+    let events = events_of(api, &first).await?;
+    ok &= expect(
+        paint,
+        "v0.1.1 runs in production",
+        sequence_result(&events, "production").is_some_and(passed),
+    );
+
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --stage production --image {SLOW}   (a hotfix straight to production)"
+        ),
+    );
+    let hotfix = trigger_in(api, "production", SLOW, "v0.1.2").await?;
+    let approval = open_approval(api, &hotfix).await?;
+    step(
+        paint,
+        &format!("sluice approve --project {PROJECT} --stage production --keptn-context {hotfix}"),
+    );
+    answer_approval(api, &approval, true).await?;
+    follow(api, &hotfix).await?;
+
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice configure monitoring prometheus --project {PROJECT} --service {SERVICE} --alerting-rules {}",
+            rules_file.display()
+        ),
+    );
+    let rules = api
+        .get_text(
+            &format!("/api/sluice/v1/project/{PROJECT}/alerting-rules"),
+            &[
+                ("service", SERVICE.to_owned()),
+                ("for", "5s".to_owned()),
+                ("window", "15s".to_owned()),
+            ],
+        )
+        .await
+        .map_err(|e| anyhow!("cannot get the alerting rules: {e}"))?;
+    if let Some(parent) = rules_file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(rules_file, rules)
+        .with_context(|| format!("cannot write {}", rules_file.display()))?;
+    let reload = reqwest::Client::new()
+        .post(format!("{}/-/reload", prometheus.trim_end_matches('/')))
+        .send()
+        .await
+        .map_err(|e| anyhow!("cannot reload Prometheus: {e}"))?;
+    if !reload.status().is_success() {
+        bail!(
+            "Prometheus refused to reload its rules ({}); start it with --web.enable-lifecycle",
+            reload.status()
+        );
+    }
+    println!("    Prometheus reloaded; the rules fire after 5s of responses slower than 0.4s");
+
+    // Production traffic: load on the stage's address until the remediation has run.
+    let deployments =
+        sluice_deploy::Deployments::open(data_dir.join("deployments"), std::env::current_exe()?)?;
+    let url = deployments
+        .status()?
+        .into_iter()
+        .find(|d| d.stage == "production" && d.service == SERVICE)
+        .map(|d| d.url)
+        .ok_or_else(|| anyhow!("production has no deployment"))?;
+    let mut load = sluice_load::LoadConfig::new(url);
+    load.users = 4;
+    load.duration = Some(Duration::from_secs(240));
+    let traffic = tokio::spawn(sluice_load::run(load));
+    println!("    production traffic: 4 users against the slow build");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let ctx = loop {
+        let found = api
+            .get(
+                "/api/mongodb-datastore/event",
+                &[
+                    ("project", PROJECT.to_owned()),
+                    (
+                        "type",
+                        "sh.keptn.event.production.remediation.triggered".to_owned(),
+                    ),
+                    ("source", "prometheus".to_owned()),
+                ],
+            )
+            .await
+            .map_err(|e| anyhow!("cannot read events: {e}"))?;
+        if let Some(ctx) = found["events"][0]["shkeptncontext"].as_str() {
+            break ctx.to_owned();
+        }
+        if std::time::Instant::now() > deadline {
+            traffic.abort();
+            bail!(
+                "no alert reached sluice within 3 minutes (check Prometheus' rules and Alertmanager's webhook)"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    println!("    Alertmanager called the webhook: remediation context {ctx}");
+    follow(api, &ctx).await?;
+    traffic.abort();
+    let remediation = events_of(api, &ctx).await?;
+    let count = |ty: &str| {
+        remediation
+            .iter()
+            .filter(|e| e.event_type.as_deref() == Some(ty))
+            .count()
+    };
+    let get_action_results: Vec<(Option<String>, Option<String>)> = remediation
+        .iter()
+        .filter(|e| e.event_type.as_deref() == Some("sh.keptn.event.get-action.finished"))
+        .map(|e| {
+            let d = e.data.as_ref();
+            (
+                d.and_then(|d| d.pointer("/action/action")?.as_str().map(str::to_owned)),
+                d.and_then(|d| d.get("result")?.as_str().map(str::to_owned)),
+            )
+        })
+        .collect();
+    let chosen = get_action_results.iter().find_map(|(a, _)| a.clone());
+    ok &= expect(
+        paint,
+        "the alert opened a remediation that chose `scale`",
+        chosen.as_deref() == Some("scale"),
+    );
+    ok &= expect(
+        paint,
+        "the evaluation after scaling was recorded",
+        count("sh.keptn.event.evaluation.finished") >= 1,
+    );
+    let running = deployments
+        .status()?
+        .into_iter()
+        .find(|d| d.stage == "production" && d.service == SERVICE)
+        .map(|d| d.running)
+        .unwrap_or(0);
+    ok &= expect(
+        paint,
+        &format!("production was scaled to 2 instances (it runs {running})"),
+        running == 2,
+    );
+    ok &= expect(
+        paint,
+        "scaling does not fix a slow build: the remediation escalated and ended when no action was left",
+        count("sh.keptn.event.production.remediation.triggered") >= 2
+            && get_action_results
+                .iter()
+                .any(|(_, r)| r.as_deref() == Some("fail")),
+    );
+    Ok(ok)
+}
+
+/// Triggers a delivery in a given stage (`trigger delivery --stage`).
+async fn trigger_in(api: &Api, stage: &str, image: &str, version: &str) -> Result<String> {
+    let delivery = Delivery {
+        project: PROJECT.into(),
+        stage: stage.into(),
+        service: SERVICE.into(),
+        sequence: "delivery".into(),
+        image: image.into(),
+        labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
+        values: serde_json::Map::new(),
+    };
+    let id = crate::client::new_uuid()?;
+    let event = delivery_event(&delivery, &id);
+    let answer = api
+        .post(
+            "/api/v1/event",
+            &event.to_value(sluice_model::event::ContentTypeKey::DataContentType),
+        )
+        .await
+        .map_err(|e| anyhow!("cannot trigger the delivery: {e}"))?;
+    let ctx = crate::client::context_of(&answer)?;
+    println!("    ID of Keptn context: {ctx}");
+    Ok(ctx)
 }

@@ -80,6 +80,11 @@ pub fn routes() -> Router<Arc<App>> {
 struct RulesParams {
     service: Option<String>,
     stage: Option<String>,
+    /// The rules' `for` (Go duration; default 10m like prometheus-service).
+    #[serde(rename = "for")]
+    for_duration: Option<String>,
+    /// The query window (Go duration; default 180s).
+    window: Option<String>,
 }
 
 async fn get_alerting_rules(
@@ -91,6 +96,21 @@ async fn get_alerting_rules(
         path?,
         query.map_err(|e| ApiError::bad_request(e.body_text()))?,
     );
+    let mut timing = prometheus_rules::RuleTiming::default();
+    if let Some(f) = &params.for_duration {
+        let d = sluice_model::duration::parse(f)
+            .map_err(|e| ApiError::bad_request(format!("for: {e}")))?;
+        timing.for_duration = format!("{}s", d.as_nanos() / 1_000_000_000);
+    }
+    if let Some(w) = &params.window {
+        let d = sluice_model::duration::parse(w)
+            .map_err(|e| ApiError::bad_request(format!("window: {e}")))?;
+        let secs = d.as_nanos() / 1_000_000_000;
+        if secs < 1 {
+            return Err(ApiError::bad_request("window must be at least 1s"));
+        }
+        timing.window_seconds = secs;
+    }
     let record = app.store.project(&project).await?;
     let service = params
         .service
@@ -123,7 +143,9 @@ async fn get_alerting_rules(
     ];
     let mut groups: Vec<StageRules> = Vec::new();
     for stage in &stages {
-        match prometheus_rules::rules_from_files(&app.resources, &project, stage, &service).await {
+        match prometheus_rules::rules_from_files(&app.resources, &project, stage, &service, &timing)
+            .await
+        {
             Ok(Ok(rules)) => groups.push(rules),
             Ok(Err(note)) => header.push(note),
             Err(e @ prometheus_rules::Error::Invalid { .. }) => {

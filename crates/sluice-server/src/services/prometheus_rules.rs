@@ -36,6 +36,25 @@ use super::prometheus::{QueryContext, SLI_URI};
 
 /// How long the criterion must be violated before the alert fires (prometheus-service's).
 pub const FOR: &str = "10m";
+
+/// How long a criterion must be violated before the alert fires, and the query window
+/// (`$DURATION_SECONDS`): prometheus-service's 10m and 180s by default, shorter for demos.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTiming {
+    /// The rules' `for` (a Prometheus duration such as `10m`).
+    pub for_duration: String,
+    /// The window of the queries, in seconds.
+    pub window_seconds: i64,
+}
+
+impl Default for RuleTiming {
+    fn default() -> Self {
+        RuleTiming {
+            for_duration: FOR.to_owned(),
+            window_seconds: WINDOW_SECONDS,
+        }
+    }
+}
 /// The query window substituted for `$DURATION_SECONDS` (prometheus-service's 180 s).
 pub const WINDOW_SECONDS: i64 = 180;
 /// The deployment type alerts watch (prometheus-service: primary deployments only).
@@ -78,6 +97,7 @@ pub fn stage_rules(
     service: &str,
     slo: &Slo,
     sli: &SliConfig,
+    timing: &RuleTiming,
 ) -> StageRules {
     let labels = BTreeMap::new();
     let filters: Vec<SliFilter> = slo
@@ -88,7 +108,7 @@ pub fn stage_rules(
             value: value.clone(),
         })
         .collect();
-    let end = Timestamp::from_unix(WINDOW_SECONDS, 0);
+    let end = Timestamp::from_unix(timing.window_seconds, 0);
     let context = QueryContext {
         project,
         stage,
@@ -105,7 +125,7 @@ pub fn stage_rules(
         ..StageRules::default()
     };
     for objective in &slo.objectives {
-        match rule_for(objective, &context, sli) {
+        match rule_for(objective, &context, sli, &timing.for_duration) {
             Ok((rule, mut notes)) => {
                 out.rules.push(rule);
                 out.notes.append(&mut notes);
@@ -131,6 +151,7 @@ fn rule_for(
     objective: &Objective,
     context: &QueryContext<'_>,
     sli: &SliConfig,
+    for_duration: &str,
 ) -> Result<(Rule, Vec<String>), String> {
     if objective.pass.is_empty() {
         return Err("no pass criteria (informational objective): no rule".to_owned());
@@ -217,7 +238,7 @@ fn rule_for(
         Rule {
             alert: objective.sli.clone(),
             expr,
-            for_duration: FOR.to_owned(),
+            for_duration: for_duration.to_owned(),
             labels,
             annotations,
         },
@@ -299,6 +320,7 @@ pub async fn rules_from_files(
     project: &str,
     stage: &str,
     service: &str,
+    timing: &RuleTiming,
 ) -> Result<Result<StageRules, String>, Error> {
     let (r, p, st, sv) = (
         resources.clone(),
@@ -361,7 +383,7 @@ pub async fn rules_from_files(
     }
     let refs: Vec<&SliConfig> = levels.iter().collect();
     let sli = sluice_model::sli::merge(&refs);
-    Ok(Ok(stage_rules(project, stage, service, &slo, &sli)))
+    Ok(Ok(stage_rules(project, stage, service, &slo, &sli, timing)))
 }
 
 fn first_error(d: &sluice_model::diagnostic::Diagnostics) -> Option<String> {
@@ -380,7 +402,14 @@ pub(crate) mod tests {
     fn fulltour(stage: &str) -> StageRules {
         let slo = sluice_model::slo::parse(SLO).value.unwrap();
         let sli = sluice_model::sli::parse(SLI).value.unwrap();
-        stage_rules("fulltour", stage, "helloservice", &slo, &sli)
+        stage_rules(
+            "fulltour",
+            stage,
+            "helloservice",
+            &slo,
+            &sli,
+            &RuleTiming::default(),
+        )
     }
 
     #[test]
@@ -428,7 +457,7 @@ pub(crate) mod tests {
         )
         .value
         .unwrap();
-        let s = stage_rules("p", "dev", "svc", &slo, &sli);
+        let s = stage_rules("p", "dev", "svc", &slo, &sli, &RuleTiming::default());
         assert_eq!(s.rules.len(), 1, "{s:?}");
         let q = "(m{h=\"ItemsController\",d=\"primary\"})";
         assert_eq!(
