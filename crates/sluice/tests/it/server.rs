@@ -413,3 +413,92 @@ fn bad_requests_get_keptns_error_shape_and_store_nothing() {
         "a rejected event was stored: {types:?}"
     );
 }
+
+/// A remediation aborted in the middle (its `action` task running) ends aborted, is not
+/// re-triggered, and leaves nothing open.
+#[test]
+fn a_remediation_aborted_in_the_middle_ends_and_is_not_retriggered() {
+    let dir = scratch("server-remediation-abort");
+    let server = Server::start(&dir);
+    let shipyard =
+        std::fs::read(repo_root().join("examples/fulltour/shipyard-step5-self-healing.yaml"))
+            .unwrap();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(shipyard);
+    let a = server.call(
+        "POST",
+        "/api/controlPlane/v1/project",
+        Some(&json!({"name": "fulltour", "shipyard": encoded})),
+    );
+    assert!(a.status == 201 || a.status == 200, "{}", a.body);
+    server.call(
+        "POST",
+        "/api/controlPlane/v1/project/fulltour/service",
+        Some(&json!({"serviceName": "helloservice"})),
+    );
+    let remediation =
+        std::fs::read(repo_root().join("examples/fulltour/remediation.yaml")).unwrap();
+    let a = server.call(
+        "POST",
+        "/api/resource-service/v1/project/fulltour/stage/production/service/helloservice/resource",
+        Some(&json!({"resources": [{"resourceURI": "remediation.yaml", "resourceContent": base64::engine::general_purpose::STANDARD.encode(remediation)}]})),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    let problem: Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("examples/fulltour/remediation_trigger.json")).unwrap(),
+    )
+    .unwrap();
+    let a = server.call("POST", "/api/v1/event", Some(&problem));
+    assert_eq!(a.status, 200, "{}", a.body);
+    let ctx = a.json()["keptnContext"].as_str().unwrap().to_owned();
+    // get-action answers at once (built in); nobody runs the `action` task here.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !has(&context_events(&server, &ctx), "action.triggered") {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            types_of(&context_events(&server, &ctx))
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let a = server.call(
+        "POST",
+        &format!("/api/controlPlane/v1/sequence/fulltour/{ctx}/control"),
+        Some(&json!({"state": "abort", "stage": ""})),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let events = context_events(&server, &ctx);
+        if has(&events, "production.remediation.finished") {
+            break events;
+        }
+        assert!(Instant::now() < deadline, "{:?}", types_of(&events));
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let finished = events
+        .iter()
+        .find(|e| e["type"] == "sh.keptn.event.production.remediation.finished")
+        .unwrap();
+    assert_eq!(finished["data"]["status"], "aborted");
+    let triggers = events
+        .iter()
+        .filter(|e| e["type"] == "sh.keptn.event.production.remediation.triggered")
+        .count();
+    assert_eq!(
+        triggers,
+        1,
+        "an aborted remediation is not re-triggered: {:?}",
+        types_of(&events)
+    );
+    let open = server.call(
+        "GET",
+        "/api/controlPlane/v1/event/triggered/sh.keptn.event.action.triggered?project=fulltour",
+        None,
+    );
+    assert_eq!(
+        open.json()["events"].as_array().map_or(0, Vec::len),
+        0,
+        "{}",
+        open.body
+    );
+}
