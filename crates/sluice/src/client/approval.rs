@@ -20,7 +20,7 @@ pub const OPEN_APPROVALS_PATH: &str =
     "/api/controlPlane/v1/event/triggered/sh.keptn.event.approval.triggered";
 
 /// An open approval task.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OpenApproval {
     /// Id of the `approval.triggered` event.
     pub id: String,
@@ -39,6 +39,8 @@ pub struct OpenApproval {
     /// The result of the task before the approval (`data.result`, else
     /// `data.evaluation.result`).
     pub previous_result: String,
+    /// The score of the evaluation that led here (`data.evaluation.score`), if any.
+    pub score: Option<f64>,
     /// When it was triggered.
     pub time: String,
 }
@@ -78,6 +80,7 @@ impl OpenApproval {
             labels: base.labels,
             version,
             previous_result,
+            score: data.pointer("/evaluation/score").and_then(Value::as_f64),
             time: text(ev, "time").to_string(),
         }
     }
@@ -99,7 +102,7 @@ pub fn open_approvals(answer: &Value, service: Option<&str>) -> Vec<OpenApproval
 }
 
 /// The outcome of choosing among open approvals.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Choice<'a> {
     /// Exactly this one was asked for.
     Picked(&'a OpenApproval),
@@ -141,6 +144,7 @@ pub fn listing(items: &[&OpenApproval]) -> String {
         "SERVICE",
         "VERSION",
         "PREVIOUS RESULT",
+        "SCORE",
         "KEPTN CONTEXT",
         "ID",
     ]);
@@ -150,6 +154,9 @@ pub fn listing(items: &[&OpenApproval]) -> String {
             a.service.clone(),
             a.version.clone(),
             a.previous_result.clone(),
+            a.score
+                .map(|s| format!("{s:.0}"))
+                .unwrap_or_else(|| "-".to_owned()),
             a.keptn_context.clone(),
             a.id.clone(),
         ]);
