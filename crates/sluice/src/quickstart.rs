@@ -446,39 +446,6 @@ fn locust_job_config(duration: &str) -> String {
         .replace("image: \"sluice\"\n        files:", "image: \"locustio/locust:2.8.6\"\n        files:")
 }
 
-async fn deliver(api: &Api, image: &str, version: &str) -> Result<String> {
-    let delivery = Delivery {
-        project: PROJECT.into(),
-        stage: "qa".into(),
-        service: SERVICE.into(),
-        sequence: "delivery".into(),
-        image: image.into(),
-        labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
-        values: serde_json::Map::new(),
-    };
-    let id = crate::client::new_uuid()?;
-    let event = delivery_event(&delivery, &id);
-    let answer = api
-        .post(
-            "/api/v1/event",
-            &event.to_value(sluice_model::event::ContentTypeKey::DataContentType),
-        )
-        .await
-        .map_err(|e| anyhow!("cannot trigger the delivery: {e}"))?;
-    let ctx = crate::client::context_of(&answer)?;
-    println!("    ID of Keptn context: {ctx}");
-    let _ = watch(
-        api,
-        &WatchOptions {
-            keptn_context: ctx.clone(),
-            limit: Some(Duration::from_secs(15 * 60)),
-            output: OutputFormat::Table,
-        },
-    )
-    .await?;
-    Ok(ctx)
-}
-
 async fn events_of(api: &Api, ctx: &str) -> Result<Vec<KeptnEvent>> {
     crate::client::watch::fetch_context_events(api, ctx).await
 }
@@ -609,31 +576,6 @@ fn scenario_shipyard(scenario: QuickstartScenario) -> String {
             format!("{}{}", with_qa, rollback("production"))
         }
     }
-}
-
-/// Triggers a delivery and returns its context without waiting.
-async fn trigger(api: &Api, image: &str, version: &str) -> Result<String> {
-    let delivery = Delivery {
-        project: PROJECT.into(),
-        stage: "qa".into(),
-        service: SERVICE.into(),
-        sequence: "delivery".into(),
-        image: image.into(),
-        labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
-        values: serde_json::Map::new(),
-    };
-    let id = crate::client::new_uuid()?;
-    let event = delivery_event(&delivery, &id);
-    let answer = api
-        .post(
-            "/api/v1/event",
-            &event.to_value(sluice_model::event::ContentTypeKey::DataContentType),
-        )
-        .await
-        .map_err(|e| anyhow!("cannot trigger the delivery: {e}"))?;
-    let ctx = crate::client::context_of(&answer)?;
-    println!("    ID of Keptn context: {ctx}");
-    Ok(ctx)
 }
 
 /// Follows a context until it settles.
@@ -1187,6 +1129,18 @@ async fn self_healing_from_alerts(
                 .any(|(_, r)| r.as_deref() == Some("fail")),
     );
     Ok(ok)
+}
+
+/// Triggers a delivery of `image` into qa and follows it until it settles.
+async fn deliver(api: &Api, image: &str, version: &str) -> Result<String> {
+    let ctx = trigger(api, image, version).await?;
+    follow(api, &ctx).await?;
+    Ok(ctx)
+}
+
+/// Triggers a delivery into qa and returns its context without waiting.
+async fn trigger(api: &Api, image: &str, version: &str) -> Result<String> {
+    trigger_in(api, "qa", image, version).await
 }
 
 /// Triggers a delivery in a given stage (`trigger delivery --stage`).
