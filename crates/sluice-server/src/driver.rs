@@ -204,6 +204,7 @@ pub struct Driver {
     timers: HashMap<TimerKey, tokio::task::JoinHandle<()>>,
     tx: mpsc::Sender<Command>,
     open_tasks: OpenTasks,
+    views: mpsc::UnboundedSender<Arc<KeptnEvent>>,
 }
 
 impl Driver {
@@ -234,6 +235,13 @@ impl Driver {
                 shipyards.insert(project.name.clone(), Arc::new(parsed));
             }
         }
+        let (views, mut view_events) = mpsc::unbounded_channel::<Arc<KeptnEvent>>();
+        let view_store = store.clone();
+        tokio::spawn(async move {
+            while let Some(event) = view_events.recv().await {
+                Driver::update_views(&view_store, &event).await;
+            }
+        });
         let mut driver = Driver {
             engine: Engine::restore(config, executions, pauses),
             store,
@@ -244,6 +252,7 @@ impl Driver {
             timers: HashMap::new(),
             tx: tx.clone(),
             open_tasks: open_tasks.clone(),
+            views,
         };
         for (key, at) in driver.engine.pending_timers() {
             driver.arm(key, at);
@@ -394,18 +403,15 @@ impl Driver {
             self.store.commit(&changes).await?;
         }
 
-        // Durable: now the world may see it.
-        if let Some(event) = &incoming {
-            self.update_views(event).await;
-        }
-        for event in &emitted {
-            self.update_views(event).await;
-        }
+        // Durable: now the world may see it. The projects view follows in the background,
+        // off the path from one task to the next.
         if let Some(event) = incoming {
+            let _ = self.views.send(event.clone());
             self.bus.publish(event);
         }
         let emitted_ids: Vec<String> = emitted.iter().filter_map(|e| e.id.clone()).collect();
         for event in emitted {
+            let _ = self.views.send(event.clone());
             self.bus.publish(event);
         }
         for effect in &step.effects {
@@ -448,7 +454,7 @@ impl Driver {
     /// stage (Keptn's `lastEventTypes`) and the image a successful deployment task rolled out
     /// (`deployedImage`). These are derived views, written after the commit; a crash in
     /// between leaves them one event behind, never the sequence state.
-    async fn update_views(&self, event: &KeptnEvent) {
+    async fn update_views(store: &Store, event: &KeptnEvent) {
         let Ok(EventType::Task { task, kind }) = event.event_type() else {
             return;
         };
@@ -473,8 +479,7 @@ impl Driver {
                 .unwrap_or_default(),
         };
         let ty = event.event_type.clone().unwrap_or_default();
-        if let Err(e) = self
-            .store
+        if let Err(e) = store
             .record_last_event(&project, &stage, &service, &ty, &info)
             .await
         {
@@ -497,7 +502,7 @@ impl Driver {
                 let Some(triggered_id) = &event.triggeredid else {
                     return;
                 };
-                let Ok(Some(triggered)) = self.store.event(triggered_id).await else {
+                let Ok(Some(triggered)) = store.event(triggered_id).await else {
                     return;
                 };
                 triggered
@@ -510,8 +515,7 @@ impl Driver {
             None => None,
         };
         if let Some(image) = image
-            && let Err(e) = self
-                .store
+            && let Err(e) = store
                 .set_deployed_image(&project, &stage, &service, &image)
                 .await
         {
