@@ -404,33 +404,16 @@ async fn tour_deliveries(api: &Api, paint: Painter) -> Result<bool> {
         }),
     );
 
-    let project = call(
+    ok &= check_versions(
         api,
-        "GET",
-        &format!("/api/controlPlane/v1/project/{PROJECT}"),
-        &Value::Null,
+        paint,
+        &[
+            ("qa", "v0.1.2", "qa runs v0.1.2"),
+            ("production", "v0.1.1", "production keeps v0.1.1"),
+        ],
+        &[("qa", &events2), ("production", &events)],
     )
     .await?;
-    let deployed = deployed_images(&project);
-    ok &= expect(
-        paint,
-        "qa runs v0.1.2",
-        deployed.get("qa").is_some_and(|i| i.ends_with("v0.1.2")),
-    );
-    ok &= expect(
-        paint,
-        "production keeps v0.1.1",
-        deployed
-            .get("production")
-            .is_some_and(|i| i.ends_with("v0.1.1")),
-    );
-
-    println!();
-    summary(
-        paint,
-        &deployed,
-        &[("qa", &events2), ("production", &events)],
-    );
     Ok(ok)
 }
 
@@ -470,6 +453,35 @@ fn expect(paint: Painter, what: &str, held: bool) -> bool {
         println!("  {} {what}", paint.bad("✘ expected:"));
     }
     held
+}
+
+/// Checks the version each stage runs (what `sluice get services` shows: `(stage, version,
+/// what the user should see)`) and prints the summary table of the given runs.
+async fn check_versions(
+    api: &Api,
+    paint: Painter,
+    expected: &[(&str, &str, &str)],
+    runs: &[(&str, &Vec<KeptnEvent>)],
+) -> Result<bool> {
+    let project = call(
+        api,
+        "GET",
+        &format!("/api/controlPlane/v1/project/{PROJECT}"),
+        &Value::Null,
+    )
+    .await?;
+    let deployed = deployed_images(&project);
+    let mut ok = true;
+    for (stage, version, what) in expected {
+        ok &= expect(
+            paint,
+            what,
+            deployed.get(*stage).is_some_and(|i| i.ends_with(version)),
+        );
+    }
+    println!();
+    summary(paint, &deployed, runs);
+    Ok(ok)
 }
 
 fn deployed_images(project: &Value) -> BTreeMap<String, String> {
@@ -705,32 +717,16 @@ async fn approval_scenario(api: &Api, paint: Painter) -> Result<bool> {
         "declined: production's delivery ends failed",
         sequence_result(&events2, "production").as_deref() == Some("fail"),
     );
-    let project = call(
+    ok &= check_versions(
         api,
-        "GET",
-        &format!("/api/controlPlane/v1/project/{PROJECT}"),
-        &Value::Null,
+        paint,
+        &[
+            ("qa", "v0.1.3", "qa runs v0.1.3"),
+            ("production", "v0.1.1", "production keeps v0.1.1"),
+        ],
+        &[("qa", &events2), ("production", &events)],
     )
     .await?;
-    let deployed = deployed_images(&project);
-    ok &= expect(
-        paint,
-        "qa runs v0.1.3",
-        deployed.get("qa").is_some_and(|i| i.ends_with("v0.1.3")),
-    );
-    ok &= expect(
-        paint,
-        "production keeps v0.1.1",
-        deployed
-            .get("production")
-            .is_some_and(|i| i.ends_with("v0.1.1")),
-    );
-    println!();
-    summary(
-        paint,
-        &deployed,
-        &[("qa", &events2), ("production", &events)],
-    );
     Ok(ok)
 }
 
@@ -810,32 +806,24 @@ async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
         rollback_result(&events3, "qa").is_some_and(passed),
     );
 
-    let project = call(
+    ok &= check_versions(
         api,
-        "GET",
-        &format!("/api/controlPlane/v1/project/{PROJECT}"),
-        &Value::Null,
+        paint,
+        &[
+            (
+                "qa",
+                "v0.1.3",
+                "qa runs v0.1.3 again (its last build that passed)",
+            ),
+            (
+                "production",
+                "v0.1.1",
+                "production runs v0.1.1 again (its last build that passed)",
+            ),
+        ],
+        &[("qa", &events3), ("production", &events2)],
     )
     .await?;
-    let deployed = deployed_images(&project);
-    ok &= expect(
-        paint,
-        "qa runs v0.1.3 again (its last build that passed)",
-        deployed.get("qa").is_some_and(|i| i.ends_with("v0.1.3")),
-    );
-    ok &= expect(
-        paint,
-        "production runs v0.1.1 again (its last build that passed)",
-        deployed
-            .get("production")
-            .is_some_and(|i| i.ends_with("v0.1.1")),
-    );
-    println!();
-    summary(
-        paint,
-        &deployed,
-        &[("qa", &events3), ("production", &events2)],
-    );
     Ok(ok)
 }
 
