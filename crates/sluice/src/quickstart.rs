@@ -862,10 +862,8 @@ const REMEDIATION_SEQUENCE: &str = "        - name: \"remediation\"\n          t
 const REMEDIATION: &str = include_str!("../../../examples/fulltour/remediation.yaml");
 const FAKE_PROBLEM: &str = include_str!("../../../examples/fulltour/remediation_trigger.json");
 
-/// Step 5 of the tutorial: a problem in production opens a remediation that scales the
-/// service, load-tests it and evaluates it again.
-async fn self_healing_scenario(api: &Api, data_dir: &Path, paint: Painter) -> Result<bool> {
-    let mut ok = true;
+/// Delivers the good build through both stages; whether it runs in production.
+async fn good_build_in_production(api: &Api, paint: Painter) -> Result<bool> {
     println!();
     step(
         paint,
@@ -873,14 +871,19 @@ async fn self_healing_scenario(api: &Api, data_dir: &Path, paint: Painter) -> Re
             "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
         ),
     );
-    let first = trigger(api, GOOD, "v0.1.1").await?;
-    follow(api, &first).await?;
+    let first = deliver(api, GOOD, "v0.1.1").await?;
     let events = events_of(api, &first).await?;
-    ok &= expect(
+    Ok(expect(
         paint,
         "v0.1.1 runs in production",
         sequence_result(&events, "production").is_some_and(passed),
-    );
+    ))
+}
+
+/// Step 5 of the tutorial: a problem in production opens a remediation that scales the
+/// service, load-tests it and evaluates it again.
+async fn self_healing_scenario(api: &Api, data_dir: &Path, paint: Painter) -> Result<bool> {
+    let mut ok = good_build_in_production(api, paint).await?;
 
     println!();
     step(
@@ -953,22 +956,7 @@ async fn self_healing_from_alerts(
     rules_file: &Path,
     prometheus: &str,
 ) -> Result<bool> {
-    let mut ok = true;
-    println!();
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
-        ),
-    );
-    let first = trigger(api, GOOD, "v0.1.1").await?;
-    follow(api, &first).await?;
-    let events = events_of(api, &first).await?;
-    ok &= expect(
-        paint,
-        "v0.1.1 runs in production",
-        sequence_result(&events, "production").is_some_and(passed),
-    );
+    let mut ok = good_build_in_production(api, paint).await?;
 
     println!();
     step(
