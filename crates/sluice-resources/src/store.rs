@@ -153,13 +153,56 @@ pub struct ResourceChange {
 /// The git-backed resource repository of all projects.
 ///
 /// Operations are synchronous (run them on a blocking thread). Writes to one project are
-/// serialised by a per-project lock and each makes exactly one commit; reads take no lock
-/// (they see the branch before or after a write, never half of it).
-#[derive(Debug)]
+/// serialised by a per-project lock and each makes exactly one commit; reads see the branch
+/// before or after a write, never half of it. Each project's repository is opened once and its
+/// handle kept (one operation at a time uses it).
 pub struct ResourceStore {
     config: StoreConfig,
     projects_dir: PathBuf,
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Open repositories, by project.
+    repos: Mutex<HashMap<String, Arc<Mutex<Repository>>>>,
+    /// Branch heads last read, by project.
+    heads: Mutex<HashMap<String, Arc<Head>>>,
+}
+
+/// A branch head as read from git.
+#[derive(Debug)]
+struct Head {
+    commit: CommitId,
+    stages: Vec<String>,
+    stamp: RefStamp,
+}
+
+/// What identifies one version of a loose reference file: git writes a new file and renames
+/// it over the old one, so the inode (with size and modification time) changes each commit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct RefStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl RefStamp {
+    /// The stamp of a reference file; `None` when it is not a loose file (packed refs).
+    fn of(path: &Path) -> Option<RefStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(path).ok()?;
+        Some(RefStamp {
+            inode: meta.ino(),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+impl fmt::Debug for ResourceStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResourceStore")
+            .field("config", &self.config)
+            .field("projects_dir", &self.projects_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ResourceStore {
@@ -184,6 +227,8 @@ impl ResourceStore {
             config,
             projects_dir,
             locks: Mutex::new(HashMap::new()),
+            repos: Mutex::new(HashMap::new()),
+            heads: Mutex::new(HashMap::new()),
         })
     }
 
@@ -328,6 +373,7 @@ impl ResourceStore {
         let grave = self
             .projects_dir
             .join(format!("{DELETING_PREFIX}{project}-{nanos}"));
+        self.forget_repo(project);
         fs::rename(&path, &grave)?;
         fs::remove_dir_all(&grave)?;
         Ok(())
@@ -355,7 +401,8 @@ impl ResourceStore {
     /// Names of the stages of `project` (directories under `.keptn-stages`), in byte order.
     pub fn stages(&self, project: &str) -> Result<Vec<String>, ResourceError> {
         check_project(project)?;
-        let repo = self.open_repo(project)?;
+        let handle = self.open_repo(project)?;
+        let repo = lock_repo(&handle);
         let root = head_commit(&repo)?.tree()?;
         Ok(tree::subtree(&repo, &root, &[STAGES_DIR])?
             .map(|t| tree::directories(&t))
@@ -506,7 +553,8 @@ impl ResourceStore {
     ) -> Result<Resource, ResourceError> {
         scope.check_names()?;
         let uri = ResourceUri::parse(uri)?;
-        let repo = self.open_repo(scope.project_name())?;
+        let handle = self.open_repo(scope.project_name())?;
+        let repo = lock_repo(&handle);
         let commit = resolve(&repo, at)?;
         let root = commit.tree()?;
         check_scope(&repo, &root, scope)?;
@@ -547,7 +595,8 @@ impl ResourceStore {
         } else {
             page.page_size
         };
-        let repo = self.open_repo(scope.project_name())?;
+        let handle = self.open_repo(scope.project_name())?;
+        let repo = lock_repo(&handle);
         let commit = resolve(&repo, at)?;
         let root = commit.tree()?;
         check_scope(&repo, &root, scope)?;
@@ -574,17 +623,58 @@ impl ResourceStore {
     pub fn stage_head(&self, project: &str, stage: &str) -> Result<CommitId, ResourceError> {
         check_project(project)?;
         check_stage(stage)?;
-        let repo = self.open_repo(project)?;
-        let head = head_commit(&repo)?;
-        check_scope(&repo, &head.tree()?, Scope::stage(project, stage))?;
-        Ok(head.id().into())
+        let head = self.head(project)?;
+        if head.stages.iter().any(|s| s == stage) {
+            Ok(head.commit.clone())
+        } else {
+            Err(ResourceError::StageNotFound)
+        }
     }
 
     /// The head commit of the project's branch.
     pub fn project_head(&self, project: &str) -> Result<CommitId, ResourceError> {
         check_project(project)?;
-        let repo = self.open_repo(project)?;
-        Ok(head_commit(&repo)?.id().into())
+        Ok(self.head(project)?.commit.clone())
+    }
+
+    /// The branch head and its stages, remembered while the branch's reference file stays
+    /// the same (git replaces the file at every commit, by this store or any other process),
+    /// so the hot paths (a sequence pinning its commit, the job executor finding its config)
+    /// cost one `stat` instead of a read of the repository.
+    fn head(&self, project: &str) -> Result<Arc<Head>, ResourceError> {
+        let stamp = RefStamp::of(&self.project_path(project).join(BRANCH_REF));
+        if let Some(stamp) = &stamp
+            && let Some(head) = self
+                .heads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(project)
+                .filter(|h| h.stamp == *stamp)
+        {
+            return Ok(Arc::clone(head));
+        }
+        let handle = self.open_repo(project)?;
+        let repo = lock_repo(&handle);
+        let commit = head_commit(&repo)?;
+        let head = Arc::new(Head {
+            commit: commit.id().into(),
+            stages: stage_names(&repo, &commit.tree()?)?,
+            stamp: stamp.clone().unwrap_or_default(),
+        });
+        let mut heads = self.heads.lock().unwrap_or_else(PoisonError::into_inner);
+        match stamp {
+            // Remember only what was read under a stamp that has not changed since.
+            Some(stamp)
+                if RefStamp::of(&self.project_path(project).join(BRANCH_REF))
+                    == Some(stamp.clone()) =>
+            {
+                heads.insert(project.to_owned(), Arc::clone(&head));
+            }
+            _ => {
+                heads.remove(project);
+            }
+        }
+        Ok(head)
     }
 
     /// The commits that added, changed or deleted one file, newest first, at most `limit`
@@ -597,7 +687,8 @@ impl ResourceStore {
     ) -> Result<Vec<ResourceChange>, ResourceError> {
         scope.check_names()?;
         let uri = ResourceUri::parse(uri)?;
-        let repo = self.open_repo(scope.project_name())?;
+        let handle = self.open_repo(scope.project_name())?;
+        let repo = lock_repo(&handle);
         let path: Vec<&str> = scope
             .directory()
             .into_iter()
@@ -646,7 +737,8 @@ impl ResourceStore {
     {
         let lock = self.lock_of(project);
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let repo = self.open_repo(project)?;
+        let handle = self.open_repo(project)?;
+        let repo = lock_repo(&handle);
         let mut attempt = 1;
         loop {
             let head = head_commit(&repo)?;
@@ -659,7 +751,13 @@ impl ResourceStore {
             let sig = self.signature()?;
             let id = repo.commit(None, &sig, &sig, &message, &tree, &[&head])?;
             match repo.reference_matching(BRANCH_REF, id, true, head.id(), &message) {
-                Ok(_) => return Ok(id.into()),
+                Ok(_) => {
+                    self.heads
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(project);
+                    return Ok(id.into());
+                }
                 Err(e)
                     if attempt < WRITE_ATTEMPTS
                         && matches!(e.code(), ErrorCode::Modified | ErrorCode::Locked) =>
@@ -683,16 +781,38 @@ impl ResourceStore {
         Arc::clone(locks.entry(project.to_owned()).or_default())
     }
 
-    /// Opens the project's repository.
-    fn open_repo(&self, project: &str) -> Result<Repository, ResourceError> {
+    /// The project's repository, opened once and kept: opening parses the repository's
+    /// configuration, and a kept handle keeps libgit2's object cache warm. References are
+    /// read from disk at every lookup, so changes by other processes are seen.
+    fn open_repo(&self, project: &str) -> Result<Arc<Mutex<Repository>>, ResourceError> {
         let path = self.project_path(project);
+        let mut repos = self.repos.lock().unwrap_or_else(PoisonError::into_inner);
         if !path.is_dir() {
+            repos.remove(project);
             return Err(ResourceError::ProjectNotFound);
         }
-        Repository::open_bare(&path).map_err(|e| match e.code() {
+        if let Some(repo) = repos.get(project) {
+            return Ok(Arc::clone(repo));
+        }
+        let repo = Repository::open_bare(&path).map_err(|e| match e.code() {
             ErrorCode::NotFound => ResourceError::ProjectNotFound,
             _ => ResourceError::Git(e),
-        })
+        })?;
+        let repo = Arc::new(Mutex::new(repo));
+        repos.insert(project.to_owned(), Arc::clone(&repo));
+        Ok(repo)
+    }
+
+    /// Forgets the kept handle and head of a project's repository (deleted or replaced).
+    fn forget_repo(&self, project: &str) {
+        self.repos
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(project);
+        self.heads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(project);
     }
 
     /// The configured author, with the current time.
@@ -716,6 +836,12 @@ impl ResourceStore {
 /// The commit the branch points at.
 fn head_commit(repo: &Repository) -> Result<Commit<'_>, ResourceError> {
     Ok(repo.find_reference(BRANCH_REF)?.peel_to_commit()?)
+}
+
+/// Locks a kept repository handle (a panic while it was held leaves nothing half-done in
+/// git, whose writes are atomic renames).
+fn lock_repo(repo: &Mutex<Repository>) -> std::sync::MutexGuard<'_, Repository> {
+    repo.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The head, or the commit named by a (possibly abbreviated) hexadecimal id.

@@ -851,3 +851,24 @@ fn leftovers_of_interrupted_operations_are_removed_at_open() {
         .create_project("p", &["dev"], SHIPYARD)
         .expect("create after crash");
 }
+
+#[test]
+fn heads_are_remembered_but_follow_writes_of_other_stores() {
+    let (dir, first) = store("heads");
+    let second = ResourceStore::open(StoreConfig::new(dir.path())).expect("second store");
+    let before = first.stage_head("sockshop", "dev").expect("dev head");
+    assert_eq!(first.stage_head("sockshop", "dev").unwrap(), before);
+    assert!(matches!(
+        first.stage_head("sockshop", "prod"),
+        Err(ResourceError::StageNotFound)
+    ));
+    // Another store (another process) commits: the first one sees the new head at once.
+    let theirs = put(&second, Scope::stage("sockshop", "dev"), "a.yaml", b"a: 1");
+    assert_eq!(first.stage_head("sockshop", "dev").unwrap(), theirs);
+    assert_eq!(first.project_head("sockshop").unwrap(), theirs);
+    // And its own writes, including a new stage.
+    second.create_stage("sockshop", "prod").expect("stage");
+    let ours = put(&first, Scope::project("sockshop"), "b.yaml", b"b: 2");
+    assert_eq!(first.stage_head("sockshop", "prod").unwrap(), ours);
+    assert_eq!(second.project_head("sockshop").unwrap(), ours);
+}

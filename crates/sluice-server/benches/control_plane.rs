@@ -204,11 +204,15 @@ async fn throughput(sequences: usize) -> f64 {
     let app = setup(sequences).await;
     spawn_instant_executor(app.clone());
     let start = Instant::now();
+    let mut pending = Vec::new();
     for i in 0..sequences {
-        app.driver
-            .submit(trigger(&format!("svc{i}")))
-            .await
-            .unwrap();
+        let driver = app.driver.clone();
+        pending.push(tokio::spawn(async move {
+            driver.submit(trigger(&format!("svc{i}"))).await.unwrap();
+        }));
+    }
+    for p in pending {
+        p.await.unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {

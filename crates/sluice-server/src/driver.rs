@@ -17,14 +17,14 @@
 //! nothing is lost or sent twice (deterministic ids make the built-in services' answers
 //! idempotent).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use sluice_engine::{
     ControlAction, Effect, Engine, EngineConfig, ExecutionId, Input, PauseScope, SequenceExecution,
     Step, TimerKey,
 };
-use sluice_model::event::{EventType, KeptnEvent, TaskEventKind, Timestamp};
+use sluice_model::event::{KeptnEvent, Timestamp};
 use sluice_model::shipyard::Shipyard;
 use sluice_resources::ResourceStore;
 use sluice_store::{Changes, ExecutionRecord, NewEvent, Store};
@@ -37,6 +37,12 @@ use crate::metrics::Metrics;
 /// Key under which the engine's pauses are kept in the store.
 const PAUSES_KEY: &str = "engine.pauses";
 
+/// Most commands written in one transaction (group commit).
+const MAX_BATCH: usize = 256;
+
+/// How long marks of sent events wait for the next commit before they get their own.
+const DISPATCH_MARK_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// Why the driver could not take a command.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -46,6 +52,9 @@ pub enum Error {
     /// An execution could not be serialized.
     #[error("cannot serialize a sequence execution: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// A failure shared by all commands handled in one transaction.
+    #[error(transparent)]
+    Shared(Arc<Error>),
     /// The driver has stopped (server shutting down).
     #[error("the sequence engine has stopped")]
     Stopped,
@@ -109,6 +118,8 @@ pub struct OpenTask {
     pub keptn_context: String,
     /// Whether the task is due (not waiting for `triggeredAfter`).
     pub due: bool,
+    /// Whether an executor has sent `.started` (or `.finished`) for it.
+    pub answered: bool,
 }
 
 /// Open tasks by execution, kept current by the driver and read by API handlers.
@@ -205,6 +216,73 @@ pub struct Driver {
     tx: mpsc::Sender<Command>,
     open_tasks: OpenTasks,
     views: mpsc::UnboundedSender<Arc<KeptnEvent>>,
+    /// Ids of outgoing events published but not yet marked dispatched in the store.
+    sent: Vec<String>,
+}
+
+/// How to answer one command of a batch once the batch is durable.
+enum Reply {
+    Event(oneshot::Sender<Result<Accepted, Error>>, Accepted),
+    Control(oneshot::Sender<Result<bool, Error>>, bool),
+    None,
+}
+
+impl Reply {
+    fn send(self) {
+        match self {
+            Reply::Event(tx, outcome) => {
+                let _ = tx.send(Ok(outcome));
+            }
+            Reply::Control(tx, found) => {
+                let _ = tx.send(Ok(found));
+            }
+            Reply::None => {}
+        }
+    }
+
+    fn fail(self, error: &Arc<Error>) {
+        match self {
+            Reply::Event(tx, _) => {
+                let _ = tx.send(Err(Error::Shared(error.clone())));
+            }
+            Reply::Control(tx, _) => {
+                let _ = tx.send(Err(Error::Shared(error.clone())));
+            }
+            Reply::None => {
+                tracing::error!(error = %error, "cannot persist a timer step; it will be retried after a restart");
+            }
+        }
+    }
+}
+
+/// One command of a batch after its engine step.
+struct Applied {
+    reply: Reply,
+    /// The incoming event to store and publish.
+    incoming: Option<Arc<KeptnEvent>>,
+    step: Option<Step>,
+}
+
+impl Applied {
+    fn answer(reply: Reply) -> Applied {
+        Applied {
+            reply,
+            incoming: None,
+            step: None,
+        }
+    }
+}
+
+/// What the steps of one batch changed.
+#[derive(Default)]
+struct Work {
+    /// The latest serialized state of each changed execution.
+    records: HashMap<String, ExecutionRecord>,
+    changed: Vec<ExecutionId>,
+    pauses_changed: bool,
+    error: Option<Error>,
+    /// The commit of each stage's head, as first looked up in this batch.
+    stage_heads: std::cell::RefCell<HashMap<(String, String), Option<String>>>,
 }
 
 impl Driver {
@@ -235,13 +313,7 @@ impl Driver {
                 shipyards.insert(project.name.clone(), Arc::new(parsed));
             }
         }
-        let (views, mut view_events) = mpsc::unbounded_channel::<Arc<KeptnEvent>>();
-        let view_store = store.clone();
-        tokio::spawn(async move {
-            while let Some(event) = view_events.recv().await {
-                Driver::update_views(&view_store, &event).await;
-            }
-        });
+        let views = crate::projects_view::spawn(store.clone(), metrics.clone());
         let mut driver = Driver {
             engine: Engine::restore(config, executions, pauses),
             store,
@@ -253,6 +325,7 @@ impl Driver {
             tx: tx.clone(),
             open_tasks: open_tasks.clone(),
             views,
+            sent: Vec::new(),
         };
         for (key, at) in driver.engine.pending_timers() {
             driver.arm(key, at);
@@ -275,11 +348,92 @@ impl Driver {
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        while let Some(command) = rx.recv().await {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            // Marks of sent events ride along with the next commit; when nothing comes for a
+            // moment they get a transaction of their own.
+            let first = if self.sent.is_empty() {
+                rx.recv().await
+            } else {
+                match tokio::time::timeout(DISPATCH_MARK_DELAY, rx.recv()).await {
+                    Ok(command) => command,
+                    Err(_) => {
+                        self.flush_sent().await;
+                        continue;
+                    }
+                }
+            };
+            let Some(first) = first else { break };
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            self.handle_batch(&mut batch).await;
+        }
+        self.flush_sent().await;
+        for (_, timer) in self.timers.drain() {
+            timer.abort();
+        }
+    }
+
+    /// Marks the events sent since the last commit as dispatched.
+    async fn flush_sent(&mut self) {
+        if self.sent.is_empty() {
+            return;
+        }
+        let ids = std::mem::take(&mut self.sent);
+        if let Err(e) = self.store.mark_dispatched(&ids).await {
+            tracing::warn!(error = %e, "cannot mark sent events; they are sent again after a restart");
+        }
+    }
+
+    /// Handles the commands that arrived together: runs the engine on each in order, writes
+    /// everything in ONE transaction (group commit), then answers and carries out the effects.
+    async fn handle_batch(&mut self, batch: &mut Vec<Command>) {
+        let ids: Vec<String> = batch
+            .iter()
+            .filter_map(|c| match c {
+                Command::Event { event, .. } => event.id.clone(),
+                _ => None,
+            })
+            .collect();
+        let mut known = if ids.is_empty() {
+            HashSet::new()
+        } else {
+            match self.store.existing_event_ids(&ids).await {
+                Ok(known) => known,
+                Err(e) => {
+                    let e = Arc::new(Error::Store(e));
+                    for command in batch.drain(..) {
+                        self.refuse(command, &e);
+                    }
+                    return;
+                }
+            }
+        };
+        let mut applied: Vec<Applied> = Vec::with_capacity(batch.len());
+        let mut work = Work::default();
+        for command in batch.drain(..) {
             match command {
                 Command::Event { event, reply } => {
-                    let outcome = self.on_event(*event).await;
-                    let _ = reply.send(outcome);
+                    let id = event.id.clone().unwrap_or_default();
+                    // Known before, or twice in this batch: a duplicate delivery.
+                    if !known.insert(id) {
+                        applied.push(Applied::answer(Reply::Event(reply, Accepted::Duplicate)));
+                        continue;
+                    }
+                    self.metrics
+                        .event_received(event.event_type.as_deref().unwrap_or(""));
+                    let stored = Arc::new((*event).clone());
+                    let step = self.step(Input::Event(event), &mut work);
+                    applied.push(Applied {
+                        reply: Reply::Event(reply, Accepted::Stored),
+                        incoming: Some(stored),
+                        step: Some(step),
+                    });
                 }
                 Command::Control {
                     keptn_context,
@@ -292,17 +446,22 @@ impl Driver {
                         stage,
                         action,
                     };
-                    let outcome = self
-                        .step(input, None)
-                        .await
-                        .map(|step| step.ignored.is_none());
-                    let _ = reply.send(outcome);
+                    let step = self.step(input, &mut work);
+                    let found = step.ignored.is_none();
+                    applied.push(Applied {
+                        reply: Reply::Control(reply, found),
+                        incoming: None,
+                        step: Some(step),
+                    });
                 }
                 Command::Timer(key) => {
                     self.timers.remove(&key);
-                    if let Err(e) = self.step(Input::Timer(key), None).await {
-                        tracing::error!(error = %e, "cannot persist a timer step; it will be retried after a restart");
-                    }
+                    let step = self.step(Input::Timer(key), &mut work);
+                    applied.push(Applied {
+                        reply: Reply::None,
+                        incoming: None,
+                        step: Some(step),
+                    });
                 }
                 Command::Shipyard { project, shipyard } => match shipyard {
                     Some(s) => {
@@ -314,54 +473,108 @@ impl Driver {
                 },
             }
         }
-        for (_, timer) in self.timers.drain() {
-            timer.abort();
+
+        // One transaction for the whole batch, in the order the steps happened.
+        let mut changes = Changes::default();
+        for a in &applied {
+            if let Some(event) = &a.incoming {
+                changes.events.push(NewEvent {
+                    event: (**event).clone(),
+                    outgoing: false,
+                });
+            }
+            for effect in a.step.iter().flat_map(|s| &s.effects) {
+                if let Effect::Emit(event) = effect {
+                    changes.events.push(NewEvent {
+                        event: (**event).clone(),
+                        outgoing: true,
+                    });
+                }
+            }
         }
+        changes.executions_upsert = work.records.into_values().collect();
+        if work.pauses_changed {
+            match serde_json::to_value(self.engine.pauses()) {
+                Ok(v) => changes.settings_set.push((PAUSES_KEY.to_owned(), v)),
+                Err(e) => tracing::error!(error = %e, "cannot serialize the pauses"),
+            }
+        }
+        if let Some(e) = work.error.take() {
+            let e = Arc::new(e);
+            for a in applied {
+                a.reply.fail(&e);
+            }
+            return;
+        }
+        if !changes.is_empty() {
+            changes.dispatched = std::mem::take(&mut self.sent);
+            if let Err(e) = self.store.commit(&changes).await {
+                tracing::error!(error = %e, "cannot persist a batch of engine steps");
+                let e = Arc::new(Error::Store(e));
+                for a in applied {
+                    a.reply.fail(&e);
+                }
+                return;
+            }
+        }
+
+        // Durable: now the world may see it. The projects view follows in the background,
+        // off the path from one task to the next.
+        for a in applied {
+            if let Some(event) = a.incoming {
+                let _ = self.views.send(event.clone());
+                self.bus.publish(event);
+            }
+            if let Some(step) = &a.step {
+                self.carry_out(step);
+            }
+            a.reply.send();
+        }
+        self.refresh_open_tasks(Some(&work.changed));
     }
 
-    async fn on_event(&mut self, event: KeptnEvent) -> Result<Accepted, Error> {
-        let id = event.id.clone().unwrap_or_default();
-        if self.store.event_exists(&id).await? {
-            return Ok(Accepted::Duplicate);
-        }
-        self.metrics
-            .event_received(event.event_type.as_deref().unwrap_or(""));
-        let task_finished = event
-            .event_type()
-            .ok()
-            .and_then(|t| match t {
-                EventType::Task {
-                    task,
-                    kind: TaskEventKind::Finished,
-                } => Some(task),
-                _ => None,
-            })
-            .zip(event.triggeredid.clone());
-        let stored = Arc::new(event.clone());
-        let step = self.step(Input::event(event), Some(stored.clone())).await?;
-        if let Some((task, triggered_id)) = task_finished {
-            self.observe_task_duration(&task, &triggered_id, &stored)
-                .await;
-        }
-        let _ = step;
-        Ok(Accepted::Stored)
+    /// Answers a command that could not be handled at all.
+    fn refuse(&mut self, command: Command, error: &Arc<Error>) {
+        let reply = match command {
+            Command::Event { reply, .. } => Reply::Event(reply, Accepted::Stored),
+            Command::Control { reply, .. } => Reply::Control(reply, false),
+            Command::Timer(key) => {
+                tracing::error!(error = %error, "cannot handle a timer; it fires again after a restart");
+                self.timers.remove(&key);
+                Reply::None
+            }
+            Command::Shipyard { project, shipyard } => {
+                match shipyard {
+                    Some(s) => self.shipyards.insert(project, s),
+                    None => self.shipyards.remove(&project),
+                };
+                Reply::None
+            }
+        };
+        reply.fail(error);
     }
 
-    /// Runs one engine step, persists it with the incoming event, then carries out its effects.
-    async fn step(
-        &mut self,
-        input: Input,
-        incoming: Option<Arc<KeptnEvent>>,
-    ) -> Result<Step, Error> {
+    /// Runs one engine step and notes what it changed in `work` (executions are serialized
+    /// at once: an ended one is forgotten right after its step).
+    fn step(&mut self, input: Input, work: &mut Work) -> Step {
         let now = clock::now();
         let resources = self.resources.clone();
         let shipyards = &self.shipyards;
         let shipyard_for = |project: &str| shipyards.get(project).cloned();
+        // Looked up once per stage and batch: the sequences triggered together pin the same
+        // commit, and git is read once instead of once per sequence.
+        let heads = &work.stage_heads;
         let stage_commit = |project: &str, stage: &str| {
-            resources
+            let key = (project.to_owned(), stage.to_owned());
+            if let Some(head) = heads.borrow().get(&key) {
+                return head.clone();
+            }
+            let head = resources
                 .stage_head(project, stage)
                 .ok()
-                .map(|c| c.to_string())
+                .map(|c| c.to_string());
+            heads.borrow_mut().insert(key, head.clone());
+            head
         };
         let mut ids = || uuid::Uuid::new_v4().to_string();
         let step = self
@@ -370,53 +583,39 @@ impl Driver {
         if let Some(reason) = &step.ignored {
             tracing::debug!(%reason, "engine ignored an input");
         }
-
-        let mut changes = Changes::default();
-        if let Some(event) = &incoming {
-            changes.events.push(NewEvent {
-                event: (**event).clone(),
-                outgoing: false,
-            });
-        }
-        let mut emitted = Vec::new();
-        for effect in &step.effects {
-            if let Effect::Emit(event) = effect {
-                changes.events.push(NewEvent {
-                    event: (**event).clone(),
-                    outgoing: true,
-                });
-                emitted.push(Arc::new((**event).clone()));
-            }
-        }
         for id in &step.changed {
             if let Some(execution) = self.engine.execution(id) {
-                changes.executions_upsert.push(record_of(execution)?);
+                match record_of(execution) {
+                    Ok(record) => {
+                        work.records.insert(record.id.clone(), record);
+                    }
+                    Err(e) => work.error = Some(e),
+                }
+            }
+            work.changed.push(id.clone());
+        }
+        work.pauses_changed |= step.pauses_changed;
+        // Ended executions need not stay in memory; the store keeps them for the API.
+        for id in &step.changed {
+            if self.engine.execution(id).is_some_and(|e| !e.is_open()) {
+                self.engine.forget(id);
             }
         }
-        if step.pauses_changed {
-            changes.settings_set.push((
-                PAUSES_KEY.to_owned(),
-                serde_json::to_value(self.engine.pauses())?,
-            ));
-        }
-        if !changes.is_empty() {
-            self.store.commit(&changes).await?;
-        }
+        step
+    }
 
-        // Durable: now the world may see it. The projects view follows in the background,
-        // off the path from one task to the next.
-        if let Some(event) = incoming {
-            let _ = self.views.send(event.clone());
-            self.bus.publish(event);
-        }
-        let emitted_ids: Vec<String> = emitted.iter().filter_map(|e| e.id.clone()).collect();
-        for event in emitted {
-            let _ = self.views.send(event.clone());
-            self.bus.publish(event);
-        }
+    /// Carries out a committed step's effects: publish, timers, cancellations.
+    fn carry_out(&mut self, step: &Step) {
         for effect in &step.effects {
             match effect {
-                Effect::Emit(_) => {}
+                Effect::Emit(event) => {
+                    let event = Arc::new((**event).clone());
+                    if let Some(id) = &event.id {
+                        self.sent.push(id.clone());
+                    }
+                    let _ = self.views.send(event.clone());
+                    self.bus.publish(event);
+                }
                 Effect::ScheduleTimer { key, at } => self.arm(key.clone(), *at),
                 Effect::CancelTimer(key) => {
                     if let Some(t) = self.timers.remove(key) {
@@ -436,90 +635,6 @@ impl Driver {
                     });
                 }
             }
-        }
-        if !emitted_ids.is_empty() {
-            self.store.mark_dispatched(&emitted_ids).await?;
-        }
-        self.refresh_open_tasks(Some(&step.changed));
-        // Ended executions need not stay in memory; the store keeps them for the API.
-        for id in &step.changed {
-            if self.engine.execution(id).is_some_and(|e| !e.is_open()) {
-                self.engine.forget(id);
-            }
-        }
-        Ok(step)
-    }
-
-    /// Keeps the projects view current: the last event of each task type per service and
-    /// stage (Keptn's `lastEventTypes`) and the image a successful deployment task rolled out
-    /// (`deployedImage`). These are derived views, written after the commit; a crash in
-    /// between leaves them one event behind, never the sequence state.
-    async fn update_views(store: &Store, event: &KeptnEvent) {
-        let Ok(EventType::Task { task, kind }) = event.event_type() else {
-            return;
-        };
-        let data = event.data.as_ref().unwrap_or(&serde_json::Value::Null);
-        let field = |k: &str| {
-            data.get(k)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
-        let (project, stage, service) = (field("project"), field("stage"), field("service"));
-        if project.is_empty() || stage.is_empty() || service.is_empty() {
-            return;
-        }
-        let info = sluice_store::EventContextInfo {
-            event_id: event.id.clone().unwrap_or_default(),
-            keptn_context: event.shkeptncontext.clone().unwrap_or_default(),
-            time: event
-                .timestamp()
-                .and_then(Result::ok)
-                .map(|t| t.unix_nanos().to_string())
-                .unwrap_or_default(),
-        };
-        let ty = event.event_type.clone().unwrap_or_default();
-        if let Err(e) = store
-            .record_last_event(&project, &stage, &service, &ty, &info)
-            .await
-        {
-            tracing::debug!(error = %e, "cannot record the last event of {service} in {stage}");
-        }
-        let passed = matches!(field("result").as_str(), "pass" | "warning");
-        if kind != TaskEventKind::Finished || !passed {
-            return;
-        }
-        // The image a task reports having rolled out (`deployment.image`, written by sluice's
-        // local deployments for deploy, rollback and scale) wins; otherwise, like Keptn, a
-        // deployment task's image is the one its trigger asked for.
-        let reported = data
-            .pointer("/deployment/image")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned);
-        let image = match reported {
-            Some(image) => Some(image),
-            None if task.ends_with("deployment") => {
-                let Some(triggered_id) = &event.triggeredid else {
-                    return;
-                };
-                let Ok(Some(triggered)) = store.event(triggered_id).await else {
-                    return;
-                };
-                triggered
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.pointer("/configurationChange/values/image"))
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::to_owned)
-            }
-            None => None,
-        };
-        if let Some(image) = image
-            && let Err(e) = store
-                .set_deployed_image(&project, &stage, &service, &image)
-                .await
-        {
-            tracing::warn!(error = %e, "cannot record the deployed image of {service} in {stage}");
         }
     }
 
@@ -570,6 +685,7 @@ impl Driver {
                     service: execution.scope.service.clone(),
                     keptn_context: execution.scope.keptn_context.clone(),
                     due: !current.delayed,
+                    answered: !current.events.is_empty(),
                 },
             );
         }
@@ -590,19 +706,6 @@ impl Driver {
             }
         }
         Ok(out)
-    }
-
-    async fn observe_task_duration(&self, task: &str, triggered_id: &str, finished: &KeptnEvent) {
-        let Ok(Some(triggered)) = self.store.event(triggered_id).await else {
-            return;
-        };
-        let (Some(Ok(start)), Some(Ok(end))) = (triggered.timestamp(), finished.timestamp()) else {
-            return;
-        };
-        let seconds = end.nanos_since(start) as f64 / 1e9;
-        if seconds >= 0.0 {
-            self.metrics.task_finished(task, seconds);
-        }
     }
 }
 

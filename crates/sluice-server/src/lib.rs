@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod metrics;
+mod projects_view;
 pub mod services;
 pub mod state;
 
@@ -151,8 +152,8 @@ pub async fn open_with(
     // Built-in services subscribe before the driver starts, so that what the driver
     // republishes after a restart reaches them.
     let (driver, inbox) = driver::channel();
-    services::approval::start(&bus, driver.clone());
-    services::remediation::start(&bus, driver.clone(), resources.clone());
+    services::approval::start(&bus, driver.clone(), store.clone());
+    services::remediation::start(&bus, driver.clone(), store.clone(), resources.clone());
     services::jobs::start(
         &bus,
         driver.clone(),

@@ -299,6 +299,26 @@ impl Store {
         Ok(found.is_some())
     }
 
+    /// Which of these ids belong to stored events (one query for a whole batch).
+    pub async fn existing_event_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut found = std::collections::HashSet::new();
+        // SQLite allows 32,766 parameters per statement; stay far below.
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(format!(
+                "SELECT id FROM events WHERE id IN ({marks})"
+            )));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            found.extend(q.fetch_all(&self.readers).await?);
+        }
+        Ok(found)
+    }
+
     /// The event with this id.
     pub async fn event(&self, id: &str) -> Result<Option<KeptnEvent>> {
         let body: Option<String> = sqlx::query_scalar("SELECT body FROM events WHERE id = ?")

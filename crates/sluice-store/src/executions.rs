@@ -119,6 +119,9 @@ pub struct Changes {
     pub timers_clear: Vec<String>,
     /// Settings to write (key, JSON value), replacing earlier values.
     pub settings_set: Vec<(String, Value)>,
+    /// Ids of outgoing events sent since an earlier commit, to mark dispatched in this one
+    /// (like [`Store::mark_dispatched`], without a transaction of its own).
+    pub dispatched: Vec<String>,
 }
 
 impl Changes {
@@ -130,6 +133,7 @@ impl Changes {
             && self.timers_set.is_empty()
             && self.timers_clear.is_empty()
             && self.settings_set.is_empty()
+            && self.dispatched.is_empty()
     }
 }
 
@@ -261,6 +265,12 @@ impl Store {
             .bind(value.to_string())
             .execute(&mut *tx)
             .await?;
+        }
+        for id in &changes.dispatched {
+            sqlx::query("UPDATE events SET dispatched = 1 WHERE id = ? AND dispatched = 0")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(out)

@@ -39,6 +39,21 @@ pub struct EventContextInfo {
     pub time: String,
 }
 
+/// One entry for [`Store::record_last_events`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastEvent {
+    /// Project.
+    pub project: String,
+    /// Stage.
+    pub stage: String,
+    /// Service.
+    pub service: String,
+    /// The event type.
+    pub event_type: String,
+    /// Where it happened.
+    pub info: EventContextInfo,
+}
+
 /// A service of a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRecord {
@@ -415,6 +430,56 @@ impl Store {
         .bind(service)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records many last events at once (`lastEventTypes`), in one transaction: later
+    /// entries win over earlier ones of the same type. Services that do not exist (any more)
+    /// are skipped.
+    pub async fn record_last_events(&self, entries: &[LastEvent]) -> Result<()> {
+        let mut by_service: BTreeMap<(&str, &str, &str), Vec<&LastEvent>> = BTreeMap::new();
+        for e in entries {
+            by_service
+                .entry((&e.project, &e.stage, &e.service))
+                .or_default()
+                .push(e);
+        }
+        if by_service.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for ((project, stage, service), events) in by_service {
+            let current: Option<String> = sqlx::query_scalar(
+                "SELECT last_event_types FROM service_stages \
+                 WHERE project = ? AND stage = ? AND service = ?",
+            )
+            .bind(project)
+            .bind(stage)
+            .bind(service)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(current) = current else {
+                continue;
+            };
+            let mut map: BTreeMap<String, EventContextInfo> =
+                parse_stored("lastEventTypes", &current)?;
+            for e in events {
+                map.insert(e.event_type.clone(), e.info.clone());
+            }
+            let text = serde_json::to_string(&map)
+                .map_err(|e| Error::InvalidInput(format!("lastEventTypes: {e}")))?;
+            sqlx::query(
+                "UPDATE service_stages SET last_event_types = ? \
+                 WHERE project = ? AND stage = ? AND service = ?",
+            )
+            .bind(text)
+            .bind(project)
+            .bind(stage)
+            .bind(service)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -698,7 +698,7 @@ impl Engine {
     fn slot_taken(&self, slot: &SlotKey, except: &ExecutionId) -> bool {
         self.executions
             .values()
-            .any(|x| x.id != *except && x.state == SequenceState::Started && slot_of(x) == *slot)
+            .any(|x| x.id != *except && x.state == SequenceState::Started && in_slot(x, slot))
     }
 
     /// Starts queued executions of the slot in trigger order while the slot is free, then
@@ -712,7 +712,7 @@ impl Engine {
             let next = self
                 .executions
                 .values()
-                .filter(|x| x.state.is_queued() && !x.paused && slot_of(x) == *slot)
+                .filter(|x| x.state.is_queued() && !x.paused && in_slot(x, slot))
                 .min_by_key(|x| (x.triggered_at, x.arrival))
                 .map(|x| x.id.clone());
             let Some(id) = next else { break };
@@ -730,7 +730,7 @@ impl Engine {
         let waiting: Vec<ExecutionId> = self
             .executions
             .values()
-            .filter(|x| x.state == SequenceState::Triggered && !x.paused && slot_of(x) == *slot)
+            .filter(|x| x.state == SequenceState::Triggered && !x.paused && in_slot(x, slot))
             .map(|x| x.id.clone())
             .collect();
         for id in waiting {
@@ -931,6 +931,11 @@ impl Engine {
         env.touch(id);
         Some(slot_of(x))
     }
+}
+
+/// Whether `x` runs in `slot` (compared in place: this runs for every execution held).
+fn in_slot(x: &SequenceExecution, slot: &SlotKey) -> bool {
+    x.scope.service == slot.2 && x.scope.stage == slot.1 && x.scope.project == slot.0
 }
 
 fn slot_of(x: &SequenceExecution) -> SlotKey {

@@ -6,38 +6,40 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sluice_model::event::KeptnEvent;
-use tokio::sync::broadcast::error::RecvError;
+use sluice_store::Store;
 
 use crate::bus::Bus;
 use crate::clock;
 use crate::driver::DriverHandle;
+use crate::services::feed::Feed;
 
 /// The `source` of the events this service sends.
 pub const SOURCE: &str = "approval-service";
 
+/// The event this service answers.
+const APPROVAL_TRIGGERED: &str = "sh.keptn.event.approval.triggered";
+
 /// Subscribes to the bus now and answers approvals in a background task.
-pub fn start(bus: &Bus, driver: DriverHandle) {
-    let events = bus.subscribe();
-    tokio::spawn(run(events, driver));
+pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>) {
+    let feed = Feed::new(
+        bus.subscribe(),
+        driver.clone(),
+        store,
+        Some(APPROVAL_TRIGGERED),
+        SOURCE,
+    );
+    tokio::spawn(run(feed, driver));
 }
 
 /// Runs until the bus closes.
-async fn run(mut events: tokio::sync::broadcast::Receiver<Arc<KeptnEvent>>, driver: DriverHandle) {
-    loop {
-        match events.recv().await {
-            Ok(event) => {
-                if event.event_type.as_deref() == Some("sh.keptn.event.approval.triggered") {
-                    for answer in answers(&event) {
-                        if let Err(e) = driver.submit(answer).await {
-                            tracing::error!(error = %e, "approval-service could not answer");
-                        }
-                    }
+async fn run(mut feed: Feed, driver: DriverHandle) {
+    while let Some(event) = feed.recv().await {
+        if event.event_type.as_deref() == Some(APPROVAL_TRIGGERED) {
+            for answer in answers(&event) {
+                if let Err(e) = driver.submit(answer).await {
+                    tracing::error!(error = %e, "approval-service could not answer");
                 }
             }
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "approval-service fell behind the event bus")
-            }
-            Err(RecvError::Closed) => return,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod approval;
 pub mod evaluation;
+pub mod feed;
 pub mod jobs;
 pub mod load_artifacts;
 pub mod loadtest;

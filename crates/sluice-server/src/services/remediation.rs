@@ -24,11 +24,12 @@ use sluice_model::event::KeptnEvent;
 use sluice_model::event::data::GetActionTriggeredEventData;
 use sluice_model::remediation::{Remediation, SelectError};
 use sluice_resources::{ResourceError, ResourceStore, Scope};
-use tokio::sync::broadcast::error::RecvError;
+use sluice_store::Store;
 
 use crate::bus::Bus;
 use crate::clock;
 use crate::driver::DriverHandle;
+use crate::services::feed::Feed;
 
 /// The `source` of the events this service sends (Keptn's service name).
 pub const SOURCE: &str = "remediation-service";
@@ -38,33 +39,27 @@ pub const GET_ACTION_TRIGGERED: &str = "sh.keptn.event.get-action.triggered";
 pub const REMEDIATION_URI: &str = "remediation.yaml";
 
 /// Subscribes to the bus now and answers get-action requests in a background task.
-pub fn start(bus: &Bus, driver: DriverHandle, resources: Arc<ResourceStore>) {
-    let events = bus.subscribe();
-    tokio::spawn(run(events, driver, resources));
+pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>, resources: Arc<ResourceStore>) {
+    let feed = Feed::new(
+        bus.subscribe(),
+        driver.clone(),
+        store,
+        Some(GET_ACTION_TRIGGERED),
+        SOURCE,
+    );
+    tokio::spawn(run(feed, driver, resources));
 }
 
 /// Runs until the bus closes.
-async fn run(
-    mut events: tokio::sync::broadcast::Receiver<Arc<KeptnEvent>>,
-    driver: DriverHandle,
-    resources: Arc<ResourceStore>,
-) {
-    loop {
-        match events.recv().await {
-            Ok(event) => {
-                if event.event_type.as_deref() == Some(GET_ACTION_TRIGGERED) {
-                    let file = read_file(&resources, &event).await;
-                    for answer in answers(&event, &file) {
-                        if let Err(e) = driver.submit(answer).await {
-                            tracing::error!(error = %e, "remediation-service could not answer");
-                        }
-                    }
+async fn run(mut feed: Feed, driver: DriverHandle, resources: Arc<ResourceStore>) {
+    while let Some(event) = feed.recv().await {
+        if event.event_type.as_deref() == Some(GET_ACTION_TRIGGERED) {
+            let file = read_file(&resources, &event).await;
+            for answer in answers(&event, &file) {
+                if let Err(e) = driver.submit(answer).await {
+                    tracing::error!(error = %e, "remediation-service could not answer");
                 }
             }
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "remediation-service fell behind the event bus")
-            }
-            Err(RecvError::Closed) => return,
         }
     }
 }

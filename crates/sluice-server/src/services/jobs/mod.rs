@@ -96,6 +96,8 @@ use serde_json::{Value, json};
 use sluice_model::event::{ContentTypeKey, EventType, KeptnEvent, TaskEventKind, Timestamp};
 use sluice_model::job::{Action, Task, event_map, expand_vars};
 use sluice_resources::{ResourceStore, Scope};
+
+use crate::services::feed::Feed;
 use sluice_store::Store;
 use tokio::sync::{broadcast, watch};
 
@@ -164,10 +166,16 @@ pub fn start(
         DEPLOYMENTS_ENV.to_owned(),
         deployments_dir(data_dir).to_string_lossy().into_owned(),
     ));
+    let feed = Feed::new(
+        bus.subscribe(),
+        executor.driver.clone(),
+        executor.store.clone(),
+        None,
+        SOURCE,
+    );
     let executor = Arc::new(executor);
-    let events = bus.subscribe();
     let cancels = bus.subscribe_cancels();
-    tokio::spawn(executor.run(events, cancels));
+    tokio::spawn(executor.run(feed, cancels));
 }
 
 /// The executor's state, shared by its runs.
@@ -180,6 +188,8 @@ pub struct JobExecutor {
     base_env: Vec<(String, String)>,
     /// Cancel switches of the events being handled, by event id.
     active: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// `job/config.yaml` lookups already made.
+    configs: Arc<config::ConfigCache>,
 }
 
 impl std::fmt::Debug for JobExecutor {
@@ -260,26 +270,20 @@ impl JobExecutor {
             allowlist,
             base_env,
             active: Mutex::new(HashMap::new()),
+            configs: Arc::default(),
         }
     }
 
     /// Handles events and cancellations until the bus closes.
-    pub async fn run(
-        self: Arc<Self>,
-        mut events: broadcast::Receiver<Arc<KeptnEvent>>,
-        mut cancels: broadcast::Receiver<Cancel>,
-    ) {
+    pub async fn run(self: Arc<Self>, mut feed: Feed, mut cancels: broadcast::Receiver<Cancel>) {
         use broadcast::error::RecvError;
         loop {
             tokio::select! {
-                event = events.recv() => match event {
-                    Ok(event) => {
+                event = feed.recv() => match event {
+                    Some(event) => {
                         self.clone().dispatch(event);
                     }
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "the job executor fell behind the event bus");
-                    }
-                    Err(RecvError::Closed) => return,
+                    None => return,
                 },
                 cancel = cancels.recv() => match cancel {
                     Ok(cancel) => {
@@ -346,7 +350,8 @@ impl JobExecutor {
                 scope.service.clone(),
                 commit.clone(),
             );
-            tokio::task::spawn_blocking(move || config::find(&resources, &p, &s, &v, c.as_deref()))
+            let configs = self.configs.clone();
+            tokio::task::spawn_blocking(move || configs.find(&resources, &p, &s, &v, c.as_deref()))
                 .await
                 .ok()
                 .flatten()

@@ -1,0 +1,161 @@
+//! The events a built-in service follows: the live bus, and after falling behind it, the tasks
+//! that were missed, read back from the driver's open tasks and the store.
+//!
+//! The bus holds a few thousand events; a burst larger than that makes a slow subscriber lag
+//! and lose events. A task executor must not lose a task (it would wait for its deadline), so
+//! after a lag the feed yields the `.triggered` events of every open, due task that no
+//! executor has answered yet, then goes on with live events. Services' answers are
+//! idempotent (deterministic ids, or a check of what is running), so a task seen twice is
+//! answered once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use sluice_model::event::KeptnEvent;
+use sluice_store::Store;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::driver::DriverHandle;
+
+/// A bus subscription that catches up with missed tasks.
+#[derive(Debug)]
+pub struct Feed {
+    events: broadcast::Receiver<Arc<KeptnEvent>>,
+    driver: DriverHandle,
+    store: Arc<Store>,
+    /// Only tasks of this `.triggered` type are caught up (`None`: all).
+    task_type: Option<&'static str>,
+    /// Who follows (for the log).
+    name: &'static str,
+    /// Ids of the `.triggered` events of missed tasks still to yield.
+    missed: VecDeque<String>,
+}
+
+impl Feed {
+    /// Follows `events` (subscribe before the driver starts so nothing is missed).
+    pub fn new(
+        events: broadcast::Receiver<Arc<KeptnEvent>>,
+        driver: DriverHandle,
+        store: Arc<Store>,
+        task_type: Option<&'static str>,
+        name: &'static str,
+    ) -> Feed {
+        Feed {
+            events,
+            driver,
+            store,
+            task_type,
+            name,
+            missed: VecDeque::new(),
+        }
+    }
+
+    /// The next event, or `None` once the bus has closed. Cancel-safe (usable in `select!`).
+    pub async fn recv(&mut self) -> Option<Arc<KeptnEvent>> {
+        loop {
+            if let Some(id) = self.missed.front() {
+                let read = self.store.event(id).await;
+                self.missed.pop_front();
+                match read {
+                    Ok(Some(event)) => return Some(Arc::new(event)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, service = self.name, "cannot read a missed task");
+                    }
+                }
+                continue;
+            }
+            match self.events.recv().await {
+                Ok(event) => return Some(event),
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        missed = n,
+                        service = self.name,
+                        "fell behind the event bus; catching up with unanswered tasks"
+                    );
+                    let tasks = self.driver.open_tasks(self.task_type);
+                    self.missed.extend(
+                        tasks
+                            .into_iter()
+                            .filter(|t| t.due && !t.answered)
+                            .map(|t| t.triggered_id),
+                    );
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::testkit;
+    use serde_json::json;
+
+    fn trigger(service: &str) -> KeptnEvent {
+        KeptnEvent {
+            specversion: Some("1.0".into()),
+            id: Some(crate::ids::fresh()),
+            source: Some("test".into()),
+            event_type: Some("sh.keptn.event.dev.delivery.triggered".into()),
+            shkeptncontext: Some(crate::ids::fresh()),
+            data: Some(json!({"project": "p", "stage": "dev", "service": service})),
+            ..KeptnEvent::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_lag_the_unanswered_tasks_come_back_from_the_store() {
+        let (app, _router) = testkit::app().await;
+        testkit::create_project(&app, "p", testkit::ONE_TASK_SHIPYARD, &["a", "b"]).await;
+        app.driver.submit(trigger("a")).await.unwrap();
+        app.driver.submit(trigger("b")).await.unwrap();
+        let open = app
+            .driver
+            .open_tasks(Some("sh.keptn.event.deployment.triggered"));
+        assert_eq!(open.len(), 2);
+        // Answer b's task: it must not come back.
+        let answered = &open.iter().find(|t| t.service == "b").unwrap().triggered_id;
+        let started = KeptnEvent {
+            specversion: Some("1.0".into()),
+            id: Some(crate::ids::fresh()),
+            source: Some("test".into()),
+            event_type: Some("sh.keptn.event.deployment.started".into()),
+            shkeptncontext: open
+                .iter()
+                .find(|t| t.service == "b")
+                .map(|t| t.keptn_context.clone()),
+            triggeredid: Some(answered.clone()),
+            data: Some(json!({"project": "p", "stage": "dev", "service": "b"})),
+            ..KeptnEvent::default()
+        };
+        app.driver.submit(started).await.unwrap();
+
+        // A bus of two places, overrun by five events.
+        let (tx, rx) = broadcast::channel(2);
+        let mut feed = Feed::new(
+            rx,
+            app.driver.clone(),
+            app.store.clone(),
+            Some("sh.keptn.event.deployment.triggered"),
+            "test",
+        );
+        for _ in 0..5 {
+            tx.send(Arc::new(KeptnEvent::default())).unwrap();
+        }
+        let first = feed.recv().await.unwrap();
+        assert_eq!(
+            first.event_type.as_deref(),
+            Some("sh.keptn.event.deployment.triggered")
+        );
+        let data = first.data.as_ref().unwrap();
+        assert_eq!(data["service"], "a", "only the unanswered task: {first:?}");
+        // Then the live events that are still in the bus.
+        let next = feed.recv().await.unwrap();
+        assert_eq!(next.event_type, None);
+        drop(tx);
+        assert_eq!(feed.recv().await.map(|e| e.event_type.clone()), Some(None));
+        assert!(feed.recv().await.is_none());
+    }
+}
