@@ -14,6 +14,7 @@ pub mod http;
 pub mod ids;
 pub mod metrics;
 pub mod services;
+pub mod session;
 pub mod state;
 
 use std::future::Future;
@@ -211,5 +212,6 @@ pub async fn open_with(
         driver,
         bus,
         data_dir: data_dir.to_path_buf(),
+        sessions: session::Sessions::default(),
     })
 }
