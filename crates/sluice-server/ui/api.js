@@ -103,3 +103,25 @@ export function uuid() {
 export function sendEvent(event) {
   return post('/api/v1/event', event);
 }
+
+/**
+ * Like `allPages` for lists whose `nextPageKey` is a decimal offset (sluice's own): the first
+ * page tells the total, the others are read a few at a time in parallel, in order.
+ */
+export async function allPagesByOffset(path, params, key, pageSize = 100, max = 5000, parallel = 4) {
+  const first = await get(path, { ...params, pageSize });
+  const items = [...(first[key] || [])];
+  const total = Math.min(first.totalCount ?? items.length, max);
+  const offsets = [];
+  for (let o = items.length; first.nextPageKey && o < total; o += pageSize) offsets.push(o);
+  const pages = new Array(offsets.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(parallel, offsets.length) }, async () => {
+    while (next < offsets.length) {
+      const i = next++;
+      pages[i] = (await get(path, { ...params, pageSize, nextPageKey: String(offsets[i]) }))[key] || [];
+    }
+  }));
+  for (const p of pages) items.push(...p);
+  return { items: items.slice(0, max), total: first.totalCount ?? items.length };
+}

@@ -23,6 +23,7 @@ export function renderHeatmap(container, rows, selectedId) {
   const selected = rows.find((r) => r.id === selectedId);
   const compared = new Set(selected ? selected.comparedEvents : []);
   const slis = sliOrder(rows);
+  const byMetric = rows.map((r) => new Map(r.indicators.map((x) => [x.metric, x])));
   const colClass = rows.map((r) => (r.id === selectedId ? ' s' : compared.has(r.id) ? ' c' : '') + (r.invalidated ? ' x' : ''));
   const parts = ['<table class="heatmap" id="heatmap"><thead><tr><th scope="col" class="rh">Evaluation</th>'];
   for (let i = 0; i < rows.length; i++) {
@@ -39,7 +40,7 @@ export function renderHeatmap(container, rows, selectedId) {
   for (const [metric, name] of slis) {
     parts.push(`<tr data-sli="${esc(metric)}"><th scope="row" class="rh" title="${esc(metric)}">${esc(name)}</th>`);
     for (let i = 0; i < rows.length; i++) {
-      const ind = rows[i].indicators.find((x) => x.metric === metric);
+      const ind = byMetric[i].get(metric);
       if (!ind) { parts.push(`<td class="r-none${colClass[i]}">–</td>`); continue; }
       parts.push(`<td class="${CLS[ind.status] || 'r-none'}${colClass[i]}">${SYMBOL[ind.status] || '?'} ${ind.success ? num(ind.value) : 'n/a'}</td>`);
     }

@@ -22,6 +22,11 @@ function explanationHtml(ev) {
       <td><ul class="plain">${targets || '<li class="muted">informational</li>'}</ul></td>
       <td class="num">${o.maxPoints ? `${num(o.points)} / ${num(o.maxPoints)}` : '–'}</td></tr>`;
   }).join('');
+  const bare = !rows && (ev.indicators || []).length
+    ? ev.indicators.map((o) => `<tr data-sli="${esc(o.metric)}"><th scope="row">${esc(o.displayName || o.metric)}${o.keySli ? ' <span class="key-mark">★ key</span>' : ''}<div class="small">${esc(o.metric)}</div></th>
+      <td>${badge(o.status)}</td><td class="num">${o.success ? num(o.value) : 'no value'}</td><td class="num">–</td>
+      <td class="muted">the result carries no SLO: targets unknown</td><td class="num">${num(o.score)}</td></tr>`).join('')
+    : '';
   const thresholds = [x.passThreshold && `pass ≥ ${esc(x.passThreshold)}`, x.warningThreshold && `warning ≥ ${esc(x.warningThreshold)}`].filter(Boolean).join(', ');
   return `<h2>Evaluation ${esc(ev.label)} <span class="small muted">${time(ev.time)}</span></h2>
     <p>${badge(x.result, `${x.result}`)} score <strong>${pct(x.score)}</strong> of 100
@@ -30,7 +35,7 @@ function explanationHtml(ev) {
       ${ev.invalidated ? '<span class="badge r-none">⊘ ignored for comparison</span>' : ''}</p>
     <p class="message" id="eval-message">${esc(x.message || ev.message)}</p>
     <table class="list explanation" id="explanation"><thead><tr><th>Objective</th><th>Status</th><th>Value</th><th>Compared</th><th>Targets (threshold)</th><th>Points</th></tr></thead>
-    <tbody>${rows || '<tr><td colspan="6" class="muted">no SLO: nothing was evaluated</td></tr>'}</tbody></table>
+    <tbody>${rows || bare || '<tr><td colspan="6" class="muted">no SLO: nothing was evaluated</td></tr>'}</tbody></table>
     <p class="small">Window ${esc(ev.timeStart)} – ${esc(ev.timeEnd)} · context <a href="#/project/${enc(ev.project)}/sequence/${enc(ev.keptnContext)}"><code>${esc(ev.keptnContext)}</code></a></p>
     <div class="buttons">${ev.invalidated ? '' : '<button type="button" id="invalidate">⊘ Ignore for comparison</button>'}</div>`;
 }
@@ -44,7 +49,7 @@ export async function qualityView(main, project, service, params, { live } = {})
   const key = `${project}/${stage}/${service}`;
   const t0 = performance.now();
   if (cache.key !== key || live) {
-    const { items } = await api.allPages(`/api/sluice/v1/project/${p}/stage/${enc(stage)}/service/${enc(service)}/evaluations`, {}, 'evaluations', 100, MAX_EVALUATIONS);
+    const { items } = await api.allPagesByOffset(`/api/sluice/v1/project/${p}/stage/${enc(stage)}/service/${enc(service)}/evaluations`, {}, 'evaluations', 100, MAX_EVALUATIONS);
     cache = { key, rows: items.reverse() };
   }
   const rows = cache.rows;
