@@ -214,6 +214,17 @@ try {
     assert.match(rt, /✗ pass <=300\s+→ <=300/);
     assert.match(await page.textContent('#explanation tr[data-sli="error_rate"]'), /★ key/);
     await page.screenshot({ path: join(shots, '04-quality-heatmap.png'), fullPage: true });
+
+    // Select the oldest evaluation by clicking its column, and ignore it for comparison.
+    const oldest = rows[0];
+    await page.click(`#heatmap button[data-eval="${oldest.id}"]`);
+    await page.waitForSelector('#heatmap thead th.ch.s:first-of-type, #heatmap thead th:nth-child(2).s');
+    assert.match(await page.textContent('#details h2'), new RegExp(`Evaluation ${oldest.label}`));
+    await page.click('#invalidate');
+    await page.waitForSelector('#heatmap thead th:nth-child(2).x');
+    const after = await apiCall('GET', '/api/sluice/v1/project/fulltour/stage/qa/service/helloservice/evaluations?pageSize=100');
+    assert.equal(after.evaluations.find((r) => r.id === oldest.id).invalidated, true);
+    await page.screenshot({ path: join(shots, '04b-quality-ignored-for-comparison.png'), fullPage: true });
   });
 
   await step('sequences list and a timeline with job output', async () => {

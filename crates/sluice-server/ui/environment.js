@@ -34,10 +34,11 @@ function approvalVersion(a) {
 /** Renders the environment screen of one project. */
 export async function environmentView(main, project) {
   const p = enc(project);
-  const [proj, seqs, approvals] = await Promise.all([
+  const [proj, approvals, ...byState] = await Promise.all([
     api.get(`/api/controlPlane/v1/project/${p}`),
-    api.get(`/api/controlPlane/v1/sequence/${p}`, { pageSize: 50 }),
     api.get(APPROVALS, { project }),
+    // Only the open sequences, each state its own (paged) list.
+    ...OPEN_STATES.map((state) => api.get(`/api/controlPlane/v1/sequence/${p}`, { pageSize: 50, state })),
   ]);
   const stages = proj.stages || [];
   const cells = [];
@@ -48,7 +49,7 @@ export async function environmentView(main, project) {
       return [`${stage}/${service}`, (page.evaluations || [])[0] || null];
     } catch { return [`${stage}/${service}`, null]; }
   })));
-  const open = (seqs.states || []).filter((s) => OPEN_STATES.includes(s.state));
+  const open = byState.flatMap((page) => page.states || []);
   const openApprovals = approvals.events || [];
 
   const columns = stages.map((s, i) => {
