@@ -15,6 +15,7 @@ pub mod ids;
 pub mod metrics;
 mod projects_view;
 pub mod services;
+pub mod session;
 pub mod state;
 
 use std::future::Future;
@@ -212,5 +213,6 @@ pub async fn open_with(
         driver,
         bus,
         data_dir: data_dir.to_path_buf(),
+        sessions: session::Sessions::default(),
     })
 }

@@ -11,6 +11,7 @@ use crate::bus::Bus;
 use crate::driver::DriverHandle;
 use crate::metrics::Metrics;
 use crate::services::evaluation::Lighthouse;
+use crate::session::Sessions;
 
 /// Everything a handler may need, behind one `Arc`.
 pub struct App {
@@ -32,6 +33,8 @@ pub struct App {
     pub http: reqwest::Client,
     /// The built-in lighthouse (quality gates).
     pub lighthouse: Arc<Lighthouse>,
+    /// The web UI's logged-in browsers.
+    pub sessions: Sessions,
 }
 
 impl std::fmt::Debug for App {

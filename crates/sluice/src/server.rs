@@ -73,6 +73,11 @@ fn announce(started: &Started, data_dir: &std::path::Path) {
                 "Connect the CLI with:\n  sluice auth --endpoint {url} --api-token {}",
                 started.token.reveal()
             );
+            // The fragment never reaches the server: the page logs in with it and removes it.
+            println!(
+                "Open the web UI (logged in) with:\n  {url}/bridge/#token={}",
+                started.token.reveal()
+            );
         }
         TokenOrigin::Existing => {
             println!(
@@ -81,6 +86,9 @@ fn announce(started: &Started, data_dir: &std::path::Path) {
             );
         }
         TokenOrigin::Environment => println!("API token: from {TOKEN_ENV}"),
+    }
+    if started.origin != TokenOrigin::Created {
+        println!("web UI: {url}/bridge/ (log in with the API token)");
     }
     if !started.addr.ip().is_loopback() {
         eprintln!(

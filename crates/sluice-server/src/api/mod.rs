@@ -4,6 +4,7 @@
 //! them behind the token check.
 
 pub mod alerts;
+pub mod bridge;
 pub mod datastore;
 pub mod evaluation;
 pub mod events;
@@ -11,6 +12,7 @@ pub mod logs;
 pub mod monitoring;
 pub mod params;
 pub mod projects;
+pub mod quality;
 pub mod resources;
 pub mod secrets;
 pub mod sequences;
@@ -21,11 +23,12 @@ pub mod triggered;
 pub mod uniform;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -57,11 +60,13 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(monitoring::routes())
         .merge(secrets::routes())
         .merge(alerts::routes())
+        .merge(quality::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))
         .route("/api/health", get(health))
         .merge(protected)
+        .merge(bridge::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), count_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -82,10 +87,42 @@ fn presented_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    match presented_token(request.headers()) {
-        Some(token) if app.token.matches(token) => next.run(request).await,
-        _ => ApiError::unauthorized().into_response(),
+    match authenticate(&app, request.headers(), request.method(), Instant::now()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
     }
+}
+
+/// The API token in a header, or else a web UI session cookie; a change (any method but GET
+/// and HEAD) made with a session must come from the server's own pages: no foreign `Origin`,
+/// and the session's CSRF token in [`bridge::CSRF_HEADER`].
+fn authenticate(
+    app: &App,
+    headers: &HeaderMap,
+    method: &Method,
+    now: Instant,
+) -> Result<(), ApiError> {
+    if let Some(token) = presented_token(headers) {
+        return if app.token.matches(token) {
+            Ok(())
+        } else {
+            Err(ApiError::unauthorized())
+        };
+    }
+    let Some(id) = bridge::session_cookie(headers) else {
+        return Err(ApiError::unauthorized());
+    };
+    let Some(session) = app.sessions.get(id, now) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the web UI session has expired or is unknown: log in again",
+        ));
+    };
+    if method == Method::GET || method == Method::HEAD {
+        return Ok(());
+    }
+    bridge::check_same_origin(headers)?;
+    bridge::check_csrf(headers, &session)
 }
 
 async fn count_errors(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {

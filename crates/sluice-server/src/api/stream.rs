@@ -4,7 +4,8 @@
 //! With `keptnContext`, the stream first replays every stored event of that context in order
 //! and then follows new ones, without gaps or repeats (it subscribes before it replays and
 //! skips ids it has sent). Other filters (`project`, `stage`, `service`, `type`) apply to both.
-//! Each event is one SSE message: `id: <event id>`, `event: <type>`, `data: <event JSON>`.
+//! Each event is one SSE message: `id: <event id>`, `event: <type>`, `data: <event JSON>`
+//! (`untyped=true` leaves out `event:`, for browsers).
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -44,6 +45,10 @@ pub struct StreamFilter {
     /// Only this event type.
     #[serde(rename = "type")]
     pub event_type: Option<String>,
+    /// Leave out the SSE `event:` field, so a browser's `EventSource.onmessage` sees every
+    /// message (the web UI).
+    #[serde(default)]
+    pub untyped: bool,
 }
 
 impl StreamFilter {
@@ -64,12 +69,12 @@ impl StreamFilter {
     }
 }
 
-fn message(event: &KeptnEvent) -> SseEvent {
+fn message(event: &KeptnEvent, untyped: bool) -> SseEvent {
     let mut m = SseEvent::default().data(event.to_json(ContentTypeKey::DataContentType));
     if let Some(id) = &event.id {
         m = m.id(id.clone());
     }
-    if let Some(t) = &event.event_type {
+    if let Some(t) = event.event_type.as_ref().filter(|_| !untyped) {
         m = m.event(t.clone());
     }
     m
@@ -98,7 +103,7 @@ async fn stream(
                 if let Some(id) = &event.id {
                     seen.insert(id.clone());
                 }
-                let m = message(&event);
+                let m = message(&event, filter.untyped);
                 return Some((Ok(m), (replay, live, seen, filter)));
             }
             loop {
@@ -112,7 +117,7 @@ async fn stream(
                         {
                             continue;
                         }
-                        let m = message(&event);
+                        let m = message(&event, filter.untyped);
                         return Some((Ok(m), (replay, live, seen, filter)));
                     }
                     Err(RecvError::Lagged(n)) => {
