@@ -205,23 +205,71 @@ pub async fn overhead(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Resul
     Ok(out)
 }
 
-/// An instant executor: polls the engine's open tasks (as remote executors poll the API, so
-/// no task is ever missed however fast they come) and answers each one once through the API.
+/// How often the executor also sweeps the engine's open tasks.
+const SWEEP: Duration = Duration::from_millis(50);
+
+/// An open task as the executor needs it.
+struct Task {
+    event_type: String,
+    context: String,
+    triggered_id: String,
+    service: String,
+}
+
+/// An instant executor answering each task once through the API. It hears `.triggered`
+/// events on the bus (at once) and also sweeps the engine's open tasks every 50 ms, as
+/// remote executors poll the API, so a task is never missed, even if the bus lagged.
 fn spawn_executor(
     app: Arc<App>,
     api: ApiClient,
     failures: mpsc::UnboundedSender<anyhow::Error>,
 ) -> tokio::task::JoinHandle<()> {
+    let mut bus = app.bus.subscribe();
     tokio::spawn(async move {
         let concurrent = Arc::new(Semaphore::new(64));
         let mut answered = HashSet::new();
+        let mut sweep = tokio::time::interval(SWEEP);
         loop {
-            let mut any = false;
-            for task in app.driver.open_tasks(None) {
-                if !task.due || !answered.insert(task.triggered_id.clone()) {
+            let tasks: Vec<Task> = tokio::select! {
+                heard = bus.recv() => match heard {
+                    Ok(ev) => {
+                        let ty = ev.event_type.as_deref().unwrap_or_default();
+                        let data = ev.data.as_ref();
+                        if ty.ends_with(".triggered") && ty.split('.').count() == 5 {
+                            vec![Task {
+                                event_type: ty.to_owned(),
+                                context: ev.shkeptncontext.clone().unwrap_or_default(),
+                                triggered_id: ev.id.clone().unwrap_or_default(),
+                                service: data
+                                    .and_then(|d| d.get("service"))
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                                    .to_owned(),
+                            }]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Vec::new(),
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = sweep.tick() => app
+                    .driver
+                    .open_tasks(None)
+                    .into_iter()
+                    .filter(|t| t.due)
+                    .map(|t| Task {
+                        event_type: t.event_type,
+                        context: t.keptn_context,
+                        triggered_id: t.triggered_id,
+                        service: t.service,
+                    })
+                    .collect(),
+            };
+            for task in tasks {
+                if !answered.insert(task.triggered_id.clone()) {
                     continue;
                 }
-                any = true;
                 let (api, failures) = (api.clone(), failures.clone());
                 let Ok(permit) = concurrent.clone().acquire_owned().await else {
                     return;
@@ -230,7 +278,7 @@ fn spawn_executor(
                     let answered = async {
                         let [started, finished] = answers(
                             &task.event_type,
-                            &task.keptn_context,
+                            &task.context,
                             &task.triggered_id,
                             &task.service,
                         )?;
@@ -243,9 +291,6 @@ fn spawn_executor(
                     }
                     drop(permit);
                 });
-            }
-            if !any {
-                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
     })
