@@ -17,7 +17,7 @@ mod machine;
 mod servers;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
@@ -211,8 +211,18 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         if !args.only.is_empty() && !args.only.contains(&group) {
             continue;
         }
-        let started = Instant::now();
-        match runtime.block_on(run_group(group, &data.path, &sizes)) {
+        // Ctrl-C drops the running group, which kills its child servers, and still removes
+        // the data directory on the way out.
+        let outcome = runtime.block_on(async {
+            tokio::select! {
+                outcome = run_group(group, &data.path, &sizes) => outcome,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            }
+        });
+        let interrupted = outcome
+            .as_ref()
+            .is_err_and(|e| e.to_string() == "interrupted");
+        match outcome {
             Ok(group_figures) => {
                 for f in &group_figures {
                     println!("{}", f.line());
@@ -227,10 +237,9 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
                 failed.push(group_name(group));
             }
         }
-        tracing::debug!(
-            group = group_name(group),
-            secs = started.elapsed().as_secs_f64()
-        );
+        if interrupted {
+            break;
+        }
     }
     // Stop what the groups left running (server tasks) before the directory goes.
     runtime.shutdown_timeout(Duration::from_secs(5));
