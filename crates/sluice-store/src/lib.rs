@@ -61,7 +61,9 @@ pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
 pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, Timer};
 pub use page::{Page, Paging};
-pub use projects::{EventContextInfo, ProjectRecord, ServiceRecord, ServiceStageRecord};
+pub use projects::{
+    EventContextInfo, ProjectRecord, ScopeExists, ServiceRecord, ServiceStageRecord,
+};
 pub use uniform::UniformRegistration;
 
 /// File name of the database inside the data directory.
