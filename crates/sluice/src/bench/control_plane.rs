@@ -183,8 +183,12 @@ pub async fn overhead(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Resul
     // One warm-up sequence each (first-use costs: connections, caches).
     overhead_samples(&server, Via::Http, 1).await?;
     overhead_samples(&server, Via::Driver, 1).await?;
-    let http_samples = overhead_samples(&server, Via::Http, sizes.overhead_runs).await?;
-    let driver_samples = overhead_samples(&server, Via::Driver, sizes.overhead_runs).await?;
+    // Interleaved, so that both see the same conditions on a busy machine.
+    let (mut http_samples, mut driver_samples) = (Samples::default(), Samples::default());
+    for _ in 0..sizes.overhead_runs {
+        http_samples.extend(overhead_samples(&server, Via::Http, 1).await?);
+        driver_samples.extend(overhead_samples(&server, Via::Driver, 1).await?);
+    }
     server.stop().await;
     let mut out = Vec::new();
     for (name, p, target) in [("p50", 0.5, 1.0), ("p99", 0.99, 10.0)] {

@@ -194,6 +194,11 @@ impl Samples {
         self.0.push(ms);
     }
 
+    /// Adds all samples of `other`.
+    pub fn extend(&mut self, other: Samples) {
+        self.0.extend(other.0);
+    }
+
     /// Adds the time since `start`.
     pub fn push_since(&mut self, start: std::time::Instant) {
         self.0.push(start.elapsed().as_secs_f64() * 1000.0);
