@@ -123,7 +123,7 @@ pub struct InProcessServer {
     /// Its API.
     pub api: ApiClient,
     shutdown: Option<oneshot::Sender<()>>,
-    served: JoinHandle<()>,
+    served: Option<JoinHandle<()>>,
 }
 
 impl InProcessServer {
@@ -156,7 +156,7 @@ impl InProcessServer {
             app,
             api: ApiClient::new(addr, http),
             shutdown: Some(shutdown),
-            served,
+            served: Some(served),
         })
     }
 
@@ -165,19 +165,23 @@ impl InProcessServer {
         if let Some(s) = self.shutdown.take() {
             let _ = s.send(());
         }
-        let served = std::mem::replace(&mut self.served, tokio::spawn(async {}));
-        if tokio::time::timeout(Duration::from_secs(10), served)
-            .await
-            .is_err()
-        {
-            self.served.abort();
+        if let Some(served) = self.served.take() {
+            let abort = served.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), served)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
         }
     }
 }
 
 impl Drop for InProcessServer {
     fn drop(&mut self) {
-        self.served.abort();
+        if let Some(served) = &self.served {
+            served.abort();
+        }
     }
 }
 
@@ -195,6 +199,12 @@ impl ChildServer {
     /// port, and waits until `/health` answers.
     pub async fn start(data_dir: &Path, http: reqwest::Client) -> Result<ChildServer> {
         let exe = std::env::current_exe().context("cannot find this program's file")?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        // The server's log stays beside its data, for when it fails.
+        let log_path = data_dir.join("server.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("cannot create {}", log_path.display()))?;
         let started = Instant::now();
         let mut child = Command::new(&exe)
             .arg("server")
@@ -206,7 +216,7 @@ impl ChildServer {
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .with_context(|| format!("cannot start {} server", exe.display()))?;
         let stdout = child.stdout.take().context("no stdout of the server")?;
@@ -232,7 +242,10 @@ impl ChildServer {
         let addr = tokio::time::timeout(Duration::from_secs(60), rx)
             .await
             .map_err(|_| anyhow!("the server did not say where it listens within 60 s"))?
-            .map_err(|_| anyhow!("the server stopped before listening"))?;
+            .map_err(|_| {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                anyhow!("the server stopped before listening: {}", log.trim())
+            })?;
         server.api.base = format!("http://{addr}");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -253,7 +266,8 @@ impl ChildServer {
                 );
             }
             if let Some(status) = server.child.try_wait()? {
-                bail!("the server stopped: {status}");
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                bail!("the server stopped ({status}): {}", log.trim());
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
