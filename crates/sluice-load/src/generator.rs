@@ -19,7 +19,7 @@ use sluice_model::event::Timestamp;
 use tokio::task::JoinSet;
 
 use crate::histogram::LatencyHistogram;
-use crate::http::{Connection, ExchangeError, Target, UrlError};
+use crate::http::{Connection, ExchangeError, Post, Target, UrlError};
 use crate::summary::{FailureReason, LoadSummary, TOOL_SLUICE};
 
 /// Live counts handed to the progress callback.
@@ -62,6 +62,10 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Called every [`PROGRESS_INTERVAL`] with live counts.
     pub progress: Option<ProgressCallback>,
+    /// POST this body (with its headers) instead of sending GETs. A request on a reused
+    /// connection that the server closed before answering is sent again once, as for GETs,
+    /// so use it for requests that may be repeated.
+    pub post: Option<Post>,
 }
 
 impl fmt::Debug for LoadConfig {
@@ -75,6 +79,7 @@ impl fmt::Debug for LoadConfig {
             .field("rate", &self.rate)
             .field("timeout", &self.timeout)
             .field("progress", &self.progress.is_some())
+            .field("post", &self.post.as_ref().map(|p| p.body.len()))
             .finish()
     }
 }
@@ -91,6 +96,7 @@ impl LoadConfig {
             rate: None,
             timeout: Duration::from_secs(10),
             progress: None,
+            post: None,
         }
     }
 }
@@ -165,13 +171,17 @@ pub async fn run(config: LoadConfig) -> Result<LoadSummary, LoadError> {
             host: target.host.clone(),
             reason: "no addresses".into(),
         })?;
+    let request = |path: &str| match &config.post {
+        Some(post) => target.post_request_bytes(path, post),
+        None => target.request_bytes(path),
+    };
     let requests = if config.paths.is_empty() {
-        vec![target.request_bytes(&target.path)]
+        vec![request(&target.path)]
     } else {
         config
             .paths
             .iter()
-            .map(|p| target.request_bytes(&target.join(p)))
+            .map(|p| request(&target.join(p)))
             .collect()
     };
 

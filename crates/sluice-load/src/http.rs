@@ -142,6 +142,34 @@ impl Target {
         )
         .into_bytes()
     }
+
+    /// The bytes of a keep-alive POST request for `path` with `post`'s headers and body.
+    pub fn post_request_bytes(&self, path: &str, post: &Post) -> Vec<u8> {
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sluice-load\r\nAccept: */*\r\nConnection: keep-alive\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+            self.host_header,
+            post.content_type,
+            post.body.len()
+        );
+        for (name, value) in &post.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&post.body);
+        bytes
+    }
+}
+
+/// A request body to POST instead of sending GETs, with extra headers (such as a token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    /// `Content-Type` of the body.
+    pub content_type: String,
+    /// Further headers, sent as given (no CR or LF in names or values).
+    pub headers: Vec<(String, String)>,
+    /// The body, the same for every request.
+    pub body: Vec<u8>,
 }
 
 /// Why an exchange on a connection failed.
@@ -474,6 +502,21 @@ mod tests {
         let t = Target::parse("http://[::1]:8080").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 8080));
         assert_eq!(Target::parse("http://h?q").unwrap().path, "/?q");
+    }
+
+    #[test]
+    fn post_requests_carry_headers_and_body() {
+        let t = Target::parse("http://127.0.0.1:9000").unwrap();
+        let post = Post {
+            content_type: "application/json".into(),
+            headers: vec![("x-token".into(), "secret".into())],
+            body: b"{\"a\":1}".to_vec(),
+        };
+        let text = String::from_utf8(t.post_request_bytes("/api/v1/event", &post)).unwrap();
+        assert!(text.starts_with("POST /api/v1/event HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"));
+        assert!(text.contains("\r\nContent-Length: 7\r\n"));
+        assert!(text.contains("\r\nx-token: secret\r\n"));
+        assert!(text.ends_with("\r\n\r\n{\"a\":1}"));
     }
 
     #[test]

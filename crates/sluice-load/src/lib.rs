@@ -20,6 +20,7 @@ mod tests;
 
 pub use generator::{LoadConfig, LoadError, Progress, ProgressCallback, run};
 pub use histogram::{LatencyHistogram, LatencyMs};
+pub use http::Post;
 pub use locust::{LocustError, parse_locust_csv, read_locust_csv};
 pub use sli::{INDICATORS, SliValue, slis_from_summaries};
 pub use summary::{FailureReason, LoadSummary};

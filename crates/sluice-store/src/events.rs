@@ -105,18 +105,18 @@ pub struct BatchOutcome {
 
 /// The indexed columns of one event and its JSON.
 pub(crate) struct EventRow {
-    id: String,
-    context: String,
-    event_type: String,
-    project: String,
-    stage: String,
-    service: String,
-    source: String,
-    result: String,
-    triggered_id: String,
-    time_nanos: i64,
-    time_text: String,
-    body: String,
+    pub(crate) id: String,
+    pub(crate) context: String,
+    pub(crate) event_type: String,
+    pub(crate) project: String,
+    pub(crate) stage: String,
+    pub(crate) service: String,
+    pub(crate) source: String,
+    pub(crate) result: String,
+    pub(crate) triggered_id: String,
+    pub(crate) time_nanos: i64,
+    pub(crate) time_text: String,
+    pub(crate) body: String,
 }
 
 impl EventRow {

@@ -37,9 +37,11 @@
 mod error;
 pub mod events;
 pub mod executions;
+mod import;
 mod page;
 mod projects;
 mod query;
+pub mod reference;
 mod schema;
 mod secrets;
 mod uniform;
@@ -59,7 +61,9 @@ pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
 pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, Timer};
 pub use page::{Page, Paging};
-pub use projects::{EventContextInfo, LastEvent, ProjectRecord, ServiceRecord, ServiceStageRecord};
+pub use projects::{
+    EventContextInfo, LastEvent, ProjectRecord, ScopeExists, ServiceRecord, ServiceStageRecord,
+};
 pub use uniform::UniformRegistration;
 
 /// File name of the database inside the data directory.
@@ -112,19 +116,8 @@ impl Store {
     pub async fn open_with(data_dir: &Path, options: Options) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
         let path = data_dir.join(DATABASE_FILE);
-        let base = SqliteConnectOptions::new()
-            .filename(&path)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let synchronous = match options.durability {
-            Durability::ProcessCrash => SqliteSynchronous::Normal,
-            Durability::PowerLoss => SqliteSynchronous::Full,
-        };
-        let writer_options = base
-            .clone()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous);
+        let base = base_options(&path);
+        let writer_options = writer_options(&path, options.durability);
         // One connection, kept open for the life of the store: it serialises our writes and
         // keeps the WAL index alive for the read-only connections.
         let writer = SqlitePoolOptions::new()
@@ -162,6 +155,26 @@ impl Store {
         self.readers.close().await;
         self.writer.close().await;
     }
+}
+
+/// Options every connection to the database file at `path` uses.
+fn base_options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5))
+}
+
+/// Options of the writer connection: WAL, and the `synchronous` level of `durability`.
+pub(crate) fn writer_options(path: &Path, durability: Durability) -> SqliteConnectOptions {
+    let synchronous = match durability {
+        Durability::ProcessCrash => SqliteSynchronous::Normal,
+        Durability::PowerLoss => SqliteSynchronous::Full,
+    };
+    base_options(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(synchronous)
 }
 
 /// Unix nanoseconds of a timestamp, clamped to the `i64` range stored in the database.

@@ -54,6 +54,17 @@ pub struct LastEvent {
     pub info: EventContextInfo,
 }
 
+/// Which parts of a project/stage/service scope exist (see [`Store::scope`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScopeExists {
+    /// The project exists.
+    pub project: bool,
+    /// The project has this stage.
+    pub stage: bool,
+    /// The project has this service.
+    pub service: bool,
+}
+
 /// A service of a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRecord {
@@ -319,6 +330,26 @@ impl Store {
             return Err(Error::not_found(service_what(project, service)));
         }
         Ok(())
+    }
+
+    /// Which of a project, its stage and its service exist, in one query (the check every
+    /// task event gets on arrival).
+    pub async fn scope(&self, project: &str, stage: &str, service: &str) -> Result<ScopeExists> {
+        let (p, st, sv): (bool, bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM projects WHERE name = ?1), \
+             EXISTS (SELECT 1 FROM stages WHERE project = ?1 AND name = ?2), \
+             EXISTS (SELECT 1 FROM services WHERE project = ?1 AND name = ?3)",
+        )
+        .bind(project)
+        .bind(stage)
+        .bind(service)
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(ScopeExists {
+            project: p,
+            stage: st,
+            service: sv,
+        })
     }
 
     /// The services of a project, sorted by name.
@@ -691,6 +722,41 @@ mod tests {
             store.delete_service("shop", "orders").await,
             Err(Error::NotFound { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn scope_says_which_part_exists() {
+        let dir = TempDir::new("scope");
+        let store = Store::open(&dir.0).await.unwrap();
+        store
+            .create_project(&project("shop", &["dev", "prod"]))
+            .await
+            .unwrap();
+        store.create_service("shop", "carts", "1").await.unwrap();
+        let all = ScopeExists {
+            project: true,
+            stage: true,
+            service: true,
+        };
+        assert_eq!(store.scope("shop", "prod", "carts").await.unwrap(), all);
+        assert_eq!(
+            store.scope("shop", "qa", "carts").await.unwrap(),
+            ScopeExists {
+                stage: false,
+                ..all
+            }
+        );
+        assert_eq!(
+            store.scope("shop", "dev", "orders").await.unwrap(),
+            ScopeExists {
+                service: false,
+                ..all
+            }
+        );
+        assert_eq!(
+            store.scope("other", "dev", "carts").await.unwrap(),
+            ScopeExists::default()
+        );
     }
 
     #[tokio::test]

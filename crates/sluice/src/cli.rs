@@ -16,6 +16,12 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Measure sluice's performance on this machine: every figure beside a reference measured
+    /// in the same run, one line each, and a JSON file.
+    ///
+    /// Uses a throw-away data directory. Exit code 0 even when figures are short (it is a
+    /// measurement); 1 when a benchmark could not run.
+    Bench(BenchArgs),
     /// Run Keptn's "full tour" tutorial end to end on this machine: an embedded server, local
     /// deployments of helloservice, load tests and quality gates, in a few minutes.
     ///
@@ -971,4 +977,52 @@ mod consistency {
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
     }
+}
+
+/// Flags of `sluice bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Small sizes (20k events, 50 sequences, 20 overhead runs): checks that every benchmark
+    /// works, in well under a minute.
+    #[arg(long)]
+    pub quick: bool,
+    /// Where to write the figures as JSON (default: target/sluice-bench.json in a checkout,
+    /// else ./sluice-bench.json).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Keep the data in this (new or empty) directory instead of a removed temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Run only these groups of figures.
+    #[arg(long, value_enum, num_args = 1.., value_name = "NAME")]
+    pub only: Vec<BenchGroup>,
+    /// Internal: run one measurement in a separate process.
+    #[arg(long, value_enum, hide = true)]
+    pub child: Option<BenchChild>,
+}
+
+/// Groups of figures of `sluice bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchGroup {
+    /// Control-plane overhead per task (p50, p99).
+    Overhead,
+    /// Task transitions per second with 1,000 concurrent sequences.
+    Throughput,
+    /// Events per second through POST /api/v1/event with 64 clients.
+    Ingestion,
+    /// Queries among 1,000,000 stored events, start-up time, memory afterwards.
+    History,
+    /// A 300-objective SLO with 50 previous results: time and peak memory.
+    Evaluation,
+    /// Resident memory of an idle server.
+    Idle,
+    /// Size of this binary.
+    Binary,
+}
+
+/// Measurements `sluice bench` runs in a child process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchChild {
+    /// Peak resident memory of one 300-objective evaluation.
+    EvaluationMemory,
 }

@@ -1,5 +1,6 @@
 //! The `sluice` binary: parses the command line and runs one subcommand.
 
+mod bench;
 mod cli;
 mod client;
 mod deploy;
@@ -24,6 +25,7 @@ use crate::client::control::ControlAction;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
+        Command::Bench(args) => bench::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Server(args) => server::run(args),

@@ -123,25 +123,71 @@ async fn check_scope(app: &App, event: &KeptnEvent, kind: &EventType) -> Result<
             "triggeredid is missing: .started and .finished events answer a .triggered event",
         ));
     }
-    let project_record = app
+    // One query for the three checks: every task event of every executor passes here.
+    let exists = app
         .store
-        .project(&project)
+        .scope(&project, &stage, &service)
         .await
-        .map_err(|_| ApiError::bad_request(format!("project not found: {project}")))?;
-    if !project_record.stages.contains(&stage) {
+        .map_err(|e| ApiError::internal("cannot read the project", &e))?;
+    if !exists.project {
+        return Err(ApiError::bad_request(format!(
+            "project not found: {project}"
+        )));
+    }
+    if !exists.stage {
         return Err(ApiError::bad_request(format!(
             "stage not found: {stage} is not a stage of project {project}"
         )));
     }
-    let services = app
-        .store
-        .services(&project)
-        .await
-        .map_err(|e| ApiError::internal("cannot read services", &e))?;
-    if !services.iter().any(|s| s.name == service) {
+    if !exists.service {
         return Err(ApiError::bad_request(format!(
             "service not found: {service} is not a service of project {project}"
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    use crate::api::testkit::{ONE_TASK_SHIPYARD, app, call, create_project};
+
+    #[tokio::test]
+    async fn task_events_need_an_existing_project_stage_and_service() {
+        let (app, router) = app().await;
+        create_project(&app, "shop", ONE_TASK_SHIPYARD, &["carts"]).await;
+        let started = |project: &str, stage: &str, service: &str| {
+            json!({"type": "sh.keptn.event.deployment.started", "source": "x", "triggeredid": "t1",
+                "data": {"project": project, "stage": stage, "service": service}})
+        };
+        let cases = [
+            (started("nope", "dev", "carts"), "project not found: nope"),
+            (started("shop", "qa", "carts"), "stage not found: qa"),
+            (
+                started("shop", "dev", "orders"),
+                "service not found: orders",
+            ),
+        ];
+        for (body, message) in cases {
+            let (status, answer) = call(&router, "POST", "/api/v1/event", Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            assert!(
+                answer["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with(message),
+                "{answer}"
+            );
+        }
+        let (status, answer) = call(
+            &router,
+            "POST",
+            "/api/v1/event",
+            Some(started("shop", "dev", "carts")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
 }
