@@ -65,8 +65,8 @@ pub mod uri;
 pub use error::{Entity, ResourceError};
 pub use scope::Scope;
 pub use store::{
-    CommitId, DEFAULT_MAX_RESOURCE_BYTES, DEFAULT_PAGE_SIZE, PageRequest, Resource, ResourceChange,
-    ResourcePage, ResourceStore, StoreConfig, Upload,
+    CommitId, DEFAULT_MAX_RESOURCE_BYTES, DEFAULT_PAGE_SIZE, LevelFiles, PageRequest, Resource,
+    ResourceChange, ResourcePage, ResourceStore, StoreConfig, Upload,
 };
 pub use uri::ResourceUri;
 

@@ -166,6 +166,19 @@ pub struct ResourceStore {
     heads: Mutex<HashMap<String, Arc<Head>>>,
 }
 
+/// One file found at every level of a project ([`ResourceStore::find_everywhere`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelFiles {
+    /// The commit read.
+    pub commit: CommitId,
+    /// The project-level file.
+    pub project: Option<Vec<u8>>,
+    /// Stage-level files, by stage.
+    pub stages: HashMap<String, Vec<u8>>,
+    /// Service-level files, by stage and service.
+    pub services: HashMap<(String, String), Vec<u8>>,
+}
+
 /// A branch head as read from git.
 #[derive(Debug)]
 struct Head {
@@ -570,6 +583,59 @@ impl ResourceStore {
             content,
             commit: commit.id().into(),
         })
+    }
+
+    /// One file (`uri`) at every level of a project at once: the project level, each stage
+    /// and each service of each stage, at the head or at commit `at`. Reads every directory
+    /// once, so a caller that needs the file for many services (the job executor, for every
+    /// event) reads the commit once instead of once per service.
+    pub fn find_everywhere(
+        &self,
+        project: &str,
+        uri: &str,
+        at: Option<&str>,
+    ) -> Result<LevelFiles, ResourceError> {
+        check_project(project)?;
+        let uri = ResourceUri::parse(uri)?;
+        let segments: Vec<&str> = uri.segments().collect();
+        let handle = self.open_repo(project)?;
+        let repo = lock_repo(&handle);
+        let commit = resolve(&repo, at)?;
+        let root = commit.tree()?;
+        let read = |tree: &Tree<'_>| -> Result<Option<Vec<u8>>, ResourceError> {
+            match tree::blob_id(&repo, tree, &segments)? {
+                Some(id) => Ok(Some(repo.find_blob(id)?.content().to_vec())),
+                None => Ok(None),
+            }
+        };
+        let mut out = LevelFiles {
+            commit: commit.id().into(),
+            project: read(&root)?,
+            stages: HashMap::new(),
+            services: HashMap::new(),
+        };
+        let Some(stages) = tree::subtree(&repo, &root, &[STAGES_DIR])? else {
+            return Ok(out);
+        };
+        for stage in tree::directories(&stages) {
+            let Some(stage_tree) = tree::subtree(&repo, &stages, &[stage.as_str()])? else {
+                continue;
+            };
+            if let Some(content) = read(&stage_tree)? {
+                out.stages.insert(stage.clone(), content);
+            }
+            for entry in stage_tree.iter() {
+                if entry.kind() != Some(git2::ObjectType::Tree) {
+                    continue;
+                }
+                let service = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+                let service_tree = repo.find_tree(entry.id())?;
+                if let Some(content) = read(&service_tree)? {
+                    out.services.insert((stage.clone(), service), content);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Lists the files at a level, at the head or at commit `at`, one page at a time.

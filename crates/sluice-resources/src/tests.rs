@@ -872,3 +872,43 @@ fn heads_are_remembered_but_follow_writes_of_other_stores() {
     assert_eq!(first.stage_head("sockshop", "prod").unwrap(), ours);
     assert_eq!(second.project_head("sockshop").unwrap(), ours);
 }
+
+#[test]
+fn one_file_at_every_level_in_one_pass() {
+    let (_dir, store) = store("everywhere");
+    store.create_service("sockshop", "orders").expect("service");
+    put(&store, Scope::project("sockshop"), "job/config.yaml", b"p");
+    put(
+        &store,
+        Scope::stage("sockshop", "qa"),
+        "job/config.yaml",
+        b"s",
+    );
+    let head = put(
+        &store,
+        Scope::service("sockshop", "dev", "orders"),
+        "job/config.yaml",
+        b"v",
+    );
+    put(&store, Scope::project("sockshop"), "job/config.yaml", b"p2");
+    let files = store
+        .find_everywhere("sockshop", "job/config.yaml", Some(head.as_str()))
+        .expect("read");
+    assert_eq!(files.commit, head);
+    assert_eq!(files.project.as_deref(), Some(&b"p"[..]));
+    assert_eq!(files.stages.len(), 1);
+    assert_eq!(files.stages["qa"], b"s");
+    assert_eq!(files.services.len(), 1);
+    assert_eq!(
+        files.services[&("dev".to_owned(), "orders".to_owned())],
+        b"v"
+    );
+    let latest = store
+        .find_everywhere("sockshop", "job/config.yaml", None)
+        .expect("read");
+    assert_eq!(latest.project.as_deref(), Some(&b"p2"[..]));
+    assert!(matches!(
+        store.find_everywhere("nope", "job/config.yaml", None),
+        Err(ResourceError::ProjectNotFound)
+    ));
+}

@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::bus::Bus;
 use crate::clock;
 use crate::metrics::Metrics;
+use crate::projects_view;
 
 /// Key under which the engine's pauses are kept in the store.
 const PAUSES_KEY: &str = "engine.pauses";
@@ -76,6 +77,8 @@ pub enum Command {
     Event {
         /// The event (with id, time and context already assigned).
         event: Box<KeptnEvent>,
+        /// Its id was just made by sluice, so it cannot have been stored before.
+        fresh: bool,
         /// Where to send the outcome.
         reply: oneshot::Sender<Result<Accepted, Error>>,
     },
@@ -135,10 +138,21 @@ pub struct DriverHandle {
 impl DriverHandle {
     /// Stores an event and lets the engine act on it; returns once it is durable.
     pub async fn submit(&self, event: KeptnEvent) -> Result<Accepted, Error> {
+        self.send_event(event, false).await
+    }
+
+    /// Like [`DriverHandle::submit`], for an event whose id sluice has just made (Keptn's
+    /// API gives every received event a new id): no look-up for an earlier delivery.
+    pub async fn submit_new(&self, event: KeptnEvent) -> Result<Accepted, Error> {
+        self.send_event(event, true).await
+    }
+
+    async fn send_event(&self, event: KeptnEvent, fresh: bool) -> Result<Accepted, Error> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Event {
                 event: Box::new(event),
+                fresh,
                 reply,
             })
             .await
@@ -313,7 +327,7 @@ impl Driver {
                 shipyards.insert(project.name.clone(), Arc::new(parsed));
             }
         }
-        let views = crate::projects_view::spawn(store.clone(), metrics.clone());
+        let views = projects_view::spawn(store.clone(), metrics.clone());
         let mut driver = Driver {
             engine: Engine::restore(config, executions, pauses),
             store,
@@ -396,7 +410,11 @@ impl Driver {
         let ids: Vec<String> = batch
             .iter()
             .filter_map(|c| match c {
-                Command::Event { event, .. } => event.id.clone(),
+                Command::Event {
+                    event,
+                    fresh: false,
+                    ..
+                } => event.id.clone(),
                 _ => None,
             })
             .collect();
@@ -418,7 +436,7 @@ impl Driver {
         let mut work = Work::default();
         for command in batch.drain(..) {
             match command {
-                Command::Event { event, reply } => {
+                Command::Event { event, reply, .. } => {
                     let id = event.id.clone().unwrap_or_default();
                     // Known before, or twice in this batch: a duplicate delivery.
                     if !known.insert(id) {
@@ -474,10 +492,12 @@ impl Driver {
             }
         }
 
-        // One transaction for the whole batch, in the order the steps happened.
+        // One transaction for the whole batch, in the order the steps happened, with the
+        // services' last events (`lastEventTypes`).
         let mut changes = Changes::default();
         for a in &applied {
             if let Some(event) = &a.incoming {
+                changes.last_events.extend(projects_view::last_event(event));
                 changes.events.push(NewEvent {
                     event: (**event).clone(),
                     outgoing: false,
@@ -485,6 +505,7 @@ impl Driver {
             }
             for effect in a.step.iter().flat_map(|s| &s.effects) {
                 if let Effect::Emit(event) = effect {
+                    changes.last_events.extend(projects_view::last_event(event));
                     changes.events.push(NewEvent {
                         event: (**event).clone(),
                         outgoing: true,

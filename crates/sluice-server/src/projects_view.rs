@@ -1,11 +1,11 @@
-//! The projects view, kept current in the background from the events the driver publishes:
-//! the last event of each task type per service and stage (Keptn's `lastEventTypes`), the
-//! image a successful deployment task rolled out (`deployedImage`), and task durations for
-//! `/metrics`.
+//! The projects view: the last event of each task type per service and stage (Keptn's
+//! `lastEventTypes`, [`last_event`], written by the driver in the same commit as the events),
+//! and, kept current in the background from the events the driver publishes, the image a
+//! successful deployment task rolled out (`deployedImage`) and task durations for `/metrics`.
 //!
-//! These are derived views, written after the driver's commit and off the path from one task
-//! to the next; events that arrive together are written in one transaction. A crash in between
-//! leaves the view one event behind, never the sequence state.
+//! The background part is a derived view, written after the driver's commit and off the path
+//! from one task to the next. A crash in between leaves it one event behind, never the
+//! sequence state.
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
 
-/// Most events written to the view in one transaction.
+/// Most events taken from the channel at once.
 const MAX_BATCH: usize = 512;
 
 /// Starts the view's task; send it every event once it is durable.
@@ -96,14 +96,16 @@ fn data_str<'e>(event: &'e KeptnEvent, key: &str) -> &'e str {
         .unwrap_or("")
 }
 
+/// The `lastEventTypes` entry of a task event (`None` for other events).
+pub(crate) fn last_event(event: &KeptnEvent) -> Option<LastEvent> {
+    TaskEvent::of(event).map(|t| t.last_event())
+}
+
 async fn update(store: &Store, metrics: &Metrics, events: &[Arc<KeptnEvent>]) {
-    let tasks: Vec<TaskEvent<'_>> = events.iter().filter_map(|e| TaskEvent::of(e)).collect();
-    let last: Vec<LastEvent> = tasks.iter().map(TaskEvent::last_event).collect();
-    if let Err(e) = store.record_last_events(&last).await {
-        tracing::debug!(error = %e, "cannot record the last events of services");
-    }
-    for t in tasks.iter().filter(|t| t.kind == TaskEventKind::Finished) {
-        finished(store, metrics, t).await;
+    for t in events.iter().filter_map(|e| TaskEvent::of(e)) {
+        if t.kind == TaskEventKind::Finished {
+            finished(store, metrics, &t).await;
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
 use crate::error::Result;
-use crate::events::EventRow;
+use crate::events::{EventRow, insert_rows};
 use crate::page::{Page, Paging};
 use crate::query::{Arg, Conditions, arguments};
 use crate::{Store, from_nanos, parse_stored, to_nanos};
@@ -122,6 +122,8 @@ pub struct Changes {
     /// Ids of outgoing events sent since an earlier commit, to mark dispatched in this one
     /// (like [`Store::mark_dispatched`], without a transaction of its own).
     pub dispatched: Vec<String>,
+    /// Last events of services to record (like [`Store::record_last_events`]).
+    pub last_events: Vec<crate::LastEvent>,
 }
 
 impl Changes {
@@ -134,6 +136,7 @@ impl Changes {
             && self.timers_clear.is_empty()
             && self.settings_set.is_empty()
             && self.dispatched.is_empty()
+            && self.last_events.is_empty()
     }
 }
 
@@ -169,34 +172,43 @@ pub struct ExecutionQuery {
     pub paging: Paging,
 }
 
-async fn upsert_execution(
+/// Executions per multi-row upsert (11 parameters each).
+const EXECUTIONS_PER_STATEMENT: usize = 500;
+
+/// Inserts or replaces executions with one statement (ids must be distinct).
+async fn upsert_executions(
     conn: &mut SqliteConnection,
-    e: &ExecutionRecord,
+    executions: &[ExecutionRecord],
     commit_seq: i64,
 ) -> Result<()> {
-    sqlx::query(
+    if executions.is_empty() {
+        return Ok(());
+    }
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; executions.len()].join(", ");
+    let mut q = sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO executions (id, project, stage, service, keptn_context, sequence_name, \
-         state, terminal, triggered_at, updated_seq, body) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         state, terminal, triggered_at, updated_seq, body) VALUES {values} \
          ON CONFLICT (id) DO UPDATE SET project = excluded.project, stage = excluded.stage, \
          service = excluded.service, keptn_context = excluded.keptn_context, \
          sequence_name = excluded.sequence_name, state = excluded.state, \
          terminal = excluded.terminal, triggered_at = excluded.triggered_at, \
-         updated_seq = excluded.updated_seq, body = excluded.body",
-    )
-    .bind(&e.id)
-    .bind(&e.project)
-    .bind(&e.stage)
-    .bind(&e.service)
-    .bind(&e.keptn_context)
-    .bind(&e.sequence_name)
-    .bind(&e.state)
-    .bind(i64::from(e.terminal))
-    .bind(to_nanos(e.triggered_at))
-    .bind(commit_seq)
-    .bind(&e.body)
-    .execute(&mut *conn)
-    .await?;
+         updated_seq = excluded.updated_seq, body = excluded.body"
+    )));
+    for e in executions {
+        q = q
+            .bind(&e.id)
+            .bind(&e.project)
+            .bind(&e.stage)
+            .bind(&e.service)
+            .bind(&e.keptn_context)
+            .bind(&e.sequence_name)
+            .bind(&e.state)
+            .bind(i64::from(e.terminal))
+            .bind(to_nanos(e.triggered_at))
+            .bind(commit_seq)
+            .bind(&e.body);
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -220,16 +232,21 @@ impl Store {
             commit_seq: commit_seq as u64,
             ..CommitOutcome::default()
         };
-        for (row, outgoing) in rows {
-            let dispatched = outgoing.then_some(false);
-            if row.insert(&mut tx, dispatched).await? {
+        // Multi-row statements: a batch of many events costs a few round trips to SQLite.
+        let rows: Vec<(EventRow, Option<bool>)> = rows
+            .into_iter()
+            .map(|(row, outgoing)| (row, outgoing.then_some(false)))
+            .collect();
+        let inserted = insert_rows(&mut tx, &rows).await?;
+        for (row, _) in &rows {
+            if inserted.ids.contains(row.id()) {
                 out.inserted.push(row.id().to_string());
             } else {
                 out.duplicates.push(row.id().to_string());
             }
         }
-        for e in &changes.executions_upsert {
-            upsert_execution(&mut tx, e, commit_seq).await?;
+        for chunk in changes.executions_upsert.chunks(EXECUTIONS_PER_STATEMENT) {
+            upsert_executions(&mut tx, chunk, commit_seq).await?;
         }
         for id in &changes.executions_delete {
             sqlx::query("DELETE FROM executions WHERE id = ?")
@@ -266,12 +283,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for id in &changes.dispatched {
-            sqlx::query("UPDATE events SET dispatched = 1 WHERE id = ? AND dispatched = 0")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in changes.dispatched.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE events SET dispatched = 1 WHERE dispatched = 0 AND id IN ({marks})"
+            )));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(&mut *tx).await?;
         }
+        crate::projects::write_last_events(&mut tx, &changes.last_events).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -532,6 +554,42 @@ mod tests {
         assert!(store.load_active_executions().await.unwrap().is_empty());
         assert!(store.execution("x3").await.unwrap().is_none());
         assert_eq!(store.all_timers().await.unwrap(), vec![timer("t1", 60)]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_commit_reports_duplicates_and_carries_dispatch_marks() {
+        let dir = TempDir::new("batch");
+        let store = Store::open(&dir.0).await.unwrap();
+        store
+            .commit(&Changes {
+                events: vec![outgoing("o1", "c1"), outgoing("o2", "c1")],
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        let outcome = store
+            .commit(&Changes {
+                events: vec![outgoing("o2", "c1"), outgoing("o3", "c2")],
+                executions_upsert: vec![
+                    exec("x1", "c1", "started", false, 1),
+                    exec("x2", "c2", "started", false, 2),
+                ],
+                dispatched: vec!["o1".into(), "o2".into(), "unknown".into()],
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(outcome.inserted, ["o3"]);
+        assert_eq!(outcome.duplicates, ["o2"]);
+        assert_eq!(ids(&store.undispatched_events().await.unwrap()), ["o3"]);
+        assert_eq!(store.load_active_executions().await.unwrap().len(), 2);
+        assert!(store.event_exists("o3").await.unwrap());
+        let known = store
+            .existing_event_ids(&["o1".into(), "nope".into(), "o3".into()])
+            .await
+            .unwrap();
+        assert_eq!(known.len(), 2);
+        assert!(known.contains("o1") && known.contains("o3"));
     }
 
     const CRASH_DIR: &str = "SLUICE_STORE_CRASH_DIR";

@@ -2,53 +2,10 @@
 //! statement and per transaction, with the same result as storing them one by one.
 
 use sluice_model::event::KeptnEvent;
-use sqlx::{AssertSqlSafe, SqliteConnection};
 
 use crate::Store;
 use crate::error::Result;
-use crate::events::EventRow;
-
-/// Events per `INSERT` statement (13 parameters each, well below SQLite's 32,766).
-const ROWS_PER_STATEMENT: usize = 500;
-
-/// The `INSERT` of `rows` events, skipping known ids.
-fn insert_sql(rows: usize) -> String {
-    let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)";
-    let mut sql = String::with_capacity(200 + rows * (one.len() + 2));
-    sql.push_str(
-        "INSERT INTO events (id, keptn_context, type, project, stage, service, source, \
-         result, triggered_id, time_nanos, time_text, dispatched, body) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(one);
-    }
-    sql.push_str(" ON CONFLICT (id) DO NOTHING");
-    sql
-}
-
-async fn insert_rows(conn: &mut SqliteConnection, rows: &[EventRow]) -> Result<u64> {
-    let sql = insert_sql(rows.len());
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for r in rows {
-        q = q
-            .bind(&r.id)
-            .bind(&r.context)
-            .bind(&r.event_type)
-            .bind(&r.project)
-            .bind(&r.stage)
-            .bind(&r.service)
-            .bind(&r.source)
-            .bind(&r.result)
-            .bind(&r.triggered_id)
-            .bind(r.time_nanos)
-            .bind(&r.time_text)
-            .bind(&r.body);
-    }
-    Ok(q.execute(&mut *conn).await?.rows_affected())
-}
+use crate::events::{EventRow, insert_rows};
 
 impl Store {
     /// Stores many received events in one transaction, with multi-row inserts: the bulk
@@ -62,39 +19,10 @@ impl Store {
             .map(EventRow::of)
             .collect::<Result<Vec<_>>>()?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        // Rows inserted by this transaction get a `seq` above the current largest one.
-        let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut inserted = 0u64;
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            inserted += insert_rows(&mut tx, chunk).await?;
-        }
-        // In insertion order, as `EventRow::insert` does per event: the first event of a
-        // context becomes its root, a later one only replaces it when strictly earlier.
-        // (The `WHERE` is required by SQLite's grammar for an upsert from a SELECT.)
-        sqlx::query(
-            "INSERT INTO contexts (keptn_context, project, root_seq, root_time) \
-             SELECT keptn_context, project, seq, time_nanos FROM events \
-             WHERE seq > ? AND project <> '' AND keptn_context <> '' ORDER BY seq \
-             ON CONFLICT (keptn_context) DO UPDATE SET project = excluded.project, \
-             root_seq = excluded.root_seq, root_time = excluded.root_time \
-             WHERE excluded.root_time < contexts.root_time",
-        )
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO invalidations (project, triggered_id) \
-             SELECT project, triggered_id FROM events \
-             WHERE seq > ? AND type LIKE '%.invalidated' AND triggered_id <> '' \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+        let rows: Vec<(EventRow, Option<bool>)> = rows.into_iter().map(|r| (r, None)).collect();
+        let inserted = insert_rows(&mut tx, &rows).await?;
         tx.commit().await?;
-        Ok(inserted as usize)
+        Ok(inserted.ids.len())
     }
 }
 

@@ -49,7 +49,9 @@ mod uniform;
 #[cfg(test)]
 mod testutil;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sluice_model::event::Timestamp;
@@ -104,6 +106,16 @@ pub struct Store {
     writer: SqlitePool,
     readers: SqlitePool,
     path: PathBuf,
+    /// Project/stage/service scopes known to exist (see [`Store::scope`]).
+    scopes: Arc<Mutex<KnownScopes>>,
+}
+
+/// Scopes found to exist, and a generation that every change of projects, stages or
+/// services advances (a look-up that raced with a change is not remembered).
+#[derive(Debug, Default)]
+struct KnownScopes {
+    generation: u64,
+    known: HashSet<(String, String, String)>,
 }
 
 impl Store {
@@ -141,7 +153,37 @@ impl Store {
             writer,
             readers,
             path,
+            scopes: Arc::default(),
         })
+    }
+
+    fn scopes(&self) -> std::sync::MutexGuard<'_, KnownScopes> {
+        self.scopes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a scope is known to exist.
+    pub(crate) fn is_known_scope(&self, scope: &(String, String, String)) -> bool {
+        self.scopes().known.contains(scope)
+    }
+
+    pub(crate) fn scope_generation(&self) -> u64 {
+        self.scopes().generation
+    }
+
+    /// Remembers a scope found to exist, unless projects changed since `generation`.
+    pub(crate) fn remember_scope(&self, generation: u64, scope: (String, String, String)) {
+        let mut scopes = self.scopes();
+        if scopes.generation == generation {
+            scopes.known.insert(scope);
+        }
+    }
+
+    /// Forgets the known scopes (called before and after every change of projects, stages
+    /// or services).
+    pub(crate) fn forget_scopes(&self) {
+        let mut scopes = self.scopes();
+        scopes.generation += 1;
+        scopes.known.clear();
     }
 
     /// The database file.

@@ -197,6 +197,7 @@ impl Store {
     /// Replaces a project's shipyard, shipyard version, upstream and stages (the creation
     /// date is kept). Services are kept; new stages get them, removed stages lose them.
     pub async fn update_project(&self, p: &ProjectRecord) -> Result<()> {
+        self.forget_scopes();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
             "UPDATE projects SET shipyard = ?, shipyard_version = ?, git_upstream = ? \
@@ -265,6 +266,7 @@ impl Store {
     /// Deletes a project with its stages, services, sequence executions, timers, events,
     /// root events and invalidations (Keptn drops the project's collections).
     pub async fn delete_project(&self, name: &str) -> Result<()> {
+        self.forget_scopes();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query("DELETE FROM projects WHERE name = ?")
             .bind(name)
@@ -281,6 +283,7 @@ impl Store {
         }
         Store::delete_project_events(&mut tx, name).await?;
         tx.commit().await?;
+        self.forget_scopes();
         Ok(())
     }
 
@@ -321,12 +324,14 @@ impl Store {
 
     /// Deletes a service from all stages of a project.
     pub async fn delete_service(&self, project: &str, service: &str) -> Result<()> {
+        self.forget_scopes();
         let done = sqlx::query("DELETE FROM services WHERE project = ? AND name = ?")
             .bind(project)
             .bind(service)
             .execute(&self.writer)
-            .await?;
-        if done.rows_affected() == 0 {
+            .await;
+        self.forget_scopes();
+        if done?.rows_affected() == 0 {
             return Err(Error::not_found(service_what(project, service)));
         }
         Ok(())
@@ -334,7 +339,19 @@ impl Store {
 
     /// Which of a project, its stage and its service exist, in one query (the check every
     /// task event gets on arrival).
+    ///
+    /// Scopes found complete are remembered (every task event of every executor asks) until
+    /// this store changes a project, stage or service.
     pub async fn scope(&self, project: &str, stage: &str, service: &str) -> Result<ScopeExists> {
+        let key = (project.to_owned(), stage.to_owned(), service.to_owned());
+        if self.is_known_scope(&key) {
+            return Ok(ScopeExists {
+                project: true,
+                stage: true,
+                service: true,
+            });
+        }
+        let generation = self.scope_generation();
         let (p, st, sv): (bool, bool, bool) = sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM projects WHERE name = ?1), \
              EXISTS (SELECT 1 FROM stages WHERE project = ?1 AND name = ?2), \
@@ -345,6 +362,9 @@ impl Store {
         .bind(service)
         .fetch_one(&self.readers)
         .await?;
+        if p && st && sv {
+            self.remember_scope(generation, key);
+        }
         Ok(ScopeExists {
             project: p,
             stage: st,
@@ -469,48 +489,8 @@ impl Store {
     /// entries win over earlier ones of the same type. Services that do not exist (any more)
     /// are skipped.
     pub async fn record_last_events(&self, entries: &[LastEvent]) -> Result<()> {
-        let mut by_service: BTreeMap<(&str, &str, &str), Vec<&LastEvent>> = BTreeMap::new();
-        for e in entries {
-            by_service
-                .entry((&e.project, &e.stage, &e.service))
-                .or_default()
-                .push(e);
-        }
-        if by_service.is_empty() {
-            return Ok(());
-        }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        for ((project, stage, service), events) in by_service {
-            let current: Option<String> = sqlx::query_scalar(
-                "SELECT last_event_types FROM service_stages \
-                 WHERE project = ? AND stage = ? AND service = ?",
-            )
-            .bind(project)
-            .bind(stage)
-            .bind(service)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(current) = current else {
-                continue;
-            };
-            let mut map: BTreeMap<String, EventContextInfo> =
-                parse_stored("lastEventTypes", &current)?;
-            for e in events {
-                map.insert(e.event_type.clone(), e.info.clone());
-            }
-            let text = serde_json::to_string(&map)
-                .map_err(|e| Error::InvalidInput(format!("lastEventTypes: {e}")))?;
-            sqlx::query(
-                "UPDATE service_stages SET last_event_types = ? \
-                 WHERE project = ? AND stage = ? AND service = ?",
-            )
-            .bind(text)
-            .bind(project)
-            .bind(stage)
-            .bind(service)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_last_events(&mut tx, entries).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -552,6 +532,44 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Writes last events inside a transaction: one statement per service and stage, merging the
+/// new entries into the stored map with SQLite's `json_set` (later entries of a type win).
+pub(crate) async fn write_last_events(
+    conn: &mut sqlx::SqliteConnection,
+    entries: &[LastEvent],
+) -> Result<()> {
+    let mut by_service: BTreeMap<(&str, &str, &str), Vec<&LastEvent>> = BTreeMap::new();
+    for e in entries {
+        // Event types are Keptn names joined by dots; anything that would need quoting in a
+        // JSON path is not a type Keptn could send.
+        if e.event_type.contains(['"', '\\']) {
+            continue;
+        }
+        by_service
+            .entry((&e.project, &e.stage, &e.service))
+            .or_default()
+            .push(e);
+    }
+    for ((project, stage, service), events) in by_service {
+        let pairs = vec!["?, json(?)"; events.len()].join(", ");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE service_stages SET last_event_types = json_set(last_event_types, {pairs}) \
+             WHERE project = ? AND stage = ? AND service = ?"
+        )));
+        for e in events {
+            let info = serde_json::to_string(&e.info)
+                .map_err(|err| Error::InvalidInput(format!("lastEventTypes: {err}")))?;
+            q = q.bind(format!("$.\"{}\"", e.event_type)).bind(info);
+        }
+        q.bind(project)
+            .bind(stage)
+            .bind(service)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -659,6 +677,40 @@ mod tests {
             info
         );
         assert_eq!(ss.creation_date, "1704067300000000000");
+        // In a commit, merged into the map: a later entry of a type wins, others stay; an
+        // unknown service is skipped.
+        let at = |id: &str| EventContextInfo {
+            event_id: id.into(),
+            keptn_context: "ctx".into(),
+            time: "1".into(),
+        };
+        let entry = |service: &str, ty: &str, id: &str| LastEvent {
+            project: "shop".into(),
+            stage: "dev".into(),
+            service: service.into(),
+            event_type: ty.into(),
+            info: at(id),
+        };
+        store
+            .commit(&crate::Changes {
+                last_events: vec![
+                    entry("carts", "sh.keptn.event.test.triggered", "a"),
+                    entry("carts", "sh.keptn.event.test.triggered", "b"),
+                    entry("ghost", "sh.keptn.event.test.triggered", "c"),
+                ],
+                ..crate::Changes::default()
+            })
+            .await
+            .unwrap();
+        let ss = store.service_stage("shop", "dev", "carts").await.unwrap();
+        assert_eq!(
+            ss.last_event_types["sh.keptn.event.test.triggered"],
+            at("b")
+        );
+        assert_eq!(
+            ss.last_event_types["sh.keptn.event.deployment.finished"],
+            info
+        );
         let all = store.service_stages("shop").await.unwrap();
         let keys: Vec<(String, String)> = all
             .iter()
@@ -755,6 +807,23 @@ mod tests {
         );
         assert_eq!(
             store.scope("other", "dev", "carts").await.unwrap(),
+            ScopeExists::default()
+        );
+        // Remembered scopes follow changes: a deleted service, a removed stage, a deleted
+        // project are seen at once.
+        store.delete_service("shop", "carts").await.unwrap();
+        assert!(!store.scope("shop", "prod", "carts").await.unwrap().service);
+        store.create_service("shop", "carts", "2").await.unwrap();
+        assert_eq!(store.scope("shop", "prod", "carts").await.unwrap(), all);
+        store
+            .update_project(&project("shop", &["dev"]))
+            .await
+            .unwrap();
+        assert!(!store.scope("shop", "prod", "carts").await.unwrap().stage);
+        assert_eq!(store.scope("shop", "dev", "carts").await.unwrap(), all);
+        store.delete_project("shop").await.unwrap();
+        assert_eq!(
+            store.scope("shop", "dev", "carts").await.unwrap(),
             ScopeExists::default()
         );
     }

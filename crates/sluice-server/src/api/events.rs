@@ -29,7 +29,7 @@ async fn post_event(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Val
     let event = accept(&app, &body).await?;
     let context = event.shkeptncontext.clone().unwrap_or_default();
     app.driver
-        .submit(event)
+        .submit_new(event)
         .await
         .map_err(|e| ApiError::internal("the event could not be stored", &e))?;
     Ok(Json(json!({"keptnContext": context})))

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sluice_resources::{ResourceStore, Scope};
+use sluice_resources::{LevelFiles, ResourceStore, Scope};
 
-/// Most lookups remembered by a [`ConfigCache`] before it starts afresh.
-const CACHE_CAPACITY: usize = 4096;
+/// Most commits whose configs a [`ConfigCache`] remembers before it starts afresh.
+const CACHE_CAPACITY: usize = 64;
 
 /// The resource JES reads.
 pub const CONFIG_URI: &str = "job/config.yaml";
@@ -38,23 +38,20 @@ pub fn find(
         .or_else(|| read_level(resources, "project", Scope::project(project), None))
 }
 
-/// Project, stage, service and full commit id.
-type PinnedKey = (String, String, String, String);
-
-/// Remembers lookups, so that the many events of a run do not read git again and again.
+/// Remembers where `job/config.yaml` is, so that the many events of a run do not read git
+/// again and again.
 ///
-/// Reads at a full commit id never change, so the service and stage levels at an event's
-/// `gitcommitid` are remembered by that id. The project level is read at the latest commit, so
-/// it is remembered by the project's head commit, which is looked up every time (one cheap
-/// read) and changes with every resource written.
+/// A commit never changes, so the files of every level at a full commit id are read once (one
+/// pass over the project's tree, [`ResourceStore::find_everywhere`]) and kept. The project
+/// level is read at the latest commit, whose id costs one `stat` to learn.
 #[derive(Debug, Default)]
 pub struct ConfigCache {
-    pinned: Mutex<HashMap<PinnedKey, Option<FoundConfig>>>,
-    project: Mutex<HashMap<(String, String), Option<FoundConfig>>>,
+    commits: Mutex<HashMap<(String, String), Arc<LevelFiles>>>,
 }
 
 impl ConfigCache {
-    /// Like [`find`], remembering what it read. Blocking (git): call it on a blocking thread.
+    /// Like [`find`], from what was read before where possible. Blocking (git): call it on a
+    /// blocking thread.
     pub fn find(
         &self,
         resources: &ResourceStore,
@@ -70,45 +67,58 @@ impl ConfigCache {
         let Some(commit) = full_id else {
             return find(resources, project, stage, service, commit);
         };
-        let key = (
-            project.to_owned(),
-            stage.to_owned(),
-            service.to_owned(),
-            commit.to_ascii_lowercase(),
-        );
-        let pinned = lock(&self.pinned).get(&key).cloned();
-        let pinned = match pinned {
-            Some(found) => found,
-            None => {
-                let found = find_pinned(resources, project, stage, service, Some(commit));
-                remember(&self.pinned, key, found.clone());
-                found
+        let pinned = self.files(resources, project, &commit.to_ascii_lowercase())?;
+        if !stage.is_empty() {
+            if !service.is_empty()
+                && let Some(text) = pinned.services.get(&(stage.to_owned(), service.to_owned()))
+            {
+                return Some(found("service", text));
             }
-        };
-        if pinned.is_some() {
-            return pinned;
+            if let Some(text) = pinned.stages.get(stage) {
+                return Some(found("stage", text));
+            }
         }
         let head = resources.project_head(project).ok()?.to_string();
-        let key = (project.to_owned(), head);
-        if let Some(found) = lock(&self.project).get(&key) {
-            return found.clone();
+        let latest = self.files(resources, project, &head)?;
+        latest.project.as_deref().map(|text| found("project", text))
+    }
+
+    /// The files of every level at a full commit id.
+    fn files(
+        &self,
+        resources: &ResourceStore,
+        project: &str,
+        commit: &str,
+    ) -> Option<Arc<LevelFiles>> {
+        let key = (project.to_owned(), commit.to_owned());
+        if let Some(files) = self.lock().get(&key) {
+            return Some(Arc::clone(files));
         }
-        let found = read_level(resources, "project", Scope::project(project), Some(&key.1));
-        remember(&self.project, key, found.clone());
-        found
+        let files = match resources.find_everywhere(project, CONFIG_URI, Some(commit)) {
+            Ok(files) => Arc::new(files),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot look for job configs at {commit}");
+                return None;
+            }
+        };
+        let mut commits = self.lock();
+        if commits.len() >= CACHE_CAPACITY {
+            commits.clear();
+        }
+        commits.insert(key, Arc::clone(&files));
+        Some(files)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<LevelFiles>>> {
+        self.commits.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-fn lock<K, V>(m: &Mutex<HashMap<K, V>>) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn remember<K: std::hash::Hash + Eq, V>(m: &Mutex<HashMap<K, V>>, key: K, value: V) {
-    let mut map = lock(m);
-    if map.len() >= CACHE_CAPACITY {
-        map.clear();
+fn found(level: &'static str, content: &[u8]) -> FoundConfig {
+    FoundConfig {
+        level,
+        text: String::from_utf8_lossy(content).into(),
     }
-    map.insert(key, value);
 }
 
 /// The service and stage levels at a commit (the head when `None`).
