@@ -50,8 +50,8 @@ pub struct ConfigCache {
 }
 
 impl ConfigCache {
-    /// Like [`find`], from what was read before where possible. Blocking (git): call it on a
-    /// blocking thread.
+    /// Like [`find`], from what was read before where possible. Blocking (git): call it on
+    /// a blocking thread.
     pub fn find(
         &self,
         resources: &ResourceStore,
@@ -60,39 +60,95 @@ impl ConfigCache {
         service: &str,
         commit: Option<&str>,
     ) -> Option<FoundConfig> {
-        if project.is_empty() {
-            return None;
+        match self.lookup(resources, project, stage, service, commit, true) {
+            Lookup::Found(found) => found,
+            Lookup::NeedsGit => find(resources, project, stage, service, commit),
         }
-        let full_id = commit.filter(|c| c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()));
-        let Some(commit) = full_id else {
-            return find(resources, project, stage, service, commit);
+    }
+
+    /// The answer when it needs no git read (only a `stat` of the branch), `None` otherwise:
+    /// lets a caller skip the hop to a blocking thread for the events of a known commit.
+    pub fn cached(
+        &self,
+        resources: &ResourceStore,
+        project: &str,
+        stage: &str,
+        service: &str,
+        commit: Option<&str>,
+    ) -> Option<Option<FoundConfig>> {
+        match self.lookup(resources, project, stage, service, commit, false) {
+            Lookup::Found(found) => Some(found),
+            Lookup::NeedsGit => None,
+        }
+    }
+
+    fn lookup(
+        &self,
+        resources: &ResourceStore,
+        project: &str,
+        stage: &str,
+        service: &str,
+        commit: Option<&str>,
+        read: bool,
+    ) -> Lookup {
+        if project.is_empty() {
+            return Lookup::Found(None);
+        }
+        // No commit (or Keptn's quirk value `""`) means the latest, as for JES.
+        let commit = match commit.map(str::trim) {
+            None | Some("" | "\"\"") => match resources.project_head(project) {
+                Ok(head) => head.to_string(),
+                Err(_) => return Lookup::Found(None),
+            },
+            Some(c) if c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                c.to_ascii_lowercase()
+            }
+            Some(_) => return Lookup::NeedsGit,
         };
-        let pinned = self.files(resources, project, &commit.to_ascii_lowercase())?;
+        let Some(pinned) = self.files(resources, project, &commit, read) else {
+            return if read {
+                Lookup::Found(None)
+            } else {
+                Lookup::NeedsGit
+            };
+        };
         if !stage.is_empty() {
             if !service.is_empty()
                 && let Some(text) = pinned.services.get(&(stage.to_owned(), service.to_owned()))
             {
-                return Some(found("service", text));
+                return Lookup::Found(Some(found("service", text)));
             }
             if let Some(text) = pinned.stages.get(stage) {
-                return Some(found("stage", text));
+                return Lookup::Found(Some(found("stage", text)));
             }
         }
-        let head = resources.project_head(project).ok()?.to_string();
-        let latest = self.files(resources, project, &head)?;
-        latest.project.as_deref().map(|text| found("project", text))
+        let Ok(head) = resources.project_head(project) else {
+            return Lookup::Found(None);
+        };
+        match self.files(resources, project, head.as_str(), read) {
+            Some(latest) => {
+                Lookup::Found(latest.project.as_deref().map(|text| found("project", text)))
+            }
+            None if read => Lookup::Found(None),
+            None => Lookup::NeedsGit,
+        }
     }
 
     /// The files of every level at a full commit id.
+    /// (From memory only unless `read`.)
     fn files(
         &self,
         resources: &ResourceStore,
         project: &str,
         commit: &str,
+        read: bool,
     ) -> Option<Arc<LevelFiles>> {
         let key = (project.to_owned(), commit.to_owned());
         if let Some(files) = self.lock().get(&key) {
             return Some(Arc::clone(files));
+        }
+        if !read {
+            return None;
         }
         let files = match resources.find_everywhere(project, CONFIG_URI, Some(commit)) {
             Ok(files) => Arc::new(files),
@@ -112,6 +168,12 @@ impl ConfigCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<LevelFiles>>> {
         self.commits.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// What [`ConfigCache::lookup`] could tell.
+enum Lookup {
+    Found(Option<FoundConfig>),
+    NeedsGit,
 }
 
 fn found(level: &'static str, content: &[u8]) -> FoundConfig {

@@ -342,19 +342,31 @@ impl JobExecutor {
     async fn handle(&self, event: &KeptnEvent, cancel: watch::Receiver<bool>) {
         let scope = EventScope::of(event.data_value());
         let commit = event.gitcommitid.clone().filter(|c| !c.is_empty());
-        let found = {
-            let resources = self.resources.clone();
-            let (p, s, v, c) = (
-                scope.project.clone(),
-                scope.stage.clone(),
-                scope.service.clone(),
-                commit.clone(),
-            );
-            let configs = self.configs.clone();
-            tokio::task::spawn_blocking(move || configs.find(&resources, &p, &s, &v, c.as_deref()))
+        let cached = self.configs.cached(
+            &self.resources,
+            &scope.project,
+            &scope.stage,
+            &scope.service,
+            commit.as_deref(),
+        );
+        let found = match cached {
+            Some(found) => found,
+            None => {
+                let resources = self.resources.clone();
+                let (p, s, v, c) = (
+                    scope.project.clone(),
+                    scope.stage.clone(),
+                    scope.service.clone(),
+                    commit.clone(),
+                );
+                let configs = self.configs.clone();
+                tokio::task::spawn_blocking(move || {
+                    configs.find(&resources, &p, &s, &v, c.as_deref())
+                })
                 .await
                 .ok()
                 .flatten()
+            }
         };
         let id = event.id.clone().unwrap_or_default();
         let event_type = event.event_type.clone().unwrap_or_default();

@@ -713,3 +713,49 @@ actions:
     let names: Vec<&str> = runs.iter().map(|(r, _)| r.action.as_str()).collect();
     assert_eq!(names, vec!["quiet", "loud"]);
 }
+
+#[tokio::test]
+async fn configs_are_read_at_the_pinned_commit_and_the_project_level_at_the_latest() {
+    let app = app().await;
+    put(&app, Scope::project("p"), "job/config.yaml", "project-1");
+    put(&app, svc(), "job/config.yaml", "service-1");
+    let pinned = app.resources.project_head("p").unwrap().to_string();
+    app.resources
+        .delete_resource(svc(), "job/config.yaml")
+        .unwrap();
+    put(&app, Scope::project("p"), "job/config.yaml", "project-2");
+    let cache = super::config::ConfigCache::default();
+    let find = |commit: Option<&str>, service: &str| {
+        let found = cache.find(&app.resources, "p", "dev", service, commit);
+        // Once read, the same answer comes from memory without git.
+        let again = cache.cached(&app.resources, "p", "dev", service, commit);
+        assert_eq!(again.as_ref(), Some(&found));
+        found.map(|f| (f.level, f.text.to_string()))
+    };
+    assert_eq!(
+        find(Some(&pinned), "svc"),
+        Some(("service", "service-1".into()))
+    );
+    assert_eq!(
+        find(Some(&pinned), "other"),
+        Some(("project", "project-2".into())),
+        "the project level is read at the latest commit"
+    );
+    assert_eq!(find(None, "svc"), Some(("project", "project-2".into())));
+    assert_eq!(
+        find(Some("\"\""), "svc"),
+        Some(("project", "project-2".into()))
+    );
+    // An abbreviated id is resolved by git, without the cache.
+    assert_eq!(
+        cache.cached(&app.resources, "p", "dev", "svc", Some(&pinned[..8])),
+        None
+    );
+    assert_eq!(
+        cache
+            .find(&app.resources, "p", "dev", "svc", Some(&pinned[..8]))
+            .map(|f| f.level),
+        Some("service")
+    );
+    assert_eq!(cache.find(&app.resources, "nope", "dev", "svc", None), None);
+}
