@@ -159,67 +159,6 @@ impl EventRow {
     pub(crate) fn id(&self) -> &str {
         &self.id
     }
-
-    /// Stores the row unless its id is known; `dispatched` is `None` for events that are not
-    /// ours to send, `Some(false)` for outbox entries. Returns whether it was stored.
-    pub(crate) async fn insert(
-        &self,
-        conn: &mut SqliteConnection,
-        dispatched: Option<bool>,
-    ) -> Result<bool> {
-        let seq: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO events (id, keptn_context, type, project, stage, service, source, \
-             result, triggered_id, time_nanos, time_text, dispatched, body) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO NOTHING RETURNING seq",
-        )
-        .bind(&self.id)
-        .bind(&self.context)
-        .bind(&self.event_type)
-        .bind(&self.project)
-        .bind(&self.stage)
-        .bind(&self.service)
-        .bind(&self.source)
-        .bind(&self.result)
-        .bind(&self.triggered_id)
-        .bind(self.time_nanos)
-        .bind(&self.time_text)
-        .bind(dispatched.map(i64::from))
-        .bind(&self.body)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(seq) = seq else {
-            return Ok(false);
-        };
-        if !self.project.is_empty() && !self.context.is_empty() {
-            // The root event of a context is its earliest event (Keptn replaces the root when
-            // an earlier one arrives late).
-            sqlx::query(
-                "INSERT INTO contexts (keptn_context, project, root_seq, root_time) \
-                 VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (keptn_context) DO UPDATE SET project = excluded.project, \
-                 root_seq = excluded.root_seq, root_time = excluded.root_time \
-                 WHERE excluded.root_time < contexts.root_time",
-            )
-            .bind(&self.context)
-            .bind(&self.project)
-            .bind(seq)
-            .bind(self.time_nanos)
-            .execute(&mut *conn)
-            .await?;
-        }
-        if self.event_type.ends_with(".invalidated") && !self.triggered_id.is_empty() {
-            sqlx::query(
-                "INSERT INTO invalidations (project, triggered_id) VALUES (?, ?) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&self.project)
-            .bind(&self.triggered_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(true)
-    }
 }
 
 /// Events per multi-row `INSERT` statement (13 parameters each, well below SQLite's 32,766).
@@ -237,8 +176,9 @@ pub(crate) struct Inserted {
 }
 
 /// Inserts many events with multi-row statements (one round trip to SQLite per 500 events
-/// instead of two per event), skipping known ids; `dispatched` as for [`EventRow::insert`].
-/// Then maintains root events and invalidations as [`EventRow::insert`] does.
+/// instead of two per event), skipping known ids; `dispatched` is `None` for events that are not ours to send,
+/// `Some(false)` for outbox entries.
+/// Then maintains root events and invalidations.
 pub(crate) async fn insert_rows(
     conn: &mut SqliteConnection,
     rows: &[(EventRow, Option<bool>)],
@@ -290,7 +230,7 @@ pub(crate) async fn insert_rows(
 }
 
 /// Maintains root events (`contexts`) and invalidations for the events stored from `seq` on,
-/// exactly as [`EventRow::insert`] does one by one: in insertion order, the first event of a
+/// exactly as storing them one by one would: in insertion order, the first event of a
 /// context becomes its root, a later one only replaces it when strictly earlier.
 async fn index_rows_from(conn: &mut SqliteConnection, seq: i64, invalidations: bool) -> Result<()> {
     // (The `WHERE` of the upsert is required by SQLite's grammar for an upsert from a SELECT.)
@@ -362,7 +302,9 @@ impl Store {
     pub async fn insert_event(&self, event: &KeptnEvent) -> Result<()> {
         let row = EventRow::of(event)?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        if !row.insert(&mut tx, None).await? {
+        let rows = [(row, None)];
+        if insert_rows(&mut tx, &rows).await?.ids.is_empty() {
+            let [(row, _)] = rows;
             return Err(Error::Duplicate { id: row.id });
         }
         tx.commit().await?;
@@ -376,16 +318,21 @@ impl Store {
             .iter()
             .map(EventRow::of)
             .collect::<Result<Vec<_>>>()?;
-        let mut out = BatchOutcome::default();
+        let rows: Vec<(EventRow, Option<bool>)> = rows.into_iter().map(|r| (r, None)).collect();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        for row in rows {
-            if row.insert(&mut tx, None).await? {
-                out.inserted += 1;
-            } else {
+        let inserted = insert_rows(&mut tx, &rows).await?;
+        tx.commit().await?;
+        let mut out = BatchOutcome {
+            inserted: inserted.ids.len(),
+            ..BatchOutcome::default()
+        };
+        let mut stored = inserted.ids;
+        for (row, _) in rows {
+            // The first row of an id is the stored one; a repeat in the batch is a duplicate.
+            if !stored.remove(&row.id) {
                 out.duplicates.push(row.id);
             }
         }
-        tx.commit().await?;
         Ok(out)
     }
 

@@ -237,9 +237,10 @@ impl Store {
             .into_iter()
             .map(|(row, outgoing)| (row, outgoing.then_some(false)))
             .collect();
-        let inserted = insert_rows(&mut tx, &rows).await?;
+        let mut stored = insert_rows(&mut tx, &rows).await?.ids;
         for (row, _) in &rows {
-            if inserted.ids.contains(row.id()) {
+            // The first row of an id is the stored one; a repeat in the batch is a duplicate.
+            if stored.remove(row.id()) {
                 out.inserted.push(row.id().to_string());
             } else {
                 out.duplicates.push(row.id().to_string());
