@@ -151,6 +151,21 @@ pub struct CommitOutcome {
     pub duplicates: Vec<String>,
 }
 
+/// Filter of [`Store::runs`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunQuery {
+    /// Project.
+    pub project: String,
+    /// Any of these contexts (empty: all).
+    pub keptn_contexts: Vec<String>,
+    /// Name of the run's first sequence.
+    pub sequence_name: Option<String>,
+    /// First sequence triggered strictly after.
+    pub from_time: Option<Timestamp>,
+    /// First sequence triggered strictly before.
+    pub before_time: Option<Timestamp>,
+}
+
 /// Filter of [`Store::executions`]; results are newest triggered first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExecutionQuery {
@@ -337,6 +352,51 @@ impl Store {
         .fetch_optional(&self.readers)
         .await?;
         row.as_ref().map(ExecutionRecord::from_row).transpose()
+    }
+
+    /// The runs (contexts) of a project that have executions, newest first by the time
+    /// their first sequence was triggered, one page of `limit` from `offset`: the contexts
+    /// of the page and the number of runs that match. Filters on the first sequence of a
+    /// run: its name and when it was triggered (strictly after / before).
+    pub async fn runs(&self, q: &RunQuery, limit: u64, offset: u64) -> Result<(Vec<String>, u64)> {
+        let mut inner = Conditions::default();
+        inner.eq("project", Some(&q.project));
+        inner.any_of("keptn_context", &q.keptn_contexts);
+        let mut outer = Conditions::default();
+        outer.eq("sequence_name", q.sequence_name.as_deref());
+        outer.cmp_int("root_at", ">", q.from_time.map(to_nanos));
+        outer.cmp_int("root_at", "<", q.before_time.map(to_nanos));
+        // SQLite gives the other columns of the row where MIN() is found: the first sequence.
+        let roots = format!(
+            "WITH roots AS (SELECT keptn_context, sequence_name, MIN(triggered_at) AS root_at \
+             FROM executions{} GROUP BY keptn_context) SELECT",
+            inner.where_clause()
+        );
+        let mut args = inner.args.clone();
+        args.extend(outer.args.iter().cloned());
+        let wh = outer.where_clause();
+        let total: i64 = sqlx::query_scalar_with(
+            AssertSqlSafe(format!("{roots} COUNT(*) FROM roots{wh}")),
+            arguments(&args, &[])?,
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        let contexts: Vec<String> = sqlx::query_scalar_with(
+            AssertSqlSafe(format!(
+                "{roots} keptn_context FROM roots{wh} \
+                 ORDER BY root_at DESC, keptn_context DESC LIMIT ? OFFSET ?"
+            )),
+            arguments(
+                &args,
+                &[
+                    Arg::Int(i64::try_from(limit).unwrap_or(i64::MAX)),
+                    Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX)),
+                ],
+            )?,
+        )
+        .fetch_all(&self.readers)
+        .await?;
+        Ok((contexts, total as u64))
     }
 
     /// Executions matching the query, newest triggered first, paged (max 50 per page).
@@ -591,6 +651,61 @@ mod tests {
             .unwrap();
         assert_eq!(known.len(), 2);
         assert!(known.contains("o1") && known.contains("o3"));
+    }
+
+    #[tokio::test]
+    async fn runs_are_paged_by_their_first_sequence() {
+        let dir = TempDir::new("runs");
+        let store = Store::open(&dir.0).await.unwrap();
+        let named = |id: &str, ctx: &str, name: &str, secs: i64| ExecutionRecord {
+            sequence_name: name.into(),
+            ..exec(id, ctx, "started", false, secs)
+        };
+        store
+            .commit(&Changes {
+                executions_upsert: vec![
+                    named("a1", "a", "delivery", 10),
+                    named("a2", "a", "evaluation", 50),
+                    named("b1", "b", "evaluation", 20),
+                    named("c1", "c", "delivery", 30),
+                ],
+                ..Changes::default()
+            })
+            .await
+            .unwrap();
+        let runs = |q: RunQuery, limit: u64, offset: u64| {
+            let store = store.clone();
+            async move { store.runs(&q, limit, offset).await.unwrap() }
+        };
+        let all = RunQuery {
+            project: "shop".into(),
+            ..RunQuery::default()
+        };
+        assert_eq!(
+            runs(all.clone(), 10, 0).await,
+            (vec!["c".into(), "b".into(), "a".into()], 3)
+        );
+        assert_eq!(runs(all.clone(), 1, 1).await, (vec!["b".into()], 3));
+        let delivery = RunQuery {
+            sequence_name: Some("delivery".into()),
+            ..all.clone()
+        };
+        // Run a's first sequence is a delivery, even though its newest is an evaluation.
+        assert_eq!(
+            runs(delivery, 10, 0).await,
+            (vec!["c".into(), "a".into()], 2)
+        );
+        let early = RunQuery {
+            before_time: Some(Timestamp::from_unix(1_704_067_200 + 25, 0)),
+            keptn_contexts: vec!["a".into(), "c".into()],
+            ..all.clone()
+        };
+        assert_eq!(runs(early, 10, 0).await, (vec!["a".into()], 1));
+        let other = RunQuery {
+            project: "other".into(),
+            ..RunQuery::default()
+        };
+        assert_eq!(runs(other, 10, 0).await, (Vec::new(), 0));
     }
 
     const CRASH_DIR: &str = "SLUICE_STORE_CRASH_DIR";

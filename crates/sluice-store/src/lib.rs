@@ -61,7 +61,9 @@ use sqlx::sqlite::{
 
 pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
-pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, Timer};
+pub use executions::{
+    Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery, Timer,
+};
 pub use page::{Page, Paging};
 pub use projects::{
     EventContextInfo, LastEvent, ProjectRecord, ScopeExists, ServiceRecord, ServiceStageRecord,

@@ -39,7 +39,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sluice_engine::{ControlAction, SequenceExecution, SequenceState};
 use sluice_model::event::{EventType, KeptnEvent, SequenceEventKind, Timestamp};
-use sluice_store::{ExecutionQuery, ExecutionRecord, Paging};
+use sluice_store::{ExecutionQuery, ExecutionRecord, Paging, RunQuery};
 
 use crate::api::params::{Params, next_offset, store_error};
 use crate::error::ApiError;
@@ -341,6 +341,28 @@ async fn sequence_states(
                 .collect()
         })
         .unwrap_or_default();
+    // Without a state filter the store pages the runs itself, so only the page is read;
+    // a run's state needs all of its executions, so that filter is applied here.
+    let (contexts, paged_total) = if state.is_none() {
+        let query = RunQuery {
+            project: project.clone(),
+            keptn_contexts: contexts,
+            sequence_name: name.clone(),
+            from_time: from,
+            before_time: before,
+        };
+        let (page, total) = app
+            .store
+            .runs(&query, size as u64, offset as u64)
+            .await
+            .map_err(|e| store_error("cannot read sequence executions", e))?;
+        if page.is_empty() {
+            return Ok(Json(states_body(Vec::new(), size, offset, total as usize)));
+        }
+        (page, Some(total as usize))
+    } else {
+        (contexts, None)
+    };
     let records = all_executions(
         &app,
         ExecutionQuery {
@@ -376,9 +398,13 @@ async fn sequence_states(
         (b[0].triggered_at, &b[0].scope.keptn_context)
             .cmp(&(a[0].triggered_at, &a[0].scope.keptn_context))
     });
-    let total = runs.len();
+    // Paged by the store already, or here.
+    let (total, skip) = match paged_total {
+        Some(total) => (total, 0),
+        None => (runs.len(), offset),
+    };
     let mut states = Vec::new();
-    for run in runs.iter().skip(offset).take(size) {
+    for run in runs.iter().skip(skip).take(size) {
         let events = app
             .store
             .events_of_context(&run[0].scope.keptn_context)
@@ -386,6 +412,11 @@ async fn sequence_states(
             .map_err(|e| store_error("cannot read the events of a sequence", e))?;
         states.push(build_state(run, &events));
     }
+    Ok(Json(states_body(states, size, offset, total)))
+}
+
+/// Keptn's `SequenceStates` page.
+fn states_body(states: Vec<SequenceStateView>, size: usize, offset: usize, total: usize) -> Value {
     let mut body = json!({
         "states": states,
         "pageSize": size,
@@ -395,7 +426,7 @@ async fn sequence_states(
     if let Some(next) = next_offset(offset, size, total) {
         body["nextPageKey"] = json!(next);
     }
-    Ok(Json(body))
+    body
 }
 
 /// `POST /sequence/{project}/{keptnContext}/control` with `{"state": "pause"|"resume"|"abort",
