@@ -368,11 +368,11 @@ impl Lighthouse {
             ..scope_of(&base)
         };
         self.driver
-            .submit(self.answer(
+            .submit(super::answer(
                 triggered,
+                SOURCE,
                 EVALUATION_STARTED,
-                answer_id(&triggered_id, "evaluation.started"),
-                Some(triggered_id.clone()),
+                "evaluation.started",
                 started.to_data(),
             ))
             .await?;
@@ -442,13 +442,15 @@ impl Lighthouse {
             stage: base.stage.clone(),
             service: base.service.clone(),
         });
-        let event = self.answer(
+        // A request of the lighthouse's own, not an answer: no `triggeredid`.
+        let mut event = super::answer(
             triggered,
+            SOURCE,
             GET_SLI_TRIGGERED,
-            get_sli_id,
-            None,
+            "get-sli.triggered",
             request.to_data(),
         );
+        event.triggeredid = None;
         if let Err(e) = self.driver.submit(event).await {
             self.forget(&triggered_id);
             return Err(e.into());
@@ -472,11 +474,11 @@ impl Lighthouse {
         data: &EvaluationFinishedEventData,
     ) -> Result<(), Error> {
         let triggered_id = triggered.id.clone().unwrap_or_default();
-        let event = self.answer(
+        let event = super::answer(
             triggered,
+            SOURCE,
             EVALUATION_FINISHED,
-            answer_id(&triggered_id, "evaluation.finished"),
-            Some(triggered_id.clone()),
+            "evaluation.finished",
             serde_json::to_value(data).unwrap_or(Value::Null),
         );
         // Forgotten first, so nobody sees the result while it still looks pending; should
@@ -484,29 +486,6 @@ impl Lighthouse {
         self.forget(&triggered_id);
         self.driver.submit(event).await?;
         Ok(())
-    }
-
-    fn answer(
-        &self,
-        triggered: &KeptnEvent,
-        ty: &str,
-        id: String,
-        triggeredid: Option<String>,
-        data: Value,
-    ) -> KeptnEvent {
-        KeptnEvent {
-            specversion: Some("1.0".to_owned()),
-            id: Some(id),
-            source: Some(SOURCE.to_owned()),
-            event_type: Some(ty.to_owned()),
-            time: Some(clock::now().to_rfc3339_nano()),
-            datacontenttype: Some("application/json".to_owned()),
-            shkeptncontext: triggered.shkeptncontext.clone(),
-            triggeredid,
-            gitcommitid: triggered.gitcommitid.clone(),
-            data: Some(data),
-            ..KeptnEvent::default()
-        }
     }
 
     /// `get-sli.finished`: find the waiting evaluation, compare, send `evaluation.finished`.

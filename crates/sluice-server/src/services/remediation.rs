@@ -27,7 +27,6 @@ use sluice_resources::{ResourceError, ResourceStore, Scope};
 use sluice_store::Store;
 
 use crate::bus::Bus;
-use crate::clock;
 use crate::driver::DriverHandle;
 use crate::services::feed::Feed;
 
@@ -259,23 +258,14 @@ pub fn answers(triggered: &KeptnEvent, file: &FileRead) -> Vec<KeptnEvent> {
 }
 
 fn answer(triggered: &KeptnEvent, kind: &str, data: Value) -> KeptnEvent {
-    let triggered_id = triggered.id.clone().unwrap_or_default();
-    KeptnEvent {
-        specversion: Some("1.0".to_owned()),
-        id: Some(crate::ids::derived(
-            &triggered_id,
-            &format!("get-action.{kind}"),
-        )),
-        source: Some(SOURCE.to_owned()),
-        event_type: Some(format!("sh.keptn.event.get-action.{kind}")),
-        time: Some(clock::now().to_rfc3339_nano()),
-        datacontenttype: Some("application/json".to_owned()),
-        shkeptncontext: triggered.shkeptncontext.clone(),
-        triggeredid: Some(triggered_id),
-        gitcommitid: triggered.gitcommitid.clone(),
-        data: Some(data),
-        ..KeptnEvent::default()
-    }
+    let what = format!("get-action.{kind}");
+    super::answer(
+        triggered,
+        SOURCE,
+        &format!("sh.keptn.event.{what}"),
+        &what,
+        data,
+    )
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ use sluice_model::event::data::{
 use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::clock;
 use crate::driver::DriverHandle;
 
 /// Type of a request for SLI values.
@@ -168,19 +167,7 @@ fn base(request: &SliRequest) -> EventData {
 }
 
 fn answer(request: &SliRequest, source: &str, ty: &str, what: &str, data: Value) -> KeptnEvent {
-    KeptnEvent {
-        specversion: Some("1.0".to_owned()),
-        id: Some(crate::ids::derived(request.id(), what)),
-        source: Some(source.to_owned()),
-        event_type: Some(ty.to_owned()),
-        time: Some(clock::now().to_rfc3339_nano()),
-        datacontenttype: Some("application/json".to_owned()),
-        shkeptncontext: request.event.shkeptncontext.clone(),
-        triggeredid: Some(request.id().to_owned()),
-        gitcommitid: request.event.gitcommitid.clone(),
-        data: Some(data),
-        ..KeptnEvent::default()
-    }
+    super::answer(&request.event, source, ty, what, data)
 }
 
 /// Answers one request: started, fetch, finished.

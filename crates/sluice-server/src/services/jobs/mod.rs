@@ -873,19 +873,13 @@ impl JobExecutor {
         {
             data["test"] = json!({"start": rfc3339_seconds(start), "end": rfc3339_seconds(end)});
         }
-        let event = KeptnEvent {
-            specversion: Some("1.0".to_owned()),
-            id: Some(crate::ids::derived(&h.id, &format!("job-executor.{kind}"))),
-            source: Some(SOURCE.to_owned()),
-            event_type: Some(format!("sh.keptn.event.{task}.{kind}")),
-            time: Some(clock::now().to_rfc3339_nano()),
-            datacontenttype: Some("application/json".to_owned()),
-            shkeptncontext: h.event.shkeptncontext.clone(),
-            triggeredid: Some(h.id.clone()),
-            gitcommitid: h.event.gitcommitid.clone(),
-            data: Some(data),
-            ..KeptnEvent::default()
-        };
+        let event = super::answer(
+            h.event,
+            SOURCE,
+            &format!("sh.keptn.event.{task}.{kind}"),
+            &format!("job-executor.{kind}"),
+            data,
+        );
         if let Err(e) = self.driver.submit(event).await {
             tracing::error!(error = %e, "job-executor-service could not answer");
         }
