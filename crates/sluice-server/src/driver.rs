@@ -274,15 +274,38 @@ struct Applied {
     reply: Reply,
     /// The incoming event to store and publish.
     incoming: Option<Arc<KeptnEvent>>,
-    step: Option<Step>,
+    /// The events the step emitted, to store and publish.
+    emitted: Vec<Arc<KeptnEvent>>,
+    /// The step's other effects (timers, cancellations).
+    effects: Vec<Effect>,
 }
 
 impl Applied {
+    /// A command answered without an engine step.
     fn answer(reply: Reply) -> Applied {
         Applied {
             reply,
             incoming: None,
-            step: None,
+            emitted: Vec::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    /// A command after its step; the emitted events are moved out of their boxes, not copied.
+    fn of(reply: Reply, incoming: Option<Arc<KeptnEvent>>, step: Step) -> Applied {
+        let mut emitted = Vec::new();
+        let mut effects = Vec::new();
+        for effect in step.effects {
+            match effect {
+                Effect::Emit(event) => emitted.push(Arc::from(event)),
+                other => effects.push(other),
+            }
+        }
+        Applied {
+            reply,
+            incoming,
+            emitted,
+            effects,
         }
     }
 }
@@ -366,24 +389,21 @@ impl Driver {
         loop {
             // Marks of sent events ride along with the next commit; when nothing comes for a
             // moment they get a transaction of their own.
-            let first = if self.sent.is_empty() {
-                rx.recv().await
+            // Everything waiting is taken at once (up to MAX_BATCH): one batch, one commit.
+            let received = if self.sent.is_empty() {
+                rx.recv_many(&mut batch, MAX_BATCH).await
             } else {
-                match tokio::time::timeout(DISPATCH_MARK_DELAY, rx.recv()).await {
-                    Ok(command) => command,
+                let next = rx.recv_many(&mut batch, MAX_BATCH);
+                match tokio::time::timeout(DISPATCH_MARK_DELAY, next).await {
+                    Ok(received) => received,
                     Err(_) => {
                         self.flush_sent().await;
                         continue;
                     }
                 }
             };
-            let Some(first) = first else { break };
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(command) => batch.push(command),
-                    Err(_) => break,
-                }
+            if received == 0 {
+                break;
             }
             self.handle_batch(&mut batch).await;
         }
@@ -445,13 +465,14 @@ impl Driver {
                     }
                     self.metrics
                         .event_received(event.event_type.as_deref().unwrap_or(""));
-                    let stored = Arc::new((*event).clone());
-                    let step = self.step(Input::Event(event), &mut work);
-                    applied.push(Applied {
-                        reply: Reply::Event(reply, Accepted::Stored),
-                        incoming: Some(stored),
-                        step: Some(step),
-                    });
+                    // Shared from here on by the engine, the store and the bus: never copied.
+                    let stored: Arc<KeptnEvent> = Arc::from(event);
+                    let step = self.step(Input::Event(stored.clone()), &mut work);
+                    applied.push(Applied::of(
+                        Reply::Event(reply, Accepted::Stored),
+                        Some(stored),
+                        step,
+                    ));
                 }
                 Command::Control {
                     keptn_context,
@@ -466,20 +487,12 @@ impl Driver {
                     };
                     let step = self.step(input, &mut work);
                     let found = step.ignored.is_none();
-                    applied.push(Applied {
-                        reply: Reply::Control(reply, found),
-                        incoming: None,
-                        step: Some(step),
-                    });
+                    applied.push(Applied::of(Reply::Control(reply, found), None, step));
                 }
                 Command::Timer(key) => {
                     self.timers.remove(&key);
                     let step = self.step(Input::Timer(key), &mut work);
-                    applied.push(Applied {
-                        reply: Reply::None,
-                        incoming: None,
-                        step: Some(step),
-                    });
+                    applied.push(Applied::of(Reply::None, None, step));
                 }
                 Command::Shipyard { project, shipyard } => match shipyard {
                     Some(s) => {
@@ -496,21 +509,13 @@ impl Driver {
         // services' last events (`lastEventTypes`).
         let mut changes = Changes::default();
         for a in &applied {
-            if let Some(event) = &a.incoming {
+            let incoming = a.incoming.iter().map(|e| (e, false));
+            for (event, outgoing) in incoming.chain(a.emitted.iter().map(|e| (e, true))) {
                 changes.last_events.extend(projects_view::last_event(event));
                 changes.events.push(NewEvent {
-                    event: (**event).clone(),
-                    outgoing: false,
+                    event: event.clone(),
+                    outgoing,
                 });
-            }
-            for effect in a.step.iter().flat_map(|s| &s.effects) {
-                if let Effect::Emit(event) = effect {
-                    changes.last_events.extend(projects_view::last_event(event));
-                    changes.events.push(NewEvent {
-                        event: (**event).clone(),
-                        outgoing: true,
-                    });
-                }
             }
         }
         changes.executions_upsert = work.records.into_values().collect();
@@ -546,8 +551,15 @@ impl Driver {
                 let _ = self.views.send(event.clone());
                 self.bus.publish(event);
             }
-            if let Some(step) = &a.step {
-                self.carry_out(step);
+            for event in a.emitted {
+                if let Some(id) = &event.id {
+                    self.sent.push(id.clone());
+                }
+                let _ = self.views.send(event.clone());
+                self.bus.publish(event);
+            }
+            for effect in &a.effects {
+                self.carry_out(effect);
             }
             a.reply.send();
         }
@@ -625,36 +637,28 @@ impl Driver {
         step
     }
 
-    /// Carries out a committed step's effects: publish, timers, cancellations.
-    fn carry_out(&mut self, step: &Step) {
-        for effect in &step.effects {
-            match effect {
-                Effect::Emit(event) => {
-                    let event = Arc::new((**event).clone());
-                    if let Some(id) = &event.id {
-                        self.sent.push(id.clone());
-                    }
-                    let _ = self.views.send(event.clone());
-                    self.bus.publish(event);
+    /// Carries out a committed step's effect other than publishing: timers, cancellations.
+    fn carry_out(&mut self, effect: &Effect) {
+        match effect {
+            // Taken out of the step by `Applied::of` and published by the caller.
+            Effect::Emit(_) => {}
+            Effect::ScheduleTimer { key, at } => self.arm(key.clone(), *at),
+            Effect::CancelTimer(key) => {
+                if let Some(t) = self.timers.remove(key) {
+                    t.abort();
                 }
-                Effect::ScheduleTimer { key, at } => self.arm(key.clone(), *at),
-                Effect::CancelTimer(key) => {
-                    if let Some(t) = self.timers.remove(key) {
-                        t.abort();
-                    }
-                }
-                Effect::CancelTask {
-                    keptn_context,
-                    task,
-                    triggered_id,
-                    ..
-                } => {
-                    self.bus.cancel(crate::bus::Cancel {
-                        keptn_context: keptn_context.clone(),
-                        task: task.clone(),
-                        triggered_id: triggered_id.clone(),
-                    });
-                }
+            }
+            Effect::CancelTask {
+                keptn_context,
+                task,
+                triggered_id,
+                ..
+            } => {
+                self.bus.cancel(crate::bus::Cancel {
+                    keptn_context: keptn_context.clone(),
+                    task: task.clone(),
+                    triggered_id: triggered_id.clone(),
+                });
             }
         }
     }

@@ -259,6 +259,22 @@ async fn index_rows_from(conn: &mut SqliteConnection, seq: i64, invalidations: b
     Ok(())
 }
 
+/// Takes events out of the outbox inside a transaction (unknown or already sent ids are
+/// ignored), 500 ids per statement.
+pub(crate) async fn mark_dispatched_in(conn: &mut SqliteConnection, ids: &[String]) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE events SET dispatched = 1 WHERE dispatched = 0 AND id IN ({marks})"
+        )));
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Maps a filter field to an SQL expression (and its arguments).
 fn field_expr(field: &str) -> Result<(String, Vec<Arg>)> {
     let column = match field {
@@ -517,12 +533,7 @@ impl Store {
     /// ignored.
     pub async fn mark_dispatched(&self, ids: &[String]) -> Result<()> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        for id in ids {
-            sqlx::query("UPDATE events SET dispatched = 1 WHERE id = ? AND dispatched = 0")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        mark_dispatched_in(&mut tx, ids).await?;
         tx.commit().await?;
         Ok(())
     }

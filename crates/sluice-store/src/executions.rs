@@ -1,12 +1,14 @@
 //! Sequence executions, timers and the atomic [`Store::commit`] of the engine driver.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use sluice_model::event::{KeptnEvent, Timestamp};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
 use crate::error::Result;
-use crate::events::{EventRow, insert_rows};
+use crate::events::{EventRow, insert_rows, mark_dispatched_in};
 use crate::page::{Page, Paging};
 use crate::query::{Arg, Conditions, arguments};
 use crate::{Store, from_nanos, parse_stored, to_nanos};
@@ -97,8 +99,8 @@ impl Timer {
 /// An event written by [`Store::commit`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
-    /// The event.
-    pub event: KeptnEvent,
+    /// The event (shared with whoever publishes it, so a batch of events is not copied).
+    pub event: Arc<KeptnEvent>,
     /// `true` for an event sluice has to send: it is kept in the outbox until
     /// [`Store::mark_dispatched`]. `false` for a received event that is only recorded.
     pub outgoing: bool,
@@ -122,7 +124,8 @@ pub struct Changes {
     /// Ids of outgoing events sent since an earlier commit, to mark dispatched in this one
     /// (like [`Store::mark_dispatched`], without a transaction of its own).
     pub dispatched: Vec<String>,
-    /// Last events of services to record (like [`Store::record_last_events`]).
+    /// Last events of services to record (Keptn's `lastEventTypes`: a later entry of a type
+    /// wins; services that do not exist are skipped).
     pub last_events: Vec<crate::LastEvent>,
 }
 
@@ -299,16 +302,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for chunk in changes.dispatched.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let mut q = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE events SET dispatched = 1 WHERE dispatched = 0 AND id IN ({marks})"
-            )));
-            for id in chunk {
-                q = q.bind(id);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        mark_dispatched_in(&mut tx, &changes.dispatched).await?;
         crate::projects::write_last_events(&mut tx, &changes.last_events).await?;
         tx.commit().await?;
         Ok(out)
@@ -496,7 +490,8 @@ mod tests {
                 "sh.keptn.event.deployment.triggered",
                 ("shop", "dev", "carts"),
                 1,
-            ),
+            )
+            .into(),
             outgoing: true,
         }
     }
@@ -520,7 +515,8 @@ mod tests {
                         "sh.keptn.event.dev.delivery.triggered",
                         ("shop", "dev", "carts"),
                         0,
-                    ),
+                    )
+                    .into(),
                     outgoing: false,
                 },
                 outgoing("out1", "c1"),

@@ -260,17 +260,6 @@ mod tests {
         send(store.previous_evaluations("p", "s", "v", &["pass"], 3));
         send(store.load_active_executions());
         send(store.project("p"));
-        send(store.record_last_event(
-            "p",
-            "s",
-            "v",
-            "t",
-            &EventContextInfo {
-                event_id: String::new(),
-                keptn_context: String::new(),
-                time: String::new(),
-            },
-        ));
         send(store.clone());
     }
 

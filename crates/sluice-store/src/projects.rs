@@ -39,7 +39,7 @@ pub struct EventContextInfo {
     pub time: String,
 }
 
-/// One entry for [`Store::record_last_events`].
+/// One entry of `lastEventTypes` to record with [`crate::Changes::last_events`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastEvent {
     /// Project.
@@ -443,58 +443,6 @@ impl Store {
             .await
     }
 
-    /// Records the last event of a type for a service in a stage (`lastEventTypes`).
-    pub async fn record_last_event(
-        &self,
-        project: &str,
-        stage: &str,
-        service: &str,
-        event_type: &str,
-        info: &EventContextInfo,
-    ) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<String> = sqlx::query_scalar(
-            "SELECT last_event_types FROM service_stages \
-             WHERE project = ? AND stage = ? AND service = ?",
-        )
-        .bind(project)
-        .bind(stage)
-        .bind(service)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(current) = current else {
-            return Err(Error::not_found(format!(
-                "service {service:?} in stage {stage:?} of project {project:?}"
-            )));
-        };
-        let mut map: BTreeMap<String, EventContextInfo> = parse_stored("lastEventTypes", &current)?;
-        map.insert(event_type.to_string(), info.clone());
-        let text = serde_json::to_string(&map)
-            .map_err(|e| Error::InvalidInput(format!("lastEventTypes: {e}")))?;
-        sqlx::query(
-            "UPDATE service_stages SET last_event_types = ? \
-             WHERE project = ? AND stage = ? AND service = ?",
-        )
-        .bind(text)
-        .bind(project)
-        .bind(stage)
-        .bind(service)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Records many last events at once (`lastEventTypes`), in one transaction: later
-    /// entries win over earlier ones of the same type. Services that do not exist (any more)
-    /// are skipped.
-    pub async fn record_last_events(&self, entries: &[LastEvent]) -> Result<()> {
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        write_last_events(&mut tx, entries).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Replaces the open remediations of a service in a stage.
     pub async fn set_open_remediations(
         &self,
@@ -651,13 +599,16 @@ mod tests {
             time: "1704067500000000000".into(),
         };
         store
-            .record_last_event(
-                "shop",
-                "dev",
-                "carts",
-                "sh.keptn.event.deployment.finished",
-                &info,
-            )
+            .commit(&crate::Changes {
+                last_events: vec![LastEvent {
+                    project: "shop".into(),
+                    stage: "dev".into(),
+                    service: "carts".into(),
+                    event_type: "sh.keptn.event.deployment.finished".into(),
+                    info: info.clone(),
+                }],
+                ..crate::Changes::default()
+            })
             .await
             .unwrap();
         store
@@ -857,11 +808,12 @@ mod tests {
                                 ty,
                                 (name, "dev", "carts"),
                                 1,
-                            ),
+                            )
+                            .into(),
                             outgoing: true,
                         },
                         NewEvent {
-                            event: inv,
+                            event: inv.into(),
                             outgoing: false,
                         },
                     ],

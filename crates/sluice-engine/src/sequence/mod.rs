@@ -103,8 +103,9 @@ pub enum ControlAction {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// Any incoming Keptn event; the engine acts on sequence `.triggered` and task
-    /// `.started`/`.finished` events and ignores the rest.
-    Event(Box<KeptnEvent>),
+    /// `.started`/`.finished` events and ignores the rest. Shared, so that the caller can
+    /// keep (store, publish) the same event without copying it.
+    Event(Arc<KeptnEvent>),
     /// A timer the engine scheduled has fired.
     Timer(TimerKey),
     /// A control command for a context (and optionally one stage).
@@ -121,7 +122,7 @@ pub enum Input {
 impl Input {
     /// An incoming event.
     pub fn event(ev: KeptnEvent) -> Self {
-        Input::Event(Box::new(ev))
+        Input::Event(Arc::new(ev))
     }
 }
 

@@ -503,7 +503,7 @@ async fn store_quietly(app: &App, events: &[KeptnEvent]) {
             events: events
                 .iter()
                 .map(|e| NewEvent {
-                    event: e.clone(),
+                    event: e.clone().into(),
                     outgoing: false,
                 })
                 .collect(),
