@@ -77,8 +77,6 @@ pub enum Command {
     Event {
         /// The event (with id, time and context already assigned).
         event: Box<KeptnEvent>,
-        /// Its id was just made by sluice, so it cannot have been stored before.
-        fresh: bool,
         /// Where to send the outcome.
         reply: oneshot::Sender<Result<Accepted, Error>>,
     },
@@ -137,22 +135,13 @@ pub struct DriverHandle {
 
 impl DriverHandle {
     /// Stores an event and lets the engine act on it; returns once it is durable.
+    /// An event whose id was stored before (a retried delivery, from any sender) is dropped
+    /// and answered [`Accepted::Duplicate`].
     pub async fn submit(&self, event: KeptnEvent) -> Result<Accepted, Error> {
-        self.send_event(event, false).await
-    }
-
-    /// Like [`DriverHandle::submit`], for an event whose id sluice has just made (Keptn's
-    /// API gives every received event a new id): no look-up for an earlier delivery.
-    pub async fn submit_new(&self, event: KeptnEvent) -> Result<Accepted, Error> {
-        self.send_event(event, true).await
-    }
-
-    async fn send_event(&self, event: KeptnEvent, fresh: bool) -> Result<Accepted, Error> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Event {
                 event: Box::new(event),
-                fresh,
                 reply,
             })
             .await
@@ -427,14 +416,12 @@ impl Driver {
     /// Handles the commands that arrived together: runs the engine on each in order, writes
     /// everything in ONE transaction (group commit), then answers and carries out the effects.
     async fn handle_batch(&mut self, batch: &mut Vec<Command>) {
+        // Every event is looked up, whoever sent it: a sender that retries a request it got
+        // no answer to sends the same id again, and that must not count twice.
         let ids: Vec<String> = batch
             .iter()
             .filter_map(|c| match c {
-                Command::Event {
-                    event,
-                    fresh: false,
-                    ..
-                } => event.id.clone(),
+                Command::Event { event, .. } => event.id.clone(),
                 _ => None,
             })
             .collect();
@@ -544,8 +531,10 @@ impl Driver {
             }
         }
 
-        // Durable: now the world may see it. The projects view follows in the background,
-        // off the path from one task to the next.
+        // Durable: now the world may see it, pollers of open tasks included, before any caller
+        // hears that its event was taken. The projects view follows in the background, off
+        // the path from one task to the next.
+        self.refresh_open_tasks(Some(&work.changed));
         for a in applied {
             if let Some(event) = a.incoming {
                 let _ = self.views.send(event.clone());
@@ -563,7 +552,6 @@ impl Driver {
             }
             a.reply.send();
         }
-        self.refresh_open_tasks(Some(&work.changed));
     }
 
     /// Answers a command that could not be handled at all.

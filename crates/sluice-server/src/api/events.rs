@@ -1,5 +1,6 @@
-//! `POST /api/v1/event`: Keptn's event ingestion. Assigns id, time and context the way Keptn's
-//! api-service did, validates scope, and answers only once the event is durable.
+//! `POST /api/v1/event`: Keptn's event ingestion. Assigns time and context the way Keptn's
+//! api-service did (and an id when the sender gave none), validates scope, and answers only
+//! once the event is durable. A repeated id is a retried delivery: answered, not stored again.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use sluice_model::event::{EventType, KeptnEvent, TaskEventKind, keptn_context_for};
 
+use crate::driver::Accepted;
 use crate::error::ApiError;
 use crate::state::App;
 use crate::{clock, ids};
@@ -27,11 +29,25 @@ pub const API_SOURCE: &str = "https://github.com/keptn/keptn/api";
 
 async fn post_event(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let event = accept(&app, &body).await?;
-    let context = event.shkeptncontext.clone().unwrap_or_default();
-    app.driver
-        .submit_new(event)
+    let id = event.id.clone().unwrap_or_default();
+    let mut context = event.shkeptncontext.clone().unwrap_or_default();
+    let accepted = app
+        .driver
+        .submit(event)
         .await
         .map_err(|e| ApiError::internal("the event could not be stored", &e))?;
+    if accepted == Accepted::Duplicate {
+        // A retry of a delivery that was taken: the same answer as the first time, with the
+        // context that was stored (a retried trigger without a context got a new one above).
+        let stored = app
+            .store
+            .event(&id)
+            .await
+            .map_err(|e| ApiError::internal("cannot read the stored event", &e))?;
+        if let Some(c) = stored.and_then(|e| e.shkeptncontext.clone()) {
+            context = c;
+        }
+    }
     Ok(Json(json!({"keptnContext": context})))
 }
 
@@ -46,8 +62,12 @@ pub async fn accept(app: &App, body: &[u8]) -> Result<KeptnEvent, ApiError> {
     })?;
     let mut event = KeptnEvent::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("not a CloudEvent: {e}")))?;
-    // Keptn's api-service always set a fresh id and the receive time.
-    event.id = Some(ids::fresh());
+    // The sender's id is kept, so that a retried request (same id) is recognised and
+    // dropped; Keptn's api-service replaced it, which made every retry a new event. An
+    // event without an id gets a fresh one. The time is the receive time, as in Keptn.
+    if event.id.as_deref().is_none_or(|id| id.trim().is_empty()) {
+        event.id = Some(ids::fresh());
+    }
     event.time = Some(clock::now().to_rfc3339_nano());
     if event.specversion.as_deref().unwrap_or("").is_empty() {
         event.specversion = Some("1.0".to_owned());
@@ -189,5 +209,40 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_repeated_event_id_is_answered_and_stored_once() {
+        let (app, router) = app().await;
+        create_project(&app, "shop", ONE_TASK_SHIPYARD, &["carts"]).await;
+        // A trigger without a context, sent twice: the second answer names the first run.
+        let trigger = json!({"id": "retried-trigger", "type": "sh.keptn.event.dev.delivery.triggered",
+            "source": "ci", "data": {"project": "shop", "stage": "dev", "service": "carts"}});
+        let (status, first) = call(&router, "POST", "/api/v1/event", Some(trigger.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        let (status, again) = call(&router, "POST", "/api/v1/event", Some(trigger)).await;
+        assert_eq!((status, &again), (StatusCode::OK, &first));
+        let stored = app.store.event("retried-trigger").await.unwrap().unwrap();
+        assert_eq!(
+            stored.shkeptncontext.as_deref(),
+            first["keptnContext"].as_str()
+        );
+        let triggers = sluice_store::EventQuery {
+            event_type: Some("sh.keptn.event.dev.delivery.triggered".into()),
+            project: Some("shop".into()),
+            ..Default::default()
+        };
+        let count = |app: std::sync::Arc<crate::state::App>| {
+            let q = triggers.clone();
+            async move { app.store.events(&q).await.unwrap().total_count }
+        };
+        assert_eq!(count(app.clone()).await, 1, "one run");
+        // Without an id every post is a new event.
+        let no_id = json!({"type": "sh.keptn.event.dev.delivery.triggered", "source": "ci",
+            "data": {"project": "shop", "stage": "dev", "service": "carts"}});
+        let (_, a) = call(&router, "POST", "/api/v1/event", Some(no_id.clone())).await;
+        let (_, b) = call(&router, "POST", "/api/v1/event", Some(no_id)).await;
+        assert_ne!(a["keptnContext"], b["keptnContext"]);
+        assert_eq!(count(app.clone()).await, 3);
     }
 }
