@@ -69,6 +69,12 @@ impl Timestamp {
         Timestamp { nanos }
     }
 
+    /// Whether this is Go's zero `time.Time` (`0001-01-01T00:00:00Z`), which Go clients send
+    /// for a time they did not set (go-utils' `LogEntry.Time`, for one).
+    pub fn is_go_zero(self) -> bool {
+        self == Timestamp::from_civil(1, 1, 1, 0, 0, 0, 0)
+    }
+
     /// Nanoseconds since the Unix epoch (Keptn stores some times as this, as a decimal string).
     pub fn unix_nanos(self) -> i128 {
         self.nanos
@@ -411,6 +417,13 @@ mod tests {
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn go_zero_time_is_recognised() {
+        assert!(ts("0001-01-01T00:00:00Z").is_go_zero());
+        assert!(!ts("0001-01-01T00:00:00.000000001Z").is_go_zero());
+        assert!(!Timestamp::from_unix(0, 0).is_go_zero());
     }
 
     #[test]

@@ -494,13 +494,15 @@ async fn create_logs(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Va
     let now = clock::now();
     let mut new = Vec::with_capacity(given.logs.len());
     for mut entry in given.logs {
-        entry.time = if entry.time.is_empty() {
-            now.to_rfc3339_nano()
+        // As Keptn: an unset time (empty, or Go's zero time, which go-utils' log forwarder
+        // always sends) is the receive time.
+        let at = if entry.time.is_empty() {
+            now
         } else {
             Timestamp::parse(&entry.time)
                 .map_err(|e| ApiError::bad_request(format!("invalid log time: {e}")))?
-                .to_rfc3339_nano()
         };
+        entry.time = if at.is_go_zero() { now } else { at }.to_rfc3339_nano();
         new.push(entry);
     }
     let _guard = WRITE_LOCK.lock().await;
@@ -784,5 +786,32 @@ mod tests {
         assert_eq!(get("").await["totalCount"], 3);
         let (status, _) = call(&router, "GET", "/api/controlPlane/v1/log?fromTime=x", None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn go_zero_log_time_becomes_the_receive_time() {
+        // go-utils' log forwarder never sets LogEntry.Time: Go sends its zero time.
+        let (_app, router) = testkit::app().await;
+        let (status, _) = call(
+            &router,
+            "POST",
+            "/api/controlPlane/v1/log",
+            Some(json!({"logs": [{"integrationid": "a", "message": "m",
+                "time": "0001-01-01T00:00:00Z", "shkeptncontext": "c", "task": "t",
+                "triggeredid": "x", "gitcommitid": ""}]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, body) = call(&router, "GET", "/api/controlPlane/v1/log", None).await;
+        let time = body["logs"][0]["time"].as_str().unwrap().to_owned();
+        assert!(!time.starts_with("0001"), "{time}");
+        let (_, body) = call(
+            &router,
+            "GET",
+            "/api/controlPlane/v1/log?fromTime=2000-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+        assert_eq!(body["totalCount"], 1, "{body}");
     }
 }
