@@ -26,21 +26,38 @@ impl Answer {
 
 /// Sends one request to `base` (`http://127.0.0.1:PORT`) with the API token.
 pub fn call(base: &str, token: &str, method: &str, path: &str, body: Option<&Value>) -> Answer {
+    let payload = body.map(|b| b.to_string());
+    let mut headers = vec![("x-token", token)];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    send(base, method, path, &headers, payload.as_deref())
+}
+
+/// Sends one request with exactly these headers (plus `Host`, `Connection: close` and
+/// `Content-Length`) and this body.
+pub fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Answer {
     let addr = base.strip_prefix("http://").expect("http base URL");
     let mut stream = TcpStream::connect(addr).expect("connect to the server");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let payload = body.unwrap_or_default();
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nx-token: {token}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         payload.len()
     );
-    if body.is_some() {
-        request.push_str("Content-Type: application/json\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    request.push_str(&payload);
+    request.push_str(payload);
     stream.write_all(request.as_bytes()).expect("send request");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read answer");

@@ -2,6 +2,7 @@
 
 mod bench;
 mod client;
+mod connector;
 mod deploy;
 mod evaluate;
 mod http;

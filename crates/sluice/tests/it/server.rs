@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::http::{Answer, call};
 use crate::{repo_root, scratch};
 
-const TOKEN: &str = "integration-test-token-0123456789";
+pub const TOKEN: &str = "integration-test-token-0123456789";
 
 /// A running `sluice server` child process.
 pub struct Server {
