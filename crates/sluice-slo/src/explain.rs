@@ -322,4 +322,37 @@ mod tests {
         assert_eq!(missing.value, None);
         assert!(missing.value_error.is_some());
     }
+
+    #[test]
+    fn missing_and_informational_rows_are_not_checked() {
+        let slo = sluice_model::slo::parse(SLO).ok().expect("valid SLO");
+        // response_time_p95 missing, throughput (informational) missing, error_rate failed.
+        let values = [SliResult {
+            metric: "error_rate".into(),
+            message: "query failed".into(),
+            ..Default::default()
+        }];
+        let input = EvaluationInput {
+            slo: Some(&slo),
+            indicator_values: &values,
+            ..Default::default()
+        };
+        let out = crate::evaluate(&input);
+        let e = explain(&input, &out);
+        assert_eq!(e.objectives.len(), 3, "a null value still has its row");
+        let rt = &e.objectives[0];
+        assert!(rt.missing);
+        assert_eq!(rt.value_error.as_deref(), Some(NO_VALUE_MESSAGE));
+        assert!(rt.targets.iter().all(|t| !t.evaluated && !t.held));
+        // A relative target that was not evaluated has no threshold (Keptn put the aggregate).
+        assert_eq!(rt.targets[0].threshold, None);
+        assert_eq!(rt.targets[1].threshold, Some(600.0));
+        let er = &e.objectives[1];
+        assert!(!er.missing);
+        assert_eq!(er.value_error.as_deref(), Some("query failed"));
+        let info = &e.objectives[2];
+        assert!(info.missing);
+        assert_eq!(info.status, IndicatorStatus::Info);
+        assert_eq!((e.points, e.max_points), (0.0, 2.0));
+    }
 }
