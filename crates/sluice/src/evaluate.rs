@@ -44,6 +44,13 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
         Some(path) => Some((path.display().to_string(), read_capped(path)?)),
         None => None,
     };
+    // Keptn's lighthouse (GetSLOs in common.go) treats an empty slo.yaml as no SLO file.
+    let slo_file = slo_file.filter(|(name, bytes)| {
+        if bytes.is_empty() {
+            eprintln!("note: {name} is empty; Keptn treats an empty slo.yaml as no SLO file");
+        }
+        !bytes.is_empty()
+    });
     let parsed: Option<Slo> = match &slo_file {
         None => None,
         Some((name, bytes)) => {

@@ -151,6 +151,18 @@ fn without_an_slo_nothing_is_evaluated_and_the_result_is_pass() {
     );
 }
 
+#[test]
+fn an_empty_slo_file_is_no_slo_file() {
+    let dir = scratch("eval-empty-slo");
+    let slo = write(&dir, "slo.yaml", "");
+    let run = sluice(&["evaluate", "--slo", &slo, "--sli", GOOD, "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("is empty"), "{}", run.stderr);
+    let data = json_of(&run);
+    assert_eq!(data["result"], "pass");
+    assert_eq!(data["status"], "succeeded");
+}
+
 /// The spec digest's Appendix C: relative and absolute criteria against three earlier results.
 #[test]
 fn the_worked_example_compares_with_history() {
