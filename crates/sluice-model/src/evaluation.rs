@@ -1,12 +1,13 @@
 //! Evaluation wire types in Keptn's exact JSON shape (go-utils `pkg/lib/v0_2_0`
 //! `evaluation.go`, `getsli.go` and the common `EventData`).
 //!
-//! Field names, order and `omitempty` behaviour follow the Go structs: `message` of an SLI
-//! value, `comparedEvents`, and the common event fields (`project`, `stage`, `service`,
-//! `labels`, `status`, `result`, `message`) are left out when empty; `passTargets`,
-//! `warningTargets` and `indicatorResults` are written as `null` when Go had a nil slice
-//! (which is whenever nothing was appended); whole numbers are written without a fraction
-//! (`100`, not `100.0`) as Go's `encoding/json` does. Deserialisation is lenient (every field
+//! Field names, order and `omitempty` behaviour follow the Go structs (go-utils 0.20.4): `message`
+//! of an SLI value, `comparedEvents`, and the common event fields (`project`, `stage`,
+//! `service`, `labels`, `status`, `result`, `message`) are left out when empty;
+//! `indicatorResults` is written as `null` when Go had a nil slice (nothing appended);
+//! `passTargets` and `warningTargets` keep Go's difference between a nil slice (`null`) and an
+//! empty one (`[]`), because the lighthouse produced both; whole numbers are written without a
+//! fraction (`100`, not `100.0`) as Go's `encoding/json` does. Deserialisation is lenient (every field
 //! has a default, unknown wire strings are kept) so stored events of any Keptn version load.
 
 use std::collections::BTreeMap;
@@ -125,22 +126,14 @@ pub struct SliEvaluationResult {
     /// `displayName` from the SLO.
     #[serde(rename = "displayName", default, deserialize_with = "null_string")]
     pub display_name: String,
-    /// Pass targets in SLO order (`null` when none).
-    #[serde(
-        rename = "passTargets",
-        default,
-        serialize_with = "nil_if_empty",
-        deserialize_with = "null_vec"
-    )]
-    pub pass_targets: Vec<SliTarget>,
-    /// Warning targets in SLO order (`null` when none).
-    #[serde(
-        rename = "warningTargets",
-        default,
-        serialize_with = "nil_if_empty",
-        deserialize_with = "null_vec"
-    )]
-    pub warning_targets: Vec<SliTarget>,
+    /// Pass targets in SLO order: `None` is Go's nil slice (`null`), `Some(vec![])` an empty
+    /// one (`[]`).
+    #[serde(rename = "passTargets", default)]
+    pub pass_targets: Option<Vec<SliTarget>>,
+    /// Warning targets in SLO order: `None` is Go's nil slice (`null`), `Some(vec![])` an empty
+    /// one (`[]`).
+    #[serde(rename = "warningTargets", default)]
+    pub warning_targets: Option<Vec<SliTarget>>,
     /// Whether the objective is a key SLI.
     #[serde(rename = "keySli", default, deserialize_with = "null_bool")]
     pub key_sli: bool,
@@ -331,12 +324,18 @@ mod tests {
     #[test]
     fn keptn_stored_event_roundtrips_exactly() {
         // Shape of an evaluation.finished data object as stored by Keptn (from its tests).
-        let src = r#"{"project":"p","stage":"s","service":"x","status":"succeeded","result":"pass","evaluation":{"timeStart":"a","timeEnd":"b","result":"pass","score":100,"sloFileContent":"Zm9v","indicatorResults":[{"score":1,"value":{"metric":"response_time_p95","value":200,"comparedValue":200,"success":true},"displayName":"","passTargets":[{"criteria":"<=+75%","targetValue":350,"violated":false}],"warningTargets":null,"keySli":false,"status":"pass"},{"score":0,"value":{"metric":"error_rate","value":0.5,"comparedValue":0,"success":false,"message":"boom"},"displayName":"Errors","passTargets":null,"warningTargets":null,"keySli":true,"status":"info"}],"comparedEvents":["id1"]}}"#;
+        let src = r#"{"project":"p","stage":"s","service":"x","status":"succeeded","result":"pass","evaluation":{"timeStart":"a","timeEnd":"b","result":"pass","score":100,"sloFileContent":"Zm9v","indicatorResults":[{"score":1,"value":{"metric":"response_time_p95","value":200,"comparedValue":200,"success":true},"displayName":"","passTargets":[{"criteria":"<=+75%","targetValue":350,"violated":false}],"warningTargets":null,"keySli":false,"status":"pass"},{"score":0,"value":{"metric":"error_rate","value":0.5,"comparedValue":0,"success":false,"message":"boom"},"displayName":"Errors","passTargets":[],"warningTargets":[{"criteria":"<=5","targetValue":5,"violated":true}],"keySli":false,"status":"info"}],"comparedEvents":["id1"]}}"#;
         let data: EvaluationFinishedEventData = serde_json::from_str(src).unwrap();
         assert_eq!(data.result, ResultType::Pass);
         assert_eq!(
             data.evaluation.indicator_results[1].status,
             IndicatorStatus::Info
+        );
+        // Go's nil slice (`null`) and empty slice (`[]`) stay apart.
+        assert_eq!(data.evaluation.indicator_results[0].warning_targets, None);
+        assert_eq!(
+            data.evaluation.indicator_results[1].pass_targets,
+            Some(Vec::new())
         );
         assert_eq!(serde_json::to_string(&data).unwrap(), src);
     }

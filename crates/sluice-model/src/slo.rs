@@ -16,7 +16,8 @@
 //!   leading `+`/`-` makes it relative, and the rest must be a Go `ParseFloat` number (so `=`
 //!   works, `<10%` is a relative increase, `<=` alone, `<=+` and `<10%abc` are invalid).
 //! - An unparsable pass criterion is an error (Keptn failed the evaluation); an unparsable
-//!   warning criterion is a warning (Keptn treated it as never satisfied). Both are kept in
+//!   warning criterion is a warning (Keptn then dropped all warning targets of the objective
+//!   and never gave it a warning: `evaluateOrCombinedCriteria`). Both are kept in
 //!   the model as [`CriterionSpec`]s with an `Err` so the engine can reproduce Keptn.
 //! - `total_score` values are parsed like Keptn: one trailing `%` removed, then Go
 //!   `ParseFloat` (`"90 %"`, `"75%%"` and `"bla"` are invalid).
@@ -754,7 +755,7 @@ fn read_criteria_sets(
                             .warning(
                                 pos,
                                 &jp,
-                                format!("{msg}; Keptn treats it as never satisfied"),
+                                format!("{msg}; Keptn then ignores every warning criterion of this objective"),
                             )
                             .hint(hint);
                     }
@@ -768,7 +769,12 @@ fn read_criteria_sets(
                     item.pos,
                     &p,
                     format!(
-                        "{what} criteria set without criteria; Keptn treats it as always satisfied"
+                        "{what} criteria set without criteria; Keptn treats it as always satisfied{}",
+                        if pass {
+                            " (an objective with no pass criterion at all still counts its weight but never scores)"
+                        } else {
+                            ""
+                        }
                     ),
                 )
                 .hint("add criteria or remove the entry");

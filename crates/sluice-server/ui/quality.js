@@ -12,12 +12,18 @@ let cache = { key: '', rows: [] };
 function explanationHtml(ev) {
   const x = ev.explanation;
   const rows = x.objectives.map((o) => {
-    const targets = o.targets.map((t) => `<li class="${t.held ? 'held' : 'missed'}">${t.held ? '✓' : '✗'} ${esc(t.kind)} <code>${esc(t.criteria)}</code>
-      ${t.threshold === null ? '<span class="small">(no history: counted as met)</span>' : `→ <code>${esc(t.criteria.replace(/[0-9.+%-]+$/, ''))}${num(t.threshold)}</code>`}</li>`).join('');
+    const mark = (t) => (t.evaluated === false ? '–' : t.held ? '✓' : '✗');
+    const targetClass = (t) => (t.evaluated === false ? 'muted' : t.held ? 'held' : 'missed');
+    const threshold = (t) => {
+      if (t.threshold !== null) return `→ <code>${esc(t.criteria.replace(/[0-9.+%-]+$/, ''))}${num(t.threshold)}</code>`;
+      return t.evaluated === false ? '<span class="small">(not checked)</span>' : '<span class="small">(no history: counted as met)</span>';
+    };
+    const targets = o.targets.map((t) => `<li class="${targetClass(t)}"${t.evaluated === false ? ' title="not checked: Keptn lists these criteria as violated without checking them"' : ''}>${mark(t)} ${esc(t.kind)} <code>${esc(t.criteria)}</code>
+      ${threshold(t)}</li>`).join('');
     return `<tr data-sli="${esc(o.sli)}" class="${o.keySli ? 'key' : ''}">
       <th scope="row">${esc(o.name)}${o.keySli ? ' <span class="key-mark" title="key SLI: failing it fails the evaluation">★ key</span>' : ''}<div class="small">${esc(o.sli)}</div></th>
       <td>${badge(o.status)}</td>
-      <td class="num">${o.value === null ? `<span class="small">${esc(o.valueError || 'no value')}</span>` : num(o.value)}</td>
+      <td class="num">${o.value === null ? `<span class="small">${o.missing ? 'missing: ' : 'failed: '}${esc(o.valueError || 'no value')}</span>` : num(o.value)}</td>
       <td class="num">${o.comparedValue === null ? '–' : `${num(o.comparedValue)} <span class="small">(${o.history} earlier)</span>`}</td>
       <td><ul class="plain">${targets || '<li class="muted">informational</li>'}</ul></td>
       <td class="num">${o.maxPoints ? `${num(o.points)} / ${num(o.maxPoints)}` : '–'}</td></tr>`;

@@ -12,7 +12,7 @@ use sluice_model::evaluation::{
 };
 use sluice_model::slo::Criterion;
 
-use crate::gate::EvaluationInput;
+use crate::gate::{EvaluationInput, NO_VALUE_MESSAGE};
 use crate::history::{PreviousValues, select_previous};
 
 /// The reasoning behind one evaluation.
@@ -53,9 +53,13 @@ pub struct ObjectiveRow {
     pub status: IndicatorStatus,
     /// The measured value, when the provider delivered one successfully.
     pub value: Option<f64>,
-    /// Why there is no value (provider message), when there is none.
+    /// Whether the SLI provider sent no value at all for this SLI.
+    pub missing: bool,
+    /// Why there is no value (Keptn's "no value received from SLI provider", or the
+    /// provider's message), when there is none.
     pub value_error: Option<String>,
-    /// The aggregate of earlier values, when there was usable history.
+    /// The aggregate of earlier values, when there was usable history and the value was
+    /// compared with it.
     pub compared_value: Option<f64>,
     /// Number of earlier successful values of this SLI that were compared with.
     pub history: usize,
@@ -84,10 +88,13 @@ pub struct TargetRow {
     /// The criterion as written.
     pub criteria: String,
     /// The threshold the value was compared with; `None` for a relative criterion without
-    /// usable history (Keptn then counts it as met).
+    /// usable history (Keptn then counts it as met) or that was not evaluated.
     pub threshold: Option<f64>,
-    /// Whether the criterion held.
+    /// Whether the criterion held (false when it was not evaluated).
     pub held: bool,
+    /// Whether Keptn evaluated the criterion at all: not for an informational objective nor
+    /// for a missing or unsuccessful value, whose targets Keptn lists as violated.
+    pub evaluated: bool,
     /// Whether the criterion is relative to earlier results.
     pub relative: bool,
 }
@@ -105,86 +112,97 @@ pub fn explain(input: &EvaluationInput<'_>, output: &EvaluationFinishedEventData
     let results = &output.evaluation.indicator_results;
     let mut objectives = Vec::new();
     let (mut points, mut max_points) = (0.0, 0.0);
-    if let Some(slo) = input.slo {
-        for (i, objective) in slo.objectives.iter().enumerate() {
-            // Keptn reports one result per objective, in SLO order (none when it gave up early).
-            let Some(result) = results
-                .get(i)
-                .filter(|r| r.value.as_ref().is_some_and(|v| v.metric == objective.sli))
-            else {
-                continue;
+    // Keptn reports one result per objective, in SLO order, or none when it gave up early.
+    let slo_objectives = input.slo.map_or(&[][..], |slo| slo.objectives.as_slice());
+    let rows = if results.len() == slo_objectives.len() {
+        slo_objectives
+    } else {
+        &[][..]
+    };
+    for (objective, result) in rows.iter().zip(results) {
+        let max = if objective.pass.is_empty() {
+            0.0
+        } else {
+            objective.weight as f64
+        };
+        max_points += max;
+        // Keptn's total counts only results that listed pass targets.
+        if max > 0.0 && result.pass_targets.as_ref().is_some_and(|t| !t.is_empty()) {
+            points += result.score;
+        }
+        let value = result.value.as_ref();
+        let delivered = value.is_some_and(|v| v.success);
+        // Keptn evaluated criteria only for a delivered value of an objective with pass
+        // criteria; otherwise it listed them all as violated without checking them.
+        let evaluated = delivered && !objective.pass.is_empty();
+        let past = history.values(&objective.sli).len();
+        let relative_of = |criteria: &str, kind: TargetKind| -> bool {
+            let sets = match kind {
+                TargetKind::Pass => &objective.pass,
+                TargetKind::Warning => &objective.warning,
             };
-            let max = if objective.pass.is_empty() {
-                0.0
-            } else {
-                objective.weight as f64
-            };
-            max_points += max;
-            if max > 0.0 {
-                points += result.score;
-            }
-            let value = result.value.as_ref();
-            let delivered = value.is_some_and(|v| v.success);
-            let past = history.values(&objective.sli).len();
-            let relative_of = |criteria: &str, kind: TargetKind| -> bool {
-                let sets = match kind {
-                    TargetKind::Pass => &objective.pass,
-                    TargetKind::Warning => &objective.warning,
-                };
-                sets.iter()
-                    .flat_map(|s| s.criteria.iter())
-                    .find(|c| c.text == criteria)
-                    .and_then(|c| c.parsed.as_ref().ok())
-                    .is_some_and(|c| matches!(c, Criterion::Relative { .. }))
-            };
-            let row_of = |t: &SliTarget, kind: TargetKind| {
-                let relative = relative_of(&t.criteria, kind);
-                TargetRow {
-                    kind,
-                    criteria: t.criteria.clone(),
-                    threshold: if relative && past == 0 {
-                        None
-                    } else {
-                        Some(t.target_value)
-                    },
-                    held: !t.violated,
-                    relative,
-                }
-            };
-            let mut targets: Vec<TargetRow> = result
-                .pass_targets
-                .iter()
-                .map(|t| row_of(t, TargetKind::Pass))
-                .collect();
-            targets.extend(
-                result
-                    .warning_targets
-                    .iter()
-                    .map(|t| row_of(t, TargetKind::Warning)),
-            );
-            objectives.push(ObjectiveRow {
-                name: objective.name().to_owned(),
-                sli: objective.sli.clone(),
-                key_sli: objective.key_sli,
-                status: result.status.clone(),
-                value: value.filter(|v| v.success).map(|v| v.value),
-                value_error: if delivered {
+            sets.iter()
+                .flat_map(|s| s.criteria.iter())
+                .find(|c| c.text == criteria)
+                .and_then(|c| c.parsed.as_ref().ok())
+                .is_some_and(|c| matches!(c, Criterion::Relative { .. }))
+        };
+        let row_of = |t: &SliTarget, kind: TargetKind| {
+            let relative = relative_of(&t.criteria, kind);
+            TargetRow {
+                kind,
+                criteria: t.criteria.clone(),
+                // A relative target not evaluated carries the aggregate, not a threshold.
+                threshold: if relative && (past == 0 || !evaluated) {
                     None
                 } else {
-                    Some(
-                        value
-                            .map(|v| v.message.clone())
-                            .filter(|m| !m.is_empty())
-                            .unwrap_or_else(|| "no value".to_owned()),
-                    )
+                    Some(t.target_value)
                 },
-                compared_value: (past > 0).then(|| value.map_or(0.0, |v| v.compared_value)),
-                history: past,
-                targets,
-                points: result.score,
-                max_points: max,
-            });
-        }
+                held: evaluated && !t.violated,
+                evaluated,
+                relative,
+            }
+        };
+        let mut targets: Vec<TargetRow> = result
+            .pass_targets
+            .iter()
+            .flatten()
+            .map(|t| row_of(t, TargetKind::Pass))
+            .collect();
+        targets.extend(
+            result
+                .warning_targets
+                .iter()
+                .flatten()
+                .map(|t| row_of(t, TargetKind::Warning)),
+        );
+        let missing = value.is_none_or(|v| !v.success && v.message == NO_VALUE_MESSAGE);
+        objectives.push(ObjectiveRow {
+            name: objective.name().to_owned(),
+            sli: objective.sli.clone(),
+            key_sli: objective.key_sli,
+            status: result.status.clone(),
+            value: value.filter(|v| v.success).map(|v| v.value),
+            missing,
+            value_error: if delivered {
+                None
+            } else if missing {
+                Some(NO_VALUE_MESSAGE.to_owned())
+            } else {
+                Some(
+                    value
+                        .map(|v| v.message.clone())
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or_else(|| "the SLI provider reported no success".to_owned()),
+                )
+            },
+            compared_value: (past > 0 && evaluated)
+                .then(|| value.map_or(0.0, |v| v.compared_value)),
+            history: past,
+            targets,
+            points: result.score,
+            max_points: max,
+        });
     }
     let total = input.slo.and_then(|s| s.total_score.as_ref());
     Explanation {
@@ -303,5 +321,38 @@ mod tests {
         let missing = &e.objectives[2];
         assert_eq!(missing.value, None);
         assert!(missing.value_error.is_some());
+    }
+
+    #[test]
+    fn missing_and_informational_rows_are_not_checked() {
+        let slo = sluice_model::slo::parse(SLO).ok().expect("valid SLO");
+        // response_time_p95 missing, throughput (informational) missing, error_rate failed.
+        let values = [SliResult {
+            metric: "error_rate".into(),
+            message: "query failed".into(),
+            ..Default::default()
+        }];
+        let input = EvaluationInput {
+            slo: Some(&slo),
+            indicator_values: &values,
+            ..Default::default()
+        };
+        let out = crate::evaluate(&input);
+        let e = explain(&input, &out);
+        assert_eq!(e.objectives.len(), 3, "a null value still has its row");
+        let rt = &e.objectives[0];
+        assert!(rt.missing);
+        assert_eq!(rt.value_error.as_deref(), Some(NO_VALUE_MESSAGE));
+        assert!(rt.targets.iter().all(|t| !t.evaluated && !t.held));
+        // A relative target that was not evaluated has no threshold (Keptn put the aggregate).
+        assert_eq!(rt.targets[0].threshold, None);
+        assert_eq!(rt.targets[1].threshold, Some(600.0));
+        let er = &e.objectives[1];
+        assert!(!er.missing);
+        assert_eq!(er.value_error.as_deref(), Some("query failed"));
+        let info = &e.objectives[2];
+        assert!(info.missing);
+        assert_eq!(info.status, IndicatorStatus::Info);
+        assert_eq!((e.points, e.max_points), (0.0, 2.0));
     }
 }

@@ -1,5 +1,8 @@
 //! The quality gate: turns an SLO, SLI values and previous evaluations into the
 //! `evaluation.finished` data Keptn's lighthouse would have sent.
+//!
+//! Every rule cites the function of Keptn 1.4.5's
+//! `lighthouse-service/event_handler/evaluate_sli_handler.go` (or `common.go`) it reproduces.
 
 use std::collections::BTreeMap;
 
@@ -8,12 +11,12 @@ use sluice_model::evaluation::{
     EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
     SliEvaluationResult, SliResult, SliTarget, StatusType,
 };
-use sluice_model::slo::{CriteriaSet, CriterionError, Objective, Slo};
+use sluice_model::slo::{CriteriaSet, Criterion, CriterionError, Objective, Slo};
 
 use crate::go_format::go_float;
 use crate::history::{FnvMap, PreviousEvaluation, PreviousValues, select_previous};
 
-/// Message Keptn attached to a value it never received.
+/// Message Keptn attached to a value it never received (`getFailedValue`).
 pub const NO_VALUE_MESSAGE: &str = "no value received from SLI provider";
 
 /// Everything one evaluation needs. All inputs are borrowed; nothing is read from IO or the
@@ -70,7 +73,8 @@ impl Default for EvaluationInput<'_> {
     }
 }
 
-/// Evaluates like Keptn 1.4.5's lighthouse on `get-sli.finished`.
+/// Evaluates like Keptn 1.4.5's lighthouse on `get-sli.finished`
+/// (`processGetSliFinishedEvent` without its IO).
 pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
     let mut out = EvaluationFinishedEventData {
         project: input.project.to_owned(),
@@ -87,23 +91,23 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
             ..Default::default()
         },
     };
+    // An aborted or errored get-sli is answered with the initial details (result "pass",
+    // score 0, no SLO content), not through the errored-event helper.
     match input.get_sli_status {
-        StatusType::Errored => {
-            return errored(
-                out,
-                format!(
-                    "evaluation performed by lighthouse received an unexpected error: {}",
-                    input.get_sli_message
-                ),
-                String::new(),
-            );
-        }
         StatusType::Aborted => {
-            return errored(
-                out,
-                "evaluation performed by lighthouse was aborted".to_owned(),
-                String::new(),
+            out.result = ResultType::Fail;
+            out.status = StatusType::Errored;
+            out.message = "evaluation performed by lighthouse was aborted".to_owned();
+            return out;
+        }
+        StatusType::Errored => {
+            out.result = ResultType::Fail;
+            out.status = StatusType::Errored;
+            out.message = format!(
+                "evaluation performed by lighthouse received an unexpected error: {}",
+                input.get_sli_message
             );
+            return out;
         }
         _ => {}
     }
@@ -117,39 +121,45 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
     };
 
     let selected = select_previous(&slo.comparison, input.previous);
-    out.evaluation.compared_events = selected
+    let compared_events: Vec<String> = selected
         .iter()
         .filter_map(|p| p.id.map(str::to_owned))
         .collect();
     let slo_b64 = base64::engine::general_purpose::STANDARD.encode(input.slo_file);
-
-    if slo.objectives.is_empty() {
-        out.result = ResultType::Fail;
-        out.message = "lighthouse failed because no SLO objective was provided".to_owned();
-        out.evaluation.result = ResultType::Fail;
-        out.evaluation.slo_file_content = slo_b64;
-        return out;
-    }
-
     let history = PreviousValues::new(&selected);
-    let objectives = match evaluate_objectives(slo, input.indicator_values, &history) {
+
+    // `evaluateObjectives` returns a maximum of 100 and no results for an SLO without
+    // objectives; the score is then still calculated (and may be an errored event).
+    let objectives = if slo.objectives.is_empty() {
+        Ok(ObjectivesOutcome {
+            results: Vec::new(),
+            maximum: 100.0,
+            failed_key_sli: None,
+            leftover_message: String::new(),
+        })
+    } else {
+        evaluate_objectives(slo, input.indicator_values, &history)
+    };
+    out.evaluation.compared_events = compared_events;
+    out.evaluation.slo_file_content = slo_b64;
+    let objectives = match objectives {
         Ok(o) => o,
         Err(message) => {
             out.result = ResultType::Fail;
             out.message = message;
             out.evaluation.result = ResultType::Fail;
-            out.evaluation.slo_file_content = slo_b64;
             return out;
         }
     };
     out.message = objectives.leftover_message;
     out.evaluation.indicator_results = objectives.results;
     if let Err(message) = score(&mut out, slo, objectives.maximum, objectives.failed_key_sli) {
-        let raw = String::from_utf8_lossy(input.slo_file).into_owned();
-        return errored(out, message.to_owned(), raw);
+        return errored(out, message.to_owned());
     }
-    out.evaluation.slo_file_content = slo_b64;
-    if *input.get_sli_result == ResultType::Fail {
+    if slo.objectives.is_empty() {
+        out.result = ResultType::Fail;
+        out.message = "lighthouse failed because no SLO objective was provided".to_owned();
+    } else if *input.get_sli_result == ResultType::Fail {
         out.result = ResultType::Fail;
         out.message = format!(
             "lighthouse failed because SLI failed with message {}",
@@ -159,13 +169,9 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
     out
 }
 
-/// Keptn's `sendErroredFinishedEventWithMessage`: status errored, result fail, no indicator
-/// results, and the SLO file content as raw text (not base64), as Keptn did.
-fn errored(
-    mut out: EvaluationFinishedEventData,
-    message: String,
-    slo_text: String,
-) -> EvaluationFinishedEventData {
+/// Keptn's `sendErroredFinishedEventWithMessage` (common.go): status errored, result fail,
+/// score 0, no indicator results and no compared events; the SLO file stays base64.
+fn errored(mut out: EvaluationFinishedEventData, message: String) -> EvaluationFinishedEventData {
     out.status = StatusType::Errored;
     out.result = ResultType::Fail;
     out.message = message;
@@ -174,20 +180,29 @@ fn errored(
         time_end: std::mem::take(&mut out.evaluation.time_end),
         result: ResultType::Fail,
         score: 0.0,
-        slo_file_content: slo_text,
+        slo_file_content: std::mem::take(&mut out.evaluation.slo_file_content),
         indicator_results: Vec::new(),
         compared_events: Vec::new(),
     };
     out
 }
 
+/// A failed key SLI as `evaluateObjectives` remembers it (the last one wins).
+struct FailedKeySli {
+    /// The objective's `displayName` (Keptn did not fall back to the SLI name).
+    name: String,
+    /// The value's message, or "failed evaluation with score ..." for a measured value.
+    reason: String,
+}
+
 struct ObjectivesOutcome {
     results: Vec<SliEvaluationResult>,
     maximum: f64,
-    failed_key_sli: Option<String>,
+    failed_key_sli: Option<FailedKeySli>,
     leftover_message: String,
 }
 
+/// Keptn's `evaluateObjectives` for an SLO with objectives.
 fn evaluate_objectives(
     slo: &Slo,
     values: &[SliResult],
@@ -203,12 +218,12 @@ fn evaluate_objectives(
         }
         let value = remaining.take(&objective.sli).map(|i| values[i].clone());
         let aggregate = history.aggregate(&objective.sli, &slo.comparison.aggregate_function);
-        let (result, failed) = evaluate_objective(objective, value, aggregate)
+        let outcome = evaluate_objective(objective, value, aggregate)
             .map_err(|e| format!("error with {}: {e}", objective.name()))?;
-        if failed && objective.key_sli && failed_key_sli.is_none() {
-            failed_key_sli = Some(objective.name().to_owned());
+        if let Some(failed) = outcome.failed_key_sli {
+            failed_key_sli = Some(failed);
         }
-        results.push(result);
+        results.push(outcome.result);
     }
     let mut leftover_message = String::new();
     if !remaining.order.is_empty() {
@@ -235,8 +250,9 @@ fn evaluate_objectives(
 /// The SLI values not yet taken by an objective, in the order Keptn's slice had them.
 ///
 /// Keptn took the first value (in current slice order) whose metric matched and removed it by
-/// moving the last element into its place, so the order of the leftovers (reported in the
-/// message) depends on that. This reproduces it in O(1) per lookup.
+/// moving the last element into its place (`getSLIResult`), so the order of the leftovers
+/// (reported in the message by `checkLeftoverSLI`) depends on that. This reproduces it in O(1)
+/// per lookup.
 struct RemainingValues<'v> {
     /// Value indices in current slice order.
     order: Vec<usize>,
@@ -276,101 +292,133 @@ impl<'v> RemainingValues<'v> {
     }
 }
 
-/// Evaluates one objective; returns the result and whether it failed (for key SLIs).
-/// An unparsable pass criterion (for a usable value) aborts the evaluation, as in Keptn.
+/// One objective's result and, if it is a key SLI that failed, why.
+struct ObjectiveOutcome {
+    result: SliEvaluationResult,
+    failed_key_sli: Option<FailedKeySli>,
+}
+
+/// One iteration of `evaluateObjectives`' loop. An unparsable pass criterion (for a measured
+/// value) aborts the evaluation, as in Keptn.
 fn evaluate_objective(
     objective: &Objective,
     value: Option<SliResult>,
     aggregate: Option<f64>,
-) -> Result<(SliEvaluationResult, bool), CriterionError> {
+) -> Result<ObjectiveOutcome, CriterionError> {
     let mut result = SliEvaluationResult {
         score: 0.0,
         value: None,
         display_name: objective.display_name.clone(),
-        pass_targets: Vec::new(),
-        warning_targets: Vec::new(),
-        key_sli: objective.key_sli,
+        pass_targets: None,
+        warning_targets: None,
+        key_sli: false,
         status: IndicatorStatus::Fail,
     };
-    // Without pass criteria an objective is informational whatever its value (Keptn checks
-    // the pass criteria first), so a missing value cannot fail it or a key SLI.
-    let informational = objective.pass.is_empty();
+    // Informational (no pass criteria) is checked before the value: the value is reported as
+    // received (`null` when there was none), nothing is evaluated, `keySli` stays false and
+    // the warning criteria are listed as violated (`getEmptyTargets`).
+    if objective.pass.is_empty() {
+        result.status = IndicatorStatus::Info;
+        result.value = value;
+        result.pass_targets = Some(listed_targets(&objective.pass, aggregate));
+        result.warning_targets = Some(listed_targets(&objective.warning, aggregate));
+        return Ok(ObjectiveOutcome {
+            result,
+            failed_key_sli: None,
+        });
+    }
+    // A missing or unsuccessful value fails the objective (`getFailedValue`,
+    // `getEmptyTargets`); `keySli` stays false in the result, but a key SLI fails the gate.
     let mut value = match value {
         Some(v) if v.success => v,
         other => {
-            // No usable value: informational objectives stay info; others fail, with their
-            // parsable targets listed as violated.
-            result.value = Some(other.unwrap_or_else(|| SliResult {
+            let value = other.unwrap_or_else(|| SliResult {
                 metric: objective.sli.clone(),
                 success: false,
                 message: NO_VALUE_MESSAGE.to_owned(),
                 ..Default::default()
-            }));
-            result.pass_targets = listed_targets(&objective.pass, aggregate);
-            result.warning_targets = listed_targets(&objective.warning, aggregate);
-            if informational {
-                result.status = IndicatorStatus::Info;
-                return Ok((result, false));
-            }
-            return Ok((result, true));
+            });
+            let failed_key_sli = objective.key_sli.then(|| FailedKeySli {
+                name: objective.display_name.clone(),
+                reason: value.message.clone(),
+            });
+            result.value = Some(value);
+            result.pass_targets = Some(listed_targets(&objective.pass, aggregate));
+            result.warning_targets = Some(listed_targets(&objective.warning, aggregate));
+            return Ok(ObjectiveOutcome {
+                result,
+                failed_key_sli,
+            });
         }
     };
+    // Measured: `evaluateOrCombinedCriteria` for pass (errors abort) and warning (errors
+    // leave an empty target list and no warning).
     let mut evaluated_any = false;
-    let passed = if objective.pass.is_empty() {
-        result.status = IndicatorStatus::Info;
-        true
-    } else {
-        let (ok, targets) = evaluate_sets(
-            &objective.pass,
-            value.value,
-            aggregate,
-            true,
-            &mut evaluated_any,
-        )?;
-        result.pass_targets = targets;
-        if ok {
-            result.score = objective.weight as f64;
-            result.status = IndicatorStatus::Pass;
-        }
-        ok
-    };
+    let (passed, pass_targets) =
+        evaluate_sets(&objective.pass, value.value, aggregate, &mut evaluated_any)?;
+    result.pass_targets = non_empty(pass_targets);
+    if passed {
+        result.score = objective.weight as f64;
+        result.status = IndicatorStatus::Pass;
+    }
     let warned = if objective.warning.is_empty() {
         false
     } else {
-        let (ok, targets) = evaluate_sets(
+        match evaluate_sets(
             &objective.warning,
             value.value,
             aggregate,
-            false,
             &mut evaluated_any,
-        )
-        .unwrap_or_default();
-        result.warning_targets = targets;
-        if !passed && ok {
-            result.score = 0.5 * objective.weight as f64;
-            result.status = IndicatorStatus::Warning;
+        ) {
+            Ok((ok, targets)) => {
+                result.warning_targets = non_empty(targets);
+                ok
+            }
+            Err(_) => {
+                result.warning_targets = Some(Vec::new());
+                false
+            }
         }
-        ok
     };
+    if !passed && warned {
+        result.score = 0.5 * objective.weight as f64;
+        result.status = IndicatorStatus::Warning;
+    }
+    // `evaluateSingleCriteria` set `comparedValue` for every criterion it could parse.
     if evaluated_any {
         value.compared_value = aggregate.unwrap_or(0.0);
     }
     result.value = Some(value);
-    let failed = !passed && !warned;
-    if failed {
+    result.key_sli = objective.key_sli;
+    let mut failed_key_sli = None;
+    if !passed && !warned {
+        if objective.key_sli {
+            failed_key_sli = Some(FailedKeySli {
+                name: objective.display_name.clone(),
+                reason: format!("failed evaluation with score {:.6}", result.score),
+            });
+        }
         result.status = IndicatorStatus::Fail;
         result.score = 0.0;
     }
-    Ok((result, failed))
+    Ok(ObjectiveOutcome {
+        result,
+        failed_key_sli,
+    })
 }
 
-/// OR over criteria sets, AND inside a set; every target is evaluated and listed.
-/// With `strict`, an unparsable criterion is an error; otherwise it is a violated target.
+/// Go's nil slice for a list nothing was appended to.
+fn non_empty(targets: Vec<SliTarget>) -> Option<Vec<SliTarget>> {
+    (!targets.is_empty()).then_some(targets)
+}
+
+/// `evaluateOrCombinedCriteria`: OR over criteria sets, AND inside a set; every target is
+/// evaluated and listed; the first unparsable criterion is an error. A relative criterion
+/// without usable history holds with target 0 (`evaluateComparison` skips).
 pub(crate) fn evaluate_sets(
     sets: &[CriteriaSet],
     measured: f64,
     aggregate: Option<f64>,
-    strict: bool,
     evaluated_any: &mut bool,
 ) -> Result<(bool, Vec<SliTarget>), CriterionError> {
     let mut satisfied = false;
@@ -378,18 +426,13 @@ pub(crate) fn evaluate_sets(
     for set in sets {
         let mut all = true;
         for spec in &set.criteria {
-            let (ok, target_value) = match &spec.parsed {
-                Err(e) if strict => return Err(*e),
-                Err(_) => (false, 0.0),
-                Ok(c) => {
-                    *evaluated_any = true;
-                    match (c, aggregate) {
-                        (sluice_model::slo::Criterion::Relative { .. }, None) => (true, 0.0),
-                        _ => {
-                            let t = c.target(aggregate.unwrap_or(0.0));
-                            (c.op().holds(measured, t), t)
-                        }
-                    }
+            let c = spec.parsed.as_ref().map_err(|e| *e)?;
+            *evaluated_any = true;
+            let (ok, target_value) = match (c, aggregate) {
+                (Criterion::Relative { .. }, None) => (true, 0.0),
+                _ => {
+                    let t = c.target(aggregate.unwrap_or(0.0));
+                    (c.op().holds(measured, t), t)
                 }
             };
             all &= ok;
@@ -404,15 +447,16 @@ pub(crate) fn evaluate_sets(
     Ok((satisfied, targets))
 }
 
-/// Targets of an objective without a usable value: parsable criteria only, all violated.
+/// `getEmptyTargets`: the parsable criteria of an objective that was not evaluated, all
+/// violated. Keptn's `getTargetValue` gives a relative criterion the aggregate of previous
+/// values itself (0 without history), not the threshold derived from it.
 fn listed_targets(sets: &[CriteriaSet], aggregate: Option<f64>) -> Vec<SliTarget> {
     sets.iter()
         .flat_map(|s| &s.criteria)
         .filter_map(|spec| {
-            let c = spec.parsed.as_ref().ok()?;
-            let target_value = match (c, aggregate) {
-                (sluice_model::slo::Criterion::Relative { .. }, None) => 0.0,
-                _ => c.target(aggregate.unwrap_or(0.0)),
+            let target_value = match spec.parsed.as_ref().ok()? {
+                Criterion::Absolute { value, .. } => *value,
+                Criterion::Relative { .. } => aggregate.unwrap_or(0.0),
             };
             Some(SliTarget {
                 criteria: spec.text.clone(),
@@ -423,14 +467,32 @@ fn listed_targets(sets: &[CriteriaSet], aggregate: Option<f64>) -> Vec<SliTarget
         .collect()
 }
 
-/// Keptn's `calculateScore`. Returns Keptn's error text when the total score targets are
-/// missing or unparsable (only checked where Keptn reached them).
+/// Keptn's `calculateScore`. The total-score targets are checked first, whatever the
+/// objectives; returns Keptn's error text when they are missing or unparsable.
 fn score(
     out: &mut EvaluationFinishedEventData,
     slo: &Slo,
     maximum: f64,
-    failed_key_sli: Option<String>,
+    failed_key_sli: Option<FailedKeySli>,
 ) -> Result<(), &'static str> {
+    let targets = slo.total_score.as_ref();
+    let pass = targets
+        .and_then(|t| t.pass.as_ref())
+        .filter(|p| !p.text.is_empty())
+        .ok_or("no target score defined")?;
+    let pass_target = pass
+        .percent
+        .ok_or("could not parse pass target percentage")?;
+    let warn_target = match targets
+        .and_then(|t| t.warning.as_ref())
+        .filter(|w| !w.text.is_empty())
+    {
+        Some(w) => Some(
+            w.percent
+                .ok_or("could not parse warning target percentage")?,
+        ),
+        None => None,
+    };
     let set = |out: &mut EvaluationFinishedEventData, r: ResultType| {
         out.evaluation.result = r.clone();
         out.result = r;
@@ -441,32 +503,20 @@ fn score(
         out.evaluation.score = 100.0;
         return Ok(());
     }
+    // Only objectives that listed pass targets count.
     let total: f64 = out
         .evaluation
         .indicator_results
         .iter()
+        .filter(|r| r.pass_targets.as_ref().is_some_and(|t| !t.is_empty()))
         .map(|r| r.score)
         .sum();
     let achieved = 100.0 * (total / maximum);
     out.evaluation.score = achieved;
-    let targets = slo.total_score.as_ref();
-    let pass = targets
-        .and_then(|t| t.pass.as_ref())
-        .filter(|p| !p.text.is_empty())
-        .ok_or("no target score defined")?;
-    let pass_target = pass
-        .percent
-        .ok_or("could not parse pass target percentage")?;
     let key_failed = failed_key_sli.is_some();
-    let warning = targets
-        .and_then(|t| t.warning.as_ref())
-        .filter(|w| !w.text.is_empty());
     if achieved >= pass_target && !key_failed {
         set(out, ResultType::Pass);
-    } else if let (Some(w), false) = (warning, key_failed) {
-        let warn_target = w
-            .percent
-            .ok_or("could not parse warning target percentage")?;
+    } else if let (Some(warn_target), false) = (warn_target, key_failed) {
         if achieved >= warn_target {
             set(out, ResultType::Warning);
             out.message = format!(
@@ -482,9 +532,9 @@ fn score(
                 go_float(warn_target)
             );
         }
-    } else if let Some(name) = failed_key_sli {
+    } else if let Some(key) = failed_key_sli {
         set(out, ResultType::Fail);
-        out.message = key_sli_message(&name);
+        out.message = key_sli_message(&key.name, &key.reason);
     } else {
         set(out, ResultType::Fail);
         out.message = format!(
@@ -496,7 +546,9 @@ fn score(
     Ok(())
 }
 
-/// The message for a failed key SLI (Keptn 1.4.5 named the objective).
-pub fn key_sli_message(name: &str) -> String {
-    format!("Evaluation failed due to key_sli objective '{name}'")
+/// The message for a failed key SLI (`calculateScore`): the objective's `displayName` (empty
+/// when it has none) and the reason (the value's message, or "failed evaluation with score
+/// 0.000000").
+pub fn key_sli_message(display_name: &str, reason: &str) -> String {
+    format!("Evaluation failed due to key_sli objective '{display_name}': {reason}")
 }

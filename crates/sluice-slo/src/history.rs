@@ -1,12 +1,15 @@
 //! Previous evaluations: which ones Keptn compares with, and how their values are aggregated.
 //!
-//! Keptn's lighthouse asked mongodb-datastore for the newest `evaluation.finished` events of
+//! Keptn's lighthouse (`getPreviousEvaluations` in `evaluate_sli_handler.go` at 1.4.5) asked
+//! mongodb-datastore for the newest `evaluation.finished` events of
 //! the same project, stage and service (source lighthouse-service, invalidated ones excluded),
 //! filtered by `data.result` (`pass` for `include_result_with_score: pass`, `pass` or
 //! `warning` for `pass_or_warn`), limited to 1 (`single_result`), `number_of_comparison_results`
 //! (`several_results`) or 3 (anything else). [`select_previous`] applies the same filter and
-//! limit to a newest-first list. Inside the selected events, every indicator result with the
-//! objective's SLI name is a candidate, and only those with `success: true` are aggregated.
+//! limit to a newest-first list (a limit of 0 or less takes all, as the datastore's
+//! `getInvalidatedEventQuery` did). Inside the selected events, every indicator result with
+//! the objective's SLI name is a candidate (`evaluateObjectives`), and only those with
+//! `success: true` are aggregated (`aggregateValues`, `calculatePercentile`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

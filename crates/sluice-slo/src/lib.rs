@@ -1,47 +1,47 @@
 //! Keptn-compatible SLO quality-gate evaluation (pure: no IO, no clock).
 //!
 //! [`evaluate`] reproduces what Keptn 1.4.5's lighthouse-service sent as
-//! `sh.keptn.event.evaluation.finished` data after a `get-sli.finished` event: per-objective
-//! status, score, pass and warning targets with computed target values and `violated` flags,
-//! compared values from previous evaluations, the total score, the result and every message.
+//! `sh.keptn.event.evaluation.finished` data after a `get-sli.finished` event. The source is
+//! Keptn's own code at 1.4.5 (keptn/keptn 318a3d541, go-utils 0.20.4):
+//! `lighthouse-service/event_handler/evaluate_sli_handler.go` (EH) and `common.go` (C).
 //!
-//! Flow (in Keptn's order):
-//! 1. get-sli status `errored` → errored/fail, "evaluation performed by lighthouse received an
-//!    unexpected error: <msg>"; `aborted` → errored/fail, "evaluation performed by lighthouse
-//!    was aborted" (Keptn 1.x sent both through its errored-event helper).
-//! 2. No SLO file → succeeded/**pass**, "no evaluation performed by lighthouse because no SLO
-//!    file configured for project <p>".
-//! 3. No objectives → succeeded/fail, "lighthouse failed because no SLO objective was provided".
-//! 4. Objectives in file order: weight counts toward the maximum only with pass criteria; the
-//!    first unused SLI value with the objective's name is taken (leftovers are reported as
-//!    "Lighthouse received additional SLIs, which are not specified as SLO: a, b . Please
-//!    consider using them as an SLO."); a missing or unsuccessful value fails the objective
-//!    (informational objectives stay `info`) with its parsable targets listed as violated;
-//!    otherwise pass = OR of sets, AND inside a set; warning criteria are always evaluated
-//!    and count (half the weight) only when pass failed; a failing key SLI fails the result.
-//!    Relative criteria with no successful previous value are satisfied (target 0).
-//!    An unparsable pass criterion aborts with "error with <name>: <reason>"; an unparsable
-//!    warning criterion is a violated target.
-//! 5. Score = 100 × Σscore / maximum (maximum 0 → pass with 100); compared with
-//!    `total_score` (missing/unparsable targets → errored "no target score defined", "could not
-//!    parse pass target percentage", "could not parse warning target percentage", only where
-//!    Keptn reached them; Keptn put the raw SLO text in `sloFileContent` of those events).
-//! 6. get-sli result `fail` → result forced to fail, "lighthouse failed because SLI failed with
-//!    message <msg>" (the evaluation details keep the computed result and score).
+//! Flow (in Keptn's order, EH `processGetSliFinishedEvent`):
+//! 1. get-sli status `aborted` → status errored, result fail, "evaluation performed by
+//!    lighthouse was aborted"; `errored` → the same with "evaluation performed by lighthouse
+//!    received an unexpected error: {msg}". The details stay the initial ones
+//!    (`evaluation.result` pass, score 0, no SLO content).
+//! 2. No SLO file (or an empty one, C `GetSLOs`) → succeeded/**pass**, "no evaluation
+//!    performed by lighthouse because no SLO file configured for project {p}".
+//! 3. Objectives in file order (EH `evaluateObjectives`): the weight counts toward the maximum
+//!    only with pass criteria; the first unused SLI value with the objective's name is taken
+//!    (`getSLIResult`; leftovers are reported by `checkLeftoverSLI`).
+//!    - No pass criteria: `info`, score 0, the value as received (`null` when missing),
+//!      `keySli` false, `passTargets: []`, every parsable warning criterion listed as violated
+//!      and never evaluated (`getEmptyTargets`).
+//!    - Missing or unsuccessful value: `fail`, score 0, the value as received or Keptn's
+//!      "no value received from SLI provider" (`getFailedValue`), `keySli` false, parsable pass
+//!      and warning criteria listed as violated (`[]` when none). A relative criterion's
+//!      target value is then the aggregate of previous values itself (`getTargetValue`).
+//!      A key SLI fails the gate.
+//!    - Measured: pass = OR of sets, AND inside a set, every criterion evaluated
+//!      (`evaluateOrCombinedCriteria`); warning criteria too, counting half the weight only
+//!      when pass failed. A relative criterion without a successful previous value holds with
+//!      target 0 (`evaluateComparison`). An unparsable pass criterion aborts with "error with
+//!      {displayName or sli}: {reason}"; an unparsable warning criterion empties the warning
+//!      targets. Neither pass nor warning: `fail`, and a key SLI fails the gate.
+//! 4. Score (EH `calculateScore`): `total_score` is checked first ("no target score defined",
+//!    "could not parse pass target percentage", "could not parse warning target percentage":
+//!    errored events, C `sendErroredFinishedEventWithMessage`); maximum 0 → pass with 100;
+//!    otherwise 100 × Σscore of results **with pass targets** / maximum against the targets;
+//!    a failed key SLI (the last one) gives "Evaluation failed due to key_sli objective
+//!    '{displayName}': {reason}".
+//! 5. No objectives → the score is still calculated (maximum 100, no results), then result
+//!    fail, "lighthouse failed because no SLO objective was provided"; otherwise a get-sli
+//!    result `fail` forces result fail, "lighthouse failed because SLI failed with message
+//!    {msg}" (the details keep the computed result and score).
 //!
-//! Where Keptn's documentation and code disagree, the code is followed: no SLO → pass; zero
-//! objectives → fail; only informational objectives → pass with score 100; relative criteria
-//! pass without history; `x%` without a sign is a relative increase; `=` is an operator;
-//! `number_of_comparison_results` defaults to 3 in a present `comparison` block.
-//!
-//! Reconstruction notes: the newest lighthouse source readable here is the 1.0-era
-//! `evaluate_sli_handler.go`; later behaviour is taken from Keptn 1.x integration tests and
-//! merged pull requests (#8665 and #9194: a missing value is still reported, with display
-//! name and violated targets; #9495: consistent `success: false` handling) and the spec
-//! digest. The texts for an aborting pass criterion ("error with <name>: <reason>") and a
-//! failed key SLI ([`key_sli_message`]) come from the digest only, and the evaluation details
-//! of the "no objectives" and "bad pass criterion" events (result fail, score 0) are our
-//! best reading; each sits in one place so it is easy to correct.
+//! `src/tests/keptn_1_4_5.rs` holds cases whose expected output was computed by running that
+//! Go code; `docs/compatibility.md` lists the rules with the function each comes from.
 
 #![forbid(unsafe_code)]
 

@@ -1,8 +1,13 @@
 //! Conformance tests: Keptn's lighthouse unit tests (`evaluate_sli_handler_test.go`) ported
-//! case by case, the worked examples of the spec digest and the tutorial, and property tests.
+//! case by case, a table of cases computed with Keptn 1.4.5's lighthouse code
+//! (`keptn_1_4_5.rs`), the worked examples of the spec digest and the tutorial, and property
+//! tests.
+
+mod keptn_1_4_5;
 
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
 use proptest::prelude::*;
 use sluice_model::evaluation::{
     EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
@@ -59,8 +64,8 @@ fn previous(result: ResultType, values: &[SliResult]) -> EvaluationFinishedEvent
                     score: 0.0,
                     value: Some(v.clone()),
                     display_name: String::new(),
-                    pass_targets: Vec::new(),
-                    warning_targets: Vec::new(),
+                    pass_targets: None,
+                    warning_targets: None,
                     key_sli: false,
                     status: IndicatorStatus::Pass,
                 })
@@ -121,17 +126,14 @@ fn keptn_evaluate_value() {
 #[test]
 fn keptn_evaluate_fixed_threshold() {
     let mut any = false;
-    let (ok, t) = evaluate_sets(&sets(&[&[">9.0"]]), 10.0, None, true, &mut any).unwrap();
+    let (ok, t) = evaluate_sets(&sets(&[&[">9.0"]]), 10.0, None, &mut any).unwrap();
     assert!(ok);
     assert_eq!(t, vec![target(">9.0", 9.0, false)]);
-    let (ok, t) = evaluate_sets(&sets(&[&["=9.0"]]), 10.0, None, true, &mut any).unwrap();
+    let (ok, t) = evaluate_sets(&sets(&[&["=9.0"]]), 10.0, None, &mut any).unwrap();
     assert!(!ok);
     assert_eq!(t, vec![target("=9.0", 9.0, true)]);
-    // An unparsable criterion is an error in strict (pass) mode.
-    assert!(evaluate_sets(&sets(&[&["?9.0"]]), 10.0, None, true, &mut any).is_err());
-    let (ok, t) = evaluate_sets(&sets(&[&["?9.0"]]), 10.0, None, false, &mut any).unwrap();
-    assert!(!ok);
-    assert_eq!(t, vec![target("?9.0", 0.0, true)]);
+    // An unparsable criterion is an error (for pass and warning criteria alike).
+    assert!(evaluate_sets(&sets(&[&["?9.0"]]), 10.0, None, &mut any).is_err());
 }
 
 // ---- TestCalculatePercentile ---------------------------------------------------------------
@@ -164,12 +166,12 @@ fn keptn_evaluate_comparison_and_single_criteria() {
     ];
     for (c, measured, agg, expected) in cases {
         let mut any = false;
-        let (ok, _) = evaluate_sets(&sets(&[&[c]]), *measured, Some(*agg), true, &mut any).unwrap();
+        let (ok, _) = evaluate_sets(&sets(&[&[c]]), *measured, Some(*agg), &mut any).unwrap();
         assert_eq!(ok, *expected, "{c} with {measured}");
     }
     // No previous values: relative criteria pass with target 0.
     let mut any = false;
-    let (ok, t) = evaluate_sets(&sets(&[&["<=+10%"]]), 1e9, None, true, &mut any).unwrap();
+    let (ok, t) = evaluate_sets(&sets(&[&["<=+10%"]]), 1e9, None, &mut any).unwrap();
     assert!(ok);
     assert_eq!(t, vec![target("<=+10%", 0.0, false)]);
 }
@@ -179,27 +181,15 @@ fn keptn_evaluate_comparison_and_single_criteria() {
 #[test]
 fn keptn_evaluate_criteria_set() {
     let mut any = false;
-    let (ok, t) = evaluate_sets(
-        &sets(&[&["<=+10%", "<=10.0"]]),
-        10.0,
-        Some(10.0),
-        true,
-        &mut any,
-    )
-    .unwrap();
+    let (ok, t) =
+        evaluate_sets(&sets(&[&["<=+10%", "<=10.0"]]), 10.0, Some(10.0), &mut any).unwrap();
     assert!(ok);
     assert_eq!(
         t,
         vec![target("<=+10%", 11.0, false), target("<=10.0", 10.0, false)]
     );
-    let (ok, t) = evaluate_sets(
-        &sets(&[&["<=+10%", "<=10.0"]]),
-        11.0,
-        Some(10.0),
-        true,
-        &mut any,
-    )
-    .unwrap();
+    let (ok, t) =
+        evaluate_sets(&sets(&[&["<=+10%", "<=10.0"]]), 11.0, Some(10.0), &mut any).unwrap();
     assert!(!ok);
     assert_eq!(
         t,
@@ -217,7 +207,7 @@ fn keptn_evaluate_or_combined_criteria() {
         (20.0, false, [true, true]),
     ];
     for (measured, expected, violated) in cases {
-        let (ok, t) = evaluate_sets(&s, measured, Some(10.0), true, &mut any).unwrap();
+        let (ok, t) = evaluate_sets(&s, measured, Some(10.0), &mut any).unwrap();
         assert_eq!(ok, expected);
         assert_eq!(
             t,
@@ -256,11 +246,17 @@ fn keptn_objectives_simple_comparison() {
     assert_eq!(r.status, IndicatorStatus::Pass);
     assert_eq!(
         r.pass_targets,
-        vec![target("<=15.0", 15.0, false), target("<=+10%", 11.0, false)]
+        Some(vec![
+            target("<=15.0", 15.0, false),
+            target("<=+10%", 11.0, false)
+        ])
     );
     assert_eq!(
         r.warning_targets,
-        vec![target("<=20.0", 20.0, false), target("<=+15%", 11.5, false)]
+        Some(vec![
+            target("<=20.0", 20.0, false),
+            target("<=+15%", 11.5, false)
+        ])
     );
     assert_eq!(r.value.as_ref().unwrap().compared_value, 10.0);
     assert_eq!(out.evaluation.score, 100.0);
@@ -278,11 +274,17 @@ fn keptn_objectives_expect_warning() {
     assert_eq!(r.status, IndicatorStatus::Warning);
     assert_eq!(
         r.pass_targets,
-        vec![target("<=15.0", 15.0, true), target("<=+10%", 11.0, true)]
+        Some(vec![
+            target("<=15.0", 15.0, true),
+            target("<=+10%", 11.0, true)
+        ])
     );
     assert_eq!(
         r.warning_targets,
-        vec![target("<=20.0", 20.0, false), target("<=+15%", 11.5, true)]
+        Some(vec![
+            target("<=20.0", 20.0, false),
+            target("<=+15%", 11.5, true)
+        ])
     );
     assert_eq!(out.evaluation.score, 50.0);
     assert_eq!(out.result, ResultType::Fail);
@@ -309,7 +311,9 @@ fn keptn_objectives_logging_sli_does_not_affect_score() {
         let r = &out.evaluation.indicator_results[1];
         assert_eq!(r.status, IndicatorStatus::Info);
         assert_eq!(r.score, 0.0);
-        assert!(r.pass_targets.is_empty() && r.warning_targets.is_empty());
+        // getEmptyTargets: empty, not nil, lists.
+        assert_eq!(r.pass_targets, Some(Vec::new()));
+        assert_eq!(r.warning_targets, Some(Vec::new()));
         assert_eq!(r.value.as_ref().unwrap().compared_value, 0.0);
         assert_eq!(out.evaluation.score, 100.0);
         assert_eq!(out.result, ResultType::Pass);
@@ -328,7 +332,10 @@ fn keptn_objectives_bug_1125_no_history() {
     assert_eq!(r.score, 0.0);
     assert_eq!(
         r.pass_targets,
-        vec![target("<=+20%", 0.0, false), target("<500", 500.0, true)]
+        Some(vec![
+            target("<=+20%", 0.0, false),
+            target("<500", 500.0, true)
+        ])
     );
     assert!(out.evaluation.compared_events.is_empty());
 }
@@ -346,7 +353,7 @@ fn keptn_objectives_bug_1263_failed_previous_value_ignored() {
     let r = &out.evaluation.indicator_results[0];
     assert_eq!(r.status, IndicatorStatus::Pass);
     assert_eq!(r.score, 1.0);
-    assert_eq!(r.pass_targets, vec![target("<=+20%", 0.0, false)]);
+    assert_eq!(r.pass_targets, Some(vec![target("<=+20%", 0.0, false)]));
 }
 
 // ---- TestCalculateScore --------------------------------------------------------------------
@@ -367,7 +374,11 @@ fn keptn_calculate_score_key_sli_failed() {
     assert_eq!(out.evaluation.result, ResultType::Fail);
     assert_eq!(out.result, ResultType::Fail);
     assert_eq!(out.status, StatusType::Succeeded);
-    assert_eq!(out.message, crate::key_sli_message("my-key-metric"));
+    // Keptn names the displayName (empty here), not the SLI.
+    assert_eq!(
+        out.message,
+        "Evaluation failed due to key_sli objective '': failed evaluation with score 0.000000"
+    );
     // A key SLI in warning does not fail the evaluation.
     let out = run(
         &s,
@@ -431,9 +442,15 @@ fn appendix_c_worked_example() {
     assert_eq!(rt.score, 0.5);
     assert_eq!(
         rt.pass_targets,
-        vec![target("<=+10%", 572.0, true), target("<600", 600.0, false)]
+        Some(vec![
+            target("<=+10%", 572.0, true),
+            target("<600", 600.0, false)
+        ])
     );
-    assert_eq!(rt.warning_targets, vec![target("<=800", 800.0, false)]);
+    assert_eq!(
+        rt.warning_targets,
+        Some(vec![target("<=800", 800.0, false)])
+    );
     assert_eq!(rt.value.as_ref().unwrap().compared_value, 520.0);
     let er = &out.evaluation.indicator_results[1];
     assert_eq!((er.status.clone(), er.score), (IndicatorStatus::Pass, 1.0));
@@ -486,7 +503,7 @@ fn tutorial_good_build_is_warning_at_75() {
         fr.value.as_ref().unwrap().message,
         "query did return multiple values"
     );
-    assert_eq!(fr.pass_targets, vec![target("<10", 10.0, true)]);
+    assert_eq!(fr.pass_targets, Some(vec![target("<10", 10.0, true)]));
     assert_eq!(fr.display_name, "Failing Requests");
     assert_eq!(out.evaluation.score, 75.0);
     assert_eq!(out.result, ResultType::Warning);
@@ -513,11 +530,11 @@ fn tutorial_slow_build_fails() {
     let out = run(&s, &values, &[good, good_pass]);
     let rt = &out.evaluation.indicator_results[0];
     assert_eq!(rt.status, IndicatorStatus::Fail);
-    assert_eq!(rt.warning_targets, vec![target("<=0.1", 0.1, true)]);
+    assert_eq!(rt.warning_targets, Some(vec![target("<=0.1", 0.1, true)]));
     // single_result + include pass: only the pass evaluation (e1) is compared.
     assert_eq!(out.evaluation.compared_events, vec!["e1"]);
     let tp = &out.evaluation.indicator_results[1];
-    assert_eq!(tp.pass_targets, vec![target(">=-80%", 0.2, false)]);
+    assert_eq!(tp.pass_targets, Some(vec![target(">=-80%", 0.2, false)]));
     assert_eq!(out.evaluation.score, 50.0);
     assert_eq!(out.result, ResultType::Fail);
     assert_eq!(
@@ -615,7 +632,7 @@ fn get_sli_fail_forces_result_fail() {
 }
 
 #[test]
-fn total_score_errors_are_errored_events_with_raw_slo() {
+fn total_score_errors_are_errored_events_with_base64_slo() {
     let cases = [
         ("total_score: {warning: '75%'}", "no target score defined"),
         (
@@ -640,17 +657,23 @@ fn total_score_errors_are_errored_events_with_raw_slo() {
         assert_eq!(out.status, StatusType::Errored, "{ts}");
         assert_eq!(out.result, ResultType::Fail);
         assert_eq!(out.message, msg);
-        assert_eq!(out.evaluation.slo_file_content, yaml);
+        // sendErroredFinishedEventWithMessage base64-encodes the file like the other events.
+        assert_eq!(
+            out.evaluation.slo_file_content,
+            base64::engine::general_purpose::STANDARD.encode(&yaml)
+        );
         assert!(out.evaluation.indicator_results.is_empty());
     }
-    // An unparsable warning target is only an error where Keptn reached it.
+    // calculateScore checks an unparsable warning target before it scores, so even a
+    // passing evaluation is errored.
     let yaml = "objectives:\n  - sli: a\n    pass: [{criteria: ['<10']}]\ntotal_score: {pass: '90%', warning: '75%%'}\n";
     let out = run(&slo(yaml), &[val("a", 5.0)], &[]);
-    assert_eq!(out.result, ResultType::Pass);
+    assert_eq!(out.status, StatusType::Errored);
+    assert_eq!(out.message, "could not parse warning target percentage");
 }
 
 #[test]
-fn bad_pass_criterion_aborts_bad_warning_criterion_is_violated() {
+fn bad_pass_criterion_aborts_bad_warning_criterion_drops_warning_targets() {
     let p = slo::parse(include_str!(
         "../../sluice-model/tests/fixtures/slo/invalid/keptn-lighthouse-wrong-criteria.yaml"
     ));
@@ -667,7 +690,8 @@ fn bad_pass_criterion_aborts_bad_warning_criterion_is_violated() {
     let out = run(&slo(yaml), &[val("a", 5.0)], &[]);
     let r = &out.evaluation.indicator_results[0];
     assert_eq!(r.status, IndicatorStatus::Fail);
-    assert_eq!(r.warning_targets, vec![target("<<10", 0.0, true)]);
+    // evaluateOrCombinedCriteria returns an empty list with its error; no warning.
+    assert_eq!(r.warning_targets, Some(Vec::new()));
 }
 
 #[test]
@@ -678,18 +702,23 @@ fn missing_value_fails_objective_and_key_sli() {
     let r = &out.evaluation.indicator_results[0];
     assert_eq!(r.status, IndicatorStatus::Fail);
     assert_eq!(r.display_name, "A");
-    assert!(r.key_sli);
+    // Keptn set keySli only on the measured path.
+    assert!(!r.key_sli);
     assert_eq!(
         r.value.as_ref().unwrap().message,
         crate::gate::NO_VALUE_MESSAGE
     );
     assert_eq!(
         r.pass_targets,
-        vec![target("<1", 1.0, true), target("<=+5%", 0.0, true)]
+        Some(vec![target("<1", 1.0, true), target("<=+5%", 0.0, true)])
     );
+    assert_eq!(r.warning_targets, Some(Vec::new()));
     assert_eq!(out.evaluation.score, 50.0);
     assert_eq!(out.result, ResultType::Fail);
-    assert_eq!(out.message, crate::key_sli_message("A"));
+    assert_eq!(
+        out.message,
+        "Evaluation failed due to key_sli objective 'A': no value received from SLI provider"
+    );
 }
 
 #[test]
@@ -860,5 +889,5 @@ fn informational_key_sli_without_value_does_not_fail_the_gate() {
     assert_eq!(out.result, ResultType::Pass);
     let cpu = &out.evaluation.indicator_results[1];
     assert_eq!(cpu.status, IndicatorStatus::Info);
-    assert_eq!(cpu.warning_targets, vec![target("<90", 90.0, true)]);
+    assert_eq!(cpu.warning_targets, Some(vec![target("<90", 90.0, true)]));
 }

@@ -44,6 +44,13 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
         Some(path) => Some((path.display().to_string(), read_capped(path)?)),
         None => None,
     };
+    // Keptn's lighthouse (GetSLOs in common.go) treats an empty slo.yaml as no SLO file.
+    let slo_file = slo_file.filter(|(name, bytes)| {
+        if bytes.is_empty() {
+            eprintln!("note: {name} is empty; Keptn treats an empty slo.yaml as no SLO file");
+        }
+        !bytes.is_empty()
+    });
     let parsed: Option<Slo> = match &slo_file {
         None => None,
         Some((name, bytes)) => {
@@ -324,9 +331,10 @@ pub fn render_text(
             } else {
                 o.name.clone()
             };
-            let value = match (o.value, &o.value_error) {
-                (Some(v), _) => num(v),
-                (None, _) => "—".to_owned(),
+            let value = match o.value {
+                Some(v) => num(v),
+                None if o.missing => "missing".to_owned(),
+                None => "failed".to_owned(),
             };
             let compared = o.compared_value.map(num).unwrap_or_else(|| "—".to_owned());
             let points = if o.max_points > 0.0 {
@@ -341,9 +349,12 @@ pub fn render_text(
                 };
                 let threshold = match t.threshold {
                     Some(v) => format!("→ {}", num(v)),
+                    None if !t.evaluated => "(not checked)".to_owned(),
                     None => "(no history)".to_owned(),
                 };
-                let mark = if t.held {
+                let mark = if !t.evaluated {
+                    paint.dim("–")
+                } else if t.held {
                     paint.good("✔")
                 } else {
                     paint.bad("✘")
@@ -369,12 +380,21 @@ pub fn render_text(
                 s.push_str(&format!("{}{t}\n", " ".repeat(indent)));
             }
             if let Some(err) = &o.value_error {
-                s.push_str(&format!(
-                    "{}{}\n",
-                    " ".repeat(2 + 9 + 2),
-                    paint.dim(&format!("no value: {err}"))
-                ));
+                let note = if o.missing {
+                    err.clone()
+                } else {
+                    format!("the SLI provider failed: {err}")
+                };
+                s.push_str(&format!("{}{}\n", " ".repeat(2 + 9 + 2), paint.dim(&note)));
             }
+        }
+        if e.objectives
+            .iter()
+            .any(|o| o.targets.iter().any(|t| !t.evaluated))
+        {
+            s.push_str(&paint.dim(
+                "  – not checked: Keptn lists the criteria of an informational objective, or of a missing or failed value, as violated without checking them\n",
+            ));
         }
         s.push('\n');
     }

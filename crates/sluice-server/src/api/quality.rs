@@ -186,6 +186,7 @@ fn explanation_json(e: &Explanation) -> Value {
                         "criteria": t.criteria,
                         "threshold": t.threshold,
                         "held": t.held,
+                        "evaluated": t.evaluated,
                         "relative": t.relative,
                     })
                 })
@@ -196,6 +197,7 @@ fn explanation_json(e: &Explanation) -> Value {
                 "keySli": o.key_sli,
                 "status": o.status.as_str(),
                 "value": o.value,
+                "missing": o.missing,
                 "valueError": o.value_error,
                 "comparedValue": o.compared_value,
                 "history": o.history,
@@ -448,7 +450,7 @@ total_score:
         assert_eq!(rt["history"], 1);
         assert_eq!(
             rt["targets"][0],
-            json!({"kind": "pass", "criteria": "<=+10%", "threshold": 550.0, "held": false, "relative": true})
+            json!({"kind": "pass", "criteria": "<=+10%", "threshold": 550.0, "held": false, "evaluated": true, "relative": true})
         );
         assert_eq!(rt["targets"][2]["kind"], "warning");
         assert_eq!(x["objectives"][1]["status"], "info");

@@ -226,6 +226,10 @@ pub async fn read_slo(
         }
         Err(e) => return Err(format!("error retrieving SLO file: {e}")),
     };
+    // Keptn's GetSLOs (lighthouse common.go) treats an empty slo.yaml as no SLO file.
+    if bytes.is_empty() {
+        return Ok(None);
+    }
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| "error retrieving SLO file: slo.yaml is not UTF-8 text".to_owned())?;
     let parsed = sluice_model::slo::parse(text);

@@ -75,8 +75,8 @@ fn previous_data() -> Vec<EvaluationFinishedEventData> {
                         score: 1.0,
                         value: Some(value(i, run + 1)),
                         display_name: String::new(),
-                        pass_targets: Vec::new(),
-                        warning_targets: Vec::new(),
+                        pass_targets: None,
+                        warning_targets: None,
                         key_sli: false,
                         status: IndicatorStatus::Pass,
                     })

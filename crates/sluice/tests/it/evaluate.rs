@@ -25,7 +25,7 @@ fn the_good_build_gets_a_warning_and_exit_zero() {
     );
     assert!(
         run.stdout
-            .contains("no value: query did return multiple values"),
+            .contains("the SLI provider failed: query did return multiple values"),
         "{}",
         run.stdout
     );
@@ -33,6 +33,59 @@ fn the_good_build_gets_a_warning_and_exit_zero() {
         sluice(&["evaluate", "--slo", SLO, "--sli", GOOD, "--fail-on-warning"]).code,
         1
     );
+}
+
+#[test]
+fn a_missing_value_reads_as_missing_with_its_criteria_not_checked() {
+    let dir = scratch("eval-missing");
+    let slo = write(
+        &dir,
+        "slo.yaml",
+        "objectives:\n  - sli: rt\n    displayName: Response time\n    key_sli: true\n    pass:\n      - criteria: ['<600']\n  - sli: cpu\n    warning:\n      - criteria: ['<90']\n  - sli: err\n    pass:\n      - criteria: ['<=1']\ntotal_score: {pass: '90%', warning: '75%'}\n",
+    );
+    let sli = write(
+        &dir,
+        "sli.json",
+        r#"[{"metric": "err", "value": 0.5, "success": true}, {"metric": "cpu", "value": 95, "success": true}]"#,
+    );
+    let run = sluice(&["evaluate", "--slo", &slo, "--sli", &sli, "--color", "never"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let row = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no row {name}: {}", run.stdout))
+            .to_owned()
+    };
+    assert!(row("Response time").contains("missing"), "{}", run.stdout);
+    assert!(
+        row("Response time").contains("→ 600        –"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("no value received from SLI provider"),
+        "{}",
+        run.stdout
+    );
+    // The informational objective's warning is listed by Keptn but never checked.
+    assert!(row("cpu").contains("–"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "Evaluation failed due to key_sli objective 'Response time': no value received from SLI provider"
+        ),
+        "{}",
+        run.stdout
+    );
+    let data = json_of(&sluice(&[
+        "evaluate", "--slo", &slo, "--sli", &sli, "-o", "json",
+    ]));
+    let rt = &data["evaluation"]["indicatorResults"][0];
+    assert_eq!(rt["keySli"], false);
+    assert_eq!(rt["warningTargets"], json!([]));
+    let cpu = &data["evaluation"]["indicatorResults"][1];
+    assert_eq!(cpu["passTargets"], json!([]));
+    assert_eq!(cpu["warningTargets"][0]["violated"], true);
 }
 
 #[test]
@@ -96,6 +149,18 @@ fn without_an_slo_nothing_is_evaluated_and_the_result_is_pass() {
             .unwrap()
             .starts_with("no evaluation performed by lighthouse because no SLO file configured")
     );
+}
+
+#[test]
+fn an_empty_slo_file_is_no_slo_file() {
+    let dir = scratch("eval-empty-slo");
+    let slo = write(&dir, "slo.yaml", "");
+    let run = sluice(&["evaluate", "--slo", &slo, "--sli", GOOD, "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("is empty"), "{}", run.stderr);
+    let data = json_of(&run);
+    assert_eq!(data["result"], "pass");
+    assert_eq!(data["status"], "succeeded");
 }
 
 /// The spec digest's Appendix C: relative and absolute criteria against three earlier results.

@@ -461,6 +461,37 @@ async fn without_slo_the_provider_is_still_asked_and_the_result_passes() {
 }
 
 #[tokio::test]
+async fn an_empty_slo_file_counts_as_no_slo_and_passes() {
+    let (app, dir) = app().await;
+    create_project(&app, "shop", &["dev"], &["carts"]).await;
+    configure(&app, "shop", "dynatrace").await;
+    put(&app, "shop", Some("dev"), Some("carts"), SLO_URI, "").await;
+    let mut rx = app.bus.subscribe();
+    let (_, ctx) = trigger(
+        &app,
+        json!({"test": {"start": "2024-05-01T10:00:00Z", "end": "2024-05-01T10:05:00Z"}}),
+        None,
+    )
+    .await;
+    let request = wait_for(
+        &mut rx,
+        "get-sli.triggered",
+        of_type(GET_SLI_TRIGGERED, &ctx),
+    )
+    .await;
+    answer_get_sli(&app, &request, json!([]), "pass").await;
+    let f = wait_for(&mut rx, "finished", of_type(EVALUATION_FINISHED, &ctx)).await;
+    let d = f.data.clone().unwrap();
+    assert_eq!(d["status"], "succeeded", "{d}");
+    assert_eq!(d["result"], "pass", "{d}");
+    assert_eq!(
+        d["message"],
+        "no evaluation performed by lighthouse because no SLO file configured for project shop"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn monitoring_configure_event_sets_the_provider() {
     let (app, dir) = app().await;
     create_project(&app, "shop", &["dev"], &["carts"]).await;
