@@ -150,7 +150,9 @@ impl From<crate::services::monitoring::Error> for ApiError {
 impl From<sluice_resources::ResourceError> for ApiError {
     fn from(error: sluice_resources::ResourceError) -> Self {
         match StatusCode::from_u16(error.http_status()) {
-            Ok(status) if status.is_client_error() => ApiError::new(status, error.to_string()),
+            Ok(status) if status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE => {
+                ApiError::new(status, error.to_string())
+            }
             _ => ApiError::internal("the project repository failed", &error),
         }
     }
