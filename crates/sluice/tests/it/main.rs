@@ -4,6 +4,7 @@ mod bench;
 mod client;
 mod deploy;
 mod evaluate;
+mod hostile_files;
 mod http;
 mod lint;
 mod load;

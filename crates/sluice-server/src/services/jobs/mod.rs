@@ -106,6 +106,7 @@ use crate::clock;
 use crate::driver::DriverHandle;
 
 pub use allowlist::{ALLOWLIST_ENV, Allowlist};
+pub use config::CONFIG_URI;
 pub use record::{Artifact, ErrorLogEntry, RunRecord, RunStatus};
 
 use env::{EventScope, Redactor};
