@@ -223,6 +223,34 @@ mod tests {
     }
 
     #[test]
+    fn yaml_alias_bomb_upload_is_refused_with_a_diagnostic() {
+        // Nine levels of nine aliases: 387 million values from 600 bytes.
+        let mut bomb = String::from("l0: &l0 [x,x,x,x,x,x,x,x,x]\n");
+        for i in 1..=9 {
+            let prev = format!("*l{}", i - 1);
+            bomb.push_str(&format!("l{i}: &l{i} [{}]\n", [prev.as_str(); 9].join(",")));
+        }
+        let e = check(
+            Scope::service("p", "s", "v"),
+            &[("slo.yaml", bomb.as_bytes())],
+        )
+        .unwrap_err();
+        let Error::Invalid(files) = &e else {
+            panic!("{e}")
+        };
+        let d = &files[0].diagnostics[0];
+        assert!(
+            d.message.contains(&format!(
+                "more than {} values",
+                sluice_model::yaml::node_budget(bomb.len())
+            )),
+            "{}",
+            d.message
+        );
+        assert!(d.pos.line >= 1 && d.hint.is_some(), "{d:?}");
+    }
+
+    #[test]
     fn file_count_is_checked_first() {
         let files: Vec<(String, &[u8])> = (0..=sluice_resources::MAX_FILES_PER_WRITE)
             .map(|i| (format!("f{i}"), &b""[..]))

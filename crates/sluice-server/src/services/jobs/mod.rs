@@ -382,7 +382,13 @@ impl JobExecutor {
             }) => Some(task),
             _ => None,
         };
-        let parsed = sluice_model::job::parse(&found.text);
+        // Parsing is CPU work: on the blocking pool, like the read.
+        let text = found.text.clone();
+        let Ok(parsed) = tokio::task::spawn_blocking(move || sluice_model::job::parse(&text)).await
+        else {
+            tracing::error!(event = %id, "parsing job/config.yaml did not finish");
+            return;
+        };
         let config = match parsed.value {
             Some(config) if !parsed.diagnostics.has_errors() => config,
             _ => {
