@@ -9,6 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::diagnostic::Diagnostics;
 use crate::yaml::Node;
 
 /// The five file formats sluice reads.
@@ -44,6 +45,19 @@ impl FileKind {
             FileKind::Sli => "sli",
             FileKind::Job => "job",
             FileKind::Remediation => "remediation",
+        }
+    }
+
+    /// Every diagnostic of `text` read as this kind: what `sluice lint` prints, and what the
+    /// server answers when such a file is uploaded with errors.
+    pub fn check(self, text: &str) -> Diagnostics {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        match self {
+            FileKind::Shipyard => crate::shipyard::parse(text).diagnostics,
+            FileKind::Slo => crate::slo::parse(text).diagnostics,
+            FileKind::Sli => crate::sli::parse(text).diagnostics,
+            FileKind::Job => crate::job::parse(text).diagnostics,
+            FileKind::Remediation => crate::remediation::parse(text).diagnostics,
         }
     }
 
@@ -147,7 +161,6 @@ impl FromStr for FileKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::Diagnostics;
 
     fn detect(src: &str) -> Option<FileKind> {
         let mut d = Diagnostics::new();

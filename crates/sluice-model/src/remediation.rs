@@ -425,8 +425,8 @@ fn read_action(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Option
     let description = text(r.field("description", diags), diags);
     let value = match r.field("value", diags) {
         Some((n, p)) => {
-            warn_yaml11_booleans(n, &p, diags);
-            yaml11_json(n)
+            warn_yaml11_booleans(n, &p, diags, 1);
+            yaml11_json(n, 1)
         }
         None => serde_json::Value::Null,
     };
@@ -452,7 +452,12 @@ fn yaml11_bool(text: &str) -> Option<bool> {
     }
 }
 
-fn warn_yaml11_booleans(node: &Node, path: &FieldPath, diags: &mut Diagnostics) {
+/// Warns about YAML 1.1 booleans in a value at nesting `depth`, down to [`yaml::MAX_DEPTH`]
+/// (deeper trees are never parsed).
+fn warn_yaml11_booleans(node: &Node, path: &FieldPath, diags: &mut Diagnostics, depth: usize) {
+    if depth > yaml::MAX_DEPTH {
+        return;
+    }
     match &node.value {
         Value::Scalar(s)
             if !s.quoted
@@ -470,12 +475,12 @@ fn warn_yaml11_booleans(node: &Node, path: &FieldPath, diags: &mut Diagnostics) 
         }
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                warn_yaml11_booleans(item, &path.index(i), diags);
+                warn_yaml11_booleans(item, &path.index(i), diags, depth + 1);
             }
         }
         Value::Map(entries) => {
             for e in entries {
-                warn_yaml11_booleans(&e.value, &path.key(e.key_str()), diags);
+                warn_yaml11_booleans(&e.value, &path.key(e.key_str()), diags, depth + 1);
             }
         }
         _ => {}
@@ -483,23 +488,27 @@ fn warn_yaml11_booleans(node: &Node, path: &FieldPath, diags: &mut Diagnostics) 
 }
 
 /// A free-form value as Keptn's remediation-service saw it: YAML 1.1 scalar typing (`yaml.v2`)
-/// converted to JSON (`ghodss/yaml`).
-fn yaml11_json(node: &Node) -> serde_json::Value {
+/// converted to JSON (`ghodss/yaml`). Lists and mappings nested deeper than
+/// [`yaml::MAX_DEPTH`] (never parsed) become null.
+fn yaml11_json(node: &Node, depth: usize) -> serde_json::Value {
     use serde_json::Value as J;
+    if depth > yaml::MAX_DEPTH && matches!(node.value, Value::Seq(_) | Value::Map(_)) {
+        return J::Null;
+    }
     match &node.value {
         Value::Null => J::Null,
         Value::Scalar(s) if s.quoted => J::String(s.text.clone()),
         Value::Scalar(s) => yaml11_scalar(&s.text),
-        Value::Seq(items) => J::Array(items.iter().map(yaml11_json).collect()),
+        Value::Seq(items) => J::Array(items.iter().map(|n| yaml11_json(n, depth + 1)).collect()),
         Value::Map(entries) => {
             let mut m = serde_json::Map::new();
             for e in entries {
                 let key = match &e.key.value {
                     Value::Scalar(s) => s.text.clone(),
                     Value::Null => "null".to_owned(),
-                    _ => yaml11_json(&e.key).to_string(),
+                    _ => yaml11_json(&e.key, depth + 1).to_string(),
                 };
-                m.insert(key, yaml11_json(&e.value));
+                m.insert(key, yaml11_json(&e.value, depth + 1));
             }
             J::Object(m)
         }
@@ -585,6 +594,32 @@ fn is_yaml_style_float(s: &str) -> bool {
 mod tests {
     use super::*;
     use crate::diagnostic::Pos;
+    use crate::yaml::{MAX_DEPTH, nested_by_hand};
+
+    fn json_height(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Array(items) => 1 + items.iter().map(json_height).max().unwrap_or(0),
+            serde_json::Value::Object(m) => 1 + m.values().map(json_height).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn yaml11_walks_stop_at_the_depth_limit() {
+        let deep = nested_by_hand(2 * MAX_DEPTH);
+        assert_eq!(json_height(&yaml11_json(&deep, 1)), MAX_DEPTH);
+        let mut d = Diagnostics::new();
+        warn_yaml11_booleans(&deep, &FieldPath::root(), &mut d, 1);
+        assert!(d.is_empty(), "the `yes` below the limit is not reached");
+        // Within the limit the walk reaches the bottom: the scalar is level MAX_DEPTH.
+        warn_yaml11_booleans(
+            &nested_by_hand(MAX_DEPTH - 1),
+            &FieldPath::root(),
+            &mut d,
+            1,
+        );
+        assert_eq!(d.warning_count(), 1);
+    }
     use crate::shipyard::tests::{assert_verdicts, corpus, fixtures};
     use serde_json::json;
 

@@ -18,8 +18,40 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 use crate::diagnostic::{Diagnostics, FieldPath, Pos, Severity};
 
-/// Maximum number of nodes a document may expand to (guards against alias bombs).
-const MAX_NODES: usize = 1_000_000;
+/// Deepest nesting of lists and mappings a document may have (aliases count where they are
+/// expanded). Keptn's files need fewer than ten levels; the limit only stops documents built to
+/// exhaust the stack of whoever walks the tree (`a: [[[[...]]]]`, `- - - - ...`). Every tree this
+/// module builds respects it, and every recursive walk here stops at it as well.
+pub const MAX_DEPTH: usize = 128;
+
+/// The node budget of a document of any size (see [`node_budget`]).
+pub const MIN_NODE_BUDGET: usize = 10_000;
+/// Values a document may have per byte of its text (see [`node_budget`]).
+pub const NODES_PER_BYTE: usize = 4;
+/// The node budget of the largest documents (see [`node_budget`]).
+pub const MAX_NODE_BUDGET: usize = 1_000_000;
+
+/// How many values a document of `len` bytes may build, counting each value of an alias's
+/// expansion and each value copied to remember an anchor: [`NODES_PER_BYTE`] per byte, at
+/// least [`MIN_NODE_BUDGET`] and at most [`MAX_NODE_BUDGET`].
+///
+/// A document without aliases has at most about one value per byte (`[a,b,c]`), so the budget
+/// only stops alias bombs (`a: &a [x,x,x]`, `b: &b [*a,*a,*a]`, ...), and stops them after
+/// work proportional to the size of the text rather than to what it would expand to.
+pub fn node_budget(len: usize) -> usize {
+    len.saturating_mul(NODES_PER_BYTE)
+        .clamp(MIN_NODE_BUDGET, MAX_NODE_BUDGET)
+}
+
+/// Text the lenient re-parsing of [`parse`] may go through in all, in bytes (it parses the
+/// document again after each line it re-indents).
+const LENIENT_WORK_BYTES: usize = 16 * 1024 * 1024;
+
+/// How many times [`parse`] may parse a document of `len` bytes while re-indenting flow
+/// continuation lines: as many as fit in [`LENIENT_WORK_BYTES`], between 8 and 1000.
+fn lenient_attempts(len: usize) -> usize {
+    (LENIENT_WORK_BYTES / len.max(1)).clamp(8, 1000)
+}
 
 /// A YAML value with its position.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,8 +167,18 @@ impl Node {
 
     /// The value as JSON, typing plain scalars the way YAML 1.2's core schema (and Go's
     /// `yaml.v3` decoding into `interface{}`) does. Used for free-form `properties`.
+    ///
+    /// Lists and mappings nested deeper than [`MAX_DEPTH`] (which [`parse`] never builds)
+    /// become null.
     pub fn to_json(&self) -> serde_json::Value {
+        self.to_json_at(1)
+    }
+
+    fn to_json_at(&self, depth: usize) -> serde_json::Value {
         use serde_json::Value as J;
+        if depth > MAX_DEPTH && matches!(self.value, Value::Seq(_) | Value::Map(_)) {
+            return J::Null;
+        }
         match &self.value {
             Value::Null => J::Null,
             Value::Scalar(s) if s.quoted => J::String(s.text.clone()),
@@ -149,16 +191,16 @@ impl Node {
                     .unwrap_or_else(|| J::String(s.text.clone())),
                 Resolved::Str => J::String(s.text.clone()),
             },
-            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Seq(items) => J::Array(items.iter().map(|n| n.to_json_at(depth + 1)).collect()),
             Value::Map(entries) => {
                 let mut m = serde_json::Map::new();
                 for e in entries {
                     let key = match &e.key.value {
                         Value::Scalar(s) => s.text.clone(),
                         Value::Null => "null".to_owned(),
-                        _ => e.key.to_json().to_string(),
+                        _ => e.key.to_json_at(depth + 1).to_string(),
                     };
-                    m.insert(key, e.value.to_json());
+                    m.insert(key, e.value.to_json_at(depth + 1));
                 }
                 J::Object(m)
             }
@@ -247,12 +289,14 @@ fn looks_like_float(text: &str) -> bool {
 }
 
 /// Parses YAML text strictly by YAML 1.2's rules (see [`parse`] for what Go accepted on top).
-fn parse_strict(src: &str, diags: &mut Diagnostics) -> Option<Node> {
+/// `budget` is the [`node_budget`] of the original text.
+fn parse_strict(src: &str, budget: usize, diags: &mut Diagnostics) -> Option<Node> {
     let mut builder = Builder {
         anchors: HashMap::new(),
         stack: Vec::new(),
         root: None,
         nodes: 0,
+        budget,
     };
     let mut parser = Parser::new_from_str(src);
     let mut in_document = false;
@@ -263,6 +307,13 @@ fn parse_strict(src: &str, diags: &mut Diagnostics) -> Option<Node> {
                 let m = e.marker();
                 let pos = Pos::new(m.line() as u32, m.col() as u32 + 1);
                 let info = e.info();
+                if info.contains("recursion limit") {
+                    // The scanner's own limit on `[`/`{` nesting (255), met while it looks
+                    // ahead of the tree's.
+                    let e = too_deep();
+                    diags.error(pos, &FieldPath::root(), e.message).hint(e.hint);
+                    return None;
+                }
                 let d = diags.error(pos, &FieldPath::root(), format!("invalid YAML: {info}"));
                 if info.contains("tab") {
                     d.hint("indent with spaces; YAML does not allow tabs for indentation");
@@ -284,8 +335,9 @@ fn parse_strict(src: &str, diags: &mut Diagnostics) -> Option<Node> {
             Event::StreamEnd => break,
             _ if !in_document => {}
             other => {
-                if let Err(msg) = builder.on_event(other, span) {
-                    diags.error(pos_of(span), &FieldPath::root(), msg);
+                if let Err(e) = builder.on_event(other, span) {
+                    let d = diags.error(pos_of(span), &FieldPath::root(), e.message);
+                    d.hint(e.hint);
                     return None;
                 }
                 if builder.root.is_some() {
@@ -302,34 +354,73 @@ fn pos_of(span: Span) -> Pos {
     Pos::new(span.start.line() as u32, span.start.col() as u32 + 1)
 }
 
-enum Frame {
-    Seq {
-        items: Vec<Node>,
-        pos: Pos,
-        anchor: usize,
-    },
+/// What to do about a document nested too deeply.
+fn depth_hint() -> String {
+    format!(
+        "sluice reads at most {MAX_DEPTH} nested lists and mappings (Keptn's files need fewer \
+         than ten); check that this is the file you meant and flatten it"
+    )
+}
+
+/// Why the tree could not be built (reported at the event's position).
+struct BuildError {
+    message: String,
+    hint: String,
+}
+
+/// An open list or mapping.
+struct Frame {
+    shape: Shape,
+    pos: Pos,
+    anchor: usize,
+    /// Values in the finished children (their whole subtrees).
+    nodes: usize,
+    /// Nesting of lists and mappings in the finished children (0 when all are scalars).
+    height: usize,
+}
+
+enum Shape {
+    Seq(Vec<Node>),
     Map {
         entries: Vec<Entry>,
         pending_key: Option<Node>,
-        pos: Pos,
-        anchor: usize,
     },
 }
 
+/// A finished node with its size: values in its subtree, and the nesting of lists and
+/// mappings in it (0 for a scalar).
+struct Built {
+    node: Node,
+    nodes: usize,
+    height: usize,
+}
+
+/// An anchored node, remembered with its size for the aliases that repeat it.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    height: usize,
+}
+
+/// Builds the tree from parser events with an explicit stack (no recursion), refusing
+/// documents nested deeper than [`MAX_DEPTH`] or bigger than their node budget.
 struct Builder {
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
     stack: Vec<Frame>,
     root: Option<Node>,
+    /// Values built so far, counting copies made for anchors and alias expansions.
     nodes: usize,
+    budget: usize,
 }
 
 impl Builder {
-    fn on_event(&mut self, event: Event<'_>, span: Span) -> Result<(), String> {
+    fn on_event(&mut self, event: Event<'_>, span: Span) -> Result<(), BuildError> {
         let pos = pos_of(span);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let quoted = !matches!(style, ScalarStyle::Plain)
                     || tag.as_ref().is_some_and(|t| t.suffix == "str");
+                self.spend(1)?;
                 let value = if !quoted && matches!(resolve_plain(&text), Resolved::Null) {
                     Value::Null
                 } else {
@@ -338,96 +429,149 @@ impl Builder {
                         quoted,
                     })
                 };
-                self.complete(Node::new(value, pos), anchor)
-            }
-            Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame::Seq {
-                    items: Vec::new(),
-                    pos,
+                self.complete(
+                    Built {
+                        node: Node::new(value, pos),
+                        nodes: 1,
+                        height: 0,
+                    },
                     anchor,
-                });
-                Ok(())
+                )
             }
-            Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map {
+            Event::SequenceStart(anchor, _) => self.open(Shape::Seq(Vec::new()), pos, anchor),
+            Event::MappingStart(anchor, _) => self.open(
+                Shape::Map {
                     entries: Vec::new(),
                     pending_key: None,
-                    pos,
-                    anchor,
-                });
-                Ok(())
+                },
+                pos,
+                anchor,
+            ),
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else {
+                    return Err(BuildError {
+                        message: "unbalanced end of a list or mapping".to_owned(),
+                        hint: "check the brackets and indentation".to_owned(),
+                    });
+                };
+                self.spend(1)?;
+                let value = match frame.shape {
+                    Shape::Seq(items) => Value::Seq(items),
+                    Shape::Map { entries, .. } => Value::Map(entries),
+                };
+                self.complete(
+                    Built {
+                        node: Node::new(value, frame.pos),
+                        nodes: frame.nodes + 1,
+                        height: frame.height + 1,
+                    },
+                    frame.anchor,
+                )
             }
-            Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Seq { items, pos, anchor }) => {
-                    self.complete(Node::new(Value::Seq(items), pos), anchor)
-                }
-                _ => Err("unbalanced sequence end".to_owned()),
-            },
-            Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Map {
-                    entries,
-                    pos,
-                    anchor,
-                    ..
-                }) => self.complete(Node::new(Value::Map(entries), pos), anchor),
-                _ => Err("unbalanced mapping end".to_owned()),
-            },
             Event::Alias(id) => {
-                let node = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| "alias refers to an unknown anchor".to_owned())?;
-                self.nodes += count_nodes(&node);
-                if self.nodes > MAX_NODES {
-                    return Err(format!(
-                        "document expands to more than {MAX_NODES} values through aliases"
-                    ));
+                let Some(anchored) = self.anchors.get(&id) else {
+                    return Err(BuildError {
+                        message: "alias refers to an unknown anchor".to_owned(),
+                        hint: "define the anchor (`&name`) before the alias (`*name`) uses it"
+                            .to_owned(),
+                    });
+                };
+                if self.stack.len() + anchored.height > MAX_DEPTH {
+                    return Err(too_deep());
                 }
+                let (nodes, height) = (anchored.nodes, anchored.height);
+                // Counted before copying: the copy is the work the budget bounds.
+                self.spend(nodes)?;
                 // An alias keeps the anchored content but is reported at the alias position.
-                self.complete(Node { pos, ..node }, 0)
+                let mut node = self.anchors[&id].node.clone();
+                node.pos = pos;
+                self.complete(
+                    Built {
+                        node,
+                        nodes,
+                        height,
+                    },
+                    0,
+                )
             }
             _ => Ok(()),
         }
     }
 
-    fn complete(&mut self, node: Node, anchor: usize) -> Result<(), String> {
-        self.nodes += 1;
-        if self.nodes > MAX_NODES {
-            return Err(format!("document has more than {MAX_NODES} values"));
+    fn open(&mut self, shape: Shape, pos: Pos, anchor: usize) -> Result<(), BuildError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(too_deep());
         }
+        self.stack.push(Frame {
+            shape,
+            pos,
+            anchor,
+            nodes: 0,
+            height: 0,
+        });
+        Ok(())
+    }
+
+    /// Counts `n` more values against the budget.
+    fn spend(&mut self, n: usize) -> Result<(), BuildError> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > self.budget {
+            return Err(BuildError {
+                message: format!(
+                    "the document expands to more than {} values (through aliases, or simply too many)",
+                    self.budget
+                ),
+                hint: format!(
+                    "sluice builds at most {NODES_PER_BYTE} values per byte of a file (at least \
+                     {MIN_NODE_BUDGET}, at most {MAX_NODE_BUDGET}); repeat smaller anchors \
+                     (`*name`) fewer times"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, built: Built, anchor: usize) -> Result<(), BuildError> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            // Remembering the anchor copies the subtree.
+            self.spend(built.nodes)?;
+            self.anchors.insert(
+                anchor,
+                Anchored {
+                    node: built.node.clone(),
+                    nodes: built.nodes,
+                    height: built.height,
+                },
+            );
         }
-        match self.stack.last_mut() {
-            None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
+        let Some(frame) = self.stack.last_mut() else {
+            self.root = Some(built.node);
+            return Ok(());
+        };
+        frame.nodes += built.nodes;
+        frame.height = frame.height.max(built.height);
+        match &mut frame.shape {
+            Shape::Seq(items) => items.push(built.node),
+            Shape::Map {
                 entries,
                 pending_key,
-                ..
-            }) => match pending_key.take() {
-                None => *pending_key = Some(node),
-                Some(key) => {
-                    if key.is_null() && key.as_scalar().is_none() {
-                        // `? ` keys and the like: keep them; decoders report them as unknown.
-                    }
-                    entries.push(Entry { key, value: node });
-                }
+            } => match pending_key.take() {
+                None => *pending_key = Some(built.node),
+                // `? ` keys and the like are kept; decoders report them as unknown.
+                Some(key) => entries.push(Entry {
+                    key,
+                    value: built.node,
+                }),
             },
         }
         Ok(())
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
-    1 + match &node.value {
-        Value::Seq(items) => items.iter().map(count_nodes).sum(),
-        Value::Map(entries) => entries
-            .iter()
-            .map(|e| count_nodes(&e.key) + count_nodes(&e.value))
-            .sum(),
-        _ => 0,
+fn too_deep() -> BuildError {
+    BuildError {
+        message: format!("lists and mappings are nested more than {MAX_DEPTH} levels deep"),
+        hint: depth_hint(),
     }
 }
 
@@ -441,10 +585,27 @@ pub fn check_duplicate_keys(
     severity: Severity,
     diags: &mut Diagnostics,
 ) {
+    duplicate_keys_at(node, path, severity, diags, 1);
+}
+
+/// [`check_duplicate_keys`] of a node at nesting `depth`: stops below [`MAX_DEPTH`] (which
+/// [`parse`] never builds), reporting the deeper part as an error.
+fn duplicate_keys_at(
+    node: &Node,
+    path: &FieldPath,
+    severity: Severity,
+    diags: &mut Diagnostics,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH && matches!(node.value, Value::Seq(_) | Value::Map(_)) {
+        let e = too_deep();
+        diags.error(node.pos, path, e.message).hint(e.hint);
+        return;
+    }
     match &node.value {
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                check_duplicate_keys(item, &path.index(i), severity, diags);
+                duplicate_keys_at(item, &path.index(i), severity, diags, depth + 1);
             }
         }
         Value::Map(entries) => {
@@ -469,7 +630,7 @@ pub fn check_duplicate_keys(
                 } else {
                     first.insert(k, e.key.pos);
                 }
-                check_duplicate_keys(&e.value, &path.key(k), severity, diags);
+                duplicate_keys_at(&e.value, &path.key(k), severity, diags, depth + 1);
             }
         }
         _ => {}
@@ -809,14 +970,18 @@ pub fn boolean(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Option
 /// inside flow collections: continuation lines of a `[...]`/`{...}` that are indented no more
 /// than the enclosing block (a closing `]` under its key, say). Such lines are re-indented and
 /// the document parsed again; positions on them are mapped back to the original columns.
+///
+/// Documents nested more than [`MAX_DEPTH`] lists and mappings deep, or building more values
+/// than their [`node_budget`] allows (alias bombs), are refused with one error diagnostic.
 pub fn parse(src: &str, diags: &mut Diagnostics) -> Option<Node> {
+    let budget = node_budget(src.len());
     let mut text = src.to_owned();
     let mut pads: HashMap<u32, u32> = HashMap::new();
-    for _ in 0..1000 {
+    for _ in 0..lenient_attempts(src.len()) {
         let mut attempt = Diagnostics::new();
-        if let Some(mut root) = parse_strict(&text, &mut attempt) {
+        if let Some(mut root) = parse_strict(&text, budget, &mut attempt) {
             if !pads.is_empty() {
-                unpad(&mut root, &pads);
+                unpad(&mut root, &pads, 1);
             }
             return Some(root);
         }
@@ -837,7 +1002,7 @@ pub fn parse(src: &str, diags: &mut Diagnostics) -> Option<Node> {
         pads.insert(line, pad);
     }
     // Report the error as the strict parser sees the original text.
-    parse_strict(src, diags)
+    parse_strict(src, budget, diags)
 }
 
 /// Whether a flow collection (`[` or `{`) is still open at the start of 1-based `line`.
@@ -906,23 +1071,222 @@ fn indent_line_past_previous(text: &str, line: u32) -> Option<(String, u32)> {
     Some((out.join("\n"), u32::try_from(pad).ok()?))
 }
 
-fn unpad(node: &mut Node, pads: &HashMap<u32, u32>) {
+/// Maps positions on re-indented lines back to the original columns, down to [`MAX_DEPTH`].
+fn unpad(node: &mut Node, pads: &HashMap<u32, u32>, depth: usize) {
     if let Some(p) = pads.get(&node.pos.line) {
         node.pos.col = node.pos.col.saturating_sub(*p).max(1);
     }
+    if depth > MAX_DEPTH {
+        return;
+    }
     match &mut node.value {
-        Value::Seq(items) => items.iter_mut().for_each(|n| unpad(n, pads)),
+        Value::Seq(items) => items.iter_mut().for_each(|n| unpad(n, pads, depth + 1)),
         Value::Map(entries) => entries.iter_mut().for_each(|e| {
-            unpad(&mut e.key, pads);
-            unpad(&mut e.value, pads);
+            unpad(&mut e.key, pads, depth + 1);
+            unpad(&mut e.value, pads, depth + 1);
         }),
         _ => {}
     }
 }
 
+/// A list nested `depth` levels deep around a scalar, built by hand (as no parse would).
+#[cfg(test)]
+pub(crate) fn nested_by_hand(depth: usize) -> Node {
+    let mut node = Node::new(
+        Value::Scalar(Scalar {
+            text: "yes".to_owned(),
+            quoted: false,
+        }),
+        Pos::new(1, 1),
+    );
+    for _ in 0..depth {
+        node = Node::new(Value::Seq(vec![node]), Pos::new(1, 1));
+    }
+    node
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnostic::Diagnostic;
+
+    /// The depth bomb as it was reported: a mapping whose value is a block list nested
+    /// `levels` deep on one line (`a:\n  - - - … x`).
+    fn depth_bomb(levels: usize) -> String {
+        format!("a:\n  {}x\n", "- ".repeat(levels))
+    }
+
+    fn refused(src: &str) -> Diagnostic {
+        let mut d = Diagnostics::new();
+        assert!(parse(src, &mut d).is_none(), "accepted");
+        assert_eq!(d.len(), 1, "{d:?}");
+        d.iter().next().unwrap().clone()
+    }
+
+    /// Nesting of lists and mappings in a tree (0 for a scalar).
+    fn height(node: &Node) -> usize {
+        match &node.value {
+            Value::Seq(items) => 1 + items.iter().map(height).max().unwrap_or(0),
+            Value::Map(entries) => {
+                1 + entries
+                    .iter()
+                    .map(|e| height(&e.key).max(height(&e.value)))
+                    .max()
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    fn json_height(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Array(items) => 1 + items.iter().map(json_height).max().unwrap_or(0),
+            serde_json::Value::Object(m) => 1 + m.values().map(json_height).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn yaml_depth_bomb_is_refused_with_a_position() {
+        let d = refused(&depth_bomb(35_000));
+        assert_eq!(d.severity, Severity::Error);
+        // The mapping is level 1, so the 128th `- ` opens level 129.
+        assert_eq!(d.pos, Pos::new(2, 3 + 2 * (MAX_DEPTH - 1) as u32));
+        assert!(
+            d.message.contains("nested more than 128 levels"),
+            "{}",
+            d.message
+        );
+        assert!(d.hint.as_deref().unwrap().contains("at most 128"));
+        // Flow style is refused the same way.
+        let flow = format!("a: {}x{}\n", "[".repeat(35_000), "]".repeat(35_000));
+        assert!(refused(&flow).message.contains("nested more than 128"));
+        let maps = format!("{}x\n", "k: {".repeat(300));
+        assert!(refused(&maps).message.contains("nested more than 128"));
+    }
+
+    #[test]
+    fn yaml_depth_limit_is_exactly_max_depth() {
+        // The mapping plus MAX_DEPTH - 1 lists is MAX_DEPTH levels: accepted.
+        let n = tree(&depth_bomb(MAX_DEPTH - 1));
+        assert_eq!(height(&n), MAX_DEPTH);
+        refused(&depth_bomb(MAX_DEPTH));
+    }
+
+    #[test]
+    fn yaml_alias_depth_counts_where_it_is_expanded() {
+        // An anchor 100 levels deep is fine on its own and fine near the top...
+        let anchor = format!("a: &deep {}x{}\n", "[".repeat(100), "]".repeat(100));
+        let n = tree(&format!("{anchor}b: *deep\n"));
+        assert_eq!(height(&n), 101);
+        // ...but not expanded 40 levels down.
+        let d = refused(&format!(
+            "{anchor}b: {}*deep{}\n",
+            "[".repeat(40),
+            "]".repeat(40)
+        ));
+        assert!(d.message.contains("nested more than 128"), "{}", d.message);
+        assert_eq!(d.pos.line, 2);
+    }
+
+    #[test]
+    fn yaml_node_budget_grows_with_the_text_between_floor_and_ceiling() {
+        assert_eq!(node_budget(0), MIN_NODE_BUDGET);
+        assert_eq!(node_budget(810), MIN_NODE_BUDGET);
+        assert_eq!(node_budget(100_000), 100_000 * NODES_PER_BYTE);
+        assert_eq!(node_budget(5 * 1024 * 1024), MAX_NODE_BUDGET);
+    }
+
+    /// A document whose last key expands `width` aliases of a list of `width` scalars
+    /// `levels` times over: (width^levels) values from a few hundred bytes.
+    fn alias_bomb(width: usize, levels: usize) -> String {
+        let mut out = format!("l0: &l0 [{}]\n", vec!["x"; width].join(","));
+        for i in 1..=levels {
+            let prev = format!("*l{}", i - 1);
+            out.push_str(&format!(
+                "l{i}: &l{i} [{}]\n",
+                vec![prev.as_str(); width].join(",")
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn yaml_alias_bomb_is_refused_within_its_node_budget() {
+        // The classic bomb (9 levels of 9): 387 million values. Refused at the budget of its
+        // size, which for a file this small is the floor.
+        let bomb = alias_bomb(9, 9);
+        assert!(bomb.len() < 1000);
+        let d = refused(&bomb);
+        assert!(
+            d.message
+                .contains(&format!("more than {MIN_NODE_BUDGET} values")),
+            "{}",
+            d.message
+        );
+        assert!(d.hint.as_deref().unwrap().contains("anchors"));
+        // Under the budget, aliases expand as usual: 3 levels of 9 is 729 scalars; with the
+        // lists and the copies kept for the anchors, 1 845 values.
+        let ok = tree(&alias_bomb(9, 2));
+        assert_eq!(ok.get("l2").unwrap().as_seq().unwrap().len(), 9);
+        // One more level is 16 608 values: refused, although the text is hardly longer.
+        refused(&alias_bomb(9, 3));
+    }
+
+    #[test]
+    fn yaml_budget_counts_a_file_without_aliases_once() {
+        // A flow list of 150 000 scalars (300 000 bytes) is 150 001 values: well inside
+        // 4 per byte.
+        let src = format!("[{}]", vec!["a"; 150_000].join(","));
+        assert_eq!(tree(&src).as_seq().unwrap().len(), 150_000);
+    }
+
+    #[test]
+    fn yaml_lenient_reparsing_is_bounded_by_the_text_size() {
+        assert_eq!(lenient_attempts(100), 1000);
+        assert_eq!(lenient_attempts(64 * 1024), 256);
+        assert_eq!(lenient_attempts(5 * 1024 * 1024), 8);
+    }
+
+    #[test]
+    fn yaml_to_json_stops_at_the_depth_limit() {
+        let deep = nested_by_hand(2 * MAX_DEPTH);
+        assert_eq!(json_height(&deep.to_json()), MAX_DEPTH);
+        let ok = nested_by_hand(MAX_DEPTH);
+        assert_eq!(json_height(&ok.to_json()), MAX_DEPTH);
+    }
+
+    #[test]
+    fn yaml_duplicate_key_check_stops_at_the_depth_limit() {
+        let mut d = Diagnostics::new();
+        check_duplicate_keys(
+            &nested_by_hand(2 * MAX_DEPTH),
+            &FieldPath::root(),
+            Severity::Error,
+            &mut d,
+        );
+        assert_eq!(d.error_count(), 1);
+        let diag = d.iter().next().unwrap();
+        assert!(diag.message.contains("nested more than 128"));
+        assert_eq!(diag.path.matches('[').count(), MAX_DEPTH);
+        let mut d = Diagnostics::new();
+        check_duplicate_keys(
+            &nested_by_hand(MAX_DEPTH),
+            &FieldPath::root(),
+            Severity::Error,
+            &mut d,
+        );
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn yaml_unpad_stops_at_the_depth_limit() {
+        let mut deep = nested_by_hand(2 * MAX_DEPTH);
+        let pads = HashMap::from([(1, 1)]);
+        deep.pos.col = 5;
+        unpad(&mut deep, &pads, 1);
+        assert_eq!(deep.pos.col, 4);
+    }
 
     fn tree(src: &str) -> Node {
         let mut d = Diagnostics::new();
@@ -1059,7 +1423,7 @@ mod tests {
     fn lenient_flow_accepts_libyaml_indentation() {
         let src = "a:\n  args: [ \"x\",\n          \"y\"\n  ]\n  b: [1,\n2]\n";
         let mut d = Diagnostics::new();
-        assert!(parse_strict(src, &mut Diagnostics::new()).is_none());
+        assert!(parse_strict(src, MAX_NODE_BUDGET, &mut Diagnostics::new()).is_none());
         let n = parse(src, &mut d).expect("lenient parse");
         assert!(d.is_empty());
         let a = n.get("a").unwrap();

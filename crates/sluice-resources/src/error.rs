@@ -60,6 +60,20 @@ pub enum ResourceError {
         /// The configured limit in bytes.
         limit: usize,
     },
+    /// One write holds more files than allowed.
+    #[error(
+        "too many files in one request: {count}, at most {limit} allowed; upload them in \
+         several requests"
+    )]
+    TooManyFiles {
+        /// Number of files sent.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The store was interrupted (the server is shutting down); nothing was written.
+    #[error("the server is shutting down; nothing was written, try again later")]
+    Interrupted,
     /// `gitCommitID` does not name a commit of the project's repository.
     #[error("revision does not exist: `{0}`")]
     CommitNotFound(String),
@@ -87,7 +101,9 @@ impl ResourceError {
             ResourceError::AlreadyExists(_) => 409,
             ResourceError::InvalidResourceUri(_)
             | ResourceError::InvalidName(_)
-            | ResourceError::InvalidPageKey(_) => 400,
+            | ResourceError::InvalidPageKey(_)
+            | ResourceError::TooManyFiles { .. } => 400,
+            ResourceError::Interrupted => 503,
             ResourceError::TooLarge { .. } => 413,
             ResourceError::Git(_) | ResourceError::Io(_) => 500,
         }

@@ -65,8 +65,9 @@ pub mod uri;
 pub use error::{Entity, ResourceError};
 pub use scope::Scope;
 pub use store::{
-    CommitId, DEFAULT_MAX_RESOURCE_BYTES, DEFAULT_PAGE_SIZE, LevelFiles, PageRequest, Resource,
-    ResourceChange, ResourcePage, ResourceStore, StoreConfig, Upload,
+    CommitId, DEFAULT_MAX_RESOURCE_BYTES, DEFAULT_PAGE_SIZE, LevelFiles, MAX_FILES_PER_WRITE,
+    PageRequest, Resource, ResourceChange, ResourcePage, ResourceStore, StoreConfig, Upload,
+    check_file_count,
 };
 pub use uri::ResourceUri;
 

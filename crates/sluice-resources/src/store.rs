@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,13 +12,28 @@ use git2::{Commit, ErrorCode, Oid, Repository, RepositoryInitOptions, Signature,
 
 use crate::error::{Entity, ResourceError};
 use crate::scope::{Scope, check_project, check_service, check_stage};
-use crate::tree::{self, Change, EditError};
+use crate::tree::{self, Change, EditError, PutError};
 use crate::uri::ResourceUri;
 use crate::{BRANCH, METADATA_FILE, STAGES_DIR, metadata};
 
 /// Default cap on one resource's content and on all contents of one write: 5 MiB, the request
 /// body limit of Keptn's API gateway.
 pub const DEFAULT_MAX_RESOURCE_BYTES: usize = 5 * 1024 * 1024;
+
+/// Most files one write may add or replace (Keptn's resource lists are a handful of files;
+/// a chart directory a few hundred).
+pub const MAX_FILES_PER_WRITE: usize = 1000;
+
+/// [`ResourceError::TooManyFiles`] when `count` files are more than one write may hold.
+pub fn check_file_count(count: usize) -> Result<(), ResourceError> {
+    if count > MAX_FILES_PER_WRITE {
+        return Err(ResourceError::TooManyFiles {
+            count,
+            limit: MAX_FILES_PER_WRITE,
+        });
+    }
+    Ok(())
+}
 
 /// Page size used when a list request gives none (or 0), as in Keptn's APIs.
 pub const DEFAULT_PAGE_SIZE: usize = 20;
@@ -164,6 +180,8 @@ pub struct ResourceStore {
     repos: Mutex<HashMap<String, Arc<Mutex<Repository>>>>,
     /// Branch heads last read, by project.
     heads: Mutex<HashMap<String, Arc<Head>>>,
+    /// Set by [`ResourceStore::interrupt`]: long writes stop, new writes are refused.
+    interrupted: AtomicBool,
 }
 
 /// One file found at every level of a project ([`ResourceStore::find_everywhere`]).
@@ -242,7 +260,23 @@ impl ResourceStore {
             locks: Mutex::new(HashMap::new()),
             repos: Mutex::new(HashMap::new()),
             heads: Mutex::new(HashMap::new()),
+            interrupted: AtomicBool::new(false),
         })
+    }
+
+    /// Stops writes in progress at their next file or directory (they fail with
+    /// [`ResourceError::Interrupted`] and commit nothing) and refuses every write from now on.
+    /// Called when the server shuts down, so that shutting down never waits for a long write.
+    pub fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
+    }
+
+    /// [`ResourceError::Interrupted`] once [`ResourceStore::interrupt`] was called.
+    fn check_interrupted(&self) -> Result<(), ResourceError> {
+        if self.interrupted.load(Ordering::SeqCst) {
+            return Err(ResourceError::Interrupted);
+        }
+        Ok(())
     }
 
     /// The settings the store was opened with.
@@ -487,14 +521,17 @@ impl ResourceStore {
     /// list; a single PUT is a list of one). A later upload of the same URI wins.
     ///
     /// Nothing is committed when an upload is invalid, too large, or a path conflicts with
-    /// a directory. When the contents equal what is there already (or the list is empty), no
-    /// commit is made and the current head is returned.
+    /// a directory, when there are more than [`MAX_FILES_PER_WRITE`] uploads, or when the
+    /// store is [interrupted](ResourceStore::interrupt) meanwhile. When the contents equal
+    /// what is there already (or the list is empty), no commit is made and the current head
+    /// is returned. Each changed tree is written once, whatever the number of files.
     pub fn put_resources(
         &self,
         scope: Scope<'_>,
         uploads: &[Upload<'_>],
     ) -> Result<CommitId, ResourceError> {
         scope.check_names()?;
+        check_file_count(uploads.len())?;
         let mut parsed = Vec::with_capacity(uploads.len());
         let mut total = 0usize;
         for upload in uploads {
@@ -507,18 +544,20 @@ impl ResourceStore {
         self.write(scope.project_name(), |repo, root| {
             check_scope(repo, root, scope)?;
             let dir = scope.directory();
-            let mut tree_id = root.id();
+            let mut puts = Vec::with_capacity(parsed.len());
             for (uri, content) in &parsed {
+                self.check_interrupted()?;
                 let blob = repo.blob(content)?;
                 let path: Vec<&str> = dir.iter().copied().chain(uri.segments()).collect();
-                tree_id = tree::edit(
-                    repo,
-                    Some(&repo.find_tree(tree_id)?),
-                    &path,
-                    Change::Put(blob),
-                )
-                .map_err(|e| put_conflict(e, uri, dir.len()))?;
+                puts.push((path, blob));
             }
+            let interrupted = || self.interrupted.load(Ordering::SeqCst);
+            let tree_id = tree::put_many(repo, root, &puts, &interrupted).map_err(
+                |PutError { index, error }| match parsed.get(index) {
+                    Some((uri, _)) => put_conflict(error, uri, dir.len()),
+                    None => git_only(error),
+                },
+            )?;
             let message = match parsed.as_slice() {
                 [(uri, _)] => format!("Updated resource: {}", join(&dir, uri)),
                 _ => format!("Updated {} resources", parsed.len()),
@@ -801,8 +840,10 @@ impl ResourceStore {
     where
         F: Fn(&Repository, &Tree<'_>) -> Result<(Oid, String), ResourceError>,
     {
+        self.check_interrupted()?;
         let lock = self.lock_of(project);
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.check_interrupted()?;
         let handle = self.open_repo(project)?;
         let repo = lock_repo(&handle);
         let mut attempt = 1;
@@ -810,6 +851,8 @@ impl ResourceStore {
             let head = head_commit(&repo)?;
             let root = head.tree()?;
             let (tree_id, message) = change(&repo, &root)?;
+            // The last moment to stop: after this the commit is published.
+            self.check_interrupted()?;
             if tree_id == root.id() {
                 return Ok(head.id().into());
             }
@@ -971,6 +1014,7 @@ fn edit_at(
 fn git_only(e: EditError) -> ResourceError {
     match e {
         EditError::Git(e) => ResourceError::Git(e),
+        EditError::Interrupted => ResourceError::Interrupted,
         EditError::NotFound => ResourceError::ResourceNotFound,
         EditError::IsDirectory | EditError::ParentIsFile { .. } => {
             ResourceError::InvalidResourceUri("a file and a directory share a path".to_owned())

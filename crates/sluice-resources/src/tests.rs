@@ -912,3 +912,108 @@ fn one_file_at_every_level_in_one_pass() {
         Err(ResourceError::ProjectNotFound)
     ));
 }
+
+/// Number of loose objects in a project's repository.
+fn loose_objects(store: &ResourceStore, project: &str) -> usize {
+    let objects = store.project_path(project).join("objects");
+    std::fs::read_dir(objects)
+        .expect("objects")
+        .map(|d| d.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.len() == 2))
+        .map(|p| std::fs::read_dir(p).expect("fan-out").count())
+        .sum()
+}
+
+#[test]
+fn many_files_upload_is_one_commit_writing_each_tree_once() {
+    let (_dir, store) = store("many-files");
+    let carts = Scope::service("sockshop", "qa", "carts");
+    let before = store.project_head("sockshop").expect("head");
+    let objects_before = loose_objects(&store, "sockshop");
+    let names: Vec<String> = (0..crate::MAX_FILES_PER_WRITE)
+        .map(|i| format!("chart/templates/f{i}.yaml"))
+        .collect();
+    let contents: Vec<String> = (0..names.len()).map(|i| format!("n: {i}\n")).collect();
+    let uploads: Vec<Upload<'_>> = names
+        .iter()
+        .zip(&contents)
+        .map(|(uri, c)| Upload {
+            uri,
+            content: c.as_bytes(),
+        })
+        .collect();
+    let commit = store.put_resources(carts, &uploads).expect("put");
+    let history = store
+        .history(carts, "chart/templates/f0.yaml", 10)
+        .expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].commit, commit);
+    assert_eq!(history[0].message, "Updated 1000 resources");
+    // One commit on top of the previous head.
+    let repo = git2::Repository::open_bare(store.project_path("sockshop")).expect("open");
+    let c = repo
+        .find_commit(git2::Oid::from_str(commit.as_str()).expect("oid"))
+        .expect("commit");
+    assert_eq!(c.parent_ids().collect::<Vec<_>>().len(), 1);
+    assert_eq!(c.parent_id(0).expect("parent").to_string(), before.as_str());
+    // Blobs, one tree per directory on the path (root, .keptn-stages, qa, carts, chart,
+    // templates) and the commit: no tree rewritten per file.
+    let written = loose_objects(&store, "sockshop") - objects_before;
+    assert_eq!(written, names.len() + 6 + 1);
+    assert_eq!(
+        read(&store, carts, "chart/templates/f999.yaml", None),
+        b"n: 999\n"
+    );
+}
+
+#[test]
+fn upload_above_the_file_cap_is_refused_and_writes_nothing() {
+    let (_dir, store) = store("file-cap");
+    let carts = Scope::service("sockshop", "qa", "carts");
+    let before = store.project_head("sockshop").expect("head");
+    let names: Vec<String> = (0..=crate::MAX_FILES_PER_WRITE)
+        .map(|i| format!("f{i}"))
+        .collect();
+    let uploads: Vec<Upload<'_>> = names
+        .iter()
+        .map(|uri| Upload { uri, content: b"x" })
+        .collect();
+    let e = store.put_resources(carts, &uploads).expect_err("too many");
+    assert!(
+        matches!(
+            e,
+            ResourceError::TooManyFiles {
+                count: 1001,
+                limit: 1000
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(e.http_status(), 400);
+    assert_eq!(store.project_head("sockshop").expect("head"), before);
+}
+
+#[test]
+fn interrupted_store_commits_nothing() {
+    let (_dir, store) = store("interrupt");
+    let carts = Scope::service("sockshop", "qa", "carts");
+    let before = store.project_head("sockshop").expect("head");
+    store.interrupt();
+    let e = store
+        .put_resources(
+            carts,
+            &[Upload {
+                uri: "a",
+                content: b"x",
+            }],
+        )
+        .expect_err("interrupted");
+    assert!(matches!(e, ResourceError::Interrupted), "{e}");
+    assert_eq!(e.http_status(), 503);
+    assert_eq!(store.project_head("sockshop").expect("head"), before);
+    // Reads go on.
+    assert_eq!(
+        read(&store, Scope::project("sockshop"), "shipyard.yaml", None),
+        SHIPYARD
+    );
+}

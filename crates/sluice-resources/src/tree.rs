@@ -3,6 +3,11 @@
 //! Every edit writes new tree objects bottom-up and returns the new root tree id; nothing is
 //! visible until the caller commits that tree and moves the branch. Trees left behind by a
 //! failed write are unreachable objects that `git gc` removes.
+//!
+//! [`put_many`] puts any number of files at once and writes each changed tree exactly once, so
+//! its cost grows with the number of files, not with files times directory size.
+
+use std::collections::BTreeMap;
 
 use git2::{ObjectType, Oid, Repository, Tree, TreeEntry, TreeWalkMode, TreeWalkResult};
 
@@ -36,6 +41,8 @@ pub(crate) enum EditError {
     },
     /// libgit2 failed.
     Git(git2::Error),
+    /// The caller asked to stop (the server is shutting down).
+    Interrupted,
 }
 
 impl From<git2::Error> for EditError {
@@ -106,6 +113,157 @@ fn edit_level(
         return Ok(None);
     }
     Ok(Some(builder.write()?))
+}
+
+/// Why [`put_many`] failed: the error, and the index of the put it is about (the first put,
+/// in the order given, that a one-by-one edit would have failed on).
+#[derive(Debug)]
+pub(crate) struct PutError {
+    /// Index into the puts.
+    pub index: usize,
+    /// What went wrong.
+    pub error: EditError,
+}
+
+impl From<git2::Error> for PutError {
+    fn from(e: git2::Error) -> Self {
+        PutError {
+            index: 0,
+            error: EditError::Git(e),
+        }
+    }
+}
+
+/// The files and directories a [`put_many`] changes in one directory.
+#[derive(Debug, Default)]
+struct DirPuts<'p> {
+    /// File name → blob (the last put wins) and index of the first put of it.
+    files: BTreeMap<&'p str, (Oid, usize)>,
+    /// Directory name → its changes and the index of the first put below it.
+    dirs: BTreeMap<&'p str, (DirPuts<'p>, usize)>,
+}
+
+/// Puts every `(path, blob)` below `root` as if by one [`edit`] each in order (a later put of
+/// the same path wins, modes of existing executables are kept), but builds the changes in
+/// memory first and writes each changed tree once. `interrupted` is asked before each tree is
+/// written; when it answers true the put stops with [`EditError::Interrupted`].
+pub(crate) fn put_many(
+    repo: &Repository,
+    root: &Tree<'_>,
+    puts: &[(Vec<&str>, Oid)],
+    interrupted: &dyn Fn() -> bool,
+) -> Result<Oid, PutError> {
+    let mut top = DirPuts::default();
+    // A put that conflicts with an earlier one (a file where another put made a directory or
+    // the reverse) fails; only the puts before it can fail earlier, on the existing tree.
+    let mut conflict: Option<PutError> = None;
+    'puts: for (index, (path, blob)) in puts.iter().enumerate() {
+        let Some((&name, dirs)) = path.split_last() else {
+            conflict = Some(PutError {
+                index,
+                error: EditError::NotFound,
+            });
+            break;
+        };
+        let mut dir = &mut top;
+        for (depth, &segment) in dirs.iter().enumerate() {
+            if dir.files.contains_key(segment) {
+                conflict = Some(PutError {
+                    index,
+                    error: EditError::ParentIsFile { depth: depth + 1 },
+                });
+                break 'puts;
+            }
+            dir = &mut dir
+                .dirs
+                .entry(segment)
+                .or_insert_with(|| (DirPuts::default(), index))
+                .0;
+        }
+        if dir.dirs.contains_key(name) {
+            conflict = Some(PutError {
+                index,
+                error: EditError::IsDirectory,
+            });
+            break;
+        }
+        dir.files
+            .entry(name)
+            .and_modify(|(b, _)| *b = *blob)
+            .or_insert((*blob, index));
+    }
+    let written = write_dir(repo, Some(root), &top, 0, interrupted);
+    match (written, conflict) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Some(c)) => Err(c),
+        (Ok(id), None) => Ok(id),
+    }
+}
+
+/// Writes `tree` with the changes of `puts` applied, `depth` segments below the root; of
+/// several conflicts the one of the earliest put is returned.
+fn write_dir(
+    repo: &Repository,
+    tree: Option<&Tree<'_>>,
+    puts: &DirPuts<'_>,
+    depth: usize,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<Oid, PutError> {
+    if interrupted() {
+        return Err(PutError {
+            index: 0,
+            error: EditError::Interrupted,
+        });
+    }
+    let mut builder = repo.treebuilder(tree)?;
+    let mut first: Option<PutError> = None;
+    let mut keep = |e: PutError| {
+        if first.as_ref().is_none_or(|f| e.index < f.index) {
+            first = Some(e);
+        }
+    };
+    for (&name, &(blob, index)) in &puts.files {
+        let existing = builder.get(name)?.map(|e| (e.kind(), e.filemode()));
+        let mode = match existing {
+            Some((Some(ObjectType::Tree), _)) => {
+                keep(PutError {
+                    index,
+                    error: EditError::IsDirectory,
+                });
+                continue;
+            }
+            Some((_, mode)) if mode == MODE_EXECUTABLE => MODE_EXECUTABLE,
+            _ => MODE_FILE,
+        };
+        builder.insert(name, blob, mode)?;
+    }
+    for (&name, (sub, index)) in &puts.dirs {
+        let existing = builder.get(name)?.map(|e| (e.kind(), e.id()));
+        let subtree = match existing {
+            Some((Some(ObjectType::Tree), id)) => Some(repo.find_tree(id)?),
+            Some(_) => {
+                keep(PutError {
+                    index: *index,
+                    error: EditError::ParentIsFile { depth: depth + 1 },
+                });
+                continue;
+            }
+            None => None,
+        };
+        match write_dir(repo, subtree.as_ref(), sub, depth + 1, interrupted) {
+            Ok(id) => {
+                builder.insert(name, id, MODE_TREE)?;
+            }
+            Err(e) if matches!(e.error, EditError::Git(_) | EditError::Interrupted) => {
+                return Err(e);
+            }
+            Err(e) => keep(e),
+        }
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(builder.write()?),
+    }
 }
 
 /// The entry at `path` below `root`, if any (an empty path has no entry).
@@ -235,5 +393,88 @@ mod tests {
         let t3 = repo.find_tree(t3).expect("tree");
         let empty = edit(&repo, Some(&t3), &["only"], Change::Remove).expect("rm");
         assert_eq!(repo.find_tree(empty).expect("tree").len(), 0);
+    }
+
+    fn never() -> bool {
+        false
+    }
+
+    #[test]
+    fn put_many_writes_each_changed_tree_once_like_edits_in_order() {
+        let (_dir, repo) = repo();
+        let a = repo.blob(b"a").expect("blob");
+        let b = repo.blob(b"b").expect("blob");
+        let base = edit(&repo, None, &["keep", "x.txt"], Change::Put(a)).expect("put");
+        let base = repo.find_tree(base).expect("tree");
+        let puts = vec![
+            (vec!["d", "one"], a),
+            (vec!["d", "e", "two"], a),
+            (vec!["top"], a),
+            (vec!["d", "one"], b),
+        ];
+        let batch = put_many(&repo, &base, &puts, &never).expect("put_many");
+        // The same tree as one edit per put, in order.
+        let mut one_by_one = base.id();
+        for (path, blob) in &puts {
+            let t = repo.find_tree(one_by_one).expect("tree");
+            one_by_one = edit(&repo, Some(&t), path, Change::Put(*blob)).expect("edit");
+        }
+        assert_eq!(batch, one_by_one);
+        let t = repo.find_tree(batch).expect("tree");
+        assert_eq!(blob_id(&repo, &t, &["d", "one"]).expect("lookup"), Some(b));
+        assert_eq!(
+            files(&t, &[]).expect("files"),
+            ["d/e/two", "d/one", "keep/x.txt", "top"]
+        );
+    }
+
+    #[test]
+    fn put_many_reports_the_first_conflict_in_put_order() {
+        let (_dir, repo) = repo();
+        let a = repo.blob(b"a").expect("blob");
+        let base = edit(&repo, None, &["f", "g"], Change::Put(a)).expect("put");
+        let base = repo.find_tree(base).expect("tree");
+        let conflict = |puts: Vec<(Vec<&str>, Oid)>| {
+            put_many(&repo, &base, &puts, &never).expect_err("conflict")
+        };
+        // A file where the tree has a directory.
+        let e = conflict(vec![(vec!["ok"], a), (vec!["f"], a)]);
+        assert!(
+            matches!(e.error, EditError::IsDirectory) && e.index == 1,
+            "{e:?}"
+        );
+        // A directory below an existing file.
+        let e = conflict(vec![(vec!["ok"], a), (vec!["f", "g", "h"], a)]);
+        assert!(
+            matches!(e.error, EditError::ParentIsFile { depth: 2 }) && e.index == 1,
+            "{e:?}"
+        );
+        // Conflicts inside the request: file then directory, directory then file.
+        let e = conflict(vec![(vec!["n"], a), (vec!["n", "m"], a)]);
+        assert!(
+            matches!(e.error, EditError::ParentIsFile { depth: 1 }) && e.index == 1,
+            "{e:?}"
+        );
+        let e = conflict(vec![(vec!["n", "m"], a), (vec!["n"], a)]);
+        assert!(
+            matches!(e.error, EditError::IsDirectory) && e.index == 1,
+            "{e:?}"
+        );
+        // Of two conflicts, the earlier put's.
+        let e = conflict(vec![(vec!["n"], a), (vec!["f"], a), (vec!["n", "m"], a)]);
+        assert!(
+            matches!(e.error, EditError::IsDirectory) && e.index == 1,
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn put_many_stops_when_interrupted() {
+        let (_dir, repo) = repo();
+        let a = repo.blob(b"a").expect("blob");
+        let base = edit(&repo, None, &["x"], Change::Put(a)).expect("put");
+        let base = repo.find_tree(base).expect("tree");
+        let e = put_many(&repo, &base, &[(vec!["y"], a)], &|| true).expect_err("interrupted");
+        assert!(matches!(e.error, EditError::Interrupted));
     }
 }

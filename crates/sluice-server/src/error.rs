@@ -17,13 +17,18 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What went wrong, for a person.
     pub message: String,
+    /// Refused files with their diagnostics (uploads only), sent as `files` in
+    /// `sluice lint --output json`'s shape besides Keptn's two fields.
+    pub files: Vec<crate::uploads::FileReport>,
 }
 
-/// Keptn's error body (`models.Error`).
+/// Keptn's error body (`models.Error`), plus the refused files of an upload.
 #[derive(Debug, Serialize)]
 struct ErrorBody<'a> {
     code: u16,
     message: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    files: &'a [crate::uploads::FileReport],
 }
 
 impl ApiError {
@@ -32,6 +37,7 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            files: Vec::new(),
         }
     }
 
@@ -73,6 +79,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             code: self.status.as_u16(),
             message: &self.message,
+            files: &self.files,
         };
         (self.status, Json(body)).into_response()
     }
@@ -150,8 +157,23 @@ impl From<crate::services::monitoring::Error> for ApiError {
 impl From<sluice_resources::ResourceError> for ApiError {
     fn from(error: sluice_resources::ResourceError) -> Self {
         match StatusCode::from_u16(error.http_status()) {
-            Ok(status) if status.is_client_error() => ApiError::new(status, error.to_string()),
+            Ok(status) if status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE => {
+                ApiError::new(status, error.to_string())
+            }
             _ => ApiError::internal("the project repository failed", &error),
+        }
+    }
+}
+
+impl From<crate::uploads::Error> for ApiError {
+    fn from(error: crate::uploads::Error) -> Self {
+        match error {
+            crate::uploads::Error::Resource(e) => e.into(),
+            crate::uploads::Error::Invalid(files) => ApiError {
+                message: crate::uploads::summary(&files),
+                files,
+                status: StatusCode::BAD_REQUEST,
+            },
         }
     }
 }

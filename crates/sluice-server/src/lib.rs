@@ -17,6 +17,7 @@ mod projects_view;
 pub mod services;
 pub mod session;
 pub mod state;
+pub mod uploads;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -116,6 +117,13 @@ pub async fn serve(
         token,
         origin,
     });
+    // Shutting down interrupts long repository writes (they commit nothing), so the drain
+    // never waits for one.
+    let resources = app.resources.clone();
+    let shutdown = async move {
+        shutdown.await;
+        resources.interrupt();
+    };
     axum::serve(listener, api::router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await

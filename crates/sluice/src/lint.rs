@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sluice_model::diagnostic::{Diagnostic, Diagnostics, FieldPath, Pos, Severity};
 use sluice_model::kind::FileKind;
-use sluice_model::{job, remediation, shipyard, sli, slo, yaml};
+use sluice_model::yaml;
 
 use crate::cli::{LintArgs, LintFormat};
 use crate::style::Painter;
@@ -199,16 +199,5 @@ pub fn check_source(
             .hint("expected a shipyard, SLO, SLI, job-executor config or remediation file; name the kind with --kind");
         return (None, diags);
     };
-    (Some(kind), parse_as(kind, text))
-}
-
-/// Runs the parser of one kind and returns its diagnostics.
-pub fn parse_as(kind: FileKind, text: &str) -> Diagnostics {
-    match kind {
-        FileKind::Shipyard => shipyard::parse(text).diagnostics,
-        FileKind::Slo => slo::parse(text).diagnostics,
-        FileKind::Sli => sli::parse(text).diagnostics,
-        FileKind::Job => job::parse(text).diagnostics,
-        FileKind::Remediation => remediation::parse(text).diagnostics,
-    }
+    (Some(kind), kind.check(text))
 }

@@ -267,6 +267,18 @@ where
         .map_err(ApiError::from)
 }
 
+/// Runs CPU work of a request (parsing a submitted file) on the blocking pool, so that a big
+/// or hostile file never holds an async worker.
+pub async fn blocking<T, F>(what: &'static str, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(what, &e))?
+}
+
 /// Decodes Keptn's base64 content (standard alphabet; surrounding whitespace tolerated).
 pub fn decode_base64(what: &str, text: &str) -> Result<Vec<u8>, ApiError> {
     base64::engine::general_purpose::STANDARD
@@ -581,7 +593,13 @@ async fn create_project(
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("must provide a shipyard (base64-encoded)"))?;
     let bytes = decode_base64("shipyard", encoded)?;
-    let (shipyard, text) = parse_shipyard(&bytes)?;
+    let (shipyard, text) = {
+        let bytes = bytes.clone();
+        blocking("checking a shipyard did not finish", move || {
+            parse_shipyard(&bytes)
+        })
+        .await?
+    };
     check_no_upstream(params.git_credentials.as_ref())?;
     let name = params.name;
 
@@ -684,7 +702,13 @@ async fn update_project(
         return Ok(Json(json!({})));
     };
     let bytes = decode_base64("shipyard", encoded)?;
-    let (shipyard, text) = check_shipyard_update(&record, &bytes)?;
+    let (shipyard, text) = {
+        let (record, bytes) = (record.clone(), bytes.clone());
+        blocking("checking a shipyard did not finish", move || {
+            check_shipyard_update(&record, &bytes)
+        })
+        .await?
+    };
     write_shipyard(&app, &record, bytes).await?;
     if let Err(e) = record_shipyard(&app, &record, shipyard, text).await {
         restore_shipyard(&app, &record).await;

@@ -4,6 +4,8 @@
 //!
 //! Writing the project-level `shipyard.yaml` through this API is a shipyard update: it is
 //! validated like `PUT /project` (no errors, same stages), recorded, and the engine is told.
+//! Every other file sluice reads is checked by [`crate::uploads::check`] first: a request
+//! with one bad file writes nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use serde_json::{Value, json};
 use sluice_resources::{BRANCH, CommitId, PageRequest, ResourceUri, Scope, Upload};
 
 use crate::api::projects::{
-    SHIPYARD_URI, check_shipyard_update, decode_base64, lock_project, record_shipyard,
+    SHIPYARD_URI, blocking, check_shipyard_update, decode_base64, lock_project, record_shipyard,
     restore_shipyard, with_resources,
 };
 use crate::error::ApiError;
@@ -247,6 +249,8 @@ async fn write_many(app: &App, params: &Params, body: ResourcesBody) -> Result<C
     let resources = body
         .resources
         .ok_or_else(|| ApiError::bad_request("must provide `resources`: a list of files"))?;
+    // Before decoding anything.
+    sluice_resources::check_file_count(resources.len())?;
     let files = resources
         .into_iter()
         .map(|r| decode(r.resource_uri, r.resource_content.as_deref()))
@@ -287,10 +291,30 @@ fn is_shipyard(uri: &str) -> bool {
     ResourceUri::parse(uri).is_ok_and(|u| u.as_str() == SHIPYARD_URI)
 }
 
-/// Commits the files; a project-level `shipyard.yaml` among them is checked first and
-/// recorded after (rolled back in the repository if that fails).
+/// Checks the upload ([`crate::uploads::check`]) on the blocking pool, where parsing belongs,
+/// and hands the files back.
+async fn check_upload(
+    owned: OwnedScope,
+    files: Vec<File>,
+) -> Result<(OwnedScope, Vec<File>), ApiError> {
+    blocking("checking an upload did not finish", move || {
+        let list: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|f| (f.uri.as_str(), f.content.as_slice()))
+            .collect();
+        let checked = crate::uploads::check(owned.scope(), &list);
+        drop(list);
+        checked.map_err(ApiError::from)?;
+        Ok((owned, files))
+    })
+    .await
+}
+
+/// Commits the files after checking them; a project-level `shipyard.yaml` among them is
+/// checked against the project's stages and recorded after (rolled back in the repository if
+/// that fails).
 async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId, ApiError> {
-    let owned = OwnedScope::of(params);
+    let (owned, files) = check_upload(OwnedScope::of(params), files).await?;
     let shipyard = match scope(params) {
         Scope::Project { .. } => files.iter().rev().find(|f| is_shipyard(&f.uri)),
         _ => None,
@@ -301,7 +325,11 @@ async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId,
     let project = owned.2.clone();
     let _guard = lock_project(&project).await;
     let record = app.store.project(&project).await?;
-    let (parsed, text) = check_shipyard_update(&record, &shipyard.content)?;
+    let (bytes, stages) = (shipyard.content.clone(), record.clone());
+    let (parsed, text) = blocking("checking a shipyard did not finish", move || {
+        check_shipyard_update(&stages, &bytes)
+    })
+    .await?;
     let id = commit(app, owned, files).await?;
     if let Err(e) = record_shipyard(app, &record, parsed, text).await {
         restore_shipyard(app, &record).await;
@@ -331,6 +359,19 @@ mod tests {
     use crate::api::projects::testing::{FULLTOUR, TestServer, b64};
 
     const R: &str = "/api/resource-service/v1/project/shop";
+
+    /// A valid SLO file, told apart by a comment.
+    fn slo(tag: &str) -> String {
+        format!(
+            "spec_version: \"1.0\"\nobjectives:\n  - sli: response_time_p95\ntotal_score:\n  \
+             pass: \"90%\"\n  warning: \"75%\"\n# {tag}\n"
+        )
+    }
+
+    /// A valid SLI file, told apart by a comment.
+    fn sli(tag: &str) -> String {
+        format!("indicators:\n  response_time_p95: up\n# {tag}\n")
+    }
 
     async fn server() -> TestServer {
         let s = TestServer::new().await;
@@ -371,8 +412,8 @@ mod tests {
                     "POST",
                     &format!("{R}{level}/resource"),
                     Some(files(&[
-                        ("prometheus/sli.yaml", &format!("sli {i}")),
-                        ("slo.yaml", &format!("slo {i}")),
+                        ("prometheus/sli.yaml", &sli(&i.to_string())),
+                        ("slo.yaml", &slo(&i.to_string())),
                     ])),
                 )
                 .await;
@@ -384,7 +425,7 @@ mod tests {
                 json!({"branch": "main", "upstreamURL": "", "version": commit})
             );
             let (status, text) = content(&s, &format!("{R}{level}/resource/slo.yaml")).await;
-            assert_eq!((status, text), (StatusCode::OK, json!(format!("slo {i}"))));
+            assert_eq!((status, text), (StatusCode::OK, json!(slo(&i.to_string()))));
             // A URI with `/`: plain, URL-encoded, and encoded twice.
             for uri in [
                 "prometheus/sli.yaml",
@@ -394,7 +435,7 @@ mod tests {
                 let (status, text) = content(&s, &format!("{R}{level}/resource/{uri}")).await;
                 assert_eq!(
                     (status, text),
-                    (StatusCode::OK, json!(format!("sli {i}"))),
+                    (StatusCode::OK, json!(sli(&i.to_string()))),
                     "{uri}"
                 );
             }
@@ -458,25 +499,25 @@ mod tests {
         let s = server().await;
         let url = format!("{R}/stage/qa/service/carts/resource");
         let (_, first) = s
-            .call("POST", &url, Some(files(&[("slo.yaml", "v1")])))
+            .call("POST", &url, Some(files(&[("slo.yaml", &slo("v1"))])))
             .await;
         let (status, second) = s
-            .call("PUT", &url, Some(files(&[("slo.yaml", "v2")])))
+            .call("PUT", &url, Some(files(&[("slo.yaml", &slo("v2"))])))
             .await;
         assert_eq!(status, StatusCode::OK, "{second}");
         let (status, third) = s
             .call(
                 "PUT",
                 &format!("{url}/slo.yaml"),
-                Some(json!({"resourceContent": b64("v3")})),
+                Some(json!({"resourceContent": b64(slo("v3"))})),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{third}");
         let v1 = first["commitID"].as_str().unwrap();
         let (_, latest) = content(&s, &format!("{url}/slo.yaml")).await;
-        assert_eq!(latest, "v3");
+        assert_eq!(latest, slo("v3"));
         let (_, old) = content(&s, &format!("{url}/slo.yaml?gitCommitID={v1}")).await;
-        assert_eq!(old, "v1");
+        assert_eq!(old, slo("v1"));
         let (_, at) = s
             .call("GET", &format!("{url}/slo.yaml?gitCommitID={v1}"), None)
             .await;
@@ -495,7 +536,7 @@ mod tests {
         let (status, _) = s.call("GET", &format!("{url}/slo.yaml"), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (_, old) = content(&s, &format!("{url}/slo.yaml?gitCommitID={v1}")).await;
-        assert_eq!(old, "v1", "history stays");
+        assert_eq!(old, slo("v1"), "history stays");
     }
 
     #[tokio::test]
@@ -553,7 +594,9 @@ mod tests {
                 (StatusCode::NOT_FOUND, &json!(message)),
                 "{url}"
             );
-            let (status, body) = s.call("POST", url, Some(files(&[("slo.yaml", "x")]))).await;
+            let (status, body) = s
+                .call("POST", url, Some(files(&[("notes.txt", "x")])))
+                .await;
             assert_eq!(
                 (status, &body["message"]),
                 (StatusCode::NOT_FOUND, &json!(message)),
@@ -622,5 +665,119 @@ mod tests {
             )
             .await;
         assert_eq!(status, StatusCode::OK);
+    }
+
+    /// The reported depth bomb: about 35 000 levels on one line, 70 KB.
+    fn depth_bomb() -> String {
+        format!("a:\n  {}x\n", "- ".repeat(35_000))
+    }
+
+    #[tokio::test]
+    async fn yaml_depth_bomb_upload_as_slo_or_job_config_is_refused_and_nothing_written() {
+        let s = server().await;
+        let url = format!("{R}/stage/qa/service/carts/resource");
+        for uri in ["slo.yaml", "job/config.yaml"] {
+            let (status, body) = s
+                .call("POST", &url, Some(files(&[(uri, &depth_bomb())])))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(
+                message.contains(&format!("{uri}:2:")) && message.contains("nested more than 128"),
+                "{message}"
+            );
+            let d = &body["files"][0]["diagnostics"][0];
+            assert_eq!(body["files"][0]["file"], uri);
+            assert_eq!(d["severity"], "error");
+            assert_eq!(d["pos"]["line"], 2);
+            assert!(d["hint"].as_str().unwrap().contains("at most 128"), "{d}");
+            let (status, _) = s.call("GET", &format!("{url}/{uri}"), None).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri} must not be stored");
+        }
+        // One bad file in a request writes none of its files.
+        let (status, body) = s
+            .call(
+                "POST",
+                &url,
+                Some(files(&[
+                    ("prometheus/sli.yaml", &sli("ok")),
+                    ("slo.yaml", &depth_bomb()),
+                ])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, _) = s
+            .call("GET", &format!("{url}/prometheus/sli.yaml"), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn uploads_of_files_sluice_reads_are_linted() {
+        let s = server().await;
+        let url = format!("{R}/stage/qa/service/carts/resource");
+        let (status, body) = s
+            .call(
+                "PUT",
+                &format!("{url}/remediation.yaml"),
+                Some(json!({"resourceContent": b64("spec: [")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid remediation file `remediation.yaml`"),
+            "{body}"
+        );
+        // Files sluice does not read are stored as they are, and so are the same names where
+        // sluice does not read them.
+        let (status, body) = s
+            .call("POST", &url, Some(files(&[("helm/values.yaml", "a: [")])))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = s
+            .call(
+                "POST",
+                &format!("{R}/stage/qa/resource"),
+                Some(files(&[("slo.yaml", "not an slo")])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        // Warnings pass.
+        let (status, body) = s
+            .call(
+                "POST",
+                &url,
+                Some(files(&[(
+                    "slo.yaml",
+                    &format!("{}comparision: {{}}\n", slo("w")),
+                )])),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    #[tokio::test]
+    async fn upload_above_the_file_cap_is_refused() {
+        let s = server().await;
+        let list: Vec<(String, String)> = (0..=sluice_resources::MAX_FILES_PER_WRITE)
+            .map(|i| (format!("f{i}.txt"), String::new()))
+            .collect();
+        let refs: Vec<(&str, &str)> = list.iter().map(|(u, c)| (u.as_str(), c.as_str())).collect();
+        let (status, body) = s
+            .call("POST", &format!("{R}/resource"), Some(files(&refs)))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("too many files in one request: 1001, at most 1000"),
+            "{body}"
+        );
+        let (status, _) = s.call("GET", &format!("{R}/resource/f0.txt"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }

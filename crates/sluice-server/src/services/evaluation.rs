@@ -201,13 +201,20 @@ pub async fn read_slo(
         service.to_owned(),
         at.filter(|c| !c.is_empty()).map(str::to_owned),
     );
+    // Reading and parsing on the blocking pool: parsing a stored file is CPU work.
     let read = tokio::task::spawn_blocking(move || {
         r.get_resource(Scope::service(&p, &st, &sv), SLO_URI, at.as_deref())
+            .map(|resource| {
+                let parsed = std::str::from_utf8(&resource.content)
+                    .ok()
+                    .map(sluice_model::slo::parse);
+                (resource.content, parsed)
+            })
     })
     .await
     .map_err(|e| format!("error retrieving SLO file: {e}"))?;
-    let bytes = match read {
-        Ok(resource) => resource.content,
+    let (bytes, parsed) = match read {
+        Ok(read) => read,
         Err(ResourceError::ResourceNotFound) => return Ok(None),
         Err(ResourceError::ServiceNotFound) => {
             return Err(format!(
@@ -230,20 +237,20 @@ pub async fn read_slo(
     if bytes.is_empty() {
         return Ok(None);
     }
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| "error retrieving SLO file: slo.yaml is not UTF-8 text".to_owned())?;
-    let parsed = sluice_model::slo::parse(text);
+    let parsed =
+        parsed.ok_or_else(|| "error retrieving SLO file: slo.yaml is not UTF-8 text".to_owned())?;
     // Problems Keptn only noticed while evaluating (an unparsable criterion, a missing total
-    // score) are left to the quality gate, which reports them as Keptn did.
+    // score) are left to the quality gate, which reports them as Keptn did. A file that cannot
+    // be read at all (a syntax error, nesting deeper than the parser allows, an alias bomb)
+    // fails the evaluation with the parser's first error and its position.
     match parsed.value {
         Some(slo) => Ok(Some((bytes, slo))),
         None => Err(format!(
             "error retrieving SLO file: {}",
-            parsed
-                .diagnostics
-                .iter()
-                .next()
-                .map_or("slo.yaml could not be parsed", |d| d.message.as_str())
+            parsed.diagnostics.iter().next().map_or_else(
+                || "slo.yaml could not be parsed".to_owned(),
+                |d| format!("slo.yaml:{}: {}", d.pos, d.message)
+            )
         )),
     }
 }

@@ -86,7 +86,7 @@ impl Drop for Server {
     }
 }
 
-fn tutorial_project(server: &Server) {
+pub(crate) fn tutorial_project(server: &Server) {
     let shipyard = std::fs::read(repo_root().join("examples/fulltour/shipyard.yaml")).unwrap();
     let encoded = base64::engine::general_purpose::STANDARD.encode(shipyard);
     let a = server.call(
@@ -180,7 +180,7 @@ fn finished_data(task: &str, result: &str) -> Value {
     }
 }
 
-fn context_events(server: &Server, ctx: &str) -> Vec<Value> {
+pub(crate) fn context_events(server: &Server, ctx: &str) -> Vec<Value> {
     let a = server.call(
         "GET",
         &format!("/api/mongodb-datastore/event?keptnContext={ctx}&pageSize=100"),

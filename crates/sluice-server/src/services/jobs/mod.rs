@@ -106,6 +106,7 @@ use crate::clock;
 use crate::driver::DriverHandle;
 
 pub use allowlist::{ALLOWLIST_ENV, Allowlist};
+pub use config::CONFIG_URI;
 pub use record::{Artifact, ErrorLogEntry, RunRecord, RunStatus};
 
 use env::{EventScope, Redactor};
@@ -381,7 +382,13 @@ impl JobExecutor {
             }) => Some(task),
             _ => None,
         };
-        let parsed = sluice_model::job::parse(&found.text);
+        // Parsing is CPU work: on the blocking pool, like the read.
+        let text = found.text.clone();
+        let Ok(parsed) = tokio::task::spawn_blocking(move || sluice_model::job::parse(&text)).await
+        else {
+            tracing::error!(event = %id, "parsing job/config.yaml did not finish");
+            return;
+        };
         let config = match parsed.value {
             Some(config) if !parsed.diagnostics.has_errors() => config,
             _ => {

@@ -618,6 +618,37 @@ async fn the_allowlist_is_checked_for_every_task_before_any_runs() {
 }
 
 #[tokio::test]
+async fn yaml_depth_bomb_stored_job_config_is_logged_and_nothing_is_sent() {
+    let app = app().await;
+    // Stored directly, as an older version without upload checks could have.
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &format!("a:\n  {}x\n", "- ".repeat(35_000)),
+    );
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::default(), event).await;
+    let errors = record::read_errors(&runs_dir(&app.data_dir), &id);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].message.contains("job/config.yaml:2:")
+            && errors[0].message.contains("nested more than 128 levels"),
+        "{}",
+        errors[0].message
+    );
+    assert!(
+        app.store
+            .events_of_context(&context)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn an_invalid_config_is_logged_and_nothing_is_sent() {
     let app = app().await;
     put(
