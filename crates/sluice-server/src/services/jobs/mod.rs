@@ -318,7 +318,11 @@ impl JobExecutor {
             rx
         };
         Some(tokio::spawn(async move {
-            self.handle(&event, cancel).await;
+            let (me, handled) = (self.clone(), event.clone());
+            let work = async move { me.handle(&handled, cancel).await };
+            let claim = super::Claim::IfStarted(&self.store);
+            super::guard_infallible(&self.driver, &event, SOURCE, "job-executor", claim, work)
+                .await;
             self.active
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
