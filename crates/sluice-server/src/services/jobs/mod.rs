@@ -68,7 +68,11 @@
 //! - **Allowlist.** `SLUICE_JOB_ALLOWED_COMMANDS` ([`Allowlist`]): the commands of all tasks
 //!   of an action are checked before any of them starts; a mismatch fails the action with
 //!   "Forbidden: command X does not match the allowed command list". Empty or `*`: any
-//!   command (a warning is logged at start-up).
+//!   command (a warning is logged at start-up). What is checked is the canonical path of the
+//!   program that will run; a bare name allows the file the name finds through the server's
+//!   `PATH`, never through the `PATH` a task sets. The server's own binary runs only its task
+//!   subcommands ([`TASK_SUBCOMMANDS`]), allowlist or not: `sluice server` would start a
+//!   server without any allowlist.
 //! - **`image`** and the Kubernetes settings (resources, securityContext, namespace, ...) are
 //!   recorded or ignored: a Kubernetes backend is a later step.
 //! - Each handled event runs in its own tokio task; runs proceed concurrently.
@@ -105,7 +109,7 @@ use crate::bus::{Bus, Cancel};
 use crate::clock;
 use crate::driver::DriverHandle;
 
-pub use allowlist::{ALLOWLIST_ENV, Allowlist};
+pub use allowlist::{ALLOWLIST_ENV, Allowlist, REFUSED_SUBCOMMANDS, Refusal, TASK_SUBCOMMANDS};
 pub use record::{Artifact, ErrorLogEntry, RunRecord, RunStatus};
 
 use env::{EventScope, Redactor};
@@ -483,15 +487,11 @@ impl JobExecutor {
             }
         }
         for (ti, plan) in plans.iter().enumerate() {
-            if !self
-                .allowlist
-                .permits(&plan.written, plan.resolved.as_deref())
+            if let Err(refusal) =
+                self.allowlist
+                    .check(&plan.written, plan.resolved.as_deref(), &plan.args)
             {
-                let message = format!(
-                    "Forbidden: command {} does not match the allowed command list",
-                    plan.written
-                );
-                let message = redactor.redact(&message);
+                let message = redactor.redact(&refusal.message(&plan.written));
                 self.record_refusal(h, action_index, action, ti, &message);
                 return ActionOutcome::Done {
                     passed: false,
@@ -698,6 +698,13 @@ impl JobExecutor {
             ));
             return fail(&mut rec, reason);
         };
+        // Found only now (a program among the task's files): the same check on what runs.
+        if let Err(refusal) = self
+            .allowlist
+            .check(&plan.written, Some(&program), &plan.args)
+        {
+            return fail(&mut rec, redactor.redact(&refusal.message(&plan.written)));
+        }
         let limit_secs = task.max_poll_duration_secs();
         let spec = Spec {
             program,

@@ -759,3 +759,87 @@ async fn configs_are_read_at_the_pinned_commit_and_the_project_level_at_the_late
     );
     assert_eq!(cache.find(&app.resources, "nope", "dev", "svc", None), None);
 }
+
+/// The message and result of the `.finished` event of a context.
+async fn finished_of(app: &App, context: &str) -> (String, String) {
+    let events = app.store.events_of_context(context).await.unwrap();
+    let finished = events
+        .iter()
+        .find(|e| {
+            e.event_type
+                .as_deref()
+                .is_some_and(|t| t.ends_with(".finished"))
+        })
+        .expect("a finished event");
+    (
+        data(finished)["result"].as_str().unwrap_or("").to_owned(),
+        message(finished),
+    )
+}
+
+#[tokio::test]
+async fn allowlist_escape_sluice_server_is_refused_when_sluice_is_allowed() {
+    let app = app().await;
+    for (args, sub) in [
+        ("[server, --listen, '127.0.0.1:0']", "server"),
+        ("[quickstart]", "quickstart"),
+        ("[helloservice]", "helloservice"),
+        ("[bench, --quick]", "bench"),
+    ] {
+        let body = format!(
+            "      - name: nested\n        image: x\n        cmd: [sluice]\n        args: {args}\n"
+        );
+        put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+        let event = triggered("deployment", "svc", json!({}));
+        let id = event.id.clone().unwrap_or_default();
+        let context = event.shkeptncontext.clone().unwrap_or_default();
+        run_directly(&app, Allowlist::parse("sluice"), event).await;
+        let (result, message) = finished_of(&app, &context).await;
+        assert_eq!(result, "fail");
+        assert!(
+            message.starts_with(&format!(
+                "Forbidden: `sluice {sub}` is not a task subcommand"
+            )),
+            "{message}"
+        );
+        let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].0.status, RunStatus::Failed, "nothing ran");
+        assert_eq!(runs[0].0.exit_code, None, "nothing ran");
+    }
+}
+
+#[tokio::test]
+async fn allowlist_escape_a_fake_ls_on_the_tasks_own_path_is_refused() {
+    let app = app().await;
+    // A program called `ls` somewhere a task could have written it.
+    let fake_dir = app.data_dir.join("planted");
+    std::fs::create_dir_all(&fake_dir).unwrap();
+    let fake = fake_dir.join("ls");
+    std::fs::write(&fake, "#!/bin/sh\necho planted\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        "      - name: list\n        image: x\n        cmd: [ls]\n        env:\n          - name: PATH\n            value: '{}:/usr/bin:/bin'\n            valueFrom: string\n",
+        fake_dir.display()
+    );
+    put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::parse("ls"), event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    assert_eq!(
+        message,
+        "Forbidden: command ls does not match the allowed command list"
+    );
+
+    // Without the planted directory in front, `ls` is the server's `ls` and runs.
+    let body = "      - name: list\n        image: x\n        cmd: [ls, /]\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::parse("ls"), event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass", "{message}");
+}
