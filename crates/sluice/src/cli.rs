@@ -61,6 +61,10 @@ pub enum Command {
     /// Run the tutorial's example service (what the local deployment starts).
     #[command(hide = true, disable_version_flag = true)]
     Helloservice(HelloserviceArgs),
+    /// Run one job-executor task for the server (the launch comes on stdin); the task
+    /// outlives a crash of the server, which adopts it after a restart.
+    #[command(name = "job-supervise", hide = true, disable_version_flag = true)]
+    JobSupervise,
     /// Validate Keptn files (shipyard, SLO, SLI, job-executor config, remediation).
     ///
     /// The kind of each file is told from its content. Directories are searched for

@@ -5,6 +5,7 @@ mod client;
 mod deploy;
 mod evaluate;
 mod http;
+mod jobs;
 mod lint;
 mod load;
 mod server;
