@@ -66,8 +66,12 @@
 //!   to the run directory as it comes, and records its exit status (`exit.json`). It outlives
 //!   a crash of the server; see *After a restart* below for why.
 //! - **Output.** stdout and stderr share one pipe (interleaved as written). The first 10 MiB
-//!   are kept in `output.log`; secret values are replaced by `***` in the output file, the
-//!   record and the events. The redacted `output.log` is written when the task ends.
+//!   are kept in `output.log`. The redacted `output.log` is written when the task ends.
+//! - **Secrets.** Secret values, and their JSON-escaped, URL-encoded and base64 forms, are
+//!   replaced by `***` ([`redact`]) in everything a task leaves before anything reads it: the
+//!   output file, the message tail, the record, and the artifacts in place (so the finished
+//!   data merged into the `.finished` event, the logs API, the event stream, the web UI and
+//!   the SLI providers all see redacted text).
 //! - **Artifacts.** Files the task writes under `/keptn/out/` stay in the run directory (at
 //!   most 20 MiB per task; the rest is removed and the record says so).
 //! - **Allowlist.** `SLUICE_JOB_ALLOWED_COMMANDS` ([`Allowlist`]): the commands of all tasks
@@ -110,6 +114,7 @@ mod env;
 mod files;
 mod process;
 pub mod record;
+mod redact;
 pub mod supervisor;
 mod yaml;
 
@@ -137,8 +142,9 @@ use crate::driver::DriverHandle;
 pub use allowlist::{ALLOWLIST_ENV, Allowlist, REFUSED_SUBCOMMANDS, Refusal, TASK_SUBCOMMANDS};
 pub use record::{Artifact, ErrorLogEntry, RunRecord, RunStatus};
 
-use env::{EventScope, Redactor};
+use env::EventScope;
 use process::{Ending, Spec};
+use redact::Redactor;
 
 /// The `source` of the events this service sends.
 pub const SOURCE: &str = "job-executor-service";
@@ -848,7 +854,9 @@ impl JobExecutor {
         let tail_text = redactor.redact(&String::from_utf8_lossy(&outcome.tail));
         let tail = process::tail_of(&tail_text, TAIL_LINES, TAIL_BYTES).to_owned();
         record::remove_inputs(&keptn_dir);
-        let (artifacts, note) = record::collect_artifacts(&keptn_dir.join("out"));
+        let out_dir = keptn_dir.join("out");
+        let (mut artifacts, note) = record::collect_artifacts(&out_dir);
+        redact_artifacts(&out_dir, &mut artifacts, redactor);
 
         rec.end = Some(clock::now().to_rfc3339_nano());
         rec.output_bytes = outcome.total;
@@ -1012,6 +1020,34 @@ impl JobExecutor {
         if let Err(e) = self.driver.submit(event).await {
             tracing::error!(error = %e, "job-executor-service could not answer");
         }
+    }
+}
+
+/// Redacts the kept artifacts in place (their sizes follow), and the finished data's strings
+/// also decoded (a task's JSON writer may escape a secret differently from the forms the
+/// redactor knows).
+fn redact_artifacts(out_dir: &Path, artifacts: &mut [Artifact], redactor: &Redactor) {
+    if redactor.is_empty() {
+        return;
+    }
+    for artifact in artifacts.iter_mut() {
+        let path = out_dir.join(&artifact.path);
+        if artifact.path == FINISHED_DATA_FILE
+            && let Ok(text) = std::fs::read(&path)
+            && let Ok(value) = serde_json::from_slice::<Value>(&text)
+        {
+            let clean = redactor.redact_json(&value);
+            if clean != value
+                && let Ok(bytes) = serde_json::to_vec(&clean)
+            {
+                let _ = std::fs::write(&path, bytes);
+            }
+        }
+        if let Err(e) = redactor.redact_file(&path) {
+            tracing::warn!(error = %e, file = %path.display(), "cannot redact an artifact; removing it");
+            let _ = std::fs::remove_file(&path);
+        }
+        artifact.size = std::fs::metadata(&path).map_or(0, |m| m.len());
     }
 }
 

@@ -843,3 +843,83 @@ async fn allowlist_escape_a_fake_ls_on_the_tasks_own_path_is_refused() {
     let (result, message) = finished_of(&app, &context).await;
     assert_eq!(result, "pass", "{message}");
 }
+
+#[tokio::test]
+async fn secret_in_finished_data_base64_and_url_forms_is_redacted_in_event_logs_and_artifacts() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let app = app().await;
+    let secret = "hunter2/very+secret?x y&z";
+    app.store
+        .set_secret(
+            "creds",
+            &BTreeMap::from([("SECRET_X".to_owned(), secret.to_owned())]),
+        )
+        .await
+        .unwrap();
+    let url_form = "hunter2%2Fvery%2Bsecret%3Fx%20y%26z";
+    // The task writes the secret into its finished data, and prints and keeps it base64-
+    // encoded (alone, and inside a longer blob at an odd offset) and URL-encoded.
+    let script = format!(
+        r#"blob=$(printf 'xy%s-and-more' "$SECRET_X" | base64 -w0)
+plain=$(printf '%s' "$SECRET_X" | base64 -w0)
+printf '{{"leaked":"%s","nested":{{"blob":"%s"}}}}' "$SECRET_X" "$blob" > out/finished-data.json
+printf 'plain=%s\nblob=%s\nurl=%s\nurlsafe=%s\n' "$plain" "$blob" '{url_form}' "$(printf '%s' "$plain" | tr '+/' '-_' | tr -d '=')" | tee out/report.txt
+"#
+    );
+    let body = format!(
+        "      - name: leak\n        image: x\n        env:\n          - name: creds\n            valueFrom: secret\n        cmd: [sh, -c, {}]\n",
+        serde_json::to_string(&script).unwrap()
+    );
+    put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let f = run_through_bus(&app, event).await;
+    assert_eq!(data(&f)["result"], "pass", "{}", message(&f));
+    assert_eq!(
+        data(&f)["leaked"],
+        "***",
+        "the finished data is merged, redacted"
+    );
+
+    let blob = STANDARD.encode(format!("xy{secret}-and-more"));
+    let forms = [
+        secret.to_owned(),
+        STANDARD.encode(secret),
+        URL_SAFE_NO_PAD.encode(secret),
+        url_form.to_owned(),
+        // The part of the blob that only the secret's bytes determine.
+        blob[4..4 + secret.len() * 4 / 3 - 4].to_owned(),
+    ];
+    let leaks = |what: &str, text: &str| {
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{what} leaks {form}: {text}");
+        }
+    };
+    let events = app
+        .store
+        .events_of_context(f.shkeptncontext.as_deref().unwrap_or(""))
+        .await
+        .unwrap();
+    for e in &events {
+        leaks("an event", &e.to_json(Default::default()));
+    }
+    let (status, logs) = get_logs(&app, f.shkeptncontext.as_deref().unwrap_or(""), None).await;
+    assert_eq!(status, 200);
+    leaks("the logs", &logs);
+    assert!(logs.contains("url=***"), "{logs}");
+    let out = record::task_dir(&runs_dir(&app.data_dir), &id, 0, 0).join("keptn/out");
+    for artifact in ["finished-data.json", "report.txt"] {
+        let text = std::fs::read_to_string(out.join(artifact)).unwrap();
+        leaks(artifact, &text);
+    }
+    let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+    let sizes: Vec<u64> = runs[0].0.artifacts.iter().map(|a| a.size).collect();
+    let on_disk: Vec<u64> = runs[0]
+        .0
+        .artifacts
+        .iter()
+        .map(|a| std::fs::metadata(out.join(&a.path)).unwrap().len())
+        .collect();
+    assert_eq!(sizes, on_disk, "the record has the redacted sizes");
+}
