@@ -359,6 +359,8 @@ impl JobExecutor {
             let claim = super::Claim::IfStarted(&self.store);
             super::guard_infallible(&self.driver, &event, SOURCE, "job-executor", claim, work)
                 .await;
+            // Also after a panic (answered by the guard): a restart must not replay it.
+            record::unmark_active(&self.runs_dir, &id);
             self.active
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
