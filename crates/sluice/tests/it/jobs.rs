@@ -180,10 +180,18 @@ fn sigkill_during_a_running_job_whose_process_dies_too_settles_it_as_errored_wit
         .map(|e| e.path())
         .find(|p| p.join("000-000").is_dir())
         .expect("the run directory");
-    let process: Value = serde_json::from_slice(
-        &std::fs::read(event_dir.join("000-000/process.json")).expect("process.json"),
-    )
-    .unwrap();
+    // The supervisor records the task right after starting it (the task may signal first).
+    let process_file = event_dir.join("000-000/process.json");
+    let deadline = Instant::now() + DEADLINE;
+    let process: Value = loop {
+        let read = std::fs::read(&process_file).ok();
+        let record = read.and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        if let Some(record) = record.filter(|r| r["task"]["pid"].is_i64()) {
+            break record;
+        }
+        assert!(Instant::now() < deadline, "no process.json");
+        std::thread::sleep(Duration::from_millis(10));
+    };
     let supervisor = process["supervisor"]["pid"].as_i64().unwrap().to_string();
     let task_group = format!("-{}", process["task"]["pid"].as_i64().unwrap());
     for target in [&supervisor, &task_group] {

@@ -534,7 +534,36 @@ impl JobExecutor {
         action: &Action,
         cancel: &watch::Receiver<bool>,
     ) -> ActionOutcome {
-        let start = clock::now();
+        // What an earlier handling of this event (before a restart, or a redelivery) left.
+        let records: Vec<Option<RunRecord>> = (0..action.tasks.len())
+            .map(|ti| {
+                record::read_record(&record::task_dir(&self.runs_dir, &h.id, action_index, ti))
+            })
+            .collect();
+        let resumed = records.iter().any(Option::is_some);
+        let start = records
+            .iter()
+            .flatten()
+            .filter_map(|r| Timestamp::parse_rfc3339(&r.start).ok())
+            .min_by_key(|t| t.unix_nanos())
+            .unwrap_or_else(clock::now);
+        // An action that ended before (a task failed, was refused or aborted) is not run again.
+        for (ti, rec) in records.iter().enumerate() {
+            let Some(rec) = rec else { continue };
+            match rec.status {
+                RunStatus::Aborted => return ActionOutcome::Aborted,
+                RunStatus::Failed | RunStatus::TimedOut => {
+                    let dir = record::task_dir(&self.runs_dir, &h.id, action_index, ti);
+                    let output =
+                        std::fs::read_to_string(dir.join(record::OUTPUT_FILE)).unwrap_or_default();
+                    let tail = process::tail_of(&output, TAIL_LINES, TAIL_BYTES);
+                    let name = action.tasks.get(ti).map_or("", |t| t.name.as_str());
+                    let reason = rec.reason.clone().unwrap_or_default();
+                    return done_failed(start, name, &reason, tail);
+                }
+                RunStatus::Running | RunStatus::Succeeded => {}
+            }
+        }
         let mut redactor = Redactor::default();
         let mut plans = Vec::with_capacity(action.tasks.len());
         for (ti, task) in action.tasks.iter().enumerate() {
@@ -542,8 +571,10 @@ impl JobExecutor {
             match self.plan(h, task, &keptn_dir).await {
                 Ok((plan, secrets)) => {
                     redactor.add(&secrets);
-                    plans.push(plan);
+                    plans.push(Some(plan));
                 }
+                // A task that ran already needs no plan to be adopted or reported.
+                Err(_) if records.get(ti).is_some_and(Option::is_some) => plans.push(None),
                 Err(reason) => {
                     let reason = redactor.redact(&reason);
                     self.record_refusal(h, action_index, action, ti, &reason);
@@ -553,11 +584,8 @@ impl JobExecutor {
         }
         // A resumed action passed the check when it started (and every task is checked
         // again just before it runs).
-        let resumed = (0..action.tasks.len()).any(|ti| {
-            record::read_record(&record::task_dir(&self.runs_dir, &h.id, action_index, ti))
-                .is_some()
-        });
         for (ti, plan) in plans.iter().enumerate().filter(|_| !resumed) {
+            let Some(plan) = plan else { continue };
             if let Err(refusal) =
                 self.allowlist
                     .check(&plan.written, plan.resolved.as_deref(), &plan.args)
@@ -691,7 +719,7 @@ impl JobExecutor {
         action: &Action,
         task_index: usize,
         task: &Task,
-        plan: Plan,
+        plan: Option<Plan>,
         redactor: &Redactor,
         cancel: watch::Receiver<bool>,
     ) -> TaskOutcome {
@@ -703,6 +731,12 @@ impl JobExecutor {
                 .resume_task(&dir, previous, task, redactor, cancel)
                 .await;
         }
+        let Some(plan) = plan else {
+            return TaskOutcome::Failed {
+                reason: "the task's run record disappeared".to_owned(),
+                tail: String::new(),
+            };
+        };
         // Leftovers of a run that never got a record.
         let _ = std::fs::remove_dir_all(&dir);
         let mut rec = self.new_record(h, action_index, action, task_index, task);

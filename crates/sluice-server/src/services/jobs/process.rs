@@ -100,12 +100,10 @@ pub async fn run(spec: &Spec, mut cancel: watch::Receiver<bool>) -> Outcome {
     let ending = match start(spec).await {
         Err(e) => Some(Ending::SpawnFailed(e)),
         Ok(mut child) => {
-            let pgid = supervisor::read_json::<ProcessRecord>(&spec.dir, supervisor::PROCESS_FILE)
-                .map(|r| r.task.pid);
             let exited = async {
                 let _ = child.wait().await;
             };
-            watch_until_end(exited, pgid, spec.limit, &mut cancel).await
+            watch_until_end(exited, &spec.dir, spec.limit, &mut cancel).await
         }
     };
     collect(&spec.dir, ending)
@@ -162,9 +160,7 @@ pub async fn adopt(dir: &Path, remaining: Duration, mut cancel: watch::Receiver<
     let record = supervisor::read_json::<ProcessRecord>(dir, supervisor::PROCESS_FILE);
     let ending = match record {
         Some(record) if record.supervisor.is_alive() => match pidfd_exit(record.supervisor.pid) {
-            Ok(exited) => {
-                watch_until_end(exited, Some(record.task.pid), remaining, &mut cancel).await
-            }
+            Ok(exited) => watch_until_end(exited, dir, remaining, &mut cancel).await,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch an adopted job supervisor");
                 kill_group(&record);
@@ -174,10 +170,8 @@ pub async fn adopt(dir: &Path, remaining: Duration, mut cancel: watch::Receiver<
             }
         },
         Some(record) => {
-            if record.task.is_alive() {
-                // Its supervisor died (not the task): nobody reads its output any more.
-                kill_group(&record);
-            }
+            // Its supervisor died (perhaps not the task): nobody reads its output any more.
+            kill_group(&record);
             None
         }
         None => None,
@@ -186,8 +180,11 @@ pub async fn adopt(dir: &Path, remaining: Duration, mut cancel: watch::Receiver<
 }
 
 fn kill_group(record: &ProcessRecord) {
-    if record.task.pid > 1 && record.task.is_alive() {
-        let _ = killpg(Pid::from_raw(record.task.pid), Signal::SIGKILL);
+    if let Some(task) = &record.task
+        && task.pid > 1
+        && task.is_alive()
+    {
+        let _ = killpg(Pid::from_raw(task.pid), Signal::SIGKILL);
     }
 }
 
@@ -216,7 +213,7 @@ fn pidfd_exit(pid: i32) -> std::io::Result<impl Future<Output = ()>> {
 /// when the server stopped it (otherwise the supervisor's record tells).
 async fn watch_until_end(
     exited: impl Future<Output = ()>,
-    pgid: Option<i32>,
+    dir: &Path,
     limit: Duration,
     cancel: &mut watch::Receiver<bool>,
 ) -> Option<Ending> {
@@ -226,8 +223,9 @@ async fn watch_until_end(
         () = tokio::time::sleep(limit) => Some(Ending::TimedOut),
         () = cancelled(cancel) => Some(Ending::Aborted),
     };
+    let pgid = supervisor::task_group(dir);
     if stopped.is_some()
-        && let Some(pgid) = pgid.filter(|p| *p > 1)
+        && let Some(pgid) = pgid
     {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
         if tokio::time::timeout(TERM_GRACE, &mut exited).await.is_err() {
@@ -236,7 +234,7 @@ async fn watch_until_end(
         }
     }
     // As when a container ends: whatever is left of the group goes too.
-    if let Some(pgid) = pgid.filter(|p| *p > 1) {
+    if let Some(pgid) = pgid {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
     stopped

@@ -10,9 +10,10 @@
 //!
 //! 1. starts the task in a new process group (its pgid is its pid), stdout and stderr into
 //!    one pipe that the supervisor reads;
-//! 2. writes `process.json` (its own pid and the task's, each with its start time from
-//!    `/proc/PID/stat` and the boot id, so a recycled pid is never taken for the task),
-//!    fsynced, then prints `started` to the server;
+//! 2. writes `process.json` (its own pid and, once started, the task's, each with its start
+//!    time from `/proc/PID/stat` and the boot id, so a recycled pid is never taken for the
+//!    task), fsynced: with its own identity first thing (before it even reads the launch),
+//!    with the task's right after starting it; then prints `started` to the server;
 //! 3. copies the first [`MAX_OUTPUT_BYTES`] of the output to `output.raw` as it comes (so
 //!    the output so far survives anything) and keeps the last bytes in memory;
 //! 4. when the task ends, kills what is left of its group (as when a container ends), reads
@@ -130,8 +131,9 @@ impl Identity {
 pub struct ProcessRecord {
     /// The supervisor.
     pub supervisor: Identity,
-    /// The task's main process; its pid is also its process group id.
-    pub task: Identity,
+    /// The task's main process (its pid is also its process group id), once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Identity>,
 }
 
 /// `exit.json`.
@@ -226,6 +228,15 @@ impl Capture {
 /// The supervisor process: reads a [`Launch`] from stdin and runs it. Returns the exit code
 /// of the supervisor itself (0 once `exit.json` is written).
 pub fn main() -> i32 {
+    // Before anything else, so that a server restarted at any moment from now on finds this
+    // process (its working directory is the task's run directory).
+    let _ = write_record(
+        Path::new("."),
+        &ProcessRecord {
+            supervisor: own_identity(),
+            task: None,
+        },
+    );
     let mut input = Vec::new();
     if std::io::stdin().read_to_end(&mut input).is_err() {
         return 2;
@@ -235,6 +246,31 @@ pub fn main() -> i32 {
         return 2;
     };
     supervise(&launch)
+}
+
+fn own_identity() -> Identity {
+    let pid = i32::try_from(std::process::id()).unwrap_or(0);
+    Identity::of(pid).unwrap_or_else(|| Identity {
+        pid,
+        start_ticks: 0,
+        boot_id: boot_id(),
+    })
+}
+
+fn write_record(dir: &Path, record: &ProcessRecord) -> std::io::Result<()> {
+    write_durably(
+        dir,
+        PROCESS_FILE,
+        &serde_json::to_vec(record).unwrap_or_default(),
+    )
+}
+
+/// The task's process group, once the supervisor has started it.
+pub fn task_group(dir: &Path) -> Option<i32> {
+    read_json::<ProcessRecord>(dir, PROCESS_FILE)?
+        .task
+        .map(|t| t.pid)
+        .filter(|p| *p > 1)
 }
 
 /// Tells the server the task runs: [`STARTED_LINE`] on a line of its own (after a newline,
@@ -292,24 +328,16 @@ fn supervise(launch: &Launch) -> i32 {
         }
     };
     let task_pid = i32::try_from(child.id()).unwrap_or(0);
-    let identity = ProcessRecord {
-        supervisor: Identity::of(i32::try_from(std::process::id()).unwrap_or(0)).unwrap_or_else(
-            || Identity {
-                pid: 0,
+    let _ = write_record(
+        dir,
+        &ProcessRecord {
+            supervisor: own_identity(),
+            task: Some(Identity::of(task_pid).unwrap_or_else(|| Identity {
+                pid: task_pid,
                 start_ticks: 0,
                 boot_id: boot_id(),
-            },
-        ),
-        task: Identity::of(task_pid).unwrap_or_else(|| Identity {
-            pid: task_pid,
-            start_ticks: 0,
-            boot_id: boot_id(),
-        }),
-    };
-    let _ = write_durably(
-        dir,
-        PROCESS_FILE,
-        &serde_json::to_vec(&identity).unwrap_or_default(),
+            })),
+        },
     );
     announce();
 
@@ -392,7 +420,7 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&outcome.head), "out\nerr\n");
         assert_eq!(outcome.total, 8);
         let record: ProcessRecord = read_json(&dir, PROCESS_FILE).expect("process.json");
-        assert!(!record.task.is_alive());
+        assert!(!record.task.expect("the task's identity").is_alive());
         assert!(!record.supervisor.is_alive());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -506,10 +506,15 @@ async fn an_abort_kills_the_process_group_and_sends_no_finished_event() {
     .expect("the process group ended in time")
     .unwrap();
     assert!(began.elapsed() < Duration::from_secs(25));
-    assert!(
-        is_gone(background),
-        "the background sleep {background} survived"
-    );
+    // Its descriptors are closed: it is exiting (the kernel closes files before the process
+    // becomes a zombie, so wait, bounded, for that last step).
+    tokio::time::timeout(DEADLINE, async {
+        while !is_gone(background) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the background sleep {background} survived"));
 
     // The run is recorded as aborted (written right after the group ended) and no finished
     // event was sent.
@@ -922,4 +927,37 @@ printf 'plain=%s\nblob=%s\nurl=%s\nurlsafe=%s\n' "$plain" "$blob" '{url_form}' "
         .map(|a| std::fs::metadata(out.join(&a.path)).unwrap().len())
         .collect();
     assert_eq!(sizes, on_disk, "the record has the redacted sizes");
+}
+
+#[tokio::test]
+async fn a_redelivered_event_never_runs_a_task_twice() {
+    let app = app().await;
+    let counter = app.data_dir.join("counter");
+    // The first task passes, the second fails: a redelivery reports the same and runs none.
+    let body = format!(
+        "      - name: count\n        image: x\n        cmd: [sh, -c, 'echo run >> {0}']\n      - name: fail\n        image: x\n        cmd: [sh, -c, 'echo failing >> {0}; exit 4']\n",
+        counter.display()
+    );
+    put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::default(), event.clone()).await;
+    let (result, first) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    run_directly(&app, Allowlist::default(), event).await;
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap(),
+        "run\nfailing\n",
+        "each task ran once"
+    );
+    let events = app.store.events_of_context(&context).await.unwrap();
+    let finished: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type.as_deref() == Some("sh.keptn.event.deployment.finished"))
+        .collect();
+    assert_eq!(finished.len(), 1, "answered once");
+    assert!(
+        first.starts_with("Task 'fail' failed: exited with code 4"),
+        "{first}"
+    );
 }
