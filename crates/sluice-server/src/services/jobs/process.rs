@@ -312,6 +312,74 @@ pub fn tail_of(text: &str, max_lines: usize, max_bytes: usize) -> &str {
 mod tests {
     use super::*;
 
+    fn spec(dir: &Path, script: &str) -> Spec {
+        Spec {
+            program: PathBuf::from("/bin/sh"),
+            arg0: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            cwd: dir.to_path_buf(),
+            dir: dir.to_path_buf(),
+            limit: Duration::from_secs(60),
+        }
+    }
+
+    fn scratch() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sluice-adopt-{}", crate::ids::fresh()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn a_task_that_ended_while_the_server_was_down_is_reported_with_its_real_result() {
+        let dir = scratch();
+        let (_tx, rx) = watch::channel(false);
+        // A run whose files stay as a crashed server would have left them.
+        let first = run(&spec(&dir, "echo hi; exit 5"), rx.clone()).await;
+        assert_eq!(first.ending, Ending::Exited(5));
+        let adopted = adopt(&dir, Duration::from_secs(60), rx).await;
+        assert_eq!(adopted.ending, Ending::Exited(5));
+        assert_eq!(adopted.head, b"hi\n");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_task_whose_supervisor_is_gone_without_an_exit_record_is_lost() {
+        let dir = scratch();
+        let (_tx, rx) = watch::channel(false);
+        let _ = run(&spec(&dir, "echo partial; exit 0"), rx.clone()).await;
+        std::fs::remove_file(dir.join(supervisor::EXIT_FILE)).unwrap();
+        let adopted = adopt(&dir, Duration::from_secs(60), rx).await;
+        assert_eq!(adopted.ending, Ending::Lost(LOST_IN_CRASH.to_owned()));
+        assert_eq!(adopted.head, b"partial\n", "the output so far is kept");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_adopted_task_keeps_its_time_limit() {
+        let dir = scratch();
+        let (_tx, rx) = watch::channel(false);
+        // Start a long task under a supervisor, then adopt it as a restarted server would
+        // (the first watcher gives up at once: its limit is zero).
+        let mut long = spec(&dir, "sleep 30");
+        long.limit = Duration::ZERO;
+        let child = start(&long).await.expect("started");
+        let adopted = adopt(&dir, Duration::ZERO, rx).await;
+        assert_eq!(adopted.ending, Ending::TimedOut);
+        let record: ProcessRecord =
+            supervisor::read_json(&dir, supervisor::PROCESS_FILE).expect("process.json");
+        drop(child);
+        let task = record.task.expect("the task");
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while task.is_alive() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the task's group was killed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn tails_are_bounded_by_lines_and_bytes() {
         assert_eq!(tail_of("a\nb\nc\n", 2, 100), "b\nc\n");
