@@ -22,8 +22,9 @@ pub const ALLOWLIST_ENV: &str = "SLUICE_JOB_ALLOWED_COMMANDS";
 ///   the program is the very file that name finds through the **server's** `PATH` (read when
 ///   the list is made, before any task's environment applies). The name `sluice` stands for
 ///   the server's own binary (what a task's `cmd: [sluice, ...]` runs).
-/// - The server's own binary, however it was allowed, runs only the task subcommands
-///   ([`TASK_SUBCOMMANDS`]): `sluice server` would start a server without this list.
+/// - The server's own binary (or any program file named `sluice`), however it was allowed,
+///   runs only the task subcommands ([`TASK_SUBCOMMANDS`]): `sluice server` would start a
+///   server without this list.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Allowlist {
     /// The entries; empty means open.
@@ -153,9 +154,13 @@ impl Allowlist {
         args: &[String],
     ) -> Result<(), Refusal> {
         let canonical = program.and_then(|p| std::fs::canonicalize(p).ok());
-        if let (Some(own), Some(c)) = (&self.own_binary, &canonical)
-            && own == c
-        {
+        // The server's own binary, or another `sluice` (an upgrade may have replaced the
+        // running one on disk, so that the two differ).
+        let is_sluice = canonical.as_ref().is_some_and(|c| {
+            self.own_binary.as_ref() == Some(c)
+                || c.file_name().is_some_and(|n| n == super::SELF_COMMAND)
+        });
+        if is_sluice {
             let sub = args.first().map(String::as_str).unwrap_or("");
             if !TASK_SUBCOMMANDS.contains(&sub) {
                 return Err(Refusal::Subcommand(sub.to_owned()));
@@ -305,6 +310,24 @@ mod tests {
             l.check("/bin/ls", Some(&real), &[]),
             Ok(()),
             "the same file by its path"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn another_sluice_binary_runs_only_task_subcommands_too() {
+        let dir = std::env::temp_dir().join(format!("sluice-allow-{}", crate::ids::fresh()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let other = dir.join("sluice");
+        std::fs::copy("/bin/sh", &other).unwrap();
+        let l = Allowlist::parse_with("", "/usr/bin", None);
+        assert_eq!(
+            l.check("sluice", Some(&other), &["server".to_owned()]),
+            Err(Refusal::Subcommand("server".into()))
+        );
+        assert_eq!(
+            l.check("sluice", Some(&other), &["lint".to_owned()]),
+            Ok(())
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
