@@ -61,6 +61,10 @@ pub enum Command {
     /// Run the tutorial's example service (what the local deployment starts).
     #[command(hide = true, disable_version_flag = true)]
     Helloservice(HelloserviceArgs),
+    /// Run one job-executor task for the server (the launch comes on stdin); the task
+    /// outlives a crash of the server, which adopts it after a restart.
+    #[command(name = "job-supervise", hide = true, disable_version_flag = true)]
+    JobSupervise,
     /// Validate Keptn files (shipyard, SLO, SLI, job-executor config, remediation).
     ///
     /// The kind of each file is told from its content. Directories are searched for
@@ -976,6 +980,33 @@ mod consistency {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// A task allowed to run `sluice` may run only the task subcommands: every subcommand
+    /// (hidden ones included) must be classified, so a new one is refused until it is listed,
+    /// and no subcommand has an alias or the root a global flag that would hide it from the
+    /// job executor's check of the first argument.
+    #[test]
+    fn every_subcommand_is_classified_for_the_job_allowlist() {
+        use sluice_server::services::jobs::{REFUSED_SUBCOMMANDS, TASK_SUBCOMMANDS};
+        let cli = super::Cli::command();
+        assert!(
+            cli.get_arguments()
+                .all(|a| matches!(a.get_id().as_str(), "help" | "version")),
+            "a global flag before the subcommand would need the executor's check to skip it"
+        );
+        for sub in cli.get_subcommands() {
+            let name = sub.get_name();
+            assert!(
+                TASK_SUBCOMMANDS.contains(&name) != REFUSED_SUBCOMMANDS.contains(&name),
+                "`sluice {name}` must be in exactly one of TASK_SUBCOMMANDS and REFUSED_SUBCOMMANDS"
+            );
+            assert_eq!(
+                sub.get_all_aliases().count(),
+                0,
+                "`sluice {name}` has an alias"
+            );
+        }
     }
 }
 

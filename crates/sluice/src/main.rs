@@ -30,6 +30,10 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(args),
         Command::Server(args) => server::run(args),
         Command::Helloservice(args) => server::helloservice(args),
+        Command::JobSupervise => {
+            let code = sluice_server::services::jobs::supervisor::main();
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
         Command::Load(args) => load::run(args),
         Command::Logs(args) => client::logs::run(args),
         Command::Quickstart(args) => quickstart::run(args),

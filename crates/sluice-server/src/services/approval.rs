@@ -34,11 +34,22 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>) {
 async fn run(mut feed: Feed, driver: DriverHandle) {
     while let Some(event) = feed.recv().await {
         if event.event_type.as_deref() == Some(APPROVAL_TRIGGERED) {
-            for answer in answers(&event) {
-                if let Err(e) = driver.submit(answer).await {
-                    tracing::error!(error = %e, "approval-service could not answer");
+            let (d, e) = (driver.clone(), event.clone());
+            let work = async move {
+                for answer in answers(&e) {
+                    d.submit(answer).await?;
                 }
-            }
+                Ok::<(), crate::driver::Error>(())
+            };
+            super::guard(
+                &driver,
+                &event,
+                SOURCE,
+                "approval",
+                super::Claim::Always,
+                work,
+            )
+            .await;
         }
     }
 }

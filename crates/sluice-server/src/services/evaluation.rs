@@ -309,7 +309,16 @@ impl Lighthouse {
         loop {
             tokio::select! {
                 received = events.recv() => match received {
-                    Ok(event) => self.handle(&event).await,
+                    Ok(event) => {
+                        let claim = if event.event_type.as_deref() == Some(EVALUATION_TRIGGERED) {
+                            super::Claim::Always
+                        } else {
+                            super::Claim::Never
+                        };
+                        let (me, e) = (self.clone(), event.clone());
+                        let work = async move { me.try_handle(&e).await };
+                        super::guard(&self.driver, &event, SOURCE, "evaluation", claim, work).await;
+                    }
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "lighthouse fell behind the event bus; catching up from the store");
                         self.recover_logged().await;
@@ -335,9 +344,16 @@ impl Lighthouse {
         }
     }
 
-    /// Handles one event from the bus.
+    /// Handles one event from the bus (errors are logged).
     pub async fn handle(&self, event: &Arc<KeptnEvent>) {
-        let outcome = match event.event_type.as_deref() {
+        if let Err(e) = self.try_handle(event).await {
+            tracing::error!(error = %e, "lighthouse could not handle {}", event.event_type.as_deref().unwrap_or(""));
+        }
+    }
+
+    /// Handles one event from the bus.
+    async fn try_handle(&self, event: &Arc<KeptnEvent>) -> Result<(), Error> {
+        match event.event_type.as_deref() {
             Some(EVALUATION_TRIGGERED) => self.on_triggered(event).await,
             Some(GET_SLI_FINISHED) => self.on_get_sli_finished(event).await,
             Some(EVALUATION_FINISHED) => {
@@ -358,9 +374,6 @@ impl Lighthouse {
                 Ok(())
             }
             _ => Ok(()),
-        };
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, "lighthouse could not handle {}", event.event_type.as_deref().unwrap_or(""));
         }
     }
 

@@ -12,8 +12,15 @@ pub mod prometheus_rules;
 pub mod remediation;
 pub mod sli_provider;
 
-use serde_json::Value;
-use sluice_model::event::KeptnEvent;
+use std::fmt::Display;
+use std::future::Future;
+
+use serde_json::{Value, json};
+use sluice_model::event::{EventType, KeptnEvent, TaskEventKind};
+
+use sluice_store::Store;
+
+use crate::driver::DriverHandle;
 
 /// An event a built-in service sends for `triggered` (its `.started` or `.finished`, or a
 /// request it makes on the task's behalf): the same context and commit, `triggeredid` naming
@@ -39,5 +46,257 @@ pub fn answer(
         gitcommitid: triggered.gitcommitid.clone(),
         data: Some(data),
         ..KeptnEvent::default()
+    }
+}
+
+/// When [`guard`] answers a task whose handling failed.
+#[derive(Debug, Clone, Copy)]
+pub enum Claim<'a> {
+    /// Always: the task is this service's by its type (approval, evaluation, get-action, a
+    /// get-sli request addressed to this provider).
+    Always,
+    /// Only once the service has sent its `.started` for it (the job executor, which takes a
+    /// task only when a job config matches it).
+    IfStarted(&'a Store),
+    /// Never: the event is not a task of this service (the failure is only logged).
+    Never,
+}
+
+/// Runs `work`, a built-in service's handling of the task `triggered`, in a tokio task of its
+/// own, so that a panic ends only that handling. When the work panics or returns an error,
+/// the task gets an answer from `source`: `<task>.started` and `<task>.finished` with
+/// `result: fail`, `status: errored` and a message saying what went wrong. Their ids are the
+/// ones the service's own answers have (derived from `<answer>.started` and
+/// `<answer>.finished`), so an answer the service sent before it failed is not sent twice.
+///
+/// Every built-in service handles each task through this function: no single event or stored
+/// file can stop a service or the server (the poison-pill rule, `docs/security.md`).
+pub async fn guard<F, E>(
+    driver: &DriverHandle,
+    triggered: &KeptnEvent,
+    source: &str,
+    answer_prefix: &str,
+    claim: Claim<'_>,
+    work: F,
+) where
+    F: Future<Output = Result<(), E>> + Send + 'static,
+    E: Display + Send + 'static,
+{
+    let message = match tokio::spawn(work).await {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => format!("{source} could not handle the task: {e}"),
+        Err(join) if join.is_panic() => {
+            let payload = join.into_panic();
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            format!("{source} failed while handling the task (internal error: {what})")
+        }
+        // Cancelled: the runtime is shutting down.
+        Err(_) => return,
+    };
+    let id = triggered.id.as_deref().unwrap_or("");
+    tracing::error!(event = id, service = source, "{message}");
+    let Ok(EventType::Task {
+        task,
+        kind: TaskEventKind::Triggered,
+    }) = triggered.event_type()
+    else {
+        return;
+    };
+    let started_what = format!("{answer_prefix}.started");
+    if matches!(claim, Claim::Never) {
+        return;
+    }
+    if let Claim::IfStarted(store) = claim {
+        let started_id = crate::ids::derived(id, &started_what);
+        match store.event(&started_id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, service = source, "cannot check whether a failed task was taken");
+                return;
+            }
+        }
+    }
+    let scope = triggered.data_value();
+    let mut data = json!({
+        "project": scope.get("project").cloned().unwrap_or(Value::Null),
+        "stage": scope.get("stage").cloned().unwrap_or(Value::Null),
+        "service": scope.get("service").cloned().unwrap_or(Value::Null),
+    });
+    if let Some(labels) = scope.get("labels") {
+        data["labels"] = labels.clone();
+    }
+    let mut started = data.clone();
+    started["status"] = json!("succeeded");
+    data["status"] = json!("errored");
+    data["result"] = json!("fail");
+    data["message"] = json!(message);
+    let answers = [
+        answer(
+            triggered,
+            source,
+            &format!("sh.keptn.event.{task}.started"),
+            &started_what,
+            started,
+        ),
+        answer(
+            triggered,
+            source,
+            &format!("sh.keptn.event.{task}.finished"),
+            &format!("{answer_prefix}.finished"),
+            data,
+        ),
+    ];
+    for event in answers {
+        if let Err(e) = driver.submit(event).await {
+            tracing::error!(error = %e, service = source, "cannot answer a task that failed");
+            return;
+        }
+    }
+}
+
+/// [`guard`] for work that cannot return an error.
+pub async fn guard_infallible<F>(
+    driver: &DriverHandle,
+    triggered: &KeptnEvent,
+    source: &str,
+    answer_prefix: &str,
+    claim: Claim<'_>,
+    work: F,
+) where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let work = async move {
+        work.await;
+        Ok::<(), std::convert::Infallible>(())
+    };
+    guard(driver, triggered, source, answer_prefix, claim, work).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::testkit;
+
+    fn trigger() -> KeptnEvent {
+        KeptnEvent {
+            specversion: Some("1.0".into()),
+            id: Some(crate::ids::fresh()),
+            source: Some("test".into()),
+            event_type: Some("sh.keptn.event.dev.delivery.triggered".into()),
+            shkeptncontext: Some(crate::ids::fresh()),
+            data: Some(json!({"project": "p", "stage": "dev", "service": "a"})),
+            ..KeptnEvent::default()
+        }
+    }
+
+    /// Starts a delivery and returns its open `deployment.triggered` event.
+    async fn open_task(app: &crate::state::App) -> KeptnEvent {
+        let sequence = trigger();
+        let context = sequence.shkeptncontext.clone();
+        app.driver.submit(sequence).await.expect("submit");
+        let task = app
+            .driver
+            .open_tasks(Some("sh.keptn.event.deployment.triggered"))
+            .into_iter()
+            .find(|t| Some(&t.keptn_context) == context.as_ref())
+            .expect("the task is open");
+        app.store
+            .event(&task.triggered_id)
+            .await
+            .expect("read")
+            .expect("stored")
+    }
+
+    async fn stored(app: &crate::state::App, triggered: &KeptnEvent, what: &str) -> Option<Value> {
+        let id = crate::ids::derived(triggered.id.as_deref().unwrap_or(""), what);
+        app.store
+            .event(&id)
+            .await
+            .expect("read")
+            .and_then(|e| e.data)
+    }
+
+    #[tokio::test]
+    async fn a_builtin_that_panics_on_one_task_answers_fail_and_the_next_task_still_works() {
+        let (app, _router) = testkit::app().await;
+        testkit::create_project(&app, "p", testkit::ONE_TASK_SHIPYARD, &["a"]).await;
+
+        let poisoned = open_task(&app).await;
+        let work = async { panic!("index out of bounds: the len is 0 but the index is 3") };
+        guard_infallible(
+            &app.driver,
+            &poisoned,
+            "svc",
+            "svc-task",
+            Claim::Always,
+            work,
+        )
+        .await;
+        let finished = stored(&app, &poisoned, "svc-task.finished")
+            .await
+            .expect("the failed task is answered");
+        assert_eq!(finished["result"], "fail");
+        assert_eq!(finished["status"], "errored");
+        let message = finished["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains("svc failed while handling the task")
+                && message.contains("index out of bounds"),
+            "{message}"
+        );
+        assert!(stored(&app, &poisoned, "svc-task.started").await.is_some());
+        assert!(
+            app.driver
+                .open_tasks(None)
+                .iter()
+                .all(|t| t.triggered_id != poisoned.id.clone().unwrap_or_default()),
+            "the task is settled"
+        );
+
+        // The next task is handled normally; an error is answered like a panic.
+        let next = open_task(&app).await;
+        let ok = async { Ok::<(), String>(()) };
+        guard(&app.driver, &next, "svc", "svc-task", Claim::Always, ok).await;
+        assert!(stored(&app, &next, "svc-task.finished").await.is_none());
+        let failing = async { Err::<(), String>("the SLO file is unreadable".into()) };
+        guard(
+            &app.driver,
+            &next,
+            "svc",
+            "svc-task",
+            Claim::Always,
+            failing,
+        )
+        .await;
+        let finished = stored(&app, &next, "svc-task.finished")
+            .await
+            .expect("answered");
+        assert_eq!(finished["result"], "fail");
+        assert!(
+            finished["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("the SLO file is unreadable")),
+            "{finished}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_on_a_task_the_service_never_took_is_not_answered() {
+        let (app, _router) = testkit::app().await;
+        testkit::create_project(&app, "p", testkit::ONE_TASK_SHIPYARD, &["a"]).await;
+        let task = open_task(&app).await;
+        let work = async { panic!("boom") };
+        let claim = Claim::IfStarted(&app.store);
+        guard_infallible(&app.driver, &task, "svc", "svc-task", claim, work).await;
+        assert!(stored(&app, &task, "svc-task.finished").await.is_none());
+        guard_infallible(&app.driver, &task, "svc", "svc-task", Claim::Never, async {
+            panic!("boom")
+        })
+        .await;
+        assert!(stored(&app, &task, "svc-task.finished").await.is_none());
     }
 }

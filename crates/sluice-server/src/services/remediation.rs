@@ -53,12 +53,23 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>, resources: Arc<
 async fn run(mut feed: Feed, driver: DriverHandle, resources: Arc<ResourceStore>) {
     while let Some(event) = feed.recv().await {
         if event.event_type.as_deref() == Some(GET_ACTION_TRIGGERED) {
-            let file = read_file(&resources, &event).await;
-            for answer in answers(&event, &file) {
-                if let Err(e) = driver.submit(answer).await {
-                    tracing::error!(error = %e, "remediation-service could not answer");
+            let (d, e, r) = (driver.clone(), event.clone(), resources.clone());
+            let work = async move {
+                let file = read_file(&r, &e).await;
+                for answer in answers(&e, &file) {
+                    d.submit(answer).await?;
                 }
-            }
+                Ok::<(), crate::driver::Error>(())
+            };
+            super::guard(
+                &driver,
+                &event,
+                SOURCE,
+                "get-action",
+                super::Claim::Always,
+                work,
+            )
+            .await;
         }
     }
 }

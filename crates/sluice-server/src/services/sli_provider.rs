@@ -199,7 +199,20 @@ pub async fn run<S: SliSource>(
                     continue;
                 };
                 let (source, driver) = (source.clone(), driver.clone());
-                tokio::spawn(async move { answer_request(&*source, &driver, request).await });
+                tokio::spawn(async move {
+                    let (s, d) = (source.clone(), driver.clone());
+                    let event = request.event.clone();
+                    let work = async move { answer_request(&*s, &d, request).await };
+                    super::guard_infallible(
+                        &driver,
+                        &event,
+                        source.source(),
+                        "get-sli",
+                        super::Claim::Always,
+                        work,
+                    )
+                    .await;
+                });
             }
             Err(RecvError::Lagged(n)) => {
                 tracing::warn!(

@@ -145,36 +145,6 @@ pub async fn build(
     Ok(env)
 }
 
-/// Replaces secret values in text with `***` (longest first, so a value containing another is
-/// hidden whole).
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    values: Vec<String>,
-}
-
-impl Redactor {
-    /// Adds values to hide (empty ones are ignored).
-    pub fn add(&mut self, values: &[String]) {
-        for v in values {
-            if !v.is_empty() && !self.values.contains(v) {
-                self.values.push(v.clone());
-            }
-        }
-        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    }
-
-    /// The text with every secret value replaced.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for v in &self.values {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "***");
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,14 +153,6 @@ mod tests {
     fn label_names_follow_jes() {
         assert_eq!(label_var_name("version"), "LABELS_VERSION");
         assert_eq!(label_var_name("build-id x"), "LABELS_BUILD_ID_X");
-    }
-
-    #[test]
-    fn redaction_hides_longest_first() {
-        let mut r = Redactor::default();
-        r.add(&["abc".into(), "abcdef".into(), String::new()]);
-        assert_eq!(r.redact("x abcdef y abc"), "x *** y ***");
-        assert_eq!(Redactor::default().redact("same"), "same");
     }
 
     #[test]

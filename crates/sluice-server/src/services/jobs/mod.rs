@@ -60,18 +60,50 @@
 //!   ends, what is left of its group is killed (as when a container ends). When the sequence
 //!   is aborted ([`crate::bus::Cancel`] for the event's id) the group is killed and no
 //!   finished event is sent.
+//! - **Supervisor.** The server does not start a task itself: a small supervisor process
+//!   (`sluice job-supervise`, [`supervisor`]) starts it, records the pids and start identities
+//!   of both (`process.json`) before the server hears that the task runs, copies its output
+//!   to the run directory as it comes, and records its exit status (`exit.json`). It outlives
+//!   a crash of the server; see *After a restart* below for why.
 //! - **Output.** stdout and stderr share one pipe (interleaved as written). The first 10 MiB
-//!   are kept in `output.log`; secret values are replaced by `***` in the output file, the
-//!   record and the events. The output is written when the task ends (not live).
+//!   are kept in `output.log`. The redacted `output.log` is written when the task ends.
+//! - **Secrets.** Secret values, and their JSON-escaped, URL-encoded and base64 forms, are
+//!   replaced by `***` ([`redact`]) in everything a task leaves before anything reads it: the
+//!   output file, the message tail, the record, and the artifacts in place (so the finished
+//!   data merged into the `.finished` event, the logs API, the event stream, the web UI and
+//!   the SLI providers all see redacted text).
 //! - **Artifacts.** Files the task writes under `/keptn/out/` stay in the run directory (at
 //!   most 20 MiB per task; the rest is removed and the record says so).
 //! - **Allowlist.** `SLUICE_JOB_ALLOWED_COMMANDS` ([`Allowlist`]): the commands of all tasks
 //!   of an action are checked before any of them starts; a mismatch fails the action with
 //!   "Forbidden: command X does not match the allowed command list". Empty or `*`: any
-//!   command (a warning is logged at start-up).
+//!   command (a warning is logged at start-up). What is checked is the canonical path of the
+//!   program that will run; a bare name allows the file the name finds through the server's
+//!   `PATH`, never through the `PATH` a task sets. The server's own binary runs only its task
+//!   subcommands ([`TASK_SUBCOMMANDS`]), allowlist or not: `sluice server` would start a
+//!   server without any allowlist.
 //! - **`image`** and the Kubernetes settings (resources, securityContext, namespace, ...) are
 //!   recorded or ignored: a Kubernetes backend is a later step.
 //! - Each handled event runs in its own tokio task; runs proceed concurrently.
+//!
+//! # After a restart
+//!
+//! A handling under way is marked durably (`runs/+active/<event>`) until it ends. On start
+//! the executor resumes every marked handling: it never starts a task twice (a task that has
+//! a record is not run again); a task recorded as running is *adopted* when its supervisor
+//! is still the same process (pid, start time from `/proc/PID/stat` and boot id all match):
+//! the server watches it through a pidfd (it is not the server's child, so it cannot be
+//! `wait`ed for), keeps enforcing the time limit (counted from the task's recorded start)
+//! and aborts, and reads its exit status from `exit.json`, which the supervisor writes when
+//! the task ends; the remaining tasks of the action then run as usual. A supervisor that is
+//! gone with `exit.json` written means the task ended while the server was down: its real
+//! result is reported. Gone without it, the task was lost with it: what is left of its group
+//! is killed and the task fails with "the server stopped (it crashed or was killed) while
+//! the task was running, and the task's process is gone; ..." and the output printed until
+//! then (`output.raw`, written as it came) is kept. A supervisor is used rather than the
+//! task writing its own exit status because a task's program is arbitrary and a restarted
+//! server can neither `wait` for a process it did not start nor read a pipe whose reading end
+//! died with the old server (the task would die of SIGPIPE at its next write).
 //!
 //! Each task run leaves a [`RunRecord`] (`run.json`) beside its output, read by
 //! `GET /api/sluice/v1/logs` ([`crate::api::logs`]).
@@ -82,6 +114,8 @@ mod env;
 mod files;
 mod process;
 pub mod record;
+mod redact;
+pub mod supervisor;
 mod yaml;
 
 #[cfg(test)]
@@ -105,12 +139,13 @@ use crate::bus::{Bus, Cancel};
 use crate::clock;
 use crate::driver::DriverHandle;
 
-pub use allowlist::{ALLOWLIST_ENV, Allowlist};
+pub use allowlist::{ALLOWLIST_ENV, Allowlist, REFUSED_SUBCOMMANDS, Refusal, TASK_SUBCOMMANDS};
 pub use config::CONFIG_URI;
 pub use record::{Artifact, ErrorLogEntry, RunRecord, RunStatus};
 
-use env::{EventScope, Redactor};
+use env::EventScope;
 use process::{Ending, Spec};
+use redact::Redactor;
 
 /// The `source` of the events this service sends.
 pub const SOURCE: &str = "job-executor-service";
@@ -175,6 +210,7 @@ pub fn start(
         SOURCE,
     );
     let executor = Arc::new(executor);
+    tokio::spawn(executor.clone().recover());
     let cancels = bus.subscribe_cancels();
     tokio::spawn(executor.run(feed, cancels));
 }
@@ -319,12 +355,34 @@ impl JobExecutor {
             rx
         };
         Some(tokio::spawn(async move {
-            self.handle(&event, cancel).await;
+            let (me, handled) = (self.clone(), event.clone());
+            let work = async move { me.handle(&handled, cancel).await };
+            let claim = super::Claim::IfStarted(&self.store);
+            super::guard_infallible(&self.driver, &event, SOURCE, "job-executor", claim, work)
+                .await;
+            // Also after a panic (answered by the guard): a restart must not replay it.
+            record::unmark_active(&self.runs_dir, &id);
             self.active
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&id);
         }))
+    }
+
+    /// Resumes the handlings that were under way when the server stopped: their tasks are
+    /// adopted if their processes still run, otherwise reported as lost (see
+    /// [`supervisor`]). Called once at start-up.
+    pub async fn recover(self: Arc<Self>) {
+        for id in record::active_events(&self.runs_dir) {
+            match self.store.event(&id).await {
+                Ok(Some(event)) => {
+                    tracing::info!(event = %id, "resuming a job handling after a restart");
+                    self.clone().dispatch(Arc::new(event));
+                }
+                Ok(None) => record::unmark_active(&self.runs_dir, &id),
+                Err(e) => tracing::error!(error = %e, event = %id, "cannot resume a job handling"),
+            }
+        }
     }
 
     /// Stops the runs of an event (kills their processes; no finished event). Returns whether
@@ -423,6 +481,21 @@ impl JobExecutor {
             map,
             config_level: found.level,
         };
+        // Until the handling ends, a restarted server resumes it (adopting what runs).
+        if let Err(e) = record::mark_active(&self.runs_dir, &handling.id) {
+            tracing::warn!(error = %e, "cannot mark a job handling as active");
+        }
+        self.run_matching(&handling, matching, &cancel).await;
+        record::unmark_active(&self.runs_dir, &handling.id);
+    }
+
+    /// Runs the matching actions in order and answers the task (see the module doc).
+    async fn run_matching(
+        &self,
+        handling: &Handling<'_>,
+        matching: Vec<(usize, &Action)>,
+        cancel: &watch::Receiver<bool>,
+    ) {
         let mut started = false;
         for (index, action) in matching {
             if *cancel.borrow() {
@@ -430,11 +503,11 @@ impl JobExecutor {
             }
             let silent = action.silent || handling.task.is_none();
             if !silent && !started {
-                self.answer(&handling, "started", "succeeded", None, String::new(), None)
+                self.answer(handling, "started", "succeeded", None, String::new(), None)
                     .await;
                 started = true;
             }
-            match self.run_action(&handling, index, action, &cancel).await {
+            match self.run_action(handling, index, action, cancel).await {
                 ActionOutcome::Aborted => return,
                 ActionOutcome::Done {
                     passed,
@@ -446,7 +519,7 @@ impl JobExecutor {
                         let result = if passed { "pass" } else { "fail" };
                         let status = if passed { "succeeded" } else { "errored" };
                         self.answer(
-                            &handling,
+                            handling,
                             "finished",
                             status,
                             Some(result),
@@ -468,7 +541,36 @@ impl JobExecutor {
         action: &Action,
         cancel: &watch::Receiver<bool>,
     ) -> ActionOutcome {
-        let start = clock::now();
+        // What an earlier handling of this event (before a restart, or a redelivery) left.
+        let records: Vec<Option<RunRecord>> = (0..action.tasks.len())
+            .map(|ti| {
+                record::read_record(&record::task_dir(&self.runs_dir, &h.id, action_index, ti))
+            })
+            .collect();
+        let resumed = records.iter().any(Option::is_some);
+        let start = records
+            .iter()
+            .flatten()
+            .filter_map(|r| Timestamp::parse_rfc3339(&r.start).ok())
+            .min_by_key(|t| t.unix_nanos())
+            .unwrap_or_else(clock::now);
+        // An action that ended before (a task failed, was refused or aborted) is not run again.
+        for (ti, rec) in records.iter().enumerate() {
+            let Some(rec) = rec else { continue };
+            match rec.status {
+                RunStatus::Aborted => return ActionOutcome::Aborted,
+                RunStatus::Failed | RunStatus::TimedOut => {
+                    let dir = record::task_dir(&self.runs_dir, &h.id, action_index, ti);
+                    let output =
+                        std::fs::read_to_string(dir.join(record::OUTPUT_FILE)).unwrap_or_default();
+                    let tail = process::tail_of(&output, TAIL_LINES, TAIL_BYTES);
+                    let name = action.tasks.get(ti).map_or("", |t| t.name.as_str());
+                    let reason = rec.reason.clone().unwrap_or_default();
+                    return done_failed(start, name, &reason, tail);
+                }
+                RunStatus::Running | RunStatus::Succeeded => {}
+            }
+        }
         let mut redactor = Redactor::default();
         let mut plans = Vec::with_capacity(action.tasks.len());
         for (ti, task) in action.tasks.iter().enumerate() {
@@ -476,8 +578,10 @@ impl JobExecutor {
             match self.plan(h, task, &keptn_dir).await {
                 Ok((plan, secrets)) => {
                     redactor.add(&secrets);
-                    plans.push(plan);
+                    plans.push(Some(plan));
                 }
+                // A task that ran already needs no plan to be adopted or reported.
+                Err(_) if records.get(ti).is_some_and(Option::is_some) => plans.push(None),
                 Err(reason) => {
                     let reason = redactor.redact(&reason);
                     self.record_refusal(h, action_index, action, ti, &reason);
@@ -485,16 +589,15 @@ impl JobExecutor {
                 }
             }
         }
-        for (ti, plan) in plans.iter().enumerate() {
-            if !self
-                .allowlist
-                .permits(&plan.written, plan.resolved.as_deref())
+        // A resumed action passed the check when it started (and every task is checked
+        // again just before it runs).
+        for (ti, plan) in plans.iter().enumerate().filter(|_| !resumed) {
+            let Some(plan) = plan else { continue };
+            if let Err(refusal) =
+                self.allowlist
+                    .check(&plan.written, plan.resolved.as_deref(), &plan.args)
             {
-                let message = format!(
-                    "Forbidden: command {} does not match the allowed command list",
-                    plan.written
-                );
-                let message = redactor.redact(&message);
+                let message = redactor.redact(&refusal.message(&plan.written));
                 self.record_refusal(h, action_index, action, ti, &message);
                 return ActionOutcome::Done {
                     passed: false,
@@ -623,13 +726,25 @@ impl JobExecutor {
         action: &Action,
         task_index: usize,
         task: &Task,
-        plan: Plan,
+        plan: Option<Plan>,
         redactor: &Redactor,
         cancel: watch::Receiver<bool>,
     ) -> TaskOutcome {
         let dir = record::task_dir(&self.runs_dir, &h.id, action_index, task_index);
         let keptn_dir = dir.join("keptn");
-        // A re-run (after a restart) starts from scratch.
+        // Handled before (a restart, a redelivery): never run twice; adopt or report.
+        if let Some(previous) = record::read_record(&dir) {
+            return self
+                .resume_task(&dir, previous, task, redactor, cancel)
+                .await;
+        }
+        let Some(plan) = plan else {
+            return TaskOutcome::Failed {
+                reason: "the task's run record disappeared".to_owned(),
+                tail: String::new(),
+            };
+        };
+        // Leftovers of a run that never got a record.
         let _ = std::fs::remove_dir_all(&dir);
         let mut rec = self.new_record(h, action_index, action, task_index, task);
         if let Err(e) = std::fs::create_dir_all(keptn_dir.join("out")) {
@@ -701,6 +816,13 @@ impl JobExecutor {
             ));
             return fail(&mut rec, reason);
         };
+        // Found only now (a program among the task's files): the same check on what runs.
+        if let Err(refusal) = self
+            .allowlist
+            .check(&plan.written, Some(&program), &plan.args)
+        {
+            return fail(&mut rec, redactor.redact(&refusal.message(&plan.written)));
+        }
         let limit_secs = task.max_poll_duration_secs();
         let spec = Spec {
             program,
@@ -708,9 +830,57 @@ impl JobExecutor {
             args: plan.args,
             env: plan.env,
             cwd: plan.cwd,
+            dir: dir.clone(),
             limit: Duration::from_secs(u64::try_from(limit_secs).unwrap_or(0)),
         };
         let outcome = process::run(&spec, cancel).await;
+        self.finish_run(&dir, rec, outcome, limit_secs, redactor)
+    }
+
+    /// A task that has a record already: its result when it ended, otherwise (the server
+    /// restarted while it ran) its process adopted and watched to the end, or reported lost.
+    async fn resume_task(
+        &self,
+        dir: &Path,
+        rec: RunRecord,
+        task: &Task,
+        redactor: &Redactor,
+        cancel: watch::Receiver<bool>,
+    ) -> TaskOutcome {
+        let output = std::fs::read_to_string(dir.join(record::OUTPUT_FILE)).unwrap_or_default();
+        let tail = || process::tail_of(&output, TAIL_LINES, TAIL_BYTES).to_owned();
+        match rec.status {
+            RunStatus::Succeeded => return TaskOutcome::Passed { tail: tail() },
+            RunStatus::Aborted => return TaskOutcome::Aborted,
+            RunStatus::Failed | RunStatus::TimedOut => {
+                return TaskOutcome::Failed {
+                    reason: rec.reason.clone().unwrap_or_default(),
+                    tail: tail(),
+                };
+            }
+            RunStatus::Running => {}
+        }
+        let limit_secs = task.max_poll_duration_secs();
+        let limit = Duration::from_secs(u64::try_from(limit_secs).unwrap_or(0));
+        let ran = Timestamp::parse_rfc3339(&rec.start)
+            .map(|start| clock::now().nanos_since(start))
+            .unwrap_or(0);
+        let ran = Duration::from_nanos(u64::try_from(ran).unwrap_or(0));
+        tracing::info!(dir = %dir.display(), "adopting a job task that was running when the server stopped");
+        let outcome = process::adopt(dir, limit.saturating_sub(ran), cancel).await;
+        self.finish_run(dir, rec, outcome, limit_secs, redactor)
+    }
+
+    /// Keeps the (redacted) output and the artifacts of an ended run and completes its record.
+    fn finish_run(
+        &self,
+        dir: &Path,
+        mut rec: RunRecord,
+        outcome: process::Outcome,
+        limit_secs: i64,
+        redactor: &Redactor,
+    ) -> TaskOutcome {
+        let keptn_dir = dir.join("keptn");
 
         let mut output = redactor.redact(&String::from_utf8_lossy(&outcome.head));
         if outcome.total > outcome.head.len() as u64 {
@@ -723,10 +893,13 @@ impl JobExecutor {
         if let Err(e) = std::fs::write(dir.join(record::OUTPUT_FILE), &output) {
             tracing::warn!(error = %e, "cannot write a job's output file");
         }
+        supervisor::remove_files(dir);
         let tail_text = redactor.redact(&String::from_utf8_lossy(&outcome.tail));
         let tail = process::tail_of(&tail_text, TAIL_LINES, TAIL_BYTES).to_owned();
         record::remove_inputs(&keptn_dir);
-        let (artifacts, note) = record::collect_artifacts(&keptn_dir.join("out"));
+        let out_dir = keptn_dir.join("out");
+        let (mut artifacts, note) = record::collect_artifacts(&out_dir);
+        redact_artifacts(&out_dir, &mut artifacts, redactor);
 
         rec.end = Some(clock::now().to_rfc3339_nano());
         rec.output_bytes = outcome.total;
@@ -749,7 +922,7 @@ impl JobExecutor {
                 RunStatus::Aborted,
                 Some("the sequence was aborted".to_owned()),
             ),
-            Ending::SpawnFailed(e) => (RunStatus::Failed, Some(e.clone())),
+            Ending::SpawnFailed(e) | Ending::Lost(e) => (RunStatus::Failed, Some(e.clone())),
         };
         let reason = reason.map(|r| redactor.redact(&r));
         rec.status = status;
@@ -758,7 +931,7 @@ impl JobExecutor {
             _ => None,
         };
         rec.reason = reason.clone();
-        self.save(&dir, &rec);
+        self.save(dir, &rec);
         match (status, reason) {
             (RunStatus::Succeeded, _) => TaskOutcome::Passed { tail },
             (RunStatus::Aborted, _) => TaskOutcome::Aborted,
@@ -890,6 +1063,34 @@ impl JobExecutor {
         if let Err(e) = self.driver.submit(event).await {
             tracing::error!(error = %e, "job-executor-service could not answer");
         }
+    }
+}
+
+/// Redacts the kept artifacts in place (their sizes follow), and the finished data's strings
+/// also decoded (a task's JSON writer may escape a secret differently from the forms the
+/// redactor knows).
+fn redact_artifacts(out_dir: &Path, artifacts: &mut [Artifact], redactor: &Redactor) {
+    if redactor.is_empty() {
+        return;
+    }
+    for artifact in artifacts.iter_mut() {
+        let path = out_dir.join(&artifact.path);
+        if artifact.path == FINISHED_DATA_FILE
+            && let Ok(text) = std::fs::read(&path)
+            && let Ok(value) = serde_json::from_slice::<Value>(&text)
+        {
+            let clean = redactor.redact_json(&value);
+            if clean != value
+                && let Ok(bytes) = serde_json::to_vec(&clean)
+            {
+                let _ = std::fs::write(&path, bytes);
+            }
+        }
+        if let Err(e) = redactor.redact_file(&path) {
+            tracing::warn!(error = %e, file = %path.display(), "cannot redact an artifact; removing it");
+            let _ = std::fs::remove_file(&path);
+        }
+        artifact.size = std::fs::metadata(&path).map_or(0, |m| m.len());
     }
 }
 

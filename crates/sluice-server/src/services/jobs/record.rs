@@ -156,6 +156,48 @@ pub fn write_record(dir: &Path, record: &RunRecord) -> std::io::Result<()> {
     std::fs::rename(&tmp, dir.join(RECORD_FILE))
 }
 
+/// The directory of the markers of handlings under way (one file per event, holding its id).
+/// `+` never appears in an event directory's name ([`dir_name`]).
+pub const ACTIVE_DIR: &str = "+active";
+
+/// Marks an event's handling as under way (durably: a crash must not lose it).
+pub fn mark_active(runs_dir: &Path, event_id: &str) -> std::io::Result<()> {
+    let dir = runs_dir.join(ACTIVE_DIR);
+    std::fs::create_dir_all(&dir)?;
+    let tmp = dir.join(format!("{}+tmp", dir_name(event_id)));
+    let mut file = std::fs::File::create(&tmp)?;
+    std::io::Write::write_all(&mut file, event_id.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(dir_name(event_id)))?;
+    std::fs::File::open(&dir)?.sync_all()
+}
+
+/// Removes an event's mark.
+pub fn unmark_active(runs_dir: &Path, event_id: &str) {
+    let _ = std::fs::remove_file(runs_dir.join(ACTIVE_DIR).join(dir_name(event_id)));
+}
+
+/// The ids of the events whose handling was under way.
+pub fn active_events(runs_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(runs_dir.join(ACTIVE_DIR)) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().contains('+'))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter(|id| !id.is_empty())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The record of one task run directory, if it has one.
+pub fn read_record(dir: &Path) -> Option<RunRecord> {
+    let text = std::fs::read(dir.join(RECORD_FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
 /// The task runs of one event, in action and task order, with their output text.
 pub fn read_runs(runs_dir: &Path, event_id: &str) -> Vec<(RunRecord, String)> {
     let dir = event_dir(runs_dir, event_id);

@@ -506,10 +506,15 @@ async fn an_abort_kills_the_process_group_and_sends_no_finished_event() {
     .expect("the process group ended in time")
     .unwrap();
     assert!(began.elapsed() < Duration::from_secs(25));
-    assert!(
-        is_gone(background),
-        "the background sleep {background} survived"
-    );
+    // Its descriptors are closed: it is exiting (the kernel closes files before the process
+    // becomes a zombie, so wait, bounded, for that last step).
+    tokio::time::timeout(DEADLINE, async {
+        while !is_gone(background) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the background sleep {background} survived"));
 
     // The run is recorded as aborted (written right after the group ended) and no finished
     // event was sent.
@@ -789,4 +794,201 @@ async fn configs_are_read_at_the_pinned_commit_and_the_project_level_at_the_late
         Some("service")
     );
     assert_eq!(cache.find(&app.resources, "nope", "dev", "svc", None), None);
+}
+
+/// The message and result of the `.finished` event of a context.
+async fn finished_of(app: &App, context: &str) -> (String, String) {
+    let events = app.store.events_of_context(context).await.unwrap();
+    let finished = events
+        .iter()
+        .find(|e| {
+            e.event_type
+                .as_deref()
+                .is_some_and(|t| t.ends_with(".finished"))
+        })
+        .expect("a finished event");
+    (
+        data(finished)["result"].as_str().unwrap_or("").to_owned(),
+        message(finished),
+    )
+}
+
+#[tokio::test]
+async fn allowlist_escape_sluice_server_is_refused_when_sluice_is_allowed() {
+    let app = app().await;
+    for (args, sub) in [
+        ("[server, --listen, '127.0.0.1:0']", "server"),
+        ("[quickstart]", "quickstart"),
+        ("[helloservice]", "helloservice"),
+        ("[bench, --quick]", "bench"),
+    ] {
+        let body = format!(
+            "      - name: nested\n        image: x\n        cmd: [sluice]\n        args: {args}\n"
+        );
+        put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+        let event = triggered("deployment", "svc", json!({}));
+        let id = event.id.clone().unwrap_or_default();
+        let context = event.shkeptncontext.clone().unwrap_or_default();
+        run_directly(&app, Allowlist::parse("sluice"), event).await;
+        let (result, message) = finished_of(&app, &context).await;
+        assert_eq!(result, "fail");
+        assert!(
+            message.starts_with(&format!(
+                "Forbidden: `sluice {sub}` is not a task subcommand"
+            )),
+            "{message}"
+        );
+        let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].0.status, RunStatus::Failed, "nothing ran");
+        assert_eq!(runs[0].0.exit_code, None, "nothing ran");
+    }
+}
+
+#[tokio::test]
+async fn allowlist_escape_a_fake_ls_on_the_tasks_own_path_is_refused() {
+    let app = app().await;
+    // A program called `ls` somewhere a task could have written it.
+    let fake_dir = app.data_dir.join("planted");
+    std::fs::create_dir_all(&fake_dir).unwrap();
+    let fake = fake_dir.join("ls");
+    std::fs::write(&fake, "#!/bin/sh\necho planted\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let body = format!(
+        "      - name: list\n        image: x\n        cmd: [ls]\n        env:\n          - name: PATH\n            value: '{}:/usr/bin:/bin'\n            valueFrom: string\n",
+        fake_dir.display()
+    );
+    put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::parse("ls"), event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    assert_eq!(
+        message,
+        "Forbidden: command ls does not match the allowed command list"
+    );
+
+    // Without the planted directory in front, `ls` is the server's `ls` and runs.
+    let body = "      - name: list\n        image: x\n        cmd: [ls, /]\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::parse("ls"), event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass", "{message}");
+}
+
+#[tokio::test]
+async fn secret_in_finished_data_base64_and_url_forms_is_redacted_in_event_logs_and_artifacts() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let app = app().await;
+    let secret = "hunter2/very+secret?x y&z";
+    app.store
+        .set_secret(
+            "creds",
+            &BTreeMap::from([("SECRET_X".to_owned(), secret.to_owned())]),
+        )
+        .await
+        .unwrap();
+    let url_form = "hunter2%2Fvery%2Bsecret%3Fx%20y%26z";
+    // The task writes the secret into its finished data, and prints and keeps it base64-
+    // encoded (alone, and inside a longer blob at an odd offset) and URL-encoded.
+    let script = format!(
+        r#"blob=$(printf 'xy%s-and-more' "$SECRET_X" | base64 -w0)
+plain=$(printf '%s' "$SECRET_X" | base64 -w0)
+printf '{{"leaked":"%s","nested":{{"blob":"%s"}}}}' "$SECRET_X" "$blob" > out/finished-data.json
+printf 'plain=%s\nblob=%s\nurl=%s\nurlsafe=%s\n' "$plain" "$blob" '{url_form}' "$(printf '%s' "$plain" | tr '+/' '-_' | tr -d '=')" | tee out/report.txt
+"#
+    );
+    let body = format!(
+        "      - name: leak\n        image: x\n        env:\n          - name: creds\n            valueFrom: secret\n        cmd: [sh, -c, {}]\n",
+        serde_json::to_string(&script).unwrap()
+    );
+    put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    let f = run_through_bus(&app, event).await;
+    assert_eq!(data(&f)["result"], "pass", "{}", message(&f));
+    assert_eq!(
+        data(&f)["leaked"],
+        "***",
+        "the finished data is merged, redacted"
+    );
+
+    let blob = STANDARD.encode(format!("xy{secret}-and-more"));
+    let forms = [
+        secret.to_owned(),
+        STANDARD.encode(secret),
+        URL_SAFE_NO_PAD.encode(secret),
+        url_form.to_owned(),
+        // The part of the blob that only the secret's bytes determine.
+        blob[4..4 + secret.len() * 4 / 3 - 4].to_owned(),
+    ];
+    let leaks = |what: &str, text: &str| {
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{what} leaks {form}: {text}");
+        }
+    };
+    let events = app
+        .store
+        .events_of_context(f.shkeptncontext.as_deref().unwrap_or(""))
+        .await
+        .unwrap();
+    for e in &events {
+        leaks("an event", &e.to_json(Default::default()));
+    }
+    let (status, logs) = get_logs(&app, f.shkeptncontext.as_deref().unwrap_or(""), None).await;
+    assert_eq!(status, 200);
+    leaks("the logs", &logs);
+    assert!(logs.contains("url=***"), "{logs}");
+    let out = record::task_dir(&runs_dir(&app.data_dir), &id, 0, 0).join("keptn/out");
+    for artifact in ["finished-data.json", "report.txt"] {
+        let text = std::fs::read_to_string(out.join(artifact)).unwrap();
+        leaks(artifact, &text);
+    }
+    let runs = record::read_runs(&runs_dir(&app.data_dir), &id);
+    let sizes: Vec<u64> = runs[0].0.artifacts.iter().map(|a| a.size).collect();
+    let on_disk: Vec<u64> = runs[0]
+        .0
+        .artifacts
+        .iter()
+        .map(|a| std::fs::metadata(out.join(&a.path)).unwrap().len())
+        .collect();
+    assert_eq!(sizes, on_disk, "the record has the redacted sizes");
+}
+
+#[tokio::test]
+async fn a_redelivered_event_never_runs_a_task_twice() {
+    let app = app().await;
+    let counter = app.data_dir.join("counter");
+    // The first task passes, the second fails: a redelivery reports the same and runs none.
+    let body = format!(
+        "      - name: count\n        image: x\n        cmd: [sh, -c, 'echo run >> {0}']\n      - name: fail\n        image: x\n        cmd: [sh, -c, 'echo failing >> {0}; exit 4']\n",
+        counter.display()
+    );
+    put(&app, svc(), "job/config.yaml", &config("deployment", &body));
+    let event = triggered("deployment", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap_or_default();
+    run_directly(&app, Allowlist::default(), event.clone()).await;
+    let (result, first) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    run_directly(&app, Allowlist::default(), event).await;
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap(),
+        "run\nfailing\n",
+        "each task ran once"
+    );
+    let events = app.store.events_of_context(&context).await.unwrap();
+    let finished: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type.as_deref() == Some("sh.keptn.event.deployment.finished"))
+        .collect();
+    assert_eq!(finished.len(), 1, "answered once");
+    assert!(
+        first.starts_with("Task 'fail' failed: exited with code 4"),
+        "{first}"
+    );
 }
