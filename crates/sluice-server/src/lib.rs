@@ -8,6 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod bus;
 pub mod clock;
+pub mod connections;
+pub mod data_dir;
 pub mod driver;
 pub mod error;
 pub mod http;
@@ -37,6 +39,8 @@ pub struct ServerConfig {
     pub token_from_env: Option<String>,
     /// The job executor's allowed commands; `None` reads `SLUICE_JOB_ALLOWED_COMMANDS`.
     pub job_allowed_commands: Option<String>,
+    /// Connection cap and client timeouts.
+    pub connections: connections::ConnectionLimits,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -94,10 +98,32 @@ pub async fn serve(
     on_started: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
+    // Before anything is created: every file and directory of the server and of its child
+    // processes is private to its user.
+    data_dir::restrict_new_files();
+    match data_dir::prepare(&config.data_dir).map_err(|source| Error::DataDir {
         path: config.data_dir.clone(),
         source,
-    })?;
+    })? {
+        data_dir::Prepared::Tightened { was } => tracing::warn!(
+            "the data directory {} was readable by others (mode {was:o}); it is now {:o}",
+            config.data_dir.display(),
+            data_dir::DIRECTORY_MODE
+        ),
+        data_dir::Prepared::Created | data_dir::Prepared::Private => {}
+    }
+    let descriptors = connections::raise_descriptor_limit();
+    let mut limits = config.connections;
+    limits.max_connections =
+        connections::effective_max_connections(limits.max_connections, descriptors.now);
+    if limits.max_connections < config.connections.max_connections {
+        tracing::warn!(
+            "serving at most {} connections at once (not {}): the open-file limit is {}",
+            limits.max_connections,
+            config.connections.max_connections,
+            descriptors.now.unwrap_or_default()
+        );
+    }
     let (token, origin) =
         ApiToken::load_or_create(&config.data_dir, config.token_from_env.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -116,10 +142,7 @@ pub async fn serve(
         token,
         origin,
     });
-    axum::serve(listener, api::router(app.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve)?;
+    connections::serve(listener, api::router(app.clone()), limits, shutdown).await;
     drop(app);
     Ok(())
 }

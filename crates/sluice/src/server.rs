@@ -18,6 +18,11 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         listen: args.listen,
         token_from_env: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
         job_allowed_commands: None,
+        connections: sluice_server::connections::ConnectionLimits {
+            max_connections: args.max_connections as usize,
+            header_read_timeout: args.header_timeout,
+            body_idle_timeout: args.body_timeout,
+        },
     };
     let data_dir = args.data_dir.clone();
     runtime.block_on(async move {

@@ -7,6 +7,7 @@ mod evaluate;
 mod http;
 mod lint;
 mod load;
+mod security;
 mod server;
 
 use std::path::{Path, PathBuf};

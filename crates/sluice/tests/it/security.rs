@@ -1,0 +1,140 @@
+//! The server's protections against data leaks and denial of service, end to end: private
+//! file modes in the data directory, the connection cap and client timeouts under a flood at
+//! a lowered descriptor limit, secrets encrypted at rest, and the login backoff.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::scratch;
+use crate::server::{Server, TOKEN, trigger_delivery, tutorial_project};
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Every file and directory under `dir`, depth first.
+fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        out.push(path.clone());
+        if path.is_dir() && !path.is_symlink() {
+            walk(&path, out);
+        }
+    }
+}
+
+#[test]
+fn data_dir_db_wal_shm_and_git_files_are_private_after_a_server_start() {
+    let base = scratch("file-modes");
+    let data = base.join("data");
+    let server = Server::start(&data);
+    tutorial_project(&server);
+    assert_eq!(mode(&data), 0o700, "data directory");
+    for file in ["sluice.db", "sluice.db-wal", "sluice.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    let mut all = Vec::new();
+    walk(&data, &mut all);
+    let git_head = all
+        .iter()
+        .find(|p| {
+            p.file_name().is_some_and(|n| n == "HEAD") && p.starts_with(data.join("projects"))
+        })
+        .expect("the project's git repository has a HEAD file");
+    assert_eq!(mode(git_head), 0o600, "{}", git_head.display());
+    for path in &all {
+        let m = mode(path);
+        assert_eq!(m & 0o077, 0, "{} has mode {m:o}", path.display());
+        if path.is_dir() {
+            assert_eq!(m, 0o700, "{}", path.display());
+        }
+    }
+    drop(server);
+
+    // A data directory that others could read is tightened when a server opens it.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start(&data);
+    assert_eq!(
+        mode(&data),
+        0o700,
+        "an existing data directory is tightened"
+    );
+    drop(server);
+}
+
+/// Reads from `stream` until the server closes it; `true` when it did (end of file or a
+/// reset), `false` when nothing happened within `patience` (a bound, not a measurement).
+fn closed_by_server(stream: &mut TcpStream, patience: Duration) -> bool {
+    stream.set_read_timeout(Some(patience)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn an_idle_connection_flood_at_a_low_descriptor_limit_leaves_health_answering() {
+    const OPEN_FILES: u64 = 256;
+    // More than the cap (128 at 256 descriptors) and than the descriptors themselves.
+    const FLOOD: usize = 300;
+    let data = scratch("flood").join("data");
+    let server = Server::start_with(&data, &["--header-timeout", "1s"], &[], Some(OPEN_FILES));
+    tutorial_project(&server);
+    let addr = server.base.strip_prefix("http://").unwrap().to_owned();
+
+    // A long answer (the event stream) opened before the flood outlives the header timeout.
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /api/sluice/v1/stream?project=fulltour&type=sh.keptn.event.qa.delivery.triggered HTTP/1.1\r\nHost: {addr}\r\nx-token: {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut stream = BufReader::new(stream);
+    let mut status = String::new();
+    stream.read_line(&mut status).unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+
+    // A slow client that never finishes its headers, then idle connections that send nothing.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    let flood: Vec<TcpStream> = (0..FLOOD)
+        .map(|i| TcpStream::connect(&addr).unwrap_or_else(|e| panic!("connection {i}: {e}")))
+        .collect();
+
+    // Health answers although the flood holds more connections than the server may open.
+    let health = crate::http::call(&server.base, TOKEN, "GET", "/health", None);
+    assert_eq!(health.status, 200, "{}", health.body);
+    assert!(
+        closed_by_server(&mut slow, Duration::from_secs(60)),
+        "the slow-loris connection was not dropped"
+    );
+    drop(flood);
+
+    // The stream, older than the header timeout, still delivers new events.
+    let context = trigger_delivery(&server, "ghcr.io/podtato-head/podtatoserver:v0.1.1");
+    let mut line = String::new();
+    for _ in 0..10_000 {
+        line.clear();
+        assert_ne!(stream.read_line(&mut line).unwrap(), 0, "the stream ended");
+        if line.starts_with("data:") && line.contains(&context) {
+            break;
+        }
+    }
+    assert!(
+        line.contains(&context),
+        "the stream did not deliver the event"
+    );
+}
