@@ -30,7 +30,7 @@ pub struct App {
     /// Where everything lives.
     pub data_dir: PathBuf,
     /// The one outgoing HTTP client (see [`crate::http`]).
-    pub http: reqwest::Client,
+    pub http: crate::http::Client,
     /// The built-in lighthouse (quality gates).
     pub lighthouse: Arc<Lighthouse>,
     /// The web UI's logged-in browsers.
