@@ -132,6 +132,9 @@ impl From<sluice_store::Error> for ApiError {
             E::Duplicate { .. } => ApiError::conflict(error.to_string()),
             E::InvalidInput(_) => ApiError::bad_request(error.to_string()),
             E::Database(_) | E::Corrupt(_) => ApiError::internal("the database failed", &error),
+            E::SecretsLocked | E::WrongSecretsKey { .. } | E::Random(_) => {
+                ApiError::internal("the secrets cannot be used", &error)
+            }
         }
     }
 }

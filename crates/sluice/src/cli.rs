@@ -937,6 +937,11 @@ pub struct ServerArgs {
     /// How long a request body may pause before the request fails (Go duration).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = positive_duration)]
     pub body_timeout: std::time::Duration,
+    /// Re-encrypt every stored secret under a new key before serving: a new random key in
+    /// the data directory's key file, or, when the key comes from SLUICE_SECRETS_KEY, the one
+    /// in SLUICE_SECRETS_NEW_KEY.
+    #[arg(long)]
+    pub rotate_secrets_key: bool,
 }
 
 /// A Go duration longer than zero, for flags.

@@ -138,3 +138,104 @@ fn an_idle_connection_flood_at_a_low_descriptor_limit_leaves_health_answering() 
         "the stream did not deliver the event"
     );
 }
+
+/// Whether `needle` occurs in any file under `dir`.
+fn anywhere_on_disk(dir: &Path, needle: &str) -> Vec<std::path::PathBuf> {
+    let mut all = Vec::new();
+    walk(dir, &mut all);
+    all.into_iter()
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            std::fs::read(p)
+                .unwrap_or_default()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+        })
+        .collect()
+}
+
+/// The keys the secret API lists for `name` (they are inside the encrypted value).
+fn listed_keys(server: &Server, name: &str) -> Vec<String> {
+    let a = server.call("GET", "/api/secrets/v1/secret", None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.json()["Secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .map(|s| {
+            s["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Starts a server that must refuse to start; answers what it printed on stderr.
+fn refused_start(data: &Path, env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["server", "--data-dir", data.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0"])
+        .env("SLUICE_API_TOKEN", TOKEN)
+        .env("SLUICE_LOG", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the server started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn secrets_are_encrypted_at_rest_and_survive_restart_and_key_rotation() {
+    const VALUE: &str = "s3cret-value-4b1e9c70";
+    let data = scratch("secrets").join("data");
+    let server = Server::start(&data);
+    let body = serde_json::json!({"name": "shop-creds", "data": {"password": VALUE, "user": "u"}});
+    let a = server.call("POST", "/api/secrets/v1/secret", Some(&body));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(listed_keys(&server, "shop-creds"), ["password", "user"]);
+    assert_eq!(
+        anywhere_on_disk(&data, VALUE),
+        Vec::<std::path::PathBuf>::new(),
+        "the value is on disk in plain text"
+    );
+    let key_file = data.join("secrets.key");
+    assert_eq!(mode(&key_file), 0o600);
+    let first_key = std::fs::read_to_string(&key_file).unwrap();
+    assert!(server.terminate().success());
+
+    // A restart reads the secret with the key file.
+    let server = Server::start(&data);
+    assert_eq!(listed_keys(&server, "shop-creds"), ["password", "user"]);
+    drop(server);
+
+    // A wrong key is refused at start, with the reason.
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let stderr = refused_start(&data, &[("SLUICE_SECRETS_KEY", wrong)]);
+    assert!(stderr.contains("secrets key"), "{stderr}");
+    assert!(stderr.contains("is wrong"), "{stderr}");
+
+    // Rotation: a new key file, the secrets still readable, the old key refused.
+    let server = Server::start_with(&data, &["--rotate-secrets-key"], &[], None);
+    assert_eq!(listed_keys(&server, "shop-creds"), ["password", "user"]);
+    let second_key = std::fs::read_to_string(&key_file).unwrap();
+    assert_ne!(first_key, second_key);
+    assert_eq!(mode(&key_file), 0o600);
+    assert!(server.terminate().success());
+    let server = Server::start(&data);
+    assert_eq!(listed_keys(&server, "shop-creds"), ["password", "user"]);
+    drop(server);
+    let stderr = refused_start(&data, &[("SLUICE_SECRETS_KEY", first_key.trim())]);
+    assert!(stderr.contains("is wrong"), "{stderr}");
+    assert!(anywhere_on_disk(&data, VALUE).is_empty());
+
+    // A lost key file is reported, not replaced.
+    std::fs::remove_file(&key_file).unwrap();
+    let stderr = refused_start(&data, &[]);
+    assert!(stderr.contains("key file"), "{stderr}");
+    assert!(stderr.contains("missing"), "{stderr}");
+    assert!(!key_file.exists());
+}
