@@ -17,6 +17,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What went wrong, for a person.
     pub message: String,
+    /// Seconds to wait before trying again (`Retry-After`), for 429.
+    pub retry_after: Option<u64>,
 }
 
 /// Keptn's error body (`models.Error`).
@@ -32,6 +34,7 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -46,6 +49,19 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             "missing or invalid API token: send it in the x-token header",
         )
+    }
+
+    /// 429: too many wrong tokens from the client's address; it may try again after `wait`.
+    pub fn too_many_failed_logins(wait: std::time::Duration) -> Self {
+        // Whole seconds, rounded up: retrying at the announced time is never too early.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!(
+                "too many wrong API tokens from this address: try again in {seconds} s"
+            ),
+            retry_after: Some(seconds),
+        }
     }
 
     /// 404: something named in the request does not exist.
@@ -74,7 +90,13 @@ impl IntoResponse for ApiError {
             code: self.status.as_u16(),
             message: &self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

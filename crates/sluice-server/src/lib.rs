@@ -14,6 +14,7 @@ pub mod driver;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod login_backoff;
 pub mod metrics;
 mod projects_view;
 pub mod secrets_key;
@@ -276,6 +277,7 @@ pub async fn open_with(
         bus,
         data_dir: data_dir.to_path_buf(),
         sessions: session::Sessions::default(),
+        login_backoff: login_backoff::LoginBackoff::default(),
         secrets_key: secrets_key::Unlocked { origin, rotated },
     })
 }

@@ -35,6 +35,8 @@ pub struct App {
     pub lighthouse: Arc<Lighthouse>,
     /// The web UI's logged-in browsers.
     pub sessions: Sessions,
+    /// Wrong tokens per client address (login and API).
+    pub login_backoff: crate::login_backoff::LoginBackoff,
     /// How the secrets were unlocked at start.
     pub secrets_key: crate::secrets_key::Unlocked,
 }

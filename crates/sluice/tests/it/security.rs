@@ -239,3 +239,44 @@ fn secrets_are_encrypted_at_rest_and_survive_restart_and_key_rotation() {
     assert!(stderr.contains("missing"), "{stderr}");
     assert!(!key_file.exists());
 }
+
+/// One web UI login attempt over a real connection: the status line and `Retry-After`.
+fn login(base: &str, token: &str) -> (u16, Option<String>) {
+    let addr = base.strip_prefix("http://").unwrap();
+    let body = serde_json::json!({ "token": token }).to_string();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /bridge/api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let retry = answer.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .strip_prefix("retry-after:")
+            .map(|v| v.trim().to_owned())
+    });
+    (status, retry)
+}
+
+#[test]
+fn wrong_logins_from_one_address_get_429_with_retry_after() {
+    let server = Server::start(&scratch("login").join("data"));
+    let wrong = "wrong-token-0123456789abcdef";
+    assert_eq!(login(&server.base, TOKEN).0, 200);
+    for attempt in 1..=5 {
+        assert_eq!(login(&server.base, wrong), (401, None), "attempt {attempt}");
+    }
+    assert_eq!(login(&server.base, wrong), (429, Some("1".to_owned())));
+    // While it waits, even the right token is refused, on the API too.
+    assert_eq!(login(&server.base, TOKEN).0, 429);
+    assert_eq!(server.call("GET", "/api/v1/metadata", None).status, 429);
+    assert_eq!(server.call("GET", "/health", None).status, 200);
+}
