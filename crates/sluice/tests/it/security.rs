@@ -8,6 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use crate::scratch;
 use crate::server::{Server, TOKEN, trigger_delivery, tutorial_project};
 
@@ -21,8 +23,11 @@ fn mode(path: &Path) -> u32 {
 
 /// Every file and directory under `dir`, depth first.
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
         out.push(path.clone());
         if path.is_dir() && !path.is_symlink() {
             walk(&path, out);
@@ -36,6 +41,35 @@ fn data_dir_db_wal_shm_and_git_files_are_private_after_a_server_start() {
     let data = base.join("data");
     let server = Server::start(&data);
     tutorial_project(&server);
+    // A job whose command (a child process of the server) writes a file of its own.
+    let job = "apiVersion: v2\nactions:\n  - name: touch\n    events:\n      - name: sh.keptn.event.je-deployment.triggered\n    tasks:\n      - name: touch\n        image: alpine\n        cmd: [\"sh\"]\n        args: [\"-c\", \"mkdir -p out && echo made > out/child-file\"]\n";
+    let a = server.call(
+        "POST",
+        "/api/resource-service/v1/project/fulltour/stage/qa/service/helloservice/resource",
+        Some(
+            &serde_json::json!({"resources": [{"resourceURI": "job/config.yaml",
+            "resourceContent": base64::engine::general_purpose::STANDARD.encode(job)}]}),
+        ),
+    );
+    assert!(
+        a.status == 200 || a.status == 201,
+        "{} {}",
+        a.status,
+        a.body
+    );
+    trigger_delivery(&server, "ghcr.io/podtato-head/podtatoserver:v0.1.1");
+    let child_file = (0..3000)
+        .find_map(|_| {
+            let mut all = Vec::new();
+            walk(&data.join("runs"), &mut all);
+            let found = all.into_iter().find(|p| p.ends_with("out/child-file"));
+            if found.is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            found
+        })
+        .expect("the job ran and wrote its file");
+    assert_eq!(mode(&child_file), 0o600, "a file made by a job's process");
     assert_eq!(mode(&data), 0o700, "data directory");
     for file in ["sluice.db", "sluice.db-wal", "sluice.db-shm"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
@@ -50,7 +84,11 @@ fn data_dir_db_wal_shm_and_git_files_are_private_after_a_server_start() {
         .expect("the project's git repository has a HEAD file");
     assert_eq!(mode(git_head), 0o600, "{}", git_head.display());
     for path in &all {
-        let m = mode(path);
+        // Something the job executor removed since the walk has no mode to check.
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            continue;
+        };
+        let m = meta.permissions().mode() & 0o7777;
         assert_eq!(m & 0o077, 0, "{} has mode {m:o}", path.display());
         if path.is_dir() {
             assert_eq!(m, 0o700, "{}", path.display());
@@ -122,6 +160,23 @@ fn an_idle_connection_flood_at_a_low_descriptor_limit_leaves_health_answering() 
         "the slow-loris connection was not dropped"
     );
     drop(flood);
+
+    // A keep-alive connection that stays silent after its answer is closed as well.
+    let mut kept = TcpStream::connect(&addr).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(kept, "GET /health HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut kept = BufReader::new(kept);
+    let mut status = String::new();
+    kept.read_line(&mut status).unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    // Reading to the end returns only once the server closes the connection.
+    let mut rest = String::new();
+    let closed = match kept.read_to_string(&mut rest) {
+        Ok(_) => true,
+        Err(e) => e.kind() == ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the idle keep-alive connection was not dropped");
 
     // The stream, older than the header timeout, still delivers new events.
     let context = trigger_delivery(&server, "ghcr.io/podtato-head/podtatoserver:v0.1.1");
