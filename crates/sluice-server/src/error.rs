@@ -20,6 +20,8 @@ pub struct ApiError {
     /// Refused files with their diagnostics (uploads only), sent as `files` in
     /// `sluice lint --output json`'s shape besides Keptn's two fields.
     pub files: Vec<crate::uploads::FileReport>,
+    /// Seconds to wait before trying again (`Retry-After`), for 429.
+    pub retry_after: Option<u64>,
 }
 
 /// Keptn's error body (`models.Error`), plus the refused files of an upload.
@@ -38,6 +40,7 @@ impl ApiError {
             status,
             message: message.into(),
             files: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -52,6 +55,20 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             "missing or invalid API token: send it in the x-token header",
         )
+    }
+
+    /// 429: too many wrong tokens from the client's address; it may try again after `wait`.
+    pub fn too_many_failed_logins(wait: std::time::Duration) -> Self {
+        // Whole seconds, rounded up: retrying at the announced time is never too early.
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!(
+                "too many wrong API tokens from this address: try again in {seconds} s"
+            ),
+            retry_after: Some(seconds),
+            files: Vec::new(),
+        }
     }
 
     /// 404: something named in the request does not exist.
@@ -81,7 +98,13 @@ impl IntoResponse for ApiError {
             message: &self.message,
             files: &self.files,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -139,6 +162,9 @@ impl From<sluice_store::Error> for ApiError {
             E::Duplicate { .. } => ApiError::conflict(error.to_string()),
             E::InvalidInput(_) => ApiError::bad_request(error.to_string()),
             E::Database(_) | E::Corrupt(_) => ApiError::internal("the database failed", &error),
+            E::SecretsLocked | E::WrongSecretsKey { .. } | E::Random(_) => {
+                ApiError::internal("the secrets cannot be used", &error)
+            }
         }
     }
 }
@@ -173,6 +199,7 @@ impl From<crate::uploads::Error> for ApiError {
                 message: crate::uploads::summary(&files),
                 files,
                 status: StatusCode::BAD_REQUEST,
+                retry_after: None,
             },
         }
     }

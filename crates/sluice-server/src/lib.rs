@@ -8,12 +8,16 @@ pub mod api;
 pub mod auth;
 pub mod bus;
 pub mod clock;
+pub mod connections;
+pub mod data_dir;
 pub mod driver;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod login_backoff;
 pub mod metrics;
 mod projects_view;
+pub mod secrets_key;
 pub mod services;
 pub mod session;
 pub mod state;
@@ -38,6 +42,15 @@ pub struct ServerConfig {
     pub token_from_env: Option<String>,
     /// The job executor's allowed commands; `None` reads `SLUICE_JOB_ALLOWED_COMMANDS`.
     pub job_allowed_commands: Option<String>,
+    /// Connection cap and client timeouts.
+    pub connections: connections::ConnectionLimits,
+    /// The secrets key (`SLUICE_SECRETS_KEY`), when given by the environment.
+    pub secrets_key_from_env: Option<String>,
+    /// Re-encrypt every secret under a new key before serving.
+    pub rotate_secrets_key: bool,
+    /// The new key of that rotation (`SLUICE_SECRETS_NEW_KEY`); random when the key is in
+    /// a file.
+    pub new_secrets_key_from_env: Option<String>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -73,6 +86,9 @@ pub enum Error {
     /// The project repositories could not be opened.
     #[error("cannot open the project repositories: {0}")]
     Resources(#[from] sluice_resources::ResourceError),
+    /// The secrets could not be unlocked or their key rotated.
+    #[error("cannot unlock the secrets")]
+    SecretsKey(#[from] secrets_key::Error),
     /// The sequence engine could not be restored.
     #[error("cannot restore the sequence engine: {0}")]
     Driver(#[from] driver::Error),
@@ -87,6 +103,8 @@ pub struct Started {
     pub token: ApiToken,
     /// Where it came from (print it when it was just created).
     pub origin: TokenOrigin,
+    /// Where the secrets key came from, and the rotation done at this start.
+    pub secrets_key: secrets_key::Unlocked,
 }
 
 /// Runs a server until `shutdown` completes. `on_started` is called once it listens.
@@ -95,10 +113,32 @@ pub async fn serve(
     on_started: impl FnOnce(&Started),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
+    // Before anything is created: every file and directory of the server and of its child
+    // processes is private to its user.
+    data_dir::restrict_new_files();
+    match data_dir::prepare(&config.data_dir).map_err(|source| Error::DataDir {
         path: config.data_dir.clone(),
         source,
-    })?;
+    })? {
+        data_dir::Prepared::Tightened { was } => tracing::warn!(
+            "the data directory {} was readable by others (mode {was:o}); it is now {:o}",
+            config.data_dir.display(),
+            data_dir::DIRECTORY_MODE
+        ),
+        data_dir::Prepared::Created | data_dir::Prepared::Private => {}
+    }
+    let descriptors = connections::raise_descriptor_limit();
+    let mut limits = config.connections;
+    limits.max_connections =
+        connections::effective_max_connections(limits.max_connections, descriptors.now);
+    if limits.max_connections < config.connections.max_connections {
+        tracing::warn!(
+            "serving at most {} connections at once (not {}): the open-file limit is {}",
+            limits.max_connections,
+            config.connections.max_connections,
+            descriptors.now.unwrap_or_default()
+        );
+    }
     let (token, origin) =
         ApiToken::load_or_create(&config.data_dir, config.token_from_env.clone())?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -110,12 +150,16 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(Error::Serve)?;
     let options = OpenOptions {
         job_allowed_commands: config.job_allowed_commands.clone(),
+        secrets_key_from_env: config.secrets_key_from_env.clone(),
+        rotate_secrets_key: config.rotate_secrets_key,
+        new_secrets_key_from_env: config.new_secrets_key_from_env.clone(),
     };
     let app = Arc::new(open_with(&config.data_dir, token.clone(), &options).await?);
     on_started(&Started {
         addr,
         token,
         origin,
+        secrets_key: app.secrets_key.clone(),
     });
     // Shutting down interrupts long repository writes (they commit nothing), so the drain
     // never waits for one.
@@ -124,10 +168,7 @@ pub async fn serve(
         shutdown.await;
         resources.interrupt();
     };
-    axum::serve(listener, api::router(app.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(Error::Serve)?;
+    connections::serve(listener, api::router(app.clone()), limits, shutdown).await;
     drop(app);
     Ok(())
 }
@@ -144,6 +185,13 @@ pub struct OpenOptions {
     /// The job executor's allowed commands (comma-separated); `None` reads
     /// `SLUICE_JOB_ALLOWED_COMMANDS`.
     pub job_allowed_commands: Option<String>,
+    /// The secrets key in base64; `None` uses the data directory's key file (created when
+    /// missing).
+    pub secrets_key_from_env: Option<String>,
+    /// Re-encrypt every secret under a new key (see [`secrets_key::rotate`]).
+    pub rotate_secrets_key: bool,
+    /// The new key of that rotation in base64; `None`: random (key file only).
+    pub new_secrets_key_from_env: Option<String>,
 }
 
 /// Like [`open`], with explicit options.
@@ -153,6 +201,21 @@ pub async fn open_with(
     options: &OpenOptions,
 ) -> Result<App, Error> {
     let store = Arc::new(sluice_store::Store::open(data_dir).await?);
+    let origin =
+        secrets_key::unlock(&store, data_dir, options.secrets_key_from_env.as_deref()).await?;
+    let rotated = if options.rotate_secrets_key {
+        Some(
+            secrets_key::rotate(
+                &store,
+                data_dir,
+                &origin,
+                options.new_secrets_key_from_env.as_deref(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let resources = Arc::new(sluice_resources::ResourceStore::open(
         sluice_resources::StoreConfig::new(data_dir),
     )?);
@@ -222,5 +285,7 @@ pub async fn open_with(
         bus,
         data_dir: data_dir.to_path_buf(),
         sessions: session::Sessions::default(),
+        login_backoff: login_backoff::LoginBackoff::default(),
+        secrets_key: secrets_key::Unlocked { origin, rotated },
     })
 }

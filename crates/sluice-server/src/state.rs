@@ -30,11 +30,15 @@ pub struct App {
     /// Where everything lives.
     pub data_dir: PathBuf,
     /// The one outgoing HTTP client (see [`crate::http`]).
-    pub http: reqwest::Client,
+    pub http: crate::http::Client,
     /// The built-in lighthouse (quality gates).
     pub lighthouse: Arc<Lighthouse>,
     /// The web UI's logged-in browsers.
     pub sessions: Sessions,
+    /// Wrong tokens per client address (login and API).
+    pub login_backoff: crate::login_backoff::LoginBackoff,
+    /// How the secrets were unlocked at start.
+    pub secrets_key: crate::secrets_key::Unlocked,
 }
 
 impl std::fmt::Debug for App {

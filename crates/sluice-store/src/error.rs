@@ -28,6 +28,21 @@ pub enum Error {
     /// The database failed (I/O, locking, a constraint).
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// Secrets cannot be read or written before [`crate::Store::unlock_secrets`].
+    #[error("secrets are locked: no secrets key was given")]
+    SecretsLocked,
+    /// The secrets key does not open a stored secret (another data directory's key, an old
+    /// key after a rotation, or a changed database).
+    #[error(
+        "the secrets key does not open the stored secret {name:?}: give the key this data directory's secrets were encrypted with"
+    )]
+    WrongSecretsKey {
+        /// The first secret that did not open.
+        name: String,
+    },
+    /// The operating system gave no randomness (for a key or a nonce).
+    #[error("no randomness from the operating system: {0}")]
+    Random(String),
     /// The database holds something this program cannot read (a stored document that no
     /// longer parses, a schema newer than this program).
     #[error("store is corrupt: {0}")]

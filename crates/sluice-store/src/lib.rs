@@ -43,7 +43,7 @@ mod projects;
 mod query;
 pub mod reference;
 mod schema;
-mod secrets;
+pub mod secrets;
 mod uniform;
 
 #[cfg(test)]
@@ -68,6 +68,7 @@ pub use page::{Page, Paging};
 pub use projects::{
     EventContextInfo, LastEvent, ProjectRecord, ScopeExists, ServiceRecord, ServiceStageRecord,
 };
+pub use secrets::SecretsKey;
 pub use uniform::UniformRegistration;
 
 /// File name of the database inside the data directory.
@@ -110,6 +111,8 @@ pub struct Store {
     path: PathBuf,
     /// Project/stage/service scopes known to exist (see [`Store::scope`]).
     scopes: Arc<Mutex<KnownScopes>>,
+    /// The key secrets are sealed with, once [`Store::unlock_secrets`] accepted it.
+    secrets_key: Arc<std::sync::RwLock<Option<SecretsKey>>>,
 }
 
 /// Scopes found to exist, and a generation that every change of projects, stages or
@@ -156,6 +159,7 @@ impl Store {
             readers,
             path,
             scopes: Arc::default(),
+            secrets_key: Arc::default(),
         })
     }
 

@@ -15,7 +15,7 @@ use sqlx::SqliteConnection;
 use crate::error::{Error, Result};
 
 /// The migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -195,5 +195,15 @@ const V2: &str = r#"
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL CHECK (json_valid(value))
+) STRICT;
+"#;
+
+/// Version 3: secrets encrypted at rest (see `secrets.rs`). The plain-text table `secrets` of
+/// versions 1 and 2 stays, empty once `Store::unlock_secrets` has encrypted its rows.
+const V3: &str = r#"
+CREATE TABLE sealed_secrets (
+    name   TEXT PRIMARY KEY,
+    nonce  BLOB NOT NULL,
+    sealed BLOB NOT NULL
 ) STRICT;
 "#;

@@ -1,29 +1,231 @@
-//! Secrets: named sets of key/value pairs for integrations (the job executor).
+//! Secrets: named sets of key/value pairs for integrations (the job executor's `valueFrom`
+//! variables, the Prometheus provider's password), encrypted at rest.
 //!
-//! Values are stored as given, unencrypted: the data directory must be protected like the
-//! secrets themselves (file permissions, disk encryption). Encryption at rest is out of scope
-//! for now.
+//! Each secret's JSON is sealed with XChaCha20-Poly1305 under the store's [`SecretsKey`]: a
+//! random 24-byte nonce per value, and the secret's name as associated data (a sealed value
+//! copied under another name does not open). The database holds only nonces and ciphertexts
+//! (table `sealed_secrets`); the key lives outside it (the server keeps it in a key file or
+//! takes it from the environment).
+//!
+//! A store opens with its secrets locked: [`Store::unlock_secrets`] checks that the key opens
+//! every stored secret (a wrong key is refused before anything is served), encrypts the
+//! plain-text secrets that versions before encryption left in the table `secrets`, and erases
+//! them (SQLite's `secure_delete` for that transaction, then a WAL checkpoint, so the plain
+//! text leaves the database and WAL files). [`Store::rotate_secrets_key`] re-encrypts every
+//! secret under a new key in one transaction.
 
 use std::collections::BTreeMap;
 
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
 use crate::error::{Error, Result};
 use crate::{Store, parse_stored};
+
+/// Length of a [`SecretsKey`] in bytes.
+pub const KEY_LEN: usize = 32;
+
+const NONCE_LEN: usize = 24;
+
+/// The key secrets are sealed with (256 bits).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretsKey([u8; KEY_LEN]);
+
+impl std::fmt::Debug for SecretsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretsKey(<redacted>)")
+    }
+}
+
+impl SecretsKey {
+    /// A new random key from the operating system.
+    pub fn generate() -> Result<SecretsKey> {
+        let mut bytes = [0u8; KEY_LEN];
+        getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+        Ok(SecretsKey(bytes))
+    }
+
+    /// The key with these bytes.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> SecretsKey {
+        SecretsKey(bytes)
+    }
+
+    /// The key's bytes (to store it).
+    pub fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new((&self.0).into())
+    }
+
+    /// Seals a secret's JSON text; answers the nonce and the ciphertext.
+    fn seal(&self, name: &str, text: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| Error::Random(e.to_string()))?;
+        let sealed = self
+            .cipher()
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: text.as_bytes(),
+                    aad: name.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::InvalidInput(format!("cannot encrypt secret {name:?}")))?;
+        Ok((nonce.to_vec(), sealed))
+    }
+
+    /// Opens a sealed secret; `None` when this key (or this name) does not open it.
+    fn open(&self, name: &str, nonce: &[u8], sealed: &[u8]) -> Option<String> {
+        if nonce.len() != NONCE_LEN {
+            return None;
+        }
+        let plain = self
+            .cipher()
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: name.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
 
 fn what(name: &str) -> String {
     format!("secret {name:?}")
 }
 
+/// A stored secret: name, nonce, ciphertext.
+type SealedRow = (String, Vec<u8>, Vec<u8>);
+
 impl Store {
+    fn secrets_key(&self) -> Result<SecretsKey> {
+        self.secrets_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or(Error::SecretsLocked)
+    }
+
+    /// Checks that `key` opens every stored secret, encrypts the plain-text secrets of older
+    /// versions with it (erasing their plain text), and uses it from now on. Answers how many
+    /// plain-text secrets were encrypted. A key that does not open a stored secret is refused
+    /// ([`Error::WrongSecretsKey`]) and changes nothing.
+    pub async fn unlock_secrets(&self, key: SecretsKey) -> Result<usize> {
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await?;
+        let migrated = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let sealed: Vec<SealedRow> =
+                sqlx::query_as("SELECT name, nonce, sealed FROM sealed_secrets ORDER BY name")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (name, nonce, ciphertext) in &sealed {
+                if key.open(name, nonce, ciphertext).is_none() {
+                    return Err(Error::WrongSecretsKey { name: name.clone() });
+                }
+            }
+            let plain: Vec<(String, String)> =
+                sqlx::query_as("SELECT name, data FROM secrets ORDER BY name")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (name, text) in &plain {
+                let (nonce, ciphertext) = key.seal(name, text)?;
+                sqlx::query(
+                    "INSERT INTO sealed_secrets (name, nonce, sealed) VALUES (?, ?, ?) \
+                     ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, sealed = excluded.sealed",
+                )
+                .bind(name)
+                .bind(nonce)
+                .bind(ciphertext)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM secrets").execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(plain.len())
+        }
+        .await;
+        let off = sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await;
+        let migrated = migrated?;
+        off?;
+        if migrated > 0 {
+            // Copy the erased pages into the database file and empty the WAL, so the plain
+            // text is in neither file any more.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        *self
+            .secrets_key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key);
+        Ok(migrated)
+    }
+
+    /// Re-encrypts every secret under `new` in one transaction and uses it from now on. The
+    /// store must be unlocked.
+    pub async fn rotate_secrets_key(&self, new: SecretsKey) -> Result<()> {
+        let old = self.secrets_key()?;
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query("PRAGMA secure_delete = ON")
+            .execute(&mut *conn)
+            .await?;
+        let rotated = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let sealed: Vec<SealedRow> =
+                sqlx::query_as("SELECT name, nonce, sealed FROM sealed_secrets ORDER BY name")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (name, nonce, ciphertext) in &sealed {
+                let text = old
+                    .open(name, nonce, ciphertext)
+                    .ok_or_else(|| Error::WrongSecretsKey { name: name.clone() })?;
+                let (nonce, ciphertext) = new.seal(name, &text)?;
+                sqlx::query("UPDATE sealed_secrets SET nonce = ?, sealed = ? WHERE name = ?")
+                    .bind(nonce)
+                    .bind(ciphertext)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<(), Error>(())
+        }
+        .await;
+        let off = sqlx::query("PRAGMA secure_delete = OFF")
+            .execute(&mut *conn)
+            .await;
+        rotated?;
+        off?;
+        *self
+            .secrets_key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(new);
+        Ok(())
+    }
+
     /// Creates or replaces a secret.
     pub async fn set_secret(&self, name: &str, data: &BTreeMap<String, String>) -> Result<()> {
+        let key = self.secrets_key()?;
         let text = serde_json::to_string(data)
             .map_err(|e| Error::InvalidInput(format!("secret data: {e}")))?;
+        let (nonce, ciphertext) = key.seal(name, &text)?;
         sqlx::query(
-            "INSERT INTO secrets (name, data) VALUES (?, ?) \
-             ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+            "INSERT INTO sealed_secrets (name, nonce, sealed) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, sealed = excluded.sealed",
         )
         .bind(name)
-        .bind(text)
+        .bind(nonce)
+        .bind(ciphertext)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -31,24 +233,33 @@ impl Store {
 
     /// The key/value pairs of a secret.
     pub async fn secret(&self, name: &str) -> Result<BTreeMap<String, String>> {
-        let text: String = sqlx::query_scalar("SELECT data FROM secrets WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.readers)
-            .await?
-            .ok_or_else(|| Error::not_found(what(name)))?;
+        let key = self.secrets_key()?;
+        let (nonce, ciphertext): (Vec<u8>, Vec<u8>) =
+            sqlx::query_as("SELECT nonce, sealed FROM sealed_secrets WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.readers)
+                .await?
+                .ok_or_else(|| Error::not_found(what(name)))?;
+        let text = key
+            .open(name, &nonce, &ciphertext)
+            .ok_or_else(|| Error::WrongSecretsKey {
+                name: name.to_owned(),
+            })?;
         parse_stored("secret", &text)
     }
 
     /// The names of all secrets, sorted (never their values).
     pub async fn secret_names(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar("SELECT name FROM secrets ORDER BY name")
-            .fetch_all(&self.readers)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT name FROM sealed_secrets ORDER BY name")
+                .fetch_all(&self.readers)
+                .await?,
+        )
     }
 
     /// Deletes a secret.
     pub async fn delete_secret(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM secrets WHERE name = ?")
+        let done = sqlx::query("DELETE FROM sealed_secrets WHERE name = ?")
             .bind(name)
             .execute(&self.writer)
             .await?;
@@ -64,11 +275,28 @@ mod tests {
     use super::*;
     use crate::testutil::TempDir;
 
+    fn key(byte: u8) -> SecretsKey {
+        SecretsKey::from_bytes([byte; KEY_LEN])
+    }
+
+    /// Whether `needle` occurs in any file of the directory (the database, WAL and index).
+    fn on_disk(dir: &std::path::Path, needle: &str) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            let bytes = std::fs::read(e.unwrap().path()).unwrap_or_default();
+            bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+        })
+    }
+
     #[tokio::test]
     async fn secrets_set_get_list_delete() {
         let dir = TempDir::new("secrets");
         let store = Store::open(&dir.0).await.unwrap();
         let data: BTreeMap<String, String> = [("token".to_string(), "s3cr3t".to_string())].into();
+        assert!(matches!(
+            store.set_secret("dynatrace", &data).await,
+            Err(Error::SecretsLocked)
+        ));
+        assert_eq!(store.unlock_secrets(key(1)).await.unwrap(), 0);
         store.set_secret("dynatrace", &data).await.unwrap();
         store.set_secret("aws", &BTreeMap::new()).await.unwrap();
         assert_eq!(store.secret("dynatrace").await.unwrap(), data);
@@ -82,5 +310,91 @@ mod tests {
             store.delete_secret("aws").await,
             Err(Error::NotFound { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn secret_values_are_encrypted_at_rest_and_need_the_right_key() {
+        let dir = TempDir::new("secrets-sealed");
+        let value = "plain-value-8d1f0c";
+        let data: BTreeMap<String, String> = [("password".to_string(), value.to_string())].into();
+        let store = Store::open(&dir.0).await.unwrap();
+        store.unlock_secrets(key(1)).await.unwrap();
+        store.set_secret("creds", &data).await.unwrap();
+        assert!(
+            !on_disk(&dir.0, value),
+            "the value is on disk in plain text"
+        );
+        store.close().await;
+
+        let store = Store::open(&dir.0).await.unwrap();
+        assert!(matches!(
+            store.secret("creds").await,
+            Err(Error::SecretsLocked)
+        ));
+        match store.unlock_secrets(key(2)).await {
+            Err(Error::WrongSecretsKey { name }) => assert_eq!(name, "creds"),
+            other => panic!("expected WrongSecretsKey, got {other:?}"),
+        }
+        assert!(matches!(
+            store.secret("creds").await,
+            Err(Error::SecretsLocked)
+        ));
+        store.unlock_secrets(key(1)).await.unwrap();
+        assert_eq!(store.secret("creds").await.unwrap(), data);
+
+        // A sealed value moved under another name does not open.
+        sqlx::query(
+            "INSERT INTO sealed_secrets (name, nonce, sealed) \
+             SELECT 'other', nonce, sealed FROM sealed_secrets WHERE name = 'creds'",
+        )
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        assert!(matches!(
+            store.secret("other").await,
+            Err(Error::WrongSecretsKey { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn plain_text_secrets_of_older_versions_are_encrypted_and_erased_on_unlock() {
+        let dir = TempDir::new("secrets-migrate");
+        let value = "legacy-plain-5a7e21";
+        let store = Store::open(&dir.0).await.unwrap();
+        sqlx::query("INSERT INTO secrets (name, data) VALUES ('old', ?)")
+            .bind(format!(r#"{{"token":"{value}"}}"#))
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        assert!(on_disk(&dir.0, value), "the test wrote the plain text");
+        assert_eq!(store.unlock_secrets(key(7)).await.unwrap(), 1);
+        assert_eq!(
+            store.secret("old").await.unwrap(),
+            [("token".to_string(), value.to_string())].into()
+        );
+        assert_eq!(store.secret_names().await.unwrap(), ["old"]);
+        assert!(!on_disk(&dir.0, value), "the plain text is still on disk");
+        store.close().await;
+        assert!(!on_disk(&dir.0, value), "the plain text is still on disk");
+    }
+
+    #[tokio::test]
+    async fn rotating_the_key_keeps_secrets_readable_under_the_new_key_only() {
+        let dir = TempDir::new("secrets-rotate");
+        let data: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
+        let store = Store::open(&dir.0).await.unwrap();
+        store.unlock_secrets(key(1)).await.unwrap();
+        store.set_secret("a", &data).await.unwrap();
+        store.set_secret("b", &data).await.unwrap();
+        store.rotate_secrets_key(key(2)).await.unwrap();
+        assert_eq!(store.secret("a").await.unwrap(), data);
+        store.close().await;
+        let store = Store::open(&dir.0).await.unwrap();
+        assert!(matches!(
+            store.unlock_secrets(key(1)).await,
+            Err(Error::WrongSecretsKey { .. })
+        ));
+        store.unlock_secrets(key(2)).await.unwrap();
+        assert_eq!(store.secret("b").await.unwrap(), data);
     }
 }

@@ -930,6 +930,32 @@ pub struct ServerArgs {
     /// Address to listen on. Loopback by default; expose it deliberately.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
     pub listen: std::net::SocketAddr,
+    /// Connections served at once; more wait until one closes. Lowered at start so that
+    /// descriptors stay free for the store, git and jobs (see docs/security.md).
+    #[arg(long, value_name = "N", default_value_t = sluice_server::connections::DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// How long a client may take to send a request's headers; idle and slow connections
+    /// are closed after it (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = positive_duration)]
+    pub header_timeout: std::time::Duration,
+    /// How long a request body may pause before the request fails (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = positive_duration)]
+    pub body_timeout: std::time::Duration,
+    /// Re-encrypt every stored secret under a new key before serving: a new random key in
+    /// the data directory's key file, or, when the key comes from SLUICE_SECRETS_KEY, the one
+    /// in SLUICE_SECRETS_NEW_KEY.
+    #[arg(long)]
+    pub rotate_secrets_key: bool,
+}
+
+/// A Go duration longer than zero, for flags.
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = sluice_model::duration::GoDuration::parse(text)
+        .map_err(|e| format!("{e} (write it like 30s or 2m)"))?;
+    if d.is_negative() || d.as_nanos() == 0 {
+        return Err("must be longer than zero".to_owned());
+    }
+    Ok(d.to_std())
 }
 
 /// Output formats of `lint`.

@@ -94,6 +94,10 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
             .unwrap_or_else(|| "127.0.0.1:0".parse().expect("valid address")),
         token_from_env: Some(token.clone()),
         job_allowed_commands: Some("sluice,locust".to_owned()),
+        connections: Default::default(),
+        secrets_key_from_env: None,
+        rotate_secrets_key: false,
+        new_secrets_key_from_env: None,
     };
     let server = runtime.spawn(sluice_server::serve(
         config,
@@ -190,7 +194,10 @@ fn prepare_data_dir(given: Option<&Path>) -> Result<PathBuf> {
             dir.display()
         );
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Private like every server's data directory (the server would tighten it anyway).
+    sluice_server::data_dir::restrict_new_files();
+    sluice_server::data_dir::prepare(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
 

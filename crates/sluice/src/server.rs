@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use sluice_server::auth::{TOKEN_ENV, TOKEN_FILE, TokenOrigin};
+use sluice_server::secrets_key::{self, KeyOrigin, Rotated};
 use sluice_server::{ServerConfig, Started};
 
 use crate::cli::{HelloserviceArgs, ServerArgs};
@@ -18,6 +19,14 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         listen: args.listen,
         token_from_env: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
         job_allowed_commands: None,
+        connections: sluice_server::connections::ConnectionLimits {
+            max_connections: args.max_connections as usize,
+            header_read_timeout: args.header_timeout,
+            body_idle_timeout: args.body_timeout,
+        },
+        secrets_key_from_env: env_value(secrets_key::KEY_ENV),
+        rotate_secrets_key: args.rotate_secrets_key,
+        new_secrets_key_from_env: env_value(secrets_key::NEW_KEY_ENV),
     };
     let data_dir = args.data_dir.clone();
     runtime.block_on(async move {
@@ -25,6 +34,11 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
     })?;
     eprintln!("sluice server stopped");
     Ok(0)
+}
+
+/// A non-empty environment variable.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Runs the example service until SIGTERM or Ctrl-C; returns the exit code.
@@ -86,6 +100,26 @@ fn announce(started: &Started, data_dir: &std::path::Path) {
             );
         }
         TokenOrigin::Environment => println!("API token: from {TOKEN_ENV}"),
+    }
+    match &started.secrets_key.origin {
+        KeyOrigin::Created(path) => println!(
+            "secrets key: created now in {} (back it up apart from the data; see docs/security.md)",
+            path.display()
+        ),
+        KeyOrigin::File(path) => println!("secrets key: the one stored in {}", path.display()),
+        KeyOrigin::Environment => println!("secrets key: from {}", secrets_key::KEY_ENV),
+    }
+    match &started.secrets_key.rotated {
+        Some(Rotated::File(path)) => println!(
+            "secrets key rotated: every secret is re-encrypted under the new key in {} (back it up again)",
+            path.display()
+        ),
+        Some(Rotated::Environment) => println!(
+            "secrets key rotated: every secret is re-encrypted under the key in {}; start with that key in {} from now on",
+            secrets_key::NEW_KEY_ENV,
+            secrets_key::KEY_ENV
+        ),
+        None => {}
     }
     if started.origin != TokenOrigin::Created {
         println!("web UI: {url}/bridge/ (log in with the API token)");

@@ -189,6 +189,7 @@ fn session_answer(session: &Session) -> Json<serde_json::Value> {
 
 async fn login(
     State(app): State<Arc<App>>,
+    client: super::ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -208,12 +209,12 @@ async fn login(
             "invalid login request: {e} (expected {{\"token\": \"...\"}})"
         ))
     })?;
-    if !app.token.matches(request.token.trim()) {
-        return Err(ApiError::new(
+    super::check_token(&app, client, request.token.trim(), Instant::now(), || {
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong API token: use the token `sluice server` printed when it created it (or SLUICE_API_TOKEN)",
-        ));
-    }
+        )
+    })?;
     let session = app
         .sessions
         .create(Instant::now())
@@ -327,6 +328,71 @@ mod tests {
             .unwrap()
             .to_owned();
         (id, csrf)
+    }
+
+    /// A login attempt from `client` with `token`: status and `Retry-After`.
+    async fn login_from(
+        router: &Router,
+        client: &str,
+        token: &str,
+    ) -> (StatusCode, Option<String>) {
+        let addr: std::net::SocketAddr = format!("{client}:40000").parse().unwrap();
+        let mut r = request("POST", "/bridge/api/login")
+            .header("content-type", "application/json")
+            .body(Body::from(json!({ "token": token }).to_string()))
+            .unwrap();
+        r.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        let (status, headers, _) = send(router, r).await;
+        let retry = headers
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, retry)
+    }
+
+    #[tokio::test]
+    async fn failed_logins_back_off_per_address_and_a_success_resets() {
+        use crate::login_backoff::FREE_FAILURES;
+        let (_app, router) = testkit::app().await;
+        let wrong = "wrong-token-0000000";
+        // Fewer than the free failures, then a success: counting starts again.
+        for _ in 1..FREE_FAILURES {
+            assert_eq!(
+                login_from(&router, "192.0.2.7", wrong).await.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            login_from(&router, "192.0.2.7", TOKEN).await,
+            (StatusCode::OK, None)
+        );
+        for _ in 0..FREE_FAILURES {
+            assert_eq!(
+                login_from(&router, "192.0.2.7", wrong).await,
+                (StatusCode::UNAUTHORIZED, None)
+            );
+        }
+        // Now the address waits, whatever token it sends, on the login and on the API.
+        assert_eq!(
+            login_from(&router, "192.0.2.7", wrong).await,
+            (StatusCode::TOO_MANY_REQUESTS, Some("1".to_owned()))
+        );
+        assert_eq!(
+            login_from(&router, "192.0.2.7", TOKEN).await.0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let mut api = request("GET", "/api/v1/metadata")
+            .header("x-token", TOKEN)
+            .body(Body::empty())
+            .unwrap();
+        api.extensions_mut().insert(axum::extract::ConnectInfo(
+            "192.0.2.7:1".parse::<std::net::SocketAddr>().unwrap(),
+        ));
+        assert_eq!(send(&router, api).await.0, StatusCode::TOO_MANY_REQUESTS);
+        // Another address is not affected.
+        assert_eq!(
+            login_from(&router, "192.0.2.8", TOKEN).await.0,
+            StatusCode::OK
+        );
     }
 
     #[tokio::test]

@@ -22,12 +22,13 @@ pub(crate) mod testkit;
 pub mod triggered;
 pub mod uniform;
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -86,8 +87,63 @@ fn presented_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The address of the client that sent a request (the unspecified address when the server
+/// was not told, as in tests that call the router directly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+impl ClientAddr {
+    fn of(extensions: &axum::http::Extensions) -> ClientAddr {
+        ClientAddr(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        )
+    }
+}
+
+impl<S: Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr::of(&parts.extensions))
+    }
+}
+
+/// Checks a presented API token under the login backoff: a client that presented too many
+/// wrong tokens gets 429 (whatever it presents now) until its wait is over; a wrong token
+/// gets `wrong` and lengthens the wait, a right one resets it.
+pub(crate) fn check_token(
+    app: &App,
+    client: ClientAddr,
+    presented: &str,
+    now: Instant,
+    wrong: impl FnOnce() -> ApiError,
+) -> Result<(), ApiError> {
+    app.login_backoff
+        .check(client.0, now)
+        .map_err(ApiError::too_many_failed_logins)?;
+    if app.token.matches(presented) {
+        app.login_backoff.succeeded(client.0);
+        Ok(())
+    } else {
+        app.login_backoff.failed(client.0, now);
+        Err(wrong())
+    }
+}
+
 async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    match authenticate(&app, request.headers(), request.method(), Instant::now()) {
+    let client = ClientAddr::of(request.extensions());
+    match authenticate(
+        &app,
+        client,
+        request.headers(),
+        request.method(),
+        Instant::now(),
+    ) {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
@@ -98,16 +154,13 @@ async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next
 /// and the session's CSRF token in [`bridge::CSRF_HEADER`].
 fn authenticate(
     app: &App,
+    client: ClientAddr,
     headers: &HeaderMap,
     method: &Method,
     now: Instant,
 ) -> Result<(), ApiError> {
     if let Some(token) = presented_token(headers) {
-        return if app.token.matches(token) {
-            Ok(())
-        } else {
-            Err(ApiError::unauthorized())
-        };
+        return check_token(app, client, token, now, ApiError::unauthorized);
     }
     let Some(id) = bridge::session_cookie(headers) else {
         return Err(ApiError::unauthorized());

@@ -95,12 +95,12 @@ async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
         .await
         .map_err(|e| ApiError::internal("cannot list secrets", &e))?
     {
-        let keys: Vec<String> = app
-            .store
-            .secret(&name)
-            .await
-            .map(|m| m.into_keys().collect())
-            .unwrap_or_default();
+        let keys: Vec<String> = match app.store.secret(&name).await {
+            Ok(data) => data.into_keys().collect(),
+            // Deleted since the names were read.
+            Err(sluice_store::Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
         secrets.push(json!({"name": name, "scope": "keptn-default", "keys": keys}));
     }
     Ok(Json(json!({"Secrets": secrets})))

@@ -174,6 +174,10 @@ mod tests {
     async fn round_trip_and_configure_event() {
         let dir = std::env::temp_dir().join(format!("sluice-mon-{}", crate::ids::fresh()));
         let store = Store::open(&dir).await.unwrap();
+        store
+            .unlock_secrets(sluice_store::SecretsKey::from_bytes([1; 32]))
+            .await
+            .unwrap();
         assert_eq!(load(&store, "p").await.unwrap(), None);
         let name = save_password(&store, "p", Some("http://x"), Some("u"), "pw")
             .await

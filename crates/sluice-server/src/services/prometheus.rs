@@ -43,7 +43,7 @@ pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Prometheus {
     store: Arc<Store>,
     resources: Arc<ResourceStore>,
-    http: reqwest::Client,
+    http: crate::http::Client,
     timeout: Duration,
 }
 
@@ -236,7 +236,11 @@ pub fn base_url(endpoint: &str) -> String {
 
 impl Prometheus {
     /// A provider using the server's shared HTTP client.
-    pub fn new(store: Arc<Store>, resources: Arc<ResourceStore>, http: reqwest::Client) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        resources: Arc<ResourceStore>,
+        http: crate::http::Client,
+    ) -> Self {
         Prometheus {
             store,
             resources,
@@ -331,15 +335,12 @@ impl Prometheus {
         if let Some(user) = &target.user {
             request = request.basic_auth(user, target.password.as_deref());
         }
-        let response = request
+        let answer = request
             .send()
             .await
-            .map_err(|e| format!("unable to query prometheus api: {}", transport(&e)))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| format!("unable to query prometheus api: {}", transport(&e)))?;
+            .map_err(|e| format!("unable to query prometheus api: {e}"))?;
+        let status = answer.status;
+        let text = answer.text();
         match serde_json::from_str::<Value>(&text) {
             Ok(body) => single_value(&body),
             Err(_) if !status.is_success() => Err(format!(
@@ -398,24 +399,6 @@ impl Prometheus {
         }
         out
     }
-}
-
-/// A transport error without the URL (it can be long; credentials are never in it).
-fn transport(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_timeout() {
-        "request timed out".to_owned()
-    } else if e.is_connect() {
-        "cannot connect".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }
 
 impl SliSource for Prometheus {

@@ -149,7 +149,8 @@ fn default_json() -> PathBuf {
 
 /// Runs one group; returns its figures.
 async fn run_group(group: BenchGroup, dir: &Path, sizes: &Sizes) -> Result<Vec<Figure>> {
-    let http = sluice_server::http::client();
+    crate::client::http::install_crypto_provider();
+    let http = reqwest::Client::new();
     let dir = dir.join(group_name(group));
     match group {
         BenchGroup::Overhead => control_plane::overhead(&dir, sizes, http).await,

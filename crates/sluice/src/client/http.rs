@@ -120,7 +120,7 @@ pub struct Api {
     endpoint: String,
 }
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Fails only when a provider is installed already, which is fine.

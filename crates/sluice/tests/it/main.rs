@@ -10,6 +10,7 @@ mod http;
 mod jobs;
 mod lint;
 mod load;
+mod security;
 mod server;
 
 use std::path::{Path, PathBuf};

@@ -27,7 +27,27 @@ pub struct Server {
 impl Server {
     /// Starts a server on a free loopback port and waits until it listens.
     pub fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        Server::start_with(data_dir, &[], &[], None)
+    }
+
+    /// Like [`Server::start`], with more flags and environment variables, and optionally
+    /// under a lowered open-file limit (soft and hard, set by `prlimit`).
+    pub fn start_with(
+        data_dir: &Path,
+        flags: &[&str],
+        env: &[(&str, &str)],
+        open_files: Option<u64>,
+    ) -> Server {
+        let binary = env!("CARGO_BIN_EXE_sluice");
+        let mut command = match open_files {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .args([
                 "server",
                 "--data-dir",
@@ -35,8 +55,10 @@ impl Server {
                 "--listen",
                 "127.0.0.1:0",
             ])
+            .args(flags)
             .env("SLUICE_API_TOKEN", TOKEN)
             .env("SLUICE_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -86,7 +108,7 @@ impl Drop for Server {
     }
 }
 
-pub(crate) fn tutorial_project(server: &Server) {
+pub fn tutorial_project(server: &Server) {
     let shipyard = std::fs::read(repo_root().join("examples/fulltour/shipyard.yaml")).unwrap();
     let encoded = base64::engine::general_purpose::STANDARD.encode(shipyard);
     let a = server.call(
@@ -113,7 +135,7 @@ pub(crate) fn tutorial_project(server: &Server) {
     );
 }
 
-fn trigger_delivery(server: &Server, image: &str) -> String {
+pub fn trigger_delivery(server: &Server, image: &str) -> String {
     let event = json!({
         "specversion": "1.0",
         "type": "sh.keptn.event.qa.delivery.triggered",

@@ -161,7 +161,11 @@ async fn fake_query(
         axum::Json(json!({"status": "success", "data": {"resultType": "vector", "result": result}}))
             .into_response()
     };
-    if query.contains("none") {
+    if query.contains("huge") {
+        // A valid-looking answer that never ends within the client's limit.
+        let padding = "x".repeat(crate::http::MAX_RESPONSE_BYTES);
+        axum::Json(json!({"status": "success", "padding": padding})).into_response()
+    } else if query.contains("none") {
         vector(json!([]))
     } else if query.contains("multi") {
         vector(json!([sample("1"), sample("2")]))
@@ -334,6 +338,38 @@ async fn queries_a_prometheus_and_reports_each_indicator() {
     assert_eq!(d["status"], "succeeded");
     assert_eq!(d["result"], "fail");
     assert_eq!(d["message"], "unable to retrieve metrics");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn an_oversized_prometheus_answer_fails_the_indicator() {
+    let (app, dir) = app().await;
+    create_project(&app, "shop", &["dev"], &["carts"]).await;
+    let (endpoint, _seen) = fake_prometheus().await;
+    configure(&app, Some(&endpoint), false).await;
+    put(
+        &app,
+        "shop",
+        None,
+        None,
+        SLI_URI,
+        "indicators:\n  big: \"huge_query\"\n",
+    )
+    .await;
+    let d = ask(&app, &["big", "throughput"], None).await;
+    let values = d["get-sli"]["indicatorValues"].as_array().unwrap();
+    assert_eq!(values[0]["success"], false, "{d}");
+    assert_eq!(
+        values[0]["message"],
+        format!(
+            "unable to query prometheus api: the answer is larger than the limit of {} bytes",
+            crate::http::MAX_RESPONSE_BYTES
+        )
+    );
+    assert_eq!(
+        values[1]["success"], true,
+        "the next query still works: {d}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
