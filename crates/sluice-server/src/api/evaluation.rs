@@ -11,10 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,6 +21,7 @@ use sluice_model::event::time::evaluation_window;
 use sluice_model::event::{EventData, EventType, KeptnEvent};
 
 use crate::api::events::API_SOURCE;
+use crate::api::extract::{Body, Json, Path};
 use crate::error::ApiError;
 use crate::state::App;
 use crate::{clock, ids};
@@ -53,7 +52,7 @@ struct EvaluationParams {
 async fn create_evaluation(
     State(app): State<Arc<App>>,
     Path((project, stage, service)): Path<(String, String, String)>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let params: EvaluationParams = if body.iter().all(u8::is_ascii_whitespace) {
         EvaluationParams::default()

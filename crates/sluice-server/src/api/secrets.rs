@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::api::extract::Query;
 use crate::error::ApiError;
 use crate::state::App;
 
@@ -57,9 +58,8 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 
 async fn create(
     State(app): State<Arc<App>>,
-    body: Result<Json<SecretBody>, axum::extract::rejection::JsonRejection>,
+    Json(body): Json<SecretBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body?;
     check_name(&body.name)?;
     if body.data.is_empty() {
         return Err(ApiError::bad_request(

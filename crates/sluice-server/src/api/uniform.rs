@@ -15,10 +15,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -28,6 +26,7 @@ use sluice_model::event::Timestamp;
 use sluice_store::{Changes, UniformRegistration};
 use tokio::sync::Mutex;
 
+use crate::api::extract::{Body, Json, Path, Query};
 use crate::api::params::{Params, next_offset, store_error};
 use crate::error::ApiError;
 use crate::state::App;
@@ -199,7 +198,7 @@ struct Registration {
 }
 
 /// `POST /uniform/registration`.
-async fn register(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+async fn register(State(app): State<Arc<App>>, Body(body): Body) -> Result<Response, ApiError> {
     let given: Registration = parse_json(&body, "integration")?;
     if given.name.is_empty() {
         return Err(ApiError::bad_request("the integration needs a name"));
@@ -349,7 +348,7 @@ async fn list_subscriptions(
 async fn create_subscription(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let mut s: Subscription = parse_json(&body, "subscription")?;
     let _guard = WRITE_LOCK.lock().await;
@@ -384,7 +383,7 @@ async fn get_subscription(
 async fn put_subscription(
     State(app): State<Arc<App>>,
     Path((id, sid)): Path<(String, String)>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     let mut s: Subscription = parse_json(&body, "subscription")?;
     let _guard = WRITE_LOCK.lock().await;
@@ -484,7 +483,10 @@ fn log_filter(p: &Params) -> Result<impl Fn(&LogEntry) -> bool, ApiError> {
 }
 
 /// `POST /log` with `{"logs": [...]}`.
-async fn create_logs(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_logs(
+    State(app): State<Arc<App>>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
     #[derive(Deserialize)]
     struct CreateLogs {
         #[serde(default)]
