@@ -29,6 +29,38 @@ impl Store {
         Ok(())
     }
 
+    /// Creates a secret; [`Error::AlreadyExists`] when one has the name.
+    pub async fn create_secret(&self, name: &str, data: &BTreeMap<String, String>) -> Result<()> {
+        let text = serde_json::to_string(data)
+            .map_err(|e| Error::InvalidInput(format!("secret data: {e}")))?;
+        let done = sqlx::query(
+            "INSERT INTO secrets (name, data) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(text)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::exists(what(name)));
+        }
+        Ok(())
+    }
+
+    /// Replaces the data of a secret; [`Error::NotFound`] when there is none of that name.
+    pub async fn update_secret(&self, name: &str, data: &BTreeMap<String, String>) -> Result<()> {
+        let text = serde_json::to_string(data)
+            .map_err(|e| Error::InvalidInput(format!("secret data: {e}")))?;
+        let done = sqlx::query("UPDATE secrets SET data = ? WHERE name = ?")
+            .bind(text)
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(what(name)));
+        }
+        Ok(())
+    }
+
     /// The key/value pairs of a secret.
     pub async fn secret(&self, name: &str) -> Result<BTreeMap<String, String>> {
         let text: String = sqlx::query_scalar("SELECT data FROM secrets WHERE name = ?")
@@ -82,5 +114,26 @@ mod tests {
             store.delete_secret("aws").await,
             Err(Error::NotFound { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn create_secret_refuses_an_existing_name_and_update_a_missing_one() {
+        let dir = TempDir::new("secrets-create-update");
+        let store = Store::open(&dir.0).await.unwrap();
+        let one: BTreeMap<String, String> = [("k".to_string(), "1".to_string())].into();
+        let two: BTreeMap<String, String> = [("k".to_string(), "2".to_string())].into();
+        assert!(matches!(
+            store.update_secret("s", &one).await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(store.secret_names().await.unwrap().is_empty());
+        store.create_secret("s", &one).await.unwrap();
+        assert!(matches!(
+            store.create_secret("s", &two).await,
+            Err(Error::AlreadyExists { .. })
+        ));
+        assert_eq!(store.secret("s").await.unwrap(), one);
+        store.update_secret("s", &two).await.unwrap();
+        assert_eq!(store.secret("s").await.unwrap(), two);
     }
 }
