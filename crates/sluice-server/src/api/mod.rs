@@ -47,6 +47,7 @@ pub fn router(app: Arc<App>) -> Router {
     let protected = Router::new()
         .route("/api/v1/auth", post(auth))
         .route("/api/v1/metadata", get(metadata))
+        .route("/api/v1/import", post(import))
         .route("/metrics", get(metrics))
         .merge(events::routes())
         .merge(stream::routes())
@@ -144,17 +145,32 @@ async fn auth() -> Json<serde_json::Value> {
     Json(json!({"message": "authenticated"}))
 }
 
-/// `GET /api/v1/metadata`, in Keptn's shape.
+/// The Keptn release whose API, events and files sluice is compatible with: what
+/// `/api/v1/metadata` reports as `keptnversion`, a semantic version as Keptn's CLI expects.
+pub const KEPTN_VERSION: &str = "1.4.5";
+
+/// `GET /api/v1/metadata`, in Keptn's shape, plus `sluiceversion` (sluice's own version).
 async fn metadata() -> Json<serde_json::Value> {
     Json(json!({
         "namespace": "sluice",
         "keptnlabel": "keptn",
-        "keptnversion": format!("sluice-{}", env!("CARGO_PKG_VERSION")),
+        "keptnversion": KEPTN_VERSION,
+        "sluiceversion": env!("CARGO_PKG_VERSION"),
         "bridgeversion": "",
         "shipyardversion": "0.2.0",
         "keptnservices": {},
         "automaticprovisioning": false,
     }))
+}
+
+/// `POST /api/v1/import`: Keptn's import of ZIP configuration packages, not implemented.
+async fn import() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "POST /api/v1/import is not implemented: sluice does not import Keptn's ZIP configuration \
+         packages (their manifests run API calls and webhook templates inside Keptn's api-service); \
+         create the services, resources, secrets and subscriptions with the API or the sluice CLI",
+    )
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -296,6 +312,33 @@ mod tests {
         assert_eq!(
             body,
             r#"{"code":404,"message":"no such API path: GET /api/nope"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn metadata_keptnversion_is_a_semver_keptn_release_and_sluiceversion_is_separate() {
+        let (status, body) = call(app().await, req("GET", "/api/v1/metadata", Some(TOKEN))).await;
+        assert_eq!(status, StatusCode::OK);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let keptn = body["keptnversion"].as_str().unwrap();
+        let parts: Vec<u64> = keptn.split('.').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(parts, [1, 4, 5], "{keptn}");
+        assert_eq!(body["sluiceversion"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(body["automaticprovisioning"], false);
+    }
+
+    #[tokio::test]
+    async fn import_answers_501_in_keptns_error_shape() {
+        let (status, body) = call(
+            app().await,
+            req("POST", "/api/v1/import?project=shop", Some(TOKEN)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+        assert_keptn_error(status, &body, "import");
+        assert!(
+            body.contains("POST /api/v1/import is not implemented"),
+            "{body}"
         );
     }
 
