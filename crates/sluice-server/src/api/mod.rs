@@ -238,6 +238,7 @@ async fn not_found(request: Request) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::testkit;
     use crate::auth::ApiToken;
     use axum::body::Body;
     use tower::ServiceExt;
@@ -340,6 +341,48 @@ mod tests {
             body.contains("POST /api/v1/import is not implemented"),
             "{body}"
         );
+    }
+
+    #[tokio::test]
+    async fn page_size_follows_one_rule_on_every_list_endpoint() {
+        let (app, router) = testkit::app().await;
+        testkit::create_project(&app, "shop", testkit::ONE_TASK_SHIPYARD, &["carts"]).await;
+        let lists = [
+            "/api/controlPlane/v1/project",
+            "/api/controlPlane/v1/project/shop/stage",
+            "/api/controlPlane/v1/project/shop/stage/dev/service",
+            "/api/resource-service/v1/project/shop/resource",
+            "/api/mongodb-datastore/event?project=shop",
+            "/api/controlPlane/v1/sequence/shop",
+            "/api/controlPlane/v1/event/triggered/sh.keptn.event.deployment.triggered?project=shop",
+            "/api/controlPlane/v1/log",
+            "/api/sluice/v1/project/shop/stage/dev/service/carts/evaluations",
+        ];
+        for list in lists {
+            let sep = if list.contains('?') { '&' } else { '?' };
+            for bad in ["0", "-5", "x", "2.5"] {
+                let (status, body) =
+                    testkit::call(&router, "GET", &format!("{list}{sep}pageSize={bad}"), None)
+                        .await;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{list} pageSize={bad}: {body}"
+                );
+                assert!(
+                    body["message"].as_str().unwrap().starts_with(&format!(
+                        "invalid pageSize \"{bad}\": expected a whole number of at least 1"
+                    )),
+                    "{list}: {body}"
+                );
+            }
+            for good in ["", "1", "100", "100000"] {
+                let (status, body) =
+                    testkit::call(&router, "GET", &format!("{list}{sep}pageSize={good}"), None)
+                        .await;
+                assert_eq!(status, StatusCode::OK, "{list} pageSize={good}: {body}");
+            }
+        }
     }
 
     /// The body is exactly Keptn's `{code, message}` with `code` equal to the status.

@@ -26,6 +26,7 @@ use sluice_store::{EventContextInfo, ProjectRecord, ServiceStageRecord};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::api::extract::{Json, Path, Query};
+use crate::api::params::{MAX_PAGE_SIZE, page_size};
 use crate::error::ApiError;
 use crate::state::App;
 use crate::{clock, ids};
@@ -35,9 +36,6 @@ pub const SHIPYARD_CONTROLLER: &str = "shipyard-controller";
 
 /// The project-level resource holding the shipyard.
 pub const SHIPYARD_URI: &str = "shipyard.yaml";
-
-/// Keptn's default page size.
-pub const DEFAULT_PAGE_SIZE: usize = 20;
 
 /// Keptn's answer to a shipyard update that changes the stages.
 pub const STAGE_CHANGE_MESSAGE: &str =
@@ -164,21 +162,10 @@ pub struct Page<T> {
 }
 
 impl PageQuery {
-    /// Cuts one page out of `items` (Keptn's `common.Paginate`, but a malformed page size or
-    /// key is an error rather than silently 0).
+    /// Cuts one page out of `items` (Keptn's `common.Paginate`, with the one `pageSize` rule of
+    /// [`page_size`], and a malformed key is an error rather than silently 0).
     pub fn page<T>(&self, items: Vec<T>) -> Result<Page<T>, ApiError> {
-        let size = match self.page_size.as_deref().map(str::trim) {
-            None | Some("") => DEFAULT_PAGE_SIZE,
-            Some(s) => match s.parse::<usize>() {
-                Ok(0) => DEFAULT_PAGE_SIZE,
-                Ok(n) => n,
-                Err(_) => {
-                    return Err(ApiError::bad_request(format!(
-                        "invalid pageSize `{s}`: expected a positive number"
-                    )));
-                }
-            },
-        };
+        let size = page_size(self.page_size.as_deref(), MAX_PAGE_SIZE)? as usize;
         let offset = match self.next_page_key.as_deref().map(str::trim) {
             None | Some("") => 0,
             Some(k) => k.parse::<usize>().map_err(|_| {
@@ -1151,6 +1138,30 @@ mod tests {
             .await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(body["message"], "project already exists");
+    }
+
+    #[tokio::test]
+    async fn service_names_with_white_space_are_refused_and_nothing_is_created() {
+        let s = TestServer::new().await;
+        s.create_project("shop", FULLTOUR).await;
+        for bad in ["my service", " carts", "carts\t", "a\u{7}b"] {
+            let (status, body) = s
+                .call(
+                    "POST",
+                    &format!("{P}/shop/service"),
+                    Some(json!({"serviceName": bad})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("must not contain white space or control characters"),
+                "{body}"
+            );
+        }
+        assert!(s.app.store.services("shop").await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use sluice_resources::{BRANCH, CommitId, PageRequest, ResourceUri, Scope, Upload};
 
 use crate::api::extract::{Json, Path, Query};
+use crate::api::params::{MAX_PAGE_SIZE, page_size};
 use crate::api::projects::{
     SHIPYARD_URI, check_shipyard_update, decode_base64, lock_project, record_shipyard,
     restore_shipyard, with_resources,
@@ -168,14 +169,7 @@ async fn list(
     Path(params): Path<Params>,
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let page_size = match query.page_size.as_deref().map(str::trim) {
-        None | Some("") => 0,
-        Some(s) => s.parse::<usize>().map_err(|_| {
-            ApiError::bad_request(format!(
-                "invalid pageSize `{s}`: expected a positive number"
-            ))
-        })?,
-    };
+    let page_size = page_size(query.page_size.as_deref(), MAX_PAGE_SIZE)? as usize;
     let owned = OwnedScope::of(&params);
     let page = with_resources(&app, move |r| {
         r.list_resources(
