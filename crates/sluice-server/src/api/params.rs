@@ -100,18 +100,20 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// costly to build may have a smaller one.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
-/// The one `pageSize` rule of every list (Keptn's datastore spec: an integer, `minimum: 1`,
-/// default 20): absent or empty is [`DEFAULT_PAGE_SIZE`]; anything but a whole number of at
-/// least 1 is a 400; a larger size than the list's `max` gives pages of `max`.
+/// The one `pageSize` rule of every list (Keptn's specs: an integer, default 20): absent,
+/// empty or 0 is [`DEFAULT_PAGE_SIZE`] (the shipyard-controller's lists took 0 as "not
+/// given"); anything but a non-negative whole number is a 400; a larger size than the list's
+/// `max` gives pages of `max`.
 pub fn page_size(text: Option<&str>, max: u32) -> Result<u32, ApiError> {
     let text = text.map(str::trim).unwrap_or("");
     if text.is_empty() {
         return Ok(DEFAULT_PAGE_SIZE.min(max));
     }
     match text.parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(u32::try_from(n).unwrap_or(u32::MAX).min(max)),
-        _ => Err(ApiError::bad_request(format!(
-            "invalid pageSize {text:?}: expected a whole number of at least 1 (at most {} items are returned per page)",
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE.min(max)),
+        Ok(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX).min(max)),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "invalid pageSize {text:?}: expected a whole number (0 or none: {DEFAULT_PAGE_SIZE}; at most {} items are returned per page)",
             max.min(MAX_PAGE_SIZE)
         ))),
     }
@@ -138,14 +140,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_size_is_one_rule_at_least_one_default_twenty_capped_at_the_lists_maximum() {
+    fn page_size_is_one_rule_default_twenty_capped_at_the_lists_maximum() {
         assert_eq!(page_size(None, 100).unwrap(), 20);
         assert_eq!(page_size(Some(" "), 100).unwrap(), 20);
+        assert_eq!(page_size(Some("0"), 100).unwrap(), 20);
         assert_eq!(page_size(Some("1"), 100).unwrap(), 1);
         assert_eq!(page_size(Some("100"), 100).unwrap(), 100);
         assert_eq!(page_size(Some("101"), 100).unwrap(), 100);
         assert_eq!(page_size(Some("99999999999999"), 50).unwrap(), 50);
-        for bad in ["0", "-1", "1.5", "ten", "1e3"] {
+        for bad in ["-1", "1.5", "ten", "1e3"] {
             let e = page_size(Some(bad), 100).unwrap_err();
             assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
             assert!(
