@@ -9,6 +9,12 @@
 //! exactly one project, and a service filter without a stage filter; so does sluice.
 //! Unlike Keptn, namespace and hostname may be empty (integrations outside Kubernetes).
 //!
+//! Bodies are read as Keptn's typed Go models read them: a JSON object where the model has a
+//! struct (serde alone would also take an array), `null` as the empty value, and only the
+//! model's keys kept (the stored metadata is [`IntegrationMetadata`], never the raw JSON).
+//! Beyond Keptn, names, events and filter values with control characters or white space, and
+//! log entries without an integration id or a message, are refused.
+//!
 //! Error logs are kept durably in the store's settings table as one bounded list (the newest
 //! [`MAX_LOG_ENTRIES`]; Keptn expired them after 120 h instead).
 
