@@ -96,7 +96,7 @@ def run_spec(key, args, base, token, skips, work):
     report = work / f"{key}.json"
     log = work / f"{key}.txt"
     cmd = [
-        args.schemathesis, "run", str(Path(args.specs) / file),
+        args.schemathesis, "run", str((Path(args.specs) / file).resolve()),
         "--url", base + prefix,
         "-H", f"x-token: {token}",
         "--max-examples", str(args.examples),
@@ -110,13 +110,15 @@ def run_spec(key, args, base, token, skips, work):
     ]
     for operation in skips:
         cmd += ["--exclude-path", operation.split(" ", 1)[1]]
+    # Runs in the scratch directory: schemathesis' crash cache (.schemathesis/) stays out of the
+    # checkout, and every run starts from the seed alone.
     env = dict(os.environ, SCHEMATHESIS_HOOKS="schemathesis_hooks",
                PYTHONPATH=str(Path(__file__).resolve().parent))
     started = time.monotonic()
     with open(log, "w") as out:
         try:
             subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
-                           env=env, timeout=args.time_limit, check=False)
+                           env=env, cwd=work, timeout=args.time_limit, check=False)
         except subprocess.TimeoutExpired:
             return None, log, f"{key}: schemathesis ran over its {args.time_limit}s limit"
     elapsed = time.monotonic() - started
