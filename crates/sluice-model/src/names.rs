@@ -7,7 +7,8 @@
 //! - projects are at most [`PROJECT_NAME_MAX_SIZE`](crate::names::PROJECT_NAME_MAX_SIZE) bytes long;
 //! - services are only checked to be at most
 //!   [`SERVICE_NAME_MAX_SIZE`](crate::names::SERVICE_NAME_MAX_SIZE) bytes and a valid Unix
-//!   directory name (so `Carts_v2` is a valid service name, but `a/b` is not).
+//!   directory name (so `Carts_v2` is a valid service name, but `a/b` is not); the resource
+//!   service, which every service creation went through, also refused white space.
 //!
 //! Each check returns `Err(reason)` with a sentence a user can act on.
 
@@ -87,9 +88,10 @@ pub fn check_project(name: &str) -> Result<(), String> {
     entity_name("project", name)
 }
 
-/// Checks a service name: non-empty, at most [`SERVICE_NAME_MAX_SIZE`] bytes, and a valid Unix
-/// directory name (not `.` or `..`, none of `/ > < | : &`). Keptn 1.x did not apply the entity
-/// name rules to services.
+/// Checks a service name: non-empty, at most [`SERVICE_NAME_MAX_SIZE`] bytes, a valid Unix
+/// directory name (not `.` or `..`, none of `/ > < | : &`), without white space (Keptn's resource
+/// service: "name must not contain whitespaces") or control characters. Keptn 1.x did not
+/// apply the entity name rules to services.
 pub fn check_service(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("service name must not be empty".to_owned());
@@ -113,6 +115,18 @@ pub fn check_service(name: &str) -> Result<(), String> {
         return Err(format!(
             "service name `{name}` contains `{c}`; it must be a valid Unix directory name \
              (none of / > < | : &)"
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "service name {name:?} contains {} (U+{:04X}); a service name must not contain \
+             white space or control characters",
+            if c.is_whitespace() {
+                "white space"
+            } else {
+                "a control character"
+            },
+            c as u32
         ));
     }
     Ok(())
@@ -179,7 +193,9 @@ mod tests {
         assert!(check_service("Carts_v2").is_ok());
         assert!(check_service(&"s".repeat(43)).is_ok());
         assert!(check_service(&"s".repeat(44)).is_err());
-        for bad in ["", ".", "..", "a/b", "a:b", "a&b", "a|b", "a<b", "a>b"] {
+        for bad in [
+            "", ".", "..", "a/b", "a:b", "a&b", "a|b", "a<b", "a>b", "a b", " a", "a\tb", "a\u{7}",
+        ] {
             assert!(check_service(bad).is_err(), "{bad}");
         }
     }

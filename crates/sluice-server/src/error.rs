@@ -5,7 +5,7 @@
 //! some errors by their message text ("project not found", ...), so those phrases are kept.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -110,14 +110,36 @@ impl IntoResponse for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        let status = match rejection {
-            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the request body must be JSON: send it with `Content-Type: application/json`",
+            ),
             JsonRejection::BytesRejection(ref b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                StatusCode::PAYLOAD_TOO_LARGE
+                too_large()
             }
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, rejection.body_text())
+            _ => ApiError::bad_request(rejection.body_text()),
+        }
+    }
+}
+
+/// 413, for a body over [`crate::api::MAX_BODY_BYTES`].
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the request body is too large: at most {} bytes are accepted",
+            crate::api::MAX_BODY_BYTES
+        ),
+    )
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+            _ => ApiError::bad_request(rejection.body_text()),
+        }
     }
 }
 

@@ -231,6 +231,45 @@ impl Store {
         Ok(())
     }
 
+    /// Creates a secret; [`Error::AlreadyExists`] when one has the name.
+    pub async fn create_secret(&self, name: &str, data: &BTreeMap<String, String>) -> Result<()> {
+        let key = self.secrets_key()?;
+        let text = serde_json::to_string(data)
+            .map_err(|e| Error::InvalidInput(format!("secret data: {e}")))?;
+        let (nonce, ciphertext) = key.seal(name, &text)?;
+        let done = sqlx::query(
+            "INSERT INTO sealed_secrets (name, nonce, sealed) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(nonce)
+        .bind(ciphertext)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::exists(what(name)));
+        }
+        Ok(())
+    }
+
+    /// Replaces the data of a secret; [`Error::NotFound`] when there is none of that name.
+    pub async fn update_secret(&self, name: &str, data: &BTreeMap<String, String>) -> Result<()> {
+        let key = self.secrets_key()?;
+        let text = serde_json::to_string(data)
+            .map_err(|e| Error::InvalidInput(format!("secret data: {e}")))?;
+        let (nonce, ciphertext) = key.seal(name, &text)?;
+        let done = sqlx::query("UPDATE sealed_secrets SET nonce = ?, sealed = ? WHERE name = ?")
+            .bind(nonce)
+            .bind(ciphertext)
+            .bind(name)
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(what(name)));
+        }
+        Ok(())
+    }
+
     /// The key/value pairs of a secret.
     pub async fn secret(&self, name: &str) -> Result<BTreeMap<String, String>> {
         let key = self.secrets_key()?;
@@ -396,5 +435,27 @@ mod tests {
         ));
         store.unlock_secrets(key(2)).await.unwrap();
         assert_eq!(store.secret("b").await.unwrap(), data);
+    }
+
+    #[tokio::test]
+    async fn create_secret_refuses_an_existing_name_and_update_a_missing_one() {
+        let dir = TempDir::new("secrets-create-update");
+        let store = Store::open(&dir.0).await.unwrap();
+        store.unlock_secrets(key(3)).await.unwrap();
+        let one: BTreeMap<String, String> = [("k".to_string(), "1".to_string())].into();
+        let two: BTreeMap<String, String> = [("k".to_string(), "2".to_string())].into();
+        assert!(matches!(
+            store.update_secret("s", &one).await,
+            Err(Error::NotFound { .. })
+        ));
+        assert!(store.secret_names().await.unwrap().is_empty());
+        store.create_secret("s", &one).await.unwrap();
+        assert!(matches!(
+            store.create_secret("s", &two).await,
+            Err(Error::AlreadyExists { .. })
+        ));
+        assert_eq!(store.secret("s").await.unwrap(), one);
+        store.update_secret("s", &two).await.unwrap();
+        assert_eq!(store.secret("s").await.unwrap(), two);
     }
 }

@@ -157,7 +157,8 @@ pub struct CreateSecretArgs {
     /// A key and its value, `KEY=VALUE`; repeat for several keys.
     #[arg(long = "from-literal", value_name = "KEY=VALUE", required = true)]
     pub from_literal: Vec<String>,
-    /// Keptn's scope (kept for compatibility; sluice has one scope).
+    /// Keptn's scope: one of Keptn's (dynatrace-service, keptn-default, keptn-prometheus-service,
+    /// keptn-webhook-service); checked, not kept, as sluice has one scope.
     #[arg(long, default_value = "keptn-default")]
     pub scope: String,
 }

@@ -40,11 +40,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -55,6 +52,7 @@ use sluice_model::event::data::LegacyProblemEventData;
 use sluice_model::event::kind::LEGACY_PROBLEM_TYPE;
 use sluice_model::event::{KeptnEvent, deterministic_keptn_context, is_go_uuid};
 
+use crate::api::extract::{Body, Json, Path, Query};
 use crate::driver::Accepted;
 use crate::error::ApiError;
 use crate::services::prometheus_rules::{self, StageRules};
@@ -89,13 +87,9 @@ struct RulesParams {
 
 async fn get_alerting_rules(
     State(app): State<Arc<App>>,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<RulesParams>, QueryRejection>,
+    Path(project): Path<String>,
+    Query(params): Query<RulesParams>,
 ) -> Result<Response, ApiError> {
-    let (Path(project), Query(params)) = (
-        path?,
-        query.map_err(|e| ApiError::bad_request(e.body_text()))?,
-    );
     let mut timing = prometheus_rules::RuleTiming::default();
     if let Some(f) = &params.for_duration {
         let d = sluice_model::duration::parse(f)
@@ -232,7 +226,10 @@ pub enum Disposition {
     Ignored(String),
 }
 
-async fn post_alerts(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn post_alerts(
+    State(app): State<Arc<App>>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
     let notification: Notification = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "not an Alertmanager webhook notification (line {}, column {}): {e}",

@@ -17,16 +17,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::api::extract::{Body, Json, Path};
 use crate::error::ApiError;
 use crate::session::{self, Session};
 use crate::state::App;
@@ -191,7 +190,7 @@ async fn login(
     State(app): State<Arc<App>>,
     client: super::ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
     check_same_origin(&headers)?;
     let json_body = headers

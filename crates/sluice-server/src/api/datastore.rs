@@ -8,14 +8,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use serde_json::{Value, json};
 use sluice_model::event::{ContentTypeKey, KeptnEvent};
 use sluice_store::{EventQuery, TypeQuery};
 
+use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{Params, store_error};
 use crate::error::ApiError;
 use crate::state::App;

@@ -11,10 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,6 +21,7 @@ use sluice_model::event::time::evaluation_window;
 use sluice_model::event::{EventData, EventType, KeptnEvent};
 
 use crate::api::events::API_SOURCE;
+use crate::api::extract::{Body, Json, Path};
 use crate::error::ApiError;
 use crate::state::App;
 use crate::{clock, ids};
@@ -36,7 +35,7 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 /// Keptn's `CreateEvaluationParams`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct EvaluationParams {
     #[serde(default)]
     start: String,
@@ -53,17 +52,9 @@ struct EvaluationParams {
 async fn create_evaluation(
     State(app): State<Arc<App>>,
     Path((project, stage, service)): Path<(String, String, String)>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
-    let params: EvaluationParams = if body.iter().all(u8::is_ascii_whitespace) {
-        EvaluationParams::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "invalid request format: {e} (expected {{\"start\", \"end\", \"timeframe\", \"labels\", \"gitcommitid\"}})"
-            ))
-        })?
-    };
+    let params = evaluation_params(&body)?;
     let now = clock::now();
     let (start, end) = evaluation_window(&params.start, &params.end, &params.timeframe, now)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -102,6 +93,26 @@ async fn create_evaluation(
         .await
         .map_err(|e| ApiError::internal("the evaluation could not be triggered", &e))?;
     Ok(Json(json!({ "keptnContext": keptn_context })))
+}
+
+/// The body, as Keptn's `ShouldBindJSON` read it: a JSON object is required (an empty body was
+/// "Invalid request format: EOF"); `{}` means the default window.
+fn evaluation_params(body: &[u8]) -> Result<EvaluationParams, ApiError> {
+    const EXPECTED: &str = "expected a JSON object with start, end, timeframe, labels, gitcommitid; {} for the last 5 minutes";
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(format!(
+            "invalid request format: the body is empty ({EXPECTED})"
+        )));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid request format: {e} ({EXPECTED})")))?;
+    if !value.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "invalid request format: the body is not an object ({EXPECTED})"
+        )));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("invalid request format: {e} ({EXPECTED})")))
 }
 
 /// The service must exist in the stage of the project (Keptn answered 400 otherwise).
@@ -214,11 +225,37 @@ mod tests {
         );
         assert!(event.get("gitcommitid").is_none());
 
-        let (status, body) = call(&router, "POST", URI, None).await;
+        let (status, body) = call(&router, "POST", URI, Some(json!({}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let event = triggered(&app, body["keptnContext"].as_str().unwrap()).await;
         let w = &event["data"]["evaluation"];
         assert_eq!(ts(&w["end"]).nanos_since(ts(&w["start"])), 300_000_000_000);
+    }
+
+    #[tokio::test]
+    async fn evaluation_trigger_without_a_body_is_400_and_starts_nothing() {
+        let (app, router) = testkit::app().await;
+        testkit::create_project(&app, "shop", ONE_TASK_SHIPYARD, &["carts"]).await;
+        for body in [None, Some(json!([])), Some(json!("5m"))] {
+            let (status, answer) = call(&router, "POST", URI, body.clone()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}: {answer}");
+            assert!(
+                answer["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("invalid request format: the body is"),
+                "{answer}"
+            );
+        }
+        let page = app
+            .store
+            .events(&sluice_store::EventQuery {
+                project: Some("shop".into()),
+                ..sluice_store::EventQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.items.is_empty(), "no evaluation was triggered");
     }
 
     #[tokio::test]

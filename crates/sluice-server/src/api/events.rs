@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use serde_json::{Value, json};
 use sluice_model::event::{EventType, KeptnEvent, TaskEventKind, keptn_context_for};
 
+use crate::api::extract::{Body, Json};
 use crate::driver::Accepted;
 use crate::error::ApiError;
 use crate::state::App;
@@ -27,7 +26,10 @@ pub fn routes() -> Router<Arc<App>> {
 /// The source Keptn's api-service put on events that came without one.
 pub const API_SOURCE: &str = "https://github.com/keptn/keptn/api";
 
-async fn post_event(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn post_event(
+    State(app): State<Arc<App>>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
     let event = accept(&app, &body).await?;
     let id = event.id.clone().unwrap_or_default();
     let mut context = event.shkeptncontext.clone().unwrap_or_default();

@@ -15,15 +15,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_model::event::EventType;
 
+use crate::api::extract::{Json, Query};
 use crate::error::ApiError;
 use crate::services::jobs::{self, record};
 use crate::state::App;

@@ -8,6 +8,7 @@ pub mod bridge;
 pub mod datastore;
 pub mod evaluation;
 pub mod events;
+pub mod extract;
 pub mod logs;
 pub mod monitoring;
 pub mod params;
@@ -26,7 +27,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Json;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -36,6 +36,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::api::extract::Json;
 use crate::error::ApiError;
 use crate::state::App;
 
@@ -47,6 +48,7 @@ pub fn router(app: Arc<App>) -> Router {
     let protected = Router::new()
         .route("/api/v1/auth", post(auth))
         .route("/api/v1/metadata", get(metadata))
+        .route("/api/v1/import", post(import))
         .route("/metrics", get(metrics))
         .merge(events::routes())
         .merge(stream::routes())
@@ -66,12 +68,14 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/health", get(health))
+        .route("/api/mongodb-datastore/health", get(health))
         .merge(protected)
         .merge(bridge::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), count_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(keptn_error_shape))
         .with_state(app)
 }
 
@@ -195,17 +199,32 @@ async fn auth() -> Json<serde_json::Value> {
     Json(json!({"message": "authenticated"}))
 }
 
-/// `GET /api/v1/metadata`, in Keptn's shape.
+/// The Keptn release whose API, events and files sluice is compatible with: what
+/// `/api/v1/metadata` reports as `keptnversion`, a semantic version as Keptn's CLI expects.
+pub const KEPTN_VERSION: &str = "1.4.5";
+
+/// `GET /api/v1/metadata`, in Keptn's shape, plus `sluiceversion` (sluice's own version).
 async fn metadata() -> Json<serde_json::Value> {
     Json(json!({
         "namespace": "sluice",
         "keptnlabel": "keptn",
-        "keptnversion": format!("sluice-{}", env!("CARGO_PKG_VERSION")),
+        "keptnversion": KEPTN_VERSION,
+        "sluiceversion": env!("CARGO_PKG_VERSION"),
         "bridgeversion": "",
         "shipyardversion": "0.2.0",
         "keptnservices": {},
         "automaticprovisioning": false,
     }))
+}
+
+/// `POST /api/v1/import`: Keptn's import of ZIP configuration packages, not implemented.
+async fn import() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "POST /api/v1/import is not implemented: sluice does not import Keptn's ZIP configuration \
+         packages (their manifests run API calls and webhook templates inside Keptn's api-service); \
+         create the services, resources, secrets and subscriptions with the API or the sluice CLI",
+    )
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -218,6 +237,45 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// Gives every error answer Keptn's `{code, message}` body, whatever produced it: handlers and
+/// extractors already answer with [`ApiError`]; this catches the rest, which axum and
+/// tower-http answer with plain text or nothing (a method the path does not serve, a body over
+/// the size limit).
+async fn keptn_error_shape(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let message = match status {
+        // axum adds the `Allow` header outside this layer.
+        StatusCode::METHOD_NOT_ALLOWED => format!(
+            "method {method} is not allowed on {path}: the Allow header lists the methods it serves"
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("the request body is too large: at most {MAX_BODY_BYTES} bytes are accepted")
+        }
+        _ => {
+            let text = axum::body::to_bytes(response.into_body(), 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&text).trim().to_owned();
+            if text.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                text
+            }
+        }
+    };
+    ApiError::new(status, message).into_response()
 }
 
 async fn not_found(request: Request) -> ApiError {
@@ -234,6 +292,7 @@ async fn not_found(request: Request) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::testkit;
     use crate::auth::ApiToken;
     use axum::body::Body;
     use tower::ServiceExt;
@@ -308,6 +367,210 @@ mod tests {
         assert_eq!(
             body,
             r#"{"code":404,"message":"no such API path: GET /api/nope"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn metadata_keptnversion_is_a_semver_keptn_release_and_sluiceversion_is_separate() {
+        let (status, body) = call(app().await, req("GET", "/api/v1/metadata", Some(TOKEN))).await;
+        assert_eq!(status, StatusCode::OK);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let keptn = body["keptnversion"].as_str().unwrap();
+        let parts: Vec<u64> = keptn.split('.').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(parts, [1, 4, 5], "{keptn}");
+        assert_eq!(body["sluiceversion"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(body["automaticprovisioning"], false);
+    }
+
+    #[tokio::test]
+    async fn import_answers_501_in_keptns_error_shape() {
+        let (status, body) = call(
+            app().await,
+            req("POST", "/api/v1/import?project=shop", Some(TOKEN)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+        assert_keptn_error(status, &body, "import");
+        assert!(
+            body.contains("POST /api/v1/import is not implemented"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn page_size_follows_one_rule_on_every_list_endpoint() {
+        let (app, router) = testkit::app().await;
+        testkit::create_project(&app, "shop", testkit::ONE_TASK_SHIPYARD, &["carts"]).await;
+        let lists = [
+            "/api/controlPlane/v1/project",
+            "/api/controlPlane/v1/project/shop/stage",
+            "/api/controlPlane/v1/project/shop/stage/dev/service",
+            "/api/resource-service/v1/project/shop/resource",
+            "/api/mongodb-datastore/event?project=shop",
+            "/api/controlPlane/v1/sequence/shop",
+            "/api/controlPlane/v1/event/triggered/sh.keptn.event.deployment.triggered?project=shop",
+            "/api/controlPlane/v1/log",
+            "/api/sluice/v1/project/shop/stage/dev/service/carts/evaluations",
+        ];
+        for list in lists {
+            let sep = if list.contains('?') { '&' } else { '?' };
+            for bad in ["-5", "x", "2.5"] {
+                let (status, body) =
+                    testkit::call(&router, "GET", &format!("{list}{sep}pageSize={bad}"), None)
+                        .await;
+                assert_eq!(
+                    status,
+                    StatusCode::BAD_REQUEST,
+                    "{list} pageSize={bad}: {body}"
+                );
+                assert!(
+                    body["message"].as_str().unwrap().starts_with(&format!(
+                        "invalid pageSize \"{bad}\": expected a whole number (0 or none: 20"
+                    )),
+                    "{list}: {body}"
+                );
+            }
+            for good in ["", "0", "1", "100", "100000"] {
+                let (status, body) =
+                    testkit::call(&router, "GET", &format!("{list}{sep}pageSize={good}"), None)
+                        .await;
+                assert_eq!(status, StatusCode::OK, "{list} pageSize={good}: {body}");
+            }
+        }
+    }
+
+    /// The body is exactly Keptn's `{code, message}` with `code` equal to the status.
+    fn assert_keptn_error(status: StatusCode, body: &str, what: &str) {
+        let value: serde_json::Value =
+            serde_json::from_str(body).unwrap_or_else(|_| panic!("{what}: not JSON: {body:?}"));
+        let object = value.as_object().expect("an object");
+        assert_eq!(object.len(), 2, "{what}: {body}");
+        assert_eq!(object["code"], status.as_u16(), "{what}: {body}");
+        assert!(
+            object["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {body}"
+        );
+    }
+
+    fn with_body(
+        method: &str,
+        uri: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> axum::http::Request<Body> {
+        axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("x-token", TOKEN)
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_rejection_and_fallback_answers_in_keptns_error_shape() {
+        let router = app().await;
+        let cases: Vec<(&str, axum::http::Request<Body>, StatusCode)> = vec![
+            (
+                "missing query parameter",
+                req("DELETE", "/api/secrets/v1/secret", Some(TOKEN)),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "method not served by the path",
+                req("DELETE", "/api/v1/metadata", Some(TOKEN)),
+                StatusCode::METHOD_NOT_ALLOWED,
+            ),
+            (
+                "method not served, without a token",
+                req("PATCH", "/api/controlPlane/v1/project", None),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "unknown path",
+                req("GET", "/api/v2/nothing", Some(TOKEN)),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "malformed JSON",
+                with_body(
+                    "POST",
+                    "/api/controlPlane/v1/project",
+                    "application/json",
+                    b"{\"name\":".to_vec(),
+                ),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "JSON of the wrong shape",
+                with_body(
+                    "POST",
+                    "/api/controlPlane/v1/project",
+                    "application/json",
+                    b"[1]".to_vec(),
+                ),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "wrong content type",
+                with_body(
+                    "POST",
+                    "/api/controlPlane/v1/project",
+                    "text/plain",
+                    b"{}".to_vec(),
+                ),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            (
+                "body over the limit, JSON extractor",
+                with_body(
+                    "POST",
+                    "/api/controlPlane/v1/project",
+                    "application/json",
+                    vec![b' '; MAX_BODY_BYTES + 1],
+                ),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                "body over the limit, raw body",
+                with_body(
+                    "POST",
+                    "/api/v1/event",
+                    "application/json",
+                    vec![b' '; MAX_BODY_BYTES + 1],
+                ),
+                StatusCode::PAYLOAD_TOO_LARGE,
+            ),
+            (
+                "path segment that is not UTF-8",
+                req("GET", "/api/controlPlane/v1/project/%FF", Some(TOKEN)),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "malformed query parameter",
+                req(
+                    "GET",
+                    "/api/sluice/v1/project/shop/alerting-rules?for=1&for=2",
+                    Some(TOKEN),
+                ),
+                StatusCode::BAD_REQUEST,
+            ),
+        ];
+        for (what, request, status) in cases {
+            let (got, body) = call(router.clone(), request).await;
+            assert_eq!(got, status, "{what}: {body}");
+            assert_keptn_error(got, &body, what);
+        }
+        let response = router
+            .clone()
+            .oneshot(req("DELETE", "/api/v1/metadata", Some(TOKEN)))
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
+        let (_, body) = call(router, req("DELETE", "/api/v1/metadata", Some(TOKEN))).await;
+        assert!(
+            body.contains("method DELETE is not allowed on /api/v1/metadata"),
+            "{body}"
         );
     }
 }

@@ -7,14 +7,13 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::api::extract::{Json, Path};
 use crate::error::ApiError;
 use crate::services::monitoring::{self, MonitoringConfig};
 use crate::state::App;
@@ -47,10 +46,9 @@ fn non_empty(v: Option<String>) -> Option<String> {
 
 async fn set_monitoring(
     State(app): State<Arc<App>>,
-    path: Result<Path<String>, PathRejection>,
-    body: Result<Json<MonitoringParams>, JsonRejection>,
+    Path(project): Path<String>,
+    Json(params): Json<MonitoringParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let (Path(project), Json(params)) = (path?, body?);
     app.store.project(&project).await?;
     let provider = params.provider.trim().to_owned();
     if provider.is_empty()
@@ -113,9 +111,8 @@ async fn set_monitoring(
 
 async fn get_monitoring(
     State(app): State<Arc<App>>,
-    path: Result<Path<String>, PathRejection>,
+    Path(project): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(project) = path?;
     app.store.project(&project).await?;
     match monitoring::load(&app.store, &project).await? {
         Some(config) => Ok(Json(shown(&config))),

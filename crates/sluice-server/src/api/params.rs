@@ -60,10 +60,11 @@ impl Params {
         }
     }
 
-    /// `pageSize` and `nextPageKey`, checked (the key must be a decimal offset as returned in
-    /// the previous page's `nextPageKey`).
+    /// `pageSize` ([`page_size`]'s rule, the store caps it at its maximum) and `nextPageKey`,
+    /// checked (the key must be a decimal offset as returned in the previous page's
+    /// `nextPageKey`).
     pub fn paging(&self) -> Result<Paging, ApiError> {
-        let page_size = self.number("pageSize")?;
+        let page_size = Some(page_size(self.text("pageSize").as_deref(), u32::MAX)?);
         let next_page_key = self.text("nextPageKey");
         if let Some(key) = &next_page_key
             && key.parse::<u64>().is_err()
@@ -78,14 +79,11 @@ impl Params {
         })
     }
 
-    /// `(page size, offset)` for lists paged here rather than in the store: size defaults to
-    /// 20 and is capped at `max`.
+    /// `(page size, offset)` for lists paged here rather than in the store: [`page_size`]'s
+    /// rule with the list's `max`.
     pub fn page_window(&self, max: u32) -> Result<(usize, usize), ApiError> {
         let paging = self.paging()?;
-        let size = match paging.page_size {
-            None | Some(0) => DEFAULT_PAGE_SIZE,
-            Some(n) => n.min(max),
-        };
+        let size = page_size(self.text("pageSize").as_deref(), max)?;
         let offset = paging
             .next_page_key
             .as_deref()
@@ -97,6 +95,29 @@ impl Params {
 
 /// Default page size of Keptn's list endpoints.
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+/// The largest page of a list (Keptn's datastore spec: `maximum: 100`); a list whose items are
+/// costly to build may have a smaller one.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// The one `pageSize` rule of every list (Keptn's specs: an integer, default 20): absent,
+/// empty or 0 is [`DEFAULT_PAGE_SIZE`] (the shipyard-controller's lists took 0 as "not
+/// given"); anything but a non-negative whole number is a 400; a larger size than the list's
+/// `max` gives pages of `max`.
+pub fn page_size(text: Option<&str>, max: u32) -> Result<u32, ApiError> {
+    let text = text.map(str::trim).unwrap_or("");
+    if text.is_empty() {
+        return Ok(DEFAULT_PAGE_SIZE.min(max));
+    }
+    match text.parse::<u64>() {
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE.min(max)),
+        Ok(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX).min(max)),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "invalid pageSize {text:?}: expected a whole number (0 or none: {DEFAULT_PAGE_SIZE}; at most {} items are returned per page)",
+            max.min(MAX_PAGE_SIZE)
+        ))),
+    }
+}
 
 /// The `nextPageKey` after a page starting at `offset` of `size` items out of `total`.
 pub fn next_offset(offset: usize, size: usize, total: usize) -> Option<usize> {
@@ -117,6 +138,27 @@ pub fn store_error(context: &str, error: sluice_store::Error) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_size_is_one_rule_default_twenty_capped_at_the_lists_maximum() {
+        assert_eq!(page_size(None, 100).unwrap(), 20);
+        assert_eq!(page_size(Some(" "), 100).unwrap(), 20);
+        assert_eq!(page_size(Some("0"), 100).unwrap(), 20);
+        assert_eq!(page_size(Some("1"), 100).unwrap(), 1);
+        assert_eq!(page_size(Some("100"), 100).unwrap(), 100);
+        assert_eq!(page_size(Some("101"), 100).unwrap(), 100);
+        assert_eq!(page_size(Some("99999999999999"), 50).unwrap(), 50);
+        for bad in ["-1", "1.5", "ten", "1e3"] {
+            let e = page_size(Some(bad), 100).unwrap_err();
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
+            assert!(
+                e.message
+                    .starts_with(&format!("invalid pageSize \"{bad}\"")),
+                "{}",
+                e.message
+            );
+        }
+    }
 
     fn params(pairs: &[(&str, &str)]) -> Params {
         Params(
@@ -149,6 +191,10 @@ mod tests {
             (50, 40)
         );
         assert_eq!(params(&[]).page_window(50).unwrap(), (20, 0));
+        assert_eq!(
+            params(&[("pageSize", "")]).page_window(50).unwrap(),
+            (20, 0)
+        );
         assert_eq!(next_offset(0, 20, 20), None);
         assert_eq!(next_offset(0, 20, 21), Some(20));
         assert!(params(&[("root", "yes")]).flag("root").is_err());

@@ -10,10 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use axum::Json;
 use axum::Router;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use base64::Engine as _;
@@ -27,6 +25,8 @@ use sluice_resources::{ResourceError, ResourceStore, Scope, Upload};
 use sluice_store::{EventContextInfo, ProjectRecord, ServiceStageRecord};
 use tokio::sync::OwnedMutexGuard;
 
+use crate::api::extract::{Json, Path, Query};
+use crate::api::params::{MAX_PAGE_SIZE, page_size};
 use crate::error::ApiError;
 use crate::state::App;
 use crate::{clock, ids};
@@ -36,9 +36,6 @@ pub const SHIPYARD_CONTROLLER: &str = "shipyard-controller";
 
 /// The project-level resource holding the shipyard.
 pub const SHIPYARD_URI: &str = "shipyard.yaml";
-
-/// Keptn's default page size.
-pub const DEFAULT_PAGE_SIZE: usize = 20;
 
 /// Keptn's answer to a shipyard update that changes the stages.
 pub const STAGE_CHANGE_MESSAGE: &str =
@@ -165,21 +162,10 @@ pub struct Page<T> {
 }
 
 impl PageQuery {
-    /// Cuts one page out of `items` (Keptn's `common.Paginate`, but a malformed page size or
-    /// key is an error rather than silently 0).
+    /// Cuts one page out of `items` (Keptn's `common.Paginate`, with the one `pageSize` rule of
+    /// [`page_size`], and a malformed key is an error rather than silently 0).
     pub fn page<T>(&self, items: Vec<T>) -> Result<Page<T>, ApiError> {
-        let size = match self.page_size.as_deref().map(str::trim) {
-            None | Some("") => DEFAULT_PAGE_SIZE,
-            Some(s) => match s.parse::<usize>() {
-                Ok(0) => DEFAULT_PAGE_SIZE,
-                Ok(n) => n,
-                Err(_) => {
-                    return Err(ApiError::bad_request(format!(
-                        "invalid pageSize `{s}`: expected a positive number"
-                    )));
-                }
-            },
-        };
+        let size = page_size(self.page_size.as_deref(), MAX_PAGE_SIZE)? as usize;
         let offset = match self.next_page_key.as_deref().map(str::trim) {
             None | Some("") => 0,
             Some(k) => k.parse::<usize>().map_err(|_| {
@@ -490,9 +476,8 @@ async fn stage_of(app: &App, project: &str, stage: &str) -> Result<ExpandedStage
 
 async fn list_projects(
     State(app): State<Arc<App>>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query?;
     let records = app.store.projects().await?;
     let page = query.page(records)?;
     let mut projects = Vec::with_capacity(page.items.len());
@@ -511,19 +496,17 @@ async fn list_projects(
 
 async fn get_project(
     State(app): State<Arc<App>>,
-    path: Result<Path<String>, PathRejection>,
+    Path(project): Path<String>,
 ) -> Result<Json<ExpandedProject>, ApiError> {
-    let Path(project) = path?;
     let record = app.store.project(&project).await?;
     Ok(Json(expand_project(&app, record).await?))
 }
 
 async fn list_stages(
     State(app): State<Arc<App>>,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    Path(project): Path<String>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (Path(project), Query(query)) = (path?, query?);
     let record = app.store.project(&project).await?;
     let stages = expand_stages(&app, &record).await?;
     Ok(Json(query.page(stages)?.to_json("stages")))
@@ -531,27 +514,24 @@ async fn list_stages(
 
 async fn get_stage(
     State(app): State<Arc<App>>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((project, stage)): Path<(String, String)>,
 ) -> Result<Json<ExpandedStage>, ApiError> {
-    let Path((project, stage)) = path?;
     Ok(Json(stage_of(&app, &project, &stage).await?))
 }
 
 async fn list_services(
     State(app): State<Arc<App>>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    Path((project, stage)): Path<(String, String)>,
+    Query(query): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (Path((project, stage)), Query(query)) = (path?, query?);
     let services = stage_of(&app, &project, &stage).await?.services;
     Ok(Json(query.page(services)?.to_json("services")))
 }
 
 async fn get_service(
     State(app): State<Arc<App>>,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    Path((project, stage, service)): Path<(String, String, String)>,
 ) -> Result<Json<ExpandedService>, ApiError> {
-    let Path((project, stage, service)) = path?;
     stage_of(&app, &project, &stage)
         .await?
         .services
@@ -583,9 +563,8 @@ fn check_no_upstream(credentials: Option<&Value>) -> Result<(), ApiError> {
 
 async fn create_project(
     State(app): State<Arc<App>>,
-    body: Result<Json<ProjectParams>, JsonRejection>,
+    Json(params): Json<ProjectParams>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let Json(params) = body?;
     names::check_project(&params.name).map_err(ApiError::bad_request)?;
     let encoded = params
         .shipyard
@@ -690,9 +669,8 @@ async fn create_project_steps(
 
 async fn update_project(
     State(app): State<Arc<App>>,
-    body: Result<Json<ProjectParams>, JsonRejection>,
+    Json(params): Json<ProjectParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(params) = body?;
     names::check_project(&params.name).map_err(ApiError::bad_request)?;
     check_no_upstream(params.git_credentials.as_ref())?;
     let name = params.name;
@@ -741,9 +719,8 @@ pub async fn restore_shipyard(app: &App, record: &ProjectRecord) {
 
 async fn delete_project(
     State(app): State<Arc<App>>,
-    path: Result<Path<String>, PathRejection>,
+    Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(name) = path?;
     let _guard = lock_project(&name).await;
     app.store.delete_project(&name).await?;
     let project = name.clone();
@@ -768,10 +745,9 @@ async fn delete_project(
 
 async fn create_service(
     State(app): State<Arc<App>>,
-    path: Result<Path<String>, PathRejection>,
-    body: Result<Json<ServiceParams>, JsonRejection>,
+    Path(project): Path<String>,
+    Json(params): Json<ServiceParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let (Path(project), Json(params)) = (path?, body?);
     let service = params.service_name;
     if service.is_empty() {
         return Err(ApiError::bad_request("must provide a service name"));
@@ -836,9 +812,8 @@ async fn create_service_steps(app: &App, project: &str, service: &str) -> Result
 
 async fn delete_service(
     State(app): State<Arc<App>>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    Path((project, service)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path((project, service)) = path?;
     let _guard = lock_project(&project).await;
     app.store.project(&project).await?;
     if !app
@@ -1187,6 +1162,30 @@ mod tests {
             .await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(body["message"], "project already exists");
+    }
+
+    #[tokio::test]
+    async fn service_names_with_white_space_are_refused_and_nothing_is_created() {
+        let s = TestServer::new().await;
+        s.create_project("shop", FULLTOUR).await;
+        for bad in ["my service", " carts", "carts\t", "a\u{7}b"] {
+            let (status, body) = s
+                .call(
+                    "POST",
+                    &format!("{P}/shop/service"),
+                    Some(json!({"serviceName": bad})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("must not contain white space or control characters"),
+                "{body}"
+            );
+        }
+        assert!(s.app.store.services("shop").await.unwrap().is_empty());
     }
 
     #[tokio::test]

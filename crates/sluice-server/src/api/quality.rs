@@ -13,9 +13,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -26,6 +25,7 @@ use sluice_slo::{EvaluationInput, PreviousEvaluation};
 use sluice_store::events::EVALUATION_FINISHED;
 use sluice_store::{EventQuery, FieldFilter, TypeQuery};
 
+use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{Params, store_error};
 use crate::error::ApiError;
 use crate::state::App;

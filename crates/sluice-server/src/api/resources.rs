@@ -10,10 +10,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use base64::Engine as _;
@@ -21,6 +19,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_resources::{BRANCH, CommitId, PageRequest, ResourceUri, Scope, Upload};
 
+use crate::api::extract::{Json, Path, Query};
+use crate::api::params::{MAX_PAGE_SIZE, page_size};
 use crate::api::projects::{
     SHIPYARD_URI, blocking, check_shipyard_update, decode_base64, lock_project, record_shipyard,
     restore_shipyard, with_resources,
@@ -168,18 +168,10 @@ fn decode(uri: String, content: Option<&str>) -> Result<File, ApiError> {
 
 async fn list(
     State(app): State<Arc<App>>,
-    path: Result<Path<Params>, PathRejection>,
-    query: Result<Query<ReadQuery>, QueryRejection>,
+    Path(params): Path<Params>,
+    Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (Path(params), Query(query)) = (path?, query?);
-    let page_size = match query.page_size.as_deref().map(str::trim) {
-        None | Some("") => 0,
-        Some(s) => s.parse::<usize>().map_err(|_| {
-            ApiError::bad_request(format!(
-                "invalid pageSize `{s}`: expected a positive number"
-            ))
-        })?,
-    };
+    let page_size = page_size(query.page_size.as_deref(), MAX_PAGE_SIZE)? as usize;
     let owned = OwnedScope::of(&params);
     let page = with_resources(&app, move |r| {
         r.list_resources(
@@ -208,10 +200,9 @@ async fn list(
 
 async fn get_one(
     State(app): State<Arc<App>>,
-    path: Result<Path<Params>, PathRejection>,
-    query: Result<Query<ReadQuery>, QueryRejection>,
+    Path(params): Path<Params>,
+    Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let (Path(params), Query(query)) = (path?, query?);
     let uri = uri_of(&params)?;
     let owned = OwnedScope::of(&params);
     let resource = with_resources(&app, move |r| {
@@ -227,20 +218,18 @@ async fn get_one(
 
 async fn create(
     State(app): State<Arc<App>>,
-    path: Result<Path<Params>, PathRejection>,
-    body: Result<Json<ResourcesBody>, JsonRejection>,
+    Path(params): Path<Params>,
+    Json(body): Json<ResourcesBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (Path(params), Json(body)) = (path?, body?);
     let commit = write_many(&app, &params, body).await?;
     Ok((StatusCode::CREATED, Json(write_response(&commit))))
 }
 
 async fn update(
     State(app): State<Arc<App>>,
-    path: Result<Path<Params>, PathRejection>,
-    body: Result<Json<ResourcesBody>, JsonRejection>,
+    Path(params): Path<Params>,
+    Json(body): Json<ResourcesBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (Path(params), Json(body)) = (path?, body?);
     let commit = write_many(&app, &params, body).await?;
     Ok(Json(write_response(&commit)))
 }
@@ -260,10 +249,9 @@ async fn write_many(app: &App, params: &Params, body: ResourcesBody) -> Result<C
 
 async fn put_one(
     State(app): State<Arc<App>>,
-    path: Result<Path<Params>, PathRejection>,
-    body: Result<Json<ResourceBody>, JsonRejection>,
+    Path(params): Path<Params>,
+    Json(body): Json<ResourceBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (Path(params), Json(body)) = (path?, body?);
     let file = decode(uri_of(&params)?, body.resource_content.as_deref())?;
     let commit = write(&app, &params, vec![file]).await?;
     Ok(Json(write_response(&commit)))
@@ -271,9 +259,8 @@ async fn put_one(
 
 async fn delete_one(
     State(app): State<Arc<App>>,
-    path: Result<Path<Params>, PathRejection>,
+    Path(params): Path<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(params) = path?;
     let uri = uri_of(&params)?;
     if matches!(scope(&params), Scope::Project { .. }) && is_shipyard(&uri) {
         return Err(ApiError::bad_request(

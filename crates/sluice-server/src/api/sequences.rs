@@ -30,10 +30,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -41,6 +39,7 @@ use sluice_engine::{ControlAction, SequenceExecution, SequenceState};
 use sluice_model::event::{EventType, KeptnEvent, SequenceEventKind, Timestamp};
 use sluice_store::{ExecutionQuery, ExecutionRecord, Paging, RunQuery};
 
+use crate::api::extract::{Body, Json, Path, Query};
 use crate::api::params::{Params, next_offset, store_error};
 use crate::error::ApiError;
 use crate::state::App;
@@ -434,7 +433,7 @@ fn states_body(states: Vec<SequenceStateView>, size: usize, offset: usize, total
 async fn control(
     State(app): State<Arc<App>>,
     Path((project, keptn_context)): Path<(String, String)>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
 use futures_util::Stream;
@@ -22,6 +22,7 @@ use serde_json::Value;
 use sluice_model::event::{ContentTypeKey, KeptnEvent};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::api::extract::Query;
 use crate::error::ApiError;
 use crate::state::App;
 

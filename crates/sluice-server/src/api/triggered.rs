@@ -10,13 +10,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::api::datastore::stored_shape;
+use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{Params, next_offset};
 use crate::error::ApiError;
 use crate::state::App;

@@ -9,16 +9,20 @@
 //! exactly one project, and a service filter without a stage filter; so does sluice.
 //! Unlike Keptn, namespace and hostname may be empty (integrations outside Kubernetes).
 //!
+//! Bodies are read as Keptn's typed Go models read them: a JSON object where the model has a
+//! struct (serde alone would also take an array), `null` as the empty value, and only the
+//! model's keys kept (the stored metadata is [`IntegrationMetadata`], never the raw JSON).
+//! Beyond Keptn, names, events and filter values with control characters or white space, and
+//! log entries without an integration id or a message, are refused.
+//!
 //! Error logs are kept durably in the store's settings table as one bounded list (the newest
 //! [`MAX_LOG_ENTRIES`]; Keptn expired them after 120 h instead).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -28,6 +32,7 @@ use sluice_model::event::Timestamp;
 use sluice_store::{Changes, UniformRegistration};
 use tokio::sync::Mutex;
 
+use crate::api::extract::{Body, Json, Path, Query};
 use crate::api::params::{Params, next_offset, store_error};
 use crate::error::ApiError;
 use crate::state::App;
@@ -66,18 +71,163 @@ pub fn routes() -> Router<Arc<App>> {
         )
 }
 
+/// Go's decoding of JSON `null` into a value type: the zero value.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// Keptn's `EventSubscription`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Subscription {
     /// Server-generated id.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     /// Event type (NATS wildcards allowed).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub event: String,
     /// Which events of that type.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub filter: SubscriptionFilter,
+}
+
+/// Keptn's integration `MetaData`: only these keys are kept (Keptn's typed model dropped any
+/// other), each a string (`null` is empty, as in Go); `lastseen` is the server's.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct IntegrationMetadata {
+    /// The node the integration runs on.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub hostname: String,
+    /// The integration's version.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub integrationversion: String,
+    /// The version of its distributor (go-utils' cp-connector).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub distributorversion: String,
+    /// `control-plane` or `remote`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub location: String,
+    /// Where it runs in Kubernetes.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub kubernetesmetadata: KubernetesMetadata,
+}
+
+/// Keptn's `KubernetesMetaData`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct KubernetesMetadata {
+    /// The namespace (part of the integration id).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub namespace: String,
+    /// The pod.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub podname: String,
+    /// The deployment.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub deploymentname: String,
+}
+
+impl IntegrationMetadata {
+    /// Every string with its field path, for [`check_text`].
+    fn fields(&self) -> [(&'static str, &str); 7] {
+        let k = &self.kubernetesmetadata;
+        [
+            ("metadata.hostname", &self.hostname),
+            ("metadata.integrationversion", &self.integrationversion),
+            ("metadata.distributorversion", &self.distributorversion),
+            ("metadata.location", &self.location),
+            ("metadata.kubernetesmetadata.namespace", &k.namespace),
+            ("metadata.kubernetesmetadata.podname", &k.podname),
+            (
+                "metadata.kubernetesmetadata.deploymentname",
+                &k.deploymentname,
+            ),
+        ]
+    }
+}
+
+/// Refuses control characters (and, with `words`, white space) in a name-like field.
+fn check_text(what: &str, field: &str, value: &str, words: bool) -> Result<(), ApiError> {
+    let bad = value
+        .chars()
+        .find(|c| c.is_control() || (words && c.is_whitespace()));
+    match bad {
+        None => Ok(()),
+        Some(c) => Err(ApiError::bad_request(format!(
+            "invalid {what}: {field} contains {} (U+{:04X}); remove it",
+            if c.is_control() {
+                "a control character"
+            } else {
+                "white space"
+            },
+            c as u32
+        ))),
+    }
+}
+
+/// Go decodes only a JSON object into a struct, where serde would also take an array. Checks
+/// that each value at `paths` (`/`-separated keys; `*` is every element of an array), when
+/// present and not `null`, is an object.
+fn require_objects(body: &Value, paths: &[&str], what: &str) -> Result<(), ApiError> {
+    fn walk(value: &Value, rest: &[&str], at: &str, what: &str) -> Result<(), ApiError> {
+        let Some((first, rest)) = rest.split_first() else {
+            return match value {
+                Value::Object(_) | Value::Null => Ok(()),
+                other => Err(ApiError::bad_request(format!(
+                    "invalid {what}: {} must be an object, not {}",
+                    if at.is_empty() { "the body" } else { at },
+                    json_kind(other)
+                ))),
+            };
+        };
+        match (*first, value) {
+            (_, Value::Null) => Ok(()),
+            ("*", Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, item)| walk(item, rest, &format!("{at}[{i}]"), what)),
+            ("*", other) => Err(ApiError::bad_request(format!(
+                "invalid {what}: {at} must be an array, not {}",
+                json_kind(other)
+            ))),
+            (key, Value::Object(map)) => match map.get(key) {
+                Some(v) => {
+                    let at = if at.is_empty() {
+                        key.to_owned()
+                    } else {
+                        format!("{at}.{key}")
+                    };
+                    walk(v, rest, &at, what)
+                }
+                None => Ok(()),
+            },
+            (_, _) => Ok(()),
+        }
+    }
+    if !body.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "invalid {what}: the body must be a JSON object, not {}",
+            json_kind(body)
+        )));
+    }
+    for path in paths {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        walk(body, &parts, "", what)?;
+    }
+    Ok(())
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Keptn's `EventSubscriptionFilter` (`null` lists are Go's nil: no restriction).
@@ -110,13 +260,25 @@ pub fn integration_id(name: &str, namespace: &str, hostname: &str) -> String {
 }
 
 /// Keptn's subscription checks (`UniformParamsValidator`).
+/// sluice also refuses control characters in the event and filters, and white space in the
+/// event (an event type never has any).
 fn validate(subscription: &Subscription, webhook: bool) -> Result<(), ApiError> {
     if subscription.event.is_empty() {
         return Err(ApiError::bad_request(
             "the event must be specified when setting up a subscription",
         ));
     }
+    check_text("subscription", "event", &subscription.event, true)?;
     let f = &subscription.filter;
+    for (field, list) in [
+        ("filter.projects", &f.projects),
+        ("filter.stages", &f.stages),
+        ("filter.services", &f.services),
+    ] {
+        for value in list.iter().flatten() {
+            check_text("subscription", field, value, true)?;
+        }
+    }
     if f.services.is_some() && f.stages.is_none() {
         return Err(ApiError::bad_request(
             "at least one stage must be specified when setting up a subscription filter for a service",
@@ -138,17 +300,14 @@ fn set_subscriptions(r: &mut UniformRegistration, subs: &[Subscription]) {
     r.subscriptions = serde_json::to_value(subs).unwrap_or(Value::Array(Vec::new()));
 }
 
-fn meta_str<'a>(metadata: &'a Value, pointer: &str) -> &'a str {
-    metadata
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or("")
+fn metadata_of(r: &UniformRegistration) -> IntegrationMetadata {
+    serde_json::from_value(r.metadata.clone()).unwrap_or_default()
 }
 
 /// Keptn's `Integration` document.
 fn integration_view(r: &UniformRegistration) -> Value {
-    let mut metadata = match &r.metadata {
-        Value::Object(m) => m.clone(),
+    let mut metadata = match serde_json::to_value(metadata_of(r)) {
+        Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
     metadata.insert(
@@ -163,9 +322,21 @@ fn integration_view(r: &UniformRegistration) -> Value {
     })
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
+/// Parses a body as Keptn's typed models did: JSON, objects where the model has structs
+/// (`objects`, see [`require_objects`]), then the typed value.
+fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+    objects: &[&str],
+) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))?;
+    require_objects(&value, objects, what)?;
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("invalid {what}: {e}")))
 }
+
+/// Where a subscription body has objects.
+const SUBSCRIPTION_OBJECTS: &[&str] = &["/filter"];
 
 fn created(value: Value) -> Response {
     (StatusCode::CREATED, Json(value)).into_response()
@@ -187,37 +358,43 @@ async fn save(app: &App, r: &UniformRegistration) -> Result<(), ApiError> {
         .map_err(|e| ApiError::internal("cannot store the registration", &e))
 }
 
-/// The body of a registration.
+/// The body of a registration (Keptn's `Integration`; `id` is the server's).
 #[derive(Debug, Deserialize)]
 struct Registration {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     name: String,
-    #[serde(default)]
-    metadata: Value,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
+    metadata: IntegrationMetadata,
+    #[serde(default, deserialize_with = "null_as_default")]
     subscriptions: Vec<Subscription>,
 }
 
+/// Where a registration body has objects.
+const REGISTRATION_OBJECTS: &[&str] = &[
+    "/metadata",
+    "/metadata/kubernetesmetadata",
+    "/subscriptions/*",
+    "/subscriptions/*/filter",
+];
+
 /// `POST /uniform/registration`.
-async fn register(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
-    let given: Registration = parse_json(&body, "integration")?;
+async fn register(State(app): State<Arc<App>>, Body(body): Body) -> Result<Response, ApiError> {
+    let given: Registration = parse_json(&body, "integration", REGISTRATION_OBJECTS)?;
     if given.name.is_empty() {
         return Err(ApiError::bad_request("the integration needs a name"));
     }
-    let metadata = match given.metadata {
-        Value::Object(mut m) => {
-            m.remove("lastseen");
-            Value::Object(m)
-        }
-        Value::Null => json!({}),
-        _ => return Err(ApiError::bad_request("metadata must be an object")),
-    };
+    check_text("integration", "name", &given.name, true)?;
+    for (field, value) in given.metadata.fields() {
+        check_text("integration", field, value, false)?;
+    }
     let webhook = given.name == "webhook-service";
     for s in &given.subscriptions {
         validate(s, webhook)?;
     }
-    let namespace = meta_str(&metadata, "/kubernetesmetadata/namespace").to_owned();
-    let hostname = meta_str(&metadata, "/hostname").to_owned();
+    let namespace = given.metadata.kubernetesmetadata.namespace.clone();
+    let hostname = given.metadata.hostname.clone();
+    let metadata = serde_json::to_value(&given.metadata)
+        .map_err(|e| ApiError::internal("cannot write the metadata", &e))?;
     let now = clock::now();
 
     let _guard = WRITE_LOCK.lock().await;
@@ -226,9 +403,9 @@ async fn register(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, 
         .registrations()
         .await
         .map_err(|e| ApiError::internal("cannot read registrations", &e))?;
-    let existing = all.into_iter().find(|r| {
-        r.name == given.name && meta_str(&r.metadata, "/kubernetesmetadata/namespace") == namespace
-    });
+    let existing = all
+        .into_iter()
+        .find(|r| r.name == given.name && metadata_of(r).kubernetesmetadata.namespace == namespace);
     match existing {
         Some(mut r) => {
             let mut subs = subscriptions_of(&r);
@@ -349,9 +526,9 @@ async fn list_subscriptions(
 async fn create_subscription(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let mut s: Subscription = parse_json(&body, "subscription")?;
+    let mut s: Subscription = parse_json(&body, "subscription", SUBSCRIPTION_OBJECTS)?;
     let _guard = WRITE_LOCK.lock().await;
     let mut r = registration(&app, &id).await?;
     validate(&s, r.name == "webhook-service")?;
@@ -384,9 +561,9 @@ async fn get_subscription(
 async fn put_subscription(
     State(app): State<Arc<App>>,
     Path((id, sid)): Path<(String, String)>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let mut s: Subscription = parse_json(&body, "subscription")?;
+    let mut s: Subscription = parse_json(&body, "subscription", SUBSCRIPTION_OBJECTS)?;
     let _guard = WRITE_LOCK.lock().await;
     let mut r = registration(&app, &id).await?;
     validate(&s, r.name == "webhook-service")?;
@@ -420,26 +597,58 @@ async fn delete_subscription(
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LogEntry {
     /// The integration that logged.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub integrationid: String,
     /// What went wrong.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub message: String,
     /// When (RFC 3339; set to the receive time when empty).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub time: String,
     /// The task concerned.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub task: String,
     /// The run concerned.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub shkeptncontext: String,
     /// The `.triggered` event concerned.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub triggeredid: String,
     /// The configuration commit.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub gitcommitid: String,
+}
+
+impl LogEntry {
+    /// An entry names its integration and says something; ids have no control characters
+    /// (the message may have line breaks and tabs).
+    fn check(&self, index: usize) -> Result<(), ApiError> {
+        let what = format!("log entry {index}");
+        if self.integrationid.is_empty() || self.message.trim().is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "invalid {what}: an entry needs an integrationid and a message"
+            )));
+        }
+        for (field, value) in [
+            ("integrationid", &self.integrationid),
+            ("task", &self.task),
+            ("shkeptncontext", &self.shkeptncontext),
+            ("triggeredid", &self.triggeredid),
+            ("gitcommitid", &self.gitcommitid),
+        ] {
+            check_text(&what, field, value, true)?;
+        }
+        let text: String = self
+            .message
+            .chars()
+            .filter(|c| !matches!(c, '\n' | '\r' | '\t'))
+            .collect();
+        check_text(&what, "message", &text, false)
+    }
 }
 
 impl LogEntry {
@@ -484,16 +693,20 @@ fn log_filter(p: &Params) -> Result<impl Fn(&LogEntry) -> bool, ApiError> {
 }
 
 /// `POST /log` with `{"logs": [...]}`.
-async fn create_logs(State(app): State<Arc<App>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_logs(
+    State(app): State<Arc<App>>,
+    Body(body): Body,
+) -> Result<Json<Value>, ApiError> {
     #[derive(Deserialize)]
     struct CreateLogs {
-        #[serde(default)]
+        #[serde(default, deserialize_with = "null_as_default")]
         logs: Vec<LogEntry>,
     }
-    let given: CreateLogs = parse_json(&body, "log request")?;
+    let given: CreateLogs = parse_json(&body, "log request", &["/logs/*"])?;
     let now = clock::now();
     let mut new = Vec::with_capacity(given.logs.len());
-    for mut entry in given.logs {
+    for (index, mut entry) in given.logs.into_iter().enumerate() {
+        entry.check(index)?;
         // As Keptn: an unset time (empty, or Go's zero time, which go-utils' log forwarder
         // always sends) is the receive time.
         let at = if entry.time.is_empty() {
@@ -813,5 +1026,158 @@ mod tests {
         )
         .await;
         assert_eq!(body["totalCount"], 1, "{body}");
+    }
+
+    #[tokio::test]
+    async fn uniform_registration_keeps_keptns_typed_metadata_and_refuses_malformed_input() {
+        let (app, router) = testkit::app().await;
+        let mut given = job_executor(
+            "0.3.0",
+            json!([{"event": "sh.keptn.event.test.triggered", "filter": null}]),
+        );
+        given["metadata"]["extra"] = json!({"nested": {"deep": true}});
+        given["metadata"]["kubernetesmetadata"]["unknown"] = json!(1);
+        given["metadata"]["distributorversion"] = Value::Null;
+        given["metadata"]["lastseen"] = json!("yesterday");
+        let (status, body) = call(&router, "POST", BASE, Some(given)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let stored = app.store.registration(&id).await.unwrap();
+        assert_eq!(
+            stored.metadata,
+            json!({"hostname": "node-1", "integrationversion": "0.3.0", "distributorversion": "",
+                   "location": "remote",
+                   "kubernetesmetadata": {"namespace": "keptn-jes", "podname": "jes-1", "deploymentname": "jes"}}),
+            "only Keptn's keys, null as empty"
+        );
+        let (_, view) = call(&router, "PUT", &format!("{BASE}/{id}/ping"), None).await;
+        assert_ne!(view["metadata"]["lastseen"], "yesterday");
+
+        let registrations = || app.store.registrations();
+        let before = registrations().await.unwrap().len();
+        for (bad, message) in [
+            (
+                json!([]),
+                "invalid integration: the body must be a JSON object, not an array",
+            ),
+            (
+                json!({"name": "x", "metadata": []}),
+                "invalid integration: metadata must be an object, not an array",
+            ),
+            (
+                json!({"name": "x", "metadata": {"kubernetesmetadata": [[]]}}),
+                "invalid integration: metadata.kubernetesmetadata must be an object, not an array",
+            ),
+            (
+                json!({"name": "x", "subscriptions": [[]]}),
+                "invalid integration: subscriptions[0] must be an object, not an array",
+            ),
+            (
+                json!({"name": "x", "subscriptions": [{"event": "e", "filter": []}]}),
+                "invalid integration: subscriptions[0].filter must be an object, not an array",
+            ),
+            (
+                json!({"name": "x", "metadata": {"integrationversion": 3}}),
+                "",
+            ),
+            (
+                json!({"name": "job\u{7}executor"}),
+                "invalid integration: name contains a control character (U+0007); remove it",
+            ),
+            (
+                json!({"name": "job executor"}),
+                "invalid integration: name contains white space (U+0020); remove it",
+            ),
+            (
+                json!({"name": "x", "metadata": {"hostname": "a\nb"}}),
+                "invalid integration: metadata.hostname contains a control character (U+000A); remove it",
+            ),
+            (
+                json!({"name": "x", "subscriptions": [{"event": "sh.keptn.event.test\u{0}.triggered"}]}),
+                "invalid subscription: event contains a control character (U+0000); remove it",
+            ),
+            (
+                json!({"name": "x", "subscriptions": [{"event": "sh.keptn.event.test.triggered", "filter": {"projects": ["a\tb"]}}]}),
+                "invalid subscription: filter.projects contains a control character (U+0009); remove it",
+            ),
+        ] {
+            let (status, body) = call(&router, "POST", BASE, Some(bad.clone())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+            if !message.is_empty() {
+                assert_eq!(body["message"], message, "{bad}");
+            }
+        }
+        assert_eq!(
+            registrations().await.unwrap().len(),
+            before,
+            "nothing stored"
+        );
+
+        let subs_uri = format!("{BASE}/{id}/subscription");
+        for bad in [
+            json!([]),
+            json!({"event": "a b"}),
+            json!({"event": "e", "filter": [[]]}),
+        ] {
+            let (status, body) = call(&router, "POST", &subs_uri, Some(bad.clone())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        }
+        let (_, subs) = call(&router, "GET", &subs_uri, None).await;
+        assert_eq!(subs.as_array().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn log_entries_must_be_objects_with_an_integration_and_a_message() {
+        let (_app, router) = testkit::app().await;
+        const LOG: &str = "/api/controlPlane/v1/log";
+        for (bad, message) in [
+            (
+                json!([]),
+                "invalid log request: the body must be a JSON object, not an array",
+            ),
+            (
+                json!({"logs": [[]]}),
+                "invalid log request: logs[0] must be an object, not an array",
+            ),
+            (
+                json!({"logs": {}}),
+                "invalid log request: logs must be an array, not an object",
+            ),
+            (
+                json!({"logs": [{}]}),
+                "invalid log entry 0: an entry needs an integrationid and a message",
+            ),
+            (
+                json!({"logs": [{"integrationid": "a", "message": "ok"}, {"integrationid": "a", "message": " "}]}),
+                "invalid log entry 1: an entry needs an integrationid and a message",
+            ),
+            (
+                json!({"logs": [{"integrationid": "a\u{1b}", "message": "m"}]}),
+                "invalid log entry 0: integrationid contains a control character (U+001B); remove it",
+            ),
+        ] {
+            let (status, body) = call(&router, "POST", LOG, Some(bad.clone())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+            assert_eq!(body["message"], message, "{bad}");
+        }
+        let (_, body) = call(&router, "GET", LOG, None).await;
+        assert_eq!(body["totalCount"], 0, "nothing stored: {body}");
+
+        let (status, _) = call(
+            &router,
+            "POST",
+            LOG,
+            Some(json!({"logs": [{"integrationid": "a", "message": "line 1\nline 2\tend", "task": null}]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = call(&router, "POST", LOG, Some(json!({"logs": null}))).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "no entries: nothing to do, as in Keptn"
+        );
+        let (_, body) = call(&router, "GET", LOG, None).await;
+        assert_eq!(body["totalCount"], 1);
     }
 }

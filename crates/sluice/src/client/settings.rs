@@ -31,7 +31,18 @@ pub fn create_secret(args: &CreateSecretArgs) -> Result<i32> {
     let data = literals(&args.from_literal)?;
     let api = connect()?;
     let body = json!({"name": args.name, "scope": args.scope, "data": data});
-    block_on(api.post("/api/secrets/v1/secret", &body))?.map_err(|e| anyhow!("{e}"))?;
+    // The API creates with POST (409 when the name is taken) and replaces with PUT.
+    let created = block_on(api.post("/api/secrets/v1/secret", &body))?;
+    match created {
+        Err(e) if e.status() == Some(409) => block_on(api.call(
+            reqwest::Method::PUT,
+            "/api/secrets/v1/secret",
+            &[],
+            Some(&body),
+        ))?
+        .map_err(|e| anyhow!("{e}"))?,
+        other => other.map_err(|e| anyhow!("{e}"))?,
+    };
     println!(
         "Secret {} stored with keys: {}",
         args.name,

@@ -436,6 +436,42 @@ fn bad_requests_get_keptns_error_shape_and_store_nothing() {
     );
 }
 
+/// `sluice create secret` of an existing name replaces it: the API answers POST with 409 (as
+/// Keptn's secret service) and the CLI then replaces the secret with PUT.
+#[test]
+fn create_secret_twice_replaces_it_through_the_apis_post_then_put() {
+    let dir = scratch("server-secret");
+    let server = Server::start(&dir.join("data"));
+    let run = |literal: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["create", "secret", "creds", "--from-literal", literal])
+            .env("NO_COLOR", "1")
+            .env("HOME", &dir)
+            .env("SLUICE_CONFIG", dir.join("config.json"))
+            .env("SLUICE_ENDPOINT", &server.base)
+            .env("SLUICE_API_TOKEN", TOKEN)
+            .output()
+            .expect("run sluice");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run("first=1");
+    let again = json!({"name": "creds", "data": {"x": "y"}});
+    let conflict = server.call("POST", "/api/secrets/v1/secret", Some(&again));
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    run("second=2");
+    let listed = server
+        .call("GET", "/api/secrets/v1/secret?name=creds", None)
+        .json();
+    assert_eq!(
+        listed,
+        json!({"Secrets": [{"name": "creds", "scope": "keptn-default", "keys": ["second"]}]})
+    );
+}
+
 /// A remediation aborted in the middle (its `action` task running) ends aborted, is not
 /// re-triggered, and leaves nothing open.
 #[test]
