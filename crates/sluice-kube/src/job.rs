@@ -718,10 +718,12 @@ fn checked_path(path: &str) -> Result<String, &'static str> {
 /// ConfigMap volume. Every path is single-quoted.
 fn copy_script(items: &Items) -> String {
     let mut s = String::from("set -eu\n");
+    let mut made = std::collections::BTreeSet::new();
     for (key, dest) in items {
         let target = format!("{KEPTN_DIR}/{dest}");
         if let Some((dir, _)) = target.rsplit_once('/')
             && dir != KEPTN_DIR
+            && made.insert(dir.to_owned())
         {
             s.push_str(&format!("mkdir -p {}\n", quote(dir)));
         }
