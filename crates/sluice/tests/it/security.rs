@@ -250,7 +250,7 @@ fn secrets_are_encrypted_at_rest_and_survive_restart_and_key_rotation() {
     let server = Server::start(&data);
     let body = serde_json::json!({"name": "shop-creds", "data": {"password": VALUE, "user": "u"}});
     let a = server.call("POST", "/api/secrets/v1/secret", Some(&body));
-    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(listed_keys(&server, "shop-creds"), ["password", "user"]);
     assert_eq!(
         anywhere_on_disk(&data, VALUE),
