@@ -1,3 +1,4 @@
+// @ts-check
 // The HTTP API as the pages use it: the session cookie authenticates, changes carry the
 // session's CSRF token, lists are read page by page.
 
@@ -5,12 +6,21 @@ let csrf = '';
 
 /** An answer other than 2xx, with Keptn's {code, message}. */
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} message
+   */
   constructor(status, message) {
     super(message);
     this.status = status;
   }
 }
 
+/**
+ * The JSON body of a 2xx answer; throws `ApiError` otherwise.
+ * @param {Response} response
+ * @returns {Promise<any>}
+ */
 async function answer(response) {
   const text = await response.text();
   let body = null;
@@ -24,21 +34,35 @@ async function answer(response) {
   return body;
 }
 
-function query(params) {
+/**
+ * A query string (`?a=1&b=2`) of the parameters that have a value.
+ * @param {Record<string, unknown> | undefined} params
+ */
+export function query(params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
-    if (v !== undefined && v !== null && v !== '') q.set(k, v);
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
   }
   const s = q.toString();
   return s ? `?${s}` : '';
 }
 
-/** GET a JSON answer. */
+/**
+ * GET a JSON answer.
+ * @param {string} path
+ * @param {Record<string, unknown>} [params]
+ * @returns {Promise<any>}
+ */
 export async function get(path, params) {
   return answer(await fetch(path + query(params), { credentials: 'same-origin', headers: { accept: 'application/json' } }));
 }
 
-/** POST JSON (with the CSRF token). */
+/**
+ * POST JSON (with the CSRF token).
+ * @param {string} path
+ * @param {unknown} body
+ * @returns {Promise<any>}
+ */
 export async function post(path, body) {
   return answer(await fetch(path, {
     method: 'POST',
@@ -48,8 +72,15 @@ export async function post(path, body) {
   }));
 }
 
-/** Every item of a paged list (`pageSize`/`nextPageKey`), at most `max`. */
+/**
+ * Every item of a paged list (`pageSize`/`nextPageKey`), at most `max`.
+ * @param {string} path
+ * @param {Record<string, unknown>} params
+ * @param {string} key  the list's field in each page, e.g. `events`
+ * @returns {Promise<{ items: any[], total: number }>}
+ */
 export async function allPages(path, params, key, pageSize = 100, max = 5000) {
+  /** @type {any[]} */
   const items = [];
   let next = '';
   for (;;) {
@@ -64,19 +95,22 @@ export async function allPages(path, params, key, pageSize = 100, max = 5000) {
   }
 }
 
-/** The current session's CSRF token, or null when not logged in. */
+/** Reads the current session's CSRF token; false when not logged in. */
 export async function resume() {
   try {
     const s = await get('/bridge/api/session');
     csrf = s.csrf;
     return true;
   } catch (e) {
-    if (e.status === 401) return false;
+    if (e instanceof ApiError && e.status === 401) return false;
     throw e;
   }
 }
 
-/** Logs in with the API token. */
+/**
+ * Logs in with the API token.
+ * @param {string} token
+ */
 export async function login(token) {
   const s = await answer(await fetch('/bridge/api/login', {
     method: 'POST',
@@ -93,13 +127,21 @@ export async function logout() {
   csrf = '';
 }
 
-/** A fresh event id. */
+/** A fresh event id (a random UUID). */
 export function uuid() {
-  return crypto.randomUUID ? crypto.randomUUID() : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
-    (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // Pages served over plain HTTP from another host are not a secure context: build a v4 UUID.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Sends a Keptn event through the event API. */
+/**
+ * Sends a Keptn event through the event API.
+ * @param {object} event
+ */
 export function sendEvent(event) {
   return post('/api/v1/event', event);
 }
@@ -107,13 +149,20 @@ export function sendEvent(event) {
 /**
  * Like `allPages` for lists whose `nextPageKey` is a decimal offset (sluice's own): the first
  * page tells the total, the others are read a few at a time in parallel, in order.
+ * @param {string} path
+ * @param {Record<string, unknown>} params
+ * @param {string} key
+ * @returns {Promise<{ items: any[], total: number }>}
  */
 export async function allPagesByOffset(path, params, key, pageSize = 100, max = 5000, parallel = 4) {
   const first = await get(path, { ...params, pageSize });
+  /** @type {any[]} */
   const items = [...(first[key] || [])];
   const total = Math.min(first.totalCount ?? items.length, max);
+  /** @type {number[]} */
   const offsets = [];
   for (let o = items.length; first.nextPageKey && o < total; o += pageSize) offsets.push(o);
+  /** @type {any[][]} */
   const pages = new Array(offsets.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(parallel, offsets.length) }, async () => {

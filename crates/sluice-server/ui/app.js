@@ -1,66 +1,68 @@
+// @ts-check
 // The web UI's entry: login (form or token link), the hash router, and live updates over the
 // event stream (server-sent events): the current page is re-read when a matching event arrives.
 
 import * as api from './api.js';
-import { esc, errorBox } from './dom.js';
+import { html, show, enc, errorBox } from './dom.js';
+import { parseHash, routeOf } from './routes.js';
 import { projectsView } from './projects.js';
 import { environmentView } from './environment.js';
 import { sequencesView, sequenceView } from './sequences.js';
 import { qualityView } from './quality.js';
 import { integrationsView } from './integrations.js';
 
-const main = document.getElementById('main');
-const nav = document.getElementById('nav');
-const live = document.getElementById('live');
-const logoutButton = document.getElementById('logout');
+/** @typedef {import('./routes.js').StreamFilter} StreamFilter */
+/** @typedef {(main: HTMLElement, ...args: any[]) => Promise<void>} View */
 
+/** The view of each page. */
+const VIEWS = /** @type {Record<import('./routes.js').Route['page'], View>} */ ({
+  projects: projectsView,
+  environment: environmentView,
+  sequences: sequencesView,
+  sequence: sequenceView,
+  quality: qualityView,
+  integrations: integrationsView,
+});
+
+/** @param {string} id */
+function byId(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`the page has no #${id}`);
+  return element;
+}
+
+const main = byId('main');
+const nav = byId('nav');
+const live = byId('live');
+const logoutButton = /** @type {HTMLButtonElement} */ (byId('logout'));
+
+/** @type {EventSource | null} */
 let stream = null;
 let streamKey = '';
-let pending = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let pending;
 let rendering = false;
 let again = false;
 
-/** The route of the current hash: path parts and query parameters. */
-function route() {
-  const hash = location.hash.replace(/^#/, '') || '/';
-  const [path, q] = hash.split('?');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
-  return { parts, params: new URLSearchParams(q || ''), hash };
-}
-
-/** Which view renders a route, and which events make it stale. */
-function resolve({ parts }) {
-  const [a, project, b, c, d] = parts;
-  if (a === 'project' && project && !b) return { view: environmentView, args: [project], filter: { project } };
-  if (a === 'project' && b === 'sequences') return { view: sequencesView, args: [project], filter: { project } };
-  if (a === 'project' && b === 'sequence' && c) return { view: sequenceView, args: [project, c], filter: { keptnContext: c } };
-  if (a === 'project' && b === 'service' && c && d === 'quality') return { view: qualityView, args: [project, c], filter: { project, service: c, type: 'sh.keptn.event.evaluation.finished' } };
-  if (a === 'integrations') return { view: integrationsView, args: [], filter: null };
-  return { view: projectsView, args: [], filter: null };
-}
-
+/** @param {string[]} parts */
 function setNav(parts) {
   const project = parts[0] === 'project' ? parts[1] : '';
-  let html = '<a href="#/">Projects</a>';
-  if (project) {
-    const p = encodeURIComponent(project);
-    html += ` <span aria-hidden="true">›</span> <a href="#/project/${p}">${esc(project)}</a>`
-      + ` <a href="#/project/${p}/sequences">Sequences</a>`;
-  }
-  html += ' <a href="#/integrations">Integrations</a>';
-  nav.innerHTML = html;
+  const projectLinks = project
+    ? html` <span aria-hidden="true">›</span> <a href="#/project/${enc(project)}">${project}</a> <a href="#/project/${enc(project)}/sequences">Sequences</a>`
+    : '';
+  show(nav, html`<a href="#/">Projects</a>${projectLinks} <a href="#/integrations">Integrations</a>`);
 }
 
-async function render(live = false) {
+async function render(isLive = false) {
   if (rendering) { again = true; return; }
   rendering = true;
-  const r = route();
-  const { view, args, filter } = resolve(r);
-  setNav(r.parts);
+  const location = parseHash(window.location.hash);
+  const { page, args, filter } = routeOf(location.parts);
+  setNav(location.parts);
   try {
-    await view(main, ...args, r.params, { live });
+    await VIEWS[page](main, ...args, location.params, { live: isLive });
   } catch (e) {
-    if (e.status !== 401) main.innerHTML = errorBox(e);
+    if (!(e instanceof api.ApiError && e.status === 401)) show(main, errorBox(e));
   } finally {
     rendering = false;
   }
@@ -68,14 +70,17 @@ async function render(live = false) {
   if (again) { again = false; render(true); }
 }
 
-/** Keeps one event stream open for the current page's filter. */
+/**
+ * Keeps one event stream open for the current page's filter.
+ * @param {StreamFilter | null} filter
+ */
 function follow(filter) {
   const key = filter ? JSON.stringify(filter) : '';
   if (key === streamKey && stream) return;
   if (stream) { stream.close(); stream = null; }
   streamKey = key;
   if (!filter) { live.textContent = '○ not live'; return; }
-  const q = new URLSearchParams(Object.entries(filter).filter(([, v]) => v));
+  const q = new URLSearchParams(/** @type {[string, string][]} */ (Object.entries(filter).filter(([, v]) => v)));
   q.set('untyped', 'true');
   stream = new EventSource(`/api/sluice/v1/stream?${q}`);
   stream.onopen = () => { live.textContent = '● live'; live.classList.add('on'); };
@@ -87,12 +92,13 @@ function follow(filter) {
   stream.onmessage = stale;
 }
 
+/** @param {string} [message] */
 function showLogin(message) {
   if (stream) { stream.close(); stream = null; streamKey = ''; }
   logoutButton.hidden = true;
-  nav.innerHTML = '';
+  show(nav, html``);
   live.textContent = '○ offline';
-  main.innerHTML = `
+  show(main, html`
     <section class="login">
       <h1>Log in to sluice</h1>
       <p>Use the API token that <code>sluice server</code> printed when it created it (it is stored in
@@ -103,16 +109,21 @@ function showLogin(message) {
         <button type="submit">Log in</button>
       </form>
       ${message ? errorBox(message) : ''}
-    </section>`;
-  document.getElementById('login-form').addEventListener('submit', async (ev) => {
+    </section>`);
+  byId('login-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     try {
-      await api.login(document.getElementById('token').value);
+      await api.login(/** @type {HTMLInputElement} */ (byId('token')).value);
       loggedIn();
     } catch (e) {
-      showLogin(e.message);
+      showLogin(messageOf(e));
     }
   });
+}
+
+/** @param {unknown} e */
+function messageOf(e) {
+  return e instanceof Error ? e.message : String(e);
 }
 
 function loggedIn() {
@@ -141,7 +152,7 @@ async function start() {
       loggedIn();
       return;
     } catch (e) {
-      showLogin(e.message);
+      showLogin(messageOf(e));
       return;
     }
   }
@@ -149,4 +160,4 @@ async function start() {
   else showLogin();
 }
 
-start().catch((e) => { main.innerHTML = errorBox(e); });
+start().catch((e) => { show(main, errorBox(e)); });

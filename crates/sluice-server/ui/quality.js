@@ -1,56 +1,77 @@
+// @ts-check
 // A service's quality view: the evaluation heatmap (rows: score and each SLI; columns:
 // evaluations), charts of the values with thresholds, the explanation of the selected
 // evaluation (as `sluice evaluate` prints it) and "ignore for comparison".
 
 import * as api from './api.js';
-import { esc, enc, badge, num, pct, time, errorBox, SYMBOL } from './dom.js';
+import { html, show, append, enc, badge, num, pct, time, errorBox, SYMBOL } from './dom.js';
 import { renderHeatmap, renderCharts } from './heatmap.js';
 
 const MAX_EVALUATIONS = 2000;
+/** @type {{ key: string, rows: any[] }} */
 let cache = { key: '', rows: [] };
 
-function explanationHtml(ev) {
+/**
+ * An evaluation's explanation (as `sluice evaluate` prints it): each objective with its
+ * value, compared value, targets and points.
+ * @param {any} ev  `GET /api/sluice/v1/evaluation/{id}`
+ */
+export function explanationHtml(ev) {
   const x = ev.explanation;
-  const rows = x.objectives.map((o) => {
-    const mark = (t) => (t.evaluated === false ? '–' : t.held ? '✓' : '✗');
-    const targetClass = (t) => (t.evaluated === false ? 'muted' : t.held ? 'held' : 'missed');
-    const threshold = (t) => {
-      if (t.threshold !== null) return `→ <code>${esc(t.criteria.replace(/[0-9.+%-]+$/, ''))}${num(t.threshold)}</code>`;
-      return t.evaluated === false ? '<span class="small">(not checked)</span>' : '<span class="small">(no history: counted as met)</span>';
-    };
-    const targets = o.targets.map((t) => `<li class="${targetClass(t)}"${t.evaluated === false ? ' title="not checked: Keptn lists these criteria as violated without checking them"' : ''}>${mark(t)} ${esc(t.kind)} <code>${esc(t.criteria)}</code>
-      ${threshold(t)}</li>`).join('');
-    return `<tr data-sli="${esc(o.sli)}" class="${o.keySli ? 'key' : ''}">
-      <th scope="row">${esc(o.name)}${o.keySli ? ' <span class="key-mark" title="key SLI: failing it fails the evaluation">★ key</span>' : ''}<div class="small">${esc(o.sli)}</div></th>
+  /** @param {any} t */
+  const mark = (t) => (t.evaluated === false ? '–' : t.held ? '✓' : '✗');
+  /** @param {any} t */
+  const targetClass = (t) => (t.evaluated === false ? 'muted' : t.held ? 'held' : 'missed');
+  /** @param {any} t */
+  const threshold = (t) => {
+    if (t.threshold !== null) return html`→ <code>${t.criteria.replace(/[0-9.+%-]+$/, '')}${num(t.threshold)}</code>`;
+    return t.evaluated === false ? html`<span class="small">(not checked)</span>` : html`<span class="small">(no history: counted as met)</span>`;
+  };
+  /** @type {import('./dom.js').Html[]} */
+  const rows = x.objectives.map((/** @type {any} */ o) => {
+    const targets = o.targets.map((/** @type {any} */ t) => html`<li class="${targetClass(t)}"${t.evaluated === false ? html` title="not checked: Keptn lists these criteria as violated without checking them"` : ''}>${mark(t)} ${t.kind} <code>${t.criteria}</code>
+      ${threshold(t)}</li>`);
+    return html`<tr data-sli="${o.sli}" class="${o.keySli ? 'key' : ''}">
+      <th scope="row">${o.name}${o.keySli ? html` <span class="key-mark" title="key SLI: failing it fails the evaluation">★ key</span>` : ''}<div class="small">${o.sli}</div></th>
       <td>${badge(o.status)}</td>
-      <td class="num">${o.value === null ? `<span class="small">${o.missing ? 'missing: ' : 'failed: '}${esc(o.valueError || 'no value')}</span>` : num(o.value)}</td>
-      <td class="num">${o.comparedValue === null ? '–' : `${num(o.comparedValue)} <span class="small">(${o.history} earlier)</span>`}</td>
-      <td><ul class="plain">${targets || '<li class="muted">informational</li>'}</ul></td>
+      <td class="num">${o.value === null ? html`<span class="small">${o.missing ? 'missing: ' : 'failed: '}${o.valueError || 'no value'}</span>` : num(o.value)}</td>
+      <td class="num">${o.comparedValue === null ? '–' : html`${num(o.comparedValue)} <span class="small">(${o.history} earlier)</span>`}</td>
+      <td><ul class="plain">${targets.length ? targets : html`<li class="muted">informational</li>`}</ul></td>
       <td class="num">${o.maxPoints ? `${num(o.points)} / ${num(o.maxPoints)}` : '–'}</td></tr>`;
-  }).join('');
-  const bare = !rows && (ev.indicators || []).length
-    ? ev.indicators.map((o) => `<tr data-sli="${esc(o.metric)}"><th scope="row">${esc(o.displayName || o.metric)}${o.keySli ? ' <span class="key-mark">★ key</span>' : ''}<div class="small">${esc(o.metric)}</div></th>
+  });
+  const bare = !rows.length && (ev.indicators || []).length
+    ? ev.indicators.map((/** @type {any} */ o) => html`<tr data-sli="${o.metric}"><th scope="row">${o.displayName || o.metric}${o.keySli ? html` <span class="key-mark">★ key</span>` : ''}<div class="small">${o.metric}</div></th>
       <td>${badge(o.status)}</td><td class="num">${o.success ? num(o.value) : 'no value'}</td><td class="num">–</td>
-      <td class="muted">the result carries no SLO: targets unknown</td><td class="num">${num(o.score)}</td></tr>`).join('')
-    : '';
-  const thresholds = [x.passThreshold && `pass ≥ ${esc(x.passThreshold)}`, x.warningThreshold && `warning ≥ ${esc(x.warningThreshold)}`].filter(Boolean).join(', ');
-  return `<h2>Evaluation ${esc(ev.label)} <span class="small muted">${time(ev.time)}</span></h2>
+      <td class="muted">the result carries no SLO: targets unknown</td><td class="num">${num(o.score)}</td></tr>`)
+    : [];
+  const thresholds = [x.passThreshold && `pass ≥ ${x.passThreshold}`, x.warningThreshold && `warning ≥ ${x.warningThreshold}`].filter(Boolean).join(', ');
+  const body = rows.length ? rows : bare.length ? bare : html`<tr><td colspan="6" class="muted">no SLO: nothing was evaluated</td></tr>`;
+  return html`<h2>Evaluation ${ev.label} <span class="small muted">${time(ev.time)}</span></h2>
     <p>${badge(x.result, `${x.result}`)} score <strong>${pct(x.score)}</strong> of 100
       (${num(x.points)} of ${num(x.maxPoints)} points)${thresholds ? `; ${thresholds}` : ''}.
-      ${x.comparedEvaluations ? `Compared with ${x.comparedEvaluations} earlier evaluation${x.comparedEvaluations === 1 ? '' : 's'} (${esc(x.aggregateFunction)}).` : 'No earlier evaluation to compare with.'}
-      ${ev.invalidated ? '<span class="badge r-none">⊘ ignored for comparison</span>' : ''}</p>
-    <p class="message" id="eval-message">${esc(x.message || ev.message)}</p>
+      ${x.comparedEvaluations ? `Compared with ${x.comparedEvaluations} earlier evaluation${x.comparedEvaluations === 1 ? '' : 's'} (${x.aggregateFunction}).` : 'No earlier evaluation to compare with.'}
+      ${ev.invalidated ? html`<span class="badge r-none">⊘ ignored for comparison</span>` : ''}</p>
+    <p class="message" id="eval-message">${x.message || ev.message}</p>
     <table class="list explanation" id="explanation"><thead><tr><th>Objective</th><th>Status</th><th>Value</th><th>Compared</th><th>Targets (threshold)</th><th>Points</th></tr></thead>
-    <tbody>${rows || bare || '<tr><td colspan="6" class="muted">no SLO: nothing was evaluated</td></tr>'}</tbody></table>
-    <p class="small">Window ${esc(ev.timeStart)} – ${esc(ev.timeEnd)} · context <a href="#/project/${enc(ev.project)}/sequence/${enc(ev.keptnContext)}"><code>${esc(ev.keptnContext)}</code></a></p>
-    <div class="buttons">${ev.invalidated ? '' : '<button type="button" id="invalidate">⊘ Ignore for comparison</button>'}</div>`;
+    <tbody>${body}</tbody></table>
+    <p class="small">Window ${ev.timeStart} – ${ev.timeEnd} · context <a href="#/project/${enc(ev.project)}/sequence/${enc(ev.keptnContext)}"><code>${ev.keptnContext}</code></a></p>
+    <div class="buttons">${ev.invalidated ? '' : html`<button type="button" id="invalidate">⊘ Ignore for comparison</button>`}</div>`;
 }
 
-/** Renders the quality view of a service. */
+/**
+ * Renders the quality view of a service.
+ * @param {HTMLElement} main
+ * @param {string} project
+ * @param {string} service
+ * @param {URLSearchParams} params
+ * @param {{ live?: boolean }} [options]
+ * @returns {Promise<void>}
+ */
 export async function qualityView(main, project, service, params, { live } = {}) {
   const p = enc(project);
   const proj = await api.get(`/api/controlPlane/v1/project/${p}`);
-  const stages = (proj.stages || []).map((s) => s.stageName);
+  /** @type {string[]} */
+  const stages = (proj.stages || []).map((/** @type {any} */ s) => s.stageName);
   const stage = params.get('stage') || stages[0] || '';
   const key = `${project}/${stage}/${service}`;
   const t0 = performance.now();
@@ -60,28 +81,31 @@ export async function qualityView(main, project, service, params, { live } = {})
   }
   const rows = cache.rows;
   const selectedId = params.get('eval') || (rows.length ? rows[rows.length - 1].id : '');
-  const tabs = stages.map((s) => `<a href="#/project/${p}/service/${enc(service)}/quality?stage=${enc(s)}" class="tab${s === stage ? ' current' : ''}"${s === stage ? ' aria-current="page"' : ''}>${esc(s)}</a>`).join('');
+  const tabs = stages.map((s) => html`<a href="#/project/${p}/service/${enc(service)}/quality?stage=${enc(s)}" class="tab${s === stage ? ' current' : ''}"${s === stage ? html` aria-current="page"` : ''}>${s}</a>`);
+  /** @type {Record<string, number>} */
   const counts = { pass: 0, warning: 0, fail: 0 };
   for (const r of rows) if (r.result in counts) counts[r.result]++;
-  main.innerHTML = `<h1>${esc(service)} <span class="small muted">quality in ${esc(project)}</span></h1>
+  show(main, html`<h1>${service} <span class="small muted">quality in ${project}</span></h1>
     <nav class="tabs" aria-label="Stages">${tabs}</nav>
     <p class="legend">${rows.length} evaluation${rows.length === 1 ? '' : 's'}: ${SYMBOL.pass} ${counts.pass} pass · ${SYMBOL.warning} ${counts.warning} warning · ${SYMBOL.fail} ${counts.fail} fail.
       <span class="small">▼ selected · ◆ compared with · struck through: ignored for comparison · · info</span></p>
     <div class="heatmap-scroll" id="heatmap-box" tabindex="0" aria-label="evaluation heatmap"></div>
     <div id="details" class="details"></div>
     <h2>Values over time</h2>
-    <div id="charts" class="charts"></div>`;
+    <div id="charts" class="charts"></div>`);
   const box = document.getElementById('heatmap-box');
+  if (!box) return;
   if (!rows.length) {
-    box.innerHTML = `<p class="muted">No evaluations of ${esc(service)} in ${esc(stage)} yet.</p>`;
+    show(box, html`<p class="muted">No evaluations of ${service} in ${stage} yet.</p>`);
     return;
   }
   const ms = renderHeatmap(box, rows, selectedId);
   box.dataset.loadMs = (performance.now() - t0).toFixed(1);
   box.dataset.renderMs = ms.toFixed(1);
   box.scrollLeft = box.scrollWidth;
-  const selectedCell = box.querySelector('th.s');
+  const selectedCell = /** @type {HTMLElement | null} */ (box.querySelector('th.s'));
   if (selectedCell) box.scrollLeft = Math.max(0, selectedCell.offsetLeft - box.clientWidth / 2);
+  /** @param {string} id */
   const select = (id) => {
     const q = new URLSearchParams(params);
     q.set('stage', stage);
@@ -89,9 +113,10 @@ export async function qualityView(main, project, service, params, { live } = {})
     location.hash = `#/project/${p}/service/${enc(service)}/quality?${q}`;
   };
   box.addEventListener('click', (ev) => {
-    const b = ev.target.closest('button[data-eval]');
-    if (b) { select(b.dataset.eval); return; }
-    const td = ev.target.closest('td');
+    const target = /** @type {Element} */ (ev.target);
+    const b = /** @type {HTMLElement | null} */ (target.closest('button[data-eval]'));
+    if (b) { select(b.dataset.eval || ''); return; }
+    const td = target.closest('td');
     if (td) select(rows[td.cellIndex - 1].id);
   });
   const details = document.getElementById('details');
@@ -99,17 +124,18 @@ export async function qualityView(main, project, service, params, { live } = {})
   if (selectedId) {
     try {
       explanation = await api.get(`/api/sluice/v1/evaluation/${enc(selectedId)}`);
-      details.innerHTML = explanationHtml(explanation);
-      const inv = document.getElementById('invalidate');
+      show(details, explanationHtml(explanation));
+      const inv = /** @type {HTMLButtonElement | null} */ (document.getElementById('invalidate'));
       if (inv) inv.addEventListener('click', async () => {
         inv.disabled = true;
         try {
           await api.post(`/api/sluice/v1/evaluation/${enc(selectedId)}/invalidate`, {});
           cache.key = '';
           await qualityView(main, project, service, params, { live: true });
-        } catch (e) { details.insertAdjacentHTML('beforeend', errorBox(e)); inv.disabled = false; }
+        } catch (e) { append(details, errorBox(e)); inv.disabled = false; }
       });
-    } catch (e) { details.innerHTML = errorBox(e); }
+    } catch (e) { show(details, errorBox(e)); }
   }
-  renderCharts(document.getElementById('charts'), rows, explanation, selectedId);
+  const charts = document.getElementById('charts');
+  if (charts) renderCharts(charts, rows, explanation, selectedId);
 }

@@ -71,6 +71,7 @@ const ASSETS: &[Asset] = &[
     asset!("quality.js", JS),
     asset!("heatmap.js", JS),
     asset!("integrations.js", JS),
+    asset!("routes.js", JS),
 ];
 
 /// The routes of the UI (outside the token check: the pages hold no data, and login is how a
@@ -392,6 +393,19 @@ mod tests {
             login_from(&router, "192.0.2.8", TOKEN).await.0,
             StatusCode::OK
         );
+    }
+
+    #[test]
+    fn every_file_of_the_ui_directory_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = ASSETS.iter().map(|a| a.name.to_owned()).collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded, "add new UI files to ASSETS");
     }
 
     #[tokio::test]
