@@ -361,7 +361,7 @@ impl Deployments {
             .map(|v| v.to_string())
             .unwrap_or_default();
         state.instances = keep.into_iter().chain(ready).collect();
-        state.record_revision(&image, &version, replicas);
+        state.record_revision(&image, &version, replicas, std::time::SystemTime::now());
         state.save(&dir)?;
         targets::write_targets(&self.root, id, &state.instances)?;
         Ok(DeployOutcome {
@@ -608,7 +608,7 @@ mod tests {
     fn state_with(revisions: &[(&str, u32)]) -> DeploymentState {
         let mut state = DeploymentState::new(4000);
         for (image, replicas) in revisions {
-            state.record_revision(image, "", *replicas);
+            state.record_revision(image, "", *replicas, std::time::UNIX_EPOCH);
         }
         state
     }

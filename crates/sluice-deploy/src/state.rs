@@ -92,7 +92,13 @@ impl DeploymentState {
     }
 
     /// Records a new current revision with `image` and `replicas`; returns its number.
-    pub fn record_revision(&mut self, image: &str, version: &str, replicas: u32) -> u32 {
+    pub fn record_revision(
+        &mut self,
+        image: &str,
+        version: &str,
+        replicas: u32,
+        at: SystemTime,
+    ) -> u32 {
         self.revision += 1;
         self.image = image.to_owned();
         self.version = version.to_owned();
@@ -101,7 +107,7 @@ impl DeploymentState {
             revision: self.revision,
             image: image.to_owned(),
             replicas,
-            at: rfc3339_utc(SystemTime::now()),
+            at: rfc3339_utc(at),
         });
         self.revision
     }
@@ -171,30 +177,18 @@ fn open_lock_file(dir: &Path) -> Result<File> {
         .map_err(DeployError::io("open", path))
 }
 
-/// Formats a time as RFC 3339 in UTC with second precision (`2024-05-01T12:00:00Z`).
+/// Formats a time as RFC 3339 in UTC with second precision (`2024-05-01T12:00:00Z`); times
+/// before 1970 or beyond jiff's range read as the epoch.
 pub fn rfc3339_utc(time: SystemTime) -> String {
     let secs = time
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
@@ -215,13 +209,19 @@ mod tests {
         let dir = scratch("roundtrip");
         assert_eq!(DeploymentState::load(&dir).ok(), Some(None));
         let mut state = DeploymentState::new(40123);
-        assert_eq!(state.record_revision("img:v0.1.1", "v0.1.1", 1), 1);
+        assert_eq!(
+            state.record_revision("img:v0.1.1", "v0.1.1", 1, UNIX_EPOCH),
+            1
+        );
         state.instances.push(InstanceRecord {
             pid: 42,
             metrics_port: 40200,
             instance: "svc-qa-r1-1".to_owned(),
         });
-        assert_eq!(state.record_revision("img:v0.1.2", "v0.1.2", 2), 2);
+        assert_eq!(
+            state.record_revision("img:v0.1.2", "v0.1.2", 2, UNIX_EPOCH),
+            2
+        );
         state.save(&dir).unwrap_or_else(|e| panic!("{e}"));
         let loaded = DeploymentState::load(&dir).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(loaded.as_ref(), Some(&state));

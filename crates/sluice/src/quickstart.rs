@@ -1137,7 +1137,7 @@ async fn trigger_in(api: &Api, stage: &str, image: &str, version: &str) -> Resul
         labels: BTreeMap::from([("version".to_owned(), version.to_owned())]),
         values: serde_json::Map::new(),
     };
-    let id = crate::client::new_uuid()?;
+    let id = crate::client::new_uuid();
     let event = delivery_event(&delivery, &id);
     let answer = api
         .post(

@@ -287,7 +287,7 @@ async fn answer(api: &Api, req: Request<'_>) -> Result<i32> {
             }
         }
     };
-    let ev = approval_finished_event(chosen, approve, &req.labels, &super::new_uuid()?);
+    let ev = approval_finished_event(chosen, approve, &req.labels, &super::new_uuid());
     let ctx = send_event(api, &ev).await?;
     println!(
         "{} {}{} in stage {} (Keptn context {ctx})",

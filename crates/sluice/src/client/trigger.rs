@@ -333,7 +333,7 @@ pub fn delivery(args: &TriggerDeliveryArgs) -> Result<i32> {
             labels,
             values,
         };
-        let ev = delivery_event(&d, &super::new_uuid()?);
+        let ev = delivery_event(&d, &super::new_uuid());
         if args.common.output == OutputFormat::Table {
             println!(
                 "Delivering {} of service {} into stage {} of project {} (sequence {})",
@@ -381,7 +381,7 @@ pub fn sequence(args: &TriggerSequenceArgs) -> Result<i32> {
             &args.service,
             &args.name,
             &labels,
-            &super::new_uuid()?,
+            &super::new_uuid(),
         );
         let ctx = send_event(&api, &ev).await?;
         report(&api, &ctx, &args.common).await
