@@ -29,6 +29,7 @@ pub mod slo;
 /// The wire-string enum macro (closed sets of strings with an `Other` fallback).
 mod wire;
 pub mod yaml;
+pub mod yaml_writer;
 
 use diagnostic::Diagnostics;
 

@@ -20,7 +20,6 @@ pub mod settings;
 pub mod sse;
 pub mod trigger;
 pub mod watch;
-pub mod yaml;
 
 use anyhow::{Result, bail};
 use serde_json::Value;

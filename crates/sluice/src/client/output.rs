@@ -66,7 +66,13 @@ impl Table {
 pub fn print(format: OutputFormat, value: &Value, table: impl FnOnce() -> Table) {
     match format {
         OutputFormat::Json => println!("{}", pretty_json(value)),
-        OutputFormat::Yaml => print!("{}", super::yaml::to_yaml(value)),
+        OutputFormat::Yaml => print!(
+            "{}",
+            sluice_model::yaml_writer::to_yaml(
+                value,
+                sluice_model::yaml_writer::YamlStyle::Indented
+            )
+        ),
         OutputFormat::Table => {
             let t = table();
             print!("{}", t.render(Painter::for_stdout(ColorChoice::Auto)));

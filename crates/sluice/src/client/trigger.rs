@@ -276,7 +276,13 @@ async fn report(api: &Api, ctx: &str, common: &TriggerCommon) -> Result<i32> {
             println!("{}", pretty_json(&json!({"keptnContext": ctx})));
         }
         OutputFormat::Yaml if !common.watch => {
-            print!("{}", super::yaml::to_yaml(&json!({"keptnContext": ctx})));
+            print!(
+                "{}",
+                sluice_model::yaml_writer::to_yaml(
+                    &json!({"keptnContext": ctx}),
+                    sluice_model::yaml_writer::YamlStyle::Indented
+                )
+            );
         }
         _ => eprintln!("ID of Keptn context: {ctx}"),
     }

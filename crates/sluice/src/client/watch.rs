@@ -414,8 +414,15 @@ impl Screen {
             }
             OutputFormat::Yaml => {
                 let v = ev.to_value(Default::default());
-                self.bar
-                    .suspend(|| print!("---\n{}", super::yaml::to_yaml(&v)));
+                self.bar.suspend(|| {
+                    print!(
+                        "---\n{}",
+                        sluice_model::yaml_writer::to_yaml(
+                            &v,
+                            sluice_model::yaml_writer::YamlStyle::Indented
+                        )
+                    )
+                });
             }
         }
     }

@@ -8,7 +8,7 @@ use sluice_model::job::{EnvFormat, EnvSource, JsonPath, Task, env_value_string};
 use sluice_store::Store;
 
 use super::files::rewrite_keptn_path;
-use super::yaml::to_yaml;
+use sluice_model::yaml_writer::{YamlStyle, to_yaml};
 
 /// Project, stage, service and labels of the event a run answers.
 #[derive(Debug, Clone, Default)]
@@ -105,7 +105,7 @@ pub async fn build(
                     )
                 })?;
                 let text = match entry.format {
-                    Some(EnvFormat::Yaml) => to_yaml(selected),
+                    Some(EnvFormat::Yaml) => to_yaml(selected, YamlStyle::GoYamlV2),
                     other => env_value_string(selected, other).map_err(|e| e.to_string())?,
                 };
                 env.vars.push((entry.name.clone(), text));

@@ -116,7 +116,6 @@ mod process;
 pub mod record;
 mod redact;
 pub mod supervisor;
-mod yaml;
 
 #[cfg(test)]
 mod tests;
