@@ -28,7 +28,7 @@ impl fmt::Display for Entity {
 /// The messages of the not-found and already-exists variants are exactly Keptn
 /// resource-service's (`project not found`, `service already exists`, ...): Keptn's clients
 /// detect these cases by message text, so the HTTP layer should pass [`ToString`] through.
-/// [`ResourceError::http_status`] gives the status code Keptn used.
+/// The HTTP layer maps each variant to the status code Keptn used.
 #[derive(Debug, thiserror::Error)]
 pub enum ResourceError {
     /// No repository for this project.
@@ -88,28 +88,6 @@ pub enum ResourceError {
     Io(#[from] std::io::Error),
 }
 
-impl ResourceError {
-    /// The HTTP status Keptn's resource-service answered with for this error
-    /// (413 for [`TooLarge`](ResourceError::TooLarge), which Keptn's gateway enforced).
-    pub fn http_status(&self) -> u16 {
-        match self {
-            ResourceError::ProjectNotFound
-            | ResourceError::StageNotFound
-            | ResourceError::ServiceNotFound
-            | ResourceError::ResourceNotFound
-            | ResourceError::CommitNotFound(_) => 404,
-            ResourceError::AlreadyExists(_) => 409,
-            ResourceError::InvalidResourceUri(_)
-            | ResourceError::InvalidName(_)
-            | ResourceError::InvalidPageKey(_)
-            | ResourceError::TooManyFiles { .. } => 400,
-            ResourceError::Interrupted => 503,
-            ResourceError::TooLarge { .. } => 413,
-            ResourceError::Git(_) | ResourceError::Io(_) => 500,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,11 +114,6 @@ mod tests {
         assert_eq!(
             ResourceError::AlreadyExists(Entity::Service).to_string(),
             "service already exists"
-        );
-        assert_eq!(ResourceError::ResourceNotFound.http_status(), 404);
-        assert_eq!(
-            ResourceError::AlreadyExists(Entity::Stage).http_status(),
-            409
         );
     }
 }

@@ -989,7 +989,6 @@ fn upload_above_the_file_cap_is_refused_and_writes_nothing() {
         ),
         "{e}"
     );
-    assert_eq!(e.http_status(), 400);
     assert_eq!(store.project_head("sockshop").expect("head"), before);
 }
 
@@ -1009,7 +1008,6 @@ fn interrupted_store_commits_nothing() {
         )
         .expect_err("interrupted");
     assert!(matches!(e, ResourceError::Interrupted), "{e}");
-    assert_eq!(e.http_status(), 503);
     assert_eq!(store.project_head("sockshop").expect("head"), before);
     // Reads go on.
     assert_eq!(

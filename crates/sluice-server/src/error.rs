@@ -9,6 +9,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use sluice_resources::ResourceError;
 
 /// An error answer: HTTP status plus Keptn's error body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,13 +203,33 @@ impl From<crate::services::monitoring::Error> for ApiError {
     }
 }
 
-impl From<sluice_resources::ResourceError> for ApiError {
-    fn from(error: sluice_resources::ResourceError) -> Self {
-        match StatusCode::from_u16(error.http_status()) {
-            Ok(status) if status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE => {
-                ApiError::new(status, error.to_string())
+/// The HTTP status Keptn's resource-service answered with for a resource error (413 for
+/// [`TooLarge`](ResourceError::TooLarge), which Keptn's gateway enforced).
+fn resource_status(error: &ResourceError) -> StatusCode {
+    match error {
+        ResourceError::ProjectNotFound
+        | ResourceError::StageNotFound
+        | ResourceError::ServiceNotFound
+        | ResourceError::ResourceNotFound
+        | ResourceError::CommitNotFound(_) => StatusCode::NOT_FOUND,
+        ResourceError::AlreadyExists(_) => StatusCode::CONFLICT,
+        ResourceError::InvalidResourceUri(_)
+        | ResourceError::InvalidName(_)
+        | ResourceError::InvalidPageKey(_)
+        | ResourceError::TooManyFiles { .. } => StatusCode::BAD_REQUEST,
+        ResourceError::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
+        ResourceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        ResourceError::Git(_) | ResourceError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl From<ResourceError> for ApiError {
+    fn from(error: ResourceError) -> Self {
+        match resource_status(&error) {
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                ApiError::internal("the project repository failed", &error)
             }
-            _ => ApiError::internal("the project repository failed", &error),
+            status => ApiError::new(status, error.to_string()),
         }
     }
 }
@@ -230,6 +251,30 @@ impl From<crate::uploads::Error> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_errors_answer_keptns_status_codes() {
+        use sluice_resources::Entity;
+        for (error, status) in [
+            (ResourceError::ResourceNotFound, 404),
+            (ResourceError::ProjectNotFound, 404),
+            (ResourceError::CommitNotFound("abc".into()), 404),
+            (ResourceError::AlreadyExists(Entity::Stage), 409),
+            (ResourceError::InvalidPageKey("x".into()), 400),
+            (
+                ResourceError::TooManyFiles {
+                    count: 1001,
+                    limit: 1000,
+                },
+                400,
+            ),
+            (ResourceError::Interrupted, 503),
+            (ResourceError::Io(std::io::Error::other("disk full")), 500),
+        ] {
+            assert_eq!(resource_status(&error).as_u16(), status, "{error}");
+            assert_eq!(ApiError::from(error).status.as_u16(), status);
+        }
+    }
 
     #[tokio::test]
     async fn errors_use_keptns_shape() {
