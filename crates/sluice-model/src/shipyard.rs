@@ -986,7 +986,9 @@ fn check_event_form(event: &str, pos: Pos, path: &FieldPath, diags: &mut Diagnos
             .hint("write `<stage>.<sequence>.finished`");
         return;
     }
-    if SequenceRef::parse_finished_event(event).is_some() && !event.starts_with("sh.keptn.event.") {
+    if SequenceRef::parse_finished_event(event).is_some()
+        && !event.starts_with(crate::event::kind::EVENT_TYPE_PREFIX)
+    {
         return;
     }
     let d = diags.warning(
@@ -994,7 +996,7 @@ fn check_event_form(event: &str, pos: Pos, path: &FieldPath, diags: &mut Diagnos
         path,
         format!("trigger event `{event}` is not of the form `<stage>.<sequence>.finished`, so it never fires"),
     );
-    if let Some(rest) = event.strip_prefix("sh.keptn.event.") {
+    if let Some(rest) = event.strip_prefix(crate::event::kind::EVENT_TYPE_PREFIX) {
         let rest = rest
             .trim_end_matches(".triggered")
             .trim_end_matches(".finished");

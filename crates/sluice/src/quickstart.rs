@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use sluice_model::event::KeptnEvent;
+use sluice_model::event::{EventType, KeptnEvent};
 use sluice_server::ServerConfig;
 
 use crate::cli::OutputFormat;
@@ -441,7 +441,7 @@ async fn events_of(api: &Api, ctx: &str) -> Result<Vec<KeptnEvent>> {
 }
 
 fn sequence_result(events: &[KeptnEvent], stage: &str) -> Option<String> {
-    let ty = format!("sh.keptn.event.{stage}.delivery.finished");
+    let ty = EventType::sequence_finished(stage, "delivery").to_string();
     events
         .iter()
         .rev()
@@ -835,7 +835,7 @@ async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
 }
 
 fn rollback_result(events: &[KeptnEvent], stage: &str) -> Option<String> {
-    let ty = format!("sh.keptn.event.{stage}.rollback.finished");
+    let ty = EventType::sequence_finished(stage, "rollback").to_string();
     events
         .iter()
         .rev()
@@ -911,7 +911,7 @@ async fn self_healing_scenario(api: &Api, data_dir: &Path, paint: Painter) -> Re
         events2
             .iter()
             .rev()
-            .find(|e| e.event_type.as_deref() == Some(&format!("sh.keptn.event.{task}.finished")))
+            .find(|e| e.event_type.as_deref() == Some(&EventType::task_finished(task).to_string()))
     };
     let chosen = finished("get-action").and_then(|e| {
         e.data

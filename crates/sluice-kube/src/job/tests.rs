@@ -1,3 +1,5 @@
+//! Golden-fixture and unit tests of the Job and ConfigMap builder.
+
 use std::path::PathBuf;
 
 use serde_json::{Value, json};

@@ -108,7 +108,7 @@ fn context_events(i: usize, ctx: &str) -> Result<Vec<KeptnEvent>> {
         },
     }));
     let seq = new_event(
-        &format!("sh.keptn.event.{}.delivery.triggered", s.stage),
+        &EventType::sequence_triggered(s.stage, "delivery").to_string(),
         ctx,
         t,
         None,
@@ -117,7 +117,7 @@ fn context_events(i: usize, ctx: &str) -> Result<Vec<KeptnEvent>> {
     let mut out = vec![seq];
     let mut task = |name: &str, at: i64, started: bool, finished: Value| -> Result<()> {
         let triggered = new_event(
-            &format!("sh.keptn.event.{name}.triggered"),
+            &EventType::task_triggered(name).to_string(),
             ctx,
             at,
             None,
@@ -127,7 +127,7 @@ fn context_events(i: usize, ctx: &str) -> Result<Vec<KeptnEvent>> {
         out.push(triggered);
         if started {
             out.push(new_event(
-                &format!("sh.keptn.event.{name}.started"),
+                &EventType::task_started(name).to_string(),
                 ctx,
                 at + 1,
                 Some(&id),
@@ -135,7 +135,7 @@ fn context_events(i: usize, ctx: &str) -> Result<Vec<KeptnEvent>> {
             )?);
         }
         out.push(new_event(
-            &format!("sh.keptn.event.{name}.finished"),
+            &EventType::task_finished(name).to_string(),
             ctx,
             at + 2,
             Some(&id),
@@ -148,7 +148,7 @@ fn context_events(i: usize, ctx: &str) -> Result<Vec<KeptnEvent>> {
     // The release is answered without a `.started`: ten events in all.
     task("release", t + 7, false, with(done.clone()))?;
     out.push(new_event(
-        &format!("sh.keptn.event.{}.delivery.finished", s.stage),
+        &EventType::sequence_finished(s.stage, "delivery").to_string(),
         ctx,
         t + 10,
         None,

@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
+use sluice_model::event::kind::EVENT_TYPE_PREFIX;
 
 use super::http::{Api, block_on, segment};
 use super::output::{Table, human_time, print, text};
@@ -302,7 +303,7 @@ pub fn full_event_type(t: &str) -> String {
     if t.starts_with("sh.keptn.") {
         t.to_string()
     } else {
-        format!("sh.keptn.event.{t}")
+        format!("{EVENT_TYPE_PREFIX}{t}")
     }
 }
 
@@ -343,7 +344,7 @@ pub fn events_table(events: &[Value]) -> Table {
         let ty = text(e, "type");
         t.row(vec![
             human_time(text(e, "time")),
-            ty.strip_prefix("sh.keptn.event.").unwrap_or(ty).to_string(),
+            ty.strip_prefix(EVENT_TYPE_PREFIX).unwrap_or(ty).to_string(),
             text(&d, "stage").to_string(),
             text(&d, "service").to_string(),
             text(&d, "result").to_string(),
