@@ -17,6 +17,7 @@ pub mod ids;
 pub mod login_backoff;
 pub mod metrics;
 mod projects_view;
+pub mod scope;
 pub mod secrets_key;
 pub mod services;
 pub mod session;

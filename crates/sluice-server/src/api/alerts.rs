@@ -448,29 +448,10 @@ async fn check_scope(
     stage: &str,
     service: &str,
 ) -> Result<Option<String>, ApiError> {
-    let record = match app.store.project(project).await {
-        Ok(r) => r,
-        Err(sluice_store::Error::NotFound { .. }) => {
-            return Ok(Some(format!("project not found: {project}")));
-        }
-        Err(e) => return Err(ApiError::internal("cannot read the project", &e)),
-    };
-    if !record.stages.iter().any(|s| s == stage) {
-        return Ok(Some(format!(
-            "stage not found: {stage} is not a stage of project {project}"
-        )));
-    }
-    let services = app
-        .store
-        .services(project)
+    let checked = crate::scope::check(&app.store, project, stage, service)
         .await
-        .map_err(|e| ApiError::internal("cannot read services", &e))?;
-    if !services.iter().any(|s| s.name == service) {
-        return Ok(Some(format!(
-            "service not found: {service} is not a service of project {project}"
-        )));
-    }
-    Ok(None)
+        .map_err(|e| ApiError::internal("cannot read the project", &e))?;
+    Ok(checked.err().map(|missing| missing.to_string()))
 }
 
 #[cfg(test)]

@@ -122,31 +122,10 @@ async fn check_service(
     stage: &str,
     service: &str,
 ) -> Result<(), ApiError> {
-    let record = match app.store.project(project).await {
-        Ok(r) => r,
-        Err(sluice_store::Error::NotFound { .. }) => {
-            return Err(ApiError::bad_request(format!(
-                "project not found: {project}"
-            )));
-        }
-        Err(e) => return Err(ApiError::internal("cannot read the project", &e)),
-    };
-    if !record.stages.iter().any(|s| s == stage) {
-        return Err(ApiError::bad_request(format!(
-            "stage not found: {stage} is not a stage of project {project}"
-        )));
-    }
-    let services = app
-        .store
-        .services(project)
+    crate::scope::check(&app.store, project, stage, service)
         .await
-        .map_err(|e| ApiError::internal("cannot read services", &e))?;
-    if !services.iter().any(|s| s.name == service) {
-        return Err(ApiError::bad_request(format!(
-            "service not found: {service} is not a service of project {project}"
-        )));
-    }
-    Ok(())
+        .map_err(|e| ApiError::internal("cannot read the project", &e))?
+        .map_err(|missing| ApiError::bad_request(missing.to_string()))
 }
 
 #[cfg(test)]

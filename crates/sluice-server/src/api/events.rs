@@ -146,27 +146,10 @@ async fn check_scope(app: &App, event: &KeptnEvent, kind: &EventType) -> Result<
         ));
     }
     // One query for the three checks: every task event of every executor passes here.
-    let exists = app
-        .store
-        .scope(&project, &stage, &service)
+    crate::scope::check(&app.store, &project, &stage, &service)
         .await
-        .map_err(|e| ApiError::internal("cannot read the project", &e))?;
-    if !exists.project {
-        return Err(ApiError::bad_request(format!(
-            "project not found: {project}"
-        )));
-    }
-    if !exists.stage {
-        return Err(ApiError::bad_request(format!(
-            "stage not found: {stage} is not a stage of project {project}"
-        )));
-    }
-    if !exists.service {
-        return Err(ApiError::bad_request(format!(
-            "service not found: {service} is not a service of project {project}"
-        )));
-    }
-    Ok(())
+        .map_err(|e| ApiError::internal("cannot read the project", &e))?
+        .map_err(|missing| ApiError::bad_request(missing.to_string()))
 }
 
 #[cfg(test)]
