@@ -271,26 +271,8 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Respo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::testkit::{self, TOKEN};
+    use crate::api::testkit::{self, TOKEN, send};
     use axum::body::Body;
-    use tower::ServiceExt;
-
-    async fn send(
-        router: &Router,
-        request: axum::http::Request<Body>,
-    ) -> (StatusCode, HeaderMap, String) {
-        let response = router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (
-            status,
-            headers,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
-    }
 
     fn request(method: &str, uri: &str) -> axum::http::request::Builder {
         axum::http::Request::builder()

@@ -292,33 +292,16 @@ async fn not_found(request: Request) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::testkit;
-    use crate::auth::ApiToken;
+    use crate::api::testkit::{self, TOKEN};
     use axum::body::Body;
-    use tower::ServiceExt;
-
-    const TOKEN: &str = "test-token-0123456789";
 
     async fn app() -> Router {
-        let dir = std::env::temp_dir().join(format!(
-            "sluice-api-{}-{}",
-            std::process::id(),
-            crate::ids::fresh()
-        ));
-        router(Arc::new(
-            crate::open(&dir, ApiToken::from_value(TOKEN))
-                .await
-                .unwrap(),
-        ))
+        testkit::app().await.1
     }
 
     async fn call(router: Router, request: axum::http::Request<Body>) -> (StatusCode, String) {
-        let response = router.oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        let (status, _, body) = testkit::send(&router, request).await;
+        (status, body)
     }
 
     fn req(method: &str, uri: &str, token: Option<&str>) -> axum::http::Request<Body> {
@@ -561,13 +544,9 @@ mod tests {
             assert_eq!(got, status, "{what}: {body}");
             assert_keptn_error(got, &body, what);
         }
-        let response = router
-            .clone()
-            .oneshot(req("DELETE", "/api/v1/metadata", Some(TOKEN)))
-            .await
-            .unwrap();
-        assert_eq!(response.headers()[header::ALLOW], "GET,HEAD");
-        let (_, body) = call(router, req("DELETE", "/api/v1/metadata", Some(TOKEN))).await;
+        let (_, headers, body) =
+            testkit::send(&router, req("DELETE", "/api/v1/metadata", Some(TOKEN))).await;
+        assert_eq!(headers[header::ALLOW], "GET,HEAD");
         assert!(
             body.contains("method DELETE is not allowed on /api/v1/metadata"),
             "{body}"

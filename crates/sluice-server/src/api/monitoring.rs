@@ -133,60 +133,22 @@ fn monitoring_base(endpoint: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::auth::ApiToken;
-    use axum::body::Body;
+    use crate::api::testkit::TestServer;
     use axum::http::StatusCode;
     use serde_json::json;
-    use tower::ServiceExt;
-
-    const TOKEN: &str = "test-token-0123456789";
-
-    async fn call(
-        app: &Arc<App>,
-        method: &str,
-        uri: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let request = axum::http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("x-token", TOKEN)
-            .header("content-type", "application/json")
-            .body(body.map_or(Body::empty(), |b| Body::from(b.to_string())))
-            .unwrap();
-        let response = crate::api::router(app.clone())
-            .oneshot(request)
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
 
     #[tokio::test]
     async fn configure_read_and_keep_the_password_secret() {
-        let dir = std::env::temp_dir().join(format!("sluice-monapi-{}", crate::ids::fresh()));
-        let app = Arc::new(
-            crate::open(&dir, ApiToken::from_value(TOKEN))
-                .await
-                .unwrap(),
-        );
+        let server = TestServer::new().await;
+        let app = &server.app;
         let uri = "/api/sluice/v1/project/shop/monitoring";
-        let (status, _) = call(&app, "GET", uri, None).await;
+        let (status, _) = server.call("GET", uri, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        crate::services::evaluation::tests::create_project(&app, "shop", &["dev"], &["carts"])
-            .await;
-        let (status, body) = call(&app, "GET", uri, None).await;
+        crate::services::evaluation::tests::create_project(app, "shop", &["dev"], &["carts"]).await;
+        let (status, body) = server.call("GET", uri, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
-        let (status, body) = call(
-            &app,
+        let (status, body) = server.call(
             "POST",
             uri,
             Some(json!({"type": "prometheus", "endpoint": "http://prom:9090", "user": "u", "password": "s3cret"})),
@@ -194,7 +156,7 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(!body.to_string().contains("s3cret"), "{body}");
-        let (status, body) = call(&app, "GET", uri, None).await;
+        let (status, body) = server.call("GET", uri, None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             body,
@@ -211,7 +173,9 @@ mod tests {
         );
 
         // Replaced without a password: the secret goes.
-        let (status, body) = call(&app, "POST", uri, Some(json!({"type": "loadtest"}))).await;
+        let (status, body) = server
+            .call("POST", uri, Some(json!({"type": "loadtest"})))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body, json!({"type": "loadtest"}));
         assert!(
@@ -227,17 +191,16 @@ mod tests {
             json!({"type": "prometheus", "endpoint": "http://a b:c:d"}),
             json!({"type": "prometheus", "typo": 1}),
         ] {
-            let (status, body) = call(&app, "POST", uri, Some(bad.clone())).await;
+            let (status, body) = server.call("POST", uri, Some(bad.clone())).await;
             assert!(status.is_client_error(), "{bad} -> {status} {body}");
         }
-        let (status, _) = call(
-            &app,
-            "POST",
-            "/api/sluice/v1/project/nope/monitoring",
-            Some(json!({"type": "prometheus"})),
-        )
-        .await;
+        let (status, _) = server
+            .call(
+                "POST",
+                "/api/sluice/v1/project/nope/monitoring",
+                Some(json!({"type": "prometheus"})),
+            )
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -343,7 +343,7 @@ async fn commit(app: &App, owned: OwnedScope, files: Vec<File>) -> Result<Commit
 mod tests {
     use super::*;
     use crate::api::projects::STAGE_CHANGE_MESSAGE;
-    use crate::api::projects::testing::{FULLTOUR, TestServer, b64};
+    use crate::api::testkit::{FULLTOUR, TestServer, b64};
 
     const R: &str = "/api/resource-service/v1/project/shop";
 

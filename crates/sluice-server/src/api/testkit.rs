@@ -1,12 +1,15 @@
-//! Test helpers shared by the API modules' tests: a fresh server in a temporary directory, a
-//! request helper, and a project created directly through the store and the repositories.
+//! The API tests' one harness: a fresh server in a temporary directory ([`TestServer`], or
+//! [`app`] for state and router), request helpers, and a project created through the API or
+//! directly through the store and the repositories.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::StatusCode;
-use serde_json::Value;
+use axum::http::{HeaderMap, StatusCode};
+use base64::Engine as _;
+use serde_json::{Value, json};
 use sluice_store::ProjectRecord;
 use tower::ServiceExt;
 
@@ -30,19 +33,111 @@ spec:
             - name: deployment
 ";
 
-/// A fresh server (state and router).
-pub async fn app() -> (Arc<App>, Router) {
-    let dir = std::env::temp_dir().join(format!(
-        "sluice-api-read-{}-{}",
+/// The tutorial shipyard (stages qa and production).
+pub const FULLTOUR: &str = include_str!("../../../../examples/fulltour/shipyard.yaml");
+
+/// Base64 as Keptn's clients send it.
+pub fn b64(text: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// A fresh temporary data directory.
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "sluice-api-{}-{}",
         std::process::id(),
         crate::ids::fresh()
-    ));
+    ))
+}
+
+/// Opens a server on a data directory (state and router).
+async fn open(dir: &std::path::Path) -> (Arc<App>, Router) {
     let app = Arc::new(
-        crate::open(&dir, ApiToken::from_value(TOKEN))
+        crate::open(dir, ApiToken::from_value(TOKEN))
             .await
             .expect("test server opens"),
     );
     (app.clone(), super::router(app))
+}
+
+/// A fresh server (state and router); its directory stays for the test's lifetime.
+pub async fn app() -> (Arc<App>, Router) {
+    open(&scratch()).await
+}
+
+/// A fresh server that removes its data directory when dropped.
+pub struct TestServer {
+    /// The server's state.
+    pub app: Arc<App>,
+    /// Its API router.
+    pub router: Router,
+    dir: PathBuf,
+}
+
+impl TestServer {
+    /// Opens a server in a new temporary directory.
+    pub async fn new() -> TestServer {
+        let dir = scratch();
+        let (app, router) = open(&dir).await;
+        TestServer { app, router, dir }
+    }
+
+    /// One request with the token; see [`call`].
+    pub async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        call(&self.router, method, uri, body).await
+    }
+
+    /// Creates a project through the API (asserting 201).
+    pub async fn create_project(&self, name: &str, shipyard: &str) {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/controlPlane/v1/project",
+                Some(json!({"name": name, "shipyard": b64(shipyard)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// Creates a service through the API (asserting 200).
+    pub async fn create_service(&self, project: &str, service: &str) {
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/api/controlPlane/v1/project/{project}/service"),
+                Some(json!({"serviceName": service})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Sends a request as it is; answers the status, the headers and the body as text.
+pub async fn send(
+    router: &Router,
+    request: axum::http::Request<Body>,
+) -> (StatusCode, HeaderMap, String) {
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("router answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body reads");
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 /// Sends one request with the token; answers the status and the body as JSON (`Null` when
