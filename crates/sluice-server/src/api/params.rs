@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
+use serde_json::{Value, json};
 use sluice_model::event::Timestamp;
 use sluice_store::Paging;
 
@@ -79,6 +81,28 @@ impl Params {
         })
     }
 
+    /// One page cut out of a whole list ([`page_window`](Self::page_window)'s size and offset,
+    /// Keptn's `common.Paginate`): `nextPageKey` is the next offset, `"0"` on the last page.
+    pub fn page<T>(&self, items: Vec<T>, max: u32) -> Result<Page<T>, ApiError> {
+        let (size, offset) = self.page_window(max)?;
+        let total_count = items.len();
+        let end = offset.saturating_add(size).min(total_count);
+        let items: Vec<T> = items
+            .into_iter()
+            .skip(offset)
+            .take(end.saturating_sub(offset))
+            .collect();
+        Ok(Page {
+            items,
+            next_page_key: if end < total_count {
+                end.to_string()
+            } else {
+                "0".to_owned()
+            },
+            total_count,
+        })
+    }
+
     /// `(page size, offset)` for lists paged here rather than in the store: [`page_size`]'s
     /// rule with the list's `max`.
     pub fn page_window(&self, max: u32) -> Result<(usize, usize), ApiError> {
@@ -90,6 +114,29 @@ impl Params {
             .and_then(|k| k.parse::<usize>().ok())
             .unwrap_or(0);
         Ok((size as usize, offset))
+    }
+}
+
+/// One page of a list, with Keptn's paging fields.
+#[derive(Debug, PartialEq)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// The offset of the next page, `"0"` on the last one.
+    pub next_page_key: String,
+    /// Number of items in all pages.
+    pub total_count: usize,
+}
+
+impl<T: Serialize> Page<T> {
+    /// The page as Keptn's JSON, with the items under `key`.
+    pub fn to_json(&self, key: &str) -> Value {
+        json!({
+            key: self.items,
+            "nextPageKey": self.next_page_key,
+            "pageSize": self.items.len(),
+            "totalCount": self.total_count,
+        })
     }
 }
 
@@ -158,6 +205,40 @@ mod tests {
                 e.message
             );
         }
+    }
+
+    #[test]
+    fn paging_follows_keptn() {
+        let q = |size: Option<&str>, key: Option<&str>| {
+            let mut pairs = Vec::new();
+            pairs.extend(size.map(|s| ("pageSize", s)));
+            pairs.extend(key.map(|k| ("nextPageKey", k)));
+            params(&pairs)
+        };
+        let items: Vec<u32> = (0..25).collect();
+        let p = q(None, None).page(items.clone(), MAX_PAGE_SIZE).unwrap();
+        assert_eq!(
+            (p.items.len(), p.next_page_key.as_str(), p.total_count),
+            (20, "20", 25)
+        );
+        let p = q(None, Some("20"))
+            .page(items.clone(), MAX_PAGE_SIZE)
+            .unwrap();
+        assert_eq!(
+            (p.items, p.next_page_key.as_str()),
+            ((20..25).collect(), "0")
+        );
+        let p = q(Some("5"), Some("100"))
+            .page(items.clone(), MAX_PAGE_SIZE)
+            .unwrap();
+        assert!(p.items.is_empty());
+        assert_eq!(p.next_page_key, "0");
+        assert!(
+            q(Some("-1"), None)
+                .page(items.clone(), MAX_PAGE_SIZE)
+                .is_err()
+        );
+        assert!(q(None, Some("x1")).page(items, MAX_PAGE_SIZE).is_err());
     }
 
     fn params(pairs: &[(&str, &str)]) -> Params {

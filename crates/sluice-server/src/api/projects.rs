@@ -26,7 +26,7 @@ use sluice_store::{EventContextInfo, ProjectRecord, ServiceStageRecord};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::api::extract::{Json, Path, Query};
-use crate::api::params::{MAX_PAGE_SIZE, page_size};
+use crate::api::params::{MAX_PAGE_SIZE, Page, Params};
 use crate::error::ApiError;
 use crate::state::App;
 use crate::{clock, ids};
@@ -137,71 +137,6 @@ impl From<ServiceStageRecord> for ExpandedService {
             last_event_types: r.last_event_types,
             open_remediations: r.open_remediations,
         }
-    }
-}
-
-/// Keptn's paging query parameters.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PageQuery {
-    /// Items per page (default 20).
-    pub page_size: Option<String>,
-    /// Decimal offset of the first item.
-    pub next_page_key: Option<String>,
-}
-
-/// One page of a list, with Keptn's paging fields.
-#[derive(Debug, PartialEq)]
-pub struct Page<T> {
-    /// The items of this page.
-    pub items: Vec<T>,
-    /// The offset of the next page, `"0"` on the last one.
-    pub next_page_key: String,
-    /// Number of items in all pages.
-    pub total_count: usize,
-}
-
-impl PageQuery {
-    /// Cuts one page out of `items` (Keptn's `common.Paginate`, with the one `pageSize` rule of
-    /// [`page_size`], and a malformed key is an error rather than silently 0).
-    pub fn page<T>(&self, items: Vec<T>) -> Result<Page<T>, ApiError> {
-        let size = page_size(self.page_size.as_deref(), MAX_PAGE_SIZE)? as usize;
-        let offset = match self.next_page_key.as_deref().map(str::trim) {
-            None | Some("") => 0,
-            Some(k) => k.parse::<usize>().map_err(|_| {
-                ApiError::bad_request(format!(
-                    "invalid nextPageKey `{k}`: expected a decimal offset"
-                ))
-            })?,
-        };
-        let total_count = items.len();
-        let end = offset.saturating_add(size).min(total_count);
-        let items: Vec<T> = items
-            .into_iter()
-            .skip(offset)
-            .take(end.saturating_sub(offset))
-            .collect();
-        Ok(Page {
-            items,
-            next_page_key: if end < total_count {
-                end.to_string()
-            } else {
-                "0".to_owned()
-            },
-            total_count,
-        })
-    }
-}
-
-impl<T: Serialize> Page<T> {
-    /// The page as Keptn's JSON, with the items under `key`.
-    pub fn to_json(&self, key: &str) -> Value {
-        json!({
-            key: self.items,
-            "nextPageKey": self.next_page_key,
-            "pageSize": self.items.len(),
-            "totalCount": self.total_count,
-        })
     }
 }
 
@@ -476,10 +411,10 @@ async fn stage_of(app: &App, project: &str, stage: &str) -> Result<ExpandedStage
 
 async fn list_projects(
     State(app): State<Arc<App>>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let records = app.store.projects().await?;
-    let page = query.page(records)?;
+    let page = Params::from(query).page(records, MAX_PAGE_SIZE)?;
     let mut projects = Vec::with_capacity(page.items.len());
     for record in page.items {
         projects.push(expand_project(&app, record).await?);
@@ -505,11 +440,12 @@ async fn get_project(
 async fn list_stages(
     State(app): State<Arc<App>>,
     Path(project): Path<String>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let record = app.store.project(&project).await?;
     let stages = expand_stages(&app, &record).await?;
-    Ok(Json(query.page(stages)?.to_json("stages")))
+    let page = Params::from(query).page(stages, MAX_PAGE_SIZE)?;
+    Ok(Json(page.to_json("stages")))
 }
 
 async fn get_stage(
@@ -522,10 +458,11 @@ async fn get_stage(
 async fn list_services(
     State(app): State<Arc<App>>,
     Path((project, stage)): Path<(String, String)>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let services = stage_of(&app, &project, &stage).await?.services;
-    Ok(Json(query.page(services)?.to_json("services")))
+    let page = Params::from(query).page(services, MAX_PAGE_SIZE)?;
+    Ok(Json(page.to_json("services")))
 }
 
 async fn get_service(
@@ -1335,29 +1272,6 @@ mod tests {
         assert_eq!(page["nextPageKey"], "0");
         let (status, _) = s.call("GET", &format!("{P}?nextPageKey=x"), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn paging_follows_keptn() {
-        let q = |size: Option<&str>, key: Option<&str>| PageQuery {
-            page_size: size.map(str::to_owned),
-            next_page_key: key.map(str::to_owned),
-        };
-        let items: Vec<u32> = (0..25).collect();
-        let p = q(None, None).page(items.clone()).unwrap();
-        assert_eq!(
-            (p.items.len(), p.next_page_key.as_str(), p.total_count),
-            (20, "20", 25)
-        );
-        let p = q(None, Some("20")).page(items.clone()).unwrap();
-        assert_eq!(
-            (p.items, p.next_page_key.as_str()),
-            ((20..25).collect(), "0")
-        );
-        let p = q(Some("5"), Some("100")).page(items.clone()).unwrap();
-        assert!(p.items.is_empty());
-        assert_eq!(p.next_page_key, "0");
-        assert!(q(Some("-1"), None).page(items).is_err());
     }
 
     #[test]
