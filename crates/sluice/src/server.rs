@@ -19,6 +19,7 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         listen: args.listen,
         token_from_env: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
         job_allowed_commands: None,
+        job_backend: job_backend(args)?,
         connections: sluice_server::connections::ConnectionLimits {
             max_connections: args.max_connections as usize,
             header_read_timeout: args.header_timeout,
@@ -34,6 +35,14 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
     })?;
     eprintln!("sluice server stopped");
     Ok(0)
+}
+
+/// The job backends from `--job-backend` and `--job-backend-override`.
+fn job_backend(args: &ServerArgs) -> Result<sluice_server::services::jobs::BackendChoice> {
+    use sluice_server::services::jobs::{BackendChoice, BackendKind};
+    let default = BackendKind::parse(&args.job_backend)?;
+    Ok(BackendChoice::only(default)
+        .with_overrides(args.job_backend_override.iter().map(String::as_str))?)
 }
 
 /// A non-empty environment variable.

@@ -1,0 +1,687 @@
+//! The Kubernetes backend end to end through the job executor, against the fake API server
+//! in [`super::fake`]: each test scripts a Job's status sequence and checks the `.finished`
+//! event, the run record and logs, and the requests the backend made.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sluice_kube::{Allowlist as ClusterAllowlist, ClusterAllowlists, JobSettings};
+use sluice_model::event::KeptnEvent;
+
+use super::fake::{Cluster, FakeCluster, Phase, Script};
+use super::{ClusterAccess, ClusterBackend, ClusterSettings, Timing};
+use crate::services::jobs::record::{self, RunStatus};
+use crate::services::jobs::tests::{
+    DEADLINE, app, config, finished_of, get_logs, put, svc, triggered,
+};
+use crate::services::jobs::{Allowlist, BackendChoice, BackendKind, JobExecutor, runs_dir};
+use crate::state::App;
+
+const NAMESPACE: &str = "sluice-jobs";
+
+fn settings(start_grace: Duration, images: &str) -> ClusterSettings {
+    ClusterSettings {
+        job: JobSettings {
+            namespace: NAMESPACE.into(),
+            ..JobSettings::default()
+        },
+        allowlists: ClusterAllowlists {
+            images: ClusterAllowlist::parse("images", images).unwrap(),
+            ..ClusterAllowlists::default()
+        },
+        timing: Timing {
+            poll: Duration::from_millis(5),
+            start_grace,
+            deadline_slack: Duration::from_secs(30),
+        },
+    }
+}
+
+fn executor(app: &App, fake: &FakeCluster, settings: ClusterSettings) -> Arc<JobExecutor> {
+    executor_choosing(
+        app,
+        fake,
+        settings,
+        BackendChoice::only(BackendKind::Kubernetes),
+    )
+}
+
+fn executor_choosing(
+    app: &App,
+    fake: &FakeCluster,
+    settings: ClusterSettings,
+    choice: BackendChoice,
+) -> Arc<JobExecutor> {
+    let backend = ClusterBackend::new(fake.client(), settings);
+    Arc::new(
+        JobExecutor::new(
+            app.store.clone(),
+            app.resources.clone(),
+            app.driver.clone(),
+            runs_dir(&app.data_dir),
+            Allowlist::parse("sh"),
+        )
+        .with_backends(choice, ClusterAccess::ready(backend)),
+    )
+}
+
+/// Handles the event with the executor and waits (bounded) until the handling has ended.
+async fn handle(executor: &Arc<JobExecutor>, event: &KeptnEvent) {
+    let handle = executor
+        .clone()
+        .dispatch(Arc::new(event.clone()))
+        .expect("dispatched");
+    tokio::time::timeout(DEADLINE, handle)
+        .await
+        .expect("handled in time")
+        .expect("no panic");
+}
+
+fn script(phases: &[Phase], logs: &str) -> Script {
+    Script {
+        phases: phases.to_vec(),
+        logs: logs.to_owned(),
+        failed_create: None,
+    }
+}
+
+fn task(image: &str) -> String {
+    format!("      - name: run\n        image: {image}\n        cmd: [sh, -c, 'echo hi']\n")
+}
+
+/// The name of the only Job the fake has seen created.
+fn only_job(fake: &FakeCluster) -> String {
+    fake.with(|c| {
+        let created: Vec<&String> = c
+            .requests
+            .iter()
+            .filter(|r| r.starts_with("POST jobs "))
+            .collect();
+        assert_eq!(created.len(), 1, "{:?}", c.requests);
+        created[0].trim_start_matches("POST jobs ").to_owned()
+    })
+}
+
+fn position(c: &Cluster, prefix: &str) -> usize {
+    c.requests
+        .iter()
+        .position(|r| r.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no request {prefix}: {:?}", c.requests))
+}
+
+fn run_record(app: &App, event: &KeptnEvent) -> record::RunRecord {
+    let dir = record::task_dir(&runs_dir(&app.data_dir), event.id.as_deref().unwrap(), 0, 0);
+    record::read_record(&dir).expect("a run record")
+}
+
+#[tokio::test]
+async fn a_task_runs_as_a_job_with_files_and_secret_refs_and_passes_with_its_logs() {
+    let app = app().await;
+    let fake = FakeCluster::start([(
+        "test/ok:1",
+        script(
+            &[
+                Phase::NoPod,
+                Phase::Pending,
+                Phase::Running,
+                Phase::Succeeded,
+            ],
+            "hello from the pod\ntoken s3cr3t-value\n",
+        ),
+    )])
+    .await;
+    app.store
+        .create_secret(
+            "creds",
+            &BTreeMap::from([("TOKEN".to_owned(), "s3cr3t-value".to_owned())]),
+        )
+        .await
+        .unwrap();
+    put(&app, svc(), "locust/basic.py", "print('load')\n");
+    let body = "      - name: run\n        image: test/ok:1\n        files: [locust]\n        cmd: [locust]\n        args: ['-f', /keptn/locust/basic.py]\n        env:\n          - name: creds\n            valueFrom: secret\n          - name: MODE\n            value: fast\n            valueFrom: string\n";
+    put(&app, svc(), "job/config.yaml", &config("test", body));
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    // Stored (not published: the server's own executor never sees it) so that the logs API
+    // finds the run by its context.
+    app.store
+        .import_events(std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    let executor = executor(&app, &fake, settings(Duration::ZERO, ""));
+    handle(&executor, &event).await;
+
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass", "{message}");
+    assert_eq!(
+        message,
+        "Task 'run' finished successfully!\n\nLogs:\nhello from the pod\ntoken ***\n\n\n"
+    );
+    let name = only_job(&fake);
+    fake.with(|c| {
+        // Per-run objects first, then the Job; logs read before the Job is deleted.
+        assert!(position(c, "POST secrets") < position(c, "POST jobs"));
+        assert!(position(c, "POST configmaps") < position(c, "POST jobs"));
+        assert!(position(c, "LOG ") < position(c, "DELETE jobs"));
+        assert_eq!(
+            c.count(&format!("DELETE jobs {name} propagation=Background")),
+            1
+        );
+        assert!(!c.has_job(&name));
+        assert_eq!(
+            c.object_names(),
+            Vec::<(String, String)>::new(),
+            "per-run objects deleted"
+        );
+        assert!(
+            !c.requests.iter().any(|r| r.contains("s3cr3t")),
+            "{:?}",
+            c.requests
+        );
+    });
+    // The Job as created: the secret by reference only, files through the ConfigMap.
+    let created = fake.with(|c| c.requests.clone());
+    assert!(
+        created.contains(&format!("POST secrets {name}-s0")),
+        "{created:?}"
+    );
+    let rec = run_record(&app, &event);
+    assert_eq!(rec.status, RunStatus::Succeeded);
+    assert_eq!(rec.exit_code, Some(0));
+    assert_eq!(rec.backend.as_deref(), Some("kubernetes"));
+    let job = rec.job.expect("the job in the record");
+    assert_eq!(
+        (job.namespace.as_str(), job.name.as_str()),
+        (NAMESPACE, name.as_str())
+    );
+    assert_eq!(job.uid.as_deref(), Some("uid-1"));
+    // The same log sink as local runs: `sluice logs` and the UI read it.
+    let (status, logs) = get_logs(&app, &context, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        logs.contains("hello from the pod") && logs.contains("token ***"),
+        "{logs}"
+    );
+    assert!(!logs.contains("s3cr3t"), "{logs}");
+}
+
+#[tokio::test]
+async fn the_job_holds_secret_refs_and_the_deadline() {
+    let app = app().await;
+    let fake = FakeCluster::start([("test/hold:1", script(&[Phase::Running], ""))]).await;
+    app.store
+        .create_secret(
+            "creds",
+            &BTreeMap::from([("TOKEN".to_owned(), "s3cr3t-value".to_owned())]),
+        )
+        .await
+        .unwrap();
+    let body = "      - name: run\n        image: test/hold:1\n        maxPollDuration: 120\n        env:\n          - name: creds\n            valueFrom: secret\n";
+    put(&app, svc(), "job/config.yaml", &config("test", body));
+    let event = triggered("test", "svc", json!({}));
+    let executor = executor(&app, &fake, settings(Duration::ZERO, ""));
+    let handling = executor.clone().dispatch(Arc::new(event.clone())).unwrap();
+    fake.wait_until("the Job running", DEADLINE, |c| {
+        c.job_names()
+            .first()
+            .is_some_and(|n| c.shown(n) == Some(Phase::Running))
+    })
+    .await;
+    let name = only_job(&fake);
+    let (job, secret) = fake.with(|c| {
+        (
+            c.job(&name).cloned().unwrap(),
+            c.object("secrets", &format!("{name}-s0")).cloned().unwrap(),
+        )
+    });
+    assert_eq!(job["spec"]["activeDeadlineSeconds"], 120);
+    assert_eq!(job["metadata"]["namespace"], NAMESPACE);
+    let env = &job["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert_eq!(
+        env[0],
+        json!({"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": format!("{name}-s0"), "key": "TOKEN"}}})
+    );
+    assert!(
+        !job.to_string().contains("s3cr3t"),
+        "no secret value in the Job"
+    );
+    assert!(
+        !job.to_string().contains("x-token"),
+        "no Keptn token in the pod"
+    );
+    // Kubernetes stores Secret data base64-encoded.
+    assert_eq!(secret["data"]["TOKEN"], "czNjcjN0LXZhbHVl");
+    assert!(executor.cancel(event.id.as_deref().unwrap()));
+    tokio::time::timeout(DEADLINE, handling)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_non_zero_exit_fails_the_task_with_the_logs() {
+    let app = app().await;
+    let fake = FakeCluster::start([(
+        "test/fail:1",
+        script(
+            &[Phase::Pending, Phase::Running, Phase::Exited(3)],
+            "starting\nboom\n",
+        ),
+    )])
+    .await;
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &config("test", &task("test/fail:1")),
+    );
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    handle(&executor(&app, &fake, settings(Duration::ZERO, "")), &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    assert_eq!(
+        message,
+        "Task 'run' failed: exited with code 3\n\nLogs:\nstarting\nboom\n\n\n"
+    );
+    let rec = run_record(&app, &event);
+    assert_eq!((rec.status, rec.exit_code), (RunStatus::Failed, Some(3)));
+    let name = only_job(&fake);
+    fake.with(|c| {
+        assert!(position(c, "LOG ") < position(c, "DELETE jobs"));
+        assert_eq!(
+            c.count(&format!("DELETE jobs {name} propagation=Background")),
+            1
+        );
+    });
+}
+
+#[tokio::test]
+async fn pods_that_cannot_start_fail_the_task_quickly_with_the_reason() {
+    let app = app().await;
+    let no_sa = "Error creating: pods \"j\" is forbidden: error looking up service account sluice-jobs/nope: serviceaccount \"nope\" not found";
+    let fake = FakeCluster::start([
+        (
+            "test/pull:1",
+            script(
+                &[
+                    Phase::Pending,
+                    Phase::Waiting("ErrImagePull", "pull access denied"),
+                    Phase::Waiting("ImagePullBackOff", "Back-off pulling image \"test/pull:1\""),
+                ],
+                "",
+            ),
+        ),
+        (
+            "test/config:1",
+            script(
+                &[
+                    Phase::Pending,
+                    Phase::Waiting("CreateContainerConfigError", "secret \"x\" not found"),
+                ],
+                "",
+            ),
+        ),
+        (
+            "test/nopod:1",
+            Script {
+                phases: vec![Phase::NoPod],
+                logs: String::new(),
+                failed_create: Some(no_sa.to_owned()),
+            },
+        ),
+    ])
+    .await;
+    // maxPollDuration stays 300 s: the task must fail long before, with Kubernetes' reason.
+    let cases = [
+        (
+            "test/pull:1",
+            Duration::ZERO,
+            "ErrImagePull: pull access denied",
+        ),
+        (
+            "test/config:1",
+            Duration::from_secs(3600),
+            "CreateContainerConfigError: secret \"x\" not found",
+        ),
+        (
+            "test/nopod:1",
+            Duration::ZERO,
+            "FailedCreate: Error creating",
+        ),
+    ];
+    for (image, grace, reason) in cases {
+        put(
+            &app,
+            svc(),
+            "job/config.yaml",
+            &config("test", &task(image)),
+        );
+        let event = triggered("test", "svc", json!({}));
+        let context = event.shkeptncontext.clone().unwrap();
+        let started = std::time::Instant::now();
+        handle(&executor(&app, &fake, settings(grace, "")), &event).await;
+        assert!(started.elapsed() < Duration::from_secs(60));
+        let (result, message) = finished_of(&app, &context).await;
+        assert_eq!(result, "fail");
+        assert!(
+            message.starts_with("Task 'run' failed: the pod of job sluice-")
+                && message.contains(&format!("cannot start: {reason}")),
+            "{image}: {message}"
+        );
+        let rec = run_record(&app, &event);
+        assert_eq!(rec.status, RunStatus::Failed);
+        let name = rec.job.unwrap().name;
+        fake.with(|c| assert!(!c.has_job(&name), "{image}: the Job is deleted"));
+    }
+}
+
+#[tokio::test]
+async fn a_job_past_its_deadline_is_deleted_and_its_logs_kept() {
+    let app = app().await;
+    let fake = FakeCluster::start([(
+        "test/slow:1",
+        script(
+            &[Phase::Running, Phase::Running, Phase::DeadlineExceeded],
+            "working\nstill working\n",
+        ),
+    )])
+    .await;
+    let body = "      - name: run\n        image: test/slow:1\n        maxPollDuration: 60\n";
+    put(&app, svc(), "job/config.yaml", &config("test", body));
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    app.store
+        .import_events(std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    handle(&executor(&app, &fake, settings(Duration::ZERO, "")), &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    assert_eq!(
+        message,
+        "Task 'run' failed: job exceeded its time limit of 60 seconds\n\nLogs:\nworking\nstill working\n\n\n"
+    );
+    assert_eq!(run_record(&app, &event).status, RunStatus::TimedOut);
+    let name = only_job(&fake);
+    fake.with(|c| {
+        assert!(position(c, "LOG ") < position(c, "DELETE jobs"));
+        assert_eq!(
+            c.count(&format!("DELETE jobs {name} propagation=Background")),
+            1
+        );
+        assert!(!c.has_job(&name));
+    });
+    let (_, logs) = get_logs(&app, &context, None).await;
+    assert!(logs.contains("still working"), "{logs}");
+}
+
+#[tokio::test]
+async fn long_logs_are_capped_and_their_last_lines_kept() {
+    let app = app().await;
+    let mut logs = String::new();
+    let mut n = 0;
+    while logs.len() <= crate::services::jobs::supervisor::MAX_OUTPUT_BYTES {
+        logs.push_str(&format!("line {n:07} of a long load test\n"));
+        n += 1;
+    }
+    let last = format!("line {:07} of a long load test", n - 1);
+    let fake = FakeCluster::start([(
+        "test/chatty:1",
+        script(&[Phase::Running, Phase::Succeeded], &logs),
+    )])
+    .await;
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &config("test", &task("test/chatty:1")),
+    );
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    handle(&executor(&app, &fake, settings(Duration::ZERO, "")), &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass");
+    assert!(
+        message.ends_with(&format!("{last}\n\n\n")),
+        "the tail is the end of the log"
+    );
+    assert!(
+        message.len() < 9 * 1024,
+        "the message is small: {}",
+        message.len()
+    );
+    let dir = record::task_dir(&runs_dir(&app.data_dir), event.id.as_deref().unwrap(), 0, 0);
+    let output = std::fs::read_to_string(dir.join(record::OUTPUT_FILE)).unwrap();
+    assert!(output.starts_with("line 0000000 of a long load test\n"));
+    assert!(output.contains("[output truncated: more than 10485760 bytes"));
+    assert!(output.len() < crate::services::jobs::supervisor::MAX_OUTPUT_BYTES + 200);
+    fake.with(|c| {
+        assert_eq!(
+            c.count("LOG "),
+            2,
+            "{:?}",
+            c.requests
+                .iter()
+                .filter(|r| r.starts_with("LOG"))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            c.requests
+                .iter()
+                .any(|r| r.starts_with("LOG ") && r.contains("limitBytes=10485761"))
+        );
+        assert!(
+            c.requests
+                .iter()
+                .any(|r| r.starts_with("LOG ") && r.contains("tailLines=100"))
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_redelivered_task_adopts_its_existing_job() {
+    use k8s_openapi::api::batch::v1::Job;
+    let app = app().await;
+    let fake = FakeCluster::start([(
+        "test/ok:1",
+        script(&[Phase::Running, Phase::Succeeded], "ran once\n"),
+    )])
+    .await;
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &config("test", &task("test/ok:1")),
+    );
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    // The Job an earlier delivery created (its run record lost with it).
+    let name = sluice_kube::names::job_name(&context, event.id.as_deref().unwrap(), 0, 0);
+    let earlier: Job = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": name, "image": "test/ok:1"}]}}}
+    }))
+    .unwrap();
+    kube::Api::<Job>::namespaced(fake.client(), NAMESPACE)
+        .create(&Default::default(), &earlier)
+        .await
+        .unwrap();
+    handle(&executor(&app, &fake, settings(Duration::ZERO, "")), &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass", "{message}");
+    assert!(message.contains("ran once"));
+    fake.with(|c| {
+        assert_eq!(c.count("POST jobs"), 2, "the second create got 409");
+        assert_eq!(c.count("DELETE jobs"), 1);
+    });
+    assert_eq!(
+        run_record(&app, &event).job.unwrap().uid.as_deref(),
+        Some("uid-1"),
+        "the existing Job was adopted"
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_server_reattaches_to_the_running_job() {
+    let app = app().await;
+    let fake = FakeCluster::start([(
+        "test/hold:1",
+        script(
+            &[Phase::Pending, Phase::Running],
+            "before the restart\nafter it\n",
+        ),
+    )])
+    .await;
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &config("test", &task("test/hold:1")),
+    );
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    let id = event.id.clone().unwrap();
+    // The first server handles the event until the Job runs, then dies (its handling is
+    // dropped mid-flight: nothing is cleaned up, as in a crash).
+    let first = executor(&app, &fake, settings(Duration::ZERO, ""));
+    let (_cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    tokio::select! {
+        () = first.handle(&event, cancel_rx) => panic!("the held Job cannot end"),
+        () = fake.wait_until("the Job running", DEADLINE, |c| {
+            c.job_names().first().is_some_and(|n| c.shown(n) == Some(Phase::Running))
+        }) => {}
+    }
+    drop(first);
+    let name = only_job(&fake);
+    assert_eq!(run_record(&app, &event).status, RunStatus::Running);
+    assert_eq!(
+        record::active_events(&runs_dir(&app.data_dir)),
+        vec![id.clone()],
+        "a restarted server resumes this handling"
+    );
+    fake.continue_job(&name, &[Phase::Running, Phase::Succeeded]);
+    // The restarted server's recovery dispatches the marked handling again.
+    let second = executor(&app, &fake, settings(Duration::ZERO, ""));
+    handle(&second, &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass", "{message}");
+    assert!(
+        message.contains("before the restart\nafter it"),
+        "{message}"
+    );
+    fake.with(|c| {
+        assert_eq!(c.count("POST jobs"), 1, "never created twice");
+        assert!(!c.has_job(&name));
+    });
+    assert!(record::active_events(&runs_dir(&app.data_dir)).is_empty());
+}
+
+#[tokio::test]
+async fn an_abort_deletes_the_job_and_sends_no_finished_event() {
+    let app = app().await;
+    let fake = FakeCluster::start([("test/hold:1", script(&[Phase::Running], "busy\n"))]).await;
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &config("test", &task("test/hold:1")),
+    );
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    let executor = executor(&app, &fake, settings(Duration::ZERO, ""));
+    let handling = executor.clone().dispatch(Arc::new(event.clone())).unwrap();
+    fake.wait_until("the Job running", DEADLINE, |c| {
+        c.job_names()
+            .first()
+            .is_some_and(|n| c.shown(n) == Some(Phase::Running))
+    })
+    .await;
+    let name = only_job(&fake);
+    assert!(executor.cancel(event.id.as_deref().unwrap()));
+    tokio::time::timeout(DEADLINE, handling)
+        .await
+        .unwrap()
+        .unwrap();
+    fake.with(|c| {
+        assert_eq!(
+            c.count(&format!("DELETE jobs {name} propagation=Background")),
+            1
+        );
+        assert!(!c.has_job(&name));
+    });
+    assert_eq!(run_record(&app, &event).status, RunStatus::Aborted);
+    let events = app.store.events_of_context(&context).await.unwrap();
+    assert!(
+        !events.iter().any(|e| e
+            .event_type
+            .as_deref()
+            .is_some_and(|t| t.ends_with(".finished"))),
+        "no finished event after an abort"
+    );
+}
+
+#[tokio::test]
+async fn the_allowlists_refuse_a_task_before_any_job_is_created() {
+    let app = app().await;
+    let fake = FakeCluster::start([]).await;
+    let body = format!(
+        "{}{}",
+        task("docker.io/alpine/helm:3"),
+        task("evil/miner:1").replace("name: run", "name: mine")
+    );
+    put(&app, svc(), "job/config.yaml", &config("test", &body));
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    handle(
+        &executor(&app, &fake, settings(Duration::ZERO, "docker.io/*")),
+        &event,
+    )
+    .await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    assert!(
+        message.starts_with(
+            "Forbidden: Image evil/miner:1 does not match configured image allowlist."
+        ),
+        "{message}"
+    );
+    fake.with(|c| assert_eq!(c.count("POST"), 0, "{:?}", c.requests));
+}
+
+#[tokio::test]
+async fn an_annotation_picks_the_backend_per_task() {
+    let app = app().await;
+    let fake = FakeCluster::start([(
+        "test/ok:1",
+        script(&[Phase::Succeeded], "from the cluster\n"),
+    )])
+    .await;
+    let body = format!(
+        "{}      - name: here\n        image: ignored\n        cmd: [sh, -c, 'echo from the server']\n        annotations:\n          sluice.dev/job-backend: local\n",
+        task("test/ok:1")
+    );
+    put(&app, svc(), "job/config.yaml", &config("test", &body));
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    let executor = executor_choosing(
+        &app,
+        &fake,
+        settings(Duration::ZERO, ""),
+        BackendChoice::only(BackendKind::Local)
+            .with_overrides(["p/dev=kubernetes"])
+            .unwrap(),
+    );
+    handle(&executor, &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass", "{message}");
+    assert!(
+        message.contains("Task 'run' finished successfully!\n\nLogs:\nfrom the cluster")
+            && message.contains("Task 'here' finished successfully!\n\nLogs:\nfrom the server"),
+        "{message}"
+    );
+    fake.with(|c| assert_eq!(c.count("POST jobs"), 1));
+}
