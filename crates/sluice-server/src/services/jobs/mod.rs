@@ -1057,7 +1057,6 @@ impl JobExecutor {
         match backend.create(job).await {
             Ok(uid) => job_ref.uid = Some(uid),
             Err(reason) => {
-                backend.delete(&job_ref).await;
                 let reason = redactor.redact(&reason);
                 rec.status = RunStatus::Failed;
                 rec.reason = Some(reason.clone());

@@ -19,6 +19,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+/// A namespace where creating Jobs is forbidden (as without a RoleBinding there).
+pub const FORBIDDEN_NAMESPACE: &str = "locked";
+
 /// Where a scripted Job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -243,7 +246,15 @@ async fn create_job(
     let name = job["metadata"]["name"].as_str().unwrap_or("").to_owned();
     let response = {
         let mut state = note(&shared, format!("POST jobs {name}"));
-        if state.jobs.contains_key(&name) {
+        if ns == FORBIDDEN_NAMESPACE {
+            status(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                format!(
+                    "jobs.batch is forbidden: User \"system:serviceaccount:sluice:sluice\" cannot create resource \"jobs\" in API group \"batch\" in the namespace \"{ns}\""
+                ),
+            )
+        } else if state.jobs.contains_key(&name) {
             status(
                 StatusCode::CONFLICT,
                 "AlreadyExists",

@@ -289,7 +289,12 @@ impl ClusterBackend {
                     .await
                     .map_err(|e| api_failure("read the existing Job", &e))?
             }
-            Err(e) => return Err(api_failure("create the Job", &e)),
+            Err(e) => {
+                // No Job uses the per-run objects: remove them (a 409 above keeps them, the
+                // existing Job may be using them).
+                self.delete_run_objects(ns, &task.built.name).await;
+                return Err(api_failure("create the Job", &e));
+            }
         };
         Ok(job.metadata.uid.unwrap_or_default())
     }
@@ -522,11 +527,16 @@ impl ClusterBackend {
             Err(kube::Error::Api(s)) if s.is_not_found() => {}
             Err(e) => tracing::warn!(job = %job.name, error = %e, "cannot delete a task's Job"),
         }
-        let selector = format!("{RUN_LABEL}={}", job.name);
-        let config_maps: Api<ConfigMap> = Api::namespaced(self.client.clone(), &job.namespace);
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &job.namespace);
-        delete_labelled(&config_maps, &selector, &job.name).await;
-        delete_labelled(&secrets, &selector, &job.name).await;
+        self.delete_run_objects(&job.namespace, &job.name).await;
+    }
+
+    /// Deletes the ConfigMap and Secrets made for the Job `job`.
+    async fn delete_run_objects(&self, namespace: &str, job: &str) {
+        let selector = format!("{RUN_LABEL}={job}");
+        let config_maps: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        delete_labelled(&config_maps, &selector, job).await;
+        delete_labelled(&secrets, &selector, job).await;
     }
 }
 

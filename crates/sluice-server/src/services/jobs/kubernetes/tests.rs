@@ -10,7 +10,7 @@ use serde_json::json;
 use sluice_kube::{Allowlist as ClusterAllowlist, ClusterAllowlists, JobSettings};
 use sluice_model::event::KeptnEvent;
 
-use super::fake::{Cluster, FakeCluster, Phase, Script};
+use super::fake::{Cluster, FORBIDDEN_NAMESPACE, FakeCluster, Phase, Script};
 use super::{ClusterAccess, ClusterBackend, ClusterSettings, Timing};
 use crate::services::jobs::record::{self, RunStatus};
 use crate::services::jobs::tests::{
@@ -684,4 +684,42 @@ async fn an_annotation_picks_the_backend_per_task() {
         "{message}"
     );
     fake.with(|c| assert_eq!(c.count("POST jobs"), 1));
+}
+
+#[tokio::test]
+async fn an_api_refusal_fails_the_task_with_the_api_message_and_removes_the_run_objects() {
+    let app = app().await;
+    let fake = FakeCluster::start([]).await;
+    app.store
+        .create_secret(
+            "creds",
+            &BTreeMap::from([("TOKEN".to_owned(), "s3cr3t-value".to_owned())]),
+        )
+        .await
+        .unwrap();
+    let body = format!(
+        "      - name: run\n        image: test/ok:1\n        namespace: {FORBIDDEN_NAMESPACE}\n        env:\n          - name: creds\n            valueFrom: secret\n"
+    );
+    put(&app, svc(), "job/config.yaml", &config("test", &body));
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    handle(&executor(&app, &fake, settings(Duration::ZERO, "")), &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    assert!(
+        message.starts_with(
+            "Task 'run' failed: the Kubernetes API refused to create the Job: jobs.batch is forbidden: User \"system:serviceaccount:sluice:sluice\" cannot create resource \"jobs\""
+        ) && message.contains("(403 Forbidden)"),
+        "{message}"
+    );
+    fake.with(|c| {
+        assert_eq!(c.count("POST secrets"), 1);
+        assert_eq!(
+            c.object_names(),
+            Vec::<(String, String)>::new(),
+            "{:?}",
+            c.requests
+        );
+    });
+    assert_eq!(run_record(&app, &event).status, RunStatus::Failed);
 }
