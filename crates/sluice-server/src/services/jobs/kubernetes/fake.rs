@@ -73,8 +73,10 @@ pub struct Cluster {
     scripts: HashMap<String, Script>,
     jobs: BTreeMap<String, FakeJob>,
     objects: BTreeMap<(String, String), Value>,
-    /// Every request, as `METHOD path?query` (bodies of deletes as `propagation=...`).
+    /// Every request, as `METHOD kind name` (deletes of Jobs with `propagation=...`).
     pub requests: Vec<String>,
+    /// Every object created, as `(kind, object)`, kept after it is deleted.
+    pub created: Vec<(String, Value)>,
     uids: u64,
 }
 
@@ -275,6 +277,7 @@ async fn create_job(
                 ..Script::default()
             });
             let created = job.clone();
+            state.created.push(("jobs".to_owned(), job.clone()));
             state.jobs.insert(
                 name,
                 FakeJob {
@@ -516,6 +519,7 @@ async fn create_object(
             std::collections::btree_map::Entry::Vacant(slot) => {
                 object["metadata"]["namespace"] = json!(ns);
                 slot.insert(object.clone());
+                state.created.push((kind.clone(), object.clone()));
                 (StatusCode::CREATED, axum::Json(object)).into_response()
             }
         }

@@ -723,3 +723,115 @@ async fn an_api_refusal_fails_the_task_with_the_api_message_and_removes_the_run_
     });
     assert_eq!(run_record(&app, &event).status, RunStatus::Failed);
 }
+
+/// The seed tutorial's unchanged `job/config.yaml` (helm and locust images), run through the
+/// executor and the backend, creates exactly the Jobs and ConfigMaps of `sluice-kube`'s golden
+/// fixtures (which equal job-executor-service's Jobs except at the deliberate differences).
+#[tokio::test]
+async fn the_seed_tutorials_job_config_creates_the_fixture_jobs() {
+    let app = app().await;
+    let fake = FakeCluster::start([]).await;
+    let shipyard = "apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\nmetadata:\n  name: s\nspec:\n  stages:\n    - name: qa\n      sequences:\n        - name: delivery\n          tasks:\n            - name: je-deployment\n";
+    app.resources
+        .create_project("fulltour", &["qa"], shipyard.as_bytes())
+        .unwrap();
+    app.resources
+        .create_service("fulltour", "helloservice")
+        .unwrap();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/fulltour");
+    let scope = sluice_resources::Scope::service("fulltour", "qa", "helloservice");
+    let file = |rel: &str| std::fs::read(examples.join(rel)).unwrap();
+    let (config_text, basic, conf) = (
+        file("job/config.yaml"),
+        file("locust/basic.py"),
+        file("locust/locust.conf"),
+    );
+    // The fixtures' stand-in for the packed chart.
+    let chart = [0x1f, 0x8b, 0x08, 0x00];
+    let uploads = [
+        ("job/config.yaml", &config_text[..]),
+        ("locust/basic.py", &basic[..]),
+        ("locust/locust.conf", &conf[..]),
+        ("charts/helloservice.tgz", &chart[..]),
+    ];
+    app.resources
+        .put_resources(
+            scope,
+            &uploads
+                .iter()
+                .map(|(uri, content)| sluice_resources::Upload { uri, content })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let settings = ClusterSettings {
+        job: JobSettings {
+            namespace: "keptn-jes".into(),
+            service_account: "default-job-account".into(),
+            ..JobSettings::default()
+        },
+        ..settings(Duration::ZERO, "")
+    };
+    let executor = executor(&app, &fake, settings);
+    // The fixtures' event (one context and id for all three actions).
+    let event = |task: &str, data: serde_json::Value| {
+        let mut e = triggered(task, "helloservice", data);
+        e.shkeptncontext = Some("8e8b5a4e-3c0b-4c1e-9a5f-2f3c4d5e6f70".into());
+        e.id = Some("f2b0c1d2-3e4f-4a5b-8c6d-7e8f9a0b1c2d".into());
+        let d = e.data.as_mut().unwrap();
+        d["project"] = json!("fulltour");
+        d["stage"] = json!("qa");
+        e
+    };
+    let image = "ghcr.io/podtato-head/podtatoserver:v0.1.1";
+    for e in [
+        event(
+            "je-deployment",
+            json!({"configurationChange": {"values": {"image": image}}}),
+        ),
+        event("je-test", json!({})),
+        event("action", json!({"action": {"action": "scale", "value": 2}})),
+    ] {
+        handle(&executor, &e).await;
+    }
+    let created = fake.with(|c| c.created.clone());
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sluice-kube/tests/fixtures/fulltour/sluice");
+    let fixture = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join(name)).unwrap()).unwrap()
+    };
+    let jobs: Vec<_> = created.iter().filter(|(k, _)| k == "jobs").collect();
+    let maps: Vec<_> = created.iter().filter(|(k, _)| k == "configmaps").collect();
+    assert_eq!(
+        (jobs.len(), maps.len()),
+        (3, 3),
+        "{:?}",
+        fake.with(|c| c.requests.clone())
+    );
+    for (i, stem) in ["run-helm", "run-locust", "scale-with-helm"]
+        .iter()
+        .enumerate()
+    {
+        let mut job = jobs[i].1.clone();
+        // Set by the API server (here the fake), or by the pinned commit of this test's
+        // repository instead of the fixture's made-up one.
+        let meta = job["metadata"].as_object_mut().unwrap();
+        meta.remove("uid");
+        meta.remove("resourceVersion");
+        job.as_object_mut().unwrap().remove("status");
+        job["metadata"]["labels"]["keptn.sh/commitid"] =
+            json!("0123456789abcdef0123456789abcdef01234567");
+        assert_eq!(job, fixture(&format!("{stem}.job.json")), "{stem}");
+        let mut map = maps[i].1.clone();
+        let labels = map["metadata"]["labels"].as_object_mut().unwrap();
+        assert_eq!(
+            labels.remove(super::RUN_LABEL),
+            Some(job["metadata"]["name"].clone()),
+            "the ConfigMap is tied to its run"
+        );
+        labels.insert(
+            "keptn.sh/commitid".into(),
+            json!("0123456789abcdef0123456789abcdef01234567"),
+        );
+        assert_eq!(map, fixture(&format!("{stem}.configmap.json")), "{stem}");
+    }
+}
