@@ -159,7 +159,7 @@ impl FakeCluster {
             )
             .route(
                 "/api/v1/namespaces/{ns}/{kind}/{name}",
-                axum::routing::delete(delete_object),
+                axum::routing::delete(delete_object).patch(patch_object),
             )
             .with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -549,6 +549,43 @@ async fn list_objects(
         "ConfigMapList"
     };
     list(list_kind, items)
+}
+
+/// A JSON merge patch of `metadata.ownerReferences` (the only patch the backend sends).
+async fn patch_object(
+    State(shared): State<Shared>,
+    Path((_, kind, name)): Path<(String, String, String)>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let patch: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let response = {
+        let mut state = note(&shared, format!("PATCH {kind} {name}"));
+        match state.objects.get_mut(&(kind.clone(), name.clone())) {
+            _ if content_type != "application/merge-patch+json" => status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                format!("the fake takes merge patches, not {content_type}"),
+            ),
+            Some(object) => {
+                object["metadata"]["ownerReferences"] =
+                    patch["metadata"]["ownerReferences"].clone();
+                axum::Json(object.clone()).into_response()
+            }
+            None => status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("{kind} \"{name}\" not found"),
+            ),
+        }
+    };
+    changed(&shared);
+    response
 }
 
 async fn delete_object(

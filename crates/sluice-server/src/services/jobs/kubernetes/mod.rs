@@ -296,7 +296,48 @@ impl ClusterBackend {
                 return Err(api_failure("create the Job", &e));
             }
         };
-        Ok(job.metadata.uid.unwrap_or_default())
+        let uid = job.metadata.uid.unwrap_or_default();
+        self.hand_over(task, &uid).await;
+        Ok(uid)
+    }
+
+    /// Makes the Job the owner of the run's ConfigMap and Secrets, so that Kubernetes'
+    /// garbage collector removes them with the Job (its `ttlSecondsAfterFinished` included)
+    /// should sluice never delete them itself. Best effort: sluice deletes them too.
+    async fn hand_over(&self, task: &ClusterTask, uid: &str) {
+        if uid.is_empty() {
+            return;
+        }
+        let ns = &task.built.namespace;
+        let patch = kube::api::Patch::Merge(serde_json::json!({
+            "metadata": {"ownerReferences": [{
+                "apiVersion": "batch/v1",
+                "kind": "Job",
+                "name": task.built.name,
+                "uid": uid,
+            }]}
+        }));
+        let params = kube::api::PatchParams::default();
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), ns);
+        let config_maps: Api<ConfigMap> = Api::namespaced(self.client.clone(), ns);
+        let names = task
+            .secrets
+            .iter()
+            .filter_map(|s| s.metadata.name.as_deref());
+        for name in names {
+            if let Err(e) = secrets.patch(name, &params, &patch).await {
+                tracing::warn!(job = %task.built.name, error = %e, "cannot make a Job the owner of its Secret");
+            }
+        }
+        if let Some(name) = task
+            .built
+            .files
+            .as_ref()
+            .and_then(|c| c.metadata.name.as_deref())
+            && let Err(e) = config_maps.patch(name, &params, &patch).await
+        {
+            tracing::warn!(job = %task.built.name, error = %e, "cannot make a Job the owner of its ConfigMap");
+        }
     }
 
     /// Whether the Job exists (`Err` when the API cannot tell).

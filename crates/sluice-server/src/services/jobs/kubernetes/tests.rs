@@ -253,6 +253,11 @@ async fn the_job_holds_secret_refs_and_the_deadline() {
     );
     // Kubernetes stores Secret data base64-encoded.
     assert_eq!(secret["data"]["TOKEN"], "czNjcjN0LXZhbHVl");
+    // Owned by the Job, so the garbage collector follows the Job's TTL.
+    assert_eq!(
+        secret["metadata"]["ownerReferences"],
+        json!([{"apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": "uid-1"}])
+    );
     assert!(executor.cancel(event.id.as_deref().unwrap()));
     tokio::time::timeout(DEADLINE, handling)
         .await
