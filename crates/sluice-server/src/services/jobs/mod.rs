@@ -1,6 +1,8 @@
-//! The built-in job executor: Keptn's job-executor-service (JES 0.3.0) with a local-process
-//! backend. Tasks configured in `job/config.yaml` run as processes on the server's machine
-//! instead of Kubernetes Jobs.
+//! The built-in job executor: Keptn's job-executor-service (JES 0.3.0) with two task
+//! backends. Tasks configured in `job/config.yaml` run as processes on the server's machine
+//! (`local`, the default, described below) or as the Kubernetes Jobs JES created
+//! ([`kubernetes`]); [`backend`] says which backend runs which task. Everything else (matching,
+//! events, records, redaction, messages) is shared.
 //!
 //! # What it does
 //!
@@ -83,7 +85,7 @@
 //!   subcommands ([`TASK_SUBCOMMANDS`]), allowlist or not: `sluice server` would start a
 //!   server without any allowlist.
 //! - **`image`** and the Kubernetes settings (resources, securityContext, namespace, ...) are
-//!   recorded or ignored: a Kubernetes backend is a later step.
+//!   recorded or ignored by the local backend; the Kubernetes backend uses them.
 //! - Each handled event runs in its own tokio task; runs proceed concurrently.
 //!
 //! # After a restart

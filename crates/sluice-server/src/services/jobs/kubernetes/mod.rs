@@ -16,7 +16,7 @@
 //! deleted with its pods (`propagationPolicy: Background`) along with the per-run objects.
 //! An abort deletes the Job at once.
 //!
-//! The outcome has the shape of a local process's ([`process::Outcome`]), so the executor
+//! The outcome has the shape of a local process's (`process::Outcome`), so the executor
 //! records, redacts and reports it as it does local runs (`output.log`, `run.json`, the
 //! `.finished` message).
 
