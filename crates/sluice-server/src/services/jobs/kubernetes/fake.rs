@@ -22,6 +22,9 @@ use tokio::sync::watch;
 /// A namespace where creating Jobs is forbidden (as without a RoleBinding there).
 pub const FORBIDDEN_NAMESPACE: &str = "locked";
 
+/// A namespace where Jobs can be created but not read (a Role without `get`).
+pub const BLIND_NAMESPACE: &str = "blind";
+
 /// Where a scripted Job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -315,11 +318,18 @@ fn job_status(phase: &Phase) -> Value {
 
 async fn get_job(
     State(shared): State<Shared>,
-    Path((_, name)): Path<(String, String)>,
+    Path((ns, name)): Path<(String, String)>,
 ) -> Response {
     let response = {
         let mut state = note(&shared, format!("GET jobs {name}"));
         match state.jobs.get_mut(&name) {
+            _ if ns == BLIND_NAMESPACE => status(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                format!(
+                    "jobs.batch \"{name}\" is forbidden: User \"system:serviceaccount:sluice:sluice\" cannot get resource \"jobs\" in API group \"batch\" in the namespace \"{ns}\""
+                ),
+            ),
             None => status(
                 StatusCode::NOT_FOUND,
                 "NotFound",

@@ -46,7 +46,7 @@ use tokio::time::Instant;
 
 use super::process::{Ending, Outcome};
 use super::supervisor::MAX_OUTPUT_BYTES;
-use status::{Blocker, JobState};
+use status::{Blocker, JobState, StartWatch};
 
 /// Namespace of tasks without `namespace` (job-executor-service: `JOB_NAMESPACE`); unset:
 /// the client's namespace (in a pod, the pod's own).
@@ -359,7 +359,7 @@ impl ClusterBackend {
     ) -> Outcome {
         let timing = self.settings.timing;
         let give_up = Instant::now() + limit + timing.deadline_slack;
-        let mut blocked_since: Option<Instant> = None;
+        let mut start = StartWatch::new(timing.start_grace);
         let ending = loop {
             if *cancel.borrow() {
                 self.delete(job).await;
@@ -370,11 +370,16 @@ impl ClusterBackend {
                     total: 0,
                 };
             }
-            match self.poll(job, &mut blocked_since).await {
+            match self.poll(job, &mut start).await {
                 Ok(Some(ending)) => break ending,
                 Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(job = %job.name, error = %e, "cannot read a task's Job; trying again")
+                // Missing permissions do not come back by themselves.
+                Err(PollError {
+                    message,
+                    permanent: true,
+                }) => break Ending::Failed(message),
+                Err(PollError { message, .. }) => {
+                    tracing::warn!(job = %job.name, error = %message, "cannot read a task's Job; trying again")
                 }
             }
             if Instant::now() >= give_up {
@@ -400,13 +405,13 @@ impl ClusterBackend {
     async fn poll(
         &self,
         job: &JobRef,
-        blocked_since: &mut Option<Instant>,
-    ) -> Result<Option<Ending>, String> {
+        start: &mut StartWatch,
+    ) -> Result<Option<Ending>, PollError> {
         let Some(current) = self
             .jobs(&job.namespace)
             .get_opt(&job.name)
             .await
-            .map_err(|e| api_failure("read the Job", &e))?
+            .map_err(|e| PollError::of("read the Job", &e))?
         else {
             return Ok(Some(Ending::Lost(format!(
                 "the Job {} was deleted before it ended",
@@ -441,51 +446,39 @@ impl ClusterBackend {
             }
             JobState::Running => {}
         }
-        let pods = self.job_pods(job).await?;
+        let pods = self
+            .job_pods(job)
+            .await
+            .map_err(|e| PollError::of("list the Job's pods", &e))?;
         let blocker = match pods.iter().find_map(status::pod_blocker) {
             Some(b) => Some(b),
-            None if pods.is_empty() => self.failed_create(job).await?,
+            None if pods.is_empty() => self
+                .failed_create(job)
+                .await
+                .map_err(|e| PollError::of("list the Job's events", &e))?,
             None => None,
         };
-        Ok(self.judge(job, blocker, blocked_since))
+        Ok(start
+            .observe(blocker, Instant::now())
+            .map(|b| Ending::SpawnFailed(b.describe(&job.name))))
     }
 
-    fn judge(
-        &self,
-        job: &JobRef,
-        blocker: Option<Blocker>,
-        blocked_since: &mut Option<Instant>,
-    ) -> Option<Ending> {
-        let Some(blocker) = blocker else {
-            *blocked_since = None;
-            return None;
-        };
-        let since = *blocked_since.get_or_insert_with(Instant::now);
-        if blocker.immediate || since.elapsed() >= self.settings.timing.start_grace {
-            Some(Ending::SpawnFailed(blocker.describe(&job.name)))
-        } else {
-            None
-        }
-    }
-
-    async fn job_pods(&self, job: &JobRef) -> Result<Vec<Pod>, String> {
+    async fn job_pods(&self, job: &JobRef) -> Result<Vec<Pod>, kube::Error> {
         let mut pods = self
             .pods(&job.namespace)
             .list(&ListParams::default().labels(&format!("job-name={}", job.name)))
-            .await
-            .map_err(|e| api_failure("list the Job's pods", &e))?
+            .await?
             .items;
         pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(pods)
     }
 
-    async fn failed_create(&self, job: &JobRef) -> Result<Option<Blocker>, String> {
+    async fn failed_create(&self, job: &JobRef) -> Result<Option<Blocker>, kube::Error> {
         let events: Api<Event> = Api::namespaced(self.client.clone(), &job.namespace);
         let selector = format!("involvedObject.kind=Job,involvedObject.name={}", job.name);
         let list = events
             .list(&ListParams::default().fields(&selector))
-            .await
-            .map_err(|e| api_failure("list the Job's events", &e))?;
+            .await?;
         Ok(status::failed_create(&list.items))
     }
 
@@ -496,6 +489,7 @@ impl ClusterBackend {
         let pods = match self.job_pods(job).await {
             Ok(pods) => pods,
             Err(e) => {
+                let e = api_failure("list the Job's pods", &e);
                 let note = format!("[the task's logs could not be read: {e}]\n");
                 return (note.clone().into_bytes(), note.into_bytes(), 0);
             }
@@ -599,6 +593,23 @@ where
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.is_not_found() => {}
             Err(e) => tracing::warn!(%job, error = %e, "cannot delete a task's per-run object"),
+        }
+    }
+}
+
+/// A failed look at a Job.
+#[derive(Debug)]
+struct PollError {
+    message: String,
+    /// Refused (401, 403): asking again will not help.
+    permanent: bool,
+}
+
+impl PollError {
+    fn of(what: &str, e: &kube::Error) -> PollError {
+        PollError {
+            message: api_failure(what, e),
+            permanent: matches!(e, kube::Error::Api(s) if s.code == 401 || s.code == 403),
         }
     }
 }

@@ -6,8 +6,11 @@
 //! start fails the task with the reason Kubernetes gives (the list follows Tekton's and GitLab
 //! Runner's fail-fast lists).
 
+use std::time::Duration;
+
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use tokio::time::Instant;
 
 /// Where a Job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,32 @@ impl Blocker {
                 self.reason, self.message
             )
         }
+    }
+}
+
+/// How long a pod has been kept from starting, and whether that is long enough to give up.
+#[derive(Debug, Clone)]
+pub struct StartWatch {
+    grace: Duration,
+    since: Option<Instant>,
+}
+
+impl StartWatch {
+    /// A watch that tolerates blockers that may clear for `grace`.
+    pub fn new(grace: Duration) -> StartWatch {
+        StartWatch { grace, since: None }
+    }
+
+    /// What one look found at `now`; returns the blocker to fail with, if the task should
+    /// fail now: at once for an immediate one, else once blockers have been seen without a
+    /// break for the grace period. A look without a blocker starts the count afresh.
+    pub fn observe(&mut self, blocker: Option<Blocker>, now: Instant) -> Option<Blocker> {
+        let Some(blocker) = blocker else {
+            self.since = None;
+            return None;
+        };
+        let since = *self.since.get_or_insert(now);
+        (blocker.immediate || now.saturating_duration_since(since) >= self.grace).then_some(blocker)
     }
 }
 
@@ -239,6 +268,42 @@ mod tests {
              "state": {"waiting": {"reason": "ErrImagePull"}}}
         ]}));
         assert_eq!(pod_blocker(&init).unwrap().reason, "ErrImagePull");
+    }
+
+    #[test]
+    fn blockers_that_may_clear_get_a_grace_period_and_others_none() {
+        let grace = Duration::from_secs(60);
+        let t0 = Instant::now();
+        let pull = || {
+            Some(Blocker {
+                reason: "ImagePullBackOff".into(),
+                message: String::new(),
+                immediate: false,
+            })
+        };
+        let mut watch = StartWatch::new(grace);
+        assert_eq!(watch.observe(pull(), t0), None);
+        assert_eq!(watch.observe(pull(), t0 + Duration::from_secs(59)), None);
+        assert_eq!(
+            watch.observe(pull(), t0 + grace).map(|b| b.reason),
+            Some("ImagePullBackOff".to_owned())
+        );
+        // A look without a blocker (the pull succeeded) starts the count afresh.
+        let mut watch = StartWatch::new(grace);
+        watch.observe(pull(), t0);
+        assert_eq!(watch.observe(None, t0 + Duration::from_secs(30)), None);
+        assert_eq!(watch.observe(pull(), t0 + Duration::from_secs(70)), None);
+        assert!(
+            watch
+                .observe(pull(), t0 + Duration::from_secs(130))
+                .is_some()
+        );
+        let config = Blocker {
+            reason: "CreateContainerConfigError".into(),
+            message: String::new(),
+            immediate: true,
+        };
+        assert!(StartWatch::new(grace).observe(Some(config), t0).is_some());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::json;
 use sluice_kube::{Allowlist as ClusterAllowlist, ClusterAllowlists, JobSettings};
 use sluice_model::event::KeptnEvent;
 
-use super::fake::{Cluster, FORBIDDEN_NAMESPACE, FakeCluster, Phase, Script};
+use super::fake::{BLIND_NAMESPACE, Cluster, FORBIDDEN_NAMESPACE, FakeCluster, Phase, Script};
 use super::{ClusterAccess, ClusterBackend, ClusterSettings, Timing};
 use crate::services::jobs::record::{self, RunStatus};
 use crate::services::jobs::tests::{
@@ -839,4 +839,35 @@ async fn the_seed_tutorials_job_config_creates_the_fixture_jobs() {
         );
         assert_eq!(map, fixture(&format!("{stem}.configmap.json")), "{stem}");
     }
+}
+
+#[tokio::test]
+async fn a_job_sluice_may_not_read_fails_the_task_at_once_and_is_deleted() {
+    let app = app().await;
+    let fake = FakeCluster::start([("test/ok:1", script(&[Phase::Running], ""))]).await;
+    let body = format!(
+        "      - name: run\n        image: test/ok:1\n        namespace: {BLIND_NAMESPACE}\n"
+    );
+    put(&app, svc(), "job/config.yaml", &config("test", &body));
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    handle(&executor(&app, &fake, settings(Duration::ZERO, "")), &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    assert!(
+        message.starts_with(
+            "Task 'run' failed: the Kubernetes API refused to read the Job: jobs.batch"
+        ) && message.contains("cannot get resource \"jobs\"")
+            && message.contains("(403 Forbidden)"),
+        "{message}"
+    );
+    let name = only_job(&fake);
+    fake.with(|c| {
+        assert_eq!(
+            c.count(&format!("GET jobs {name}")),
+            1,
+            "no retries of a refusal"
+        );
+        assert!(!c.has_job(&name), "the Job is deleted");
+    });
 }
