@@ -227,7 +227,12 @@ impl ClusterBackend {
     /// Connects with the kubeconfig (`KUBECONFIG`, `~/.kube/config`) or, without one, the
     /// pod's in-cluster configuration; settings from the environment.
     pub async fn connect() -> Result<ClusterBackend, ClusterError> {
-        let config = kube::Config::infer().await?;
+        ClusterBackend::with_config(kube::Config::infer().await?)
+    }
+
+    /// Connects with a given client configuration (its namespace is the default one, unless
+    /// [`NAMESPACE_ENV`] says otherwise); settings from the environment.
+    pub fn with_config(config: kube::Config) -> Result<ClusterBackend, ClusterError> {
         let settings = ClusterSettings::from_env(&config.default_namespace)?;
         let client = kube::Client::try_from(config)?;
         Ok(ClusterBackend::new(client, settings))

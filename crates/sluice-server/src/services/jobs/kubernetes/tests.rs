@@ -871,3 +871,51 @@ async fn a_job_sluice_may_not_read_fails_the_task_at_once_and_is_deleted() {
         assert!(!c.has_job(&name), "the Job is deleted");
     });
 }
+
+/// Outside a pod the backend reads a kubeconfig: its server, and its context's namespace as
+/// the Jobs' default namespace.
+#[tokio::test]
+async fn a_kubeconfig_gives_the_server_and_the_default_namespace() {
+    let app = app().await;
+    let fake =
+        FakeCluster::start([("test/ok:1", script(&[Phase::Succeeded], "via kubeconfig\n"))]).await;
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: fake\nclusters:\n  - name: fake\n    cluster:\n      server: http://{}\ncontexts:\n  - name: fake\n    context:\n      cluster: fake\n      user: nobody\n      namespace: from-context\nusers:\n  - name: nobody\n    user: {{}}\n",
+        fake.addr
+    );
+    let client_config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::from_yaml(&kubeconfig).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut backend = ClusterBackend::with_config(client_config).unwrap();
+    backend.settings.timing = settings(Duration::ZERO, "").timing;
+    let executor = Arc::new(
+        JobExecutor::new(
+            app.store.clone(),
+            app.resources.clone(),
+            app.driver.clone(),
+            runs_dir(&app.data_dir),
+            Allowlist::default(),
+        )
+        .with_backends(
+            BackendChoice::only(BackendKind::Kubernetes),
+            ClusterAccess::ready(backend),
+        ),
+    );
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &config("test", &task("test/ok:1")),
+    );
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    handle(&executor, &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass", "{message}");
+    assert!(message.contains("via kubeconfig"));
+    let job = fake.with(|c| c.created[0].1.clone());
+    assert_eq!(job["metadata"]["namespace"], "from-context");
+}
