@@ -172,3 +172,49 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing requests in flight");
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use sluice_server::services::jobs::{BackendChoice, BackendKind};
+
+    use crate::cli::{Cli, Command};
+
+    fn choice(args: &[&str]) -> anyhow::Result<BackendChoice> {
+        let cli = Cli::try_parse_from(["sluice", "server"].iter().chain(args))?;
+        let Command::Server(server) = cli.command else {
+            unreachable!("parsed as sluice server")
+        };
+        super::job_backend(&server)
+    }
+
+    #[test]
+    fn job_backend_flags_build_the_backend_choice() {
+        assert_eq!(
+            choice(&[]).unwrap(),
+            BackendChoice::only(BackendKind::Local),
+            "local unless set"
+        );
+        let set = choice(&[
+            "--job-backend",
+            "kubernetes",
+            "--job-backend-override",
+            "shop/dev=local,tools=local",
+            "--job-backend-override",
+            "other/prod=kubernetes",
+        ])
+        .unwrap();
+        assert_eq!(set.default, BackendKind::Kubernetes);
+        assert_eq!(
+            set.overrides,
+            vec![
+                ("shop".into(), Some("dev".into()), BackendKind::Local),
+                ("tools".into(), None, BackendKind::Local),
+                ("other".into(), Some("prod".into()), BackendKind::Kubernetes),
+            ]
+        );
+        assert!(choice(&["--job-backend", "docker"]).is_err());
+        let bad = choice(&["--job-backend-override", "shop"]).unwrap_err();
+        assert!(bad.to_string().contains("PROJECT[/STAGE]=BACKEND"), "{bad}");
+    }
+}
