@@ -1057,7 +1057,7 @@ impl JobExecutor {
         rec.job = Some(job_ref.clone());
         self.save(dir, &rec);
         match backend.create(job).await {
-            Ok(uid) => job_ref.uid = Some(uid),
+            Ok(uid) => job_ref.uid = Some(uid).filter(|u| !u.is_empty()),
             Err(reason) => {
                 let reason = redactor.redact(&reason);
                 rec.status = RunStatus::Failed;

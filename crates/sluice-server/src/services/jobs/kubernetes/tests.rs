@@ -919,3 +919,51 @@ async fn a_kubeconfig_gives_the_server_and_the_default_namespace() {
     let job = fake.with(|c| c.created[0].1.clone());
     assert_eq!(job["metadata"]["namespace"], "from-context");
 }
+
+/// A crash between creating the Job and recording its uid: the restarted server creates
+/// again, gets 409 and follows the Job that exists.
+#[tokio::test]
+async fn a_restart_before_the_create_was_recorded_adopts_the_job_through_409() {
+    let app = app().await;
+    let fake = FakeCluster::start([(
+        "test/hold:1",
+        script(&[Phase::Running], "created before the crash\n"),
+    )])
+    .await;
+    put(
+        &app,
+        svc(),
+        "job/config.yaml",
+        &config("test", &task("test/hold:1")),
+    );
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    let first = executor(&app, &fake, settings(Duration::ZERO, ""));
+    let (_cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    tokio::select! {
+        () = first.handle(&event, cancel_rx) => panic!("the held Job cannot end"),
+        () = fake.wait_until("the Job running", DEADLINE, |c| {
+            c.job_names().first().is_some_and(|n| c.shown(n) == Some(Phase::Running))
+        }) => {}
+    }
+    drop(first);
+    let name = only_job(&fake);
+    // The record as it was just before the create was answered.
+    let dir = record::task_dir(&runs_dir(&app.data_dir), event.id.as_deref().unwrap(), 0, 0);
+    let mut rec = record::read_record(&dir).unwrap();
+    rec.job.as_mut().unwrap().uid = None;
+    record::write_record(&dir, &rec).unwrap();
+    fake.continue_job(&name, &[Phase::Succeeded]);
+    handle(&executor(&app, &fake, settings(Duration::ZERO, "")), &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "pass", "{message}");
+    assert!(message.contains("created before the crash"), "{message}");
+    fake.with(|c| {
+        assert_eq!(c.count("POST jobs"), 2, "the second create got 409");
+        assert_eq!(c.created.iter().filter(|(k, _)| k == "jobs").count(), 1);
+    });
+    assert_eq!(
+        run_record(&app, &event).job.unwrap().uid.as_deref(),
+        Some("uid-1")
+    );
+}
