@@ -5,11 +5,13 @@
 //! Secret per sluice secret the task's `env` names, referenced with `secretKeyRef`, so no
 //! secret value is in the Job), then the Job, whose name is deterministic: a create that
 //! answers 409 AlreadyExists means the task was started before (a redelivery, a restart)
-//! and the existing Job is adopted, never a second one started. Then the Job is polled
+//! and the existing Job is adopted, never a second one started; the per-run objects are then
+//! made owned by the Job, so the garbage collector follows it. Then the Job is polled
 //! (GET every [`Timing::poll`]); while it runs its pods are read, and a pod that cannot
 //! start ([`status::pod_blocker`]) or a Job that gets no pod ([`status::failed_create`])
 //! fails the task with Kubernetes' reason (at once for reasons that never clear, after
-//! [`Timing::start_grace`] for the others). `maxPollDuration` is the Job's
+//! [`Timing::start_grace`] for the others). A refused read (401, 403) fails it at once;
+//! other API errors are retried. `maxPollDuration` is the Job's
 //! `activeDeadlineSeconds`, so the cluster stops the pod; sluice also stops waiting
 //! [`Timing::deadline_slack`] later. When the Job has ended (or is given up on) its logs are
 //! read (at most [`MAX_OUTPUT_BYTES`], plus the last lines when longer), then the Job is
