@@ -43,6 +43,9 @@ pub enum Phase {
     Exited(i32),
     /// The Job passed `activeDeadlineSeconds`; the pod was killed.
     DeadlineExceeded,
+    /// The init container (`init-<job>`) exited with this code; the task container never
+    /// started; the Job is `Failed` (`BackoffLimitExceeded`).
+    InitFailed(i32),
 }
 
 /// What a Job with a given image does.
@@ -52,6 +55,8 @@ pub struct Script {
     pub phases: Vec<Phase>,
     /// What the task container printed.
     pub logs: String,
+    /// What the init container printed.
+    pub init_logs: String,
     /// The message of a `FailedCreate` event shown while there is no pod.
     pub failed_create: Option<String>,
 }
@@ -306,7 +311,7 @@ fn job_status(phase: &Phase) -> Value {
         Phase::Succeeded => json!({"succeeded": 1, "conditions": [
             condition("SuccessCriteriaMet", "CompletionsReached"),
             condition("Complete", "CompletionsReached")]}),
-        Phase::Exited(_) => json!({"failed": 1, "conditions": [
+        Phase::Exited(_) | Phase::InitFailed(_) => json!({"failed": 1, "conditions": [
             condition("FailureTarget", "BackoffLimitExceeded"),
             {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
              "message": "Job has reached the specified backoff limit"}]}),
@@ -386,10 +391,17 @@ fn pod_of(name: &str, ns: &str, phase: &Phase) -> Option<Value> {
         Phase::Succeeded => json!({"terminated": {"exitCode": 0, "reason": "Completed"}}),
         Phase::Exited(code) => json!({"terminated": {"exitCode": code, "reason": "Error"}}),
         Phase::DeadlineExceeded => json!({"terminated": {"exitCode": 137, "reason": "Error"}}),
+        Phase::InitFailed(_) => json!({"waiting": {"reason": "PodInitializing"}}),
+    };
+    let init = match phase {
+        Phase::InitFailed(code) => json!([{
+            "name": format!("init-{name}"), "image": "busybox", "imageID": "", "ready": false,
+            "restartCount": 0, "state": {"terminated": {"exitCode": code, "reason": "Error"}}}]),
+        _ => json!([]),
     };
     let pod_phase = match phase {
         Phase::Succeeded => "Succeeded",
-        Phase::Exited(_) | Phase::DeadlineExceeded => "Failed",
+        Phase::Exited(_) | Phase::DeadlineExceeded | Phase::InitFailed(_) => "Failed",
         Phase::Running => "Running",
         _ => "Pending",
     };
@@ -397,7 +409,7 @@ fn pod_of(name: &str, ns: &str, phase: &Phase) -> Option<Value> {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("{name}-x7k2p"), "namespace": ns,
                      "labels": {"job-name": name, "batch.kubernetes.io/job-name": name}},
-        "status": {"phase": pod_phase, "containerStatuses": [{
+        "status": {"phase": pod_phase, "initContainerStatuses": init, "containerStatuses": [{
             "name": name, "image": "i", "imageID": "", "ready": *phase == Phase::Running,
             "restartCount": 0, "state": state}]}
     }))
@@ -476,24 +488,33 @@ async fn pod_log(
             query.get("tailLines").map_or("-", String::as_str)
         ),
     );
-    let Some(job) = state.jobs.get(&container) else {
+    let init = container.strip_prefix("init-");
+    let Some(job) = state.jobs.get(init.unwrap_or(&container)) else {
         return status(
             StatusCode::NOT_FOUND,
             "NotFound",
             format!("pods \"{pod}\" not found"),
         );
     };
-    if matches!(
-        job.phase(),
-        None | Some(Phase::NoPod | Phase::Pending | Phase::Waiting(..))
-    ) {
+    let waiting = match init {
+        Some(_) => !matches!(job.phase(), Some(Phase::InitFailed(_))),
+        None => matches!(
+            job.phase(),
+            None | Some(Phase::NoPod | Phase::Pending | Phase::Waiting(..) | Phase::InitFailed(_))
+        ),
+    };
+    if waiting {
         return status(
             StatusCode::BAD_REQUEST,
             "BadRequest",
             format!("container \"{container}\" in pod \"{pod}\" is waiting to start"),
         );
     }
-    let mut text = job.script.logs.clone();
+    let mut text = if init.is_some() {
+        job.script.init_logs.clone()
+    } else {
+        job.script.logs.clone()
+    };
     if let Some(n) = query.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
         let lines: Vec<&str> = text.lines().collect();
         let kept = lines[lines.len().saturating_sub(n)..].join("\n");

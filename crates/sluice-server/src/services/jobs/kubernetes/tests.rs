@@ -83,7 +83,7 @@ fn script(phases: &[Phase], logs: &str) -> Script {
     Script {
         phases: phases.to_vec(),
         logs: logs.to_owned(),
-        failed_create: None,
+        ..Script::default()
     }
 }
 
@@ -337,8 +337,8 @@ async fn pods_that_cannot_start_fail_the_task_quickly_with_the_reason() {
             "test/nopod:1",
             Script {
                 phases: vec![Phase::NoPod],
-                logs: String::new(),
                 failed_create: Some(no_sa.to_owned()),
+                ..Script::default()
             },
         ),
     ])
@@ -970,4 +970,42 @@ async fn a_restart_before_the_create_was_recorded_adopts_the_job_through_409() {
         run_record(&app, &event).job.unwrap().uid.as_deref(),
         Some("uid-1")
     );
+}
+
+/// A failed init container (the files could not be copied): no exit code of the task, so the
+/// Job's own reason is the message, and the init container's log is kept with a header.
+#[tokio::test]
+async fn a_failed_init_container_reports_the_jobs_reason_and_its_log() {
+    let app = app().await;
+    let fake = FakeCluster::start([(
+        "test/ok:1",
+        Script {
+            phases: vec![Phase::Pending, Phase::InitFailed(1)],
+            logs: "never printed\n".into(),
+            init_logs: "cp: can't create '/keptn/locust': Read-only file system\n".into(),
+            ..Script::default()
+        },
+    )])
+    .await;
+    put(&app, svc(), "locust/basic.py", "print('load')\n");
+    let body = "      - name: run\n        image: test/ok:1\n        files: [locust]\n";
+    put(&app, svc(), "job/config.yaml", &config("test", body));
+    let event = triggered("test", "svc", json!({}));
+    let context = event.shkeptncontext.clone().unwrap();
+    handle(&executor(&app, &fake, settings(Duration::ZERO, "")), &event).await;
+    let (result, message) = finished_of(&app, &context).await;
+    assert_eq!(result, "fail");
+    let name = only_job(&fake);
+    assert_eq!(
+        message,
+        format!(
+            "Task 'run' failed: job {name} failed. Reason: BackoffLimitExceeded, Message: Job has reached the specified backoff limit\n\nLogs:\nInit container init-{name} of pod {name}-x7k2p:\ncp: can't create '/keptn/locust': Read-only file system\n\n\n"
+        )
+    );
+    let rec = run_record(&app, &event);
+    assert_eq!((rec.status, rec.exit_code), (RunStatus::Failed, None));
+    fake.with(|c| {
+        assert_eq!(c.count(&format!("LOG {name}-x7k2p container={name} ")), 0);
+        assert!(!c.has_job(&name));
+    });
 }
