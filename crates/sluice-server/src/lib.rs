@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub token_from_env: Option<String>,
     /// The job executor's allowed commands; `None` reads `SLUICE_JOB_ALLOWED_COMMANDS`.
     pub job_allowed_commands: Option<String>,
+    /// Which backend runs which job task (local unless set).
+    pub job_backend: services::jobs::BackendChoice,
     /// Connection cap and client timeouts.
     pub connections: connections::ConnectionLimits,
     /// The secrets key (`SLUICE_SECRETS_KEY`), when given by the environment.
@@ -151,6 +153,7 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(Error::Serve)?;
     let options = OpenOptions {
         job_allowed_commands: config.job_allowed_commands.clone(),
+        job_backend: config.job_backend.clone(),
         secrets_key_from_env: config.secrets_key_from_env.clone(),
         rotate_secrets_key: config.rotate_secrets_key,
         new_secrets_key_from_env: config.new_secrets_key_from_env.clone(),
@@ -186,6 +189,8 @@ pub struct OpenOptions {
     /// The job executor's allowed commands (comma-separated); `None` reads
     /// `SLUICE_JOB_ALLOWED_COMMANDS`.
     pub job_allowed_commands: Option<String>,
+    /// Which backend runs which job task (local unless set).
+    pub job_backend: services::jobs::BackendChoice,
     /// The secrets key in base64; `None` uses the data directory's key file (created when
     /// missing).
     pub secrets_key_from_env: Option<String>,
@@ -237,6 +242,7 @@ pub async fn open_with(
             .job_allowed_commands
             .as_deref()
             .map(services::jobs::Allowlist::parse),
+        options.job_backend.clone(),
     );
     let http = http::client();
     // Providers subscribe before the lighthouse starts: its recovery may ask them again.

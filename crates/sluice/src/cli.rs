@@ -942,6 +942,26 @@ pub struct ServerArgs {
     /// How long a request body may pause before the request fails (Go duration).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = positive_duration)]
     pub body_timeout: std::time::Duration,
+    /// Where job-executor tasks run: `local` (processes on this machine) or `kubernetes`
+    /// (one Kubernetes Job per task, as job-executor-service ran them; kubeconfig or the
+    /// pod's in-cluster configuration). See docs/kubernetes.md.
+    #[arg(
+        long,
+        value_name = "BACKEND",
+        env = "SLUICE_JOB_BACKEND",
+        default_value = "local",
+        value_parser = ["local", "kubernetes"]
+    )]
+    pub job_backend: String,
+    /// Another backend for one project or stage: PROJECT[/STAGE]=BACKEND (repeatable, or
+    /// comma-separated). A task's annotation `sluice.dev/job-backend` still wins.
+    #[arg(
+        long,
+        value_name = "PROJECT[/STAGE]=BACKEND",
+        env = "SLUICE_JOB_BACKEND_OVERRIDES",
+        value_delimiter = ','
+    )]
+    pub job_backend_override: Vec<String>,
     /// Re-encrypt every stored secret under a new key before serving: a new random key in
     /// the data directory's key file, or, when the key comes from SLUICE_SECRETS_KEY, the one
     /// in SLUICE_SECRETS_NEW_KEY.

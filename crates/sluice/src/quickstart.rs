@@ -94,6 +94,7 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
             .unwrap_or_else(|| "127.0.0.1:0".parse().expect("valid address")),
         token_from_env: Some(token.clone()),
         job_allowed_commands: Some("sluice,locust".to_owned()),
+        job_backend: Default::default(),
         connections: Default::default(),
         secrets_key_from_env: None,
         rotate_secrets_key: false,

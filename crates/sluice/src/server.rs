@@ -19,6 +19,7 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         listen: args.listen,
         token_from_env: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
         job_allowed_commands: None,
+        job_backend: job_backend(args)?,
         connections: sluice_server::connections::ConnectionLimits {
             max_connections: args.max_connections as usize,
             header_read_timeout: args.header_timeout,
@@ -34,6 +35,14 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
     })?;
     eprintln!("sluice server stopped");
     Ok(0)
+}
+
+/// The job backends from `--job-backend` and `--job-backend-override`.
+fn job_backend(args: &ServerArgs) -> Result<sluice_server::services::jobs::BackendChoice> {
+    use sluice_server::services::jobs::{BackendChoice, BackendKind};
+    let default = BackendKind::parse(&args.job_backend)?;
+    Ok(BackendChoice::only(default)
+        .with_overrides(args.job_backend_override.iter().map(String::as_str))?)
 }
 
 /// A non-empty environment variable.
@@ -162,4 +171,50 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use sluice_server::services::jobs::{BackendChoice, BackendKind};
+
+    use crate::cli::{Cli, Command};
+
+    fn choice(args: &[&str]) -> anyhow::Result<BackendChoice> {
+        let cli = Cli::try_parse_from(["sluice", "server"].iter().chain(args))?;
+        let Command::Server(server) = cli.command else {
+            unreachable!("parsed as sluice server")
+        };
+        super::job_backend(&server)
+    }
+
+    #[test]
+    fn job_backend_flags_build_the_backend_choice() {
+        assert_eq!(
+            choice(&[]).unwrap(),
+            BackendChoice::only(BackendKind::Local),
+            "local unless set"
+        );
+        let set = choice(&[
+            "--job-backend",
+            "kubernetes",
+            "--job-backend-override",
+            "shop/dev=local,tools=local",
+            "--job-backend-override",
+            "other/prod=kubernetes",
+        ])
+        .unwrap();
+        assert_eq!(set.default, BackendKind::Kubernetes);
+        assert_eq!(
+            set.overrides,
+            vec![
+                ("shop".into(), Some("dev".into()), BackendKind::Local),
+                ("tools".into(), None, BackendKind::Local),
+                ("other".into(), Some("prod".into()), BackendKind::Kubernetes),
+            ]
+        );
+        assert!(choice(&["--job-backend", "docker"]).is_err());
+        let bad = choice(&["--job-backend-override", "shop"]).unwrap_err();
+        assert!(bad.to_string().contains("PROJECT[/STAGE]=BACKEND"), "{bad}");
+    }
 }

@@ -192,6 +192,16 @@ fn sigkill_during_a_running_job_whose_process_dies_too_settles_it_as_errored_wit
         assert!(Instant::now() < deadline, "no process.json");
         std::thread::sleep(Duration::from_millis(10));
     };
+    // And the output printed so far has reached the supervisor's copy (a loaded machine may
+    // schedule the supervisor after the task's signal): that copy is what must survive.
+    let raw = event_dir.join("000-000/output.raw");
+    while std::fs::read_to_string(&raw).map_or(true, |t| !t.contains("before\n")) {
+        assert!(
+            Instant::now() < deadline,
+            "no output.raw with the task's first line"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let supervisor = process["supervisor"]["pid"].as_i64().unwrap().to_string();
     let task_group = format!("-{}", process["task"]["pid"].as_i64().unwrap());
     for target in [&supervisor, &task_group] {

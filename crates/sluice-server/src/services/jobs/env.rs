@@ -4,7 +4,7 @@
 //! values to redact from everything the run stores.
 
 use serde_json::Value;
-use sluice_model::job::{EnvFormat, EnvSource, JsonPath, Task, env_value_string};
+use sluice_model::job::{EnvFormat, EnvSource, EnvVar, JsonPath, Task, env_value_string};
 use sluice_store::Store;
 
 use super::files::rewrite_keptn_path;
@@ -92,31 +92,11 @@ pub async fn build(
                 rewrite_keptn_path(&entry.value, keptn_dir),
             )),
             EnvSource::Event => {
-                let path: JsonPath = entry.value.parse().map_err(|e| {
-                    format!(
-                        "env {}: `{}` is not a usable JSONPath: {e}",
-                        entry.name, entry.value
-                    )
-                })?;
-                let selected = path.select(event_map).map_err(|e| {
-                    format!(
-                        "env {}: cannot read `{}` from the event: {e}",
-                        entry.name, entry.value
-                    )
-                })?;
-                let text = match entry.format {
-                    Some(EnvFormat::Yaml) => to_yaml(selected, YamlStyle::GoYamlV2),
-                    other => env_value_string(selected, other).map_err(|e| e.to_string())?,
-                };
-                env.vars.push((entry.name.clone(), text));
+                env.vars
+                    .push((entry.name.clone(), event_value(entry, event_map)?));
             }
             EnvSource::Secret => {
-                let data = store.secret(&entry.name).await.map_err(|e| match e {
-                    sluice_store::Error::NotFound { .. } => {
-                        format!("secret `{}` does not exist", entry.name)
-                    }
-                    other => format!("cannot read secret `{}`: {other}", entry.name),
-                })?;
+                let data = secret(store, &entry.name).await?;
                 for (key, value) in data {
                     if !value.is_empty() {
                         env.secret_values.push(value.clone());
@@ -140,6 +120,85 @@ pub async fn build(
         }
         if value.contains('\0') {
             return Err(format!("the value of `{name}` contains a NUL character"));
+        }
+    }
+    Ok(env)
+}
+
+/// The value of a `valueFrom: event` entry, rendered as JES rendered it.
+fn event_value(entry: &EnvVar, event_map: &Value) -> Result<String, String> {
+    let path: JsonPath = entry.value.parse().map_err(|e| {
+        format!(
+            "env {}: `{}` is not a usable JSONPath: {e}",
+            entry.name, entry.value
+        )
+    })?;
+    let selected = path.select(event_map).map_err(|e| {
+        format!(
+            "env {}: cannot read `{}` from the event: {e}",
+            entry.name, entry.value
+        )
+    })?;
+    match entry.format {
+        Some(EnvFormat::Yaml) => Ok(to_yaml(selected, YamlStyle::GoYamlV2)),
+        other => env_value_string(selected, other).map_err(|e| e.to_string()),
+    }
+}
+
+async fn secret(store: &Store, name: &str) -> Result<Vec<(String, String)>, String> {
+    let data = store.secret(name).await.map_err(|e| match e {
+        sluice_store::Error::NotFound { .. } => format!("secret `{name}` does not exist"),
+        other => format!("cannot read secret `{name}`: {other}"),
+    })?;
+    Ok(data.into_iter().collect())
+}
+
+/// A task's `env` entries for a Kubernetes Job (the builder adds `KEPTN_*` and `LABELS_*`):
+/// values from the event and strings as they are (the pod has a real `/keptn`), and every key
+/// of a sluice secret as a `secretKeyRef` to a per-run Secret named by `secret_name(index)`.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterEnv {
+    /// The entries, in file order.
+    pub entries: Vec<sluice_kube::EnvEntry>,
+    /// The per-run Secrets: `(name, key-value pairs)`.
+    pub secrets: Vec<(String, Vec<(String, String)>)>,
+    /// Values that came from secrets (to redact from the logs).
+    pub secret_values: Vec<String>,
+}
+
+/// Builds [`ClusterEnv`]; the error says which entry could not be resolved.
+pub async fn build_cluster(
+    task: &Task,
+    event_map: &Value,
+    store: &Store,
+    secret_name: impl Fn(usize) -> String,
+) -> Result<ClusterEnv, String> {
+    use sluice_kube::EnvEntry;
+    let mut env = ClusterEnv::default();
+    for entry in &task.env {
+        match entry.value_from {
+            EnvSource::String => env.entries.push(EnvEntry::Value {
+                name: entry.name.clone(),
+                value: entry.value.clone(),
+            }),
+            EnvSource::Event => env.entries.push(EnvEntry::Value {
+                name: entry.name.clone(),
+                value: event_value(entry, event_map)?,
+            }),
+            EnvSource::Secret => {
+                let data = secret(store, &entry.name).await?;
+                let name = secret_name(env.secrets.len());
+                for (key, value) in &data {
+                    if !value.is_empty() {
+                        env.secret_values.push(value.clone());
+                    }
+                    env.entries.push(EnvEntry::SecretKey {
+                        secret: name.clone(),
+                        key: key.clone(),
+                    });
+                }
+                env.secrets.push((name, data));
+            }
         }
     }
     Ok(env)

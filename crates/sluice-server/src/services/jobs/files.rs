@@ -46,14 +46,30 @@ pub fn materialise(
     keptn_dir: &Path,
 ) -> Result<Vec<String>, String> {
     let mut written = Vec::new();
+    for (uri, content) in collect(resources, scope, commit, entries)? {
+        write(keptn_dir, &uri, &content)?;
+        written.push(uri);
+    }
+    Ok(written)
+}
+
+/// The files `entries` name, by the rules of [`materialise`], as `(uri, content)` (for a
+/// Kubernetes Job's ConfigMap). Blocking (git).
+pub fn collect(
+    resources: &ResourceStore,
+    scope: Scope<'_>,
+    commit: Option<&str>,
+    entries: &[String],
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut found_files = Vec::new();
     let mut listing: Option<Vec<String>> = None;
     for entry in entries {
         let name = entry.trim_start_matches('/').trim_end_matches('/');
         if !name.is_empty()
             && let Ok(resource) = resources.get_resource(scope, name, commit)
         {
-            write(keptn_dir, resource.uri.as_str(), &resource.content)?;
-            written.push(resource.uri.as_str().to_owned());
+            let uri = resource.uri.as_str().to_owned();
+            found_files.push((uri, resource.content));
             continue;
         }
         if listing.is_none() {
@@ -72,15 +88,15 @@ pub fn materialise(
             let resource = resources
                 .get_resource(scope, uri, commit)
                 .map_err(|e| format!("could not read {uri}: {e}"))?;
-            write(keptn_dir, resource.uri.as_str(), &resource.content)?;
-            written.push(resource.uri.as_str().to_owned());
+            let uri = resource.uri.as_str().to_owned();
+            found_files.push((uri, resource.content));
             found = true;
         }
         if !found {
             return Err(format!("could not find file or directory {entry}"));
         }
     }
-    Ok(written)
+    Ok(found_files)
 }
 
 fn list_all(

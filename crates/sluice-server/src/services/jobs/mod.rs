@@ -1,6 +1,8 @@
-//! The built-in job executor: Keptn's job-executor-service (JES 0.3.0) with a local-process
-//! backend. Tasks configured in `job/config.yaml` run as processes on the server's machine
-//! instead of Kubernetes Jobs.
+//! The built-in job executor: Keptn's job-executor-service (JES 0.3.0) with two task
+//! backends. Tasks configured in `job/config.yaml` run as processes on the server's machine
+//! (`local`, the default, described below) or as the Kubernetes Jobs JES created
+//! ([`kubernetes`]); [`backend`] says which backend runs which task. Everything else (matching,
+//! events, records, redaction, messages) is shared.
 //!
 //! # What it does
 //!
@@ -83,7 +85,7 @@
 //!   subcommands ([`TASK_SUBCOMMANDS`]), allowlist or not: `sluice server` would start a
 //!   server without any allowlist.
 //! - **`image`** and the Kubernetes settings (resources, securityContext, namespace, ...) are
-//!   recorded or ignored: a Kubernetes backend is a later step.
+//!   recorded or ignored by the local backend; the Kubernetes backend uses them.
 //! - Each handled event runs in its own tokio task; runs proceed concurrently.
 //!
 //! # After a restart
@@ -109,9 +111,11 @@
 //! `GET /api/sluice/v1/logs` ([`crate::api::logs`]).
 
 mod allowlist;
+pub mod backend;
 mod config;
 mod env;
 mod files;
+pub mod kubernetes;
 mod process;
 pub mod record;
 mod redact;
@@ -139,10 +143,12 @@ use crate::clock;
 use crate::driver::DriverHandle;
 
 pub use allowlist::{ALLOWLIST_ENV, Allowlist, REFUSED_SUBCOMMANDS, Refusal, TASK_SUBCOMMANDS};
+pub use backend::{BackendChoice, BackendKind};
 pub use config::CONFIG_URI;
 pub use record::{Artifact, ErrorLogEntry, RunRecord, RunStatus};
 
 use env::EventScope;
+use kubernetes::{ClusterAccess, ClusterBackend, ClusterTask, JobRef};
 use process::{Ending, Spec};
 use redact::Redactor;
 
@@ -181,7 +187,8 @@ pub const SELF_COMMAND: &str = "sluice";
 pub const FINISHED_DATA_FILE: &str = "finished-data.json";
 
 /// Starts the job executor on the bus (subscribes before returning, so no event stored after
-/// this call is missed). The allowlist comes from [`ALLOWLIST_ENV`].
+/// this call is missed). The allowlist comes from [`ALLOWLIST_ENV`] when not given; tasks run
+/// on the backends `backends` chooses (see [`backend`]).
 pub fn start(
     bus: &Bus,
     driver: DriverHandle,
@@ -189,6 +196,7 @@ pub fn start(
     resources: Arc<ResourceStore>,
     data_dir: &Path,
     allowlist: Option<Allowlist>,
+    backends: BackendChoice,
 ) {
     let allowlist = allowlist.unwrap_or_else(Allowlist::from_env);
     if allowlist.is_open() {
@@ -196,7 +204,9 @@ pub fn start(
             "the job executor runs any command: set {ALLOWLIST_ENV} to the commands it may run"
         );
     }
-    let mut executor = JobExecutor::new(store, resources, driver, runs_dir(data_dir), allowlist);
+    let connect_now = backends.uses(BackendKind::Kubernetes);
+    let mut executor = JobExecutor::new(store, resources, driver, runs_dir(data_dir), allowlist)
+        .with_backends(backends, ClusterAccess::lazy());
     executor.base_env.push((
         DEPLOYMENTS_ENV.to_owned(),
         deployments_dir(data_dir).to_string_lossy().into_owned(),
@@ -209,6 +219,15 @@ pub fn start(
         SOURCE,
     );
     let executor = Arc::new(executor);
+    if connect_now {
+        // Connect (and report a broken configuration) at start, not at the first task.
+        let early = executor.clone();
+        tokio::spawn(async move {
+            if early.cluster.get().await.is_ok() {
+                tracing::info!("the Kubernetes job backend is connected");
+            }
+        });
+    }
     tokio::spawn(executor.clone().recover());
     let cancels = bus.subscribe_cancels();
     tokio::spawn(executor.run(feed, cancels));
@@ -226,6 +245,10 @@ pub struct JobExecutor {
     active: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// `job/config.yaml` lookups already made.
     configs: Arc<config::ConfigCache>,
+    /// Which backend runs which task.
+    backends: BackendChoice,
+    /// The Kubernetes backend.
+    cluster: Arc<ClusterAccess>,
 }
 
 impl std::fmt::Debug for JobExecutor {
@@ -257,6 +280,17 @@ enum TaskOutcome {
     Aborted,
 }
 
+/// A task ready to run on its backend.
+enum TaskPlan {
+    /// A local process.
+    Local(Plan),
+    /// A Kubernetes Job.
+    Cluster {
+        backend: Arc<ClusterBackend>,
+        task: Box<ClusterTask>,
+    },
+}
+
 /// A task ready to run (everything that can fail before a process starts, except files).
 struct Plan {
     written: String,
@@ -278,6 +312,8 @@ struct Handling<'a> {
     commit: Option<String>,
     map: Value,
     config_level: &'static str,
+    /// `names::config_hash` of the `job/config.yaml` text (a label of Kubernetes Jobs).
+    config_hash: String,
 }
 
 impl JobExecutor {
@@ -307,7 +343,17 @@ impl JobExecutor {
             base_env,
             active: Mutex::new(HashMap::new()),
             configs: Arc::default(),
+            backends: BackendChoice::default(),
+            cluster: Arc::new(ClusterAccess::lazy()),
         }
+    }
+
+    /// The same executor choosing backends with `backends` and reaching Kubernetes through
+    /// `cluster`.
+    pub fn with_backends(mut self, backends: BackendChoice, cluster: ClusterAccess) -> JobExecutor {
+        self.backends = backends;
+        self.cluster = Arc::new(cluster);
+        self
     }
 
     /// Handles events and cancellations until the bus closes.
@@ -479,6 +525,7 @@ impl JobExecutor {
             commit,
             map,
             config_level: found.level,
+            config_hash: sluice_kube::names::config_hash(found.text.as_bytes()),
         };
         // Until the handling ends, a restarted server resumes it (adopting what runs).
         if let Err(e) = record::mark_active(&self.runs_dir, &handling.id) {
@@ -574,7 +621,18 @@ impl JobExecutor {
         let mut plans = Vec::with_capacity(action.tasks.len());
         for (ti, task) in action.tasks.iter().enumerate() {
             let keptn_dir = record::task_dir(&self.runs_dir, &h.id, action_index, ti).join("keptn");
-            match self.plan(h, task, &keptn_dir).await {
+            let kind = self
+                .backends
+                .for_task(&h.scope.project, &h.scope.stage, &task.annotations);
+            let planned = match kind {
+                Err(e) => Err(e.to_string()),
+                Ok(BackendKind::Local) => self
+                    .plan(h, task, &keptn_dir)
+                    .await
+                    .map(|(plan, secrets)| (TaskPlan::Local(plan), secrets)),
+                Ok(BackendKind::Kubernetes) => self.plan_cluster(h, action_index, action, ti).await,
+            };
+            match planned {
                 Ok((plan, secrets)) => {
                     redactor.add(&secrets);
                     plans.push(Some(plan));
@@ -591,12 +649,20 @@ impl JobExecutor {
         // A resumed action passed the check when it started (and every task is checked
         // again just before it runs).
         for (ti, plan) in plans.iter().enumerate().filter(|_| !resumed) {
-            let Some(plan) = plan else { continue };
-            if let Err(refusal) =
-                self.allowlist
+            let refusal = match plan {
+                None => None,
+                Some(TaskPlan::Local(plan)) => self
+                    .allowlist
                     .check(&plan.written, plan.resolved.as_deref(), &plan.args)
-            {
-                let message = redactor.redact(&refusal.message(&plan.written));
+                    .err()
+                    .map(|refusal| refusal.message(&plan.written)),
+                Some(TaskPlan::Cluster { backend, .. }) => backend
+                    .check(action, &action.tasks[ti])
+                    .err()
+                    .map(|refusal| refusal.to_string()),
+            };
+            if let Some(refusal) = refusal {
+                let message = redactor.redact(&refusal);
                 self.record_refusal(h, action_index, action, ti, &message);
                 return ActionOutcome::Done {
                     passed: false,
@@ -725,7 +791,7 @@ impl JobExecutor {
         action: &Action,
         task_index: usize,
         task: &Task,
-        plan: Option<Plan>,
+        plan: Option<TaskPlan>,
         redactor: &Redactor,
         cancel: watch::Receiver<bool>,
     ) -> TaskOutcome {
@@ -734,14 +800,23 @@ impl JobExecutor {
         // Handled before (a restart, a redelivery): never run twice; adopt or report.
         if let Some(previous) = record::read_record(&dir) {
             return self
-                .resume_task(&dir, previous, task, redactor, cancel)
+                .resume_task(&dir, previous, task, plan, redactor, cancel)
                 .await;
         }
-        let Some(plan) = plan else {
-            return TaskOutcome::Failed {
-                reason: "the task's run record disappeared".to_owned(),
-                tail: String::new(),
-            };
+        let plan = match plan {
+            Some(TaskPlan::Local(plan)) => plan,
+            Some(TaskPlan::Cluster { backend, task: job }) => {
+                let rec = self.new_record(h, action_index, action, task_index, task);
+                return self
+                    .run_cluster_task(&dir, rec, task, &backend, &job, redactor, cancel)
+                    .await;
+            }
+            None => {
+                return TaskOutcome::Failed {
+                    reason: "the task's run record disappeared".to_owned(),
+                    tail: String::new(),
+                };
+            }
         };
         // Leftovers of a run that never got a record.
         let _ = std::fs::remove_dir_all(&dir);
@@ -843,6 +918,7 @@ impl JobExecutor {
         dir: &Path,
         rec: RunRecord,
         task: &Task,
+        plan: Option<TaskPlan>,
         redactor: &Redactor,
         cancel: watch::Receiver<bool>,
     ) -> TaskOutcome {
@@ -859,6 +935,11 @@ impl JobExecutor {
             }
             RunStatus::Running => {}
         }
+        if let Some(job) = rec.job.clone() {
+            return self
+                .reattach_cluster_task(dir, rec, job, task, plan, redactor, cancel)
+                .await;
+        }
         let limit_secs = task.max_poll_duration_secs();
         let limit = Duration::from_secs(u64::try_from(limit_secs).unwrap_or(0));
         let ran = Timestamp::parse_rfc3339(&rec.start)
@@ -867,6 +948,193 @@ impl JobExecutor {
         let ran = Duration::from_nanos(u64::try_from(ran).unwrap_or(0));
         tracing::info!(dir = %dir.display(), "adopting a job task that was running when the server stopped");
         let outcome = process::adopt(dir, limit.saturating_sub(ran), cancel).await;
+        self.finish_run(dir, rec, outcome, limit_secs, redactor)
+    }
+
+    /// Environment, files and Job of a task for the Kubernetes backend, plus its secret values.
+    async fn plan_cluster(
+        &self,
+        h: &Handling<'_>,
+        action_index: usize,
+        action: &Action,
+        task_index: usize,
+    ) -> Result<(TaskPlan, Vec<String>), String> {
+        let backend = self.cluster.get().await?;
+        let task = &action.tasks[task_index];
+        let job_name =
+            sluice_kube::names::job_name(&h.keptn_context, &h.id, action_index, task_index);
+        let env = env::build_cluster(task, &h.map, &self.store, |i| {
+            kubernetes::run_secret_name(&job_name, i)
+        })
+        .await?;
+        let task_files = if task.files.is_empty() {
+            Vec::new()
+        } else {
+            let resources = self.resources.clone();
+            let (p, s, v, c) = (
+                h.scope.project.clone(),
+                h.scope.stage.clone(),
+                h.scope.service.clone(),
+                h.commit.clone(),
+            );
+            let entries = task.files.clone();
+            tokio::task::spawn_blocking(move || {
+                files::collect(
+                    &resources,
+                    Scope::service(&p, &s, &v),
+                    c.as_deref(),
+                    &entries,
+                )
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("reading the files failed: {e}")))?
+            .into_iter()
+            .map(|(path, content)| sluice_kube::TaskFile { path, content })
+            .collect()
+        };
+        let event = sluice_kube::TaskEvent {
+            context: h.keptn_context.clone(),
+            id: h.id.clone(),
+            git_commit_id: h.commit.clone().unwrap_or_default(),
+            project: h.scope.project.clone(),
+            stage: h.scope.stage.clone(),
+            service: h.scope.service.clone(),
+            labels: h.scope.labels.iter().cloned().collect(),
+        };
+        let run = sluice_kube::TaskRun {
+            action,
+            action_index,
+            task_index,
+            config_hash: &h.config_hash,
+            event: &event,
+            env: &env.entries,
+            files: &task_files,
+        };
+        let mut built =
+            sluice_kube::build(&run, backend.job_settings()).map_err(|e| e.to_string())?;
+        kubernetes::label_files(&mut built);
+        let secrets = env
+            .secrets
+            .iter()
+            .map(|(name, data)| kubernetes::run_secret(name, &built.name, &built.namespace, data))
+            .collect();
+        Ok((
+            TaskPlan::Cluster {
+                backend,
+                task: Box::new(ClusterTask { built, secrets }),
+            },
+            env.secret_values,
+        ))
+    }
+
+    /// Runs a task as a Kubernetes Job: the record names the Job before it is created.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_cluster_task(
+        &self,
+        dir: &Path,
+        mut rec: RunRecord,
+        task: &Task,
+        backend: &ClusterBackend,
+        job: &ClusterTask,
+        redactor: &Redactor,
+        cancel: watch::Receiver<bool>,
+    ) -> TaskOutcome {
+        // Leftovers of a run that never got a record.
+        let _ = std::fs::remove_dir_all(dir);
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return TaskOutcome::Failed {
+                reason: format!("cannot create the run directory {}: {e}", dir.display()),
+                tail: String::new(),
+            };
+        }
+        let mut job_ref = JobRef {
+            namespace: job.built.namespace.clone(),
+            name: job.built.name.clone(),
+            uid: None,
+        };
+        rec.backend = Some(BackendKind::Kubernetes.as_str().to_owned());
+        rec.job = Some(job_ref.clone());
+        self.save(dir, &rec);
+        match backend.create(job).await {
+            Ok(uid) => job_ref.uid = Some(uid).filter(|u| !u.is_empty()),
+            Err(reason) => {
+                let reason = redactor.redact(&reason);
+                rec.status = RunStatus::Failed;
+                rec.reason = Some(reason.clone());
+                rec.end = Some(clock::now().to_rfc3339_nano());
+                self.save(dir, &rec);
+                return TaskOutcome::Failed {
+                    reason,
+                    tail: String::new(),
+                };
+            }
+        }
+        rec.job = Some(job_ref.clone());
+        self.save(dir, &rec);
+        let limit_secs = task.max_poll_duration_secs();
+        let limit = Duration::from_secs(u64::try_from(limit_secs).unwrap_or(0));
+        let outcome = backend.follow(&job_ref, limit, cancel).await;
+        self.finish_run(dir, rec, outcome, limit_secs, redactor)
+    }
+
+    /// A Kubernetes task that was running when the server stopped: its Job is followed again
+    /// (created first only if the record shows the create was never answered and no Job of
+    /// that name exists: a Job is never started twice).
+    #[allow(clippy::too_many_arguments)]
+    async fn reattach_cluster_task(
+        &self,
+        dir: &Path,
+        mut rec: RunRecord,
+        mut job: JobRef,
+        task: &Task,
+        plan: Option<TaskPlan>,
+        redactor: &Redactor,
+        cancel: watch::Receiver<bool>,
+    ) -> TaskOutcome {
+        let limit_secs = task.max_poll_duration_secs();
+        let fail = |rec: &mut RunRecord, reason: String| {
+            let reason = redactor.redact(&reason);
+            rec.status = RunStatus::Failed;
+            rec.reason = Some(reason.clone());
+            rec.end = Some(clock::now().to_rfc3339_nano());
+            self.save(dir, rec);
+            TaskOutcome::Failed {
+                reason,
+                tail: String::new(),
+            }
+        };
+        let backend = match self.cluster.get().await {
+            Ok(backend) => backend,
+            Err(reason) => return fail(&mut rec, reason),
+        };
+        tracing::info!(job = %job.name, "re-attaching to the Kubernetes Job of a task that was running when the server stopped");
+        if job.uid.is_none() {
+            let created = match plan {
+                Some(TaskPlan::Cluster { task: planned, .. }) => backend.create(&planned).await,
+                _ => match backend.exists(&job).await {
+                    Ok(true) => Ok(String::new()),
+                    Ok(false) => Err(format!(
+                        "the task's Job {} was never created and the task cannot be planned again",
+                        job.name
+                    )),
+                    Err(e) => Err(e),
+                },
+            };
+            match created {
+                Ok(uid) => job.uid = Some(uid).filter(|u| !u.is_empty()),
+                Err(reason) => return fail(&mut rec, reason),
+            }
+            rec.job = Some(job.clone());
+            self.save(dir, &rec);
+        }
+        let limit = Duration::from_secs(u64::try_from(limit_secs).unwrap_or(0));
+        let ran = Timestamp::parse_rfc3339(&rec.start)
+            .map(|start| clock::now().nanos_since(start))
+            .unwrap_or(0);
+        let ran = Duration::from_nanos(u64::try_from(ran).unwrap_or(0));
+        let outcome = backend
+            .follow(&job, limit.saturating_sub(ran), cancel)
+            .await;
         self.finish_run(dir, rec, outcome, limit_secs, redactor)
     }
 
@@ -921,7 +1189,9 @@ impl JobExecutor {
                 RunStatus::Aborted,
                 Some("the sequence was aborted".to_owned()),
             ),
-            Ending::SpawnFailed(e) | Ending::Lost(e) => (RunStatus::Failed, Some(e.clone())),
+            Ending::SpawnFailed(e) | Ending::Lost(e) | Ending::Failed(e) => {
+                (RunStatus::Failed, Some(e.clone()))
+            }
         };
         let reason = reason.map(|r| redactor.redact(&r));
         rec.status = status;
@@ -968,6 +1238,8 @@ impl JobExecutor {
             output_bytes: 0,
             artifacts: Vec::new(),
             artifacts_note: None,
+            backend: None,
+            job: None,
         }
     }
 

@@ -55,6 +55,8 @@ pub enum Ending {
     SpawnFailed(String),
     /// Nobody knows how it ended: it went with its supervisor (the message says why).
     Lost(String),
+    /// It failed without an exit code (a Kubernetes Job's failure reason).
+    Failed(String),
 }
 
 /// A finished process and what it printed.

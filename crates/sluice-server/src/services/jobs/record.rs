@@ -96,6 +96,13 @@ pub struct RunRecord {
     /// Set when artifacts were dropped for the size cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts_note: Option<String>,
+    /// The backend that ran it (`kubernetes`); absent for the local backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// The Kubernetes Job it runs in, written before the Job is created, so that a restarted
+    /// server re-attaches to it instead of starting another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<super::kubernetes::JobRef>,
 }
 
 /// A Keptn-style error-log entry (Keptn's uniform error log), kept per event.

@@ -20,9 +20,9 @@ use crate::state::App;
 const SHIPYARD: &str = "apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\nmetadata:\n  name: s\nspec:\n  stages:\n    - name: dev\n      sequences:\n        - name: delivery\n          tasks:\n            - name: test\n";
 
 /// Bounded wait for anything a test awaits (never reached when things work).
-const DEADLINE: Duration = Duration::from_secs(30);
+pub(super) const DEADLINE: Duration = Duration::from_secs(30);
 
-async fn app() -> Arc<App> {
+pub(super) async fn app() -> Arc<App> {
     let dir = std::env::temp_dir().join(format!(
         "sluice-jobs-{}-{}",
         std::process::id(),
@@ -41,7 +41,7 @@ async fn app() -> Arc<App> {
     app
 }
 
-fn put(app: &App, scope: Scope<'_>, uri: &str, content: &str) {
+pub(super) fn put(app: &App, scope: Scope<'_>, uri: &str, content: &str) {
     app.resources
         .put_resources(
             scope,
@@ -53,11 +53,11 @@ fn put(app: &App, scope: Scope<'_>, uri: &str, content: &str) {
         .expect("put resource");
 }
 
-fn svc() -> Scope<'static> {
+pub(super) fn svc() -> Scope<'static> {
     Scope::service("p", "dev", "svc")
 }
 
-fn triggered(task: &str, service: &str, extra: Value) -> KeptnEvent {
+pub(super) fn triggered(task: &str, service: &str, extra: Value) -> KeptnEvent {
     let mut data = json!({"project": "p", "stage": "dev", "service": service});
     if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -129,15 +129,15 @@ async fn run_directly(app: &App, allowlist: Allowlist, event: KeptnEvent) {
         .expect("no panic");
 }
 
-fn data(ev: &KeptnEvent) -> &Value {
+pub(super) fn data(ev: &KeptnEvent) -> &Value {
     ev.data_value()
 }
 
-fn message(ev: &KeptnEvent) -> String {
+pub(super) fn message(ev: &KeptnEvent) -> String {
     data(ev)["message"].as_str().unwrap_or("").to_owned()
 }
 
-fn config(task: &str, body: &str) -> String {
+pub(super) fn config(task: &str, body: &str) -> String {
     format!(
         "apiVersion: v2\nactions:\n  - name: act\n    events:\n      - name: sh.keptn.event.{task}.triggered\n    tasks:\n{body}"
     )
@@ -272,7 +272,7 @@ async fn a_test_task_runs_with_env_files_expansion_and_artifacts() {
     );
 }
 
-async fn get_logs(app: &Arc<App>, context: &str, task: Option<&str>) -> (u16, String) {
+pub(super) async fn get_logs(app: &Arc<App>, context: &str, task: Option<&str>) -> (u16, String) {
     use tower::ServiceExt;
     let mut uri = format!("/api/sluice/v1/logs?keptnContext={context}");
     if let Some(t) = task {
@@ -797,7 +797,7 @@ async fn configs_are_read_at_the_pinned_commit_and_the_project_level_at_the_late
 }
 
 /// The message and result of the `.finished` event of a context.
-async fn finished_of(app: &App, context: &str) -> (String, String) {
+pub(super) async fn finished_of(app: &App, context: &str) -> (String, String) {
     let events = app.store.events_of_context(context).await.unwrap();
     let finished = events
         .iter()
