@@ -10,11 +10,10 @@ pub mod generator;
 pub mod histogram;
 pub mod http;
 pub mod locust;
+pub mod loopback_server;
 pub mod sli;
 pub mod summary;
 
-#[cfg(test)]
-mod test_server;
 #[cfg(test)]
 mod tests;
 

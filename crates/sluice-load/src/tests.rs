@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::test_server;
+use crate::loopback_server;
 use crate::{LoadConfig, LoadError, LoadSummary, run};
 
 fn config(url: String) -> LoadConfig {
@@ -18,7 +18,7 @@ fn config(url: String) -> LoadConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_for_a_second_and_counts_failures_by_status() {
-    let (addr, server) = test_server::spawn().await;
+    let (addr, server) = loopback_server::spawn().await;
     let reports = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&reports);
     let cfg = LoadConfig {
@@ -81,7 +81,7 @@ async fn runs_for_a_second_and_counts_failures_by_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stops_after_the_request_count_and_reconnects_on_close() {
-    let (addr, server) = test_server::spawn().await;
+    let (addr, server) = loopback_server::spawn().await;
     let cfg = LoadConfig {
         duration: None,
         requests: Some(500),
@@ -96,7 +96,7 @@ async fn stops_after_the_request_count_and_reconnects_on_close() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_paces_requests() {
-    let (addr, server) = test_server::spawn().await;
+    let (addr, server) = loopback_server::spawn().await;
     let cfg = LoadConfig {
         rate: Some(200.0),
         duration: Some(Duration::from_millis(500)),
@@ -110,7 +110,7 @@ async fn rate_limit_paces_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_responses_time_out() {
-    let (addr, server) = test_server::spawn().await;
+    let (addr, server) = loopback_server::spawn().await;
     let cfg = LoadConfig {
         users: 2,
         duration: None,

@@ -1,4 +1,5 @@
-//! A tiny HTTP/1.1 server on 127.0.0.1 for the tests: fixed answers chosen by
+//! A tiny HTTP/1.1 server on 127.0.0.1 for the tests and the generator's benchmark (not for
+//! anything else): fixed answers chosen by
 //! path (`/fail` → 500, `/chunked` → chunked 200, `/close` → 200 then close, `/slow` → 200
 //! after 50 ms, anything else → 200 "ok"), keep-alive, no allocation per request.
 
