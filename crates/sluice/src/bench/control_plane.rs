@@ -76,8 +76,9 @@ fn answers(
     service: &str,
 ) -> Result<[KeptnEvent; 2]> {
     let task = triggered_type
-        .strip_prefix("sh.keptn.event.")
-        .and_then(|t| t.strip_suffix(".triggered"))
+        .parse::<EventType>()
+        .ok()
+        .and_then(|t| t.task_name().map(str::to_owned))
         .ok_or_else(|| anyhow!("not a task event: {triggered_type}"))?;
     let scope = json!({"project": PROJECT, "stage": STAGE, "service": service});
     let mut finished = scope.clone();
@@ -85,13 +86,13 @@ fn answers(
     finished["result"] = json!("pass");
     Ok([
         event(
-            &format!("sh.keptn.event.{task}.started"),
+            &EventType::task_started(&task).to_string(),
             context,
             Some(triggered_id),
             scope,
         )?,
         event(
-            &format!("sh.keptn.event.{task}.finished"),
+            &EventType::task_finished(&task).to_string(),
             context,
             Some(triggered_id),
             finished,
