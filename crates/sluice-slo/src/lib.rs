@@ -49,6 +49,7 @@ pub mod explain;
 pub mod gate;
 pub mod go_format;
 pub mod history;
+pub mod judge;
 pub mod statistics;
 
 #[cfg(test)]

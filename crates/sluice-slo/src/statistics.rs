@@ -291,9 +291,15 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-/// The arithmetic mean, or `None` for an empty sample.
+/// The arithmetic mean, or `None` for an empty sample. The values are summed in ascending
+/// order, so the result does not depend on the order they come in.
 pub fn mean(values: &[f64]) -> Option<f64> {
-    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Some(sorted.iter().sum::<f64>() / sorted.len() as f64)
 }
 
 fn midpoint(a: f64, b: f64) -> f64 {
