@@ -28,6 +28,15 @@ pub struct SliSamples {
     pub values: Vec<f64>,
 }
 
+/// The samples of one evaluation's input: the current ones and the baseline's, per SLI.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Samples<'a> {
+    /// Samples of the evaluation being scored.
+    pub current: &'a [SliSamples],
+    /// Samples of the baseline evaluation it is compared with.
+    pub baseline: &'a [SliSamples],
+}
+
 /// The first samples of `metric` in `samples`.
 pub fn samples_of<'s>(samples: &'s [SliSamples], metric: &str) -> Option<&'s [f64]> {
     samples
