@@ -1,7 +1,8 @@
 //! Statistical criteria (sluice's `objectives[].statistical`): judges the samples of the
 //! current evaluation against the baseline's, in the manner of Kayenta's Mann-Whitney judge.
 //!
-//! The steps, for each side: NaN values are dropped (Kayenta's `nanStrategy: remove`), then,
+//! The steps, for each side: NaN and infinite values are dropped (Kayenta's
+//! `nanStrategy: remove`), then,
 //! with `outliers: remove`, values outside Kayenta's fences; fewer than `min_samples` values
 //! left on either side is "no data" (the gate applies the objective's `on_missing`). Then the
 //! Mann-Whitney U test runs with the alternative the direction asks for (`increase`: the
@@ -15,8 +16,8 @@
 use sluice_model::slo::{Direction, EffectMeasure, Outliers, Statistical};
 
 use crate::statistics::{
-    Alternative, DEFAULT_OUTLIER_FACTOR, Method, drop_nan, hodges_lehmann, mann_whitney_u, mean,
-    median, remove_outliers,
+    Alternative, DEFAULT_OUTLIER_FACTOR, Method, drop_non_finite, hodges_lehmann, mann_whitney_u,
+    mean, median, remove_outliers,
 };
 
 /// The samples an SLI provider returned for one SLI (sluice extension of the SLI values).
@@ -50,8 +51,8 @@ pub fn samples_of<'s>(samples: &'s [SliSamples], metric: &str) -> Option<&'s [f6
 pub struct SampleSummary {
     /// Values received.
     pub received: usize,
-    /// NaN values dropped.
-    pub nan_dropped: usize,
+    /// NaN and infinite values dropped.
+    pub dropped: usize,
     /// Outliers removed (`outliers: remove`).
     pub outliers_removed: usize,
     /// Values compared.
@@ -139,21 +140,21 @@ impl Outcome {
 
 struct Cleaned {
     values: Vec<f64>,
-    nan_dropped: usize,
+    dropped: usize,
     outliers_removed: usize,
     received: usize,
 }
 
 fn clean(values: &[f64], outliers: Outliers) -> Cleaned {
     let received = values.len();
-    let (kept, nan_dropped) = drop_nan(values);
+    let (kept, dropped) = drop_non_finite(values);
     let (values, outliers_removed) = match outliers {
         Outliers::Keep => (kept, 0),
         Outliers::Remove => remove_outliers(&kept, DEFAULT_OUTLIER_FACTOR),
     };
     Cleaned {
         values,
-        nan_dropped,
+        dropped,
         outliers_removed,
         received,
     }
@@ -185,12 +186,12 @@ pub fn judge(
         mann_whitney_u(&current.values, &baseline.values, alternative),
         hodges_lehmann(&current.values, &baseline.values),
     ) else {
-        // Unreachable: both sides are non-empty and NaN-free here.
+        // Unreachable: both sides are non-empty and finite here.
         return no_data(criterion, n_current, n_baseline);
     };
     let summary = |c: &Cleaned| SampleSummary {
         received: c.received,
-        nan_dropped: c.nan_dropped,
+        dropped: c.dropped,
         outliers_removed: c.outliers_removed,
         count: c.values.len(),
         median: median(&c.values).unwrap_or(f64::NAN),

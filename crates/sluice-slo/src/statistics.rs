@@ -4,8 +4,9 @@
 //! The test reproduces `scipy.stats.mannwhitneyu` (SciPy 1.x, `use_continuity=True`,
 //! `method='auto'`): the statistic is U of the first sample, U1 = R1 - n1(n1+1)/2; the
 //! p-value is exact (the null distribution of U counted exactly) when one sample has at most
-//! 8 values and there are no ties, and otherwise comes from the normal approximation with tie
-//! correction and continuity correction. Two-sided p-values are twice the upper tail of
+//! 8 values and there are no ties (and n1·n2 ≤ [`EXACT_LIMIT`], a bound SciPy does not have),
+//! and otherwise comes from the normal approximation with tie correction and continuity
+//! correction. Two-sided p-values are twice the upper tail of
 //! max(U1, U2), clipped to 1. `crates/sluice-slo/tests/data/gen_mannwhitney.py` computed the
 //! expected values of the table test with SciPy itself.
 //!
@@ -17,9 +18,13 @@ pub enum StatisticsError {
     /// One of the samples has no values.
     #[error("a sample is empty")]
     EmptySample,
-    /// A sample contains NaN (drop NaNs first, see [`drop_nan`]).
+    /// A sample contains NaN (drop them first, see [`drop_non_finite`]).
     #[error("a sample contains NaN")]
     NotANumber,
+    /// A sample contains an infinite value where only finite ones make sense (the
+    /// Hodges-Lehmann shift).
+    #[error("a sample contains an infinite value")]
+    NotFinite,
 }
 
 /// Which difference the test looks for, stated for the first sample (the current build)
@@ -37,8 +42,8 @@ pub enum Alternative {
 /// How the p-value is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// SciPy's `auto`: exact when one sample has at most 8 values and there are no ties,
-    /// asymptotic otherwise.
+    /// SciPy's `auto`: exact when one sample has at most 8 values and there are no ties (and
+    /// n1·n2 ≤ [`EXACT_LIMIT`]), asymptotic otherwise.
     Auto,
     /// The exact null distribution of U (ties are ignored, as in SciPy).
     Exact,
@@ -61,9 +66,11 @@ pub struct MannWhitney {
     pub ties: bool,
 }
 
-/// Removes NaN values; returns the kept values and how many were dropped.
-pub fn drop_nan(values: &[f64]) -> (Vec<f64>, usize) {
-    let kept: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+/// Removes NaN and infinite values (Kayenta's `nanStrategy: remove`, extended to the
+/// infinities a division by zero in a query gives); returns the kept values and how many
+/// were dropped.
+pub fn drop_non_finite(values: &[f64]) -> (Vec<f64>, usize) {
+    let kept: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let dropped = values.len() - kept.len();
     (kept, dropped)
 }
@@ -97,7 +104,7 @@ pub fn mann_whitney_u_with(
     let u2 = n1f * n2f - u1;
     let ties = ranked.tie_term > 0.0;
     let method = match method {
-        Method::Auto if (n1 <= 8 || n2 <= 8) && !ties => Method::Exact,
+        Method::Auto if (n1 <= 8 || n2 <= 8) && !ties && n1 * n2 <= EXACT_LIMIT => Method::Exact,
         Method::Auto => Method::Asymptotic,
         m => m,
     };
@@ -125,6 +132,11 @@ pub fn mann_whitney_u_with(
         ties,
     })
 }
+
+/// The largest n1·n2 for which [`Method::Auto`] counts the exact distribution (its table has
+/// n1·n2 + 1 entries). SciPy has no such limit; beyond it (a side of at most 8 values against
+/// one of more than 125 000) the normal approximation is used.
+pub const EXACT_LIMIT: usize = 1_000_000;
 
 struct Ranked {
     /// Sum of the (tie-averaged, 1-based) ranks of the first sample in the pooled sample.
@@ -165,7 +177,7 @@ fn rank(x: &[f64], y: &[f64]) -> Ranked {
     }
 }
 
-/// P(U >= u) under the null hypothesis for samples of sizes `m <= n` without ties.
+/// P(U >= ⌊u⌋) under the null hypothesis for samples of sizes `m <= n` without ties.
 ///
 /// The number of arrangements giving each U is the coefficient of the Gaussian binomial
 /// coefficient [m+n choose m]_q = Π_{i=1..m} (1 - q^(n+i)) / (1 - q^i), built one factor at a
@@ -204,7 +216,9 @@ fn exact_upper_tail(u: f64, m: usize, n: usize) -> f64 {
             *v /= total;
         }
     }
-    let from = u.ceil() as usize;
+    // SciPy truncates U to an integer first (`np.asarray(U, np.int64)`), which matters only
+    // for a half-integer U from ties with the exact method forced.
+    let from = u.floor() as usize;
     let tail: f64 = c[from..=max_u].iter().map(|v| v.max(0.0)).sum();
     tail.min(1.0)
 }
@@ -319,6 +333,9 @@ pub fn hodges_lehmann(x: &[f64], y: &[f64]) -> Result<f64, StatisticsError> {
     }
     if x.iter().chain(y).any(|v| v.is_nan()) {
         return Err(StatisticsError::NotANumber);
+    }
+    if x.iter().chain(y).any(|v| v.is_infinite()) {
+        return Err(StatisticsError::NotFinite);
     }
     let mut xs = x.to_vec();
     let mut ys = y.to_vec();
@@ -486,7 +503,17 @@ mod tests {
             mann_whitney_u(&[f64::NAN], &[1.0], Alternative::TwoSided),
             Err(StatisticsError::NotANumber)
         );
-        assert_eq!(drop_nan(&[1.0, f64::NAN, 2.0]), (vec![1.0, 2.0], 1));
+        assert_eq!(
+            drop_non_finite(&[1.0, f64::NAN, 2.0, f64::INFINITY]),
+            (vec![1.0, 2.0], 2)
+        );
+        assert_eq!(
+            hodges_lehmann(&[f64::INFINITY], &[1.0]),
+            Err(StatisticsError::NotFinite)
+        );
+        // Infinities rank like any value in the test itself, as in SciPy.
+        let r = mann_whitney_u(&[f64::INFINITY, 5.0], &[1.0, 2.0], Alternative::Greater).unwrap();
+        assert_eq!(r.u1, 4.0);
     }
 
     #[test]

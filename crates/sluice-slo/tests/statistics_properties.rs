@@ -152,7 +152,7 @@ proptest! {
         let b = judge(&c, Some(&with_nan), Some(&y));
         match (a, b) {
             (Outcome::Compared(a), Outcome::Compared(b)) => {
-                prop_assert_eq!(b.current.nan_dropped, 1);
+                prop_assert_eq!(b.current.dropped, 1);
                 prop_assert_eq!(a.p_value, b.p_value);
                 prop_assert_eq!(a.verdict, b.verdict);
             }

@@ -510,10 +510,10 @@ fn render_statistical(s: &mut String, stat: &StatisticalRow, paint: Painter) {
     if let Outcome::Compared(j) = &stat.outcome {
         let side = |name: &str, x: &sluice_slo::judge::SampleSummary| {
             let mut t = format!("{name} n={} median {}", x.count, num(x.median));
-            if x.nan_dropped + x.outliers_removed > 0 {
+            if x.dropped + x.outliers_removed > 0 {
                 t.push_str(&format!(
-                    " ({} NaN dropped, {} outliers removed)",
-                    x.nan_dropped, x.outliers_removed
+                    " ({} NaN or infinite dropped, {} outliers removed)",
+                    x.dropped, x.outliers_removed
                 ));
             }
             t
