@@ -21,6 +21,16 @@
 //!   the model as [`CriterionSpec`]s with an `Err` so the engine can reproduce Keptn.
 //! - `total_score` values are parsed like Keptn: one trailing `%` removed, then Go
 //!   `ParseFloat` (`"90 %"`, `"75%%"` and `"bla"` are invalid).
+//!
+//! sluice extensions (Keptn's decoder ignored unknown keys, so Keptn would have read such a
+//! file as if they were not there, and `compare_with: baseline` as "3 previous results"):
+//! - `objectives[].statistical`: a [`Statistical`] criterion, checked strictly (unknown keys,
+//!   wrong types and out-of-range values are errors with their position);
+//! - `objectives[].on_missing`: [`OnMissing`];
+//! - `comparison.compare_with: baseline`: [`CompareWith::Baseline`].
+//!
+//! A file without them parses to exactly what it did before (`statistical` and `on_missing`
+//! are `None`).
 
 use std::fmt;
 
@@ -71,10 +81,11 @@ impl Default for Comparison {
 
 impl Comparison {
     /// How many previous evaluations Keptn asks for: 1 for `single_result`,
-    /// `number_of_comparison_results` for `several_results`, 3 otherwise.
+    /// `number_of_comparison_results` for `several_results`, 3 otherwise; 1 (the pinned
+    /// baseline) for sluice's `baseline`.
     pub fn previous_results_wanted(&self) -> i64 {
         match self.compare_with {
-            CompareWith::SingleResult => 1,
+            CompareWith::SingleResult | CompareWith::Baseline => 1,
             CompareWith::SeveralResults => self.number_of_comparison_results,
             CompareWith::Other(_) => 3,
         }
@@ -88,6 +99,10 @@ wire_enum!(
         SingleResult = "single_result",
         /// `several_results`: `number_of_comparison_results` previous evaluations.
         SeveralResults = "several_results",
+        /// `baseline` (sluice extension): the pinned baseline evaluation of the stage and
+        /// service, which the caller passes as the only previous evaluation. Keptn read it as
+        /// an unknown value and compared with 3 previous results.
+        Baseline = "baseline",
     }
 );
 
@@ -144,7 +159,166 @@ pub struct Objective {
     pub weight: i64,
     /// `key_sli`.
     pub key_sli: bool,
+    /// `statistical` (sluice extension): a test of the current samples against the
+    /// baseline's, an extra pass criterion.
+    pub statistical: Option<Statistical>,
+    /// `on_missing` (sluice extension): what a missing value or missing samples mean;
+    /// `None` is Keptn's behaviour (the objective fails).
+    pub on_missing: Option<OnMissing>,
 }
+
+/// A statistical criterion (sluice extension, `objectives[].statistical`): the samples of the
+/// current evaluation are compared with the baseline's by a two-sample test; the objective's
+/// pass criteria hold only when the test finds no bad change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Statistical {
+    /// `test`: the only test is `mann-whitney`.
+    pub test: StatisticalTest,
+    /// `direction`: which change is bad (default `increase`).
+    pub direction: Direction,
+    /// `alpha`: the significance level, in (0, 0.5] (default 0.05).
+    pub alpha: f64,
+    /// `effect_size`: a significant change fails only when the effect (a ratio, current over
+    /// baseline) is beyond this factor (≥ 1) in the bad direction; `None` = any significant
+    /// change fails.
+    pub effect_size: Option<f64>,
+    /// `effect_measure`: the ratio compared with `effect_size` (default `median_ratio`).
+    pub effect_measure: EffectMeasure,
+    /// `outliers`: whether values far outside the interquartile range are removed first.
+    pub outliers: Outliers,
+    /// `min_samples`: fewer values than this on either side (after NaNs and outliers are
+    /// removed) mean "no data" (default 3).
+    pub min_samples: usize,
+}
+
+impl Statistical {
+    /// Default significance level.
+    pub const DEFAULT_ALPHA: f64 = 0.05;
+    /// Default minimum sample size per side.
+    pub const DEFAULT_MIN_SAMPLES: usize = 3;
+
+    /// The criterion as one line for evaluation results and explanations, e.g.
+    /// `mann-whitney increase alpha=0.05 effect_size=1.2 (median_ratio)`.
+    pub fn describe(&self) -> String {
+        let mut out = format!(
+            "{} {} alpha={}",
+            self.test.as_str(),
+            self.direction.as_str(),
+            self.alpha
+        );
+        if let Some(e) = self.effect_size {
+            out.push_str(&format!(
+                " effect_size={e} ({})",
+                self.effect_measure.as_str()
+            ));
+        }
+        if self.outliers == Outliers::Remove {
+            out.push_str(" outliers=remove");
+        }
+        out
+    }
+}
+
+impl Default for Statistical {
+    fn default() -> Self {
+        Statistical {
+            test: StatisticalTest::MannWhitney,
+            direction: Direction::Increase,
+            alpha: Self::DEFAULT_ALPHA,
+            effect_size: None,
+            effect_measure: EffectMeasure::MedianRatio,
+            outliers: Outliers::Keep,
+            min_samples: Self::DEFAULT_MIN_SAMPLES,
+        }
+    }
+}
+
+/// Declares a closed, sluice-only enum with its YAML words.
+macro_rules! closed_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $wire:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $variant,)*
+        }
+
+        impl $name {
+            /// The YAML words, in declaration order.
+            pub const KNOWN: &'static [&'static str] = &[$($wire),*];
+
+            /// The YAML word.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)*
+                }
+            }
+
+            /// Reads the YAML word.
+            pub fn from_word(word: &str) -> Option<Self> {
+                match word {
+                    $($wire => Some($name::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+closed_enum!(
+    /// `statistical.test`.
+    StatisticalTest {
+        /// The Mann-Whitney U test (Wilcoxon rank-sum), SciPy's `mannwhitneyu`.
+        MannWhitney = "mann-whitney",
+    }
+);
+
+closed_enum!(
+    /// `statistical.direction`: which change of the current samples against the baseline is
+    /// bad.
+    Direction {
+        /// Larger values are worse (latency, error rate): one-sided test.
+        Increase = "increase",
+        /// Smaller values are worse (throughput, hit rate): one-sided test.
+        Decrease = "decrease",
+        /// Any change is bad: two-sided test.
+        Either = "either",
+    }
+);
+
+closed_enum!(
+    /// `statistical.effect_measure`.
+    EffectMeasure {
+        /// Median of the current samples over the baseline's.
+        MedianRatio = "median_ratio",
+        /// Mean of the current samples over the baseline's (Kayenta's `meanRatio`).
+        MeanRatio = "mean_ratio",
+    }
+);
+
+closed_enum!(
+    /// `statistical.outliers`.
+    Outliers {
+        /// Use every value.
+        Keep = "keep",
+        /// Remove values outside Kayenta's fences (3 × IQR, at least the 1st and 99th
+        /// percentiles) on each side first.
+        Remove = "remove",
+    }
+);
+
+closed_enum!(
+    /// `objectives[].on_missing` (sluice extension): what happens when the SLI value (for
+    /// pass criteria) or the samples (for a statistical criterion) are missing.
+    OnMissing {
+        /// The objective fails, and a key SLI fails the gate (Keptn's behaviour).
+        Fail = "fail",
+        /// The objective gets a warning (half its weight) and does not fail the gate.
+        Warn = "warn",
+        /// What is missing is not checked; an objective with nothing left to check is
+        /// informational and does not count toward the score.
+        Ignore = "ignore",
+    }
+);
 
 impl Objective {
     /// The name Keptn shows for the objective: the display name, or the SLI name.
@@ -697,6 +871,19 @@ fn read_objective(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Opt
         .field("key_sli")
         .and_then(|(n, p)| yaml::boolean(n, &p, diags))
         .unwrap_or(false);
+    let statistical = m
+        .field("statistical")
+        .and_then(|(n, p)| read_statistical(n, &p, diags));
+    let on_missing = m.field("on_missing").and_then(|(n, p)| {
+        let word = yaml::string(n, &p, diags)?;
+        let v = OnMissing::from_word(&word);
+        if v.is_none() {
+            diags
+                .error(n.pos, &p, format!("unknown on_missing `{word}`"))
+                .hint("use fail, warn or ignore");
+        }
+        v
+    });
     m.finish(Severity::Warning, "an objective", diags);
     Some(Objective {
         sli,
@@ -705,7 +892,150 @@ fn read_objective(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Opt
         warning,
         weight,
         key_sli,
+        statistical,
+        on_missing,
     })
+}
+
+/// Reads a finite number (an unquoted YAML integer or float).
+fn number(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Option<f64> {
+    let parsed = match &node.value {
+        yaml::Value::Null => return None,
+        yaml::Value::Scalar(s) if !s.quoted => go_parse_float(&s.text).filter(|v| v.is_finite()),
+        _ => None,
+    };
+    if parsed.is_none() {
+        let found = node
+            .as_scalar()
+            .map_or_else(|| node.describe().to_owned(), |t| format!("`{t}`"));
+        diags.error(node.pos, path, format!("expected a number, found {found}"));
+    }
+    parsed
+}
+
+/// Reads one of a closed set of words, or reports an error listing them.
+fn word<T>(
+    node: &Node,
+    path: &FieldPath,
+    field: &str,
+    known: &[&str],
+    from_word: fn(&str) -> Option<T>,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let text = yaml::string(node, path, diags)?;
+    let v = from_word(&text);
+    if v.is_none() {
+        let hint = match yaml::suggest(&text, known) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("use {}", known.join(", ")),
+        };
+        diags
+            .error(node.pos, path, format!("unknown {field} `{text}`"))
+            .hint(hint);
+    }
+    v
+}
+
+/// `objectives[].statistical` (sluice extension). Its own keys are checked strictly: an
+/// unknown key is an error, since a misspelt option would silently change the verdict.
+fn read_statistical(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Option<Statistical> {
+    let mut m = MapReader::new(node, path, diags)?;
+    let errors_before = diags.error_count();
+    let mut out = Statistical::default();
+    match m.field("test") {
+        Some((n, p)) => {
+            if let Some(t) = word(
+                n,
+                &p,
+                "statistical test",
+                StatisticalTest::KNOWN,
+                StatisticalTest::from_word,
+                diags,
+            ) {
+                out.test = t;
+            }
+        }
+        None => {
+            diags
+                .error(node.pos, path, "statistical criterion without `test`")
+                .hint("add `test: mann-whitney`");
+        }
+    }
+    if let Some((n, p)) = m.field("direction")
+        && let Some(d) = word(
+            n,
+            &p,
+            "direction",
+            Direction::KNOWN,
+            Direction::from_word,
+            diags,
+        )
+    {
+        out.direction = d;
+    }
+    if let Some((n, p)) = m.field("alpha")
+        && let Some(a) = number(n, &p, diags)
+    {
+        if a > 0.0 && a <= 0.5 {
+            out.alpha = a;
+        } else {
+            diags
+                .error(n.pos, &p, format!("alpha {a} is outside (0, 0.5]"))
+                .hint("the significance level is a probability such as 0.05 or 0.01");
+        }
+    }
+    if let Some((n, p)) = m.field("effect_size")
+        && let Some(e) = number(n, &p, diags)
+    {
+        if e >= 1.0 {
+            out.effect_size = Some(e);
+        } else {
+            diags
+                .error(n.pos, &p, format!("effect_size {e} is below 1"))
+                .hint("the effect size is a ratio such as 1.2 (a 20% change); for `decrease` it is applied as 1/1.2");
+        }
+    }
+    if let Some((n, p)) = m.field("effect_measure")
+        && let Some(e) = word(
+            n,
+            &p,
+            "effect_measure",
+            EffectMeasure::KNOWN,
+            EffectMeasure::from_word,
+            diags,
+        )
+    {
+        out.effect_measure = e;
+    }
+    if let Some((n, p)) = m.field("outliers")
+        && let Some(o) = word(
+            n,
+            &p,
+            "outliers",
+            Outliers::KNOWN,
+            Outliers::from_word,
+            diags,
+        )
+    {
+        out.outliers = o;
+    }
+    if let Some((n, p)) = m.field("min_samples")
+        && let Some(i) = yaml::integer(n, &p, diags)
+    {
+        if i.truncated || i.value < 1 {
+            diags
+                .error(
+                    n.pos,
+                    &p,
+                    "min_samples must be a whole number of at least 1",
+                )
+                .hint("the default is 3");
+        } else {
+            out.min_samples = usize::try_from(i.value).unwrap_or(usize::MAX);
+        }
+    }
+    m.finish(Severity::Error, "a statistical criterion", diags);
+    (diags.error_count() == errors_before).then_some(out)
 }
 
 fn read_criteria_sets(
@@ -1062,6 +1392,124 @@ mod tests {
         let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/slo");
         assert!(check_dir(&base.join("valid"), false) >= 3);
         assert!(check_dir(&base.join("invalid"), true) >= 3);
+    }
+
+    const STATISTICAL: &str = "comparison:\n  compare_with: baseline\nobjectives:\n  - sli: response_time_p95\n    statistical:\n      test: mann-whitney\n      direction: increase\n      alpha: 0.01\n      effect_size: 1.2\n      effect_measure: mean_ratio\n      outliers: remove\n      min_samples: 10\n    on_missing: warn\n  - sli: error_rate\n    pass: [{criteria: ['<=1']}]\ntotal_score: {pass: '90%'}\n";
+
+    #[test]
+    fn statistical_criterion_and_on_missing_parse() {
+        let p = parse(STATISTICAL);
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let slo = p.value.unwrap();
+        assert_eq!(slo.comparison.compare_with, CompareWith::Baseline);
+        assert_eq!(slo.comparison.previous_results_wanted(), 1);
+        let o = &slo.objectives[0];
+        assert_eq!(
+            o.statistical,
+            Some(Statistical {
+                test: StatisticalTest::MannWhitney,
+                direction: Direction::Increase,
+                alpha: 0.01,
+                effect_size: Some(1.2),
+                effect_measure: EffectMeasure::MeanRatio,
+                outliers: Outliers::Remove,
+                min_samples: 10,
+            })
+        );
+        assert_eq!(o.on_missing, Some(OnMissing::Warn));
+        assert_eq!(
+            o.statistical.unwrap().describe(),
+            "mann-whitney increase alpha=0.01 effect_size=1.2 (mean_ratio) outliers=remove"
+        );
+        let plain = &slo.objectives[1];
+        assert_eq!((plain.statistical, plain.on_missing), (None, None));
+    }
+
+    #[test]
+    fn statistical_defaults() {
+        let p = parse(
+            "objectives:\n  - sli: a\n    statistical: {test: mann-whitney}\ntotal_score: {pass: '90%'}\n",
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(
+            p.value.unwrap().objectives[0].statistical,
+            Some(Statistical::default())
+        );
+    }
+
+    fn errors_of(src: &str) -> Vec<(String, u32, u32, String)> {
+        parse(src)
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| (d.path.clone(), d.pos.line, d.pos.col, d.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn statistical_mistakes_are_positioned_errors() {
+        let src = "objectives:\n  - sli: a\n    statistical:\n      test: t-test\n      direction: up\n      alpha: 0.7\n      effect_size: 0.8\n      outlier: remove\n      min_samples: 0\n      effect_measure: ratio\n    on_missing: skip\ntotal_score: {pass: '90%'}\n";
+        let errors = errors_of(src);
+        let paths: Vec<(&str, u32, u32)> = errors
+            .iter()
+            .map(|(p, l, c, _)| (p.as_str(), *l, *c))
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                ("objectives[0].statistical.test", 4, 13),
+                ("objectives[0].statistical.direction", 5, 18),
+                ("objectives[0].statistical.alpha", 6, 14),
+                ("objectives[0].statistical.effect_size", 7, 20),
+                ("objectives[0].statistical.effect_measure", 10, 23),
+                ("objectives[0].statistical.min_samples", 9, 20),
+                ("objectives[0].statistical.outlier", 8, 7),
+                ("objectives[0].on_missing", 11, 17),
+            ],
+            "{errors:#?}"
+        );
+        let alpha = &errors[2].3;
+        assert!(alpha.contains("outside (0, 0.5]"), "{alpha}");
+        let p = parse(src);
+        let outlier = p
+            .diagnostics
+            .iter()
+            .find(|d| d.path == "objectives[0].statistical.outlier")
+            .unwrap();
+        assert_eq!(outlier.hint.as_deref(), Some("did you mean `outliers`?"));
+        // A broken criterion is not kept (the objective must not be scored with defaults).
+        assert_eq!(p.value.unwrap().objectives[0].statistical, None);
+    }
+
+    #[test]
+    fn statistical_wrong_types_and_missing_test() {
+        let errors = errors_of(
+            "objectives:\n  - sli: a\n    statistical:\n      alpha: '0.05'\n      effect_size: [1]\n  - sli: b\n    statistical: yes\ntotal_score: {pass: '90%'}\n",
+        );
+        let messages: Vec<&str> = errors.iter().map(|e| e.3.as_str()).collect();
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        assert!(messages[0].contains("without `test`"), "{messages:?}");
+        assert!(messages[1].contains("expected a number"), "{messages:?}");
+        assert!(messages[2].contains("expected a number"), "{messages:?}");
+        assert_eq!(errors[3].0, "objectives[1].statistical");
+    }
+
+    #[test]
+    fn keptn_only_slo_is_unchanged_by_the_extension() {
+        let p = parse(
+            "comparison: {compare_with: several_results}\nobjectives:\n  - sli: a\n    pass: [{criteria: ['<=1']}]\ntotal_score: {pass: '90%'}\n",
+        );
+        let slo = p.value.unwrap();
+        assert!(
+            slo.objectives
+                .iter()
+                .all(|o| o.statistical.is_none() && o.on_missing.is_none())
+        );
+        // `baseline` used to be an unknown word (3 previous results, with a warning).
+        let p = parse(
+            "comparison: {compare_with: baseline}\nobjectives:\n  - sli: a\ntotal_score: {pass: '90%'}\n",
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use sluice_model::slo::Criterion;
 
 use crate::gate::{EvaluationInput, NO_VALUE_MESSAGE};
 use crate::history::{PreviousValues, select_previous};
+use crate::judge::{self, Samples, samples_of};
 
 /// The reasoning behind one evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +70,18 @@ pub struct ObjectiveRow {
     pub points: f64,
     /// Points available (the weight), or 0 for an informational objective.
     pub max_points: f64,
+    /// The statistical criterion (sluice extension), when the objective has one.
+    pub statistical: Option<StatisticalRow>,
+}
+
+/// A statistical criterion with what its judge found: both samples' sizes and medians, the
+/// effect and the p-value (see [`judge::Judgement`]), or why there was no data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatisticalRow {
+    /// The criterion as listed in the pass targets.
+    pub criterion: String,
+    /// What the judge concluded from the samples.
+    pub outcome: judge::Outcome,
 }
 
 /// Which list a target belongs to.
@@ -101,6 +114,17 @@ pub struct TargetRow {
 
 /// Builds the explanation of `output`, which [`crate::evaluate`] produced from `input`.
 pub fn explain(input: &EvaluationInput<'_>, output: &EvaluationFinishedEventData) -> Explanation {
+    explain_with_samples(input, Samples::default(), output)
+}
+
+/// Builds the explanation of `output`, which [`crate::evaluate_with_samples`] produced from
+/// `input` and `samples`. The statistical rows are the judge's findings on the same samples
+/// (the judge is deterministic, so they are what the gate scored).
+pub fn explain_with_samples(
+    input: &EvaluationInput<'_>,
+    samples: Samples<'_>,
+    output: &EvaluationFinishedEventData,
+) -> Explanation {
     let (selected, aggregate_function) = match input.slo {
         Some(slo) => (
             select_previous(&slo.comparison, input.previous),
@@ -120,7 +144,9 @@ pub fn explain(input: &EvaluationInput<'_>, output: &EvaluationFinishedEventData
         &[][..]
     };
     for (objective, result) in rows.iter().zip(results) {
-        let max = if objective.pass.is_empty() {
+        // Informational objectives (Keptn: no pass criteria; sluice: nothing left to check)
+        // earn nothing.
+        let max = if result.status == IndicatorStatus::Info {
             0.0
         } else {
             objective.weight as f64
@@ -163,10 +189,23 @@ pub fn explain(input: &EvaluationInput<'_>, output: &EvaluationFinishedEventData
                 relative,
             }
         };
+        let statistical = objective.statistical.map(|criterion| StatisticalRow {
+            criterion: criterion.describe(),
+            outcome: judge::judge(
+                &criterion,
+                samples_of(samples.current, &objective.sli),
+                samples_of(samples.baseline, &objective.sli),
+            ),
+        });
         let mut targets: Vec<TargetRow> = result
             .pass_targets
             .iter()
             .flatten()
+            .filter(|t| {
+                statistical
+                    .as_ref()
+                    .is_none_or(|s| s.criterion != t.criteria)
+            })
             .map(|t| row_of(t, TargetKind::Pass))
             .collect();
         targets.extend(
@@ -202,6 +241,7 @@ pub fn explain(input: &EvaluationInput<'_>, output: &EvaluationFinishedEventData
             targets,
             points: result.score,
             max_points: max,
+            statistical,
         });
     }
     let total = input.slo.and_then(|s| s.total_score.as_ref());
@@ -354,5 +394,64 @@ mod tests {
         assert!(info.missing);
         assert_eq!(info.status, IndicatorStatus::Info);
         assert_eq!((e.points, e.max_points), (0.0, 2.0));
+    }
+
+    #[test]
+    fn statistical_rows_show_sizes_medians_effect_and_p_value() {
+        use crate::judge::{Outcome, SliSamples, Verdict};
+        let slo = sluice_model::slo::parse(
+            "objectives:\n  - sli: rt\n    statistical: {test: mann-whitney, effect_size: 1.2}\n    pass: [{criteria: ['<600']}]\n  - sli: errors\n    statistical: {test: mann-whitney}\n    on_missing: ignore\ntotal_score: {pass: '90%'}\n",
+        )
+        .ok()
+        .expect("valid SLO");
+        let series =
+            |base: f64| -> Vec<f64> { (0..40).map(|i| base + f64::from(i % 10)).collect() };
+        let current = [SliSamples {
+            metric: "rt".into(),
+            values: series(150.0),
+        }];
+        let baseline = [SliSamples {
+            metric: "rt".into(),
+            values: series(100.0),
+        }];
+        let samples = Samples {
+            current: &current,
+            baseline: &baseline,
+        };
+        let values = [value("rt", 155.0)];
+        let input = EvaluationInput {
+            slo: Some(&slo),
+            indicator_values: &values,
+            ..Default::default()
+        };
+        let out = crate::evaluate_with_samples(&input, samples);
+        let e = explain_with_samples(&input, samples, &out);
+        let rt = &e.objectives[0];
+        assert_eq!(rt.status, IndicatorStatus::Fail);
+        // Only Keptn's criterion is a target row; the statistical one has its own row.
+        assert_eq!(rt.targets.len(), 1);
+        let stat = rt.statistical.as_ref().expect("statistical row");
+        assert_eq!(
+            stat.criterion,
+            "mann-whitney increase alpha=0.05 effect_size=1.2 (median_ratio)"
+        );
+        let Outcome::Compared(j) = &stat.outcome else {
+            panic!("compared expected");
+        };
+        assert_eq!((j.current.count, j.baseline.count), (40, 40));
+        assert_eq!((j.current.median, j.baseline.median), (154.5, 104.5));
+        assert!(j.p_value < 1e-10);
+        assert_eq!(j.verdict, Verdict::Fail);
+        // The ignored objective earns nothing and is not counted.
+        let errors = &e.objectives[1];
+        assert_eq!(
+            (errors.status.clone(), errors.max_points),
+            (IndicatorStatus::Info, 0.0)
+        );
+        assert!(matches!(
+            errors.statistical.as_ref().map(|s| &s.outcome),
+            Some(Outcome::NoData(_))
+        ));
+        assert_eq!((e.points, e.max_points), (0.0, 1.0));
     }
 }

@@ -11,10 +11,11 @@ use sluice_model::evaluation::{
     EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
     SliEvaluationResult, SliResult, SliTarget, StatusType,
 };
-use sluice_model::slo::{CriteriaSet, Criterion, CriterionError, Objective, Slo};
+use sluice_model::slo::{CriteriaSet, Criterion, CriterionError, Objective, OnMissing, Slo};
 
 use crate::go_format::go_float;
 use crate::history::{FnvMap, PreviousEvaluation, PreviousValues, select_previous};
+use crate::judge::{self, Samples, samples_of};
 
 /// Message Keptn attached to a value it never received (`getFailedValue`).
 pub const NO_VALUE_MESSAGE: &str = "no value received from SLI provider";
@@ -76,6 +77,15 @@ impl Default for EvaluationInput<'_> {
 /// Evaluates like Keptn 1.4.5's lighthouse on `get-sli.finished`
 /// (`processGetSliFinishedEvent` without its IO).
 pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
+    evaluate_with_samples(input, Samples::default())
+}
+
+/// [`evaluate`] with the samples that objectives with a `statistical` criterion (sluice
+/// extension) compare. Objectives without extensions are scored exactly as by [`evaluate`].
+pub fn evaluate_with_samples(
+    input: &EvaluationInput<'_>,
+    samples: Samples<'_>,
+) -> EvaluationFinishedEventData {
     let mut out = EvaluationFinishedEventData {
         project: input.project.to_owned(),
         stage: input.stage.to_owned(),
@@ -138,7 +148,7 @@ pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
             leftover_message: String::new(),
         })
     } else {
-        evaluate_objectives(slo, input.indicator_values, &history)
+        evaluate_objectives(slo, input.indicator_values, samples, &history)
     };
     out.evaluation.compared_events = compared_events;
     out.evaluation.slo_file_content = slo_b64;
@@ -206,6 +216,7 @@ struct ObjectivesOutcome {
 fn evaluate_objectives(
     slo: &Slo,
     values: &[SliResult],
+    samples: Samples<'_>,
     history: &PreviousValues<'_>,
 ) -> Result<ObjectivesOutcome, String> {
     let mut remaining = RemainingValues::new(values);
@@ -213,13 +224,17 @@ fn evaluate_objectives(
     let mut maximum = 0.0;
     let mut failed_key_sli = None;
     for objective in &slo.objectives {
-        if !objective.pass.is_empty() {
-            maximum += objective.weight as f64;
-        }
         let value = remaining.take(&objective.sli).map(|i| values[i].clone());
         let aggregate = history.aggregate(&objective.sli, &slo.comparison.aggregate_function);
-        let outcome = evaluate_objective(objective, value, aggregate)
-            .map_err(|e| format!("error with {}: {e}", objective.name()))?;
+        let outcome = if objective.statistical.is_none() && objective.on_missing.is_none() {
+            evaluate_objective(objective, value, aggregate)
+        } else {
+            evaluate_extended_objective(objective, value, aggregate, samples)
+        }
+        .map_err(|e| format!("error with {}: {e}", objective.name()))?;
+        if outcome.counted {
+            maximum += objective.weight as f64;
+        }
         if let Some(failed) = outcome.failed_key_sli {
             failed_key_sli = Some(failed);
         }
@@ -296,6 +311,8 @@ impl<'v> RemainingValues<'v> {
 struct ObjectiveOutcome {
     result: SliEvaluationResult,
     failed_key_sli: Option<FailedKeySli>,
+    /// Whether its weight counts toward the maximum score (Keptn: it has pass criteria).
+    counted: bool,
 }
 
 /// One iteration of `evaluateObjectives`' loop. An unparsable pass criterion (for a measured
@@ -325,6 +342,7 @@ fn evaluate_objective(
         return Ok(ObjectiveOutcome {
             result,
             failed_key_sli: None,
+            counted: false,
         });
     }
     // A missing or unsuccessful value fails the objective (`getFailedValue`,
@@ -348,6 +366,7 @@ fn evaluate_objective(
             return Ok(ObjectiveOutcome {
                 result,
                 failed_key_sli,
+                counted: true,
             });
         }
     };
@@ -404,6 +423,192 @@ fn evaluate_objective(
     Ok(ObjectiveOutcome {
         result,
         failed_key_sli,
+        counted: true,
+    })
+}
+
+/// A part of an objective's pass condition: Keptn's pass criteria or the statistical
+/// criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Checked, and it held.
+    Held,
+    /// Checked, and it did not hold.
+    Failed,
+    /// Not checkable: the value or the samples are missing.
+    Missing,
+}
+
+/// An objective using sluice's extensions (`statistical`, `on_missing`).
+///
+/// Its pass condition has up to two parts: Keptn's pass criteria (on the SLI value) and the
+/// statistical criterion (on the samples). A part that cannot be checked is treated per
+/// `on_missing`: `fail` (the default, Keptn's behaviour) fails the objective, `warn` caps it
+/// at a warning, `ignore` drops the part; an objective with no part left is informational and
+/// does not count toward the score. A part that failed lets Keptn's warning criteria give a
+/// warning, as a failed pass criterion does in Keptn.
+///
+/// Without a statistical criterion, everything but a missing value with `warn` or `ignore`
+/// is exactly Keptn's [`evaluate_objective`].
+fn evaluate_extended_objective(
+    objective: &Objective,
+    value: Option<SliResult>,
+    aggregate: Option<f64>,
+    samples: Samples<'_>,
+) -> Result<ObjectiveOutcome, CriterionError> {
+    let on_missing = objective.on_missing.unwrap_or(OnMissing::Fail);
+    let delivered = value.as_ref().is_some_and(|v| v.success);
+    let Some(criterion) = &objective.statistical else {
+        let mut outcome = evaluate_objective(objective, value, aggregate)?;
+        if delivered || objective.pass.is_empty() {
+            return Ok(outcome);
+        }
+        match on_missing {
+            OnMissing::Fail => {}
+            OnMissing::Warn => {
+                outcome.result.status = IndicatorStatus::Warning;
+                outcome.result.score = 0.5 * objective.weight as f64;
+                outcome.failed_key_sli = None;
+            }
+            OnMissing::Ignore => {
+                outcome.result.status = IndicatorStatus::Info;
+                outcome.result.score = 0.0;
+                outcome.failed_key_sli = None;
+                outcome.counted = false;
+            }
+        }
+        return Ok(outcome);
+    };
+
+    let mut result = SliEvaluationResult {
+        score: 0.0,
+        value: None,
+        display_name: objective.display_name.clone(),
+        pass_targets: None,
+        warning_targets: None,
+        key_sli: objective.key_sli,
+        status: IndicatorStatus::Fail,
+    };
+    let mut evaluated_any = false;
+    let mut parts = Vec::with_capacity(2);
+    let mut pass_targets = Vec::new();
+    // Keptn's pass criteria, on the value.
+    if !objective.pass.is_empty() {
+        match value.as_ref().filter(|v| v.success) {
+            Some(v) => {
+                let (passed, targets) =
+                    evaluate_sets(&objective.pass, v.value, aggregate, &mut evaluated_any)?;
+                parts.push(if passed { Part::Held } else { Part::Failed });
+                pass_targets = targets;
+            }
+            None => {
+                parts.push(Part::Missing);
+                pass_targets = listed_targets(&objective.pass, aggregate);
+            }
+        }
+    }
+    // The statistical criterion, on the samples.
+    let judged = judge::judge(
+        criterion,
+        samples_of(samples.current, &objective.sli),
+        samples_of(samples.baseline, &objective.sli),
+    );
+    parts.push(match &judged {
+        judge::Outcome::Compared(j) if j.verdict == judge::Verdict::Pass => Part::Held,
+        judge::Outcome::Compared(_) => Part::Failed,
+        judge::Outcome::NoData(_) => Part::Missing,
+    });
+    pass_targets.push(SliTarget {
+        criteria: criterion.describe(),
+        target_value: criterion.alpha,
+        violated: !judged.passed(),
+    });
+    result.pass_targets = Some(pass_targets);
+    // Keptn's warning criteria, on the value: checked when it was delivered, listed as
+    // violated otherwise.
+    let mut warned = false;
+    if !objective.warning.is_empty() {
+        match value.as_ref().filter(|v| v.success) {
+            Some(v) => {
+                match evaluate_sets(&objective.warning, v.value, aggregate, &mut evaluated_any) {
+                    Ok((ok, targets)) => {
+                        warned = ok;
+                        result.warning_targets = non_empty(targets);
+                    }
+                    Err(_) => result.warning_targets = Some(Vec::new()),
+                }
+            }
+            None => result.warning_targets = Some(listed_targets(&objective.warning, aggregate)),
+        }
+    }
+
+    let missing = parts.contains(&Part::Missing);
+    let checked: Vec<Part> = parts
+        .iter()
+        .copied()
+        .filter(|p| *p != Part::Missing || on_missing != OnMissing::Ignore)
+        .collect();
+    let weight = objective.weight as f64;
+    let mut counted = true;
+    let mut reason = None;
+    if checked.is_empty() {
+        result.status = IndicatorStatus::Info;
+        counted = false;
+    } else if missing && on_missing == OnMissing::Fail {
+        result.status = IndicatorStatus::Fail;
+        reason = Some(if delivered || objective.pass.is_empty() {
+            judged.reason().to_owned()
+        } else {
+            value
+                .as_ref()
+                .map_or(NO_VALUE_MESSAGE.to_owned(), |v| v.message.clone())
+        });
+    } else if checked.contains(&Part::Failed) {
+        if warned {
+            result.status = IndicatorStatus::Warning;
+            result.score = 0.5 * weight;
+        } else {
+            result.status = IndicatorStatus::Fail;
+            reason = Some(if judged.passed() {
+                format!("failed evaluation with score {:.6}", 0.0)
+            } else {
+                judged.reason().to_owned()
+            });
+        }
+    } else if missing {
+        result.status = IndicatorStatus::Warning;
+        result.score = 0.5 * weight;
+    } else {
+        result.status = IndicatorStatus::Pass;
+        result.score = weight;
+    }
+    result.value = match value {
+        Some(mut v) if v.success => {
+            if evaluated_any {
+                v.compared_value = aggregate.unwrap_or(0.0);
+            }
+            Some(v)
+        }
+        Some(v) => Some(v),
+        None if objective.pass.is_empty() => None,
+        None => Some(SliResult {
+            metric: objective.sli.clone(),
+            success: false,
+            message: NO_VALUE_MESSAGE.to_owned(),
+            ..Default::default()
+        }),
+    };
+    let failed_key_sli = match (objective.key_sli, result.status.clone(), reason) {
+        (true, IndicatorStatus::Fail, Some(reason)) => Some(FailedKeySli {
+            name: objective.display_name.clone(),
+            reason,
+        }),
+        _ => None,
+    };
+    Ok(ObjectiveOutcome {
+        result,
+        failed_key_sli,
+        counted,
     })
 }
 

@@ -40,6 +40,12 @@
 //!    result `fail` forces result fail, "lighthouse failed because SLI failed with message
 //!    {msg}" (the details keep the computed result and score).
 //!
+//! sluice's SLO extensions (`objectives[].statistical`, `objectives[].on_missing`,
+//! `comparison.compare_with: baseline`) are scored by [`evaluate_with_samples`]; the
+//! statistical criterion's samples are judged by [`judge`] with the tests of [`statistics`].
+//! An objective without them takes exactly Keptn's path, so a Keptn-only SLO is scored as
+//! before (`src/tests/statistical.rs` checks this).
+//!
 //! `src/tests/keptn_1_4_5.rs` holds cases whose expected output was computed by running that
 //! Go code; `docs/compatibility.md` lists the rules with the function each comes from.
 
@@ -49,11 +55,14 @@ pub mod explain;
 pub mod gate;
 pub mod go_format;
 pub mod history;
+pub mod judge;
+pub mod statistics;
 
 #[cfg(test)]
 mod tests;
 
-pub use gate::{EvaluationInput, evaluate, key_sli_message};
+pub use gate::{EvaluationInput, evaluate, evaluate_with_samples, key_sli_message};
 pub use history::{
     PreviousEvaluation, PreviousValues, aggregate, average, percentile, select_previous,
 };
+pub use judge::{Samples, SliSamples};

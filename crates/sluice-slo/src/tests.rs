@@ -4,6 +4,7 @@
 //! tests.
 
 mod keptn_1_4_5;
+mod statistical;
 
 use std::collections::BTreeMap;
 

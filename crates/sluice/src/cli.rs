@@ -639,6 +639,13 @@ pub struct EvaluateArgs {
     /// objects (or whole events), newest first.
     #[arg(long, value_name = "FILE")]
     pub previous: Option<PathBuf>,
+    /// Samples of this evaluation for statistical criteria (sluice extension): a JSON
+    /// object from SLI name to an array of numbers.
+    #[arg(long, value_name = "FILE")]
+    pub samples: Option<PathBuf>,
+    /// Samples of the baseline the statistical criteria compare with, same format.
+    #[arg(long, value_name = "FILE")]
+    pub baseline_samples: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = EvaluateFormat::Text)]
     pub output: EvaluateFormat,

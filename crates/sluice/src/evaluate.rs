@@ -10,8 +10,10 @@ use sluice_model::evaluation::{
     EvaluationFinishedEventData, IndicatorStatus, ResultType, SliResult, StatusType,
 };
 use sluice_model::slo::{self, Slo};
-use sluice_slo::explain::{Explanation, TargetKind, explain};
-use sluice_slo::{EvaluationInput, PreviousEvaluation, evaluate};
+use sluice_slo::explain::{Explanation, StatisticalRow, TargetKind, explain_with_samples};
+use sluice_slo::judge::{Outcome, Verdict, fmt_p, fmt_ratio};
+use sluice_slo::statistics::Method;
+use sluice_slo::{EvaluationInput, PreviousEvaluation, Samples, SliSamples, evaluate_with_samples};
 
 use crate::cli::{EvaluateArgs, EvaluateFormat};
 use crate::style::Painter;
@@ -75,6 +77,18 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
         Some(path) => read_sli_values(path)?,
         None => SliInput::default(),
     };
+    let current_samples = match &args.samples {
+        Some(path) => read_samples(path)?,
+        None => Vec::new(),
+    };
+    let baseline_samples = match &args.baseline_samples {
+        Some(path) => read_samples(path)?,
+        None => Vec::new(),
+    };
+    let samples = Samples {
+        current: &current_samples,
+        baseline: &baseline_samples,
+    };
     let previous_data: Vec<(Option<String>, EvaluationFinishedEventData)> = match &args.previous {
         Some(path) => read_previous(path)?,
         None => Vec::new(),
@@ -100,7 +114,7 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
         time_end: args.end.as_deref().unwrap_or(&sli.end),
         ..EvaluationInput::default()
     };
-    let output = evaluate(&input);
+    let output = evaluate_with_samples(&input, samples);
 
     match args.output {
         EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&output)?),
@@ -108,7 +122,12 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
             let name = slo_file.as_ref().map(|(n, _)| n.as_str());
             print!(
                 "{}",
-                render_text(&explain(&input, &output), &output, name, paint)
+                render_text(
+                    &explain_with_samples(&input, samples, &output),
+                    &output,
+                    name,
+                    paint
+                )
             );
         }
     }
@@ -200,6 +219,55 @@ fn read_sli_values(path: &Path) -> Result<SliInput> {
         input.values.push(value);
     }
     Ok(input)
+}
+
+/// Reads samples for statistical criteria (sluice extension): a JSON object from SLI name to
+/// an array of numbers (`null` for a missing observation, read as NaN), or an array of
+/// `{"metric", "values"}`.
+fn read_samples(path: &Path) -> Result<Vec<SliSamples>> {
+    let name = path.display().to_string();
+    let json = read_json(path)?;
+    let numbers = |metric: &str, v: &Value| -> Result<Vec<f64>> {
+        let Some(items) = v.as_array() else {
+            bail!("{name}: the samples of {metric} must be an array of numbers");
+        };
+        items
+            .iter()
+            .map(|x| match x {
+                Value::Null => Ok(f64::NAN),
+                x => x.as_f64().ok_or_else(|| {
+                    anyhow!("{name}: the samples of {metric} must be numbers, found {x}")
+                }),
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    match &json {
+        Value::Object(map) => {
+            for (metric, v) in map {
+                out.push(SliSamples {
+                    metric: metric.clone(),
+                    values: numbers(metric, v)?,
+                });
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let metric = item
+                    .get("metric")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("{name}: samples [{i}] have no \"metric\" name"))?;
+                out.push(SliSamples {
+                    metric: metric.to_owned(),
+                    values: numbers(metric, item.get("values").unwrap_or(&Value::Null))?,
+                });
+            }
+        }
+        _ => bail!(
+            "{name}: expected a JSON object from SLI name to an array of numbers, or an array of {{\"metric\", \"values\"}}"
+        ),
+    }
+    Ok(out)
 }
 
 fn str_field(v: &Value, key: &str) -> String {
@@ -379,13 +447,18 @@ pub fn render_text(
             for t in targets {
                 s.push_str(&format!("{}{t}\n", " ".repeat(indent)));
             }
-            if let Some(err) = &o.value_error {
+            if let Some(err) = &o.value_error
+                && !(o.statistical.is_some() && o.missing && o.targets.is_empty())
+            {
                 let note = if o.missing {
                     err.clone()
                 } else {
                     format!("the SLI provider failed: {err}")
                 };
                 s.push_str(&format!("{}{}\n", " ".repeat(2 + 9 + 2), paint.dim(&note)));
+            }
+            if let Some(stat) = &o.statistical {
+                render_statistical(&mut s, stat, paint);
             }
         }
         if e.objectives
@@ -422,6 +495,49 @@ pub fn render_text(
         s.push_str(&format!("{}\n", e.message));
     }
     s
+}
+
+/// The lines of a statistical criterion: the criterion and its mark, both samples' sizes and
+/// medians, the effect and the p-value, and the judge's reason.
+fn render_statistical(s: &mut String, stat: &StatisticalRow, paint: Painter) {
+    let indent = " ".repeat(2 + 9 + 2);
+    let mark = match &stat.outcome {
+        Outcome::Compared(j) if j.verdict == Verdict::Pass => paint.good("✔"),
+        Outcome::Compared(_) => paint.bad("✘"),
+        Outcome::NoData(_) => paint.warn("no data"),
+    };
+    s.push_str(&format!("{indent}statistical {} {mark}\n", stat.criterion));
+    if let Outcome::Compared(j) = &stat.outcome {
+        let side = |name: &str, x: &sluice_slo::judge::SampleSummary| {
+            let mut t = format!("{name} n={} median {}", x.count, num(x.median));
+            if x.dropped + x.outliers_removed > 0 {
+                t.push_str(&format!(
+                    " ({} NaN or infinite dropped, {} outliers removed)",
+                    x.dropped, x.outliers_removed
+                ));
+            }
+            t
+        };
+        let ratio = |r: Option<f64>| r.map_or_else(|| "undefined".to_owned(), fmt_ratio);
+        let method = match j.method {
+            Method::Exact => "exact",
+            _ => "normal approximation",
+        };
+        s.push_str(&format!(
+            "{indent}  {} · {}\n",
+            side("current", &j.current),
+            side("baseline", &j.baseline)
+        ));
+        s.push_str(&format!(
+            "{indent}  median ratio {} · mean ratio {} · shift {} · U {} · p {} ({method})\n",
+            ratio(j.median_ratio),
+            ratio(j.mean_ratio),
+            num(j.shift),
+            num(j.u),
+            fmt_p(j.p_value),
+        ));
+    }
+    s.push_str(&format!("{indent}  {}\n", paint.dim(stat.outcome.reason())));
 }
 
 fn verdict(result: &ResultType, paint: Painter) -> String {

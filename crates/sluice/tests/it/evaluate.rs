@@ -328,3 +328,70 @@ fn a_get_sli_finished_event_is_accepted_as_values() {
     assert_eq!(data["evaluation"]["timeStart"], "2026-11-27T10:00:00.000Z");
     assert_eq!(data["evaluation"]["score"], 100);
 }
+
+#[test]
+fn statistical_criteria_are_scored_and_explained_from_samples() {
+    let dir = scratch("eval-statistical");
+    let slo = write(
+        &dir,
+        "slo.yaml",
+        "spec_version: '1.0'\nobjectives:\n  - sli: rt\n    displayName: Response time\n    pass: [{criteria: ['<600']}]\n    statistical: {test: mann-whitney, direction: increase, effect_size: 1.2}\ntotal_score: {pass: '90%'}\n",
+    );
+    let sli = write(
+        &dir,
+        "sli.json",
+        r#"[{"metric": "rt", "value": 160, "success": true}]"#,
+    );
+    let series = |base: f64| -> Vec<f64> { (0..40).map(|i| base + f64::from(i % 10)).collect() };
+    let current = write(
+        &dir,
+        "current.json",
+        json!({"rt": series(150.0)}).to_string(),
+    );
+    let baseline = write(
+        &dir,
+        "baseline.json",
+        json!({"rt": series(100.0)}).to_string(),
+    );
+    let args = [
+        "evaluate",
+        "--slo",
+        &slo,
+        "--sli",
+        &sli,
+        "--samples",
+        &current,
+        "--baseline-samples",
+        &baseline,
+    ];
+    let run = sluice(&args);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for expected in [
+        "statistical mann-whitney increase alpha=0.05 effect_size=1.2 (median_ratio) ✘",
+        "current n=40 median 154.5 · baseline n=40 median 104.5",
+        "median ratio 1.478 · mean ratio 1.478 · shift 50 · U 1600 · p ",
+        "and the median ratio 1.478 is beyond 1.2",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "expected `{expected}` in:\n{}",
+            run.stdout
+        );
+    }
+    // The same samples on both sides pass.
+    let run = sluice(&[
+        "evaluate",
+        "--slo",
+        &slo,
+        "--sli",
+        &sli,
+        "--samples",
+        &baseline,
+        "--baseline-samples",
+        &baseline,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(json_of(&run)["result"], "pass");
+}

@@ -122,3 +122,36 @@ fn a_forced_kind_is_used() {
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("indicators"), "{}", run.stdout);
 }
+
+#[test]
+fn statistical_criteria_are_checked_with_positions() {
+    let dir = scratch("lint-statistical");
+    let good = write(
+        &dir,
+        "slo.yaml",
+        "spec_version: '1.0'\ncomparison:\n  compare_with: baseline\nobjectives:\n  - sli: rt\n    statistical:\n      test: mann-whitney\n      direction: increase\n      alpha: 0.05\n      effect_size: 1.2\n      outliers: remove\n    on_missing: warn\ntotal_score: {pass: '90%'}\n",
+    );
+    let run = sluice(&["lint", "--strict", &good]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let bad_dir = scratch("lint-statistical-bad");
+    let bad = write(
+        &bad_dir,
+        "slo.yaml",
+        "spec_version: '1.0'\nobjectives:\n  - sli: rt\n    statistical:\n      test: mann-whitney\n      alpha: 1.5\n      outlier: remove\n    on_missing: maybe\ntotal_score: {pass: '90%'}\n",
+    );
+    let run = sluice(&["lint", &bad]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    for expected in [
+        format!(
+            "{bad}:6:14: error: objectives[0].statistical.alpha: alpha 1.5 is outside (0, 0.5]"
+        ),
+        format!("{bad}:7:7: error: objectives[0].statistical.outlier:"),
+        format!("{bad}:8:17: error: objectives[0].on_missing: unknown on_missing `maybe`"),
+    ] {
+        assert!(
+            run.stdout.contains(&expected),
+            "expected `{expected}` in:\n{}",
+            run.stdout
+        );
+    }
+}
