@@ -5,6 +5,8 @@
 
 mod keptn_1_4_5;
 mod statistical;
+mod statistics_properties;
+mod statistics_scipy;
 
 use std::collections::BTreeMap;
 

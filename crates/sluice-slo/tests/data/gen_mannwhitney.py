@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Expected values for sluice-slo's statistics, computed with SciPy.
 
-Writes mannwhitney.json next to this file; `cargo test -p sluice-slo --test statistics_scipy`
+Writes mannwhitney.json next to this file; `cargo test -p sluice-slo statistics_scipy`
 compares sluice's Mann-Whitney U test, medians, Hodges-Lehmann shifts and outlier removal
 with it. The table is committed, so the tests never need Python. To regenerate:
 

@@ -2,10 +2,10 @@
 //! identical samples never fail, a large shift always fails, p-values are probabilities,
 //! U1 + U2 = n1·n2, and nothing depends on the order of the values.
 
+use crate::judge::{Outcome, Verdict, judge};
+use crate::statistics::{Alternative, Method, mann_whitney_u, mann_whitney_u_with};
 use proptest::prelude::*;
 use sluice_model::slo::{Direction, EffectMeasure, Outliers, Statistical};
-use sluice_slo::judge::{Outcome, Verdict, judge};
-use sluice_slo::statistics::{Alternative, Method, mann_whitney_u, mann_whitney_u_with};
 
 fn sample(min: usize, max: usize) -> impl Strategy<Value = Vec<f64>> {
     // Rounded values so that ties occur too.

@@ -1,14 +1,14 @@
 //! Table test: sluice's Mann-Whitney U test, medians, Hodges-Lehmann shifts and outlier removal
-//! against values SciPy computed (`tests/data/gen_mannwhitney.py` wrote `mannwhitney.json`).
+//! against values SciPy computed (`crates/sluice-slo/tests/data/gen_mannwhitney.py` wrote `mannwhitney.json` beside it).
 //!
 //! Tolerances: statistics (U, medians, means, shifts) 1e-9 relative; p-values 1e-9 absolute
 //! plus 1e-6 relative, so tiny p-values are compared by their leading digits.
 
-use serde_json::Value;
-use sluice_slo::statistics::{
+use crate::statistics::{
     Alternative, DEFAULT_OUTLIER_FACTOR, Method, hodges_lehmann, mann_whitney_u_with, mean, median,
     remove_outliers,
 };
+use serde_json::Value;
 
 fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
@@ -24,8 +24,8 @@ fn close(got: f64, want: f64, rel: f64, abs: f64) -> bool {
 
 #[test]
 fn mann_whitney_matches_scipy() {
-    let table: Value =
-        serde_json::from_str(include_str!("data/mannwhitney.json")).expect("valid JSON");
+    let table: Value = serde_json::from_str(include_str!("../../tests/data/mannwhitney.json"))
+        .expect("valid JSON");
     let cases = table["cases"].as_array().expect("cases");
     assert!(cases.len() >= 20);
     let mut checked = 0;
