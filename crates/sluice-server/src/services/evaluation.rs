@@ -440,9 +440,9 @@ impl Lighthouse {
             Ok(Some(c)) if !c.provider.is_empty() => c.provider,
             Ok(_) => {
                 let mut out = finished_base(&base, &start, &end);
-                out.result = ResultType::Pass;
+                out.base.result = ResultType::Pass;
                 out.evaluation.result = ResultType::Pass;
-                out.message = no_provider_message(&base.project);
+                out.base.message = no_provider_message(&base.project);
                 return self.finish_early(triggered, &base, out).await;
             }
             Err(e) => {
@@ -488,7 +488,7 @@ impl Lighthouse {
         base: &EventData,
         mut data: EvaluationFinishedEventData,
     ) -> Result<(), Error> {
-        data.labels = base.labels.clone();
+        data.base.labels = base.labels.clone();
         self.send_finished(triggered, &data).await
     }
 
@@ -503,7 +503,7 @@ impl Lighthouse {
             SOURCE,
             EVALUATION_FINISHED,
             "evaluation.finished",
-            serde_json::to_value(data).unwrap_or(Value::Null),
+            data.to_data(),
         );
         // Forgotten first, so nobody sees the result while it still looks pending; should
         // the send fail, the store still shows the evaluation as unfinished.
@@ -537,7 +537,7 @@ impl Lighthouse {
             tracing::debug!(%context, "get-sli.finished without a waiting evaluation; ignored");
             return Ok(());
         };
-        let data: GetSliFinishedEventData = match serde_json::from_value(data_value.clone()) {
+        let data = match GetSliFinishedEventData::from_data(data_value) {
             Ok(d) => d,
             Err(e) => {
                 let base = EventData {
@@ -575,11 +575,11 @@ impl Lighthouse {
                     project: pending.project.clone(),
                     stage: pending.stage.clone(),
                     service: pending.service.clone(),
-                    labels: sli.labels.clone(),
+                    labels: sli.base.labels.clone(),
                     ..EventData::default()
                 };
                 let mut out = errored(&base, &sli.get_sli.start, &sli.get_sli.end, message);
-                out.labels = sli.labels.clone();
+                out.base.labels = sli.base.labels.clone();
                 return Ok(out);
             }
         };
@@ -602,13 +602,13 @@ impl Lighthouse {
             project: &pending.project,
             stage: &pending.stage,
             service: &pending.service,
-            labels: Some(&sli.labels),
+            labels: Some(&sli.base.labels),
             slo: parsed,
             slo_file: bytes,
             indicator_values: &sli.get_sli.indicator_values,
-            get_sli_status: &sli.status,
-            get_sli_result: &sli.result,
-            get_sli_message: &sli.message,
+            get_sli_status: &sli.base.status,
+            get_sli_result: &sli.base.result,
+            get_sli_message: &sli.base.message,
             previous: &previous,
             time_start: &sli.get_sli.start,
             time_end: &sli.get_sli.end,
@@ -657,7 +657,7 @@ impl Lighthouse {
             .into_iter()
             .filter_map(|e| {
                 let id = e.id.clone()?;
-                let data = serde_json::from_value(e.data?).ok()?;
+                let data = EvaluationFinishedEventData::from_data(&e.data?).ok()?;
                 Some((id, data))
             })
             .collect())
@@ -820,13 +820,15 @@ fn scope_of(base: &EventData) -> EventData {
 
 fn finished_base(base: &EventData, start: &str, end: &str) -> EvaluationFinishedEventData {
     EvaluationFinishedEventData {
-        project: base.project.clone(),
-        stage: base.stage.clone(),
-        service: base.service.clone(),
-        labels: base.labels.clone(),
-        status: StatusType::Succeeded,
-        result: ResultType::Unset,
-        message: String::new(),
+        base: EventData {
+            project: base.project.clone(),
+            stage: base.stage.clone(),
+            service: base.service.clone(),
+            labels: base.labels.clone(),
+            status: StatusType::Succeeded,
+            result: ResultType::Unset,
+            message: String::new(),
+        },
         evaluation: EvaluationDetails {
             time_start: start.to_owned(),
             time_end: end.to_owned(),
@@ -844,9 +846,9 @@ fn errored(
     message: String,
 ) -> EvaluationFinishedEventData {
     let mut out = finished_base(base, start, end);
-    out.status = StatusType::Errored;
-    out.result = ResultType::Fail;
-    out.message = message;
+    out.base.status = StatusType::Errored;
+    out.base.result = ResultType::Fail;
+    out.base.message = message;
     out.evaluation.result = ResultType::Fail;
     out
 }

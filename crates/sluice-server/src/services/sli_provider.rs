@@ -9,9 +9,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::Value;
-use sluice_model::event::data::{
-    GetSliFinishedEventData, GetSliIndicatorValue, GetSliResult, GetSliTriggeredEventData,
-};
+use sluice_model::evaluation::SliResult;
+use sluice_model::event::data::{GetSliFinishedEventData, GetSliResult, GetSliTriggeredEventData};
 use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType};
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -58,7 +57,7 @@ impl SliRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SliOutcome {
     /// One value per requested indicator (failures as `success: false` with a message).
-    Values(Vec<GetSliIndicatorValue>),
+    Values(Vec<SliResult>),
     /// The provider could not even start (no endpoint, unreadable SLI file, ...):
     /// `get-sli.finished` with status errored, result fail and this message.
     Errored(String),
@@ -75,28 +74,28 @@ pub trait SliSource: Send + Sync + 'static {
 }
 
 /// A successful value.
-pub fn value(metric: &str, value: f64) -> GetSliIndicatorValue {
-    GetSliIndicatorValue {
+pub fn value(metric: &str, value: f64) -> SliResult {
+    SliResult {
         metric: metric.to_owned(),
         value,
         success: true,
-        message: String::new(),
+        ..SliResult::default()
     }
 }
 
 /// A failed value (value 0, like prometheus-service).
-pub fn failed(metric: &str, message: impl Into<String>) -> GetSliIndicatorValue {
-    GetSliIndicatorValue {
+pub fn failed(metric: &str, message: impl Into<String>) -> SliResult {
+    SliResult {
         metric: metric.to_owned(),
-        value: 0.0,
         success: false,
         message: message.into(),
+        ..SliResult::default()
     }
 }
 
 /// prometheus-service's event result: pass when every value succeeded (or none was asked
 /// for), warning when some failed, fail with [`ALL_FAILED_MESSAGE`] when all failed.
-pub fn result_of(values: &[GetSliIndicatorValue]) -> (ResultType, String) {
+pub fn result_of(values: &[SliResult]) -> (ResultType, String) {
     let failed = values.iter().filter(|v| !v.success).count();
     if values.is_empty() || failed == 0 {
         (ResultType::Pass, String::new())
