@@ -68,6 +68,80 @@ impl ResultType {
 
 go_string!(StatusType, ResultType);
 
+/// Keptn's three results ordered from best to worst, so the worst of many is their maximum:
+/// the aggregated result of a task and of a sequence, and what `triggeredOn` selects on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verdict {
+    /// `pass`
+    Pass,
+    /// `warning`
+    Warning,
+    /// `fail`
+    Fail,
+}
+
+impl Verdict {
+    /// The wire string (`pass`, `warning`, `fail`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warning => "warning",
+            Verdict::Fail => "fail",
+        }
+    }
+
+    /// How the shipyard-controller counts the result of one `.finished` event (see
+    /// [`ResultType::counts_as_fail_when_finished`]).
+    pub fn of_finished(result: &ResultType) -> Verdict {
+        match result {
+            ResultType::Pass => Verdict::Pass,
+            ResultType::Warning => Verdict::Warning,
+            _ => Verdict::Fail,
+        }
+    }
+
+    /// The event field value.
+    pub fn to_result_type(self) -> ResultType {
+        ResultType::from(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not `pass`, `warning` or `fail`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown result `{0}` (expected pass, warning or fail)")]
+pub struct UnknownResult(pub String);
+
+impl std::str::FromStr for Verdict {
+    type Err = UnknownResult;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pass" => Ok(Verdict::Pass),
+            "warning" => Ok(Verdict::Warning),
+            "fail" => Ok(Verdict::Fail),
+            other => Err(UnknownResult(other.to_owned())),
+        }
+    }
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Verdict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Serializes any payload to a JSON value (payload structs hold only strings, numbers,
 /// booleans, maps and JSON values, so this cannot fail; `Null` is the defensive fallback).
 pub fn to_data<T: Serialize>(payload: &T) -> Value {
@@ -723,6 +797,26 @@ mod tests {
             let r = ResultType::from(wire);
             assert_eq!(r.counts_as_fail_when_finished(), fails, "{wire:?}");
         }
+    }
+
+    #[test]
+    fn verdicts_order_worst_last_and_read_finished_results() {
+        assert!(Verdict::Pass < Verdict::Warning && Verdict::Warning < Verdict::Fail);
+        let worst = ["pass", "warning", "pass"]
+            .map(|r| Verdict::of_finished(&ResultType::from(r)))
+            .into_iter()
+            .max();
+        assert_eq!(worst, Some(Verdict::Warning));
+        for (wire, verdict) in [("failed", Verdict::Fail), ("", Verdict::Fail)] {
+            assert_eq!(Verdict::of_finished(&ResultType::from(wire)), verdict);
+        }
+        for v in [Verdict::Pass, Verdict::Warning, Verdict::Fail] {
+            let json = serde_json::to_value(v).unwrap();
+            assert_eq!(json, json!(v.as_str()));
+            assert_eq!(serde_json::from_value::<Verdict>(json).unwrap(), v);
+            assert_eq!(v.to_result_type().as_str(), v.as_str());
+        }
+        assert!(serde_json::from_value::<Verdict>(json!("Pass")).is_err());
     }
 
     #[test]

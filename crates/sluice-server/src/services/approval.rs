@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sluice_model::event::KeptnEvent;
+use sluice_model::evaluation::EvaluationFinishedEventData;
+use sluice_model::event::data::{ApprovalStrategy, ApprovalTriggeredEventData};
+use sluice_model::event::{KeptnEvent, ResultType};
 use sluice_store::Store;
 
 use crate::bus::Bus;
@@ -66,44 +68,40 @@ pub enum Decision {
 }
 
 /// The previous result (`data.result`, else `data.evaluation.result`) and the strategy for it.
-pub fn decide(data: &Value) -> (String, String, Decision) {
-    let result = data
-        .get("result")
-        .and_then(Value::as_str)
-        .filter(|r| !r.is_empty())
-        .or_else(|| data.pointer("/evaluation/result").and_then(Value::as_str))
-        .unwrap_or("")
-        .to_owned();
-    let strategy_for = |key: &str| {
-        data.pointer(&format!("/approval/{key}"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
+///
+/// A payload that does not decode as Keptn's `ApprovalTriggeredEventData` (Keptn's
+/// approval-service would not answer it) is left to a person.
+pub fn decide(data: &Value) -> (ResultType, ApprovalStrategy, Decision) {
+    let typed = ApprovalTriggeredEventData::from_data(data).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "approval.triggered payload does not decode; manual approval");
+        ApprovalTriggeredEventData::default()
+    });
+    let result = match typed.base.result {
+        ResultType::Unset => EvaluationFinishedEventData::from_data(data)
+            .map(|d| d.evaluation.result)
+            .unwrap_or_default(),
+        result => result,
     };
-    let (strategy, decision) = match result.as_str() {
-        "pass" => {
-            let s = strategy_for("pass");
-            let d = if s == "automatic" {
+    let (strategy, decision) = match &result {
+        ResultType::Pass | ResultType::Warning => {
+            let approval = typed.approval;
+            let s = if result == ResultType::Pass {
+                approval.pass
+            } else {
+                approval.warning
+            };
+            let d = if s.is_automatic() {
                 Decision::Approve
             } else {
                 Decision::Manual
             };
             (s, d)
         }
-        "warning" => {
-            let s = strategy_for("warning");
-            let d = if s == "automatic" {
-                Decision::Approve
-            } else {
-                Decision::Manual
-            };
-            (s, d)
-        }
-        "fail" => (String::new(), Decision::Decline),
-        _ => (String::new(), Decision::Manual),
+        ResultType::Fail => (ApprovalStrategy::Unset, Decision::Decline),
+        _ => (ApprovalStrategy::Unset, Decision::Manual),
     };
-    let strategy = if strategy.is_empty() && decision == Decision::Manual {
-        "manual".to_owned()
+    let strategy = if strategy.is_unset() && decision == Decision::Manual {
+        ApprovalStrategy::Manual
     } else {
         strategy
     };
