@@ -19,10 +19,10 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sluice_model::evaluation::EvaluationFinishedEventData;
+use sluice_model::event::kind::{EVALUATION_FINISHED, EVALUATION_INVALIDATED};
 use sluice_model::event::{EventData, EventType, KeptnEvent, TaskEventKind};
 use sluice_slo::explain::{Explanation, TargetKind, explain};
 use sluice_slo::{EvaluationInput, PreviousEvaluation};
-use sluice_store::events::EVALUATION_FINISHED;
 use sluice_store::{EventQuery, FieldFilter, TypeQuery};
 
 use crate::api::extract::{Json, Path, Query};
@@ -30,9 +30,6 @@ use crate::api::params::{Params, store_error};
 use crate::error::ApiError;
 use crate::state::App;
 use crate::{clock, ids};
-
-/// Type of the invalidation event.
-pub const EVALUATION_INVALIDATED: &str = "sh.keptn.event.evaluation.invalidated";
 
 /// Source of the events the web UI sends (Keptn's Bridge used its repository URL).
 pub const BRIDGE_SOURCE: &str = "https://github.com/keptn/keptn/bridge";

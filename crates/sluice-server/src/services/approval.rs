@@ -7,7 +7,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sluice_model::evaluation::EvaluationFinishedEventData;
 use sluice_model::event::data::{ApprovalStrategy, ApprovalTriggeredEventData};
-use sluice_model::event::{KeptnEvent, ResultType};
+use sluice_model::event::kind::APPROVAL_TRIGGERED;
+use sluice_model::event::{KeptnEvent, ResultType, TaskEventKind};
 use sluice_store::Store;
 
 use crate::bus::Bus;
@@ -16,9 +17,6 @@ use crate::services::feed::Feed;
 
 /// The `source` of the events this service sends.
 pub const SOURCE: &str = "approval-service";
-
-/// The event this service answers.
-const APPROVAL_TRIGGERED: &str = "sh.keptn.event.approval.triggered";
 
 /// Subscribes to the bus now and answers approvals in a background task.
 pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>) {
@@ -113,6 +111,7 @@ pub fn decide(data: &Value) -> (ResultType, ApprovalStrategy, Decision) {
 pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
     let data = triggered.data.clone().unwrap_or(Value::Null);
     let (result, strategy, decision) = decide(&data);
+    let answer = |kind, data| super::answer_task(triggered, SOURCE, "approval", kind, data);
     let base = |status: &str, result: Option<&str>, message: String| {
         let mut d = json!({
             "project": data.get("project").cloned().unwrap_or(Value::Null),
@@ -130,8 +129,7 @@ pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
         d
     };
     let mut out = vec![answer(
-        triggered,
-        "started",
+        TaskEventKind::Started,
         base(
             "succeeded",
             None,
@@ -140,13 +138,11 @@ pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
     )];
     match decision {
         Decision::Approve => out.push(answer(
-            triggered,
-            "finished",
+            TaskEventKind::Finished,
             base("succeeded", Some("pass"), String::new()),
         )),
         Decision::Decline => out.push(answer(
-            triggered,
-            "finished",
+            TaskEventKind::Finished,
             base(
                 "succeeded",
                 Some("fail"),
@@ -156,17 +152,6 @@ pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
         Decision::Manual => {}
     }
     out
-}
-
-fn answer(triggered: &KeptnEvent, kind: &str, data: Value) -> KeptnEvent {
-    let what = format!("approval.{kind}");
-    super::answer(
-        triggered,
-        SOURCE,
-        &format!("sh.keptn.event.{what}"),
-        &what,
-        data,
-    )
 }
 
 #[cfg(test)]

@@ -26,6 +26,10 @@ use sluice_model::evaluation::{
 use sluice_model::event::data::{
     EvaluationTriggeredEventData, GetSliRequest, GetSliTriggeredEventData, SliFilter,
 };
+use sluice_model::event::kind::{
+    EVALUATION_FINISHED, EVALUATION_STARTED, EVALUATION_TRIGGERED, GET_SLI_FINISHED,
+    GET_SLI_TRIGGERED, MONITORING_CONFIGURE_TYPE,
+};
 use sluice_model::event::time::evaluation_window;
 use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType, Timestamp};
 use sluice_model::slo::Slo;
@@ -35,21 +39,12 @@ use sluice_store::{FieldFilter, Store, TypeQuery};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::monitoring;
-use super::sli_provider::{GET_SLI_FINISHED, GET_SLI_TRIGGERED};
 use crate::bus::{Bus, Cancel};
 use crate::clock;
 use crate::driver::DriverHandle;
 
 /// The `source` of the events the lighthouse sends (and of the history it compares with).
 pub const SOURCE: &str = "lighthouse-service";
-/// The task event that starts an evaluation.
-pub const EVALUATION_TRIGGERED: &str = "sh.keptn.event.evaluation.triggered";
-/// The acknowledgement.
-pub const EVALUATION_STARTED: &str = "sh.keptn.event.evaluation.started";
-/// The result.
-pub const EVALUATION_FINISHED: &str = "sh.keptn.event.evaluation.finished";
-/// Keptn's legacy event that sets a project's SLI provider.
-pub const MONITORING_CONFIGURE: &str = "sh.keptn.event.monitoring.configure";
 /// Where the SLO lives (service level of a stage).
 pub const SLO_URI: &str = "slo.yaml";
 /// Keptn's message when the event has no usable window.
@@ -363,7 +358,7 @@ impl Lighthouse {
                 }
                 Ok(())
             }
-            Some(MONITORING_CONFIGURE) => {
+            Some(MONITORING_CONFIGURE_TYPE) => {
                 match monitoring::apply_configure_event(&self.store, event).await {
                     Ok(Some(c)) => {
                         tracing::info!(provider = %c.provider, "SLI provider configured by monitoring.configure")

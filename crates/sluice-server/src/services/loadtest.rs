@@ -117,7 +117,9 @@ mod tests {
     use serde_json::json;
     use sluice_model::event::ResultType;
 
-    use crate::services::sli_provider::{self, GET_SLI_TRIGGERED};
+    use sluice_model::event::kind::GET_SLI_TRIGGERED;
+
+    use crate::services::sli_provider;
 
     fn summary(start: &str, end: &str, requests: u64, failures: u64, p95: f64) -> LoadSummary {
         serde_json::from_value(json!({

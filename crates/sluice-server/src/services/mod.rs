@@ -49,6 +49,20 @@ pub fn answer(
     }
 }
 
+/// The `<task>.<kind>` answer to the task event `triggered` (`<task>.triggered`), as
+/// [`answer`] builds it, with the id derived from `<task>.<kind>`.
+pub fn answer_task(
+    triggered: &KeptnEvent,
+    source: &str,
+    task: &str,
+    kind: TaskEventKind,
+    data: Value,
+) -> KeptnEvent {
+    let what = format!("{task}.{}", kind.as_str());
+    let event_type = EventType::task(task, kind).to_string();
+    answer(triggered, source, &event_type, &what, data)
+}
+
 /// When [`guard`] answers a task whose handling failed.
 #[derive(Debug, Clone, Copy)]
 pub enum Claim<'a> {
@@ -139,14 +153,14 @@ pub async fn guard<F, E>(
         answer(
             triggered,
             source,
-            &format!("sh.keptn.event.{task}.started"),
+            &EventType::task_started(&task).to_string(),
             &started_what,
             started,
         ),
         answer(
             triggered,
             source,
-            &format!("sh.keptn.event.{task}.finished"),
+            &EventType::task_finished(&task).to_string(),
             &format!("{answer_prefix}.finished"),
             data,
         ),

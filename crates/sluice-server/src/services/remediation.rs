@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use sluice_model::diagnostic::Severity;
-use sluice_model::event::KeptnEvent;
 use sluice_model::event::data::GetActionTriggeredEventData;
+use sluice_model::event::kind::GET_ACTION_TRIGGERED;
+use sluice_model::event::{KeptnEvent, TaskEventKind};
 use sluice_model::remediation::{Remediation, SelectError};
 use sluice_resources::{ResourceError, ResourceStore, Scope};
 use sluice_store::Store;
@@ -32,8 +33,6 @@ use crate::services::feed::Feed;
 
 /// The `source` of the events this service sends (Keptn's service name).
 pub const SOURCE: &str = "remediation-service";
-/// The event this service answers.
-pub const GET_ACTION_TRIGGERED: &str = "sh.keptn.event.get-action.triggered";
 /// Where the remediation file lives (service level of a stage).
 pub const REMEDIATION_URI: &str = "remediation.yaml";
 
@@ -241,6 +240,7 @@ fn parsed(text: &str) -> Result<Remediation, String> {
 pub fn answers(triggered: &KeptnEvent, file: &FileRead) -> Vec<KeptnEvent> {
     let data = triggered.data.clone().unwrap_or(Value::Null);
     let outcome = decide(&data, file);
+    let answer = |kind, data| super::answer_task(triggered, SOURCE, "get-action", kind, data);
     let mut base = Map::new();
     for key in ["project", "stage", "service", "labels"] {
         if let Some(v) = data.get(key) {
@@ -263,20 +263,9 @@ pub fn answers(triggered: &KeptnEvent, file: &FileRead) -> Vec<KeptnEvent> {
         finished.insert("problem".into(), problem.clone());
     }
     vec![
-        answer(triggered, "started", Value::Object(started)),
-        answer(triggered, "finished", Value::Object(finished)),
+        answer(TaskEventKind::Started, Value::Object(started)),
+        answer(TaskEventKind::Finished, Value::Object(finished)),
     ]
-}
-
-fn answer(triggered: &KeptnEvent, kind: &str, data: Value) -> KeptnEvent {
-    let what = format!("get-action.{kind}");
-    super::answer(
-        triggered,
-        SOURCE,
-        &format!("sh.keptn.event.{what}"),
-        &what,
-        data,
-    )
 }
 
 #[cfg(test)]

@@ -11,17 +11,12 @@ use std::sync::Arc;
 use serde_json::Value;
 use sluice_model::evaluation::SliResult;
 use sluice_model::event::data::{GetSliFinishedEventData, GetSliResult, GetSliTriggeredEventData};
+use sluice_model::event::kind::{GET_SLI_FINISHED, GET_SLI_STARTED, GET_SLI_TRIGGERED};
 use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::driver::DriverHandle;
 
-/// Type of a request for SLI values.
-pub const GET_SLI_TRIGGERED: &str = "sh.keptn.event.get-sli.triggered";
-/// Type of the acknowledgement.
-pub const GET_SLI_STARTED: &str = "sh.keptn.event.get-sli.started";
-/// Type of the answer with the values.
-pub const GET_SLI_FINISHED: &str = "sh.keptn.event.get-sli.finished";
 /// Result message when every indicator failed (prometheus-service's text).
 pub const ALL_FAILED_MESSAGE: &str = "unable to retrieve metrics";
 

@@ -497,7 +497,7 @@ async fn monitoring_configure_event_sets_the_provider() {
     create_project(&app, "shop", &["dev"], &["carts"]).await;
     let mut rx = app.bus.subscribe();
     let e = event(
-        MONITORING_CONFIGURE,
+        MONITORING_CONFIGURE_TYPE,
         &crate::ids::fresh(),
         None,
         json!({"type": "prometheus", "project": "shop", "service": "carts"}),

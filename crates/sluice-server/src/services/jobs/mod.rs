@@ -1056,7 +1056,7 @@ impl JobExecutor {
         let event = super::answer(
             h.event,
             SOURCE,
-            &format!("sh.keptn.event.{task}.{kind}"),
+            &EventType::task(task, TaskEventKind::from(kind)).to_string(),
             &format!("job-executor.{kind}"),
             data,
         );
