@@ -27,31 +27,14 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>) {
         Some(APPROVAL_TRIGGERED),
         SOURCE,
     );
-    tokio::spawn(run(feed, driver));
-}
-
-/// Runs until the bus closes.
-async fn run(mut feed: Feed, driver: DriverHandle) {
-    while let Some(event) = feed.recv().await {
-        if event.event_type.as_deref() == Some(APPROVAL_TRIGGERED) {
-            let (d, e) = (driver.clone(), event.clone());
-            let work = async move {
-                for answer in answers(&e) {
-                    d.submit(answer).await?;
-                }
-                Ok::<(), crate::driver::Error>(())
-            };
-            super::guard(
-                &driver,
-                &event,
-                SOURCE,
-                "approval",
-                super::Claim::Always,
-                work,
-            )
-            .await;
-        }
-    }
+    tokio::spawn(super::answer_each(
+        feed,
+        driver,
+        APPROVAL_TRIGGERED,
+        SOURCE,
+        "approval",
+        |e| async move { answers(&e) },
+    ));
 }
 
 /// The decision for an `approval.triggered` event, following Keptn's approval-service.

@@ -45,32 +45,21 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>, resources: Arc<
         Some(GET_ACTION_TRIGGERED),
         SOURCE,
     );
-    tokio::spawn(run(feed, driver, resources));
-}
-
-/// Runs until the bus closes.
-async fn run(mut feed: Feed, driver: DriverHandle, resources: Arc<ResourceStore>) {
-    while let Some(event) = feed.recv().await {
-        if event.event_type.as_deref() == Some(GET_ACTION_TRIGGERED) {
-            let (d, e, r) = (driver.clone(), event.clone(), resources.clone());
-            let work = async move {
-                let file = read_file(&r, &e).await;
-                for answer in answers(&e, &file) {
-                    d.submit(answer).await?;
-                }
-                Ok::<(), crate::driver::Error>(())
-            };
-            super::guard(
-                &driver,
-                &event,
-                SOURCE,
-                "get-action",
-                super::Claim::Always,
-                work,
-            )
-            .await;
+    let answer = move |e: Arc<KeptnEvent>| {
+        let r = resources.clone();
+        async move {
+            let file = read_file(&r, &e).await;
+            answers(&e, &file)
         }
-    }
+    };
+    tokio::spawn(super::answer_each(
+        feed,
+        driver,
+        GET_ACTION_TRIGGERED,
+        SOURCE,
+        "get-action",
+        answer,
+    ));
 }
 
 /// What reading `remediation.yaml` gave.
