@@ -93,10 +93,12 @@ impl Verdict {
     /// How the shipyard-controller counts the result of one `.finished` event (see
     /// [`ResultType::counts_as_fail_when_finished`]).
     pub fn of_finished(result: &ResultType) -> Verdict {
-        match result {
-            ResultType::Pass => Verdict::Pass,
-            ResultType::Warning => Verdict::Warning,
-            _ => Verdict::Fail,
+        if result.counts_as_fail_when_finished() {
+            Verdict::Fail
+        } else if *result == ResultType::Warning {
+            Verdict::Warning
+        } else {
+            Verdict::Pass
         }
     }
 
@@ -444,7 +446,7 @@ go_struct! {
         /// `end`
         pub end: String,
         /// `indicatorValues` (omitempty), written as the providers send them (see
-        /// [`provided_values`]).
+        /// `provided_values`).
         #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "provided_values")]
         pub indicator_values: Vec<SliResult> = "indicatorValues",
     }
