@@ -214,12 +214,12 @@ pub struct TaskEvent {
     pub kind: TaskEventPhase,
     /// `source` of the event.
     pub source: String,
-    /// `data.result` as sent (may be empty).
+    /// `data.result` as sent (may be unset or an unknown spelling).
     #[serde(default)]
-    pub result: String,
-    /// `data.status` as sent (may be empty).
+    pub result: ResultType,
+    /// `data.status` as sent (may be unset or an unknown spelling).
     #[serde(default)]
-    pub status: String,
+    pub status: StatusType,
     /// `data.message` as sent.
     #[serde(default)]
     pub message: String,
@@ -316,15 +316,11 @@ impl CurrentTask {
             .iter()
             .filter(|e| e.kind == TaskEventPhase::Finished)
             .collect();
-        let statuses: Vec<StatusType> = finished
-            .iter()
-            .map(|e| StatusType::from(e.status.as_str()))
-            .collect();
-        let mut status = if statuses.contains(&StatusType::Errored) {
+        let mut status = if finished.iter().any(|e| e.status == StatusType::Errored) {
             TaskStatus::Errored
-        } else if statuses.contains(&StatusType::Aborted) {
+        } else if finished.iter().any(|e| e.status == StatusType::Aborted) {
             TaskStatus::Aborted
-        } else if statuses.iter().all(|s| *s == StatusType::Succeeded) {
+        } else if finished.iter().all(|e| e.status == StatusType::Succeeded) {
             TaskStatus::Succeeded
         } else {
             TaskStatus::Unknown
@@ -332,7 +328,7 @@ impl CurrentTask {
         // Worst wins; an empty, absent or unknown result counts as fail.
         let mut result = finished
             .iter()
-            .map(|e| Verdict::of_finished(&ResultType::from(e.result.as_str())))
+            .map(|e| Verdict::of_finished(&e.result))
             .max()
             .unwrap_or(Verdict::Pass);
         if status == TaskStatus::Unknown {
@@ -502,6 +498,7 @@ impl SequenceExecution {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn ev(kind: TaskEventPhase, result: &str, status: &str) -> TaskEvent {
         TaskEvent {
@@ -534,6 +531,19 @@ mod tests {
             .collect();
         let c = task(events).aggregate();
         (c.result, c.status)
+    }
+
+    #[test]
+    fn recorded_results_and_statuses_persist_as_sent() {
+        let e = ev(TaskEventPhase::Finished, "failed", "");
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            (&json["result"], &json["status"]),
+            (&json!("failed"), &json!(""))
+        );
+        let back: TaskEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back.result, ResultType::Other("failed".into()));
+        assert_eq!(back.status, StatusType::Unset);
     }
 
     #[test]

@@ -512,8 +512,8 @@ impl Engine {
         let record = TaskEvent {
             kind: phase,
             source: ev.source.clone().unwrap_or_default(),
-            result: data.result.as_str().to_string(),
-            status: data.status.as_str().to_string(),
+            result: data.result.clone(),
+            status: data.status.clone(),
             message: data.message.clone(),
             received_at: env.now,
             properties: match phase {
