@@ -27,11 +27,13 @@ use sluice_model::event::data::{
     EvaluationTriggeredEventData, GetSliRequest, GetSliTriggeredEventData, SliFilter,
 };
 use sluice_model::event::kind::{
-    EVALUATION_FINISHED, EVALUATION_STARTED, EVALUATION_TRIGGERED, GET_SLI_FINISHED,
-    GET_SLI_TRIGGERED, MONITORING_CONFIGURE_TYPE,
+    EVALUATION_FINISHED, EVALUATION_TRIGGERED, GET_SLI_FINISHED, GET_SLI_TRIGGERED,
+    MONITORING_CONFIGURE_TYPE,
 };
 use sluice_model::event::time::evaluation_window;
-use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType, Timestamp};
+use sluice_model::event::{
+    EventData, KeptnEvent, ResultType, StatusType, TaskEventKind, Timestamp,
+};
 use sluice_model::slo::Slo;
 use sluice_resources::{ResourceError, ResourceStore, Scope};
 use sluice_slo::{EvaluationInput, PreviousEvaluation};
@@ -387,11 +389,11 @@ impl Lighthouse {
             ..scope_of(&base)
         };
         self.driver
-            .submit(super::answer(
+            .submit(super::answer_task(
                 triggered,
                 SOURCE,
-                EVALUATION_STARTED,
-                "evaluation.started",
+                "evaluation",
+                TaskEventKind::Started,
                 started.to_data(),
             ))
             .await?;
@@ -493,11 +495,11 @@ impl Lighthouse {
         data: &EvaluationFinishedEventData,
     ) -> Result<(), Error> {
         let triggered_id = triggered.id.clone().unwrap_or_default();
-        let event = super::answer(
+        let event = super::answer_task(
             triggered,
             SOURCE,
-            EVALUATION_FINISHED,
-            "evaluation.finished",
+            "evaluation",
+            TaskEventKind::Finished,
             data.to_data(),
         );
         // Forgotten first, so nobody sees the result while it still looks pending; should

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use sluice_model::evaluation::SliResult;
 use sluice_model::event::data::{GetSliFinishedEventData, GetSliResult, GetSliTriggeredEventData};
-use sluice_model::event::kind::{GET_SLI_FINISHED, GET_SLI_STARTED, GET_SLI_TRIGGERED};
-use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType};
+use sluice_model::event::kind::GET_SLI_TRIGGERED;
+use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType, TaskEventKind};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::driver::DriverHandle;
@@ -107,13 +107,7 @@ pub fn started(request: &SliRequest, source: &str) -> KeptnEvent {
         status: StatusType::Succeeded,
         ..base(request)
     };
-    answer(
-        request,
-        source,
-        GET_SLI_STARTED,
-        "get-sli.started",
-        data.to_data(),
-    )
+    answer(request, source, TaskEventKind::Started, data.to_data())
 }
 
 /// The `get-sli.finished` answer for an outcome.
@@ -140,13 +134,7 @@ pub fn finished(request: &SliRequest, source: &str, outcome: SliOutcome) -> Kept
             indicator_values: values,
         },
     };
-    answer(
-        request,
-        source,
-        GET_SLI_FINISHED,
-        "get-sli.finished",
-        data.to_data(),
-    )
+    answer(request, source, TaskEventKind::Finished, data.to_data())
 }
 
 fn base(request: &SliRequest) -> EventData {
@@ -160,8 +148,8 @@ fn base(request: &SliRequest) -> EventData {
     }
 }
 
-fn answer(request: &SliRequest, source: &str, ty: &str, what: &str, data: Value) -> KeptnEvent {
-    super::answer(&request.event, source, ty, what, data)
+fn answer(request: &SliRequest, source: &str, kind: TaskEventKind, data: Value) -> KeptnEvent {
+    super::answer_task(&request.event, source, "get-sli", kind, data)
 }
 
 /// Answers one request: started, fetch, finished.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sluice_model::event::KeptnEvent;
+use sluice_model::event::kind::EVALUATION_STARTED;
 use sluice_resources::{Scope, Upload};
 use sluice_store::{Changes, NewEvent, ProjectRecord};
 use tokio::sync::broadcast;
