@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, EventData, IndicatorStatus, ResultType,
-    SliEvaluationResult, SliResult, SliTarget, StatusType,
+    EvaluationDetails, EvaluationFinishedEventData, EventData, GetSliFinishedEventData,
+    IndicatorStatus, ResultType, SliEvaluationResult, SliResult, SliTarget, StatusType,
 };
 use sluice_model::slo::{CriteriaSet, Criterion, CriterionError, Objective, Slo};
 
@@ -69,6 +69,26 @@ impl Default for EvaluationInput<'_> {
             previous: &[],
             time_start: "",
             time_end: "",
+        }
+    }
+}
+
+impl<'a> EvaluationInput<'a> {
+    /// The input for the values of a `get-sli.finished` event: its scope, labels, values,
+    /// status, result, message and window; no SLO and no previous evaluations yet.
+    pub fn of_get_sli(sli: &'a GetSliFinishedEventData) -> Self {
+        EvaluationInput {
+            project: &sli.base.project,
+            stage: &sli.base.stage,
+            service: &sli.base.service,
+            labels: Some(&sli.base.labels),
+            indicator_values: &sli.get_sli.indicator_values,
+            get_sli_status: &sli.base.status,
+            get_sli_result: &sli.base.result,
+            get_sli_message: &sli.base.message,
+            time_start: &sli.get_sli.start,
+            time_end: &sli.get_sli.end,
+            ..EvaluationInput::default()
         }
     }
 }

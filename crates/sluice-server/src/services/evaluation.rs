@@ -599,16 +599,10 @@ impl Lighthouse {
             project: &pending.project,
             stage: &pending.stage,
             service: &pending.service,
-            labels: Some(&sli.base.labels),
             slo: parsed,
             slo_file: bytes,
-            indicator_values: &sli.get_sli.indicator_values,
-            get_sli_status: &sli.base.status,
-            get_sli_result: &sli.base.result,
-            get_sli_message: &sli.base.message,
             previous: &previous,
-            time_start: &sli.get_sli.start,
-            time_end: &sli.get_sli.end,
+            ..EvaluationInput::of_get_sli(sli)
         }))
     }
 

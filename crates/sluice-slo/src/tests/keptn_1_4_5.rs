@@ -803,19 +803,10 @@ fn run_case(case: &Case) -> String {
         })
         .collect();
     let out = evaluate(&EvaluationInput {
-        project: &sli.base.project,
-        stage: &sli.base.stage,
-        service: &sli.base.service,
-        labels: Some(&sli.base.labels),
         slo: slo.as_ref(),
         slo_file: case.slo.as_bytes(),
-        indicator_values: &sli.get_sli.indicator_values,
-        get_sli_status: &sli.base.status,
-        get_sli_result: &sli.base.result,
-        get_sli_message: &sli.base.message,
         previous: &previous,
-        time_start: &sli.get_sli.start,
-        time_end: &sli.get_sli.end,
+        ..EvaluationInput::of_get_sli(&sli)
     });
     serde_json::to_string(&out).unwrap()
 }
