@@ -9,8 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sluice_model::event::data::Verdict;
 use sluice_model::event::{GoDuration, ResultType, StatusType, Timestamp};
-use sluice_model::shipyard::{self, SequenceResult};
+use sluice_model::shipyard;
 
 use crate::merge::merge;
 
@@ -87,38 +88,6 @@ impl SequenceState {
 impl fmt::Display for SequenceState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.wire())
-    }
-}
-
-/// The aggregated result of a task (always one of Keptn's three results).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TaskResult {
-    /// `pass`
-    Pass,
-    /// `warning`
-    Warning,
-    /// `fail`
-    Fail,
-}
-
-impl TaskResult {
-    /// The event field value.
-    pub fn to_result_type(self) -> ResultType {
-        match self {
-            TaskResult::Pass => ResultType::Pass,
-            TaskResult::Warning => ResultType::Warning,
-            TaskResult::Fail => ResultType::Fail,
-        }
-    }
-
-    /// The same result as used for `triggeredOn` chaining.
-    pub fn to_sequence_result(self) -> SequenceResult {
-        match self {
-            TaskResult::Pass => SequenceResult::Pass,
-            TaskResult::Warning => SequenceResult::Warning,
-            TaskResult::Fail => SequenceResult::Fail,
-        }
     }
 }
 
@@ -245,12 +214,12 @@ pub struct TaskEvent {
     pub kind: TaskEventPhase,
     /// `source` of the event.
     pub source: String,
-    /// `data.result` as sent (may be empty).
+    /// `data.result` as sent (may be unset or an unknown spelling).
     #[serde(default)]
-    pub result: String,
-    /// `data.status` as sent (may be empty).
+    pub result: ResultType,
+    /// `data.status` as sent (may be unset or an unknown spelling).
     #[serde(default)]
-    pub status: String,
+    pub status: StatusType,
     /// `data.message` as sent.
     #[serde(default)]
     pub message: String,
@@ -347,31 +316,27 @@ impl CurrentTask {
             .iter()
             .filter(|e| e.kind == TaskEventPhase::Finished)
             .collect();
-        let mut status = if finished.iter().any(|e| e.status == "errored") {
+        let mut status = if finished.iter().any(|e| e.status == StatusType::Errored) {
             TaskStatus::Errored
-        } else if finished.iter().any(|e| e.status == "aborted") {
+        } else if finished.iter().any(|e| e.status == StatusType::Aborted) {
             TaskStatus::Aborted
-        } else if finished.iter().all(|e| e.status == "succeeded") {
+        } else if finished.iter().all(|e| e.status == StatusType::Succeeded) {
             TaskStatus::Succeeded
         } else {
             TaskStatus::Unknown
         };
-        let mut result = if finished
+        // Worst wins; an empty, absent or unknown result counts as fail.
+        let mut result = finished
             .iter()
-            .any(|e| e.result != "pass" && e.result != "warning")
-        {
-            TaskResult::Fail
-        } else if finished.iter().any(|e| e.result == "warning") {
-            TaskResult::Warning
-        } else {
-            TaskResult::Pass
-        };
+            .map(|e| Verdict::of_finished(&e.result))
+            .max()
+            .unwrap_or(Verdict::Pass);
         if status == TaskStatus::Unknown {
-            result = TaskResult::Fail;
+            result = Verdict::Fail;
         }
         if finished.is_empty() {
             status = TaskStatus::Unknown;
-            result = TaskResult::Fail;
+            result = Verdict::Fail;
         }
         let mut properties = Value::Null;
         for e in &finished {
@@ -402,7 +367,7 @@ pub struct CompletedTask {
     /// Id of its `.triggered` event.
     pub triggered_id: String,
     /// Aggregated result.
-    pub result: TaskResult,
+    pub result: Verdict,
     /// Aggregated status.
     pub status: TaskStatus,
     /// `message` of the last `.finished` event.
@@ -416,7 +381,7 @@ pub struct CompletedTask {
 impl CompletedTask {
     /// A failed result or errored status ends the sequence.
     pub fn ends_sequence(&self) -> bool {
-        self.result == TaskResult::Fail || self.status == TaskStatus::Errored
+        self.result == Verdict::Fail || self.status == TaskStatus::Errored
     }
 }
 
@@ -425,7 +390,7 @@ impl CompletedTask {
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     /// Result reported in `<stage>.<sequence>.finished`.
-    pub result: TaskResult,
+    pub result: Verdict,
     /// Status reported in `<stage>.<sequence>.finished`.
     pub status: TaskStatus,
     /// Message reported in `<stage>.<sequence>.finished`.
@@ -533,6 +498,7 @@ impl SequenceExecution {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn ev(kind: TaskEventPhase, result: &str, status: &str) -> TaskEvent {
         TaskEvent {
@@ -558,7 +524,7 @@ mod tests {
         }
     }
 
-    fn agg(pairs: &[(&str, &str)]) -> (TaskResult, TaskStatus) {
+    fn agg(pairs: &[(&str, &str)]) -> (Verdict, TaskStatus) {
         let events = pairs
             .iter()
             .map(|(r, s)| ev(TaskEventPhase::Finished, r, s))
@@ -568,9 +534,22 @@ mod tests {
     }
 
     #[test]
+    fn recorded_results_and_statuses_persist_as_sent() {
+        let e = ev(TaskEventPhase::Finished, "failed", "");
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            (&json["result"], &json["status"]),
+            (&json!("failed"), &json!(""))
+        );
+        let back: TaskEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back.result, ResultType::Other("failed".into()));
+        assert_eq!(back.status, StatusType::Unset);
+    }
+
+    #[test]
     fn worst_result_and_status_win() {
-        use TaskResult as R;
         use TaskStatus as S;
+        use Verdict as R;
         assert_eq!(agg(&[("pass", "succeeded")]), (R::Pass, S::Succeeded));
         assert_eq!(
             agg(&[("pass", "succeeded"), ("warning", "succeeded")]),

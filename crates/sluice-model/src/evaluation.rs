@@ -7,14 +7,16 @@
 //! `indicatorResults` is written as `null` when Go had a nil slice (nothing appended);
 //! `passTargets` and `warningTargets` keep Go's difference between a nil slice (`null`) and an
 //! empty one (`[]`), because the lighthouse produced both; whole numbers are written without a
-//! fraction (`100`, not `100.0`) as Go's `encoding/json` does. Deserialisation is lenient (every field
-//! has a default, unknown wire strings are kept) so stored events of any Keptn version load.
+//! fraction (`100`, not `100.0`) as Go's `encoding/json` does. Reading follows Go's
+//! `encoding/json`, as Keptn's lighthouse does (the structs are declared with the event
+//! payloads' `go_struct!`): missing and `null` fields are zero, keys fold case, unknown wire
+//! strings are kept, so stored events of any Keptn version load.
 
-use std::collections::BTreeMap;
+use serde::{Serialize, Serializer};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-pub use crate::event::data::{ResultType, StatusType};
+use crate::event::data::payload;
+pub use crate::event::data::{EventData, GetSliFinishedEventData, ResultType, StatusType};
+use crate::event::decode::{go_string, go_struct};
 use crate::wire::wire_enum;
 
 wire_enum!(
@@ -31,6 +33,8 @@ wire_enum!(
     }
 );
 
+go_string!(IndicatorStatus);
+
 /// Serialises an `f64` the way Go's `encoding/json` writes whole numbers (no `.0`).
 pub fn go_f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     if v.fract() == 0.0 && v.abs() < 9.0e15 {
@@ -38,22 +42,6 @@ pub fn go_f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     } else {
         s.serialize_f64(*v)
     }
-}
-
-fn null_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or_default())
-}
-
-fn null_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
-}
-
-fn null_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    Ok(Option::<bool>::deserialize(d)?.unwrap_or_default())
-}
-
-fn null_vec<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
-    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Writes an empty list as `null` (Go's nil slice).
@@ -65,257 +53,99 @@ fn nil_if_empty<S: Serializer, T: Serialize>(v: &[T], s: S) -> Result<S::Ok, S::
     }
 }
 
-/// One SLI value as delivered by an SLI provider (`get-sli.finished` `indicatorValues[]`)
-/// and as echoed in evaluation results.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct SliResult {
-    /// SLI name.
-    #[serde(default, deserialize_with = "null_string")]
-    pub metric: String,
-    /// Measured value.
-    #[serde(default, serialize_with = "go_f64", deserialize_with = "null_f64")]
-    pub value: f64,
-    /// Aggregate of previous values the criteria were compared with (set by lighthouse).
-    #[serde(
-        rename = "comparedValue",
-        default,
-        serialize_with = "go_f64",
-        deserialize_with = "null_f64"
-    )]
-    pub compared_value: f64,
-    /// Whether the provider could compute the value.
-    #[serde(default, deserialize_with = "null_bool")]
-    pub success: bool,
-    /// Error message of the provider (omitted when empty).
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub message: String,
-}
-
-/// One evaluated criterion.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct SliTarget {
-    /// The criterion as written in the SLO.
-    #[serde(default, deserialize_with = "null_string")]
-    pub criteria: String,
-    /// The computed threshold.
-    #[serde(
-        rename = "targetValue",
-        default,
-        serialize_with = "go_f64",
-        deserialize_with = "null_f64"
-    )]
-    pub target_value: f64,
-    /// Whether the criterion was not met.
-    #[serde(default, deserialize_with = "null_bool")]
-    pub violated: bool,
-}
-
-/// The evaluation of one objective.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SliEvaluationResult {
-    /// Score contributed (weight, half the weight, or 0).
-    #[serde(default, serialize_with = "go_f64", deserialize_with = "null_f64")]
-    pub score: f64,
-    /// The SLI value (Go pointer; `null` when absent).
-    #[serde(default)]
-    pub value: Option<SliResult>,
-    /// `displayName` from the SLO.
-    #[serde(rename = "displayName", default, deserialize_with = "null_string")]
-    pub display_name: String,
-    /// Pass targets in SLO order: `None` is Go's nil slice (`null`), `Some(vec![])` an empty
-    /// one (`[]`).
-    #[serde(rename = "passTargets", default)]
-    pub pass_targets: Option<Vec<SliTarget>>,
-    /// Warning targets in SLO order: `None` is Go's nil slice (`null`), `Some(vec![])` an empty
-    /// one (`[]`).
-    #[serde(rename = "warningTargets", default)]
-    pub warning_targets: Option<Vec<SliTarget>>,
-    /// Whether the objective is a key SLI.
-    #[serde(rename = "keySli", default, deserialize_with = "null_bool")]
-    pub key_sli: bool,
-    /// `pass`, `warning`, `fail` or `info`.
-    #[serde(default = "default_indicator_status")]
-    pub status: IndicatorStatus,
-}
-
-fn default_indicator_status() -> IndicatorStatus {
-    IndicatorStatus::Other(String::new())
-}
-
-/// `data.evaluation` of an `evaluation.finished` event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvaluationDetails {
-    /// Start of the evaluated window.
-    #[serde(rename = "timeStart", default, deserialize_with = "null_string")]
-    pub time_start: String,
-    /// End of the evaluated window.
-    #[serde(rename = "timeEnd", default, deserialize_with = "null_string")]
-    pub time_end: String,
-    /// The computed result (a plain string in Go; may be empty, and is always written).
-    #[serde(default)]
-    pub result: ResultType,
-    /// Total score in percent.
-    #[serde(default, serialize_with = "go_f64", deserialize_with = "null_f64")]
-    pub score: f64,
-    /// The SLO file, base64 (raw text in Keptn's errored events).
-    #[serde(rename = "sloFileContent", default, deserialize_with = "null_string")]
-    pub slo_file_content: String,
-    /// Per-objective results (`null` when none).
-    #[serde(
-        rename = "indicatorResults",
-        default,
-        serialize_with = "nil_if_empty",
-        deserialize_with = "null_vec"
-    )]
-    pub indicator_results: Vec<SliEvaluationResult>,
-    /// Ids of the previous evaluations compared with (omitted when empty).
-    #[serde(
-        rename = "comparedEvents",
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_vec"
-    )]
-    pub compared_events: Vec<String>,
-}
-
-impl Default for EvaluationDetails {
-    fn default() -> Self {
-        EvaluationDetails {
-            time_start: String::new(),
-            time_end: String::new(),
-            result: ResultType::Unset,
-            score: 0.0,
-            slo_file_content: String::new(),
-            indicator_results: Vec::new(),
-            compared_events: Vec::new(),
-        }
+go_struct! {
+    /// One SLI value (go-utils `SLIResult`) as delivered by an SLI provider (`get-sli.finished`
+    /// `indicatorValues[]`) and as echoed in evaluation results.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct SliResult {
+        /// SLI name.
+        pub metric: String,
+        /// Measured value.
+        #[serde(serialize_with = "go_f64")]
+        pub value: f64,
+        /// Aggregate of previous values the criteria were compared with (set by lighthouse).
+        #[serde(serialize_with = "go_f64")]
+        pub compared_value: f64 = "comparedValue",
+        /// Whether the provider could compute the value.
+        pub success: bool,
+        /// Error message of the provider (omitted when empty).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub message: String,
     }
 }
 
-/// `data` of an `sh.keptn.event.evaluation.finished` event.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EvaluationFinishedEventData {
-    /// Project.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub project: String,
-    /// Stage.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub stage: String,
-    /// Service.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub service: String,
-    /// Labels (Go map: written with sorted keys, omitted when empty).
-    #[serde(
-        default,
-        skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "null_map"
-    )]
-    pub labels: BTreeMap<String, String>,
-    /// Task status (omitted when unset).
-    #[serde(default, skip_serializing_if = "StatusType::is_unset")]
-    pub status: StatusType,
-    /// Task result (omitted when unset).
-    #[serde(default, skip_serializing_if = "ResultType::is_unset")]
-    pub result: ResultType,
-    /// Message (omitted when empty).
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub message: String,
-    /// The evaluation details.
-    #[serde(default)]
-    pub evaluation: EvaluationDetails,
+go_struct! {
+    /// One evaluated criterion.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct SliTarget {
+        /// The criterion as written in the SLO.
+        pub criteria: String,
+        /// The computed threshold.
+        #[serde(serialize_with = "go_f64")]
+        pub target_value: f64 = "targetValue",
+        /// Whether the criterion was not met.
+        pub violated: bool,
+    }
 }
 
-fn null_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    Ok(Option::<BTreeMap<String, String>>::deserialize(d)?.unwrap_or_default())
+go_struct! {
+    /// The evaluation of one objective.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct SliEvaluationResult {
+        /// Score contributed (weight, half the weight, or 0).
+        #[serde(serialize_with = "go_f64")]
+        pub score: f64,
+        /// The SLI value (Go pointer; `null` when absent).
+        pub value: Option<SliResult>,
+        /// `displayName` from the SLO.
+        pub display_name: String = "displayName",
+        /// Pass targets in SLO order: `None` is Go's nil slice (`null`), `Some(vec![])` an
+        /// empty one (`[]`).
+        pub pass_targets: Option<Vec<SliTarget>> = "passTargets",
+        /// Warning targets in SLO order: `None` is Go's nil slice (`null`), `Some(vec![])` an
+        /// empty one (`[]`).
+        pub warning_targets: Option<Vec<SliTarget>> = "warningTargets",
+        /// Whether the objective is a key SLI.
+        pub key_sli: bool = "keySli",
+        /// `pass`, `warning`, `fail` or `info` (absent reads as the empty `Other`).
+        pub status: IndicatorStatus,
+    }
 }
 
-/// `data["get-sli"]` of a `get-sli.finished` event.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct GetSliFinished {
-    /// Window start.
-    #[serde(default, deserialize_with = "null_string")]
-    pub start: String,
-    /// Window end.
-    #[serde(default, deserialize_with = "null_string")]
-    pub end: String,
-    /// The values (omitted when empty).
-    #[serde(
-        rename = "indicatorValues",
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_vec"
-    )]
-    pub indicator_values: Vec<SliResult>,
+go_struct! {
+    /// `data.evaluation` of an `evaluation.finished` event.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct EvaluationDetails {
+        /// Start of the evaluated window.
+        pub time_start: String = "timeStart",
+        /// End of the evaluated window.
+        pub time_end: String = "timeEnd",
+        /// The computed result (a plain string in Go; may be empty, and is always written).
+        pub result: ResultType,
+        /// Total score in percent.
+        #[serde(serialize_with = "go_f64")]
+        pub score: f64,
+        /// The SLO file, base64 (raw text in Keptn's errored events).
+        pub slo_file_content: String = "sloFileContent",
+        /// Per-objective results (`null` when none).
+        #[serde(serialize_with = "nil_if_empty")]
+        pub indicator_results: Vec<SliEvaluationResult> = "indicatorResults",
+        /// Ids of the previous evaluations compared with (omitted when empty).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub compared_events: Vec<String> = "comparedEvents",
+    }
 }
 
-/// `data` of a `get-sli.finished` event.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct GetSliFinishedEventData {
-    /// Project.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub project: String,
-    /// Stage.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub stage: String,
-    /// Service.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub service: String,
-    /// Labels.
-    #[serde(
-        default,
-        skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "null_map"
-    )]
-    pub labels: BTreeMap<String, String>,
-    /// Status.
-    #[serde(default, skip_serializing_if = "StatusType::is_unset")]
-    pub status: StatusType,
-    /// Result.
-    #[serde(default, skip_serializing_if = "ResultType::is_unset")]
-    pub result: ResultType,
-    /// Message.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        deserialize_with = "null_string"
-    )]
-    pub message: String,
-    /// The SLI values.
-    #[serde(rename = "get-sli", default)]
-    pub get_sli: GetSliFinished,
+go_struct! {
+    /// `data` of an `sh.keptn.event.evaluation.finished` event.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct EvaluationFinishedEventData: EventData {
+        /// The evaluation details.
+        pub evaluation: EvaluationDetails,
+    }
 }
+
+payload!(EvaluationFinishedEventData);
 
 #[cfg(test)]
 mod tests {
@@ -326,7 +156,7 @@ mod tests {
         // Shape of an evaluation.finished data object as stored by Keptn (from its tests).
         let src = r#"{"project":"p","stage":"s","service":"x","status":"succeeded","result":"pass","evaluation":{"timeStart":"a","timeEnd":"b","result":"pass","score":100,"sloFileContent":"Zm9v","indicatorResults":[{"score":1,"value":{"metric":"response_time_p95","value":200,"comparedValue":200,"success":true},"displayName":"","passTargets":[{"criteria":"<=+75%","targetValue":350,"violated":false}],"warningTargets":null,"keySli":false,"status":"pass"},{"score":0,"value":{"metric":"error_rate","value":0.5,"comparedValue":0,"success":false,"message":"boom"},"displayName":"Errors","passTargets":[],"warningTargets":[{"criteria":"<=5","targetValue":5,"violated":true}],"keySli":false,"status":"info"}],"comparedEvents":["id1"]}}"#;
         let data: EvaluationFinishedEventData = serde_json::from_str(src).unwrap();
-        assert_eq!(data.result, ResultType::Pass);
+        assert_eq!(data.base.result, ResultType::Pass);
         assert_eq!(
             data.evaluation.indicator_results[1].status,
             IndicatorStatus::Info
@@ -360,8 +190,8 @@ mod tests {
         let d: EvaluationFinishedEventData =
             serde_json::from_str(r#"{"result":"odd","status":null,"evaluation":{"result":"","indicatorResults":[{"value":null,"status":"weird"}]}}"#)
                 .unwrap();
-        assert_eq!(d.result, ResultType::Other("odd".into()));
-        assert_eq!(d.status, StatusType::Unset);
+        assert_eq!(d.base.result, ResultType::Other("odd".into()));
+        assert_eq!(d.base.status, StatusType::Unset);
         assert_eq!(d.evaluation.result, ResultType::Unset);
         assert_eq!(d.evaluation.indicator_results[0].status.as_str(), "weird");
         assert!(d.evaluation.indicator_results[0].value.is_none());
@@ -375,8 +205,8 @@ mod tests {
             r#"{"status":"","result":"","evaluation":{"result":""}}"#,
         ] {
             let d: EvaluationFinishedEventData = serde_json::from_str(src).unwrap();
-            assert_eq!(d.status, StatusType::Unset, "{src}");
-            assert_eq!(d.result, ResultType::Unset, "{src}");
+            assert_eq!(d.base.status, StatusType::Unset, "{src}");
+            assert_eq!(d.base.result, ResultType::Unset, "{src}");
             assert_eq!(d.evaluation.result, ResultType::Unset, "{src}");
             // Top-level status/result are omitempty; evaluation.result is always written.
             assert_eq!(
@@ -386,8 +216,8 @@ mod tests {
         }
         let d: GetSliFinishedEventData =
             serde_json::from_str(r#"{"status":"Succeeded","result":null}"#).unwrap();
-        assert_eq!(d.status, StatusType::Other("Succeeded".into()));
-        assert_eq!(d.result, ResultType::Unset);
+        assert_eq!(d.base.status, StatusType::Other("Succeeded".into()));
+        assert_eq!(d.base.result, ResultType::Unset);
         assert_eq!(
             serde_json::to_string(&d).unwrap(),
             r#"{"status":"Succeeded","get-sli":{"start":"","end":""}}"#
@@ -401,6 +231,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.get_sli.indicator_values[0].value, 1.5);
-        assert_eq!(d.result, ResultType::Fail);
+        assert_eq!(d.base.result, ResultType::Fail);
     }
 }

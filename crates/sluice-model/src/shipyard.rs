@@ -14,8 +14,6 @@
 //! [`Shipyard::sequences_triggered_by`](crate::shipyard::Shipyard::sequences_triggered_by) (Keptn's `GetTaskSequencesByTrigger`).
 
 use std::borrow::Cow;
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -23,6 +21,7 @@ use serde::Serialize;
 use crate::Parsed;
 use crate::diagnostic::{Diagnostics, FieldPath, Pos, Severity};
 use crate::duration;
+pub use crate::event::data::Verdict;
 use crate::names;
 use crate::yaml::{self, MapReader, Node};
 
@@ -191,51 +190,6 @@ pub struct Task {
     pub properties: serde_json::Value,
 }
 
-/// The result of a finished sequence, as used for chaining.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SequenceResult {
-    /// `pass`
-    Pass,
-    /// `warning`
-    Warning,
-    /// `fail`
-    Fail,
-}
-
-impl SequenceResult {
-    /// The wire string (`pass`, `warning`, `fail`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SequenceResult::Pass => "pass",
-            SequenceResult::Warning => "warning",
-            SequenceResult::Fail => "fail",
-        }
-    }
-}
-
-impl fmt::Display for SequenceResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A string that is not `pass`, `warning` or `fail`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown result `{0}` (expected pass, warning or fail)")]
-pub struct UnknownResult(pub String);
-
-impl FromStr for SequenceResult {
-    type Err = UnknownResult;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "pass" => Ok(SequenceResult::Pass),
-            "warning" => Ok(SequenceResult::Warning),
-            "fail" => Ok(SequenceResult::Fail),
-            other => Err(UnknownResult(other.to_owned())),
-        }
-    }
-}
-
 /// A sequence to start because another one finished: the stage it belongs to and its
 /// definition.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -271,7 +225,7 @@ impl Shipyard {
         &self,
         stage: &str,
         sequence: &str,
-        result: SequenceResult,
+        result: Verdict,
         last_task: &str,
     ) -> Vec<NextSequence<'_>> {
         let event = format!("{stage}.{sequence}.finished");
@@ -1292,7 +1246,7 @@ fn cross_check(shipyard: &Shipyard, ctx: &mut Ctx) {
                     .hint("only `result` and `<task>.result` (for the last task that ran) are compared");
                 continue;
             }
-            if value.parse::<SequenceResult>().is_err() {
+            if value.parse::<Verdict>().is_err() {
                 let d = ctx.diags.warning(
                     *value_pos,
                     &mpath,
@@ -1750,7 +1704,7 @@ spec:
 ")
     }
 
-    fn fired(s: &Shipyard, stage: &str, seq: &str, r: SequenceResult, last: &str) -> Vec<String> {
+    fn fired(s: &Shipyard, stage: &str, seq: &str, r: Verdict, last: &str) -> Vec<String> {
         s.sequences_triggered_by(stage, seq, r, last)
             .iter()
             .map(|n| format!("{}.{}", n.stage.name, n.sequence.name))
@@ -1760,7 +1714,7 @@ spec:
     #[test]
     fn no_selector_fires_on_pass_and_warning_in_parallel() {
         let s = chain_shipyard();
-        use SequenceResult::*;
+        use Verdict::*;
         assert_eq!(
             fired(&s, "dev", "delivery", Pass, "evaluation"),
             ["prod-a.delivery", "prod-b.delivery"]
@@ -1776,7 +1730,7 @@ spec:
     #[test]
     fn result_selector() {
         let s = chain_shipyard();
-        use SequenceResult::*;
+        use Verdict::*;
         assert_eq!(
             fired(&s, "prod-a", "delivery", Fail, "deployment"),
             ["prod-a.rollback"]
@@ -1788,7 +1742,7 @@ spec:
     #[test]
     fn task_result_selector_only_matches_the_last_task() {
         let s = chain_shipyard();
-        use SequenceResult::*;
+        use Verdict::*;
         // The remediation loop: evaluation failed -> retrigger; get-action failed -> stop.
         assert_eq!(
             fired(&s, "prod-a", "remediation", Fail, "evaluation"),
@@ -1809,13 +1763,10 @@ spec:
             "apiVersion: spec.keptn.sh/0.2.3\nkind: Shipyard\nmetadata: {name: x}\nspec:\n  stages:\n  - name: dev\n    sequences:\n    - name: a\n      tasks: [{name: t}]\n    - name: b\n      triggeredOn: [{event: dev.a.finished}, {event: dev.a.finished, selector: {match: {result: pass}}}]\n      tasks: [{name: t}]\n",
         );
         assert_eq!(
-            fired(&s, "dev", "a", SequenceResult::Pass, "t"),
+            fired(&s, "dev", "a", Verdict::Pass, "t"),
             ["dev.b", "dev.b"]
         );
-        assert_eq!(
-            fired(&s, "dev", "a", SequenceResult::Warning, "t"),
-            ["dev.b"]
-        );
+        assert_eq!(fired(&s, "dev", "a", Verdict::Warning, "t"), ["dev.b"]);
     }
 
     #[test]
@@ -1838,14 +1789,10 @@ spec:
 
     #[test]
     fn results_round_trip() {
-        for r in [
-            SequenceResult::Pass,
-            SequenceResult::Warning,
-            SequenceResult::Fail,
-        ] {
-            assert_eq!(r.to_string().parse::<SequenceResult>(), Ok(r));
+        for r in [Verdict::Pass, Verdict::Warning, Verdict::Fail] {
+            assert_eq!(r.to_string().parse::<Verdict>(), Ok(r));
         }
-        assert!("failed".parse::<SequenceResult>().is_err());
+        assert!("failed".parse::<Verdict>().is_err());
     }
 
     #[test]

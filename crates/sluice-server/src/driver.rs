@@ -24,7 +24,7 @@ use sluice_engine::{
     ControlAction, Effect, Engine, EngineConfig, ExecutionId, Input, PauseScope, SequenceExecution,
     Step, TimerKey,
 };
-use sluice_model::event::{KeptnEvent, Timestamp};
+use sluice_model::event::{EventType, KeptnEvent, Timestamp};
 use sluice_model::shipyard::Shipyard;
 use sluice_resources::ResourceStore;
 use sluice_store::{Changes, ExecutionRecord, NewEvent, Store};
@@ -692,7 +692,7 @@ impl Driver {
                 id.clone(),
                 OpenTask {
                     triggered_id: current.triggered_id.clone(),
-                    event_type: format!("sh.keptn.event.{}.triggered", current.name),
+                    event_type: EventType::task_triggered(&current.name).to_string(),
                     project: execution.scope.project.clone(),
                     stage: execution.scope.stage.clone(),
                     service: execution.scope.service.clone(),

@@ -254,8 +254,8 @@ pub fn explain_with_samples(
         warning_threshold: total
             .and_then(|t| t.warning.as_ref())
             .map(|t| t.text.clone()),
-        result: output.result.clone(),
-        message: output.message.clone(),
+        result: output.base.result.clone(),
+        message: output.base.message.clone(),
         points,
         max_points,
     }

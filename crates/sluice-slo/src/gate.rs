@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
-    SliEvaluationResult, SliResult, SliTarget, StatusType,
+    EvaluationDetails, EvaluationFinishedEventData, EventData, GetSliFinishedEventData,
+    IndicatorStatus, ResultType, SliEvaluationResult, SliResult, SliTarget, StatusType,
 };
 use sluice_model::slo::{CriteriaSet, Criterion, CriterionError, Objective, OnMissing, Slo};
 
@@ -74,6 +74,26 @@ impl Default for EvaluationInput<'_> {
     }
 }
 
+impl<'a> EvaluationInput<'a> {
+    /// The input for the values of a `get-sli.finished` event: its scope, labels, values,
+    /// status, result, message and window; no SLO and no previous evaluations yet.
+    pub fn of_get_sli(sli: &'a GetSliFinishedEventData) -> Self {
+        EvaluationInput {
+            project: &sli.base.project,
+            stage: &sli.base.stage,
+            service: &sli.base.service,
+            labels: Some(&sli.base.labels),
+            indicator_values: &sli.get_sli.indicator_values,
+            get_sli_status: &sli.base.status,
+            get_sli_result: &sli.base.result,
+            get_sli_message: &sli.base.message,
+            time_start: &sli.get_sli.start,
+            time_end: &sli.get_sli.end,
+            ..EvaluationInput::default()
+        }
+    }
+}
+
 /// Evaluates like Keptn 1.4.5's lighthouse on `get-sli.finished`
 /// (`processGetSliFinishedEvent` without its IO).
 pub fn evaluate(input: &EvaluationInput<'_>) -> EvaluationFinishedEventData {
@@ -87,13 +107,15 @@ pub fn evaluate_with_samples(
     samples: Samples<'_>,
 ) -> EvaluationFinishedEventData {
     let mut out = EvaluationFinishedEventData {
-        project: input.project.to_owned(),
-        stage: input.stage.to_owned(),
-        service: input.service.to_owned(),
-        labels: input.labels.cloned().unwrap_or_default(),
-        status: StatusType::Succeeded,
-        result: ResultType::Unset,
-        message: String::new(),
+        base: EventData {
+            project: input.project.to_owned(),
+            stage: input.stage.to_owned(),
+            service: input.service.to_owned(),
+            labels: input.labels.cloned().unwrap_or_default(),
+            status: StatusType::Succeeded,
+            result: ResultType::Unset,
+            message: String::new(),
+        },
         evaluation: EvaluationDetails {
             time_start: input.time_start.to_owned(),
             time_end: input.time_end.to_owned(),
@@ -105,15 +127,15 @@ pub fn evaluate_with_samples(
     // score 0, no SLO content), not through the errored-event helper.
     match input.get_sli_status {
         StatusType::Aborted => {
-            out.result = ResultType::Fail;
-            out.status = StatusType::Errored;
-            out.message = "evaluation performed by lighthouse was aborted".to_owned();
+            out.base.result = ResultType::Fail;
+            out.base.status = StatusType::Errored;
+            out.base.message = "evaluation performed by lighthouse was aborted".to_owned();
             return out;
         }
         StatusType::Errored => {
-            out.result = ResultType::Fail;
-            out.status = StatusType::Errored;
-            out.message = format!(
+            out.base.result = ResultType::Fail;
+            out.base.status = StatusType::Errored;
+            out.base.message = format!(
                 "evaluation performed by lighthouse received an unexpected error: {}",
                 input.get_sli_message
             );
@@ -122,8 +144,8 @@ pub fn evaluate_with_samples(
         _ => {}
     }
     let Some(slo) = input.slo else {
-        out.result = ResultType::Pass;
-        out.message = format!(
+        out.base.result = ResultType::Pass;
+        out.base.message = format!(
             "no evaluation performed by lighthouse because no SLO file configured for project {}",
             input.project
         );
@@ -155,23 +177,23 @@ pub fn evaluate_with_samples(
     let objectives = match objectives {
         Ok(o) => o,
         Err(message) => {
-            out.result = ResultType::Fail;
-            out.message = message;
+            out.base.result = ResultType::Fail;
+            out.base.message = message;
             out.evaluation.result = ResultType::Fail;
             return out;
         }
     };
-    out.message = objectives.leftover_message;
+    out.base.message = objectives.leftover_message;
     out.evaluation.indicator_results = objectives.results;
     if let Err(message) = score(&mut out, slo, objectives.maximum, objectives.failed_key_sli) {
         return errored(out, message.to_owned());
     }
     if slo.objectives.is_empty() {
-        out.result = ResultType::Fail;
-        out.message = "lighthouse failed because no SLO objective was provided".to_owned();
+        out.base.result = ResultType::Fail;
+        out.base.message = "lighthouse failed because no SLO objective was provided".to_owned();
     } else if *input.get_sli_result == ResultType::Fail {
-        out.result = ResultType::Fail;
-        out.message = format!(
+        out.base.result = ResultType::Fail;
+        out.base.message = format!(
             "lighthouse failed because SLI failed with message {}",
             input.get_sli_message
         );
@@ -182,9 +204,9 @@ pub fn evaluate_with_samples(
 /// Keptn's `sendErroredFinishedEventWithMessage` (common.go): status errored, result fail,
 /// score 0, no indicator results and no compared events; the SLO file stays base64.
 fn errored(mut out: EvaluationFinishedEventData, message: String) -> EvaluationFinishedEventData {
-    out.status = StatusType::Errored;
-    out.result = ResultType::Fail;
-    out.message = message;
+    out.base.status = StatusType::Errored;
+    out.base.result = ResultType::Fail;
+    out.base.message = message;
     out.evaluation = EvaluationDetails {
         time_start: std::mem::take(&mut out.evaluation.time_start),
         time_end: std::mem::take(&mut out.evaluation.time_end),
@@ -700,8 +722,8 @@ fn score(
     };
     let set = |out: &mut EvaluationFinishedEventData, r: ResultType| {
         out.evaluation.result = r.clone();
-        out.result = r;
-        out.status = StatusType::Succeeded;
+        out.base.result = r;
+        out.base.status = StatusType::Succeeded;
     };
     if maximum == 0.0 {
         set(out, ResultType::Pass);
@@ -724,14 +746,14 @@ fn score(
     } else if let (Some(warn_target), false) = (warn_target, key_failed) {
         if achieved >= warn_target {
             set(out, ResultType::Warning);
-            out.message = format!(
+            out.base.message = format!(
                 "Evaluation returned a warning: the calculated score of {} is close to the warning target value of {}",
                 go_float(achieved),
                 go_float(warn_target)
             );
         } else {
             set(out, ResultType::Fail);
-            out.message = format!(
+            out.base.message = format!(
                 "Evaluation failed since the calculated score of {} is below the warning value of {}",
                 go_float(achieved),
                 go_float(warn_target)
@@ -739,10 +761,10 @@ fn score(
         }
     } else if let Some(key) = failed_key_sli {
         set(out, ResultType::Fail);
-        out.message = key_sli_message(&key.name, &key.reason);
+        out.base.message = key_sli_message(&key.name, &key.reason);
     } else {
         set(out, ResultType::Fail);
-        out.message = format!(
+        out.base.message = format!(
             "Evaluation failed since the calculated score of {} is below the target value of {}",
             go_float(achieved),
             go_float(pass_target)

@@ -41,9 +41,9 @@ pub fn select_previous<'p, 'a>(
     previous
         .iter()
         .filter(|p| match comparison.include_result_with_score {
-            IncludeResults::Pass => p.data.result == ResultType::Pass,
+            IncludeResults::Pass => p.data.base.result == ResultType::Pass,
             IncludeResults::PassOrWarn => {
-                matches!(p.data.result, ResultType::Pass | ResultType::Warning)
+                matches!(p.data.base.result, ResultType::Pass | ResultType::Warning)
             }
             IncludeResults::All | IncludeResults::Other(_) => true,
         })

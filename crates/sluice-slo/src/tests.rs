@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use proptest::prelude::*;
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
+    EvaluationDetails, EvaluationFinishedEventData, EventData, IndicatorStatus, ResultType,
     SliEvaluationResult, SliResult, SliTarget, StatusType,
 };
 use sluice_model::slo::{self, CriteriaSet, Criterion, CriterionSpec, Operator, Slo};
@@ -58,7 +58,10 @@ fn target(criteria: &str, target_value: f64, violated: bool) -> SliTarget {
 /// A stored previous evaluation with the given data result and indicator values.
 fn previous(result: ResultType, values: &[SliResult]) -> EvaluationFinishedEventData {
     EvaluationFinishedEventData {
-        result: result.clone(),
+        base: EventData {
+            result: result.clone(),
+            ..EventData::default()
+        },
         evaluation: EvaluationDetails {
             result,
             indicator_results: values
@@ -75,7 +78,6 @@ fn previous(result: ResultType, values: &[SliResult]) -> EvaluationFinishedEvent
                 .collect(),
             ..Default::default()
         },
-        ..Default::default()
     }
 }
 
@@ -263,7 +265,7 @@ fn keptn_objectives_simple_comparison() {
     );
     assert_eq!(r.value.as_ref().unwrap().compared_value, 10.0);
     assert_eq!(out.evaluation.score, 100.0);
-    assert_eq!(out.result, ResultType::Pass);
+    assert_eq!(out.base.result, ResultType::Pass);
     assert_eq!(out.evaluation.compared_events, vec!["e0".to_owned()]);
 }
 
@@ -290,9 +292,9 @@ fn keptn_objectives_expect_warning() {
         ])
     );
     assert_eq!(out.evaluation.score, 50.0);
-    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.base.result, ResultType::Fail);
     assert_eq!(
-        out.message,
+        out.base.message,
         "Evaluation failed since the calculated score of 50 is below the warning value of 75"
     );
 }
@@ -319,8 +321,8 @@ fn keptn_objectives_logging_sli_does_not_affect_score() {
         assert_eq!(r.warning_targets, Some(Vec::new()));
         assert_eq!(r.value.as_ref().unwrap().compared_value, 0.0);
         assert_eq!(out.evaluation.score, 100.0);
-        assert_eq!(out.result, ResultType::Pass);
-        assert_eq!(out.message, "");
+        assert_eq!(out.base.result, ResultType::Pass);
+        assert_eq!(out.base.message, "");
     }
 }
 
@@ -375,11 +377,11 @@ fn keptn_calculate_score_key_sli_failed() {
     );
     assert_eq!(out.evaluation.score, 50.0);
     assert_eq!(out.evaluation.result, ResultType::Fail);
-    assert_eq!(out.result, ResultType::Fail);
-    assert_eq!(out.status, StatusType::Succeeded);
+    assert_eq!(out.base.result, ResultType::Fail);
+    assert_eq!(out.base.status, StatusType::Succeeded);
     // Keptn names the displayName (empty here), not the SLI.
     assert_eq!(
-        out.message,
+        out.base.message,
         "Evaluation failed due to key_sli objective '': failed evaluation with score 0.000000"
     );
     // A key SLI in warning does not fail the evaluation.
@@ -388,7 +390,7 @@ fn keptn_calculate_score_key_sli_failed() {
         &[val("my-test-metric-1", 10.0), val("my-key-metric", 3.0)],
         &[],
     );
-    assert_eq!(out.result, ResultType::Pass);
+    assert_eq!(out.base.result, ResultType::Pass);
 }
 
 #[test]
@@ -398,8 +400,8 @@ fn keptn_calculate_score_only_info_slis() {
     let out = run(&s, &[val("a", 10.0), val("b", 10.0)], &[]);
     assert_eq!(out.evaluation.score, 100.0);
     assert_eq!(out.evaluation.result, ResultType::Pass);
-    assert_eq!(out.result, ResultType::Pass);
-    assert_eq!(out.status, StatusType::Succeeded);
+    assert_eq!(out.base.result, ResultType::Pass);
+    assert_eq!(out.base.status, StatusType::Succeeded);
 }
 
 // ---- Spec digest Appendix C ----------------------------------------------------------------
@@ -458,9 +460,9 @@ fn appendix_c_worked_example() {
     let er = &out.evaluation.indicator_results[1];
     assert_eq!((er.status.clone(), er.score), (IndicatorStatus::Pass, 1.0));
     assert_eq!(out.evaluation.score, 75.0);
-    assert_eq!(out.result, ResultType::Warning);
+    assert_eq!(out.base.result, ResultType::Warning);
     assert_eq!(
-        out.message,
+        out.base.message,
         "Evaluation returned a warning: the calculated score of 75 is close to the warning target value of 75"
     );
     // The fail-result evaluation was skipped by the query filter; three were compared.
@@ -473,7 +475,7 @@ fn appendix_c_worked_example() {
         &[],
     );
     assert_eq!(out.evaluation.score, 100.0);
-    assert_eq!(out.result, ResultType::Pass);
+    assert_eq!(out.base.result, ResultType::Pass);
 }
 
 // ---- Tutorial SLO (good and slow builds) ---------------------------------------------------
@@ -509,8 +511,8 @@ fn tutorial_good_build_is_warning_at_75() {
     assert_eq!(fr.pass_targets, Some(vec![target("<10", 10.0, true)]));
     assert_eq!(fr.display_name, "Failing Requests");
     assert_eq!(out.evaluation.score, 75.0);
-    assert_eq!(out.result, ResultType::Warning);
-    assert_eq!(out.status, StatusType::Succeeded);
+    assert_eq!(out.base.result, ResultType::Warning);
+    assert_eq!(out.base.status, StatusType::Succeeded);
 }
 
 #[test]
@@ -539,9 +541,9 @@ fn tutorial_slow_build_fails() {
     let tp = &out.evaluation.indicator_results[1];
     assert_eq!(tp.pass_targets, Some(vec![target(">=-80%", 0.2, false)]));
     assert_eq!(out.evaluation.score, 50.0);
-    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.base.result, ResultType::Fail);
     assert_eq!(
-        out.message,
+        out.base.message,
         "Evaluation failed since the calculated score of 50 is below the warning value of 75"
     );
 }
@@ -558,10 +560,10 @@ fn no_slo_file_passes() {
         time_end: END,
         ..Default::default()
     });
-    assert_eq!(out.result, ResultType::Pass);
-    assert_eq!(out.status, StatusType::Succeeded);
+    assert_eq!(out.base.result, ResultType::Pass);
+    assert_eq!(out.base.status, StatusType::Succeeded);
     assert_eq!(
-        out.message,
+        out.base.message,
         "no evaluation performed by lighthouse because no SLO file configured for project sockshop"
     );
 }
@@ -585,9 +587,9 @@ fn errored_and_aborted_get_sli() {
             get_sli_message: "boom",
             ..Default::default()
         });
-        assert_eq!(out.status, StatusType::Errored);
-        assert_eq!(out.result, ResultType::Fail);
-        assert_eq!(out.message, msg);
+        assert_eq!(out.base.status, StatusType::Errored);
+        assert_eq!(out.base.result, ResultType::Fail);
+        assert_eq!(out.base.message, msg);
     }
 }
 
@@ -604,10 +606,10 @@ fn no_objectives_fail() {
         get_sli_message: "no SLIs were requested",
         ..Default::default()
     });
-    assert_eq!(out.status, StatusType::Succeeded);
-    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.base.status, StatusType::Succeeded);
+    assert_eq!(out.base.result, ResultType::Fail);
     assert_eq!(
-        out.message,
+        out.base.message,
         "lighthouse failed because no SLO objective was provided"
     );
 }
@@ -624,12 +626,12 @@ fn get_sli_fail_forces_result_fail() {
         get_sli_message: "some-silly-msg",
         ..Default::default()
     });
-    assert_eq!(out.status, StatusType::Succeeded);
-    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.base.status, StatusType::Succeeded);
+    assert_eq!(out.base.result, ResultType::Fail);
     assert_eq!(out.evaluation.result, ResultType::Pass);
     assert_eq!(out.evaluation.score, 100.0);
     assert_eq!(
-        out.message,
+        out.base.message,
         "lighthouse failed because SLI failed with message some-silly-msg"
     );
 }
@@ -657,9 +659,9 @@ fn total_score_errors_are_errored_events_with_base64_slo() {
             indicator_values: &values,
             ..Default::default()
         });
-        assert_eq!(out.status, StatusType::Errored, "{ts}");
-        assert_eq!(out.result, ResultType::Fail);
-        assert_eq!(out.message, msg);
+        assert_eq!(out.base.status, StatusType::Errored, "{ts}");
+        assert_eq!(out.base.result, ResultType::Fail);
+        assert_eq!(out.base.message, msg);
         // sendErroredFinishedEventWithMessage base64-encodes the file like the other events.
         assert_eq!(
             out.evaluation.slo_file_content,
@@ -671,8 +673,11 @@ fn total_score_errors_are_errored_events_with_base64_slo() {
     // passing evaluation is errored.
     let yaml = "objectives:\n  - sli: a\n    pass: [{criteria: ['<10']}]\ntotal_score: {pass: '90%', warning: '75%%'}\n";
     let out = run(&slo(yaml), &[val("a", 5.0)], &[]);
-    assert_eq!(out.status, StatusType::Errored);
-    assert_eq!(out.message, "could not parse warning target percentage");
+    assert_eq!(out.base.status, StatusType::Errored);
+    assert_eq!(
+        out.base.message,
+        "could not parse warning target percentage"
+    );
 }
 
 #[test]
@@ -682,10 +687,10 @@ fn bad_pass_criterion_aborts_bad_warning_criterion_drops_warning_targets() {
     ));
     let s = p.value.unwrap();
     let out = run(&s, &[val("response_time_p95", 100.0)], &[]);
-    assert_eq!(out.result, ResultType::Fail);
-    assert_eq!(out.status, StatusType::Succeeded);
+    assert_eq!(out.base.result, ResultType::Fail);
+    assert_eq!(out.base.status, StatusType::Succeeded);
     assert_eq!(
-        out.message,
+        out.base.message,
         "error with response_time_p95: invalid criteria string"
     );
 
@@ -717,9 +722,9 @@ fn missing_value_fails_objective_and_key_sli() {
     );
     assert_eq!(r.warning_targets, Some(Vec::new()));
     assert_eq!(out.evaluation.score, 50.0);
-    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.base.result, ResultType::Fail);
     assert_eq!(
-        out.message,
+        out.base.message,
         "Evaluation failed due to key_sli objective 'A': no value received from SLI provider"
     );
 }
@@ -730,10 +735,10 @@ fn additional_slis_message_uses_keptns_swap_remove_order() {
     let values = [val("a", 1.0), val("x", 1.0), val("y", 1.0), val("z", 1.0)];
     let out = run(&s, &values, &[]);
     assert_eq!(
-        out.message,
+        out.base.message,
         "Lighthouse received additional SLIs, which are not specified as SLO: z, x, y . Please consider using them as an SLO."
     );
-    assert_eq!(out.result, ResultType::Pass);
+    assert_eq!(out.base.result, ResultType::Pass);
 }
 
 #[test]
@@ -857,13 +862,13 @@ proptest! {
         prop_assert!((0.0..=100.0).contains(&out.evaluation.score));
         let key_failed = out.evaluation.indicator_results.iter().any(|r| r.key_sli && r.status == IndicatorStatus::Fail);
         if key_failed {
-            prop_assert_eq!(out.result.clone(), ResultType::Fail);
+            prop_assert_eq!(out.base.result.clone(), ResultType::Fail);
         }
         // All values passing → pass with 100.
         let passing: Vec<SliResult> = (0..weights.len()).map(|i| val(&format!("o{i}"), 1.0)).collect();
         let all = run(&s, &passing, &[]);
         prop_assert_eq!(all.evaluation.score, 100.0);
-        prop_assert_eq!(all.result, ResultType::Pass);
+        prop_assert_eq!(all.base.result, ResultType::Pass);
         // Adding a failing objective never raises the score.
         let mut more_w = weights.clone();
         more_w.push(1);
@@ -889,7 +894,7 @@ fn informational_key_sli_without_value_does_not_fail_the_gate() {
         ..Default::default()
     };
     let out = evaluate(&input);
-    assert_eq!(out.result, ResultType::Pass);
+    assert_eq!(out.base.result, ResultType::Pass);
     let cpu = &out.evaluation.indicator_results[1];
     assert_eq!(cpu.status, IndicatorStatus::Info);
     assert_eq!(cpu.warning_targets, Some(vec![target("<90", 90.0, true)]));

@@ -7,6 +7,8 @@ use serde_json::Value;
 use sluice_model::event::{ContentTypeKey, KeptnEvent, Timestamp};
 use sqlx::{AssertSqlSafe, SqliteConnection};
 
+use sluice_model::event::kind::EVALUATION_FINISHED;
+
 use crate::error::{Error, Result};
 use crate::page::{Page, Paging};
 use crate::query::{Arg, Conditions, arguments};
@@ -14,9 +16,6 @@ use crate::{Store, now, to_nanos};
 
 /// Largest page of the event list (Keptn's datastore: 100).
 pub const MAX_EVENT_PAGE: u32 = 100;
-
-/// Type of the lighthouse's result event.
-pub const EVALUATION_FINISHED: &str = "sh.keptn.event.evaluation.finished";
 
 /// Filter of [`Store::events`], Keptn's `GET /event` of the datastore. All given fields must
 /// match; results are newest first (`time`, then insertion order, descending).

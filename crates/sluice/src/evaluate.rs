@@ -138,7 +138,7 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
         );
         return Ok(UNUSABLE);
     }
-    Ok(match output.result {
+    Ok(match output.base.result {
         ResultType::Pass => 0,
         ResultType::Warning => i32::from(args.fail_on_warning),
         _ => 1,
@@ -352,9 +352,9 @@ pub fn render_text(
             "{}\n",
             paint.bold("No SLO given: nothing to evaluate.")
         ));
-        s.push_str(&format!("Result: {}\n", verdict(&out.result, paint)));
-        if !out.message.is_empty() {
-            s.push_str(&format!("{}\n", out.message));
+        s.push_str(&format!("Result: {}\n", verdict(&out.base.result, paint)));
+        if !out.base.message.is_empty() {
+            s.push_str(&format!("{}\n", out.base.message));
         }
         return s;
     };
@@ -487,8 +487,8 @@ pub fn render_text(
         paint.bold(&num(e.score)),
         verdict(&e.result, paint)
     ));
-    if !out.status.is_unset() && out.status != StatusType::Succeeded {
-        s.push_str(&format!(" (status {})", out.status));
+    if !out.base.status.is_unset() && out.base.status != StatusType::Succeeded {
+        s.push_str(&format!(" (status {})", out.base.status));
     }
     s.push('\n');
     if !e.message.is_empty() {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sluice_model::event::data::Verdict;
 use sluice_model::event::{
     EventData, EventType, GoDuration, KeptnEvent, SequenceEventKind, TaskEventKind, Timestamp,
 };
@@ -31,7 +32,7 @@ use sluice_model::shipyard::Shipyard;
 
 use crate::execution::{
     ArmedTimer, CompletedTask, CurrentTask, ExecutionId, Outcome, Scope, SequenceExecution,
-    SequenceSpec, SequenceState, TaskEvent, TaskEventPhase, TaskResult, TaskStatus, TimerKind,
+    SequenceSpec, SequenceState, TaskEvent, TaskEventPhase, TaskStatus, TimerKind,
 };
 
 /// The `source` of every event the engine emits.
@@ -422,7 +423,7 @@ impl Engine {
                     service: data.service.clone(),
                     labels: data.labels.clone(),
                     status: TaskStatus::Errored.to_status_type(),
-                    result: TaskResult::Fail.to_result_type(),
+                    result: Verdict::Fail.to_result_type(),
                     message,
                 };
                 let id = env.new_id();
@@ -511,8 +512,8 @@ impl Engine {
         let record = TaskEvent {
             kind: phase,
             source: ev.source.clone().unwrap_or_default(),
-            result: data.result.as_str().to_string(),
-            status: data.status.as_str().to_string(),
+            result: data.result.clone(),
+            status: data.status.clone(),
             message: data.message.clone(),
             received_at: env.now,
             properties: match phase {
@@ -603,7 +604,7 @@ impl Engine {
 
     fn time_out(&mut self, id: &ExecutionId, message: String, env: &mut Env<'_>) {
         let outcome = Outcome {
-            result: TaskResult::Fail,
+            result: Verdict::Fail,
             status: TaskStatus::Errored,
             message,
         };
@@ -668,7 +669,7 @@ impl Engine {
                         }
                     } else {
                         let outcome = Outcome {
-                            result: TaskResult::Pass,
+                            result: Verdict::Pass,
                             status: TaskStatus::Aborted,
                             message: String::new(),
                         };
@@ -854,7 +855,7 @@ impl Engine {
             for next in shipyard.sequences_triggered_by(
                 &x.scope.stage,
                 &x.sequence.name,
-                last.result.to_sequence_result(),
+                last.result,
                 &last.name,
             ) {
                 let mut payload = base.clone();

@@ -5,14 +5,16 @@
 //! keys matched case-insensitively, a wrong JSON type in a decoded field is an error.
 //! Serialization (serde `Serialize`) writes go-utils' JSON tags with their `omitempty`
 //! behaviour: `omitempty` fields are left out when empty, other fields are always written
-//! (Go's nil slice or map as `null`).
+//! (Go's nil slice or map as `null`). Each struct is declared once with
+//! [`go_struct!`](super::decode), which writes its reader.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::decode::{DataError, Fields};
+use super::decode::{go_string, go_struct};
+use crate::evaluation::SliResult;
 use crate::wire::wire_enum;
 
 wire_enum!(
@@ -64,469 +66,420 @@ impl ResultType {
     }
 }
 
+go_string!(StatusType, ResultType);
+
+/// Keptn's three results ordered from best to worst, so the worst of many is their maximum:
+/// the aggregated result of a task and of a sequence, and what `triggeredOn` selects on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verdict {
+    /// `pass`
+    Pass,
+    /// `warning`
+    Warning,
+    /// `fail`
+    Fail,
+}
+
+impl Verdict {
+    /// The wire string (`pass`, `warning`, `fail`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Warning => "warning",
+            Verdict::Fail => "fail",
+        }
+    }
+
+    /// How the shipyard-controller counts the result of one `.finished` event (see
+    /// [`ResultType::counts_as_fail_when_finished`]).
+    pub fn of_finished(result: &ResultType) -> Verdict {
+        if result.counts_as_fail_when_finished() {
+            Verdict::Fail
+        } else if *result == ResultType::Warning {
+            Verdict::Warning
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// The event field value.
+    pub fn to_result_type(self) -> ResultType {
+        ResultType::from(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not `pass`, `warning` or `fail`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown result `{0}` (expected pass, warning or fail)")]
+pub struct UnknownResult(pub String);
+
+impl std::str::FromStr for Verdict {
+    type Err = UnknownResult;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pass" => Ok(Verdict::Pass),
+            "warning" => Ok(Verdict::Warning),
+            "fail" => Ok(Verdict::Fail),
+            other => Err(UnknownResult(other.to_owned())),
+        }
+    }
+}
+
+impl Serialize for Verdict {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Verdict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Serializes any payload to a JSON value (payload structs hold only strings, numbers,
 /// booleans, maps and JSON values, so this cannot fail; `Null` is the defensive fallback).
 pub fn to_data<T: Serialize>(payload: &T) -> Value {
     serde_json::to_value(payload).unwrap_or(Value::Null)
 }
 
-/// The fields every Keptn event payload carries (go-utils `EventData`); all `omitempty`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct EventData {
-    /// Project name.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub project: String,
-    /// Stage name.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub stage: String,
-    /// Service name.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub service: String,
-    /// Labels; executors echo the triggered event's labels.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    /// Status.
-    #[serde(skip_serializing_if = "StatusType::is_unset")]
-    pub status: StatusType,
-    /// Result.
-    #[serde(skip_serializing_if = "ResultType::is_unset")]
-    pub result: ResultType,
-    /// Message.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub message: String,
-}
-
-impl EventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(EventData {
-            project: f.string("project")?,
-            stage: f.string("stage")?,
-            service: f.string("service")?,
-            labels: f.string_map("labels")?,
-            status: StatusType::from(f.string("status")?.as_str()),
-            result: ResultType::from(f.string("result")?.as_str()),
-            message: f.string("message")?,
-        })
+go_struct! {
+    /// The fields every Keptn event payload carries (go-utils `EventData`); all `omitempty`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct EventData {
+        /// Project name.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub project: String,
+        /// Stage name.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub stage: String,
+        /// Service name.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub service: String,
+        /// Labels; executors echo the triggered event's labels.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        pub labels: BTreeMap<String, String>,
+        /// Status.
+        #[serde(skip_serializing_if = "StatusType::is_unset")]
+        pub status: StatusType,
+        /// Result.
+        #[serde(skip_serializing_if = "ResultType::is_unset")]
+        pub result: ResultType,
+        /// Message.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub message: String,
     }
 }
 
-/// Implements `from_data` for a payload struct whose fields are read by `$read`.
+/// Implements `from_data` and `to_data` for event payload structs.
 macro_rules! payload {
-    ($ty:ty) => {
-        impl $ty {
-            /// Reads this payload from an event's `data` (Go `encoding/json` rules).
-            pub fn from_data(data: &Value) -> Result<Self, DataError> {
-                Self::read(&Fields::root(data)?)
-            }
+    ($($ty:ty),* $(,)?) => {
+        $(
+            impl $ty {
+                /// Reads this payload from an event's `data` (Go `encoding/json` rules).
+                pub fn from_data(
+                    data: &::serde_json::Value,
+                ) -> Result<Self, $crate::event::decode::DataError> {
+                    Self::read(&$crate::event::decode::Fields::root(data)?)
+                }
 
-            /// This payload as event `data` JSON (go-utils tags and omitempty).
-            pub fn to_data(&self) -> Value {
-                to_data(self)
+                /// This payload as event `data` JSON (go-utils tags and omitempty).
+                pub fn to_data(&self) -> ::serde_json::Value {
+                    $crate::event::data::to_data(self)
+                }
             }
-        }
+        )*
     };
 }
 
-payload!(EventData);
+payload!(
+    EventData,
+    DeploymentTriggeredEventData,
+    DeploymentFinishedEventData,
+    TestTriggeredEventData,
+    TestFinishedEventData,
+    EvaluationTriggeredEventData,
+    GetSliTriggeredEventData,
+    GetSliFinishedEventData,
+    ApprovalTriggeredEventData,
+    ReleaseTriggeredEventData,
+    RemediationTriggeredEventData,
+    GetActionTriggeredEventData,
+    GetActionFinishedEventData,
+    ActionTriggeredEventData,
+    LegacyProblemEventData,
+    MonitoringConfigureEventData,
+    ConfigureMonitoringTriggeredEventData,
+    ProjectCreateFinishedEventData,
+    ServiceCreateFinishedEventData,
+    ErrorLogEventData,
+);
+pub(crate) use payload;
 
 // ---------------------------------------------------------------------------------------
 // deployment
 
-/// `configurationChange` of a deployment/delivery trigger.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct ConfigurationChange {
-    /// `values` (free-form; `image` is the artifact set by `keptn trigger delivery`).
-    /// `None` is Go's nil map, written as `null`.
-    pub values: Option<Map<String, Value>>,
+go_struct! {
+    /// `configurationChange` of a deployment/delivery trigger.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct ConfigurationChange {
+        /// `values` (free-form; `image` is the artifact set by `keptn trigger delivery`).
+        /// `None` is Go's nil map, written as `null`.
+        pub values: Option<Map<String, Value>>,
+    }
 }
 
 impl ConfigurationChange {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(ConfigurationChange {
-            values: f.any_map("values")?,
-        })
-    }
-
     /// `values.image` when it is a string.
     pub fn image(&self) -> Option<&str> {
         self.values.as_ref()?.get("image")?.as_str()
     }
 }
 
-/// `deployment` of a `deployment.triggered` event.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct DeploymentTriggeredData {
-    /// `deploymentURIsLocal` (always written; nil as `null`).
-    #[serde(rename = "deploymentURIsLocal")]
-    pub deployment_uris_local: Option<Vec<String>>,
-    /// `deploymentURIsPublic` (omitempty).
-    #[serde(rename = "deploymentURIsPublic", skip_serializing_if = "Vec::is_empty")]
-    pub deployment_uris_public: Vec<String>,
-    /// `deploymentstrategy` (`direct`, `blue_green_service`, `user_managed`; always written).
-    #[serde(rename = "deploymentstrategy")]
-    pub deployment_strategy: String,
-}
-
-impl DeploymentTriggeredData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(DeploymentTriggeredData {
-            deployment_uris_local: f.strings("deploymentURIsLocal")?,
-            deployment_uris_public: f.strings("deploymentURIsPublic")?.unwrap_or_default(),
-            deployment_strategy: f.string("deploymentstrategy")?,
-        })
+go_struct! {
+    /// `deployment` of a `deployment.triggered` event.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct DeploymentTriggeredData {
+        /// `deploymentURIsLocal` (always written; nil as `null`).
+        pub deployment_uris_local: Option<Vec<String>> = "deploymentURIsLocal",
+        /// `deploymentURIsPublic` (omitempty).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub deployment_uris_public: Vec<String> = "deploymentURIsPublic",
+        /// `deploymentstrategy` (`direct`, `blue_green_service`, `user_managed`; always written).
+        pub deployment_strategy: String = "deploymentstrategy",
     }
 }
 
-/// Data of `sh.keptn.event.deployment.triggered`, and of the delivery sequence trigger sent by
-/// `keptn trigger delivery` (see [`DeliveryTriggeredEventData`]).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct DeploymentTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `configurationChange`.
-    #[serde(rename = "configurationChange")]
-    pub configuration_change: ConfigurationChange,
-    /// `deployment`.
-    pub deployment: DeploymentTriggeredData,
-}
-
-impl DeploymentTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(DeploymentTriggeredEventData {
-            base: EventData::read(f)?,
-            configuration_change: ConfigurationChange::read(&f.object("configurationChange")?)?,
-            deployment: DeploymentTriggeredData::read(&f.object("deployment")?)?,
-        })
+go_struct! {
+    /// Data of `sh.keptn.event.deployment.triggered`, and of the delivery sequence trigger sent
+    /// by `keptn trigger delivery` (see [`DeliveryTriggeredEventData`]).
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct DeploymentTriggeredEventData: EventData {
+        /// `configurationChange`.
+        pub configuration_change: ConfigurationChange = "configurationChange",
+        /// `deployment`.
+        pub deployment: DeploymentTriggeredData,
     }
 }
-payload!(DeploymentTriggeredEventData);
 
 /// Data of the sequence trigger `sh.keptn.event.<stage>.delivery.triggered` as built by
 /// `keptn trigger delivery` (the CLI uses the deployment-triggered struct).
 pub type DeliveryTriggeredEventData = DeploymentTriggeredEventData;
 
-/// `deployment` of a `deployment.finished` event (also propagated into `release.triggered`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct DeploymentFinishedData {
-    /// `deploymentstrategy` (always written).
-    #[serde(rename = "deploymentstrategy")]
-    pub deployment_strategy: String,
-    /// `deploymentURIsLocal` (always written; nil as `null`).
-    #[serde(rename = "deploymentURIsLocal")]
-    pub deployment_uris_local: Option<Vec<String>>,
-    /// `deploymentURIsPublic` (omitempty).
-    #[serde(rename = "deploymentURIsPublic", skip_serializing_if = "Vec::is_empty")]
-    pub deployment_uris_public: Vec<String>,
-    /// `deploymentNames` (always written; nil as `null`), e.g. `["canary"]`.
-    #[serde(rename = "deploymentNames")]
-    pub deployment_names: Option<Vec<String>>,
-}
-
-impl DeploymentFinishedData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(DeploymentFinishedData {
-            deployment_strategy: f.string("deploymentstrategy")?,
-            deployment_uris_local: f.strings("deploymentURIsLocal")?,
-            deployment_uris_public: f.strings("deploymentURIsPublic")?.unwrap_or_default(),
-            deployment_names: f.strings("deploymentNames")?,
-        })
+go_struct! {
+    /// `deployment` of a `deployment.finished` event (also propagated into `release.triggered`).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct DeploymentFinishedData {
+        /// `deploymentstrategy` (always written).
+        pub deployment_strategy: String = "deploymentstrategy",
+        /// `deploymentURIsLocal` (always written; nil as `null`).
+        pub deployment_uris_local: Option<Vec<String>> = "deploymentURIsLocal",
+        /// `deploymentURIsPublic` (omitempty).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub deployment_uris_public: Vec<String> = "deploymentURIsPublic",
+        /// `deploymentNames` (always written; nil as `null`), e.g. `["canary"]`.
+        pub deployment_names: Option<Vec<String>> = "deploymentNames",
     }
 }
 
-/// Data of `sh.keptn.event.deployment.finished`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct DeploymentFinishedEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `deployment`.
-    pub deployment: DeploymentFinishedData,
-}
-
-impl DeploymentFinishedEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(DeploymentFinishedEventData {
-            base: EventData::read(f)?,
-            deployment: DeploymentFinishedData::read(&f.object("deployment")?)?,
-        })
+go_struct! {
+    /// Data of `sh.keptn.event.deployment.finished`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct DeploymentFinishedEventData: EventData {
+        /// `deployment`.
+        pub deployment: DeploymentFinishedData,
     }
 }
-payload!(DeploymentFinishedEventData);
 
 // ---------------------------------------------------------------------------------------
 // test
 
-/// `test` of a `test.triggered` event.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct TestTriggeredDetails {
-    /// `teststrategy` (`functional`, `performance`, `real-user`, `healthcheck`; always written).
-    #[serde(rename = "teststrategy")]
-    pub test_strategy: String,
-}
-
-/// `deployment` of a `test.triggered` event (URIs to test against).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct TestTriggeredDeployment {
-    /// `deploymentURIsLocal` (omitempty).
-    #[serde(rename = "deploymentURIsLocal", skip_serializing_if = "Vec::is_empty")]
-    pub deployment_uris_local: Vec<String>,
-    /// `deploymentURIsPublic` (omitempty).
-    #[serde(rename = "deploymentURIsPublic", skip_serializing_if = "Vec::is_empty")]
-    pub deployment_uris_public: Vec<String>,
-}
-
-/// Data of `sh.keptn.event.test.triggered`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct TestTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `test`.
-    pub test: TestTriggeredDetails,
-    /// `deployment`.
-    pub deployment: TestTriggeredDeployment,
-}
-
-impl TestTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        let t = f.object("test")?;
-        let d = f.object("deployment")?;
-        Ok(TestTriggeredEventData {
-            base: EventData::read(f)?,
-            test: TestTriggeredDetails {
-                test_strategy: t.string("teststrategy")?,
-            },
-            deployment: TestTriggeredDeployment {
-                deployment_uris_local: d.strings("deploymentURIsLocal")?.unwrap_or_default(),
-                deployment_uris_public: d.strings("deploymentURIsPublic")?.unwrap_or_default(),
-            },
-        })
-    }
-}
-payload!(TestTriggeredEventData);
-
-/// A `{start, end}` pair of Keptn timestamps (strings as sent; both always written).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct TimeRange {
-    /// `start`
-    pub start: String,
-    /// `end`
-    pub end: String,
-}
-
-impl TimeRange {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(TimeRange {
-            start: f.string("start")?,
-            end: f.string("end")?,
-        })
+go_struct! {
+    /// `test` of a `test.triggered` event.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct TestTriggeredDetails {
+        /// `teststrategy` (`functional`, `performance`, `real-user`, `healthcheck`; always
+        /// written).
+        pub test_strategy: String = "teststrategy",
     }
 }
 
-/// Data of `sh.keptn.event.test.finished`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct TestFinishedEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `test.{start,end}`: when the tests ran.
-    pub test: TimeRange,
-}
-
-impl TestFinishedEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(TestFinishedEventData {
-            base: EventData::read(f)?,
-            test: TimeRange::read(&f.object("test")?)?,
-        })
+go_struct! {
+    /// `deployment` of a `test.triggered` event (URIs to test against).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct TestTriggeredDeployment {
+        /// `deploymentURIsLocal` (omitempty).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub deployment_uris_local: Vec<String> = "deploymentURIsLocal",
+        /// `deploymentURIsPublic` (omitempty).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub deployment_uris_public: Vec<String> = "deploymentURIsPublic",
     }
 }
-payload!(TestFinishedEventData);
+
+go_struct! {
+    /// Data of `sh.keptn.event.test.triggered`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct TestTriggeredEventData: EventData {
+        /// `test`.
+        pub test: TestTriggeredDetails,
+        /// `deployment`.
+        pub deployment: TestTriggeredDeployment,
+    }
+}
+
+go_struct! {
+    /// A `{start, end}` pair of Keptn timestamps (strings as sent; both always written).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct TimeRange {
+        /// `start`
+        pub start: String,
+        /// `end`
+        pub end: String,
+    }
+}
+
+go_struct! {
+    /// Data of `sh.keptn.event.test.finished`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct TestFinishedEventData: EventData {
+        /// `test.{start,end}`: when the tests ran.
+        pub test: TimeRange,
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // evaluation
 
-/// `evaluation` of an `evaluation.triggered` event.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct EvaluationWindowSpec {
-    /// `start`
-    pub start: String,
-    /// `end`
-    pub end: String,
-    /// `timeframe` (Go duration, e.g. `5m`).
-    pub timeframe: String,
-}
-
-/// `deployment` of an `evaluation.triggered` event.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct EvaluationDeployment {
-    /// `deploymentNames` (always written; nil as `null`).
-    #[serde(rename = "deploymentNames")]
-    pub deployment_names: Option<Vec<String>>,
-}
-
-/// Data of `sh.keptn.event.evaluation.triggered`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct EvaluationTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `test.{start,end}` (window fallback when `evaluation` has none).
-    pub test: TimeRange,
-    /// `evaluation.{start,end,timeframe}`.
-    pub evaluation: EvaluationWindowSpec,
-    /// `deployment.deploymentNames`.
-    pub deployment: EvaluationDeployment,
-}
-
-impl EvaluationTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        let e = f.object("evaluation")?;
-        Ok(EvaluationTriggeredEventData {
-            base: EventData::read(f)?,
-            test: TimeRange::read(&f.object("test")?)?,
-            evaluation: EvaluationWindowSpec {
-                start: e.string("start")?,
-                end: e.string("end")?,
-                timeframe: e.string("timeframe")?,
-            },
-            deployment: EvaluationDeployment {
-                deployment_names: f.object("deployment")?.strings("deploymentNames")?,
-            },
-        })
+go_struct! {
+    /// `evaluation` of an `evaluation.triggered` event.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct EvaluationWindowSpec {
+        /// `start`
+        pub start: String,
+        /// `end`
+        pub end: String,
+        /// `timeframe` (Go duration, e.g. `5m`).
+        pub timeframe: String,
     }
 }
-payload!(EvaluationTriggeredEventData);
+
+go_struct! {
+    /// `deployment` of an `evaluation.triggered` event.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct EvaluationDeployment {
+        /// `deploymentNames` (always written; nil as `null`).
+        pub deployment_names: Option<Vec<String>> = "deploymentNames",
+    }
+}
+
+go_struct! {
+    /// Data of `sh.keptn.event.evaluation.triggered`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct EvaluationTriggeredEventData: EventData {
+        /// `test.{start,end}` (window fallback when `evaluation` has none).
+        pub test: TimeRange,
+        /// `evaluation.{start,end,timeframe}`.
+        pub evaluation: EvaluationWindowSpec,
+        /// `deployment.deploymentNames`.
+        pub deployment: EvaluationDeployment,
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // get-sli
 
-/// One `customFilters` entry of a `get-sli.triggered` event.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct SliFilter {
-    /// `key`
-    pub key: String,
-    /// `value`
-    pub value: String,
-}
-
-/// `get-sli` of a `get-sli.triggered` event.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct GetSliRequest {
-    /// `sliProvider`: only the provider with this name answers.
-    #[serde(rename = "sliProvider")]
-    pub sli_provider: String,
-    /// `start`
-    pub start: String,
-    /// `end`
-    pub end: String,
-    /// `indicators` (omitempty): the SLI names wanted.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub indicators: Vec<String>,
-    /// `customFilters` (omitempty): the SLO `filter` map as a list.
-    #[serde(rename = "customFilters", skip_serializing_if = "Vec::is_empty")]
-    pub custom_filters: Vec<SliFilter>,
-}
-
-/// Data of `sh.keptn.event.get-sli.triggered`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct GetSliTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `get-sli`.
-    #[serde(rename = "get-sli")]
-    pub get_sli: GetSliRequest,
-    /// `deployment`: first deployment name (`canary`, `primary`, `direct`, ...).
-    pub deployment: String,
-}
-
-impl GetSliTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        let g = f.object("get-sli")?;
-        Ok(GetSliTriggeredEventData {
-            base: EventData::read(f)?,
-            get_sli: GetSliRequest {
-                sli_provider: g.string("sliProvider")?,
-                start: g.string("start")?,
-                end: g.string("end")?,
-                indicators: g.strings("indicators")?.unwrap_or_default(),
-                custom_filters: g
-                    .list("customFilters", |c| {
-                        Ok(SliFilter {
-                            key: c.string("key")?,
-                            value: c.string("value")?,
-                        })
-                    })?
-                    .unwrap_or_default(),
-            },
-            deployment: f.string("deployment")?,
-        })
+go_struct! {
+    /// One `customFilters` entry of a `get-sli.triggered` event.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct SliFilter {
+        /// `key`
+        pub key: String,
+        /// `value`
+        pub value: String,
     }
 }
-payload!(GetSliTriggeredEventData);
 
-/// One `indicatorValues` entry of a `get-sli.finished` event (go-utils `SLIResult`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct GetSliIndicatorValue {
-    /// `metric`: the SLI name.
-    pub metric: String,
-    /// `value`
-    pub value: f64,
-    /// `success`: whether the provider could fetch it.
-    pub success: bool,
-    /// `message` (omitempty): why it failed.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub message: String,
-}
-
-/// `get-sli` of a `get-sli.finished` event.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct GetSliResult {
-    /// `start`
-    pub start: String,
-    /// `end`
-    pub end: String,
-    /// `indicatorValues` (omitempty).
-    #[serde(rename = "indicatorValues", skip_serializing_if = "Vec::is_empty")]
-    pub indicator_values: Vec<GetSliIndicatorValue>,
-}
-
-/// Data of `sh.keptn.event.get-sli.finished`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct GetSliFinishedEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `get-sli`.
-    #[serde(rename = "get-sli")]
-    pub get_sli: GetSliResult,
-}
-
-impl GetSliFinishedEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        let g = f.object("get-sli")?;
-        Ok(GetSliFinishedEventData {
-            base: EventData::read(f)?,
-            get_sli: GetSliResult {
-                start: g.string("start")?,
-                end: g.string("end")?,
-                indicator_values: g
-                    .list("indicatorValues", |v| {
-                        Ok(GetSliIndicatorValue {
-                            metric: v.string("metric")?,
-                            value: v.float("value")?,
-                            success: v.boolean("success")?,
-                            message: v.string("message")?,
-                        })
-                    })?
-                    .unwrap_or_default(),
-            },
-        })
+go_struct! {
+    /// `get-sli` of a `get-sli.triggered` event.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct GetSliRequest {
+        /// `sliProvider`: only the provider with this name answers.
+        pub sli_provider: String = "sliProvider",
+        /// `start`
+        pub start: String,
+        /// `end`
+        pub end: String,
+        /// `indicators` (omitempty): the SLI names wanted.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub indicators: Vec<String>,
+        /// `customFilters` (omitempty): the SLO `filter` map as a list.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub custom_filters: Vec<SliFilter> = "customFilters",
     }
 }
-payload!(GetSliFinishedEventData);
+
+go_struct! {
+    /// Data of `sh.keptn.event.get-sli.triggered`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct GetSliTriggeredEventData: EventData {
+        /// `get-sli`.
+        pub get_sli: GetSliRequest = "get-sli",
+        /// `deployment`: first deployment name (`canary`, `primary`, `direct`, ...).
+        pub deployment: String,
+    }
+}
+
+go_struct! {
+    /// `get-sli` of a `get-sli.finished` event.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct GetSliResult {
+        /// `start`
+        pub start: String,
+        /// `end`
+        pub end: String,
+        /// `indicatorValues` (omitempty), written as the providers send them (see
+        /// `provided_values`).
+        #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "provided_values")]
+        pub indicator_values: Vec<SliResult> = "indicatorValues",
+    }
+}
+
+/// Writes `indicatorValues` the way an SLI provider sends them: without `comparedValue`
+/// (the lighthouse fills it in) and with numbers as serde writes them.
+fn provided_values<S: Serializer>(values: &[SliResult], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Provided<'a> {
+        metric: &'a str,
+        value: f64,
+        success: bool,
+        #[serde(skip_serializing_if = "str::is_empty")]
+        message: &'a str,
+    }
+    s.collect_seq(values.iter().map(|v| Provided {
+        metric: &v.metric,
+        value: v.value,
+        success: v.success,
+        message: &v.message,
+    }))
+}
+
+go_struct! {
+    /// Data of `sh.keptn.event.get-sli.finished` (written by the SLI providers, read by the
+    /// lighthouse).
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct GetSliFinishedEventData: EventData {
+        /// `get-sli`.
+        pub get_sli: GetSliResult = "get-sli",
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // approval
@@ -545,6 +498,8 @@ wire_enum!(
     }
 );
 
+go_string!(ApprovalStrategy);
+
 impl ApprovalStrategy {
     /// Whether the approval-service approves without a human: only exactly `automatic`.
     /// (Docs say the default is automatic; the code treats unset as manual. We follow the code.)
@@ -553,425 +508,246 @@ impl ApprovalStrategy {
     }
 }
 
-/// `approval` of an `approval.triggered` event (both always written).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ApprovalSettings {
-    /// Strategy when the previous result is `pass`.
-    pub pass: ApprovalStrategy,
-    /// Strategy when the previous result is `warning`.
-    pub warning: ApprovalStrategy,
-}
-
-/// Data of `sh.keptn.event.approval.triggered`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ApprovalTriggeredEventData {
-    /// Common fields (`result` is the previous task's result).
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `approval`.
-    pub approval: ApprovalSettings,
-}
-
-impl ApprovalTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        let a = f.object("approval")?;
-        Ok(ApprovalTriggeredEventData {
-            base: EventData::read(f)?,
-            approval: ApprovalSettings {
-                pass: ApprovalStrategy::from(a.string("pass")?.as_str()),
-                warning: ApprovalStrategy::from(a.string("warning")?.as_str()),
-            },
-        })
+go_struct! {
+    /// `approval` of an `approval.triggered` event (both always written).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ApprovalSettings {
+        /// Strategy when the previous result is `pass`.
+        pub pass: ApprovalStrategy,
+        /// Strategy when the previous result is `warning`.
+        pub warning: ApprovalStrategy,
     }
 }
-payload!(ApprovalTriggeredEventData);
+
+go_struct! {
+    /// Data of `sh.keptn.event.approval.triggered` (the common `result` is the previous task's
+    /// result).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ApprovalTriggeredEventData: EventData {
+        /// `approval`.
+        pub approval: ApprovalSettings,
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // release
 
-/// Data of `sh.keptn.event.release.triggered` (the deployment result is propagated).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ReleaseTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `deployment`.
-    pub deployment: DeploymentFinishedData,
-}
-
-impl ReleaseTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(ReleaseTriggeredEventData {
-            base: EventData::read(f)?,
-            deployment: DeploymentFinishedData::read(&f.object("deployment")?)?,
-        })
+go_struct! {
+    /// Data of `sh.keptn.event.release.triggered` (the deployment result is propagated).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ReleaseTriggeredEventData: EventData {
+        /// `deployment`.
+        pub deployment: DeploymentFinishedData,
     }
 }
-payload!(ReleaseTriggeredEventData);
 
 // ---------------------------------------------------------------------------------------
 // remediation: problem, get-action, action
 
-/// `problem` of remediation, get-action and action events.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ProblemDetails {
-    /// `problemTitle`
-    #[serde(rename = "problemTitle")]
-    pub problem_title: String,
-    /// `rootCause`
-    #[serde(rename = "rootCause")]
-    pub root_cause: String,
-}
-
-impl ProblemDetails {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(ProblemDetails {
-            problem_title: f.string("problemTitle")?,
-            root_cause: f.string("rootCause")?,
-        })
+go_struct! {
+    /// `problem` of remediation, get-action and action events.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ProblemDetails {
+        /// `problemTitle`
+        pub problem_title: String = "problemTitle",
+        /// `rootCause`
+        pub root_cause: String = "rootCause",
     }
 }
 
-/// Data of `sh.keptn.event.<stage>.remediation.triggered` (a sequence trigger sent by a
-/// monitoring integration when a problem opens).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct RemediationTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `problem`.
-    pub problem: ProblemDetails,
-}
-
-impl RemediationTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(RemediationTriggeredEventData {
-            base: EventData::read(f)?,
-            problem: ProblemDetails::read(&f.object("problem")?)?,
-        })
-    }
-}
-payload!(RemediationTriggeredEventData);
-
-/// `get-action` of get-action events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct GetActionIndex {
-    /// `actionIndex`: which action of the matching problem type to run (0 first).
-    #[serde(rename = "actionIndex")]
-    pub action_index: i64,
-}
-
-/// `action` of get-action.finished and action.triggered events.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct ActionInfo {
-    /// `name`
-    pub name: String,
-    /// `action`: the action type an executor subscribes to.
-    pub action: String,
-    /// `description` (omitempty).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    /// `value` (omitempty; any JSON).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<Value>,
-}
-
-impl ActionInfo {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(ActionInfo {
-            name: f.string("name")?,
-            action: f.string("action")?,
-            description: f.string("description")?,
-            value: f.any("value"),
-        })
+go_struct! {
+    /// Data of `sh.keptn.event.<stage>.remediation.triggered` (a sequence trigger sent by a
+    /// monitoring integration when a problem opens).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct RemediationTriggeredEventData: EventData {
+        /// `problem`.
+        pub problem: ProblemDetails,
     }
 }
 
-/// Data of `sh.keptn.event.get-action.triggered`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct GetActionTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `problem`.
-    pub problem: ProblemDetails,
-    /// `get-action.actionIndex` (absent on the first round = 0).
-    #[serde(rename = "get-action")]
-    pub get_action: GetActionIndex,
-}
-
-impl GetActionTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(GetActionTriggeredEventData {
-            base: EventData::read(f)?,
-            problem: ProblemDetails::read(&f.object("problem")?)?,
-            get_action: GetActionIndex {
-                action_index: f.object("get-action")?.int("actionIndex")?,
-            },
-        })
+go_struct! {
+    /// `get-action` of get-action events.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+    pub struct GetActionIndex {
+        /// `actionIndex`: which action of the matching problem type to run (0 first).
+        pub action_index: i64 = "actionIndex",
     }
 }
-payload!(GetActionTriggeredEventData);
 
-/// Data of `sh.keptn.event.get-action.finished`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct GetActionFinishedEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `action`: the chosen action.
-    pub action: ActionInfo,
-    /// `get-action.actionIndex` = input index + 1.
-    #[serde(rename = "get-action")]
-    pub get_action: GetActionIndex,
-}
-
-impl GetActionFinishedEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(GetActionFinishedEventData {
-            base: EventData::read(f)?,
-            action: ActionInfo::read(&f.object("action")?)?,
-            get_action: GetActionIndex {
-                action_index: f.object("get-action")?.int("actionIndex")?,
-            },
-        })
+go_struct! {
+    /// `action` of get-action.finished and action.triggered events.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct ActionInfo {
+        /// `name`
+        pub name: String,
+        /// `action`: the action type an executor subscribes to.
+        pub action: String,
+        /// `description` (omitempty).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub description: String,
+        /// `value` (omitempty; any JSON).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub value: Option<Value>,
     }
 }
-payload!(GetActionFinishedEventData);
 
-/// Data of `sh.keptn.event.action.triggered`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct ActionTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `action`.
-    pub action: ActionInfo,
-    /// `problem`.
-    pub problem: ProblemDetails,
-}
-
-impl ActionTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(ActionTriggeredEventData {
-            base: EventData::read(f)?,
-            action: ActionInfo::read(&f.object("action")?)?,
-            problem: ProblemDetails::read(&f.object("problem")?)?,
-        })
+go_struct! {
+    /// Data of `sh.keptn.event.get-action.triggered`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct GetActionTriggeredEventData: EventData {
+        /// `problem`.
+        pub problem: ProblemDetails,
+        /// `get-action.actionIndex` (absent on the first round = 0).
+        pub get_action: GetActionIndex = "get-action",
     }
 }
-payload!(ActionTriggeredEventData);
 
-/// Data of the legacy `sh.keptn.events.problem` event (keptn v0.1 `ProblemEventData`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct LegacyProblemEventData {
-    /// `State` (omitempty): `OPEN` or `RESOLVED`.
-    #[serde(rename = "State", skip_serializing_if = "String::is_empty")]
-    pub state: String,
-    /// `ProblemID`
-    #[serde(rename = "ProblemID")]
-    pub problem_id: String,
-    /// `ProblemTitle`
-    #[serde(rename = "ProblemTitle")]
-    pub problem_title: String,
-    /// `ProblemDetails` (raw JSON; `null` when absent).
-    #[serde(rename = "ProblemDetails")]
-    pub problem_details: Option<Value>,
-    /// `PID`
-    #[serde(rename = "PID")]
-    pub pid: String,
-    /// `ProblemURL` (omitempty).
-    #[serde(rename = "ProblemURL", skip_serializing_if = "String::is_empty")]
-    pub problem_url: String,
-    /// `ImpactedEntity` (omitempty).
-    #[serde(rename = "ImpactedEntity", skip_serializing_if = "String::is_empty")]
-    pub impacted_entity: String,
-    /// `Tags` (omitempty): comma-separated.
-    #[serde(rename = "Tags", skip_serializing_if = "String::is_empty")]
-    pub tags: String,
-    /// `project` (omitempty).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub project: String,
-    /// `stage` (omitempty).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub stage: String,
-    /// `service` (omitempty).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub service: String,
-    /// `labels` (always written; nil as `null`).
-    pub labels: Option<BTreeMap<String, String>>,
-}
-
-impl LegacyProblemEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(LegacyProblemEventData {
-            state: f.string("State")?,
-            problem_id: f.string("ProblemID")?,
-            problem_title: f.string("ProblemTitle")?,
-            problem_details: f.any("ProblemDetails"),
-            pid: f.string("PID")?,
-            problem_url: f.string("ProblemURL")?,
-            impacted_entity: f.string("ImpactedEntity")?,
-            tags: f.string("Tags")?,
-            project: f.string("project")?,
-            stage: f.string("stage")?,
-            service: f.string("service")?,
-            labels: match f.get("labels") {
-                None => None,
-                Some(_) => Some(f.string_map("labels")?),
-            },
-        })
+go_struct! {
+    /// Data of `sh.keptn.event.get-action.finished`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct GetActionFinishedEventData: EventData {
+        /// `action`: the chosen action.
+        pub action: ActionInfo,
+        /// `get-action.actionIndex` = input index + 1.
+        pub get_action: GetActionIndex = "get-action",
     }
 }
-payload!(LegacyProblemEventData);
+
+go_struct! {
+    /// Data of `sh.keptn.event.action.triggered`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct ActionTriggeredEventData: EventData {
+        /// `action`.
+        pub action: ActionInfo,
+        /// `problem`.
+        pub problem: ProblemDetails,
+    }
+}
+
+go_struct! {
+    /// Data of the legacy `sh.keptn.events.problem` event (keptn v0.1 `ProblemEventData`).
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    pub struct LegacyProblemEventData {
+        /// `State` (omitempty): `OPEN` or `RESOLVED`.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub state: String = "State",
+        /// `ProblemID`
+        pub problem_id: String = "ProblemID",
+        /// `ProblemTitle`
+        pub problem_title: String = "ProblemTitle",
+        /// `ProblemDetails` (raw JSON; `null` when absent).
+        pub problem_details: Option<Value> = "ProblemDetails",
+        /// `PID`
+        pub pid: String = "PID",
+        /// `ProblemURL` (omitempty).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub problem_url: String = "ProblemURL",
+        /// `ImpactedEntity` (omitempty).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub impacted_entity: String = "ImpactedEntity",
+        /// `Tags` (omitempty): comma-separated.
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub tags: String = "Tags",
+        /// `project` (omitempty).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub project: String,
+        /// `stage` (omitempty).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub stage: String,
+        /// `service` (omitempty).
+        #[serde(skip_serializing_if = "String::is_empty")]
+        pub service: String,
+        /// `labels` (always written; nil as `null`).
+        pub labels: Option<BTreeMap<String, String>>,
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // monitoring, lifecycle, log
 
-/// Data of the legacy `sh.keptn.event.monitoring.configure` event.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct MonitoringConfigureEventData {
-    /// `type`: the monitoring/SLI provider name (e.g. `prometheus`).
-    #[serde(rename = "type")]
-    pub provider: String,
-    /// `project`
-    pub project: String,
-    /// `service`
-    pub service: String,
-}
-
-impl MonitoringConfigureEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(MonitoringConfigureEventData {
-            provider: f.string("type")?,
-            project: f.string("project")?,
-            service: f.string("service")?,
-        })
+go_struct! {
+    /// Data of the legacy `sh.keptn.event.monitoring.configure` event.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct MonitoringConfigureEventData {
+        /// `type`: the monitoring/SLI provider name (e.g. `prometheus`).
+        pub provider: String = "type",
+        /// `project`
+        pub project: String,
+        /// `service`
+        pub service: String,
     }
 }
-payload!(MonitoringConfigureEventData);
 
-/// Data of `sh.keptn.event.configure-monitoring.triggered` (the v0.2 task form).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ConfigureMonitoringTriggeredEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `configureMonitoring.type`.
-    #[serde(rename = "configureMonitoring")]
-    pub configure_monitoring: ConfigureMonitoringParams,
-}
-
-/// `configureMonitoring` of a configure-monitoring trigger.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ConfigureMonitoringParams {
-    /// `type`: the provider name.
-    #[serde(rename = "type")]
-    pub provider: String,
-}
-
-impl ConfigureMonitoringTriggeredEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(ConfigureMonitoringTriggeredEventData {
-            base: EventData::read(f)?,
-            configure_monitoring: ConfigureMonitoringParams {
-                provider: f.object("configureMonitoring")?.string("type")?,
-            },
-        })
+go_struct! {
+    /// `configureMonitoring` of a configure-monitoring trigger.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ConfigureMonitoringParams {
+        /// `type`: the provider name.
+        pub provider: String = "type",
     }
 }
-payload!(ConfigureMonitoringTriggeredEventData);
 
-/// `createdProject` of `project.create.finished`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct CreatedProject {
-    /// `projectName`
-    #[serde(rename = "projectName")]
-    pub project_name: String,
-    /// `gitRemoteURL`
-    #[serde(rename = "gitRemoteURL")]
-    pub git_remote_url: String,
-    /// `shipyard` (base64 of shipyard.yaml).
-    pub shipyard: String,
-}
-
-/// Data of `sh.keptn.event.project.create.finished`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ProjectCreateFinishedEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `createdProject`.
-    #[serde(rename = "createdProject")]
-    pub created_project: CreatedProject,
-}
-
-impl ProjectCreateFinishedEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        let p = f.object("createdProject")?;
-        Ok(ProjectCreateFinishedEventData {
-            base: EventData::read(f)?,
-            created_project: CreatedProject {
-                project_name: p.string("projectName")?,
-                git_remote_url: p.string("gitRemoteURL")?,
-                shipyard: p.string("shipyard")?,
-            },
-        })
+go_struct! {
+    /// Data of `sh.keptn.event.configure-monitoring.triggered` (the v0.2 task form).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ConfigureMonitoringTriggeredEventData: EventData {
+        /// `configureMonitoring.type`.
+        pub configure_monitoring: ConfigureMonitoringParams = "configureMonitoring",
     }
 }
-payload!(ProjectCreateFinishedEventData);
 
-/// `helm` of `service.create.finished`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct HelmChart {
-    /// `chart`
-    pub chart: String,
-}
-
-/// Data of `sh.keptn.event.service.create.finished`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ServiceCreateFinishedEventData {
-    /// Common fields.
-    #[serde(flatten)]
-    pub base: EventData,
-    /// `helm`.
-    pub helm: HelmChart,
-}
-
-impl ServiceCreateFinishedEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(ServiceCreateFinishedEventData {
-            base: EventData::read(f)?,
-            helm: HelmChart {
-                chart: f.object("helm")?.string("chart")?,
-            },
-        })
+go_struct! {
+    /// `createdProject` of `project.create.finished`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct CreatedProject {
+        /// `projectName`
+        pub project_name: String = "projectName",
+        /// `gitRemoteURL`
+        pub git_remote_url: String = "gitRemoteURL",
+        /// `shipyard` (base64 of shipyard.yaml).
+        pub shipyard: String,
     }
 }
-payload!(ServiceCreateFinishedEventData);
 
-/// Data of `sh.keptn.log.error` (go-utils `ErrorLogEvent`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ErrorLogEventData {
-    /// `message`
-    pub message: String,
-    /// `IntegrationId` (go-utils' tag; `integrationid` is read too, keys fold like Go).
-    #[serde(rename = "IntegrationId")]
-    pub integration_id: String,
-    /// `task`
-    pub task: String,
-}
-
-impl ErrorLogEventData {
-    fn read(f: &Fields<'_>) -> Result<Self, DataError> {
-        Ok(ErrorLogEventData {
-            message: f.string("message")?,
-            integration_id: f.string("IntegrationId")?,
-            task: f.string("task")?,
-        })
+go_struct! {
+    /// Data of `sh.keptn.event.project.create.finished`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ProjectCreateFinishedEventData: EventData {
+        /// `createdProject`.
+        pub created_project: CreatedProject = "createdProject",
     }
 }
-payload!(ErrorLogEventData);
+
+go_struct! {
+    /// `helm` of `service.create.finished`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct HelmChart {
+        /// `chart`
+        pub chart: String,
+    }
+}
+
+go_struct! {
+    /// Data of `sh.keptn.event.service.create.finished`.
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ServiceCreateFinishedEventData: EventData {
+        /// `helm`.
+        pub helm: HelmChart,
+    }
+}
+
+go_struct! {
+    /// Data of `sh.keptn.log.error` (go-utils `ErrorLogEvent`).
+    #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+    pub struct ErrorLogEventData {
+        /// `message`
+        pub message: String,
+        /// `IntegrationId` (go-utils' tag; `integrationid` is read too, keys fold like Go).
+        pub integration_id: String = "IntegrationId",
+        /// `task`
+        pub task: String,
+    }
+}
 
 /// Data of `sh.keptn.event.evaluation.invalidated`, `rollback.*`, `approval.finished`,
 /// `action.finished`, `*.started`, `project.delete.*`, ...: just the common fields.
@@ -1023,6 +799,26 @@ mod tests {
             let r = ResultType::from(wire);
             assert_eq!(r.counts_as_fail_when_finished(), fails, "{wire:?}");
         }
+    }
+
+    #[test]
+    fn verdicts_order_worst_last_and_read_finished_results() {
+        assert!(Verdict::Pass < Verdict::Warning && Verdict::Warning < Verdict::Fail);
+        let worst = ["pass", "warning", "pass"]
+            .map(|r| Verdict::of_finished(&ResultType::from(r)))
+            .into_iter()
+            .max();
+        assert_eq!(worst, Some(Verdict::Warning));
+        for (wire, verdict) in [("failed", Verdict::Fail), ("", Verdict::Fail)] {
+            assert_eq!(Verdict::of_finished(&ResultType::from(wire)), verdict);
+        }
+        for v in [Verdict::Pass, Verdict::Warning, Verdict::Fail] {
+            let json = serde_json::to_value(v).unwrap();
+            assert_eq!(json, json!(v.as_str()));
+            assert_eq!(serde_json::from_value::<Verdict>(json).unwrap(), v);
+            assert_eq!(v.to_result_type().as_str(), v.as_str());
+        }
+        assert!(serde_json::from_value::<Verdict>(json!("Pass")).is_err());
     }
 
     #[test]

@@ -35,6 +35,28 @@ pub const LOG_ERROR_TYPE: &str = "sh.keptn.log.error";
 /// Legacy monitoring configuration event type.
 pub const MONITORING_CONFIGURE_TYPE: &str = "sh.keptn.event.monitoring.configure";
 
+// The task event types the built-in services match on as plain strings. Each is the
+// `Display` of its `EventType` (a test checks it); other types are built with the
+// `EventType` constructors.
+/// `sh.keptn.event.evaluation.triggered`: starts an evaluation.
+pub const EVALUATION_TRIGGERED: &str = "sh.keptn.event.evaluation.triggered";
+/// `sh.keptn.event.evaluation.started`: the lighthouse's acknowledgement.
+pub const EVALUATION_STARTED: &str = "sh.keptn.event.evaluation.started";
+/// `sh.keptn.event.evaluation.finished`: the lighthouse's result.
+pub const EVALUATION_FINISHED: &str = "sh.keptn.event.evaluation.finished";
+/// `sh.keptn.event.evaluation.invalidated`: an evaluation no longer counts.
+pub const EVALUATION_INVALIDATED: &str = "sh.keptn.event.evaluation.invalidated";
+/// `sh.keptn.event.get-sli.triggered`: a request for SLI values.
+pub const GET_SLI_TRIGGERED: &str = "sh.keptn.event.get-sli.triggered";
+/// `sh.keptn.event.get-sli.started`: an SLI provider's acknowledgement.
+pub const GET_SLI_STARTED: &str = "sh.keptn.event.get-sli.started";
+/// `sh.keptn.event.get-sli.finished`: the SLI values.
+pub const GET_SLI_FINISHED: &str = "sh.keptn.event.get-sli.finished";
+/// `sh.keptn.event.get-action.triggered`: a request for the next remediation action.
+pub const GET_ACTION_TRIGGERED: &str = "sh.keptn.event.get-action.triggered";
+/// `sh.keptn.event.approval.triggered`: a request for an approval.
+pub const APPROVAL_TRIGGERED: &str = "sh.keptn.event.approval.triggered";
+
 /// Why a string is not a Keptn event type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventTypeError {
@@ -92,8 +114,11 @@ impl TaskEventKind {
             TaskEventKind::Other(s) => s,
         }
     }
+}
 
-    fn from_wire(s: &str) -> Self {
+impl From<&str> for TaskEventKind {
+    /// The kind for its wire spelling (any other spelling is [`TaskEventKind::Other`]).
+    fn from(s: &str) -> Self {
         match s {
             "triggered" => TaskEventKind::Triggered,
             "started" => TaskEventKind::Started,
@@ -438,7 +463,7 @@ impl FromStr for EventType {
             [_, _, _, "monitoring", "configure"] => Ok(EventType::MonitoringConfigure),
             [_, _, _, task, kind] => Ok(EventType::Task {
                 task: (*task).to_string(),
-                kind: TaskEventKind::from_wire(kind),
+                kind: TaskEventKind::from(*kind),
             }),
             [_, _, _, task, "status", "changed"] => Ok(EventType::TaskStatusChanged {
                 task: (*task).to_string(),
@@ -678,6 +703,42 @@ mod tests {
             err("sh.keptn.event.a.b.c.d")
                 .to_string()
                 .contains("expected 5")
+        );
+    }
+
+    #[test]
+    fn named_types_are_the_display_of_their_event_type() {
+        for (constant, ty) in [
+            (
+                EVALUATION_TRIGGERED,
+                EventType::task_triggered("evaluation"),
+            ),
+            (EVALUATION_STARTED, EventType::task_started("evaluation")),
+            (EVALUATION_FINISHED, EventType::task_finished("evaluation")),
+            (
+                EVALUATION_INVALIDATED,
+                EventType::task("evaluation", TaskEventKind::Invalidated),
+            ),
+            (GET_SLI_TRIGGERED, EventType::task_triggered("get-sli")),
+            (GET_SLI_STARTED, EventType::task_started("get-sli")),
+            (GET_SLI_FINISHED, EventType::task_finished("get-sli")),
+            (
+                GET_ACTION_TRIGGERED,
+                EventType::task_triggered("get-action"),
+            ),
+            (APPROVAL_TRIGGERED, EventType::task_triggered("approval")),
+            (MONITORING_CONFIGURE_TYPE, EventType::MonitoringConfigure),
+        ] {
+            assert_eq!(constant, ty.to_string());
+            assert_eq!(constant.parse::<EventType>(), Ok(ty));
+        }
+        assert_eq!(
+            EventType::task("deployment", TaskEventKind::from("finished")).to_string(),
+            "sh.keptn.event.deployment.finished"
+        );
+        assert_eq!(
+            TaskEventKind::from("odd"),
+            TaskEventKind::Other("odd".into())
         );
     }
 }

@@ -50,7 +50,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sluice_model::event::data::LegacyProblemEventData;
 use sluice_model::event::kind::LEGACY_PROBLEM_TYPE;
-use sluice_model::event::{KeptnEvent, deterministic_keptn_context, is_go_uuid};
+use sluice_model::event::{EventType, KeptnEvent, deterministic_keptn_context, is_go_uuid};
 
 use crate::api::extract::{Body, Json, Path, Query};
 use crate::driver::Accepted;
@@ -413,7 +413,7 @@ async fn handle(
             data["deployment"] = json!({"deploymentNames": [d]});
         }
         (
-            format!("sh.keptn.event.{stage}.remediation.triggered"),
+            EventType::sequence_triggered(&stage, "remediation").to_string(),
             data,
             "remediation.triggered",
         )

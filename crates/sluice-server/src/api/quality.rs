@@ -19,10 +19,10 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sluice_model::evaluation::EvaluationFinishedEventData;
+use sluice_model::event::kind::{EVALUATION_FINISHED, EVALUATION_INVALIDATED};
 use sluice_model::event::{EventData, EventType, KeptnEvent, TaskEventKind};
 use sluice_slo::explain::{Explanation, TargetKind, explain};
 use sluice_slo::{EvaluationInput, PreviousEvaluation};
-use sluice_store::events::EVALUATION_FINISHED;
 use sluice_store::{EventQuery, FieldFilter, TypeQuery};
 
 use crate::api::extract::{Json, Path, Query};
@@ -30,9 +30,6 @@ use crate::api::params::{Params, store_error};
 use crate::error::ApiError;
 use crate::state::App;
 use crate::{clock, ids};
-
-/// Type of the invalidation event.
-pub const EVALUATION_INVALIDATED: &str = "sh.keptn.event.evaluation.invalidated";
 
 /// Source of the events the web UI sends (Keptn's Bridge used its repository URL).
 pub const BRIDGE_SOURCE: &str = "https://github.com/keptn/keptn/bridge";
@@ -74,7 +71,7 @@ async fn invalidated(app: &App, project: &str) -> Result<HashSet<String>, ApiErr
 fn label_of(data: &EvaluationFinishedEventData, time: &str) -> String {
     ["buildId", "version", "image"]
         .iter()
-        .find_map(|k| data.labels.get(*k).filter(|v| !v.is_empty()).cloned())
+        .find_map(|k| data.base.labels.get(*k).filter(|v| !v.is_empty()).cloned())
         .unwrap_or_else(|| time.get(..16).unwrap_or(time).replace('T', " "))
 }
 
@@ -82,7 +79,7 @@ fn evaluation_data(event: &KeptnEvent) -> EvaluationFinishedEventData {
     event
         .data
         .as_ref()
-        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .and_then(|d| EvaluationFinishedEventData::from_data(d).ok())
         .unwrap_or_default()
 }
 
@@ -114,10 +111,10 @@ fn row(event: &KeptnEvent, invalidated: &HashSet<String>) -> Value {
         "triggeredId": triggered,
         "time": time,
         "label": label_of(&data, &time),
-        "labels": data.labels,
+        "labels": data.base.labels,
         "score": data.evaluation.score,
-        "result": data.result.as_str(),
-        "message": data.message,
+        "result": data.base.result.as_str(),
+        "message": data.base.message,
         "comparedEvents": data.evaluation.compared_events,
         "invalidated": !triggered.is_empty() && invalidated.contains(&triggered),
         "indicators": indicators,
@@ -257,21 +254,21 @@ async fn explanation(
         })
         .collect();
     let input = EvaluationInput {
-        project: &data.project,
-        stage: &data.stage,
-        service: &data.service,
+        project: &data.base.project,
+        stage: &data.base.stage,
+        service: &data.base.service,
         slo: slo.as_ref(),
         previous: &previous,
         ..EvaluationInput::default()
     };
     let explained = explain(&input, &data);
-    let project = data.project.clone();
+    let project = data.base.project.clone();
     let gone = invalidated(&app, &project).await?;
     let mut answer = row(&event, &gone);
     if let Value::Object(map) = &mut answer {
-        map.insert("project".into(), json!(data.project));
-        map.insert("stage".into(), json!(data.stage));
-        map.insert("service".into(), json!(data.service));
+        map.insert("project".into(), json!(data.base.project));
+        map.insert("stage".into(), json!(data.base.stage));
+        map.insert("service".into(), json!(data.base.service));
         map.insert("timeStart".into(), json!(data.evaluation.time_start));
         map.insert("timeEnd".into(), json!(data.evaluation.time_end));
         map.insert("sloFileContent".into(), json!(slo_text));
@@ -299,10 +296,10 @@ async fn invalidate(
         clock::now(),
         &context,
         EventData {
-            project: data.project.clone(),
-            stage: data.stage.clone(),
-            service: data.service.clone(),
-            labels: data.labels.clone(),
+            project: data.base.project.clone(),
+            stage: data.base.stage.clone(),
+            service: data.base.service.clone(),
+            labels: data.base.labels.clone(),
             ..EventData::default()
         }
         .to_data(),

@@ -36,6 +36,7 @@ use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sluice_engine::{ControlAction, SequenceExecution, SequenceState};
+use sluice_model::event::kind::EVALUATION_FINISHED;
 use sluice_model::event::{EventType, KeptnEvent, SequenceEventKind, Timestamp};
 use sluice_store::{ExecutionQuery, ExecutionRecord, Paging, RunQuery};
 
@@ -249,7 +250,7 @@ pub fn build_state(executions: &[SequenceExecution], events: &[KeptnEvent]) -> S
                 if ty == "sh.keptn.event.deployment.triggered" && !image.is_empty() {
                     view.image = image.to_owned();
                 }
-                if ty == "sh.keptn.event.evaluation.finished" {
+                if ty == EVALUATION_FINISHED {
                     view.latest_evaluation = Some(EvaluationView {
                         result: data_str(event, "/result").to_owned(),
                         score: event

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sluice_model::event::KeptnEvent;
+use sluice_model::evaluation::EvaluationFinishedEventData;
+use sluice_model::event::data::{ApprovalStrategy, ApprovalTriggeredEventData};
+use sluice_model::event::kind::APPROVAL_TRIGGERED;
+use sluice_model::event::{KeptnEvent, ResultType, TaskEventKind};
 use sluice_store::Store;
 
 use crate::bus::Bus;
@@ -14,9 +17,6 @@ use crate::services::feed::Feed;
 
 /// The `source` of the events this service sends.
 pub const SOURCE: &str = "approval-service";
-
-/// The event this service answers.
-const APPROVAL_TRIGGERED: &str = "sh.keptn.event.approval.triggered";
 
 /// Subscribes to the bus now and answers approvals in a background task.
 pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>) {
@@ -27,31 +27,14 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>) {
         Some(APPROVAL_TRIGGERED),
         SOURCE,
     );
-    tokio::spawn(run(feed, driver));
-}
-
-/// Runs until the bus closes.
-async fn run(mut feed: Feed, driver: DriverHandle) {
-    while let Some(event) = feed.recv().await {
-        if event.event_type.as_deref() == Some(APPROVAL_TRIGGERED) {
-            let (d, e) = (driver.clone(), event.clone());
-            let work = async move {
-                for answer in answers(&e) {
-                    d.submit(answer).await?;
-                }
-                Ok::<(), crate::driver::Error>(())
-            };
-            super::guard(
-                &driver,
-                &event,
-                SOURCE,
-                "approval",
-                super::Claim::Always,
-                work,
-            )
-            .await;
-        }
-    }
+    tokio::spawn(super::answer_each(
+        feed,
+        driver,
+        APPROVAL_TRIGGERED,
+        SOURCE,
+        "approval",
+        |e| async move { answers(&e) },
+    ));
 }
 
 /// The decision for an `approval.triggered` event, following Keptn's approval-service.
@@ -66,44 +49,40 @@ pub enum Decision {
 }
 
 /// The previous result (`data.result`, else `data.evaluation.result`) and the strategy for it.
-pub fn decide(data: &Value) -> (String, String, Decision) {
-    let result = data
-        .get("result")
-        .and_then(Value::as_str)
-        .filter(|r| !r.is_empty())
-        .or_else(|| data.pointer("/evaluation/result").and_then(Value::as_str))
-        .unwrap_or("")
-        .to_owned();
-    let strategy_for = |key: &str| {
-        data.pointer(&format!("/approval/{key}"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned()
+///
+/// A payload that does not decode as Keptn's `ApprovalTriggeredEventData` (Keptn's
+/// approval-service would not answer it) is left to a person.
+pub fn decide(data: &Value) -> (ResultType, ApprovalStrategy, Decision) {
+    let typed = ApprovalTriggeredEventData::from_data(data).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "approval.triggered payload does not decode; manual approval");
+        ApprovalTriggeredEventData::default()
+    });
+    let result = match typed.base.result {
+        ResultType::Unset => EvaluationFinishedEventData::from_data(data)
+            .map(|d| d.evaluation.result)
+            .unwrap_or_default(),
+        result => result,
     };
-    let (strategy, decision) = match result.as_str() {
-        "pass" => {
-            let s = strategy_for("pass");
-            let d = if s == "automatic" {
+    let (strategy, decision) = match &result {
+        ResultType::Pass | ResultType::Warning => {
+            let approval = typed.approval;
+            let s = if result == ResultType::Pass {
+                approval.pass
+            } else {
+                approval.warning
+            };
+            let d = if s.is_automatic() {
                 Decision::Approve
             } else {
                 Decision::Manual
             };
             (s, d)
         }
-        "warning" => {
-            let s = strategy_for("warning");
-            let d = if s == "automatic" {
-                Decision::Approve
-            } else {
-                Decision::Manual
-            };
-            (s, d)
-        }
-        "fail" => (String::new(), Decision::Decline),
-        _ => (String::new(), Decision::Manual),
+        ResultType::Fail => (ApprovalStrategy::Unset, Decision::Decline),
+        _ => (ApprovalStrategy::Unset, Decision::Manual),
     };
-    let strategy = if strategy.is_empty() && decision == Decision::Manual {
-        "manual".to_owned()
+    let strategy = if strategy.is_unset() && decision == Decision::Manual {
+        ApprovalStrategy::Manual
     } else {
         strategy
     };
@@ -115,6 +94,7 @@ pub fn decide(data: &Value) -> (String, String, Decision) {
 pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
     let data = triggered.data.clone().unwrap_or(Value::Null);
     let (result, strategy, decision) = decide(&data);
+    let answer = |kind, data| super::answer_task(triggered, SOURCE, "approval", kind, data);
     let base = |status: &str, result: Option<&str>, message: String| {
         let mut d = json!({
             "project": data.get("project").cloned().unwrap_or(Value::Null),
@@ -132,8 +112,7 @@ pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
         d
     };
     let mut out = vec![answer(
-        triggered,
-        "started",
+        TaskEventKind::Started,
         base(
             "succeeded",
             None,
@@ -142,13 +121,11 @@ pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
     )];
     match decision {
         Decision::Approve => out.push(answer(
-            triggered,
-            "finished",
+            TaskEventKind::Finished,
             base("succeeded", Some("pass"), String::new()),
         )),
         Decision::Decline => out.push(answer(
-            triggered,
-            "finished",
+            TaskEventKind::Finished,
             base(
                 "succeeded",
                 Some("fail"),
@@ -158,17 +135,6 @@ pub fn answers(triggered: &Arc<KeptnEvent>) -> Vec<KeptnEvent> {
         Decision::Manual => {}
     }
     out
-}
-
-fn answer(triggered: &KeptnEvent, kind: &str, data: Value) -> KeptnEvent {
-    let what = format!("approval.{kind}");
-    super::answer(
-        triggered,
-        SOURCE,
-        &format!("sh.keptn.event.{what}"),
-        &what,
-        data,
-    )
 }
 
 #[cfg(test)]

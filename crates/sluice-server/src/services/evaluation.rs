@@ -26,8 +26,14 @@ use sluice_model::evaluation::{
 use sluice_model::event::data::{
     EvaluationTriggeredEventData, GetSliRequest, GetSliTriggeredEventData, SliFilter,
 };
+use sluice_model::event::kind::{
+    EVALUATION_FINISHED, EVALUATION_TRIGGERED, GET_SLI_FINISHED, GET_SLI_TRIGGERED,
+    MONITORING_CONFIGURE_TYPE,
+};
 use sluice_model::event::time::evaluation_window;
-use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType, Timestamp};
+use sluice_model::event::{
+    EventData, KeptnEvent, ResultType, StatusType, TaskEventKind, Timestamp,
+};
 use sluice_model::slo::Slo;
 use sluice_resources::{ResourceError, ResourceStore, Scope};
 use sluice_slo::{EvaluationInput, PreviousEvaluation};
@@ -35,21 +41,12 @@ use sluice_store::{FieldFilter, Store, TypeQuery};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::monitoring;
-use super::sli_provider::{GET_SLI_FINISHED, GET_SLI_TRIGGERED};
 use crate::bus::{Bus, Cancel};
 use crate::clock;
 use crate::driver::DriverHandle;
 
 /// The `source` of the events the lighthouse sends (and of the history it compares with).
 pub const SOURCE: &str = "lighthouse-service";
-/// The task event that starts an evaluation.
-pub const EVALUATION_TRIGGERED: &str = "sh.keptn.event.evaluation.triggered";
-/// The acknowledgement.
-pub const EVALUATION_STARTED: &str = "sh.keptn.event.evaluation.started";
-/// The result.
-pub const EVALUATION_FINISHED: &str = "sh.keptn.event.evaluation.finished";
-/// Keptn's legacy event that sets a project's SLI provider.
-pub const MONITORING_CONFIGURE: &str = "sh.keptn.event.monitoring.configure";
 /// Where the SLO lives (service level of a stage).
 pub const SLO_URI: &str = "slo.yaml";
 /// Keptn's message when the event has no usable window.
@@ -363,7 +360,7 @@ impl Lighthouse {
                 }
                 Ok(())
             }
-            Some(MONITORING_CONFIGURE) => {
+            Some(MONITORING_CONFIGURE_TYPE) => {
                 match monitoring::apply_configure_event(&self.store, event).await {
                     Ok(Some(c)) => {
                         tracing::info!(provider = %c.provider, "SLI provider configured by monitoring.configure")
@@ -392,11 +389,11 @@ impl Lighthouse {
             ..scope_of(&base)
         };
         self.driver
-            .submit(super::answer(
+            .submit(super::answer_task(
                 triggered,
                 SOURCE,
-                EVALUATION_STARTED,
-                "evaluation.started",
+                "evaluation",
+                TaskEventKind::Started,
                 started.to_data(),
             ))
             .await?;
@@ -440,9 +437,9 @@ impl Lighthouse {
             Ok(Some(c)) if !c.provider.is_empty() => c.provider,
             Ok(_) => {
                 let mut out = finished_base(&base, &start, &end);
-                out.result = ResultType::Pass;
+                out.base.result = ResultType::Pass;
                 out.evaluation.result = ResultType::Pass;
-                out.message = no_provider_message(&base.project);
+                out.base.message = no_provider_message(&base.project);
                 return self.finish_early(triggered, &base, out).await;
             }
             Err(e) => {
@@ -488,7 +485,7 @@ impl Lighthouse {
         base: &EventData,
         mut data: EvaluationFinishedEventData,
     ) -> Result<(), Error> {
-        data.labels = base.labels.clone();
+        data.base.labels = base.labels.clone();
         self.send_finished(triggered, &data).await
     }
 
@@ -498,12 +495,12 @@ impl Lighthouse {
         data: &EvaluationFinishedEventData,
     ) -> Result<(), Error> {
         let triggered_id = triggered.id.clone().unwrap_or_default();
-        let event = super::answer(
+        let event = super::answer_task(
             triggered,
             SOURCE,
-            EVALUATION_FINISHED,
-            "evaluation.finished",
-            serde_json::to_value(data).unwrap_or(Value::Null),
+            "evaluation",
+            TaskEventKind::Finished,
+            data.to_data(),
         );
         // Forgotten first, so nobody sees the result while it still looks pending; should
         // the send fail, the store still shows the evaluation as unfinished.
@@ -537,7 +534,7 @@ impl Lighthouse {
             tracing::debug!(%context, "get-sli.finished without a waiting evaluation; ignored");
             return Ok(());
         };
-        let data: GetSliFinishedEventData = match serde_json::from_value(data_value.clone()) {
+        let data = match GetSliFinishedEventData::from_data(data_value) {
             Ok(d) => d,
             Err(e) => {
                 let base = EventData {
@@ -575,11 +572,11 @@ impl Lighthouse {
                     project: pending.project.clone(),
                     stage: pending.stage.clone(),
                     service: pending.service.clone(),
-                    labels: sli.labels.clone(),
+                    labels: sli.base.labels.clone(),
                     ..EventData::default()
                 };
                 let mut out = errored(&base, &sli.get_sli.start, &sli.get_sli.end, message);
-                out.labels = sli.labels.clone();
+                out.base.labels = sli.base.labels.clone();
                 return Ok(out);
             }
         };
@@ -602,16 +599,10 @@ impl Lighthouse {
             project: &pending.project,
             stage: &pending.stage,
             service: &pending.service,
-            labels: Some(&sli.labels),
             slo: parsed,
             slo_file: bytes,
-            indicator_values: &sli.get_sli.indicator_values,
-            get_sli_status: &sli.status,
-            get_sli_result: &sli.result,
-            get_sli_message: &sli.message,
             previous: &previous,
-            time_start: &sli.get_sli.start,
-            time_end: &sli.get_sli.end,
+            ..EvaluationInput::of_get_sli(sli)
         }))
     }
 
@@ -657,7 +648,7 @@ impl Lighthouse {
             .into_iter()
             .filter_map(|e| {
                 let id = e.id.clone()?;
-                let data = serde_json::from_value(e.data?).ok()?;
+                let data = EvaluationFinishedEventData::from_data(&e.data?).ok()?;
                 Some((id, data))
             })
             .collect())
@@ -820,13 +811,15 @@ fn scope_of(base: &EventData) -> EventData {
 
 fn finished_base(base: &EventData, start: &str, end: &str) -> EvaluationFinishedEventData {
     EvaluationFinishedEventData {
-        project: base.project.clone(),
-        stage: base.stage.clone(),
-        service: base.service.clone(),
-        labels: base.labels.clone(),
-        status: StatusType::Succeeded,
-        result: ResultType::Unset,
-        message: String::new(),
+        base: EventData {
+            project: base.project.clone(),
+            stage: base.stage.clone(),
+            service: base.service.clone(),
+            labels: base.labels.clone(),
+            status: StatusType::Succeeded,
+            result: ResultType::Unset,
+            message: String::new(),
+        },
         evaluation: EvaluationDetails {
             time_start: start.to_owned(),
             time_end: end.to_owned(),
@@ -844,9 +837,9 @@ fn errored(
     message: String,
 ) -> EvaluationFinishedEventData {
     let mut out = finished_base(base, start, end);
-    out.status = StatusType::Errored;
-    out.result = ResultType::Fail;
-    out.message = message;
+    out.base.status = StatusType::Errored;
+    out.base.result = ResultType::Fail;
+    out.base.message = message;
     out.evaluation.result = ResultType::Fail;
     out
 }

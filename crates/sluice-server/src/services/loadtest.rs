@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use sluice_load::{LoadSummary, slis_from_summaries};
 use sluice_model::event::Timestamp;
-use sluice_model::event::data::GetSliIndicatorValue;
 
 use super::sli_provider::{SliOutcome, SliRequest, SliSource};
 
@@ -103,17 +102,12 @@ impl<S: LoadSummarySource> SliSource for Loadtest<S> {
             Ok(s) => s,
             Err(m) => return SliOutcome::Errored(format!("cannot read load-test results: {m}")),
         };
-        SliOutcome::Values(
-            slis_from_summaries(&summaries, start, end, &d.get_sli.indicators)
-                .into_iter()
-                .map(|v| GetSliIndicatorValue {
-                    metric: v.metric,
-                    value: v.value,
-                    success: v.success,
-                    message: v.message,
-                })
-                .collect(),
-        )
+        SliOutcome::Values(slis_from_summaries(
+            &summaries,
+            start,
+            end,
+            &d.get_sli.indicators,
+        ))
     }
 }
 
@@ -123,7 +117,9 @@ mod tests {
     use serde_json::json;
     use sluice_model::event::ResultType;
 
-    use crate::services::sli_provider::{self, GET_SLI_TRIGGERED};
+    use sluice_model::event::kind::GET_SLI_TRIGGERED;
+
+    use crate::services::sli_provider;
 
     fn summary(start: &str, end: &str, requests: u64, failures: u64, p95: f64) -> LoadSummary {
         serde_json::from_value(json!({
@@ -172,7 +168,7 @@ mod tests {
         SliRequest::addressed_to(&event, PROVIDER).unwrap()
     }
 
-    fn values(outcome: SliOutcome) -> Vec<GetSliIndicatorValue> {
+    fn values(outcome: SliOutcome) -> Vec<sluice_model::evaluation::SliResult> {
         match outcome {
             SliOutcome::Values(v) => v,
             SliOutcome::Errored(m) => panic!("errored: {m}"),

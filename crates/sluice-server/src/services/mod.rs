@@ -14,6 +14,7 @@ pub mod sli_provider;
 
 use std::fmt::Display;
 use std::future::Future;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use sluice_model::event::{EventType, KeptnEvent, TaskEventKind};
@@ -21,6 +22,7 @@ use sluice_model::event::{EventType, KeptnEvent, TaskEventKind};
 use sluice_store::Store;
 
 use crate::driver::DriverHandle;
+use crate::services::feed::Feed;
 
 /// An event a built-in service sends for `triggered` (its `.started` or `.finished`, or a
 /// request it makes on the task's behalf): the same context and commit, `triggeredid` naming
@@ -46,6 +48,49 @@ pub fn answer(
         gitcommitid: triggered.gitcommitid.clone(),
         data: Some(data),
         ..KeptnEvent::default()
+    }
+}
+
+/// The `<task>.<kind>` answer to the task event `triggered` (`<task>.triggered`), as
+/// [`answer`] builds it, with the id derived from `<task>.<kind>`.
+pub fn answer_task(
+    triggered: &KeptnEvent,
+    source: &str,
+    task: &str,
+    kind: TaskEventKind,
+    data: Value,
+) -> KeptnEvent {
+    let what = format!("{task}.{}", kind.as_str());
+    let event_type = EventType::task(task, kind).to_string();
+    answer(triggered, source, &event_type, &what, data)
+}
+
+/// Runs a service that answers one task event type, until the bus closes: every event of
+/// `event_type` the feed delivers gets the events `answers` computes for it, submitted in
+/// order under [`guard`] (`task` is the answers' prefix; the task is always this service's).
+pub async fn answer_each<A, F>(
+    mut feed: Feed,
+    driver: DriverHandle,
+    event_type: &str,
+    source: &str,
+    task: &str,
+    answers: A,
+) where
+    A: Fn(Arc<KeptnEvent>) -> F,
+    F: Future<Output = Vec<KeptnEvent>> + Send + 'static,
+{
+    while let Some(event) = feed.recv().await {
+        if event.event_type.as_deref() != Some(event_type) {
+            continue;
+        }
+        let (d, pending) = (driver.clone(), answers(event.clone()));
+        let work = async move {
+            for answer in pending.await {
+                d.submit(answer).await?;
+            }
+            Ok::<(), crate::driver::Error>(())
+        };
+        guard(&driver, &event, source, task, Claim::Always, work).await;
     }
 }
 
@@ -139,14 +184,14 @@ pub async fn guard<F, E>(
         answer(
             triggered,
             source,
-            &format!("sh.keptn.event.{task}.started"),
+            &EventType::task_started(&task).to_string(),
             &started_what,
             started,
         ),
         answer(
             triggered,
             source,
-            &format!("sh.keptn.event.{task}.finished"),
+            &EventType::task_finished(&task).to_string(),
             &format!("{answer_prefix}.finished"),
             data,
         ),

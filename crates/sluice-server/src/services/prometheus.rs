@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use sluice_model::evaluation::SliResult;
 use sluice_model::event::Timestamp;
-use sluice_model::event::data::{GetSliIndicatorValue, SliFilter};
+use sluice_model::event::data::SliFilter;
 use sluice_model::sli::SliConfig;
 use sluice_resources::{ResourceError, ResourceStore, Scope};
 use sluice_store::Store;
@@ -358,7 +359,7 @@ impl Prometheus {
         req: &SliRequest,
         target: &Target,
         config: &SliConfig,
-    ) -> Vec<GetSliIndicatorValue> {
+    ) -> Vec<SliResult> {
         let d = &req.data;
         let wanted = &d.get_sli.indicators;
         let (start, end) = match (parse_time(&d.get_sli.start), parse_time(&d.get_sli.end)) {

@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use sluice_model::diagnostic::Severity;
-use sluice_model::event::KeptnEvent;
 use sluice_model::event::data::GetActionTriggeredEventData;
+use sluice_model::event::kind::GET_ACTION_TRIGGERED;
+use sluice_model::event::{KeptnEvent, TaskEventKind};
 use sluice_model::remediation::{Remediation, SelectError};
 use sluice_resources::{ResourceError, ResourceStore, Scope};
 use sluice_store::Store;
@@ -32,8 +33,6 @@ use crate::services::feed::Feed;
 
 /// The `source` of the events this service sends (Keptn's service name).
 pub const SOURCE: &str = "remediation-service";
-/// The event this service answers.
-pub const GET_ACTION_TRIGGERED: &str = "sh.keptn.event.get-action.triggered";
 /// Where the remediation file lives (service level of a stage).
 pub const REMEDIATION_URI: &str = "remediation.yaml";
 
@@ -46,32 +45,21 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>, resources: Arc<
         Some(GET_ACTION_TRIGGERED),
         SOURCE,
     );
-    tokio::spawn(run(feed, driver, resources));
-}
-
-/// Runs until the bus closes.
-async fn run(mut feed: Feed, driver: DriverHandle, resources: Arc<ResourceStore>) {
-    while let Some(event) = feed.recv().await {
-        if event.event_type.as_deref() == Some(GET_ACTION_TRIGGERED) {
-            let (d, e, r) = (driver.clone(), event.clone(), resources.clone());
-            let work = async move {
-                let file = read_file(&r, &e).await;
-                for answer in answers(&e, &file) {
-                    d.submit(answer).await?;
-                }
-                Ok::<(), crate::driver::Error>(())
-            };
-            super::guard(
-                &driver,
-                &event,
-                SOURCE,
-                "get-action",
-                super::Claim::Always,
-                work,
-            )
-            .await;
+    let answer = move |e: Arc<KeptnEvent>| {
+        let r = resources.clone();
+        async move {
+            let file = read_file(&r, &e).await;
+            answers(&e, &file)
         }
-    }
+    };
+    tokio::spawn(super::answer_each(
+        feed,
+        driver,
+        GET_ACTION_TRIGGERED,
+        SOURCE,
+        "get-action",
+        answer,
+    ));
 }
 
 /// What reading `remediation.yaml` gave.
@@ -241,6 +229,7 @@ fn parsed(text: &str) -> Result<Remediation, String> {
 pub fn answers(triggered: &KeptnEvent, file: &FileRead) -> Vec<KeptnEvent> {
     let data = triggered.data.clone().unwrap_or(Value::Null);
     let outcome = decide(&data, file);
+    let answer = |kind, data| super::answer_task(triggered, SOURCE, "get-action", kind, data);
     let mut base = Map::new();
     for key in ["project", "stage", "service", "labels"] {
         if let Some(v) = data.get(key) {
@@ -263,20 +252,9 @@ pub fn answers(triggered: &KeptnEvent, file: &FileRead) -> Vec<KeptnEvent> {
         finished.insert("problem".into(), problem.clone());
     }
     vec![
-        answer(triggered, "started", Value::Object(started)),
-        answer(triggered, "finished", Value::Object(finished)),
+        answer(TaskEventKind::Started, Value::Object(started)),
+        answer(TaskEventKind::Finished, Value::Object(finished)),
     ]
-}
-
-fn answer(triggered: &KeptnEvent, kind: &str, data: Value) -> KeptnEvent {
-    let what = format!("get-action.{kind}");
-    super::answer(
-        triggered,
-        SOURCE,
-        &format!("sh.keptn.event.{what}"),
-        &what,
-        data,
-    )
 }
 
 #[cfg(test)]

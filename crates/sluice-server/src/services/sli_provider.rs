@@ -9,20 +9,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::Value;
-use sluice_model::event::data::{
-    GetSliFinishedEventData, GetSliIndicatorValue, GetSliResult, GetSliTriggeredEventData,
-};
-use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType};
+use sluice_model::evaluation::SliResult;
+use sluice_model::event::data::{GetSliFinishedEventData, GetSliResult, GetSliTriggeredEventData};
+use sluice_model::event::kind::GET_SLI_TRIGGERED;
+use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType, TaskEventKind};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::driver::DriverHandle;
 
-/// Type of a request for SLI values.
-pub const GET_SLI_TRIGGERED: &str = "sh.keptn.event.get-sli.triggered";
-/// Type of the acknowledgement.
-pub const GET_SLI_STARTED: &str = "sh.keptn.event.get-sli.started";
-/// Type of the answer with the values.
-pub const GET_SLI_FINISHED: &str = "sh.keptn.event.get-sli.finished";
 /// Result message when every indicator failed (prometheus-service's text).
 pub const ALL_FAILED_MESSAGE: &str = "unable to retrieve metrics";
 
@@ -58,7 +52,7 @@ impl SliRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SliOutcome {
     /// One value per requested indicator (failures as `success: false` with a message).
-    Values(Vec<GetSliIndicatorValue>),
+    Values(Vec<SliResult>),
     /// The provider could not even start (no endpoint, unreadable SLI file, ...):
     /// `get-sli.finished` with status errored, result fail and this message.
     Errored(String),
@@ -75,28 +69,28 @@ pub trait SliSource: Send + Sync + 'static {
 }
 
 /// A successful value.
-pub fn value(metric: &str, value: f64) -> GetSliIndicatorValue {
-    GetSliIndicatorValue {
+pub fn value(metric: &str, value: f64) -> SliResult {
+    SliResult {
         metric: metric.to_owned(),
         value,
         success: true,
-        message: String::new(),
+        ..SliResult::default()
     }
 }
 
 /// A failed value (value 0, like prometheus-service).
-pub fn failed(metric: &str, message: impl Into<String>) -> GetSliIndicatorValue {
-    GetSliIndicatorValue {
+pub fn failed(metric: &str, message: impl Into<String>) -> SliResult {
+    SliResult {
         metric: metric.to_owned(),
-        value: 0.0,
         success: false,
         message: message.into(),
+        ..SliResult::default()
     }
 }
 
 /// prometheus-service's event result: pass when every value succeeded (or none was asked
 /// for), warning when some failed, fail with [`ALL_FAILED_MESSAGE`] when all failed.
-pub fn result_of(values: &[GetSliIndicatorValue]) -> (ResultType, String) {
+pub fn result_of(values: &[SliResult]) -> (ResultType, String) {
     let failed = values.iter().filter(|v| !v.success).count();
     if values.is_empty() || failed == 0 {
         (ResultType::Pass, String::new())
@@ -113,13 +107,7 @@ pub fn started(request: &SliRequest, source: &str) -> KeptnEvent {
         status: StatusType::Succeeded,
         ..base(request)
     };
-    answer(
-        request,
-        source,
-        GET_SLI_STARTED,
-        "get-sli.started",
-        data.to_data(),
-    )
+    answer(request, source, TaskEventKind::Started, data.to_data())
 }
 
 /// The `get-sli.finished` answer for an outcome.
@@ -146,13 +134,7 @@ pub fn finished(request: &SliRequest, source: &str, outcome: SliOutcome) -> Kept
             indicator_values: values,
         },
     };
-    answer(
-        request,
-        source,
-        GET_SLI_FINISHED,
-        "get-sli.finished",
-        data.to_data(),
-    )
+    answer(request, source, TaskEventKind::Finished, data.to_data())
 }
 
 fn base(request: &SliRequest) -> EventData {
@@ -166,8 +148,8 @@ fn base(request: &SliRequest) -> EventData {
     }
 }
 
-fn answer(request: &SliRequest, source: &str, ty: &str, what: &str, data: Value) -> KeptnEvent {
-    super::answer(&request.event, source, ty, what, data)
+fn answer(request: &SliRequest, source: &str, kind: TaskEventKind, data: Value) -> KeptnEvent {
+    super::answer_task(&request.event, source, "get-sli", kind, data)
 }
 
 /// Answers one request: started, fetch, finished.

@@ -803,19 +803,10 @@ fn run_case(case: &Case) -> String {
         })
         .collect();
     let out = evaluate(&EvaluationInput {
-        project: &sli.project,
-        stage: &sli.stage,
-        service: &sli.service,
-        labels: Some(&sli.labels),
         slo: slo.as_ref(),
         slo_file: case.slo.as_bytes(),
-        indicator_values: &sli.get_sli.indicator_values,
-        get_sli_status: &sli.status,
-        get_sli_result: &sli.result,
-        get_sli_message: &sli.message,
         previous: &previous,
-        time_start: &sli.get_sli.start,
-        time_end: &sli.get_sli.end,
+        ..EvaluationInput::of_get_sli(&sli)
     });
     serde_json::to_string(&out).unwrap()
 }

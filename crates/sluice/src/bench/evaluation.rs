@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, IndicatorStatus, ResultType,
+    EvaluationDetails, EvaluationFinishedEventData, EventData, IndicatorStatus, ResultType,
     SliEvaluationResult, SliResult,
 };
 use sluice_model::slo::Slo;
@@ -63,10 +63,13 @@ fn value(i: usize, run: usize) -> SliResult {
 fn previous_data() -> Vec<EvaluationFinishedEventData> {
     (0..PREVIOUS)
         .map(|run| EvaluationFinishedEventData {
-            result: if run.is_multiple_of(3) {
-                ResultType::Warning
-            } else {
-                ResultType::Pass
+            base: EventData {
+                result: if run.is_multiple_of(3) {
+                    ResultType::Warning
+                } else {
+                    ResultType::Pass
+                },
+                ..EventData::default()
             },
             evaluation: EvaluationDetails {
                 result: ResultType::Pass,
@@ -83,7 +86,6 @@ fn previous_data() -> Vec<EvaluationFinishedEventData> {
                     .collect(),
                 ..Default::default()
             },
-            ..Default::default()
         })
         .collect()
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sluice_model::event::KeptnEvent;
+use sluice_model::event::kind::EVALUATION_STARTED;
 use sluice_resources::{Scope, Upload};
 use sluice_store::{Changes, NewEvent, ProjectRecord};
 use tokio::sync::broadcast;
@@ -405,12 +406,12 @@ async fn external_provider_flow_and_comparison_with_the_previous_result() {
         project: "shop",
         stage: "dev",
         service: "carts",
-        labels: Some(&sli.labels),
+        labels: Some(&sli.base.labels),
         slo: Some(&slo),
         slo_file: SLO.as_bytes(),
         indicator_values: &sli.get_sli.indicator_values,
-        get_sli_status: &sli.status,
-        get_sli_result: &sli.result,
+        get_sli_status: &sli.base.status,
+        get_sli_result: &sli.base.result,
         get_sli_message: "",
         previous: &[PreviousEvaluation {
             id: f1.id.as_deref(),
@@ -497,7 +498,7 @@ async fn monitoring_configure_event_sets_the_provider() {
     create_project(&app, "shop", &["dev"], &["carts"]).await;
     let mut rx = app.bus.subscribe();
     let e = event(
-        MONITORING_CONFIGURE,
+        MONITORING_CONFIGURE_TYPE,
         &crate::ids::fresh(),
         None,
         json!({"type": "prometheus", "project": "shop", "service": "carts"}),

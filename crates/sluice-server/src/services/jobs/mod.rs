@@ -1327,7 +1327,7 @@ impl JobExecutor {
         let event = super::answer(
             h.event,
             SOURCE,
-            &format!("sh.keptn.event.{task}.{kind}"),
+            &EventType::task(task, TaskEventKind::from(kind)).to_string(),
             &format!("job-executor.{kind}"),
             data,
         );

@@ -11,9 +11,11 @@ use serde_json::json;
 use sluice_model::event::KeptnEvent;
 
 use super::*;
+use crate::services::evaluation::SLO_URI;
 use crate::services::evaluation::tests::{app, create_project, event, put, wait_for};
-use crate::services::evaluation::{EVALUATION_FINISHED, EVALUATION_TRIGGERED, SLO_URI};
-use crate::services::sli_provider::{GET_SLI_FINISHED, GET_SLI_STARTED, GET_SLI_TRIGGERED};
+use sluice_model::event::kind::{
+    EVALUATION_FINISHED, EVALUATION_TRIGGERED, GET_SLI_FINISHED, GET_SLI_STARTED, GET_SLI_TRIGGERED,
+};
 
 fn ts(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap()
