@@ -98,13 +98,13 @@ fn a_statistical_objective_fails_on_a_significant_increase() {
     assert!(targets[0].violated);
     // The statistical objective counts toward the maximum: 1 of 2 points.
     assert_eq!(out.evaluation.score, 50.0);
-    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.base.result, ResultType::Fail);
     assert!(
-        out.message.starts_with(
+        out.base.message.starts_with(
             "Evaluation failed due to key_sli objective 'Response time': significant increase (p = "
         ),
         "{}",
-        out.message
+        out.base.message
     );
 }
 
@@ -123,7 +123,7 @@ fn a_statistical_objective_passes_without_a_significant_change() {
     assert_eq!(rt.score, 1.0);
     assert!(!rt.pass_targets.as_ref().unwrap()[0].violated);
     assert_eq!(
-        (out.evaluation.score, out.result),
+        (out.evaluation.score, out.base.result),
         (100.0, ResultType::Pass)
     );
     // The value is reported as received; no value is needed for a statistical-only objective.
@@ -209,9 +209,9 @@ fn missing_samples_follow_on_missing() {
         out.evaluation.indicator_results[0].status,
         IndicatorStatus::Fail
     );
-    assert_eq!(out.result, ResultType::Fail);
+    assert_eq!(out.base.result, ResultType::Fail);
     assert_eq!(
-        out.message,
+        out.base.message,
         "Evaluation failed due to key_sli objective '': no data: 1 usable current sample, 10 usable baseline samples (at least 3 needed on each side)"
     );
     let explicit = run(
@@ -233,7 +233,7 @@ fn missing_samples_follow_on_missing() {
         IndicatorStatus::Warning
     );
     assert_eq!(out.evaluation.score, 75.0);
-    assert_eq!(out.result, ResultType::Warning);
+    assert_eq!(out.base.result, ResultType::Warning);
     // ignore: informational, not counted.
     let out = run(
         &with_on_missing("    on_missing: ignore\n"),
@@ -246,7 +246,7 @@ fn missing_samples_follow_on_missing() {
         IndicatorStatus::Info
     );
     assert_eq!(
-        (out.evaluation.score, out.result),
+        (out.evaluation.score, out.base.result),
         (100.0, ResultType::Pass)
     );
 }
@@ -264,7 +264,7 @@ fn on_missing_for_a_keptn_objective() {
     let missing = [val("errors", 0.0)];
     // fail is Keptn's behaviour, byte for byte.
     let keptn_out = run(&keptn, &missing, &[], &[]);
-    assert_eq!(keptn_out.result, ResultType::Fail);
+    assert_eq!(keptn_out.base.result, ResultType::Fail);
     assert_eq!(run(&on("fail"), &missing, &[], &[]), keptn_out);
     let out = run(&on("warn"), &missing, &[], &[]);
     assert_eq!(
@@ -272,7 +272,7 @@ fn on_missing_for_a_keptn_objective() {
         IndicatorStatus::Warning
     );
     assert_eq!(
-        (out.evaluation.score, out.result.clone()),
+        (out.evaluation.score, out.base.result.clone()),
         (75.0, ResultType::Warning)
     );
     let out = run(&on("ignore"), &missing, &[], &[]);
@@ -281,7 +281,7 @@ fn on_missing_for_a_keptn_objective() {
         IndicatorStatus::Info
     );
     assert_eq!(
-        (out.evaluation.score, out.result.clone()),
+        (out.evaluation.score, out.base.result.clone()),
         (100.0, ResultType::Pass)
     );
     // With a value, every policy scores as Keptn does.
