@@ -187,13 +187,26 @@ pub(crate) async fn insert_rows(
     conn: &mut SqliteConnection,
     rows: &[(EventRow, Option<bool>)],
 ) -> Result<Inserted> {
-    let mut inserted = Inserted::default();
     if rows.is_empty() {
-        return Ok(inserted);
+        return Ok(Inserted::default());
     }
     let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
         .fetch_one(&mut *conn)
         .await?;
+    insert_rows_after(conn, rows, before).await
+}
+
+/// [`insert_rows`] when the caller already read, in the same transaction, the largest
+/// stored `seq` (`before`).
+pub(crate) async fn insert_rows_after(
+    conn: &mut SqliteConnection,
+    rows: &[(EventRow, Option<bool>)],
+    before: i64,
+) -> Result<Inserted> {
+    let mut inserted = Inserted::default();
+    if rows.is_empty() {
+        return Ok(inserted);
+    }
     let mut stored = 0;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
