@@ -470,13 +470,11 @@ impl ResourceStore {
                 return Err(ResourceError::StageNotFound);
             }
             let blob = repo.blob(metadata::service(service, metadata::now()).as_bytes())?;
-            let mut tree_id = root.id();
-            let mut added = false;
+            let mut puts = Vec::new();
             for stage in &stages {
                 let dir = [STAGES_DIR, stage.as_str(), service];
-                let current = repo.find_tree(tree_id)?;
-                if tree::lookup(repo, &current, &dir)?.is_some() {
-                    if tree::subtree(repo, &current, &dir)?.is_none() {
+                if tree::lookup(repo, root, &dir)?.is_some() {
+                    if tree::subtree(repo, root, &dir)?.is_none() {
                         return Err(ResourceError::InvalidName(format!(
                             "stage `{stage}` has a file named `{service}`, so it cannot hold a \
                              service of that name"
@@ -484,13 +482,19 @@ impl ResourceStore {
                     }
                     continue;
                 }
-                let path = [STAGES_DIR, stage.as_str(), service, METADATA_FILE];
-                tree_id = edit_at(repo, tree_id, &path, Change::Put(blob))?;
-                added = true;
+                puts.push((
+                    vec![STAGES_DIR, stage.as_str(), service, METADATA_FILE],
+                    blob,
+                ));
             }
-            if !added {
+            if puts.is_empty() {
                 return Err(ResourceError::AlreadyExists(Entity::Service));
             }
+            // Every stage's directory in one pass: each changed tree (the stages', the stages
+            // directory's, the root) is written once, not once per stage.
+            let interrupted = || self.interrupted.load(Ordering::SeqCst);
+            let tree_id = tree::put_many(repo, root, &puts, &interrupted)
+                .map_err(|PutError { error, .. }| git_only(error))?;
             Ok((tree_id, format!("Added service: {service}")))
         })
     }

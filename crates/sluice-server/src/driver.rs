@@ -12,12 +12,19 @@
 //! 5. publishes the emitted events on the [`Bus`], arms or cancels timers and tells built-in
 //!    executors to cancel aborted work, then marks the emitted events dispatched.
 //!
+//! Commits are pipelined: the store writes one batch while the driver already runs the engine
+//! on the next (at most [`MAX_IN_FLIGHT`] batches between the engine and their answers). The
+//! batches are committed in order by one committer task, and nothing of a batch (answers,
+//! publishing, timers, the open-task index) is seen before its own commit. A batch whose
+//! commit fails fails every batch behind it that is not committed yet, until the pipeline is
+//! empty again. Duplicate ids are looked up among the stored events and those in flight.
+//!
 //! After a crash, [`Driver::start`] restores the open executions and pauses, re-arms the
 //! engine's pending timers and publishes the outbox events that were not dispatched, so
 //! nothing is lost or sent twice (deterministic ids make the built-in services' answers
 //! idempotent).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
 
 use sluice_engine::{
@@ -40,6 +47,12 @@ const PAUSES_KEY: &str = "engine.pauses";
 
 /// Most commands written in one transaction (group commit).
 const MAX_BATCH: usize = 256;
+
+/// Most batches between the engine and their answers (being written or waiting to be).
+const MAX_IN_FLIGHT: usize = 8;
+
+/// Most batches written in one transaction by the committer.
+const MAX_MERGED: usize = MAX_IN_FLIGHT;
 
 /// How long marks of sent events wait for the next commit before they get their own.
 const DISPATCH_MARK_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
@@ -221,6 +234,97 @@ pub struct Driver {
     views: mpsc::UnboundedSender<Arc<KeptnEvent>>,
     /// Ids of outgoing events published but not yet marked dispatched in the store.
     sent: Vec<String>,
+    /// Batches whose commit is under way, oldest first.
+    in_flight: VecDeque<Prepared>,
+    /// Ids of the incoming events of the batches in flight (stored soon: duplicates).
+    in_flight_ids: HashSet<String>,
+    /// Commits, in order.
+    committer: mpsc::UnboundedSender<Commit>,
+}
+
+/// A batch after its engine steps, waiting for its commit.
+struct Prepared {
+    applied: Vec<Applied>,
+    /// The open-task index entries of the changed executions, as of this batch.
+    open: Vec<(ExecutionId, Option<OpenTask>)>,
+    /// Ids of its incoming events.
+    ids: Vec<String>,
+    /// The outcome of its commit (`None`: nothing to write).
+    done: Option<oneshot::Receiver<Result<(), Error>>>,
+}
+
+impl Prepared {
+    /// A batch that was answered at once (nothing to commit or to carry out).
+    fn nothing() -> Prepared {
+        Prepared {
+            applied: Vec::new(),
+            open: Vec::new(),
+            ids: Vec::new(),
+            done: None,
+        }
+    }
+}
+
+/// A request to the committer.
+enum Commit {
+    /// Write these changes (unless an earlier commit failed).
+    Write(Box<Changes>, oneshot::Sender<Result<(), Error>>),
+    /// The pipeline is empty: writing may resume after a failure.
+    Resume,
+}
+
+/// The committer: writes the batches' changes in the order they were prepared. The batches
+/// that queued up while a transaction was being written go together into the next one (group
+/// commit of batches: [`Changes::absorb`]), so the store's round trips are shared by more
+/// events the busier it is. After a failure it refuses the changes behind it without writing
+/// them (they were prepared on engine state that is not stored), until the driver says
+/// [`Commit::Resume`].
+async fn run_committer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Commit>) {
+    let mut failed: Option<Arc<Error>> = None;
+    let mut held: Option<Commit> = None;
+    loop {
+        let request = match held.take() {
+            Some(request) => request,
+            None => match rx.recv().await {
+                Some(request) => request,
+                None => return,
+            },
+        };
+        let (mut changes, reply) = match request {
+            Commit::Resume => {
+                failed = None;
+                continue;
+            }
+            Commit::Write(changes, reply) => (changes, reply),
+        };
+        let mut replies = vec![reply];
+        while replies.len() < MAX_MERGED {
+            match rx.try_recv() {
+                Ok(Commit::Write(more, reply)) => {
+                    changes.absorb(*more);
+                    replies.push(reply);
+                }
+                Ok(other) => {
+                    held = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if failed.is_none()
+            && let Err(e) = store.commit(&changes).await
+        {
+            tracing::error!(error = %e, "cannot persist a batch of engine steps");
+            failed = Some(Arc::new(Error::Store(e)));
+        }
+        for reply in replies {
+            let outcome = match &failed {
+                Some(e) => Err(Error::Shared(e.clone())),
+                None => Ok(()),
+            };
+            let _ = reply.send(outcome);
+        }
+    }
 }
 
 /// How to answer one command of a batch once the batch is durable.
@@ -340,6 +444,8 @@ impl Driver {
             }
         }
         let views = projects_view::spawn(store.clone(), metrics.clone());
+        let (committer, commits) = mpsc::unbounded_channel();
+        tokio::spawn(run_committer(store.clone(), commits));
         let mut driver = Driver {
             engine: Engine::restore(config, executions, pauses),
             store,
@@ -352,11 +458,14 @@ impl Driver {
             open_tasks: open_tasks.clone(),
             views,
             sent: Vec::new(),
+            in_flight: VecDeque::new(),
+            in_flight_ids: HashSet::new(),
+            committer,
         };
         for (key, at) in driver.engine.pending_timers() {
             driver.arm(key, at);
         }
-        driver.refresh_open_tasks(None);
+        driver.refresh_open_tasks();
         // Whatever was committed but not yet published before a crash goes out now.
         let undispatched = driver.store.undispatched_events().await?;
         let ids: Vec<String> = undispatched.iter().filter_map(|e| e.id.clone()).collect();
@@ -375,30 +484,44 @@ impl Driver {
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        loop {
+        let mut open = true;
+        while open || !self.in_flight.is_empty() {
+            let room = open && self.in_flight.len() < MAX_IN_FLIGHT;
             // Marks of sent events ride along with the next commit; when nothing comes for a
             // moment they get a transaction of their own.
-            // Everything waiting is taken at once (up to MAX_BATCH): one batch, one commit.
-            let received = if self.sent.is_empty() {
-                rx.recv_many(&mut batch, MAX_BATCH).await
-            } else {
-                let next = rx.recv_many(&mut batch, MAX_BATCH);
-                match tokio::time::timeout(DISPATCH_MARK_DELAY, next).await {
-                    Ok(received) => received,
-                    Err(_) => {
-                        self.flush_sent().await;
-                        continue;
+            let quiet = self.in_flight.is_empty() && !self.sent.is_empty();
+            tokio::select! {
+                biased;
+                // The oldest batch first: its answers wait for nothing else.
+                outcome = Self::oldest_commit(&mut self.in_flight) => {
+                    if let Some(prepared) = self.in_flight.pop_front() {
+                        self.finish(prepared, outcome);
                     }
                 }
-            };
-            if received == 0 {
-                break;
+                // Everything waiting is taken at once (up to MAX_BATCH): one batch, one commit.
+                received = rx.recv_many(&mut batch, MAX_BATCH), if room => {
+                    if received == 0 {
+                        open = false;
+                        continue;
+                    }
+                    let prepared = self.prepare(&mut batch).await;
+                    self.in_flight.push_back(prepared);
+                }
+                _ = tokio::time::sleep(DISPATCH_MARK_DELAY), if quiet => self.flush_sent().await,
             }
-            self.handle_batch(&mut batch).await;
         }
         self.flush_sent().await;
         for (_, timer) in self.timers.drain() {
             timer.abort();
+        }
+    }
+
+    /// The outcome of the oldest batch's commit (pending while nothing is in flight).
+    async fn oldest_commit(in_flight: &mut VecDeque<Prepared>) -> Result<(), Error> {
+        match in_flight.front_mut() {
+            None => std::future::pending().await,
+            Some(Prepared { done: None, .. }) => Ok(()),
+            Some(Prepared { done: Some(rx), .. }) => rx.await.unwrap_or(Err(Error::Stopped)),
         }
     }
 
@@ -413,9 +536,10 @@ impl Driver {
         }
     }
 
-    /// Handles the commands that arrived together: runs the engine on each in order, writes
-    /// everything in ONE transaction (group commit), then answers and carries out the effects.
-    async fn handle_batch(&mut self, batch: &mut Vec<Command>) {
+    /// Takes the commands that arrived together: runs the engine on each in order and hands
+    /// everything they change to the committer as ONE transaction (group commit). The batch
+    /// is answered and its effects carried out by [`Driver::finish`] once that is durable.
+    async fn prepare(&mut self, batch: &mut Vec<Command>) -> Prepared {
         // Every event is looked up, whoever sent it: a sender that retries a request it got
         // no answer to sends the same id again, and that must not count twice.
         let ids: Vec<String> = batch
@@ -435,10 +559,17 @@ impl Driver {
                     for command in batch.drain(..) {
                         self.refuse(command, &e);
                     }
-                    return;
+                    return Prepared::nothing();
                 }
             }
         };
+        // Stored by a batch in flight: as good as known.
+        known.extend(
+            ids.iter()
+                .filter(|id| self.in_flight_ids.contains(*id))
+                .cloned(),
+        );
+        let mut fresh_ids = Vec::new();
         let mut applied: Vec<Applied> = Vec::with_capacity(batch.len());
         let mut work = Work::default();
         for command in batch.drain(..) {
@@ -446,10 +577,11 @@ impl Driver {
                 Command::Event { event, reply, .. } => {
                     let id = event.id.clone().unwrap_or_default();
                     // Known before, or twice in this batch: a duplicate delivery.
-                    if !known.insert(id) {
+                    if !known.insert(id.clone()) {
                         applied.push(Applied::answer(Reply::Event(reply, Accepted::Duplicate)));
                         continue;
                     }
+                    fresh_ids.push(id);
                     self.metrics
                         .event_received(event.event_type.as_deref().unwrap_or(""));
                     // Shared from here on by the engine, the store and the bus: never copied.
@@ -517,24 +649,62 @@ impl Driver {
             for a in applied {
                 a.reply.fail(&e);
             }
-            return;
+            return Prepared::nothing();
         }
-        if !changes.is_empty() {
+        let open = self.open_task_entries(&work.changed);
+        let done = if changes.is_empty() {
+            None
+        } else {
             changes.dispatched = std::mem::take(&mut self.sent);
-            if let Err(e) = self.store.commit(&changes).await {
-                tracing::error!(error = %e, "cannot persist a batch of engine steps");
-                let e = Arc::new(Error::Store(e));
+            let (tx, rx) = oneshot::channel();
+            if self
+                .committer
+                .send(Commit::Write(Box::new(changes), tx))
+                .is_err()
+            {
+                let e = Arc::new(Error::Stopped);
                 for a in applied {
                     a.reply.fail(&e);
                 }
-                return;
+                return Prepared::nothing();
             }
+            self.in_flight_ids.extend(fresh_ids.iter().cloned());
+            Some(rx)
+        };
+        Prepared {
+            applied,
+            open,
+            ids: fresh_ids,
+            done,
         }
+    }
 
-        // Durable: now the world may see it, pollers of open tasks included, before any caller
-        // hears that its event was taken. The projects view follows in the background, off
-        // the path from one task to the next.
-        self.refresh_open_tasks(Some(&work.changed));
+    /// Completes a batch after its commit: on success the world may see it, pollers of open
+    /// tasks included, before any caller hears that its event was taken (the projects view
+    /// follows in the background, off the path from one task to the next); on failure every
+    /// caller hears of it.
+    fn finish(&mut self, prepared: Prepared, outcome: Result<(), Error>) {
+        let Prepared {
+            applied, open, ids, ..
+        } = prepared;
+        for id in &ids {
+            self.in_flight_ids.remove(id);
+        }
+        if let Err(e) = outcome {
+            let e = Arc::new(e);
+            for a in applied {
+                a.reply.fail(&e);
+            }
+            if self.in_flight.is_empty() {
+                let _ = self.committer.send(Commit::Resume);
+            }
+            return;
+        }
+        if self.in_flight.is_empty() {
+            // Harmless when nothing failed; after a failure the next batch may be written.
+            let _ = self.committer.send(Commit::Resume);
+        }
+        self.apply_open_tasks(open);
         for a in applied {
             if let Some(event) = a.incoming {
                 let _ = self.views.send(event.clone());
@@ -664,43 +834,58 @@ impl Driver {
         }
     }
 
-    /// Recomputes the open-task index for the given executions (all when `None`).
-    fn refresh_open_tasks(&self, changed: Option<&[ExecutionId]>) {
+    /// Recomputes the whole open-task index (at start).
+    fn refresh_open_tasks(&self) {
+        let ids: Vec<ExecutionId> = self.engine.executions().map(|e| e.id.clone()).collect();
+        let entries = self.open_task_entries(&ids);
+        self.open_tasks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.apply_open_tasks(entries);
+    }
+
+    /// The open-task index entries of these executions as the engine has them now (`None`:
+    /// no open task).
+    fn open_task_entries(&self, ids: &[ExecutionId]) -> Vec<(ExecutionId, Option<OpenTask>)> {
+        ids.iter()
+            .map(|id| (id.clone(), self.open_task_of(id)))
+            .collect()
+    }
+
+    fn open_task_of(&self, id: &ExecutionId) -> Option<OpenTask> {
+        let execution = self.engine.execution(id)?;
+        if !execution.is_open() {
+            return None;
+        }
+        let current = execution.current_task.as_ref()?;
+        if current.is_complete() {
+            return None;
+        }
+        Some(OpenTask {
+            triggered_id: current.triggered_id.clone(),
+            event_type: EventType::task_triggered(&current.name).to_string(),
+            project: execution.scope.project.clone(),
+            stage: execution.scope.stage.clone(),
+            service: execution.scope.service.clone(),
+            keptn_context: execution.scope.keptn_context.clone(),
+            due: !current.delayed,
+            answered: !current.events.is_empty(),
+        })
+    }
+
+    /// Writes entries into the open-task index, in order (a later entry of an execution wins).
+    fn apply_open_tasks(&self, entries: Vec<(ExecutionId, Option<OpenTask>)>) {
         let mut tasks = self.open_tasks.write().unwrap_or_else(|p| p.into_inner());
-        let ids: Vec<ExecutionId> = match changed {
-            Some(ids) => ids.to_vec(),
-            None => {
-                tasks.clear();
-                self.engine.executions().map(|e| e.id.clone()).collect()
+        for (id, task) in entries {
+            match task {
+                Some(task) => {
+                    tasks.insert(id, task);
+                }
+                None => {
+                    tasks.remove(&id);
+                }
             }
-        };
-        for id in ids {
-            tasks.remove(&id);
-            let Some(execution) = self.engine.execution(&id) else {
-                continue;
-            };
-            if !execution.is_open() {
-                continue;
-            }
-            let Some(current) = &execution.current_task else {
-                continue;
-            };
-            if current.is_complete() {
-                continue;
-            }
-            tasks.insert(
-                id.clone(),
-                OpenTask {
-                    triggered_id: current.triggered_id.clone(),
-                    event_type: EventType::task_triggered(&current.name).to_string(),
-                    project: execution.scope.project.clone(),
-                    stage: execution.scope.stage.clone(),
-                    service: execution.scope.service.clone(),
-                    keptn_context: execution.scope.keptn_context.clone(),
-                    due: !current.delayed,
-                    answered: !current.events.is_empty(),
-                },
-            );
         }
     }
 
@@ -737,4 +922,72 @@ fn record_of(execution: &SequenceExecution) -> Result<ExecutionRecord, Error> {
         updated_seq: 0,
         body: serde_json::to_string(execution)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, body: &str) -> ExecutionRecord {
+        ExecutionRecord {
+            id: id.into(),
+            project: "p".into(),
+            stage: "s".into(),
+            service: "v".into(),
+            keptn_context: "c".into(),
+            sequence_name: "delivery".into(),
+            state: "started".into(),
+            terminal: false,
+            triggered_at: Timestamp::from_unix(1, 0),
+            updated_seq: 0,
+            body: body.into(),
+        }
+    }
+
+    fn write(id: &str, body: &str) -> (Commit, oneshot::Receiver<Result<(), Error>>) {
+        let (tx, rx) = oneshot::channel();
+        let changes = Changes {
+            executions_upsert: vec![record(id, body)],
+            ..Changes::default()
+        };
+        (Commit::Write(Box::new(changes), tx), rx)
+    }
+
+    #[tokio::test]
+    async fn the_committer_writes_queued_batches_together_and_stops_after_a_failure() {
+        let dir = std::env::temp_dir().join(format!("sluice-committer-{}", crate::ids::fresh()));
+        let store = Arc::new(Store::open(&dir).await.unwrap());
+        let (tx, rx) = mpsc::unbounded_channel();
+        // Queued before the committer runs: one transaction for the three.
+        let mut outcomes = Vec::new();
+        for id in ["a", "b", "c"] {
+            let (commit, outcome) = write(id, "{}");
+            tx.send(commit).unwrap();
+            outcomes.push(outcome);
+        }
+        let committer = tokio::spawn(run_committer(store.clone(), rx));
+        for outcome in outcomes {
+            outcome.await.unwrap().unwrap();
+        }
+        for id in ["a", "b", "c"] {
+            assert!(store.execution(id).await.unwrap().is_some(), "{id}");
+        }
+        // A failed commit (a body that is not JSON) refuses what is behind it unwritten...
+        let (bad, bad_outcome) = write("bad", "not json");
+        tx.send(bad).unwrap();
+        assert!(bad_outcome.await.unwrap().is_err());
+        let (after, after_outcome) = write("after", "{}");
+        tx.send(after).unwrap();
+        assert!(after_outcome.await.unwrap().is_err());
+        assert!(store.execution("after").await.unwrap().is_none());
+        // ... until the pipeline is empty and the driver resumes it.
+        tx.send(Commit::Resume).unwrap();
+        let (again, again_outcome) = write("again", "{}");
+        tx.send(again).unwrap();
+        again_outcome.await.unwrap().unwrap();
+        assert!(store.execution("again").await.unwrap().is_some());
+        drop(tx);
+        committer.await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

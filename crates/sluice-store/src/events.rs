@@ -168,21 +168,45 @@ const ROWS_PER_STATEMENT: usize = 500;
 pub(crate) struct Inserted {
     /// Ids of the events stored.
     pub(crate) ids: HashSet<String>,
-    /// The smallest `seq` given to one of them.
-    pub(crate) first_seq: Option<i64>,
     /// Whether one of them is an `*.invalidated` event.
     pub(crate) invalidations: bool,
 }
 
 /// Inserts many events with multi-row statements (one round trip to SQLite per 500 events
-/// instead of two per event), skipping known ids; `dispatched` is `None` for events that are not ours to send,
-/// `Some(false)` for outbox entries.
+/// instead of two per event), skipping known ids; `dispatched` is `None` for events that are
+/// not ours to send, `Some(false)` for outbox entries.
 /// Then maintains root events and invalidations.
+///
+/// The rows get consecutive `seq`s after the largest stored one. The statements return no
+/// rows: a `RETURNING` clause would hand every row from SQLite's thread to ours one at a time,
+/// which costs more than the insert. When every row was stored (the usual case: the driver
+/// drops known ids before) the stored ids are the rows' ids; only when some were skipped are
+/// the stored ones read back, in one query.
 pub(crate) async fn insert_rows(
     conn: &mut SqliteConnection,
     rows: &[(EventRow, Option<bool>)],
 ) -> Result<Inserted> {
+    if rows.is_empty() {
+        return Ok(Inserted::default());
+    }
+    let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+        .fetch_one(&mut *conn)
+        .await?;
+    insert_rows_after(conn, rows, before).await
+}
+
+/// [`insert_rows`] when the caller already read, in the same transaction, the largest
+/// stored `seq` (`before`).
+pub(crate) async fn insert_rows_after(
+    conn: &mut SqliteConnection,
+    rows: &[(EventRow, Option<bool>)],
+    before: i64,
+) -> Result<Inserted> {
     let mut inserted = Inserted::default();
+    if rows.is_empty() {
+        return Ok(inserted);
+    }
+    let mut stored = 0;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         let mut sql = String::with_capacity(200 + chunk.len() * (one.len() + 2));
@@ -196,8 +220,8 @@ pub(crate) async fn insert_rows(
             }
             sql.push_str(one);
         }
-        sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id, seq");
-        let mut q = sqlx::query_as::<_, (String, i64)>(AssertSqlSafe(sql));
+        sql.push_str(" ON CONFLICT (id) DO NOTHING");
+        let mut q = sqlx::query(AssertSqlSafe(sql));
         for (r, dispatched) in chunk {
             q = q
                 .bind(&r.id)
@@ -214,17 +238,25 @@ pub(crate) async fn insert_rows(
                 .bind(dispatched.map(i64::from))
                 .bind(&r.body);
         }
-        for (id, seq) in q.fetch_all(&mut *conn).await? {
-            inserted.first_seq = Some(inserted.first_seq.map_or(seq, |s| s.min(seq)));
-            inserted.ids.insert(id);
-        }
+        stored += q.execute(&mut *conn).await?.rows_affected();
     }
+    if stored == 0 {
+        return Ok(inserted);
+    }
+    inserted.ids = if stored as usize == rows.len() {
+        rows.iter().map(|(r, _)| r.id.clone()).collect()
+    } else {
+        sqlx::query_scalar("SELECT id FROM events WHERE seq > ?")
+            .bind(before)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
     inserted.invalidations = rows
         .iter()
         .any(|(r, _)| r.event_type.ends_with(".invalidated") && inserted.ids.contains(&r.id));
-    if let Some(first) = inserted.first_seq {
-        index_rows_from(conn, first, inserted.invalidations).await?;
-    }
+    index_rows_from(conn, before + 1, inserted.invalidations).await?;
     Ok(inserted)
 }
 
@@ -259,19 +291,24 @@ async fn index_rows_from(conn: &mut SqliteConnection, seq: i64, invalidations: b
 }
 
 /// Takes events out of the outbox inside a transaction (unknown or already sent ids are
-/// ignored), 500 ids per statement.
+/// ignored), in one statement whatever the number of ids (they go as one JSON array).
 pub(crate) async fn mark_dispatched_in(conn: &mut SqliteConnection, ids: &[String]) -> Result<()> {
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let mut q = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE events SET dispatched = 1 WHERE dispatched = 0 AND id IN ({marks})"
-        )));
-        for id in chunk {
-            q = q.bind(id);
-        }
-        q.execute(&mut *conn).await?;
+    if ids.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "UPDATE events SET dispatched = 1 WHERE dispatched = 0 \
+         AND id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_array(ids))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
+}
+
+/// A JSON array of strings, the one parameter of a statement over many ids.
+pub(crate) fn json_array(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// Maps a filter field to an SQL expression (and its arguments).
@@ -360,24 +397,23 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// Which of these ids belong to stored events (one query for a whole batch).
+    /// Which of these ids belong to stored events (one query for a whole batch). The ids go
+    /// to SQLite as one JSON array, so the statement is the same for every batch and stays
+    /// prepared.
     pub async fn existing_event_ids(
         &self,
         ids: &[String],
     ) -> Result<std::collections::HashSet<String>> {
-        let mut found = std::collections::HashSet::new();
-        // SQLite allows 32,766 parameters per statement; stay far below.
-        for chunk in ids.chunks(500) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(format!(
-                "SELECT id FROM events WHERE id IN ({marks})"
-            )));
-            for id in chunk {
-                q = q.bind(id);
-            }
-            found.extend(q.fetch_all(&self.readers).await?);
+        if ids.is_empty() {
+            return Ok(std::collections::HashSet::new());
         }
-        Ok(found)
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(json_array(ids))
+        .fetch_all(&self.readers)
+        .await?;
+        Ok(found.into_iter().collect())
     }
 
     /// The event with this id.

@@ -1,5 +1,6 @@
 //! Sequence executions, timers and the atomic [`Store::commit`] of the engine driver.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -8,7 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
 use crate::error::Result;
-use crate::events::{EventRow, insert_rows, mark_dispatched_in};
+use crate::events::{EventRow, insert_rows_after, mark_dispatched_in};
 use crate::page::{Page, Paging};
 use crate::query::{Arg, Conditions, arguments};
 use crate::{Store, from_nanos, parse_stored, to_nanos};
@@ -130,6 +131,47 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Adds the changes of a later step, so that committing the result once stores the same as
+    /// committing `self` and then `later` (group commit of several batches): events and last
+    /// events in order, a later execution, timer or setting replaces an earlier one with the
+    /// same key, a later delete or clear undoes an earlier upsert or set and the other way
+    /// round.
+    pub fn absorb(&mut self, later: Changes) {
+        let Changes {
+            events,
+            executions_upsert,
+            executions_delete,
+            timers_set,
+            timers_clear,
+            settings_set,
+            dispatched,
+            last_events,
+        } = later;
+        self.events.extend(events);
+        let upserted: HashSet<&str> = executions_upsert.iter().map(|e| e.id.as_str()).collect();
+        let deleted: HashSet<&str> = executions_delete.iter().map(String::as_str).collect();
+        self.executions_upsert
+            .retain(|e| !upserted.contains(e.id.as_str()) && !deleted.contains(e.id.as_str()));
+        self.executions_delete
+            .retain(|id| !upserted.contains(id.as_str()) && !deleted.contains(id.as_str()));
+        let set: HashSet<&str> = timers_set.iter().map(|t| t.key.as_str()).collect();
+        let cleared: HashSet<&str> = timers_clear.iter().map(String::as_str).collect();
+        self.timers_set
+            .retain(|t| !set.contains(t.key.as_str()) && !cleared.contains(t.key.as_str()));
+        self.timers_clear
+            .retain(|k| !set.contains(k.as_str()) && !cleared.contains(k.as_str()));
+        let settings: HashSet<&str> = settings_set.iter().map(|(k, _)| k.as_str()).collect();
+        self.settings_set
+            .retain(|(k, _)| !settings.contains(k.as_str()));
+        self.executions_upsert.extend(executions_upsert);
+        self.executions_delete.extend(executions_delete);
+        self.timers_set.extend(timers_set);
+        self.timers_clear.extend(timers_clear);
+        self.settings_set.extend(settings_set);
+        self.dispatched.extend(dispatched);
+        self.last_events.extend(last_events);
+    }
+
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
@@ -241,8 +283,10 @@ impl Store {
             .map(|n| Ok((EventRow::of(&n.event)?, n.outgoing)))
             .collect::<Result<Vec<_>>>()?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let commit_seq: i64 = sqlx::query_scalar(
-            "UPDATE meta SET value = value + 1 WHERE key = 'commit_seq' RETURNING value",
+        // One round trip for the commit's number and where its events' `seq`s start.
+        let (commit_seq, last_seq): (i64, i64) = sqlx::query_as(
+            "UPDATE meta SET value = value + 1 WHERE key = 'commit_seq' \
+             RETURNING value, (SELECT COALESCE(MAX(seq), 0) FROM events)",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -255,7 +299,7 @@ impl Store {
             .into_iter()
             .map(|(row, outgoing)| (row, outgoing.then_some(false)))
             .collect();
-        let mut stored = insert_rows(&mut tx, &rows).await?.ids;
+        let mut stored = insert_rows_after(&mut tx, &rows, last_seq).await?.ids;
         for (row, _) in &rows {
             // The first row of an id is the stored one; a repeat in the batch is a duplicate.
             if stored.remove(row.id()) {
@@ -796,5 +840,82 @@ mod tests {
             .collect();
         // started: i % 3 != 0; contexts 1, 2: i % 4 in {1, 2}; after 1 s: i > 1
         assert_eq!(got, ["x10", "x05", "x02"]);
+    }
+
+    #[test]
+    fn absorbing_later_changes_keeps_what_a_second_commit_would_leave() {
+        let timer = |key: &str, secs: i64| Timer {
+            key: key.into(),
+            due: Timestamp::from_unix(secs, 0),
+            project: None,
+            payload: json!({}),
+        };
+        let ev = |id: &str| NewEvent {
+            event: Arc::new(event(
+                id,
+                "c",
+                "sh.keptn.event.a.triggered",
+                ("p", "s", "v"),
+                1,
+            )),
+            outgoing: true,
+        };
+        let mut first = Changes {
+            events: vec![ev("e1")],
+            executions_upsert: vec![
+                exec("x1", "c", "started", false, 1),
+                exec("x2", "c", "started", false, 1),
+            ],
+            executions_delete: vec!["x3".into(), "x4".into()],
+            timers_set: vec![timer("t1", 1), timer("t2", 1)],
+            timers_clear: vec!["t3".into()],
+            settings_set: vec![("a".into(), json!(1)), ("b".into(), json!(1))],
+            dispatched: vec!["d1".into()],
+            ..Changes::default()
+        };
+        first.absorb(Changes {
+            events: vec![ev("e2")],
+            executions_upsert: vec![
+                exec("x1", "c", "finished", true, 1),
+                exec("x3", "c", "started", false, 1),
+            ],
+            executions_delete: vec!["x2".into()],
+            timers_set: vec![timer("t1", 2), timer("t3", 2)],
+            timers_clear: vec!["t2".into()],
+            settings_set: vec![("a".into(), json!(2))],
+            dispatched: vec!["d2".into()],
+            ..Changes::default()
+        });
+        let ids: Vec<&str> = first
+            .events
+            .iter()
+            .map(|e| e.event.id.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(ids, ["e1", "e2"]);
+        let upserts: Vec<(&str, &str)> = first
+            .executions_upsert
+            .iter()
+            .map(|e| (e.id.as_str(), e.state.as_str()))
+            .collect();
+        assert_eq!(upserts, [("x1", "finished"), ("x3", "started")]);
+        assert_eq!(first.executions_delete, ["x4", "x2"]);
+        let timers: Vec<(&str, Timestamp)> = first
+            .timers_set
+            .iter()
+            .map(|t| (t.key.as_str(), t.due))
+            .collect();
+        assert_eq!(
+            timers,
+            [
+                ("t1", Timestamp::from_unix(2, 0)),
+                ("t3", Timestamp::from_unix(2, 0))
+            ]
+        );
+        assert_eq!(first.timers_clear, ["t2"]);
+        assert_eq!(
+            first.settings_set,
+            [("b".to_owned(), json!(1)), ("a".to_owned(), json!(2))]
+        );
+        assert_eq!(first.dispatched, ["d1", "d2"]);
     }
 }

@@ -482,41 +482,58 @@ impl Store {
     }
 }
 
-/// Writes last events inside a transaction: one statement per service and stage, merging the
-/// new entries into the stored map with SQLite's `json_set` (later entries of a type win).
+/// The `lastEventTypes` changes of a batch, one JSON merge patch per service stage: the
+/// entries of a service are merged in order, so a later entry of a type wins. Types that
+/// are not Keptn names (a quote or a backslash) are skipped. The result is the one parameter
+/// of [`write_last_events`]' statement: `[[project, stage, service, {type: info, ...}], ...]`.
+pub(crate) fn last_event_patches(entries: &[LastEvent]) -> Result<Option<String>> {
+    let mut by_service: BTreeMap<(&str, &str, &str), serde_json::Map<String, serde_json::Value>> =
+        BTreeMap::new();
+    for e in entries {
+        if e.event_type.contains(['"', '\\']) {
+            continue;
+        }
+        let info = serde_json::to_value(&e.info)
+            .map_err(|err| Error::InvalidInput(format!("lastEventTypes: {err}")))?;
+        by_service
+            .entry((&e.project, &e.stage, &e.service))
+            .or_default()
+            .insert(e.event_type.clone(), info);
+    }
+    if by_service.is_empty() {
+        return Ok(None);
+    }
+    let rows: Vec<serde_json::Value> = by_service
+        .into_iter()
+        .map(|((project, stage, service), patch)| {
+            serde_json::json!([project, stage, service, patch])
+        })
+        .collect();
+    serde_json::to_string(&rows)
+        .map(Some)
+        .map_err(|err| Error::InvalidInput(format!("lastEventTypes: {err}")))
+}
+
+/// Records the last events of services (Keptn's `lastEventTypes`) in one statement for the
+/// whole batch (services that do not exist are skipped). Every entry is an object of three
+/// strings, so merging it (`json_patch`) replaces the type's entry as a whole.
 pub(crate) async fn write_last_events(
     conn: &mut sqlx::SqliteConnection,
     entries: &[LastEvent],
 ) -> Result<()> {
-    let mut by_service: BTreeMap<(&str, &str, &str), Vec<&LastEvent>> = BTreeMap::new();
-    for e in entries {
-        // Event types are Keptn names joined by dots; anything that would need quoting in a
-        // JSON path is not a type Keptn could send.
-        if e.event_type.contains(['"', '\\']) {
-            continue;
-        }
-        by_service
-            .entry((&e.project, &e.stage, &e.service))
-            .or_default()
-            .push(e);
-    }
-    for ((project, stage, service), events) in by_service {
-        let pairs = vec!["?, json(?)"; events.len()].join(", ");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE service_stages SET last_event_types = json_set(last_event_types, {pairs}) \
-             WHERE project = ? AND stage = ? AND service = ?"
-        )));
-        for e in events {
-            let info = serde_json::to_string(&e.info)
-                .map_err(|err| Error::InvalidInput(format!("lastEventTypes: {err}")))?;
-            q = q.bind(format!("$.\"{}\"", e.event_type)).bind(info);
-        }
-        q.bind(project)
-            .bind(stage)
-            .bind(service)
-            .execute(&mut *conn)
-            .await?;
-    }
+    let Some(patches) = last_event_patches(entries)? else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE service_stages SET last_event_types = json_patch(last_event_types, v.patch) \
+         FROM (SELECT value ->> 0 AS project, value ->> 1 AS stage, value ->> 2 AS service, \
+         value -> 3 AS patch FROM json_each(?)) AS v \
+         WHERE service_stages.project = v.project AND service_stages.stage = v.stage \
+         AND service_stages.service = v.service",
+    )
+    .bind(patches)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -901,5 +918,113 @@ mod tests {
             .await
             .unwrap();
         assert!(store.services("shop").await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn last_event_patches_merge_per_service_stage_in_order() {
+        let entry = |service: &str, ty: &str, id: &str| LastEvent {
+            project: "shop".into(),
+            stage: "dev".into(),
+            service: service.into(),
+            event_type: ty.into(),
+            info: EventContextInfo {
+                event_id: id.into(),
+                keptn_context: "ctx".into(),
+                time: "1".into(),
+            },
+        };
+        assert_eq!(last_event_patches(&[]).unwrap(), None);
+        let patches = last_event_patches(&[
+            entry("orders", "sh.keptn.event.a.triggered", "1"),
+            entry("carts", "sh.keptn.event.a.triggered", "2"),
+            entry("orders", "sh.keptn.event.a.triggered", "3"),
+            entry("orders", "sh.keptn.event.b.finished", "4"),
+            entry("carts", "sh.keptn.event.\"x", "5"),
+        ])
+        .unwrap()
+        .unwrap();
+        let info = |id: &str| json!({"eventId": id, "keptnContext": "ctx", "time": "1"});
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&patches).unwrap(),
+            json!([
+                ["shop", "dev", "carts", {"sh.keptn.event.a.triggered": info("2")}],
+                ["shop", "dev", "orders", {
+                    "sh.keptn.event.a.triggered": info("3"),
+                    "sh.keptn.event.b.finished": info("4"),
+                }],
+            ])
+        );
+    }
+
+    #[tokio::test]
+    async fn one_commit_records_last_events_of_many_services() {
+        let dir = TempDir::new("last-events");
+        let store = Store::open(&dir.0).await.unwrap();
+        store
+            .create_project(&project("shop", &["dev", "prod"]))
+            .await
+            .unwrap();
+        let services: Vec<String> = (0..40).map(|i| format!("svc{i}")).collect();
+        for s in &services {
+            store.create_service("shop", s, "1").await.unwrap();
+        }
+        let entry = |stage: &str, service: &str, ty: &str, id: &str| LastEvent {
+            project: "shop".into(),
+            stage: stage.into(),
+            service: service.into(),
+            event_type: ty.into(),
+            info: EventContextInfo {
+                event_id: id.into(),
+                keptn_context: "ctx".into(),
+                time: "1".into(),
+            },
+        };
+        let mut last_events = Vec::new();
+        for s in &services {
+            last_events.push(entry(
+                "dev",
+                s,
+                "sh.keptn.event.a.triggered",
+                &format!("{s}-1"),
+            ));
+            last_events.push(entry(
+                "prod",
+                s,
+                "sh.keptn.event.b.triggered",
+                &format!("{s}-2"),
+            ));
+        }
+        for round in 0..2 {
+            // The second round changes one type's entry and leaves the other.
+            if round == 1 {
+                last_events = vec![entry("dev", "svc7", "sh.keptn.event.a.triggered", "new")];
+            }
+            store
+                .commit(&crate::Changes {
+                    last_events: last_events.clone(),
+                    ..crate::Changes::default()
+                })
+                .await
+                .unwrap();
+        }
+        for s in &services {
+            let dev = store.service_stage("shop", "dev", s).await.unwrap();
+            let prod = store.service_stage("shop", "prod", s).await.unwrap();
+            let want = if s == "svc7" {
+                "new".to_owned()
+            } else {
+                format!("{s}-1")
+            };
+            assert_eq!(dev.last_event_types.len(), 1);
+            assert_eq!(
+                dev.last_event_types["sh.keptn.event.a.triggered"].event_id,
+                want
+            );
+            assert_eq!(prod.last_event_types.len(), 1);
+            assert_eq!(
+                prod.last_event_types["sh.keptn.event.b.triggered"].event_id,
+                format!("{s}-2")
+            );
+        }
     }
 }

@@ -692,13 +692,8 @@ async fn create_service(
     names::check_service(&service).map_err(ApiError::bad_request)?;
     let _guard = lock_project(&project).await;
     app.store.project(&project).await?;
-    if app
-        .store
-        .services(&project)
-        .await?
-        .iter()
-        .any(|s| s.name == service)
-    {
+    // One indexed look-up, not the list of the project's services.
+    if app.store.scope(&project, "", &service).await?.service {
         return Err(ApiError::conflict("service already exists"));
     }
     let keptn_context = ids::fresh();

@@ -97,15 +97,23 @@ pub async fn ingestion(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Resu
     let events = load(format!("{base}/api/v1/event"), &body, sizes.ingestion).await?;
     let noop = load(format!("{base}{NOOP_PATH}"), &body, sizes.ingestion).await?;
     server.stop().await;
+    let references = super::control_plane::References::measure(dir, sizes).await?;
     let p99 = |s: &LoadSummary| s.latency_ms.as_ref().map_or(f64::NAN, |l| l.p99);
     Ok(vec![
         Figure::new(
             "event_ingestion_per_second",
             events.throughput_per_second,
             "1/s",
-            Target::at_least(10_000.0),
+            Target::at_least(30_000.0),
         )
         .beside("noop_post_per_second", noop.throughput_per_second, "1/s"),
+        Figure::new(
+            "event_ingestion_share_of_batched_inserts",
+            events.throughput_per_second / references.batched,
+            "ratio",
+            None,
+        ),
+        references.figure(),
         Figure::new("event_ingestion_p99", p99(&events), "ms", None).beside(
             "noop_post_p99",
             p99(&noop),

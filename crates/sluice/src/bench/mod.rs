@@ -33,6 +33,8 @@ pub struct Sizes {
     pub sequences: usize,
     /// Single-row inserts of the throughput reference.
     pub reference_inserts: usize,
+    /// Rows of the batched-insert reference (in transactions of 256).
+    pub reference_batched_inserts: usize,
     /// How long each ingestion run lasts.
     pub ingestion: Duration,
     /// Events in the history store (ten per context).
@@ -50,6 +52,7 @@ impl Sizes {
             overhead_runs: 200,
             sequences: 1_000,
             reference_inserts: 5_000,
+            reference_batched_inserts: 100_000,
             ingestion: Duration::from_secs(5),
             history_events: 1_000_000,
             history_queries: 500,
@@ -63,6 +66,7 @@ impl Sizes {
             overhead_runs: 20,
             sequences: 50,
             reference_inserts: 500,
+            reference_batched_inserts: 5_000,
             ingestion: Duration::from_secs(1),
             history_events: 20_000,
             history_queries: 50,

@@ -105,9 +105,14 @@ impl ApiClient {
             &json!({"name": name, "shipyard": encoded}),
         )
         .await?;
+        self.create_services(name, services).await
+    }
+
+    /// Creates the services of a project, one request after the other.
+    pub async fn create_services(&self, project: &str, services: &[String]) -> Result<()> {
         for service in services {
             self.post(
-                &format!("/api/controlPlane/v1/project/{name}/service"),
+                &format!("/api/controlPlane/v1/project/{project}/service"),
                 &json!({"serviceName": service}),
             )
             .await?;
