@@ -6,6 +6,9 @@
 //! something that is almost certainly a mistake). All formats share the positioned YAML tree
 //! and typed readers in [`yaml`].
 
+/// The wall clock, read in one place.
+pub mod clock;
+
 pub mod diagnostic;
 /// Go duration strings (`10m`, `1h30m`) with `time.ParseDuration` semantics.
 pub mod duration;

@@ -5,8 +5,6 @@
 //! files the lower-cased Go field names (`stagename`/`servicename`, `creationtimestamp`).
 //! The timestamp is Go's `time.Time.String()` in UTC.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use sluice_model::event::Timestamp;
 
 /// `metadata.yaml` at the project root.
@@ -34,17 +32,6 @@ pub(crate) fn service(name: &str, now: Timestamp) -> String {
         scalar(name),
         go_time_string(now)
     )
-}
-
-/// The current time from the system clock.
-pub(crate) fn now() -> Timestamp {
-    match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => Timestamp::from_unix(
-            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            d.subsec_nanos(),
-        ),
-        Err(_) => Timestamp::from_unix(0, 0),
-    }
 }
 
 /// Go's `time.Now().UTC().String()`: `2006-01-02 15:04:05.999999999 +0000 UTC`, with the

@@ -62,16 +62,20 @@ pub struct StoreConfig {
     /// Largest accepted resource content in bytes, also the cap for the sum of all contents
     /// written in one call.
     pub max_resource_bytes: usize,
+    /// The time of commits and of the `creationtimestamp` in `metadata.yaml` files.
+    pub clock: sluice_model::clock::Clock,
 }
 
 impl StoreConfig {
-    /// Defaults: author `sluice <sluice@localhost>`, [`DEFAULT_MAX_RESOURCE_BYTES`].
+    /// Defaults: author `sluice <sluice@localhost>`, [`DEFAULT_MAX_RESOURCE_BYTES`], the
+    /// system clock.
     pub fn new(data_dir: impl Into<PathBuf>) -> StoreConfig {
         StoreConfig {
             data_dir: data_dir.into(),
             author_name: "sluice".to_owned(),
             author_email: "sluice@localhost".to_owned(),
             max_resource_bytes: DEFAULT_MAX_RESOURCE_BYTES,
+            clock: sluice_model::clock::system,
         }
     }
 }
@@ -243,7 +247,11 @@ impl ResourceStore {
     /// Fails with [`ResourceError::Git`] when the configured author is not a valid git
     /// identity (empty, or containing `<`, `>` or a newline).
     pub fn open(config: StoreConfig) -> Result<ResourceStore, ResourceError> {
-        Signature::now(&config.author_name, &config.author_email)?;
+        Signature::new(
+            &config.author_name,
+            &config.author_email,
+            &git2::Time::new(0, 0),
+        )?;
         let projects_dir = config.data_dir.join("projects");
         fs::create_dir_all(&projects_dir)?;
         for entry in fs::read_dir(&projects_dir)? {
@@ -380,7 +388,7 @@ impl ResourceStore {
         // Make libgit2 fsync objects and refs, so a crash cannot leave the branch pointing at
         // a commit whose objects never reached the disk.
         repo.config()?.set_bool("core.fsyncObjectFiles", true)?;
-        let now = metadata::now();
+        let now = (self.config.clock)();
         let mut root = tree::edit(
             &repo,
             None,
@@ -416,7 +424,7 @@ impl ResourceStore {
         if !path.is_dir() {
             return Err(ResourceError::ProjectNotFound);
         }
-        let nanos = metadata::now().unix_nanos();
+        let nanos = (self.config.clock)().unix_nanos();
         let grave = self
             .projects_dir
             .join(format!("{DELETING_PREFIX}{project}-{nanos}"));
@@ -434,7 +442,7 @@ impl ResourceStore {
             if tree::subtree(repo, root, &[STAGES_DIR, stage])?.is_some() {
                 return Err(ResourceError::AlreadyExists(Entity::Stage));
             }
-            let blob = repo.blob(metadata::stage(stage, metadata::now()).as_bytes())?;
+            let blob = repo.blob(metadata::stage(stage, (self.config.clock)()).as_bytes())?;
             let tree = edit_at(
                 repo,
                 root.id(),
@@ -469,7 +477,7 @@ impl ResourceStore {
             if stages.is_empty() {
                 return Err(ResourceError::StageNotFound);
             }
-            let blob = repo.blob(metadata::service(service, metadata::now()).as_bytes())?;
+            let blob = repo.blob(metadata::service(service, (self.config.clock)()).as_bytes())?;
             let mut puts = Vec::new();
             for stage in &stages {
                 let dir = [STAGES_DIR, stage.as_str(), service];
@@ -930,9 +938,12 @@ impl ResourceStore {
 
     /// The configured author, with the current time.
     fn signature(&self) -> Result<Signature<'static>, ResourceError> {
-        Ok(Signature::now(
+        let now = (self.config.clock)();
+        let seconds = i64::try_from(now.unix_nanos().div_euclid(1_000_000_000)).unwrap_or(0);
+        Ok(Signature::new(
             &self.config.author_name,
             &self.config.author_email,
+            &git2::Time::new(seconds, 0),
         )?)
     }
 

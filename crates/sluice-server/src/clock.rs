@@ -1,15 +1,12 @@
 //! Wall-clock time for the server's edges; the engine and models only ever receive `now`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use sluice_model::event::Timestamp;
 
-/// The current time.
+/// The current time (the system clock: [`sluice_model::clock::system`]).
 pub fn now() -> Timestamp {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_unix_nanos(since.as_nanos() as i128)
+    sluice_model::clock::system()
 }
 
 /// How long from now until `at` (zero when it has passed).

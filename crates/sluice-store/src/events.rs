@@ -12,7 +12,7 @@ use sluice_model::event::kind::EVALUATION_FINISHED;
 use crate::error::{Error, Result};
 use crate::page::{Page, Paging};
 use crate::query::{Arg, Conditions, arguments};
-use crate::{Store, now, to_nanos};
+use crate::{Store, to_nanos};
 
 /// Largest page of the event list (Keptn's datastore: 100).
 pub const MAX_EVENT_PAGE: u32 = 100;
@@ -122,8 +122,8 @@ pub(crate) struct EventRow {
 
 impl EventRow {
     /// The row of an event. The id must be present; a missing or unreadable `time` is
-    /// stored as the current time (with an empty original string).
-    pub(crate) fn of(ev: &KeptnEvent) -> Result<EventRow> {
+    /// stored as `now` (with an empty original string).
+    pub(crate) fn of(ev: &KeptnEvent, now: Timestamp) -> Result<EventRow> {
         let id = ev.id.clone().unwrap_or_default();
         if id.is_empty() {
             return Err(Error::InvalidInput("event has no id".into()));
@@ -137,7 +137,7 @@ impl EventRow {
         };
         let (time_nanos, time_text) = match ev.timestamp() {
             Some(Ok(t)) => (to_nanos(t), ev.time.clone().unwrap_or_default()),
-            _ => (to_nanos(now()), String::new()),
+            _ => (to_nanos(now), String::new()),
         };
         Ok(EventRow {
             id,
@@ -352,7 +352,7 @@ impl Store {
     /// before gives [`Error::Duplicate`] and changes nothing: that is how repeated deliveries
     /// are recognised.
     pub async fn insert_event(&self, event: &KeptnEvent) -> Result<()> {
-        let row = EventRow::of(event)?;
+        let row = EventRow::of(event, (self.clock)())?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let rows = [(row, None)];
         if insert_rows(&mut tx, &rows).await?.ids.is_empty() {
@@ -366,9 +366,10 @@ impl Store {
     /// Stores many incoming events in one transaction, skipping known ids. An event without
     /// an id fails the whole batch.
     pub async fn insert_events_batch(&self, events: &[KeptnEvent]) -> Result<BatchOutcome> {
+        let now = (self.clock)();
         let rows = events
             .iter()
-            .map(EventRow::of)
+            .map(|e| EventRow::of(e, now))
             .collect::<Result<Vec<_>>>()?;
         let rows: Vec<(EventRow, Option<bool>)> = rows.into_iter().map(|r| (r, None)).collect();
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -612,6 +613,33 @@ mod tests {
             m.insert("result".into(), Value::String(result.into()));
         }
         e
+    }
+
+    #[tokio::test]
+    async fn an_event_without_a_readable_time_is_stored_at_the_stores_clock() {
+        fn clock() -> Timestamp {
+            Timestamp::from_unix(1_700_000_000, 0)
+        }
+        let dir = TempDir::new("clock");
+        let options = crate::Options {
+            clock,
+            ..crate::Options::default()
+        };
+        let store = Store::open_with(&dir.0, options).await.unwrap();
+        let mut e = event("e1", "c1", "sh.keptn.event.dev.delivery.triggered", P, 0);
+        e.time = None;
+        let row = EventRow::of(&e, clock()).unwrap();
+        assert_eq!(row.time_nanos, 1_700_000_000_000_000_000);
+        assert_eq!(row.time_text, "");
+        store.insert_event(&e).await.unwrap();
+        let page = store
+            .events(&EventQuery {
+                from_time: Some(Timestamp::from_unix(1_699_999_999, 0)),
+                ..EventQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(&page.items), ["e1"]);
     }
 
     #[tokio::test]

@@ -277,10 +277,11 @@ impl Store {
     /// error, e.g. an execution body that is not JSON, refused by the database) nothing.
     /// Returns after the commit is durable (see [`crate::Durability`]).
     pub async fn commit(&self, changes: &Changes) -> Result<CommitOutcome> {
+        let now = (self.clock)();
         let rows = changes
             .events
             .iter()
-            .map(|n| Ok((EventRow::of(&n.event)?, n.outgoing)))
+            .map(|n| Ok((EventRow::of(&n.event, now)?, n.outgoing)))
             .collect::<Result<Vec<_>>>()?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         // One round trip for the commit's number and where its events' `seq`s start.

@@ -14,9 +14,10 @@ impl Store {
     /// events had been stored one by one in the given order. Returns how many were stored.
     /// An event without an id fails the whole import.
     pub async fn import_events(&self, events: &[KeptnEvent]) -> Result<usize> {
+        let now = (self.clock)();
         let rows = events
             .iter()
-            .map(EventRow::of)
+            .map(|e| EventRow::of(e, now))
             .collect::<Result<Vec<_>>>()?;
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let rows: Vec<(EventRow, Option<bool>)> = rows.into_iter().map(|r| (r, None)).collect();

@@ -86,12 +86,14 @@ pub enum Durability {
 }
 
 /// How to open a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// What commits must survive.
     pub durability: Durability,
     /// Number of read-only connections (at least 1).
     pub readers: u32,
+    /// The time given to an event stored without a readable `time`.
+    pub clock: sluice_model::clock::Clock,
 }
 
 impl Default for Options {
@@ -99,6 +101,7 @@ impl Default for Options {
         Options {
             durability: Durability::ProcessCrash,
             readers: 4,
+            clock: sluice_model::clock::system,
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct Store {
     scopes: Arc<Mutex<KnownScopes>>,
     /// The key secrets are sealed with, once [`Store::unlock_secrets`] accepted it.
     secrets_key: Arc<std::sync::RwLock<Option<SecretsKey>>>,
+    /// See [`Options::clock`].
+    clock: sluice_model::clock::Clock,
 }
 
 /// Scopes found to exist, and a generation that every change of projects, stages or
@@ -160,6 +165,7 @@ impl Store {
             path,
             scopes: Arc::default(),
             secrets_key: Arc::default(),
+            clock: options.clock,
         })
     }
 
@@ -234,14 +240,6 @@ pub(crate) fn to_nanos(t: Timestamp) -> i64 {
 /// The timestamp of stored Unix nanoseconds.
 pub(crate) fn from_nanos(n: i64) -> Timestamp {
     Timestamp::from_unix_nanos(n as i128)
-}
-
-/// The current time.
-pub(crate) fn now() -> Timestamp {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_unix_nanos(d.as_nanos() as i128)
 }
 
 /// Parses a JSON document read from the database.

@@ -14,7 +14,7 @@ pub(crate) struct TempDir(pub PathBuf);
 impl TempDir {
     pub(crate) fn new(name: &str) -> TempDir {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = crate::to_nanos(crate::now());
+        let nanos = crate::to_nanos(sluice_model::clock::system());
         let dir = std::env::temp_dir().join(format!(
             "sluice-store-{name}-{}-{n}-{nanos}",
             std::process::id()

@@ -28,6 +28,17 @@ use std::str::FromStr;
 
 /// Prefix of all Keptn v0.2 event types.
 pub const EVENT_TYPE_PREFIX: &str = "sh.keptn.event.";
+/// The full event type for a short one as users write it on the command line
+/// (`deployment.finished` → `sh.keptn.event.deployment.finished`); a type that already starts
+/// with `sh.keptn.` is returned as it is.
+pub fn full_event_type(short: &str) -> String {
+    if short.starts_with("sh.keptn.") {
+        short.to_string()
+    } else {
+        format!("{EVENT_TYPE_PREFIX}{short}")
+    }
+}
+
 /// Legacy problem event type.
 pub const LEGACY_PROBLEM_TYPE: &str = "sh.keptn.events.problem";
 /// Integration error log event type.

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
-use sluice_model::event::kind::EVENT_TYPE_PREFIX;
+use sluice_model::event::kind::{EVENT_TYPE_PREFIX, full_event_type};
 
 use super::http::{Api, block_on, segment};
 use super::output::{Table, human_time, print, text};
@@ -295,16 +295,6 @@ pub fn sequences(args: &GetSequencesArgs) -> Result<i32> {
         });
         Ok(0)
     })?
-}
-
-/// The full event type for a `get events` argument (`deployment.finished` →
-/// `sh.keptn.event.deployment.finished`).
-pub fn full_event_type(t: &str) -> String {
-    if t.starts_with("sh.keptn.") {
-        t.to_string()
-    } else {
-        format!("{EVENT_TYPE_PREFIX}{t}")
-    }
 }
 
 /// The datastore query of `get events`.

@@ -12,6 +12,7 @@ mod lint;
 mod load;
 mod security;
 mod server;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
