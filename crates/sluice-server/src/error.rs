@@ -20,7 +20,7 @@ pub struct ApiError {
     pub message: String,
     /// Refused files with their diagnostics (uploads only), sent as `files` in
     /// `sluice lint --output json`'s shape besides Keptn's two fields.
-    pub files: Vec<crate::uploads::FileReport>,
+    pub files: Vec<crate::storage::uploads::FileReport>,
     /// Seconds to wait before trying again (`Retry-After`), for 429.
     pub retry_after: Option<u64>,
 }
@@ -31,7 +31,7 @@ struct ErrorBody<'a> {
     code: u16,
     message: &'a str,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    files: &'a [crate::uploads::FileReport],
+    files: &'a [crate::storage::uploads::FileReport],
 }
 
 impl ApiError {
@@ -234,12 +234,12 @@ impl From<ResourceError> for ApiError {
     }
 }
 
-impl From<crate::uploads::Error> for ApiError {
-    fn from(error: crate::uploads::Error) -> Self {
+impl From<crate::storage::uploads::Error> for ApiError {
+    fn from(error: crate::storage::uploads::Error) -> Self {
         match error {
-            crate::uploads::Error::Resource(e) => e.into(),
-            crate::uploads::Error::Invalid(files) => ApiError {
-                message: crate::uploads::summary(&files),
+            crate::storage::uploads::Error::Resource(e) => e.into(),
+            crate::storage::uploads::Error::Invalid(files) => ApiError {
+                message: crate::storage::uploads::summary(&files),
                 files,
                 status: StatusCode::BAD_REQUEST,
                 retry_after: None,

@@ -4,32 +4,27 @@
 //! [`serve`] opens the data directory, loads or creates the API token, and serves the
 //! [`api::router`] until the shutdown future completes, then drains in-flight requests.
 
+pub mod access;
 pub mod api;
-pub mod auth;
-pub mod bus;
-pub mod clock;
-pub mod connections;
-pub mod data_dir;
-pub mod driver;
 pub mod error;
-pub mod http;
-pub mod ids;
-pub mod login_backoff;
 pub mod metrics;
-mod projects_view;
-pub mod scope;
-pub mod secrets_key;
+pub mod net;
+pub mod runtime;
 pub mod services;
-pub mod session;
 pub mod state;
-pub mod uploads;
+pub mod storage;
+
+use access::{auth, login_backoff, session};
+use net::{connections, http};
+use runtime::{bus, driver};
+use storage::{data_dir, secrets_key};
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::auth::{ApiToken, TokenOrigin};
+use crate::access::auth::{ApiToken, TokenOrigin};
 use crate::state::App;
 
 /// How to run a server.

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use sluice_resources::ResourceStore;
 use sluice_store::Store;
 
-use crate::auth::ApiToken;
-use crate::bus::Bus;
-use crate::driver::DriverHandle;
+use crate::access::auth::ApiToken;
+use crate::access::session::Sessions;
 use crate::metrics::Metrics;
+use crate::runtime::bus::Bus;
+use crate::runtime::driver::DriverHandle;
 use crate::services::evaluation::Lighthouse;
-use crate::session::Sessions;
 
 /// Everything a handler may need, behind one `Arc`.
 pub struct App {
@@ -29,16 +29,16 @@ pub struct App {
     pub bus: Bus,
     /// Where everything lives.
     pub data_dir: PathBuf,
-    /// The one outgoing HTTP client (see [`crate::http`]).
-    pub http: crate::http::Client,
+    /// The one outgoing HTTP client (see [`crate::net::http`]).
+    pub http: crate::net::http::Client,
     /// The built-in lighthouse (quality gates).
     pub lighthouse: Arc<Lighthouse>,
     /// The web UI's logged-in browsers.
     pub sessions: Sessions,
     /// Wrong tokens per client address (login and API).
-    pub login_backoff: crate::login_backoff::LoginBackoff,
+    pub login_backoff: crate::access::login_backoff::LoginBackoff,
     /// How the secrets were unlocked at start.
-    pub secrets_key: crate::secrets_key::Unlocked,
+    pub secrets_key: crate::storage::secrets_key::Unlocked,
 }
 
 impl std::fmt::Debug for App {

@@ -940,7 +940,7 @@ pub struct ServerArgs {
     pub listen: std::net::SocketAddr,
     /// Connections served at once; more wait until one closes. Lowered at start so that
     /// descriptors stay free for the store, git and jobs (see docs/security.md).
-    #[arg(long, value_name = "N", default_value_t = sluice_server::connections::DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = sluice_server::net::connections::DEFAULT_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
     /// How long a client may take to send a request's headers; idle and slow connections
     /// are closed after it (Go duration).

@@ -79,10 +79,10 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         .context("cannot start the async runtime")?;
     // The token is kept in the data directory like any server's, so that `sluice server
     // --data-dir DIR` afterwards uses the same one.
-    let from_env = std::env::var(sluice_server::auth::TOKEN_ENV)
+    let from_env = std::env::var(sluice_server::access::auth::TOKEN_ENV)
         .ok()
         .filter(|t| !t.is_empty());
-    let (token, _) = sluice_server::auth::ApiToken::load_or_create(&data_dir, from_env)
+    let (token, _) = sluice_server::access::auth::ApiToken::load_or_create(&data_dir, from_env)
         .map_err(|e| anyhow!("{e}"))?;
     let token = token.reveal().to_owned();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -196,8 +196,8 @@ fn prepare_data_dir(given: Option<&Path>) -> Result<PathBuf> {
         );
     }
     // Private like every server's data directory (the server would tighten it anyway).
-    sluice_server::data_dir::restrict_new_files();
-    sluice_server::data_dir::prepare(&dir)
+    sluice_server::storage::data_dir::restrict_new_files();
+    sluice_server::storage::data_dir::prepare(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }

@@ -1,8 +1,8 @@
 //! `sluice server`: runs the control plane until SIGTERM or Ctrl-C.
 
 use anyhow::{Context, Result};
-use sluice_server::auth::{TOKEN_ENV, TOKEN_FILE, TokenOrigin};
-use sluice_server::secrets_key::{self, KeyOrigin, Rotated};
+use sluice_server::access::auth::{TOKEN_ENV, TOKEN_FILE, TokenOrigin};
+use sluice_server::storage::secrets_key::{self, KeyOrigin, Rotated};
 use sluice_server::{ServerConfig, Started};
 
 use crate::cli::{HelloserviceArgs, ServerArgs};
@@ -20,7 +20,7 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         token_from_env: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
         job_allowed_commands: None,
         job_backend: job_backend(args)?,
-        connections: sluice_server::connections::ConnectionLimits {
+        connections: sluice_server::net::connections::ConnectionLimits {
             max_connections: args.max_connections as usize,
             header_read_timeout: args.header_timeout,
             body_idle_timeout: args.body_timeout,

@@ -53,11 +53,11 @@ use sluice_model::event::kind::LEGACY_PROBLEM_TYPE;
 use sluice_model::event::{EventType, KeptnEvent, deterministic_keptn_context, is_go_uuid};
 
 use crate::api::extract::{Body, Json, Path, Query};
-use crate::driver::Accepted;
 use crate::error::ApiError;
+use crate::runtime::driver::Accepted;
+use crate::runtime::{clock, ids};
 use crate::services::prometheus_rules::{self, StageRules};
 use crate::state::App;
-use crate::{clock, ids};
 
 /// The webhook's path.
 pub const PATH: &str = "/api/sluice/v1/alerts";
@@ -448,7 +448,7 @@ async fn check_scope(
     stage: &str,
     service: &str,
 ) -> Result<Option<String>, ApiError> {
-    let checked = crate::scope::check(&app.store, project, stage, service)
+    let checked = crate::runtime::scope::check(&app.store, project, stage, service)
         .await
         .map_err(|e| ApiError::internal("cannot read the project", &e))?;
     Ok(checked.err().map(|missing| missing.to_string()))

@@ -25,9 +25,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::access::session::{self, Session};
 use crate::api::extract::{Body, Json, Path};
 use crate::error::ApiError;
-use crate::session::{self, Session};
 use crate::state::App;
 
 /// Header in which the pages send the session's CSRF token with every change.
@@ -165,7 +165,7 @@ pub fn check_csrf(headers: &HeaderMap, session: &Session) -> Result<(), ApiError
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if crate::auth::constant_time_eq(presented.as_bytes(), session.csrf.as_bytes()) {
+    if crate::access::auth::constant_time_eq(presented.as_bytes(), session.csrf.as_bytes()) {
         Ok(())
     } else {
         Err(forbidden(format!(
@@ -333,7 +333,7 @@ mod tests {
 
     #[tokio::test]
     async fn failed_logins_back_off_per_address_and_a_success_resets() {
-        use crate::login_backoff::FREE_FAILURES;
+        use crate::access::login_backoff::FREE_FAILURES;
         let (_app, router) = testkit::app().await;
         let wrong = "wrong-token-0000000";
         // Fewer than the free failures, then a success: counting starts again.

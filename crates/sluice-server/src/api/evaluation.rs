@@ -23,8 +23,8 @@ use sluice_model::event::{EventData, EventType, KeptnEvent};
 use crate::api::events::API_SOURCE;
 use crate::api::extract::{Body, Json, Path};
 use crate::error::ApiError;
+use crate::runtime::{clock, ids};
 use crate::state::App;
-use crate::{clock, ids};
 
 /// The routes of this module.
 pub fn routes() -> Router<Arc<App>> {
@@ -122,7 +122,7 @@ async fn check_service(
     stage: &str,
     service: &str,
 ) -> Result<(), ApiError> {
-    crate::scope::check(&app.store, project, stage, service)
+    crate::runtime::scope::check(&app.store, project, stage, service)
         .await
         .map_err(|e| ApiError::internal("cannot read the project", &e))?
         .map_err(|missing| ApiError::bad_request(missing.to_string()))
@@ -154,7 +154,7 @@ mod tests {
     async fn timeframe_only_ends_now() {
         let (app, router) = testkit::app().await;
         testkit::create_project(&app, "shop", ONE_TASK_SHIPYARD, &["carts"]).await;
-        let before = crate::clock::now();
+        let before = crate::runtime::clock::now();
         let (status, body) = call(
             &router,
             "POST",

@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 use sluice_model::event::{EventType, KeptnEvent, TaskEventKind, keptn_context_for};
 
 use crate::api::extract::{Body, Json};
-use crate::driver::Accepted;
 use crate::error::ApiError;
+use crate::runtime::driver::Accepted;
+use crate::runtime::{clock, ids};
 use crate::state::App;
-use crate::{clock, ids};
 
 /// The routes of this module.
 pub fn routes() -> Router<Arc<App>> {
@@ -146,7 +146,7 @@ async fn check_scope(app: &App, event: &KeptnEvent, kind: &EventType) -> Result<
         ));
     }
     // One query for the three checks: every task event of every executor passes here.
-    crate::scope::check(&app.store, &project, &stage, &service)
+    crate::runtime::scope::check(&app.store, &project, &stage, &service)
         .await
         .map_err(|e| ApiError::internal("cannot read the project", &e))?
         .map_err(|missing| ApiError::bad_request(missing.to_string()))

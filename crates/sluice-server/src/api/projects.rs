@@ -28,8 +28,8 @@ use tokio::sync::OwnedMutexGuard;
 use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{MAX_PAGE_SIZE, Page, Params};
 use crate::error::ApiError;
+use crate::runtime::{clock, ids};
 use crate::state::App;
-use crate::{clock, ids};
 
 /// The source Keptn's shipyard-controller put on the lifecycle events it sent.
 pub const SHIPYARD_CONTROLLER: &str = "shipyard-controller";

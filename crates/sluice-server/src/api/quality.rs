@@ -28,8 +28,8 @@ use sluice_store::{EventQuery, FieldFilter, TypeQuery};
 use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{Params, store_error};
 use crate::error::ApiError;
+use crate::runtime::{clock, ids};
 use crate::state::App;
-use crate::{clock, ids};
 
 /// Source of the events the web UI sends (Keptn's Bridge used its repository URL).
 pub const BRIDGE_SOURCE: &str = "https://github.com/keptn/keptn/bridge";

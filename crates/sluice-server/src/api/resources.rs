@@ -4,7 +4,7 @@
 //!
 //! Writing the project-level `shipyard.yaml` through this API is a shipyard update: it is
 //! validated like `PUT /project` (no errors, same stages), recorded, and the engine is told.
-//! Every other file sluice reads is checked by [`crate::uploads::check`] first: a request
+//! Every other file sluice reads is checked by [`crate::storage::uploads::check`] first: a request
 //! with one bad file writes nothing.
 
 use std::collections::HashMap;
@@ -278,7 +278,7 @@ fn is_shipyard(uri: &str) -> bool {
     ResourceUri::parse(uri).is_ok_and(|u| u.as_str() == SHIPYARD_URI)
 }
 
-/// Checks the upload ([`crate::uploads::check`]) on the blocking pool, where parsing belongs,
+/// Checks the upload ([`crate::storage::uploads::check`]) on the blocking pool, where parsing belongs,
 /// and hands the files back.
 async fn check_upload(
     owned: OwnedScope,
@@ -289,7 +289,7 @@ async fn check_upload(
             .iter()
             .map(|f| (f.uri.as_str(), f.content.as_slice()))
             .collect();
-        let checked = crate::uploads::check(owned.scope(), &list);
+        let checked = crate::storage::uploads::check(owned.scope(), &list);
         drop(list);
         checked.map_err(ApiError::from)?;
         Ok((owned, files))

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sluice_store::ProjectRecord;
 use tower::ServiceExt;
 
-use crate::auth::ApiToken;
+use crate::access::auth::ApiToken;
 use crate::state::App;
 
 /// The token of test servers.
@@ -46,7 +46,7 @@ fn scratch() -> PathBuf {
     std::env::temp_dir().join(format!(
         "sluice-api-{}-{}",
         std::process::id(),
-        crate::ids::fresh()
+        crate::runtime::ids::fresh()
     ))
 }
 

@@ -35,8 +35,8 @@ use tokio::sync::Mutex;
 use crate::api::extract::{Body, Json, Path, Query};
 use crate::api::params::{Params, next_offset, store_error};
 use crate::error::ApiError;
+use crate::runtime::{clock, ids};
 use crate::state::App;
-use crate::{clock, ids};
 
 /// Settings key of the integration error logs.
 pub const LOGS_KEY: &str = "uniform.logs";

@@ -11,8 +11,8 @@ use sluice_model::event::kind::APPROVAL_TRIGGERED;
 use sluice_model::event::{KeptnEvent, ResultType, TaskEventKind};
 use sluice_store::Store;
 
-use crate::bus::Bus;
-use crate::driver::DriverHandle;
+use crate::runtime::bus::Bus;
+use crate::runtime::driver::DriverHandle;
 use crate::services::feed::Feed;
 
 /// The `source` of the events this service sends.

@@ -41,9 +41,9 @@ use sluice_store::{FieldFilter, Store, TypeQuery};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::monitoring;
-use crate::bus::{Bus, Cancel};
-use crate::clock;
-use crate::driver::DriverHandle;
+use crate::runtime::bus::{Bus, Cancel};
+use crate::runtime::clock;
+use crate::runtime::driver::DriverHandle;
 
 /// The `source` of the events the lighthouse sends (and of the history it compares with).
 pub const SOURCE: &str = "lighthouse-service";
@@ -72,7 +72,7 @@ pub enum Error {
     Store(#[from] sluice_store::Error),
     /// The driver stopped or failed to store an answer.
     #[error("cannot send: {0}")]
-    Driver(#[from] crate::driver::Error),
+    Driver(#[from] crate::runtime::driver::Error),
 }
 
 /// An evaluation that waits for its `get-sli.finished`.
@@ -116,7 +116,7 @@ impl std::fmt::Debug for Lighthouse {
 
 /// The id of an answer of the lighthouse to an `evaluation.triggered` event.
 pub fn answer_id(triggered_id: &str, what: &str) -> String {
-    crate::ids::derived(triggered_id, what)
+    crate::runtime::ids::derived(triggered_id, what)
 }
 
 /// The evaluation window of an `evaluation.triggered` payload as Keptn timestamps, or Keptn's

@@ -15,7 +15,7 @@ use sluice_model::event::KeptnEvent;
 use sluice_store::Store;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::driver::DriverHandle;
+use crate::runtime::driver::DriverHandle;
 
 /// A bus subscription that catches up with missed tasks.
 #[derive(Debug)]
@@ -96,10 +96,10 @@ mod tests {
     fn trigger(service: &str) -> KeptnEvent {
         KeptnEvent {
             specversion: Some("1.0".into()),
-            id: Some(crate::ids::fresh()),
+            id: Some(crate::runtime::ids::fresh()),
             source: Some("test".into()),
             event_type: Some("sh.keptn.event.dev.delivery.triggered".into()),
-            shkeptncontext: Some(crate::ids::fresh()),
+            shkeptncontext: Some(crate::runtime::ids::fresh()),
             data: Some(json!({"project": "p", "stage": "dev", "service": service})),
             ..KeptnEvent::default()
         }
@@ -119,7 +119,7 @@ mod tests {
         let answered = &open.iter().find(|t| t.service == "b").unwrap().triggered_id;
         let started = KeptnEvent {
             specversion: Some("1.0".into()),
-            id: Some(crate::ids::fresh()),
+            id: Some(crate::runtime::ids::fresh()),
             source: Some("test".into()),
             event_type: Some("sh.keptn.event.deployment.started".into()),
             shkeptncontext: open

@@ -21,7 +21,7 @@ use sluice_model::event::{EventType, KeptnEvent, TaskEventKind};
 
 use sluice_store::Store;
 
-use crate::driver::DriverHandle;
+use crate::runtime::driver::DriverHandle;
 use crate::services::feed::Feed;
 
 /// An event a built-in service sends for `triggered` (its `.started` or `.finished`, or a
@@ -38,10 +38,10 @@ pub fn answer(
     let triggered_id = triggered.id.clone().unwrap_or_default();
     KeptnEvent {
         specversion: Some("1.0".to_owned()),
-        id: Some(crate::ids::derived(&triggered_id, what)),
+        id: Some(crate::runtime::ids::derived(&triggered_id, what)),
         source: Some(source.to_owned()),
         event_type: Some(event_type.to_owned()),
-        time: Some(crate::clock::now().to_rfc3339_nano()),
+        time: Some(crate::runtime::clock::now().to_rfc3339_nano()),
         datacontenttype: Some("application/json".to_owned()),
         shkeptncontext: triggered.shkeptncontext.clone(),
         triggeredid: Some(triggered_id),
@@ -88,7 +88,7 @@ pub async fn answer_each<A, F>(
             for answer in pending.await {
                 d.submit(answer).await?;
             }
-            Ok::<(), crate::driver::Error>(())
+            Ok::<(), crate::runtime::driver::Error>(())
         };
         guard(&driver, &event, source, task, Claim::Always, work).await;
     }
@@ -156,7 +156,7 @@ pub async fn guard<F, E>(
         return;
     }
     if let Claim::IfStarted(store) = claim {
-        let started_id = crate::ids::derived(id, &started_what);
+        let started_id = crate::runtime::ids::derived(id, &started_what);
         match store.event(&started_id).await {
             Ok(Some(_)) => {}
             Ok(None) => return,
@@ -230,10 +230,10 @@ mod tests {
     fn trigger() -> KeptnEvent {
         KeptnEvent {
             specversion: Some("1.0".into()),
-            id: Some(crate::ids::fresh()),
+            id: Some(crate::runtime::ids::fresh()),
             source: Some("test".into()),
             event_type: Some("sh.keptn.event.dev.delivery.triggered".into()),
-            shkeptncontext: Some(crate::ids::fresh()),
+            shkeptncontext: Some(crate::runtime::ids::fresh()),
             data: Some(json!({"project": "p", "stage": "dev", "service": "a"})),
             ..KeptnEvent::default()
         }
@@ -258,7 +258,7 @@ mod tests {
     }
 
     async fn stored(app: &crate::state::App, triggered: &KeptnEvent, what: &str) -> Option<Value> {
-        let id = crate::ids::derived(triggered.id.as_deref().unwrap_or(""), what);
+        let id = crate::runtime::ids::derived(triggered.id.as_deref().unwrap_or(""), what);
         app.store
             .event(&id)
             .await

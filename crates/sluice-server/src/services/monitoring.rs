@@ -172,7 +172,7 @@ mod tests {
 
     #[tokio::test]
     async fn round_trip_and_configure_event() {
-        let dir = std::env::temp_dir().join(format!("sluice-mon-{}", crate::ids::fresh()));
+        let dir = std::env::temp_dir().join(format!("sluice-mon-{}", crate::runtime::ids::fresh()));
         let store = Store::open(&dir).await.unwrap();
         store
             .unlock_secrets(sluice_store::SecretsKey::from_bytes([1; 32]))

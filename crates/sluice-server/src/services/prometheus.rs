@@ -44,7 +44,7 @@ pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Prometheus {
     store: Arc<Store>,
     resources: Arc<ResourceStore>,
-    http: crate::http::Client,
+    http: crate::net::http::Client,
     timeout: Duration,
 }
 
@@ -240,7 +240,7 @@ impl Prometheus {
     pub fn new(
         store: Arc<Store>,
         resources: Arc<ResourceStore>,
-        http: crate::http::Client,
+        http: crate::net::http::Client,
     ) -> Self {
         Prometheus {
             store,

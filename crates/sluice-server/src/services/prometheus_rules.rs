@@ -502,7 +502,8 @@ pub(crate) mod tests {
 
     /// Runs `promtool check rules` on the text when promtool is installed.
     pub(crate) fn check_with_promtool(text: &str) {
-        let dir = std::env::temp_dir().join(format!("sluice-rules-{}", crate::ids::fresh()));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-rules-{}", crate::runtime::ids::fresh()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("rules.yml");
         std::fs::write(&file, text).unwrap();

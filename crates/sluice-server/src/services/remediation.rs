@@ -27,8 +27,8 @@ use sluice_model::remediation::{Remediation, SelectError};
 use sluice_resources::{ResourceError, ResourceStore, Scope};
 use sluice_store::Store;
 
-use crate::bus::Bus;
-use crate::driver::DriverHandle;
+use crate::runtime::bus::Bus;
+use crate::runtime::driver::DriverHandle;
 use crate::services::feed::Feed;
 
 /// The `source` of the events this service sends (Keptn's service name).

@@ -15,7 +15,7 @@ use sluice_model::event::kind::GET_SLI_TRIGGERED;
 use sluice_model::event::{EventData, KeptnEvent, ResultType, StatusType, TaskEventKind};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::driver::DriverHandle;
+use crate::runtime::driver::DriverHandle;
 
 /// Result message when every indicator failed (prometheus-service's text).
 pub const ALL_FAILED_MESSAGE: &str = "unable to retrieve metrics";

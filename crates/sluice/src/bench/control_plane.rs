@@ -48,10 +48,10 @@ fn event(
         .parse()
         .map_err(|e| anyhow!("event type {event_type}: {e}"))?;
     let mut ev = KeptnEvent::new(
-        &sluice_server::ids::fresh(),
+        &sluice_server::runtime::ids::fresh(),
         "sluice-bench-executor",
         &ty,
-        sluice_server::clock::now(),
+        sluice_server::runtime::clock::now(),
         context,
         data,
     );
@@ -154,7 +154,7 @@ async fn overhead_samples(server: &InProcessServer, via: Via, runs: usize) -> Re
     let mut bus = stamped_bus(&server.app);
     let mut samples = Samples::default();
     for _ in 0..runs {
-        let context = sluice_server::ids::fresh();
+        let context = sluice_server::runtime::ids::fresh();
         send(server, via, trigger("svc0", &context)?).await?;
         let mut finished_sent: Option<Instant> = None;
         loop {
@@ -347,8 +347,11 @@ pub async fn throughput(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Res
                 }
                 let api = api.clone();
                 sending.spawn(async move {
-                    api.send_event(&trigger(&format!("svc{i}"), &sluice_server::ids::fresh())?)
-                        .await
+                    api.send_event(&trigger(
+                        &format!("svc{i}"),
+                        &sluice_server::runtime::ids::fresh(),
+                    )?)
+                    .await
                 });
             }
             while let Some(sent) = sending.join_next().await {

@@ -54,7 +54,7 @@ fn new_event(
         _ => "shipyard-controller",
     };
     let mut ev = KeptnEvent::new(
-        &sluice_server::ids::fresh(),
+        &sluice_server::runtime::ids::fresh(),
         source,
         &ty,
         Timestamp::from_unix(EPOCH + secs, 0),
@@ -161,7 +161,9 @@ fn context_events(i: usize, ctx: &str) -> Result<Vec<KeptnEvent>> {
 /// the store's import (generating the events is not counted).
 async fn load_history(dir: &Path, contexts: usize) -> Result<(Vec<String>, Duration)> {
     let store = sluice_store::Store::open(dir).await?;
-    let ids: Vec<String> = (0..contexts).map(|_| sluice_server::ids::fresh()).collect();
+    let ids: Vec<String> = (0..contexts)
+        .map(|_| sluice_server::runtime::ids::fresh())
+        .collect();
     let mut importing = Duration::ZERO;
     for (chunk_no, chunk) in ids.chunks(CONTEXTS_PER_IMPORT).enumerate() {
         let mut events = Vec::with_capacity(chunk.len() * EVENTS_PER_CONTEXT);

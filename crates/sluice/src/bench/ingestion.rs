@@ -31,8 +31,8 @@ fn body() -> Result<Vec<u8>> {
         "",
         "sluice-bench-executor",
         &"sh.keptn.event.deployment.started".parse()?,
-        sluice_server::clock::now(),
-        &sluice_server::ids::fresh(),
+        sluice_server::runtime::clock::now(),
+        &sluice_server::runtime::ids::fresh(),
         json!({
             "project": "bench",
             "stage": "dev",
@@ -43,7 +43,7 @@ fn body() -> Result<Vec<u8>> {
         }),
     );
     ev.id = None;
-    ev.triggeredid = Some(sluice_server::ids::fresh());
+    ev.triggeredid = Some(sluice_server::runtime::ids::fresh());
     Ok(ev.to_json(ContentTypeKey::DataContentType).into_bytes())
 }
 

@@ -112,7 +112,7 @@ impl DataDir {
                 std::env::temp_dir().join(format!(
                     "sluice-bench-{}-{}",
                     std::process::id(),
-                    sluice_server::ids::fresh()
+                    sluice_server::runtime::ids::fresh()
                 )),
                 false,
             ),

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use sluice_model::event::{ContentTypeKey, KeptnEvent};
-use sluice_server::auth::{ApiToken, TOKEN_ENV};
+use sluice_server::access::auth::{ApiToken, TOKEN_ENV};
 use sluice_server::state::App;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -13,12 +13,12 @@ use sluice_store::{Changes, NewEvent, ProjectRecord};
 use tokio::sync::broadcast;
 
 use super::*;
-use crate::auth::ApiToken;
+use crate::access::auth::ApiToken;
 use crate::state::App;
 
 /// A server on a fresh data directory.
 pub(crate) async fn app() -> (Arc<App>, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("sluice-lh-{}", crate::ids::fresh()));
+    let dir = std::env::temp_dir().join(format!("sluice-lh-{}", crate::runtime::ids::fresh()));
     let app = crate::open(&dir, ApiToken::from_value("test-token-0123456789"))
         .await
         .unwrap();
@@ -107,7 +107,7 @@ pub(crate) async fn put(
 pub(crate) fn event(ty: &str, context: &str, triggeredid: Option<&str>, data: Value) -> KeptnEvent {
     KeptnEvent {
         specversion: Some("1.0".into()),
-        id: Some(crate::ids::fresh()),
+        id: Some(crate::runtime::ids::fresh()),
         source: Some("test".into()),
         event_type: Some(ty.into()),
         time: Some(clock::now().to_rfc3339_nano()),
@@ -166,7 +166,7 @@ fn scope(extra: Value) -> Value {
 
 /// Sends an evaluation.triggered and returns it with its context.
 async fn trigger(app: &App, extra: Value, commit: Option<&str>) -> (KeptnEvent, String) {
-    let context = crate::ids::fresh();
+    let context = crate::runtime::ids::fresh();
     let mut e = event(EVALUATION_TRIGGERED, &context, None, scope(extra));
     e.gitcommitid = commit.map(str::to_owned);
     app.driver.submit(e.clone()).await.unwrap();
@@ -499,7 +499,7 @@ async fn monitoring_configure_event_sets_the_provider() {
     let mut rx = app.bus.subscribe();
     let e = event(
         MONITORING_CONFIGURE_TYPE,
-        &crate::ids::fresh(),
+        &crate::runtime::ids::fresh(),
         None,
         json!({"type": "prometheus", "project": "shop", "service": "carts"}),
     );
@@ -563,11 +563,11 @@ async fn recovery_resumes_unfinished_evaluations() {
     let w = json!({"evaluation": {"start": "2024-05-01T10:00:00Z", "end": "2024-05-01T10:05:00Z"}});
 
     // 1. Stopped before anything was sent: started over.
-    let ctx_a = crate::ids::fresh();
+    let ctx_a = crate::runtime::ids::fresh();
     let a = event(EVALUATION_TRIGGERED, &ctx_a, None, scope(w.clone()));
     store_quietly(&app, std::slice::from_ref(&a)).await;
     // 2. Asked for values, answer stored, result not sent: evaluated now.
-    let ctx_b = crate::ids::fresh();
+    let ctx_b = crate::runtime::ids::fresh();
     let b = event(EVALUATION_TRIGGERED, &ctx_b, None, scope(w.clone()));
     let b_id = b.id.clone().unwrap();
     let mut b_request = event(GET_SLI_TRIGGERED, &ctx_b, None, json!({}));
@@ -581,7 +581,7 @@ async fn recovery_resumes_unfinished_evaluations() {
     );
     store_quietly(&app, &[b, b_request, b_answer]).await;
     // 3. Finished: left alone.
-    let ctx_c = crate::ids::fresh();
+    let ctx_c = crate::runtime::ids::fresh();
     let c = event(EVALUATION_TRIGGERED, &ctx_c, None, scope(w.clone()));
     let c_done = event(
         EVALUATION_FINISHED,
@@ -648,8 +648,8 @@ async fn history_excludes_invalidated_and_other_sources() {
     let finished = |result: &str, source: &str| {
         let mut e = event(
             EVALUATION_FINISHED,
-            &crate::ids::fresh(),
-            Some(&crate::ids::fresh()),
+            &crate::runtime::ids::fresh(),
+            Some(&crate::runtime::ids::fresh()),
             scope(json!({"result": result})),
         );
         e.source = Some(source.into());

@@ -295,7 +295,8 @@ mod tests {
 
     #[test]
     fn bare_names_resolve_through_the_servers_path_not_the_tasks() {
-        let dir = std::env::temp_dir().join(format!("sluice-allow-{}", crate::ids::fresh()));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-allow-{}", crate::runtime::ids::fresh()));
         std::fs::create_dir_all(&dir).unwrap();
         let fake = dir.join("ls");
         std::fs::write(&fake, "#!/bin/sh\necho fake\n").unwrap();
@@ -316,7 +317,8 @@ mod tests {
 
     #[test]
     fn another_sluice_binary_runs_only_task_subcommands_too() {
-        let dir = std::env::temp_dir().join(format!("sluice-allow-{}", crate::ids::fresh()));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-allow-{}", crate::runtime::ids::fresh()));
         std::fs::create_dir_all(&dir).unwrap();
         let other = dir.join("sluice");
         std::fs::copy("/bin/sh", &other).unwrap();

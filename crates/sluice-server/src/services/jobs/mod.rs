@@ -60,7 +60,7 @@
 //!   exceeded its time limit of N seconds" (JES stopped polling and left the Job running).
 //! - **Process group.** Each task is spawned in its own process group. When the main process
 //!   ends, what is left of its group is killed (as when a container ends). When the sequence
-//!   is aborted ([`crate::bus::Cancel`] for the event's id) the group is killed and no
+//!   is aborted ([`crate::runtime::bus::Cancel`] for the event's id) the group is killed and no
 //!   finished event is sent.
 //! - **Supervisor.** The server does not start a task itself: a small supervisor process
 //!   (`sluice job-supervise`, [`supervisor`]) starts it, records the pids and start identities
@@ -138,9 +138,9 @@ use crate::services::feed::Feed;
 use sluice_store::Store;
 use tokio::sync::{broadcast, watch};
 
-use crate::bus::{Bus, Cancel};
-use crate::clock;
-use crate::driver::DriverHandle;
+use crate::runtime::bus::{Bus, Cancel};
+use crate::runtime::clock;
+use crate::runtime::driver::DriverHandle;
 
 pub use allowlist::{ALLOWLIST_ENV, Allowlist, REFUSED_SUBCOMMANDS, Refusal, TASK_SUBCOMMANDS};
 pub use backend::{BackendChoice, BackendKind};

@@ -327,7 +327,8 @@ mod tests {
     }
 
     fn scratch() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("sluice-adopt-{}", crate::ids::fresh()));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-adopt-{}", crate::runtime::ids::fresh()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

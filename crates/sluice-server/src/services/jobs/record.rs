@@ -136,7 +136,7 @@ pub fn dir_name(event_id: &str) -> String {
     if safe {
         event_id.to_owned()
     } else {
-        crate::ids::derived(event_id, "job-run-dir")
+        crate::runtime::ids::derived(event_id, "job-run-dir")
     }
 }
 

@@ -254,7 +254,8 @@ mod tests {
 
     #[test]
     fn files_are_redacted_in_place_whatever_their_content() {
-        let dir = std::env::temp_dir().join(format!("sluice-redact-{}", crate::ids::fresh()));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-redact-{}", crate::runtime::ids::fresh()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("blob.bin");
         std::fs::write(&file, b"\x00\xffTOPSECRET\x01").unwrap();

@@ -403,7 +403,10 @@ mod tests {
         if std::env::var_os(MARKER_ENV).is_some() {
             std::process::exit(main());
         }
-        let dir = std::env::temp_dir().join(format!("sluice-supervisor-{}", crate::ids::fresh()));
+        let dir = std::env::temp_dir().join(format!(
+            "sluice-supervisor-{}",
+            crate::runtime::ids::fresh()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let spec = super::super::process::Spec {
             program: PathBuf::from("/bin/sh"),

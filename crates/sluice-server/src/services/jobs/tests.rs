@@ -13,8 +13,8 @@ use tokio::sync::broadcast;
 
 use super::record::{self, RunStatus};
 use super::{Allowlist, JobExecutor, runs_dir};
-use crate::auth::ApiToken;
-use crate::bus::Cancel;
+use crate::access::auth::ApiToken;
+use crate::runtime::bus::Cancel;
 use crate::state::App;
 
 const SHIPYARD: &str = "apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\nmetadata:\n  name: s\nspec:\n  stages:\n    - name: dev\n      sequences:\n        - name: delivery\n          tasks:\n            - name: test\n";
@@ -26,7 +26,7 @@ pub(super) async fn app() -> Arc<App> {
     let dir = std::env::temp_dir().join(format!(
         "sluice-jobs-{}-{}",
         std::process::id(),
-        crate::ids::fresh()
+        crate::runtime::ids::fresh()
     ));
     let app = Arc::new(
         crate::open(&dir, ApiToken::from_value("jobs-test-token-0123456789"))
@@ -66,12 +66,12 @@ pub(super) fn triggered(task: &str, service: &str, extra: Value) -> KeptnEvent {
     }
     KeptnEvent {
         specversion: Some("1.0".into()),
-        id: Some(crate::ids::fresh()),
+        id: Some(crate::runtime::ids::fresh()),
         source: Some("shipyard-controller".into()),
         event_type: Some(format!("sh.keptn.event.{task}.triggered")),
-        time: Some(crate::clock::now().to_rfc3339_nano()),
+        time: Some(crate::runtime::clock::now().to_rfc3339_nano()),
         datacontenttype: Some("application/json".into()),
-        shkeptncontext: Some(crate::ids::fresh()),
+        shkeptncontext: Some(crate::runtime::ids::fresh()),
         data: Some(data),
         ..KeptnEvent::default()
     }
@@ -222,7 +222,7 @@ async fn a_test_task_runs_with_env_files_expansion_and_artifacts() {
     );
     assert_eq!(
         finished.id.as_deref(),
-        Some(crate::ids::derived(&id, "job-executor.finished").as_str())
+        Some(crate::runtime::ids::derived(&id, "job-executor.finished").as_str())
     );
 
     // The record, the output file and the artifact; the copied inputs are gone.

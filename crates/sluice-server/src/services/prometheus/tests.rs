@@ -165,7 +165,7 @@ async fn fake_query(
     };
     if query.contains("huge") {
         // A valid-looking answer that never ends within the client's limit.
-        let padding = "x".repeat(crate::http::MAX_RESPONSE_BYTES);
+        let padding = "x".repeat(crate::net::http::MAX_RESPONSE_BYTES);
         axum::Json(json!({"status": "success", "padding": padding})).into_response()
     } else if query.contains("none") {
         vector(json!([]))
@@ -220,7 +220,7 @@ async fn configure(app: &crate::state::App, endpoint: Option<&str>, password: bo
 /// Sends a get-sli.triggered for prometheus and returns the provider's finished data.
 async fn ask(app: &crate::state::App, indicators: &[&str], commit: Option<&str>) -> Value {
     let mut rx = app.bus.subscribe();
-    let context = crate::ids::fresh();
+    let context = crate::runtime::ids::fresh();
     let mut request = event(
         GET_SLI_TRIGGERED,
         &context,
@@ -365,7 +365,7 @@ async fn an_oversized_prometheus_answer_fails_the_indicator() {
         values[0]["message"],
         format!(
             "unable to query prometheus api: the answer is larger than the limit of {} bytes",
-            crate::http::MAX_RESPONSE_BYTES
+            crate::net::http::MAX_RESPONSE_BYTES
         )
     );
     assert_eq!(
@@ -432,7 +432,7 @@ async fn quality_gate_end_to_end_with_prometheus() {
     let slo = "objectives:\n  - sli: rt\n    pass:\n      - criteria: [\"<50\"]\n  - sli: throughput\n    pass:\n      - criteria: [\">40\"]\ntotal_score:\n  pass: \"90%\"\n";
     let commit = put(&app, "shop", Some("dev"), Some("carts"), SLO_URI, slo).await;
     let mut rx = app.bus.subscribe();
-    let context = crate::ids::fresh();
+    let context = crate::runtime::ids::fresh();
     let mut t = event(
         EVALUATION_TRIGGERED,
         &context,

@@ -71,7 +71,7 @@ async fn get_action(
     commit: Option<&str>,
 ) -> (KeptnEvent, Value) {
     let mut rx = app.bus.subscribe();
-    let context = crate::ids::fresh();
+    let context = crate::runtime::ids::fresh();
     let mut data = json!({"project": "shop", "stage": "production", "service": "carts",
         "labels": {"owner": "team-a"}, "problem": problem});
     if let Some(i) = index {
@@ -293,7 +293,7 @@ async fn answers_are_deterministic() {
     // Handling the same event again is a duplicate for the driver.
     assert_eq!(
         app.driver.submit(a[1].clone()).await.unwrap(),
-        crate::driver::Accepted::Duplicate
+        crate::runtime::driver::Accepted::Duplicate
     );
 }
 
@@ -315,7 +315,7 @@ async fn the_remediation_sequence_gets_the_action_of_the_tutorial() {
         "../../../../../examples/fulltour/remediation_trigger.json"
     ))
     .unwrap();
-    let context = crate::ids::fresh();
+    let context = crate::runtime::ids::fresh();
     let e = event(
         trigger["type"].as_str().unwrap(),
         &context,

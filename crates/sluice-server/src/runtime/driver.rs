@@ -37,10 +37,10 @@ use sluice_resources::ResourceStore;
 use sluice_store::{Changes, ExecutionRecord, NewEvent, Store};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::bus::Bus;
-use crate::clock;
 use crate::metrics::Metrics;
-use crate::projects_view;
+use crate::runtime::bus::Bus;
+use crate::runtime::clock;
+use crate::runtime::projects_view;
 
 /// Key under which the engine's pauses are kept in the store.
 const PAUSES_KEY: &str = "engine.pauses";
@@ -812,7 +812,7 @@ impl Driver {
                 triggered_id,
                 ..
             } => {
-                self.bus.cancel(crate::bus::Cancel {
+                self.bus.cancel(crate::runtime::bus::Cancel {
                     keptn_context: keptn_context.clone(),
                     task: task.clone(),
                     triggered_id: triggered_id.clone(),
@@ -955,7 +955,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_committer_writes_queued_batches_together_and_stops_after_a_failure() {
-        let dir = std::env::temp_dir().join(format!("sluice-committer-{}", crate::ids::fresh()));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-committer-{}", crate::runtime::ids::fresh()));
         let store = Arc::new(Store::open(&dir).await.unwrap());
         let (tx, rx) = mpsc::unbounded_channel();
         // Queued before the committer runs: one transaction for the three.

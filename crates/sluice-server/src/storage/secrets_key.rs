@@ -291,7 +291,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!(
             "sluice-secrets-key-{}-{name}-{}",
             std::process::id(),
-            crate::ids::fresh()
+            crate::runtime::ids::fresh()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         dir
