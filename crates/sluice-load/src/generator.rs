@@ -19,7 +19,7 @@ use sluice_model::event::Timestamp;
 use tokio::task::JoinSet;
 
 use crate::histogram::LatencyHistogram;
-use crate::http::{Connection, ExchangeError, Post, RequestTemplate, Target, UrlError};
+use crate::http::{Connection, ExchangeError, Post, Target, UrlError};
 use crate::summary::{FailureReason, LoadSummary, TOOL_SLUICE};
 
 /// Live counts handed to the progress callback.
@@ -129,7 +129,7 @@ struct Shared {
 
 struct Plan {
     addr: SocketAddr,
-    requests: Vec<RequestTemplate>,
+    requests: Vec<Vec<u8>>,
     started: Instant,
     deadline: Option<Instant>,
     max_requests: Option<u64>,
@@ -171,14 +171,18 @@ pub async fn run(config: LoadConfig) -> Result<LoadSummary, LoadError> {
             host: target.host.clone(),
             reason: "no addresses".into(),
         })?;
+    let request = |path: &str| match &config.post {
+        Some(post) => target.post_request_bytes(path, post),
+        None => target.request_bytes(path),
+    };
     let requests = if config.paths.is_empty() {
-        vec![target.request(&target.path, config.post.as_ref())?]
+        vec![request(&target.path)]
     } else {
         config
             .paths
             .iter()
-            .map(|p| target.request(&target.join(p), config.post.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?
+            .map(|p| request(&target.join(p)))
+            .collect()
     };
 
     let shared = Arc::new(Shared {
@@ -371,7 +375,7 @@ fn flush(shared: &Shared, latencies: &mut Vec<u64>) {
 async fn send(
     conn: &mut Option<Connection>,
     addr: SocketAddr,
-    request: &RequestTemplate,
+    request: &[u8],
 ) -> Result<u16, FailureReason> {
     for attempt in 0..2 {
         let reused = conn.is_some();

@@ -1,18 +1,16 @@
-//! The load generator's HTTP/1.1 keep-alive client: the target URL, the request sent again
-//! and again, and one connection per simulated user on hyper's client connection (framing,
-//! chunked bodies, `Connection: close` and close-delimited bodies are hyper's).
+//! A minimal HTTP/1.1 keep-alive GET client on a tokio `TcpStream`: just enough protocol for
+//! load generation (status line, `Content-Length`, chunked bodies, `Connection: close`,
+//! bodies delimited by the connection closing), with no per-request allocation.
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 
-use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// The largest response head (status line and headers) we accept.
+const MAX_HEAD: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
 
 /// Where requests go, parsed from an `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,43 +134,30 @@ impl Target {
         }
     }
 
-    /// The request to send for `path`: a GET, or `post`'s POST with its headers and body.
-    pub fn request(&self, path: &str, post: Option<&Post>) -> Result<RequestTemplate, UrlError> {
-        let invalid = |reason| UrlError::Invalid {
-            url: format!("http://{}{path}", self.host_header),
-            reason,
-        };
-        let uri: Uri = path
-            .parse()
-            .map_err(|_| invalid("the path is not a valid request target"))?;
-        let mut headers = HeaderMap::new();
-        let host = HeaderValue::from_str(&self.host_header)
-            .map_err(|_| invalid("the host is not a valid Host header"))?;
-        headers.insert(header::HOST, host);
-        headers.insert(header::USER_AGENT, HeaderValue::from_static("sluice-load"));
-        headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-        let (method, body) = match post {
-            None => (Method::GET, Bytes::new()),
-            Some(post) => {
-                let content_type = HeaderValue::from_str(&post.content_type)
-                    .map_err(|_| invalid("the content type is not a valid header value"))?;
-                headers.insert(header::CONTENT_TYPE, content_type);
-                for (name, value) in &post.headers {
-                    let name = HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| invalid("a header name is not valid"))?;
-                    let value = HeaderValue::from_str(value)
-                        .map_err(|_| invalid("a header value is not valid"))?;
-                    headers.append(name, value);
-                }
-                (Method::POST, Bytes::from(post.body.clone()))
-            }
-        };
-        Ok(RequestTemplate {
-            method,
-            uri,
-            headers,
-            body,
-        })
+    /// The bytes of a keep-alive GET request for `path`.
+    pub fn request_bytes(&self, path: &str) -> Vec<u8> {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sluice-load\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n",
+            self.host_header
+        )
+        .into_bytes()
+    }
+
+    /// The bytes of a keep-alive POST request for `path` with `post`'s headers and body.
+    pub fn post_request_bytes(&self, path: &str, post: &Post) -> Vec<u8> {
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sluice-load\r\nAccept: */*\r\nConnection: keep-alive\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+            self.host_header,
+            post.content_type,
+            post.body.len()
+        );
+        for (name, value) in &post.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&post.body);
+        bytes
     }
 }
 
@@ -187,41 +172,19 @@ pub struct Post {
     pub body: Vec<u8>,
 }
 
-/// A request sent again and again: checked once, then built for each send from shared parts
-/// (the body is reference-counted, not copied).
-#[derive(Debug, Clone)]
-pub struct RequestTemplate {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl RequestTemplate {
-    /// A fresh request (hyper takes requests by value).
-    pub fn build(&self) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
-    }
-}
-
 /// Why an exchange on a connection failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
-    /// The connection was closed before the request was answered (typical of a keep-alive
-    /// connection the server has just retired, or one it closed after its last answer; safe to
-    /// retry a GET once on a fresh connection).
+    /// The peer closed the connection before sending any byte of the response (typical of a
+    /// keep-alive connection the server has just retired; safe to retry a GET once).
     #[error("connection closed before the response")]
     ClosedBeforeResponse,
-    /// Connecting failed.
+    /// Reading or writing failed.
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
-    /// The response is not HTTP/1.x as hyper understands it, or broke off in the middle.
+    /// The response is not HTTP/1.x as we understand it.
     #[error("invalid response: {0}")]
-    Protocol(hyper::Error),
+    Protocol(&'static str),
 }
 
 /// What we keep of a response.
@@ -233,82 +196,290 @@ pub struct Response {
     pub keep_alive: bool,
 }
 
-/// hyper's connection future: it does the connection's reading and writing.
-type Driver = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
-
-/// One open HTTP/1.1 connection on hyper's client connection. Its I/O is driven inside the
-/// caller's task while a request is in flight (no task of its own, no wake-ups across tasks),
-/// which keeps the generator's throughput close to a hand-written client's.
+/// One open connection with its read buffer.
 #[derive(Debug)]
 pub struct Connection {
-    sender: http1::SendRequest<Full<Bytes>>,
-    driver: Pin<Box<Driver>>,
-    /// The driver has finished: the connection is closed.
-    closed: bool,
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
 }
 
 impl Connection {
     /// Opens a connection (with `TCP_NODELAY`).
-    pub async fn connect(addr: SocketAddr) -> Result<Connection, ExchangeError> {
+    pub async fn connect(addr: SocketAddr) -> io::Result<Connection> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let (sender, driver) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(ExchangeError::Protocol)?;
         Ok(Connection {
-            sender,
-            driver: Box::pin(driver),
-            closed: false,
+            stream,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
         })
     }
 
-    /// Runs `work` while driving the connection's I/O; the connection's own end (the peer
-    /// closed it, or an error) is noted, and `work` then resolves with that error.
-    async fn drive<F: Future>(&mut self, work: F) -> F::Output {
-        let mut work = std::pin::pin!(work);
-        if !self.closed {
-            tokio::select! {
-                biased;
-                out = &mut work => return out,
-                _ = &mut self.driver => self.closed = true,
+    /// Sends `request` (a complete GET) and reads the whole response, discarding the body.
+    pub async fn exchange(&mut self, request: &[u8]) -> Result<Response, ExchangeError> {
+        // Leftover bytes would mean the server sent more than one response: not ours to read.
+        if self.start != self.end {
+            return Err(ExchangeError::Protocol(
+                "unexpected bytes before the response",
+            ));
+        }
+        self.start = 0;
+        self.end = 0;
+        self.stream.write_all(request).await?;
+        loop {
+            let head_len = self.read_head().await?;
+            let head = &self.buf[self.start..self.start + head_len];
+            let (status, framing, keep_alive) = parse_head(head)?;
+            self.start += head_len;
+            if (100..200).contains(&status) {
+                continue; // an interim response (e.g. 100 Continue); the real one follows
             }
-        }
-        work.await
-    }
-
-    /// Sends a request and reads the whole response, discarding the body.
-    pub async fn exchange(&mut self, request: &RequestTemplate) -> Result<Response, ExchangeError> {
-        if self.closed || self.sender.is_closed() {
-            return Err(ExchangeError::ClosedBeforeResponse);
-        }
-        let send = self.sender.send_request(request.build());
-        let response = self.drive(send).await.map_err(|e| {
-            if e.is_canceled() || e.is_closed() || e.is_incomplete_message() {
-                ExchangeError::ClosedBeforeResponse
+            let framing = if status == 204 || status == 304 {
+                Framing::None
             } else {
-                ExchangeError::Protocol(e)
-            }
-        })?;
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        let read = async {
-            while let Some(frame) = body.frame().await {
-                frame?;
-            }
-            Ok::<(), hyper::Error>(())
-        };
-        self.drive(read).await.map_err(ExchangeError::Protocol)?;
-        Ok(Response {
-            status,
-            keep_alive: !self.closed && !self.sender.is_closed(),
-        })
+                framing
+            };
+            let keep_alive = match framing {
+                Framing::None => keep_alive,
+                Framing::Length(n) => {
+                    self.skip(n).await?;
+                    keep_alive
+                }
+                Framing::Chunked => {
+                    self.skip_chunked().await?;
+                    keep_alive
+                }
+                Framing::UntilClose => {
+                    self.start = self.end;
+                    while self.fill().await? != 0 {
+                        self.start = self.end;
+                    }
+                    false
+                }
+            };
+            return Ok(Response { status, keep_alive });
+        }
     }
+
+    /// Reads more bytes after `end`; returns how many (0 at end of stream).
+    async fn fill(&mut self) -> io::Result<usize> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                let grown = self.buf.len() * 2;
+                self.buf.resize(grown, 0);
+            }
+        }
+        let n = self.stream.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Makes sure a complete head is buffered; returns its length including the blank line.
+    async fn read_head(&mut self) -> Result<usize, ExchangeError> {
+        let mut scanned: usize = 0;
+        loop {
+            let window = &self.buf[self.start..self.end];
+            if let Some(i) = find(&window[scanned.saturating_sub(3)..], b"\r\n\r\n") {
+                return Ok(scanned.saturating_sub(3) + i + 4);
+            }
+            scanned = window.len();
+            if scanned > MAX_HEAD {
+                return Err(ExchangeError::Protocol("response head larger than 64 KiB"));
+            }
+            let was_empty = self.start == self.end;
+            if self.fill().await? == 0 {
+                return Err(if was_empty {
+                    ExchangeError::ClosedBeforeResponse
+                } else {
+                    ExchangeError::Protocol("connection closed inside the response head")
+                });
+            }
+        }
+    }
+
+    /// Discards `n` body bytes.
+    async fn skip(&mut self, mut n: u64) -> Result<(), ExchangeError> {
+        loop {
+            let available = (self.end - self.start) as u64;
+            if available >= n {
+                self.start += n as usize;
+                return Ok(());
+            }
+            n -= available;
+            self.start = self.end;
+            if self.fill().await? == 0 {
+                return Err(ExchangeError::Protocol("connection closed inside the body"));
+            }
+        }
+    }
+
+    /// Returns the length of the next CRLF-terminated line (without the CRLF), reading more as
+    /// needed; the line starts at `start`.
+    async fn line(&mut self) -> Result<usize, ExchangeError> {
+        loop {
+            if let Some(i) = find(&self.buf[self.start..self.end], b"\r\n") {
+                return Ok(i);
+            }
+            if self.end - self.start > MAX_HEAD {
+                return Err(ExchangeError::Protocol("chunk header line too long"));
+            }
+            if self.fill().await? == 0 {
+                return Err(ExchangeError::Protocol(
+                    "connection closed inside a chunked body",
+                ));
+            }
+        }
+    }
+
+    /// Discards a chunked body including its trailers.
+    async fn skip_chunked(&mut self) -> Result<(), ExchangeError> {
+        loop {
+            let len = self.line().await?;
+            let line = &self.buf[self.start..self.start + len];
+            let size_text = line.split(|b| *b == b';').next().unwrap_or_default();
+            let size =
+                parse_hex(trim(size_text)).ok_or(ExchangeError::Protocol("bad chunk size"))?;
+            self.start += len + 2;
+            if size == 0 {
+                // Trailers: lines until an empty one.
+                loop {
+                    let len = self.line().await?;
+                    self.start += len + 2;
+                    if len == 0 {
+                        return Ok(());
+                    }
+                }
+            }
+            self.skip(size).await?;
+            let len = self.line().await?;
+            if len != 0 {
+                return Err(ExchangeError::Protocol("chunk data longer than its size"));
+            }
+            self.start += 2;
+        }
+    }
+}
+
+/// Status, body framing and keep-alive from a response head.
+fn parse_head(head: &[u8]) -> Result<(u16, Framing, bool), ExchangeError> {
+    let mut lines = head
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let status_line = lines.next().unwrap_or_default();
+    let (version, rest) = match status_line.iter().position(|b| *b == b' ') {
+        Some(i) => (&status_line[..i], &status_line[i + 1..]),
+        None => return Err(ExchangeError::Protocol("no status line")),
+    };
+    let http10 = match version {
+        b"HTTP/1.1" => false,
+        b"HTTP/1.0" => true,
+        _ => return Err(ExchangeError::Protocol("not an HTTP/1.x status line")),
+    };
+    let status = match rest.get(..3) {
+        Some(d) if d.iter().all(u8::is_ascii_digit) && rest.get(3).is_none_or(|b| *b == b' ') => {
+            d.iter().fold(0u16, |acc, b| acc * 10 + u16::from(b - b'0'))
+        }
+        _ => return Err(ExchangeError::Protocol("bad status code")),
+    };
+    let mut keep_alive = !http10;
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for line in lines {
+        if line.is_empty() {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            return Err(ExchangeError::Protocol("header line without ':'"));
+        };
+        let name = &line[..colon];
+        let value = trim(&line[colon + 1..]);
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let n = parse_dec(value).ok_or(ExchangeError::Protocol("bad Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(ExchangeError::Protocol(
+                    "conflicting Content-Length headers",
+                ));
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            chunked = value
+                .split(|b| *b == b',')
+                .next_back()
+                .is_some_and(|last| trim(last).eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in value.split(|b| *b == b',') {
+                let token = trim(token);
+                if token.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+    }
+    let framing = if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        Framing::UntilClose
+    };
+    Ok((status, framing, keep_alive))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn parse_dec(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, b| {
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+    })
+}
+
+fn parse_hex(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 15 {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, b| {
+        (*b as char).to_digit(16).map(|d| acc * 16 + u64::from(d))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::body::Body as _;
 
     #[test]
     fn urls_parse() {
@@ -331,6 +502,21 @@ mod tests {
         let t = Target::parse("http://[::1]:8080").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 8080));
         assert_eq!(Target::parse("http://h?q").unwrap().path, "/?q");
+    }
+
+    #[test]
+    fn post_requests_carry_headers_and_body() {
+        let t = Target::parse("http://127.0.0.1:9000").unwrap();
+        let post = Post {
+            content_type: "application/json".into(),
+            headers: vec![("x-token".into(), "secret".into())],
+            body: b"{\"a\":1}".to_vec(),
+        };
+        let text = String::from_utf8(t.post_request_bytes("/api/v1/event", &post)).unwrap();
+        assert!(text.starts_with("POST /api/v1/event HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n"));
+        assert!(text.contains("\r\nContent-Length: 7\r\n"));
+        assert!(text.contains("\r\nx-token: secret\r\n"));
+        assert!(text.ends_with("\r\n\r\n{\"a\":1}"));
     }
 
     #[test]
@@ -358,28 +544,6 @@ mod tests {
     }
 
     #[test]
-    fn post_requests_carry_headers_and_body() {
-        let t = Target::parse("http://127.0.0.1:9000").unwrap();
-        let post = Post {
-            content_type: "application/json".into(),
-            headers: vec![("x-token".into(), "secret".into())],
-            body: b"{\"a\":1}".to_vec(),
-        };
-        let r = t.request("/api/v1/event", Some(&post)).unwrap().build();
-        assert_eq!(r.method(), Method::POST);
-        assert_eq!(r.uri(), "/api/v1/event");
-        assert_eq!(r.headers()[header::HOST], "127.0.0.1:9000");
-        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
-        assert_eq!(r.headers()["x-token"], "secret");
-        assert_eq!(r.body().size_hint().exact(), Some(7));
-        let bad = Post {
-            headers: vec![("x-token".into(), "a\r\nb".into())],
-            ..post
-        };
-        assert!(t.request("/", Some(&bad)).is_err());
-    }
-
-    #[test]
     fn paths_join_onto_the_url_path() {
         let root = Target::parse("http://h").unwrap();
         assert_eq!(root.join("/"), "/");
@@ -387,10 +551,42 @@ mod tests {
         assert_eq!(root.join("api"), "/api");
         let app = Target::parse("http://h/app/").unwrap();
         assert_eq!(app.join("/x"), "/app/x");
-        let r = root.request("/a", None).unwrap().build();
-        assert_eq!((r.method(), r.uri().path()), (&Method::GET, "/a"));
-        assert_eq!(r.headers()[header::HOST], "h");
-        assert_eq!(r.headers()[header::USER_AGENT], "sluice-load");
-        assert!(root.request("/a b", None).is_err());
+        let req = String::from_utf8(root.request_bytes("/a")).unwrap();
+        assert!(req.starts_with("GET /a HTTP/1.1\r\nHost: h\r\n"));
+        assert!(req.ends_with("Connection: keep-alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn heads_parse() {
+        let (s, f, k) = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n").unwrap();
+        assert!((s, k) == (200, true) && matches!(f, Framing::Length(12)));
+        let (s, f, k) = parse_head(
+            b"HTTP/1.1 500 Oops\r\ntransfer-encoding: gzip, chunked\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        assert!((s, k) == (500, false) && matches!(f, Framing::Chunked));
+        let (_, f, k) = parse_head(b"HTTP/1.0 200\r\n\r\n").unwrap();
+        assert!(!k && matches!(f, Framing::UntilClose));
+        for bad in [
+            &b"HTTP/2 200\r\n\r\n"[..],
+            b"HTTP/1.1 2x0 OK\r\n\r\n",
+            b"HTTP/1.1 2000\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nbroken\r\n\r\n",
+            b"garbage",
+        ] {
+            assert!(parse_head(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn numbers_parse() {
+        assert_eq!(parse_hex(b"1aF"), Some(0x1af));
+        assert_eq!(parse_hex(b""), None);
+        assert_eq!(parse_hex(b"g"), None);
+        assert_eq!(parse_dec(b"0042"), Some(42));
+        assert_eq!(parse_dec(b"99999999999999999999"), None);
+        assert_eq!(trim(b" \tx y\t "), b"x y");
     }
 }
