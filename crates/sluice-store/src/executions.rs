@@ -1,4 +1,4 @@
-//! Sequence executions, timers and the atomic [`Store::commit`] of the engine driver.
+//! Sequence executions and the atomic [`Store::commit`] of the engine driver.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -72,31 +72,6 @@ impl ExecutionRecord {
 const EXECUTION_COLUMNS: &str = "id, project, stage, service, keptn_context, sequence_name, \
      state, terminal, triggered_at, updated_seq, body";
 
-/// A timer: something the engine wants to be woken for at `due`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Timer {
-    /// Unique key (setting a key again replaces the timer).
-    pub key: String,
-    /// When it fires.
-    pub due: Timestamp,
-    /// The project it belongs to, if any (deleted with the project).
-    pub project: Option<String>,
-    /// What the engine needs when it fires.
-    pub payload: Value,
-}
-
-impl Timer {
-    fn from_row(row: &SqliteRow) -> Result<Timer> {
-        let payload: String = row.try_get("payload")?;
-        Ok(Timer {
-            key: row.try_get("key")?,
-            due: from_nanos(row.try_get("due")?),
-            project: row.try_get("project")?,
-            payload: parse_stored("timer payload", &payload)?,
-        })
-    }
-}
-
 /// An event written by [`Store::commit`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
@@ -116,10 +91,6 @@ pub struct Changes {
     pub executions_upsert: Vec<ExecutionRecord>,
     /// Ids of executions to delete (unknown ids are ignored).
     pub executions_delete: Vec<String>,
-    /// Timers to set (replacing timers with the same key).
-    pub timers_set: Vec<Timer>,
-    /// Keys of timers to remove (unknown keys are ignored).
-    pub timers_clear: Vec<String>,
     /// Settings to write (key, JSON value), replacing earlier values.
     pub settings_set: Vec<(String, Value)>,
     /// Ids of outgoing events sent since an earlier commit, to mark dispatched in this one
@@ -133,7 +104,7 @@ pub struct Changes {
 impl Changes {
     /// Adds the changes of a later step, so that committing the result once stores the same as
     /// committing `self` and then `later` (group commit of several batches): events and last
-    /// events in order, a later execution, timer or setting replaces an earlier one with the
+    /// events in order, a later execution or setting replaces an earlier one with the
     /// same key, a later delete or clear undoes an earlier upsert or set and the other way
     /// round.
     pub fn absorb(&mut self, later: Changes) {
@@ -141,8 +112,6 @@ impl Changes {
             events,
             executions_upsert,
             executions_delete,
-            timers_set,
-            timers_clear,
             settings_set,
             dispatched,
             last_events,
@@ -154,19 +123,11 @@ impl Changes {
             .retain(|e| !upserted.contains(e.id.as_str()) && !deleted.contains(e.id.as_str()));
         self.executions_delete
             .retain(|id| !upserted.contains(id.as_str()) && !deleted.contains(id.as_str()));
-        let set: HashSet<&str> = timers_set.iter().map(|t| t.key.as_str()).collect();
-        let cleared: HashSet<&str> = timers_clear.iter().map(String::as_str).collect();
-        self.timers_set
-            .retain(|t| !set.contains(t.key.as_str()) && !cleared.contains(t.key.as_str()));
-        self.timers_clear
-            .retain(|k| !set.contains(k.as_str()) && !cleared.contains(k.as_str()));
         let settings: HashSet<&str> = settings_set.iter().map(|(k, _)| k.as_str()).collect();
         self.settings_set
             .retain(|(k, _)| !settings.contains(k.as_str()));
         self.executions_upsert.extend(executions_upsert);
         self.executions_delete.extend(executions_delete);
-        self.timers_set.extend(timers_set);
-        self.timers_clear.extend(timers_clear);
         self.settings_set.extend(settings_set);
         self.dispatched.extend(dispatched);
         self.last_events.extend(last_events);
@@ -177,8 +138,6 @@ impl Changes {
         self.events.is_empty()
             && self.executions_upsert.is_empty()
             && self.executions_delete.is_empty()
-            && self.timers_set.is_empty()
-            && self.timers_clear.is_empty()
             && self.settings_set.is_empty()
             && self.dispatched.is_empty()
             && self.last_events.is_empty()
@@ -315,25 +274,6 @@ impl Store {
         for id in &changes.executions_delete {
             sqlx::query("DELETE FROM executions WHERE id = ?")
                 .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for t in &changes.timers_set {
-            sqlx::query(
-                "INSERT INTO timers (key, due, project, payload) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (key) DO UPDATE SET due = excluded.due, \
-                 project = excluded.project, payload = excluded.payload",
-            )
-            .bind(&t.key)
-            .bind(to_nanos(t.due))
-            .bind(t.project.as_deref())
-            .bind(t.payload.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
-        for key in &changes.timers_clear {
-            sqlx::query("DELETE FROM timers WHERE key = ?")
-                .bind(key)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -474,25 +414,6 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::new(items, size, offset, total as u64))
     }
-
-    /// Timers due at or before `now`, earliest first.
-    pub async fn due_timers(&self, now: Timestamp) -> Result<Vec<Timer>> {
-        let rows = sqlx::query(
-            "SELECT key, due, project, payload FROM timers WHERE due <= ? ORDER BY due, key",
-        )
-        .bind(to_nanos(now))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(Timer::from_row).collect()
-    }
-
-    /// All timers, earliest first.
-    pub async fn all_timers(&self) -> Result<Vec<Timer>> {
-        let rows = sqlx::query("SELECT key, due, project, payload FROM timers ORDER BY due, key")
-            .fetch_all(&self.readers)
-            .await?;
-        rows.iter().map(Timer::from_row).collect()
-    }
 }
 
 #[cfg(test)]
@@ -515,15 +436,6 @@ mod tests {
             triggered_at: Timestamp::from_unix(1_704_067_200 + secs, 0),
             updated_seq: 0,
             body: json!({"id": id, "state": state}).to_string(),
-        }
-    }
-
-    fn timer(key: &str, secs: i64) -> Timer {
-        Timer {
-            key: key.into(),
-            due: Timestamp::from_unix(1_704_067_200 + secs, 0),
-            project: Some("shop".into()),
-            payload: json!({"wake": key}),
         }
     }
 
@@ -567,7 +479,6 @@ mod tests {
                 outgoing("out1", "c1"),
             ],
             executions_upsert: vec![exec("x1", "c1", "started", false, 1), bad],
-            timers_set: vec![timer("t1", 60)],
             ..Changes::default()
         };
         let err = store.commit(&changes).await.unwrap_err();
@@ -575,7 +486,6 @@ mod tests {
         assert!(!store.event_exists("in1").await.unwrap());
         assert!(store.undispatched_events().await.unwrap().is_empty());
         assert!(store.load_active_executions().await.unwrap().is_empty());
-        assert!(store.all_timers().await.unwrap().is_empty());
 
         // The same changes without the bad row go through, numbered from 1 (the failed
         // commit's number was rolled back too).
@@ -612,7 +522,6 @@ mod tests {
                         exec("x2", "c2", "finished", true, 2),
                         exec("x3", "c3", "triggered", false, 3),
                     ],
-                    timers_set: vec![timer("t1", 60), timer("t2", 10)],
                     ..Changes::default()
                 })
                 .await
@@ -630,23 +539,12 @@ mod tests {
         assert_eq!(active_ids, ["x1", "x3"]);
         let body: Value = active[0].decode().unwrap();
         assert_eq!(body["state"], "started");
-        let timers = store.all_timers().await.unwrap();
-        assert_eq!(
-            timers.iter().map(|t| t.key.as_str()).collect::<Vec<_>>(),
-            ["t2", "t1"]
-        );
-        let due = store
-            .due_timers(Timestamp::from_unix(1_704_067_200 + 30, 0))
-            .await
-            .unwrap();
-        assert_eq!(due, vec![timer("t2", 10)]);
 
-        // Terminal now, timer cleared, execution deleted: gone after another reopen.
+        // Terminal now, execution deleted: gone after another reopen.
         store
             .commit(&Changes {
                 executions_upsert: vec![exec("x1", "c1", "finished", true, 1)],
                 executions_delete: vec!["x3".into(), "unknown".into()],
-                timers_clear: vec!["t2".into()],
                 ..Changes::default()
             })
             .await
@@ -655,7 +553,6 @@ mod tests {
         let store = Store::open(&dir.0).await.unwrap();
         assert!(store.load_active_executions().await.unwrap().is_empty());
         assert!(store.execution("x3").await.unwrap().is_none());
-        assert_eq!(store.all_timers().await.unwrap(), vec![timer("t1", 60)]);
     }
 
     #[tokio::test]
@@ -763,7 +660,6 @@ mod tests {
             .commit(&Changes {
                 events: vec![outgoing("o1", "c1")],
                 executions_upsert: vec![exec("x1", "c1", "started", false, 1)],
-                timers_set: vec![timer("t1", 60)],
                 ..Changes::default()
             })
             .await
@@ -789,7 +685,6 @@ mod tests {
         let store = Store::open(&dir.0).await.unwrap();
         assert_eq!(ids(&store.undispatched_events().await.unwrap()), vec!["o1"]);
         assert_eq!(store.load_active_executions().await.unwrap().len(), 1);
-        assert_eq!(store.all_timers().await.unwrap(), vec![timer("t1", 60)]);
     }
 
     #[tokio::test]
@@ -845,12 +740,6 @@ mod tests {
 
     #[test]
     fn absorbing_later_changes_keeps_what_a_second_commit_would_leave() {
-        let timer = |key: &str, secs: i64| Timer {
-            key: key.into(),
-            due: Timestamp::from_unix(secs, 0),
-            project: None,
-            payload: json!({}),
-        };
         let ev = |id: &str| NewEvent {
             event: Arc::new(event(
                 id,
@@ -868,8 +757,6 @@ mod tests {
                 exec("x2", "c", "started", false, 1),
             ],
             executions_delete: vec!["x3".into(), "x4".into()],
-            timers_set: vec![timer("t1", 1), timer("t2", 1)],
-            timers_clear: vec!["t3".into()],
             settings_set: vec![("a".into(), json!(1)), ("b".into(), json!(1))],
             dispatched: vec!["d1".into()],
             ..Changes::default()
@@ -881,8 +768,6 @@ mod tests {
                 exec("x3", "c", "started", false, 1),
             ],
             executions_delete: vec!["x2".into()],
-            timers_set: vec![timer("t1", 2), timer("t3", 2)],
-            timers_clear: vec!["t2".into()],
             settings_set: vec![("a".into(), json!(2))],
             dispatched: vec!["d2".into()],
             ..Changes::default()
@@ -900,19 +785,6 @@ mod tests {
             .collect();
         assert_eq!(upserts, [("x1", "finished"), ("x3", "started")]);
         assert_eq!(first.executions_delete, ["x4", "x2"]);
-        let timers: Vec<(&str, Timestamp)> = first
-            .timers_set
-            .iter()
-            .map(|t| (t.key.as_str(), t.due))
-            .collect();
-        assert_eq!(
-            timers,
-            [
-                ("t1", Timestamp::from_unix(2, 0)),
-                ("t3", Timestamp::from_unix(2, 0))
-            ]
-        );
-        assert_eq!(first.timers_clear, ["t2"]);
         assert_eq!(
             first.settings_set,
             [("b".to_owned(), json!(1)), ("a".to_owned(), json!(2))]

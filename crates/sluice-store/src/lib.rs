@@ -1,5 +1,5 @@
 //! sluice's durable store: events (Keptn's datastore), projects and services, sequence
-//! executions, timers, uniform registrations and secrets, in one embedded SQLite database.
+//! executions, uniform registrations and secrets, in one embedded SQLite database.
 //!
 //! # The store boundary
 //!
@@ -29,7 +29,7 @@
 //!
 //! # Transactions
 //!
-//! [`Store::commit`] writes events, sequence executions and timers in one transaction (the
+//! [`Store::commit`] writes events, sequence executions, outbox marks and settings in one transaction (the
 //! transactional outbox: outgoing events are stored undispatched together with the state that
 //! produced them, sent afterwards and marked with [`Store::mark_dispatched`]; after a crash
 //! [`Store::undispatched_events`] returns what still has to be sent).
@@ -61,9 +61,7 @@ use sqlx::sqlite::{
 
 pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
-pub use executions::{
-    Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery, Timer,
-};
+pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery};
 pub use page::{Page, Paging};
 pub use projects::{
     EventContextInfo, LastEvent, ProjectRecord, ScopeExists, ServiceRecord, ServiceStageRecord,

@@ -263,7 +263,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes a project with its stages, services, sequence executions, timers, events,
+    /// Deletes a project with its stages, services, sequence executions, events,
     /// root events and invalidations (Keptn drops the project's collections).
     pub async fn delete_project(&self, name: &str) -> Result<()> {
         self.forget_scopes();
@@ -275,12 +275,10 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::not_found(project_what(name)));
         }
-        for sql in [
-            "DELETE FROM executions WHERE project = ?",
-            "DELETE FROM timers WHERE project = ?",
-        ] {
-            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
-        }
+        sqlx::query("DELETE FROM executions WHERE project = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         Store::delete_project_events(&mut tx, name).await?;
         tx.commit().await?;
         self.forget_scopes();
@@ -540,7 +538,7 @@ pub(crate) async fn write_last_events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::executions::{Changes, ExecutionRecord, Timer};
+    use crate::executions::{Changes, ExecutionRecord};
     use crate::testutil::{TempDir, event};
     use crate::{EventQuery, NewEvent};
     use serde_json::json;
@@ -847,12 +845,6 @@ mod tests {
                         updated_seq: 0,
                         body: "{}".into(),
                     }],
-                    timers_set: vec![Timer {
-                        key: format!("{name}-t"),
-                        due: Timestamp::from_unix(2, 0),
-                        project: Some(name.into()),
-                        payload: json!(null),
-                    }],
                     ..Changes::default()
                 })
                 .await
@@ -885,14 +877,6 @@ mod tests {
             .map(|e| e.id)
             .collect();
         assert_eq!(active, ["keep-x"]);
-        let timers: Vec<String> = store
-            .all_timers()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.key)
-            .collect();
-        assert_eq!(timers, ["keep-t"]);
         let outbox: Vec<String> = store
             .undispatched_events()
             .await

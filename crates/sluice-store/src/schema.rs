@@ -15,7 +15,7 @@ use sqlx::SqliteConnection;
 use crate::error::{Error, Result};
 
 /// The migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -206,4 +206,10 @@ CREATE TABLE sealed_secrets (
     nonce  BLOB NOT NULL,
     sealed BLOB NOT NULL
 ) STRICT;
+"#;
+
+/// Version 4: the `timers` table of version 1 goes. Nothing wrote it: the driver re-arms
+/// timers from the open executions it restores.
+const V4: &str = r#"
+DROP TABLE IF EXISTS timers;
 "#;

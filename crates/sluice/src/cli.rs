@@ -437,6 +437,15 @@ pub struct ApprovalSelection {
     /// The stage.
     #[arg(long, value_name = "STAGE")]
     pub stage: Option<String>,
+    /// Which of the stage's approvals, and the answer's labels.
+    #[command(flatten)]
+    pub pick: ApprovalPick,
+}
+
+/// The flags that pick one approval of a stage and label the answer (shared by `approve`,
+/// `decline` and `send event approval.finished`).
+#[derive(Debug, Args)]
+pub struct ApprovalPick {
     /// The service.
     #[arg(long, value_name = "SERVICE")]
     pub service: Option<String>,
@@ -460,18 +469,9 @@ pub struct ApprovalArgs {
     /// The stage.
     #[arg(long, value_name = "STAGE")]
     pub stage: String,
-    /// The service.
-    #[arg(long, value_name = "SERVICE")]
-    pub service: Option<String>,
-    /// The id of the approval.triggered event.
-    #[arg(long, value_name = "ID", conflicts_with = "keptn_context")]
-    pub id: Option<String>,
-    /// The Keptn context of the sequence waiting for approval.
-    #[arg(long = "keptn-context", value_name = "CONTEXT")]
-    pub keptn_context: Option<String>,
-    /// Extra labels for the approval.finished event.
-    #[arg(short = 'l', long = "labels", value_name = "KEY=VALUE,...")]
-    pub labels: Vec<String>,
+    /// Which of the stage's approvals, and the answer's labels.
+    #[command(flatten)]
+    pub pick: ApprovalPick,
 }
 
 /// `sluice get ...`

@@ -218,7 +218,26 @@ async fn call(api: &Api, method: &str, path: &str, body: &Value) -> Result<Value
     answer.map_err(|e| anyhow!("{method} {path}: {e}"))
 }
 
-async fn add_resource(api: &Api, stage: &str, uri: &str, content: &str) -> Result<()> {
+/// Prints the `sluice add-resource` command that does the same, then uploads `content` as
+/// the service's `uri` in `stage`.
+async fn add_resource(
+    api: &Api,
+    paint: Painter,
+    stage: &str,
+    uri: &str,
+    content: &str,
+) -> Result<()> {
+    step(
+        paint,
+        &format!(
+            "sluice add-resource --project {PROJECT} --stage {stage} --service {SERVICE} --resource {uri}"
+        ),
+    );
+    upload(api, stage, uri, content).await
+}
+
+/// Uploads `content` as the service's `uri` in `stage`.
+async fn upload(api: &Api, stage: &str, uri: &str, content: &str) -> Result<()> {
     let path = format!(
         "/api/resource-service/v1/project/{PROJECT}/stage/{stage}/service/{SERVICE}/resource"
     );
@@ -290,47 +309,17 @@ async fn tour(
         QuickstartMonitoring::Prometheus => (TUTORIAL_SLO, "prometheus"),
     };
     for stage in ["qa", "production"] {
-        step(
-            paint,
-            &format!(
-                "sluice add-resource --project {PROJECT} --stage {stage} --service {SERVICE} --resource slo.yaml"
-            ),
-        );
-        add_resource(api, stage, "slo.yaml", slo).await?;
-        step(
-            paint,
-            &format!(
-                "sluice add-resource --project {PROJECT} --stage {stage} --service {SERVICE} --resource job/config.yaml"
-            ),
-        );
-        add_resource(api, stage, "job/config.yaml", &job_config).await?;
+        add_resource(api, paint, stage, "slo.yaml", slo).await?;
+        add_resource(api, paint, stage, "job/config.yaml", &job_config).await?;
         if args.monitoring == QuickstartMonitoring::Prometheus {
-            step(
-                paint,
-                &format!(
-                    "sluice add-resource --project {PROJECT} --stage {stage} --service {SERVICE} --resource prometheus/sli.yaml"
-                ),
-            );
-            add_resource(api, stage, "prometheus/sli.yaml", PROMETHEUS_SLI).await?;
+            add_resource(api, paint, stage, "prometheus/sli.yaml", PROMETHEUS_SLI).await?;
         }
         if args.load == QuickstartLoad::Locust {
-            step(
-                paint,
-                &format!(
-                    "sluice add-resource --project {PROJECT} --stage {stage} --service {SERVICE} --resource locust/basic.py"
-                ),
-            );
-            add_resource(api, stage, "locust/basic.py", LOCUST_FILE).await?;
+            add_resource(api, paint, stage, "locust/basic.py", LOCUST_FILE).await?;
         }
     }
     if args.scenario == QuickstartScenario::SelfHealing {
-        step(
-            paint,
-            &format!(
-                "sluice add-resource --project {PROJECT} --stage production --service {SERVICE} --resource remediation.yaml"
-            ),
-        );
-        add_resource(api, "production", "remediation.yaml", REMEDIATION).await?;
+        add_resource(api, paint, "production", "remediation.yaml", REMEDIATION).await?;
     }
     let mut monitoring = json!({"type": provider});
     if let Some(url) = &args.prometheus_url {
@@ -765,7 +754,7 @@ async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
             "sluice add-resource --project {PROJECT} --stage production --service {SERVICE} --resource slo-strict.yaml --resourceUri slo.yaml"
         ),
     );
-    add_resource(api, "production", "slo.yaml", STRICT_PRODUCTION_SLO).await?;
+    upload(api, "production", "slo.yaml", STRICT_PRODUCTION_SLO).await?;
     let next = "ghcr.io/podtato-head/podtatoserver:v0.1.3";
     step(
         paint,
@@ -793,7 +782,7 @@ async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
     );
 
     println!();
-    add_resource(api, "production", "slo.yaml", LOADTEST_SLO).await?;
+    upload(api, "production", "slo.yaml", LOADTEST_SLO).await?;
     step(
         paint,
         &format!(

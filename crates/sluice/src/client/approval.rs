@@ -305,16 +305,16 @@ async fn answer(api: &Api, req: Request<'_>) -> Result<i32> {
 
 /// Runs `sluice approve` / `sluice decline`.
 pub fn run(args: &ApprovalArgs, decision: Decision) -> Result<i32> {
-    let labels = parse_labels(&args.labels)?;
+    let labels = parse_labels(&args.pick.labels)?;
     let api = super::connect()?;
     block_on(answer(
         &api,
         Request {
             project: &args.project,
             stage: &args.stage,
-            service: args.service.as_deref(),
-            id: args.id.as_deref(),
-            ctx: args.keptn_context.as_deref(),
+            service: args.pick.service.as_deref(),
+            id: args.pick.id.as_deref(),
+            ctx: args.pick.keptn_context.as_deref(),
             labels,
             decision,
         },
@@ -352,8 +352,8 @@ pub fn send(args: &SendEventArgs) -> Result<i32> {
     let (Some(project), Some(stage)) = (&sel.project, &sel.stage) else {
         bail!("approval.finished needs --project and --stage");
     };
-    let labels = parse_labels(&sel.labels)?;
-    let decision = if sel.id.is_some() {
+    let labels = parse_labels(&sel.pick.labels)?;
+    let decision = if sel.pick.id.is_some() {
         // Keptn's CLI always approves when the approval is named by id.
         Decision::Approve
     } else {
@@ -365,9 +365,9 @@ pub fn send(args: &SendEventArgs) -> Result<i32> {
         Request {
             project,
             stage,
-            service: sel.service.as_deref(),
-            id: sel.id.as_deref(),
-            ctx: sel.keptn_context.as_deref(),
+            service: sel.pick.service.as_deref(),
+            id: sel.pick.id.as_deref(),
+            ctx: sel.pick.keptn_context.as_deref(),
             labels,
             decision,
         },
