@@ -549,9 +549,15 @@ impl GitDaemon {
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new("git")
+        // `git daemon` would run `git-daemon` as a child of its own, which killing `git`
+        // leaves behind: start the daemon itself, so that dropping this kills it.
+        let exec_path = Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("run git --exec-path");
+        let exec_path = String::from_utf8(exec_path.stdout).unwrap();
+        let mut child = Command::new(Path::new(exec_path.trim()).join("git-daemon"))
             .args([
-                "daemon",
                 "--verbose",
                 "--export-all",
                 "--reuseaddr",
