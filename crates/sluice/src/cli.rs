@@ -89,6 +89,9 @@ pub enum Command {
     /// Configure a project (monitoring).
     #[command(subcommand)]
     Configure(ConfigureCommand),
+    /// Move projects from another control plane into the server (Keptn v1).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Add a file to the configuration of a project, stage or service.
     #[command(name = "add-resource")]
     AddResource(AddResourceArgs),
@@ -300,6 +303,50 @@ pub struct AddResourceArgs {
     /// Add the file to every stage of the project.
     #[arg(long = "all-stages")]
     pub all_stages: bool,
+}
+
+/// `sluice import ...`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Create a project from a Keptn project's git upstream: its shipyard, stages, services
+    /// and every file, unchanged, through the server's API.
+    ///
+    /// Reads both of Keptn's layouts: one branch per stage (services as folders of each stage
+    /// branch, project files on the default branch) and the directory layout (`.keptn-stages/`).
+    /// Each file is checked by the server as any upload is; a refused file is reported and the
+    /// others are still imported. Keptn's own `metadata.yaml` files are skipped. Running it
+    /// again changes nothing: an existing project with the same shipyard, existing services
+    /// and files with the same content are kept; a file whose content differs is updated.
+    ///
+    /// The repository is read over http://, git://, file:// or from a local path (for an
+    /// https:// upstream, `git clone --mirror` it and give the directory). Exit code: 0 when
+    /// everything was imported (or is already there), 1 when some files or services were
+    /// refused, 2 when the repository cannot be read or the project cannot be created.
+    Keptn(ImportKeptnArgs),
+}
+
+/// Flags of `sluice import keptn`.
+#[derive(Debug, Args)]
+pub struct ImportKeptnArgs {
+    /// The Keptn project's git upstream: http://, git://, file:// or a local path (a bare or
+    /// `git clone --mirror` repository, or a checkout whose branches are local).
+    #[arg(long = "git-url", value_name = "URL")]
+    pub git_url: String,
+    /// User name for the repository.
+    #[arg(long = "git-user", value_name = "USER", requires = "git_token_file")]
+    pub git_user: Option<String>,
+    /// A file holding the access token for the repository (never printed).
+    #[arg(long = "git-token-file", value_name = "FILE")]
+    pub git_token_file: Option<PathBuf>,
+    /// The project's name in sluice (default: the name in Keptn's `metadata.yaml`).
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// Print the plan (create, update or keep, per item) and change nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Give up reading the repository after this long (Go duration).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = positive_duration)]
+    pub git_timeout: std::time::Duration,
 }
 
 /// `-l/--labels` and `-o/--output`, `-w/--watch` shared by the trigger commands.

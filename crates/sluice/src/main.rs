@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod deploy;
 mod evaluate;
+mod import;
 mod lint;
 mod load;
 mod quickstart;
@@ -17,7 +18,7 @@ use clap::Parser;
 
 use crate::cli::{
     Cli, Command, ConfigureCommand, CreateCommand, DeleteCommand, DeploymentsCommand, GetCommand,
-    SendCommand, SequenceControlCommand, TriggerCommand, UpdateCommand,
+    ImportCommand, SendCommand, SequenceControlCommand, TriggerCommand, UpdateCommand,
 };
 use crate::client::approval::Decision;
 use crate::client::control::ControlAction;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         Command::Update(UpdateCommand::Project(args)) => client::project::update(args),
         Command::Delete(DeleteCommand::Project(args)) => client::project::delete(args),
         Command::Delete(DeleteCommand::Service(args)) => client::project::delete_service(args),
+        Command::Import(ImportCommand::Keptn(args)) => import::keptn(args),
         Command::AddResource(args) => client::resource::run(args),
         Command::Trigger(TriggerCommand::Delivery(args)) => client::trigger::delivery(args),
         Command::Trigger(TriggerCommand::Evaluation(args)) => client::trigger::evaluation(args),

@@ -7,6 +7,7 @@ mod deploy;
 mod evaluate;
 mod hostile_files;
 mod http;
+mod import;
 mod jobs;
 mod lint;
 mod load;

@@ -38,8 +38,8 @@ pub struct Allowlist {
 /// The subcommands of the server's own binary a task may run: the local tools a job runs
 /// (`deploy`, `rollback`, `scale`, `deployments`, `load`, `evaluate`, `lint`) and the client
 /// commands that talk to a server over its API. Everything else (`server`, `quickstart`,
-/// `bench`, the hidden `helloservice` and `job-supervise`, and any subcommand added later
-/// until it is listed here) is refused. The CLI's tests check that every subcommand is
+/// `bench`, `import`, the hidden `helloservice` and `job-supervise`, and any subcommand added
+/// later until it is listed here) is refused. The CLI's tests check that every subcommand is
 /// either listed here or in [`REFUSED_SUBCOMMANDS`].
 pub const TASK_SUBCOMMANDS: &[&str] = &[
     "deploy",
@@ -66,14 +66,15 @@ pub const TASK_SUBCOMMANDS: &[&str] = &[
     "resume",
 ];
 
-/// The subcommands of the server's own binary a task may not run (they serve, or run a whole
-/// server of their own).
+/// The subcommands of the server's own binary a task may not run (they serve, run a whole
+/// server of their own, or, as `import`, read any git repository the server's host reaches).
 pub const REFUSED_SUBCOMMANDS: &[&str] = &[
     "server",
     "quickstart",
     "bench",
     "helloservice",
     "job-supervise",
+    "import",
 ];
 
 /// Why a command may not run.
