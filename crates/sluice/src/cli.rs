@@ -226,7 +226,7 @@ pub struct ConfigureMonitoringArgs {
 }
 
 /// Git upstream flags of project create and update (Keptn's names).
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct GitArgs {
     /// URL of the git repository that holds the project's configuration.
     #[arg(long = "git-remote-url", value_name = "URL")]

@@ -14,7 +14,8 @@ use git2::{FetchOptions, RemoteCallbacks, Repository, build::RepoBuilder};
 
 use super::layout::{Snapshot, Tree};
 
-/// Largest file read from the repository; bigger ones are reported, not read.
+/// Largest file this import reads from the repository (a bigger one stops it before anything
+/// is written); the server's own, smaller limit then refuses files one by one.
 pub const MAX_FILE_BYTES: usize = 64 << 20;
 
 /// How to reach the repository.
@@ -190,7 +191,7 @@ fn snapshot(repo: &Repository) -> Result<Snapshot> {
                 }
                 Ok(blob) => {
                     failure = Some(anyhow::anyhow!(
-                        "{name}:{path} has {} bytes, more than the {MAX_FILE_BYTES} a resource may have",
+                        "{name}:{path} has {} bytes, more than the {MAX_FILE_BYTES} this import reads",
                         blob.size()
                     ));
                     return git2::TreeWalkResult::Abort;

@@ -17,6 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
+use sluice_model::diagnostic::Diagnostics;
 
 /// Keptn's bookkeeping file in the project root, each stage and each service.
 pub const KEPTN_METADATA: &str = "metadata.yaml";
@@ -157,23 +158,30 @@ pub fn read(snapshot: &Snapshot) -> Result<KeptnProject> {
         .value
         .map(|s| s.stages.into_iter().map(|st| st.name).collect())
         .unwrap_or_default();
-    let metadata = root.get(KEPTN_METADATA).map(|m| String::from_utf8_lossy(m));
+    // Keptn's project metadata, read with sluice's YAML reader (a file that is no mapping
+    // names nothing).
+    let metadata = root.get(KEPTN_METADATA).and_then(|m| {
+        sluice_model::yaml::parse(&String::from_utf8_lossy(m), &mut Diagnostics::new())
+    });
+    let field = |key: &str| {
+        metadata
+            .as_ref()
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.as_scalar())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     let directories = root
         .keys()
         .any(|p| p.starts_with(&format!("{STAGES_DIR}/")))
-        || metadata
-            .as_deref()
-            .and_then(|m| yaml_scalar(m, "isUsingDirectoryStructure"))
-            .is_some_and(|v| v == "true");
+        || field("isUsingDirectoryStructure").is_some_and(|v| v == "true");
     let mut project = KeptnProject {
         layout: if directories {
             Layout::Directories
         } else {
             Layout::Branches
         },
-        keptn_name: metadata
-            .as_deref()
-            .and_then(|m| yaml_scalar(m, "projectName")),
+        keptn_name: field("projectName"),
         shipyard,
         stages,
         services: BTreeSet::new(),
@@ -343,15 +351,6 @@ fn read_stage(project: &mut KeptnProject, branch: &str, stage: &str, base: &str,
             }
         }
     }
-}
-
-/// The value of a top-level `key: value` line of a small YAML file (Keptn's metadata).
-fn yaml_scalar(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let value = line.strip_prefix(key)?.strip_prefix(':')?.trim();
-        let value = value.trim_matches(|c| c == '"' || c == '\'');
-        (!value.is_empty()).then(|| value.to_owned())
-    })
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ async fn import(api: &Api, name: &str, project: &KeptnProject, dry_run: bool) ->
     let stages = project.stages.join(", ");
     let line = format!("project {name} (shipyard.yaml; stages {stages})");
     if !dry_run && action != Action::Keep {
-        let body = project_body(name, Some(&project.shipyard), &no_git());
+        let body = project_body(name, Some(&project.shipyard), &GitArgs::default());
         let sent = match action {
             Action::Create => api.post("/api/controlPlane/v1/project", &body).await,
             _ => {
@@ -252,14 +252,6 @@ async fn import(api: &Api, name: &str, project: &KeptnProject, dry_run: bool) ->
 
 fn describe(resource: &Resource) -> String {
     format!("{}: {}", resource.level.describe(), resource.uri)
-}
-
-fn no_git() -> GitArgs {
-    GitArgs {
-        git_remote_url: None,
-        git_user: None,
-        git_token: None,
-    }
 }
 
 fn stage_and_service(level: &Level) -> (Option<&str>, Option<&str>) {

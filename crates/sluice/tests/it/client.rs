@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::{Run, repo_root, scratch, write};
+use crate::{Run, scratch, sluice_env, write};
 
 /// One request the fake server received.
 #[derive(Debug, Clone)]
@@ -125,28 +125,6 @@ fn json_answer(status: u16, v: Value) -> Answer {
 
 fn not_found() -> Answer {
     json_answer(404, json!({"code": 404, "message": "not found"}))
-}
-
-/// Runs the binary with a private HOME and config, and the given extra environment.
-fn sluice_env(home: &Path, envs: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    cmd.args(args)
-        .current_dir(repo_root())
-        .env("NO_COLOR", "1")
-        .env("HOME", home)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("SLUICE_ENDPOINT")
-        .env_remove("SLUICE_API_TOKEN")
-        .env("SLUICE_CONFIG", home.join("config.json"));
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run sluice");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// Runs the binary logged in to `server` through the environment.
@@ -746,9 +724,5 @@ fn sluice_env_in(server: &FakeServer, dir: &Path, args: &[&str]) -> Run {
         .env("SLUICE_API_TOKEN", "tok-123")
         .output()
         .expect("run sluice");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(out)
 }

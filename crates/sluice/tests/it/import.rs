@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use base64::Engine as _;
 
 use crate::server::Server;
-use crate::{Run, repo_root, scratch, write};
+use crate::{Run, repo_root, scratch, sluice_env, write};
 
 /// Keptn's project metadata as its resource service writes it.
 const PROJECT_METADATA: &str = "projectName: fulltour\ncreationTimestamp: 2023-05-02 09:11:41.5 +0000 UTC\nisUsingDirectoryStructure: false\n";
@@ -121,21 +121,14 @@ fn branch_layout_repository(dir: &Path) -> PathBuf {
 /// Runs the binary logged in to `server`.
 fn sluice_at(server: &Server, args: &[&str]) -> Run {
     let home = scratch("import-home");
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(repo_root())
-        .env("NO_COLOR", "1")
-        .env("HOME", &home)
-        .env("SLUICE_CONFIG", home.join("config.json"))
-        .env("SLUICE_ENDPOINT", &server.base)
-        .env("SLUICE_API_TOKEN", crate::server::TOKEN)
-        .output()
-        .expect("run sluice");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    sluice_env(
+        &home,
+        &[
+            ("SLUICE_ENDPOINT", &server.base),
+            ("SLUICE_API_TOKEN", crate::server::TOKEN),
+        ],
+        args,
+    )
 }
 
 fn import(server: &Server, url: &str, extra: &[&str]) -> Run {

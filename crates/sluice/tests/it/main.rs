@@ -29,6 +29,17 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// The run of a finished process.
+    pub fn of(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 /// Runs `sluice` with arguments, from the repository root.
 pub fn sluice(args: &[&str]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
@@ -37,11 +48,25 @@ pub fn sluice(args: &[&str]) -> Run {
         .env("NO_COLOR", "1")
         .output()
         .expect("run sluice");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Run::of(out)
+}
+
+/// Runs `sluice` with a private HOME and config file and the given extra environment (no
+/// endpoint or token from the caller's environment).
+pub fn sluice_env(home: &Path, envs: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    cmd.args(args)
+        .current_dir(repo_root())
+        .env("NO_COLOR", "1")
+        .env("HOME", home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("SLUICE_ENDPOINT")
+        .env_remove("SLUICE_API_TOKEN")
+        .env("SLUICE_CONFIG", home.join("config.json"));
+    for (k, v) in envs {
+        cmd.env(k, v);
     }
+    Run::of(cmd.output().expect("run sluice"))
 }
 
 /// The workspace root (where README.md and examples/ are).
