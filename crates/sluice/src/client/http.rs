@@ -54,6 +54,24 @@ pub enum ApiError {
         /// What was wrong.
         detail: String,
     },
+    /// The connection failed while a body over the server's limit was being sent (the server
+    /// refuses such a body and closes the connection before reading it, so its 413 answer is
+    /// often lost to the transport error).
+    #[error(
+        "{method} {url} failed while sending a {bytes}-byte request body: {detail}\n  hint: a sluice server accepts at most {limit} bytes per request; send the files in smaller parts"
+    )]
+    TooLarge {
+        /// Method.
+        method: String,
+        /// URL.
+        url: String,
+        /// Size of the body sent.
+        bytes: usize,
+        /// The server's limit.
+        limit: usize,
+        /// What the transport said.
+        detail: String,
+    },
     /// Another transport problem.
     #[error("{method} {url} failed: {detail}")]
     Transport {
@@ -193,16 +211,34 @@ impl Api {
         if !query.is_empty() {
             req = req.query(query);
         }
+        let mut body_len = 0;
         if let Some(b) = body {
-            req = req.json(b);
+            let bytes = serde_json::to_vec(b).map_err(|e| ApiError::Body {
+                method: method.to_string(),
+                url: url.clone(),
+                detail: format!("the request body cannot be written as JSON ({e})"),
+            })?;
+            body_len = bytes.len();
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes);
         }
         if let Some(t) = total_timeout {
             req = req.timeout(t);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| self.transport_error(&method, &url, &e))?;
+        let resp = req.send().await.map_err(|e| {
+            if body_len > sluice_server::api::MAX_BODY_BYTES && !e.is_connect() && !e.is_timeout() {
+                ApiError::TooLarge {
+                    method: method.to_string(),
+                    url: url.clone(),
+                    bytes: body_len,
+                    limit: sluice_server::api::MAX_BODY_BYTES,
+                    detail: root_cause(&e),
+                }
+            } else {
+                self.transport_error(&method, &url, &e)
+            }
+        })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);

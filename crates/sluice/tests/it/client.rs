@@ -726,3 +726,59 @@ fn sluice_env_in(server: &FakeServer, dir: &Path, args: &[&str]) -> Run {
         .expect("run sluice");
     Run::of(out)
 }
+
+#[test]
+fn an_upload_over_the_servers_limit_says_so() {
+    // A server that, like sluice's, refuses a body over its limit from the headers alone and
+    // closes the connection without reading it: the client usually fails while still sending.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line.trim() != "" {
+                line.clear();
+            }
+            let body = r#"{"code":413,"message":"the request body is too large"}"#;
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    let home = scratch("client-too-large");
+    // Incompressible-looking content well over 5 MiB once base64-encoded.
+    let big: String = (0..6 * 1024 * 1024 / 16)
+        .map(|i| format!("{i:015}\n"))
+        .collect();
+    write(&home, "big.txt", &big);
+    let run = sluice_env(
+        &home,
+        &[
+            ("SLUICE_ENDPOINT", &endpoint),
+            ("SLUICE_API_TOKEN", "tok-123"),
+        ],
+        &[
+            "add-resource",
+            "--project",
+            "sockshop",
+            "--stage",
+            "dev",
+            "--resource",
+            home.join("big.txt").to_str().expect("utf-8"),
+            "--resourceUri",
+            "big.txt",
+        ],
+    );
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("too large") || run.stderr.contains("at most 5242880 bytes"),
+        "{}",
+        run.stderr
+    );
+}
