@@ -323,6 +323,37 @@ pub enum ImportCommand {
     /// everything was imported (or is already there), 1 when some files or services were
     /// refused, 2 when the repository cannot be read or the project cannot be created.
     Keptn(ImportKeptnArgs),
+    /// Copy projects' past events from Keptn's datastore into sluice, with their original ids,
+    /// contexts and times: sequences, tasks, deployments, approvals, evaluations and
+    /// invalidations, so the heatmap and the sequence list show the past and the next quality
+    /// gate compares with the last Keptn evaluations.
+    ///
+    /// Reads `GET /api/mongodb-datastore/event?project=…` page by page with the Keptn API token
+    /// and sends the events to the logged-in sluice server. Each project must exist in sluice
+    /// already (`sluice import keptn`). Events sluice has (by id) are skipped, so running it
+    /// again stores nothing, and an interrupted import, run again, stores what is missing. The
+    /// imported events are history: no task in them is run and no sequence is resumed. Exit
+    /// code: 0 when everything was imported, 1 when a project is missing in sluice or an event
+    /// was refused, 2 when Keptn or sluice cannot be reached.
+    #[command(name = "keptn-history")]
+    KeptnHistory(ImportHistoryArgs),
+}
+
+/// Flags of `sluice import keptn-history`.
+#[derive(Debug, Args)]
+pub struct ImportHistoryArgs {
+    /// The Keptn API endpoint, e.g. http://keptn.example.com/api (as given to `keptn auth`).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: String,
+    /// A file holding Keptn's API token (the `keptn-api-token` secret; never printed).
+    #[arg(long = "api-token-file", value_name = "FILE")]
+    pub api_token_file: PathBuf,
+    /// The projects to import (repeatable; default: every project of the Keptn instance).
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Vec<String>,
+    /// Count the events per project and type, and send nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 }
 
 /// Flags of `sluice import keptn`.

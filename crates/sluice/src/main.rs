@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         Command::Delete(DeleteCommand::Project(args)) => client::project::delete(args),
         Command::Delete(DeleteCommand::Service(args)) => client::project::delete_service(args),
         Command::Import(ImportCommand::Keptn(args)) => import::keptn(args),
+        Command::Import(ImportCommand::KeptnHistory(args)) => import::history::keptn_history(args),
         Command::AddResource(args) => client::resource::run(args),
         Command::Trigger(TriggerCommand::Delivery(args)) => client::trigger::delivery(args),
         Command::Trigger(TriggerCommand::Evaluation(args)) => client::trigger::evaluation(args),

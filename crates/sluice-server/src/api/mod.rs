@@ -9,6 +9,7 @@ pub mod datastore;
 pub mod evaluation;
 pub mod events;
 pub mod extract;
+pub mod history;
 pub mod logs;
 pub mod monitoring;
 pub mod params;
@@ -64,6 +65,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(secrets::routes())
         .merge(alerts::routes())
         .merge(quality::routes())
+        .merge(history::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))

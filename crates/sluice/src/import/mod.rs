@@ -8,6 +8,7 @@
 //! whether any was refused. Comparing first makes a second run change nothing.
 
 pub mod clone;
+pub mod history;
 pub mod layout;
 
 use std::collections::BTreeSet;

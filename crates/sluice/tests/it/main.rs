@@ -5,6 +5,7 @@ mod client;
 mod connector;
 mod deploy;
 mod evaluate;
+mod history;
 mod hostile_files;
 mod http;
 mod import;
