@@ -49,6 +49,9 @@ pub struct ServerConfig {
     /// The new key of that rotation (`SLUICE_SECRETS_NEW_KEY`); random when the key is in
     /// a file.
     pub new_secrets_key_from_env: Option<String>,
+    /// A NATS server (`nats://host:port`) whose JetStream receives a copy of every stored
+    /// event (see [`net::jetstream`]).
+    pub bus: Option<String>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -152,6 +155,7 @@ pub async fn serve(
         secrets_key_from_env: config.secrets_key_from_env.clone(),
         rotate_secrets_key: config.rotate_secrets_key,
         new_secrets_key_from_env: config.new_secrets_key_from_env.clone(),
+        bus: config.bus.clone(),
     };
     let app = Arc::new(open_with(&config.data_dir, token.clone(), &options).await?);
     on_started(&Started {
@@ -193,6 +197,8 @@ pub struct OpenOptions {
     pub rotate_secrets_key: bool,
     /// The new key of that rotation in base64; `None`: random (key file only).
     pub new_secrets_key_from_env: Option<String>,
+    /// See [`ServerConfig::bus`].
+    pub bus: Option<String>,
 }
 
 /// Like [`open`], with explicit options.
@@ -267,6 +273,14 @@ pub async fn open_with(
             .clone()
             .run(bus.subscribe(), bus.subscribe_cancels()),
     );
+    if let Some(url) = &options.bus {
+        // Subscribed before the driver starts: what it stores while restoring wakes the relay.
+        tokio::spawn(net::jetstream::run(
+            url.clone(),
+            store.clone(),
+            bus.subscribe(),
+        ));
+    }
     driver::Driver::start(
         inbox,
         store.clone(),

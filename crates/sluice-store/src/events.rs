@@ -565,6 +565,34 @@ impl Store {
         decode(bodies)
     }
 
+    /// The position of the newest stored event (0 when there is none): a cursor for
+    /// [`Store::events_after`].
+    pub async fn last_event_position(&self) -> Result<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    /// Up to `limit` stored events after position `after`, in the order they were committed,
+    /// each with its position: a tail of the datastore for relays that must see every event
+    /// once (positions grow with each commit: the one writer connection orders them).
+    pub async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, KeptnEvent)>> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.readers)
+                .await?;
+        rows.into_iter()
+            .map(|(seq, body)| {
+                KeptnEvent::from_json(&body)
+                    .map(|e| (seq, e))
+                    .map_err(|e| Error::Corrupt(format!("stored event: {e}")))
+            })
+            .collect()
+    }
+
     /// Marks outgoing events as sent. Unknown ids and events that are not outgoing are
     /// ignored.
     pub async fn mark_dispatched(&self, ids: &[String]) -> Result<()> {
@@ -640,6 +668,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ids(&page.items), ["e1"]);
+    }
+
+    #[tokio::test]
+    async fn the_tail_lists_events_after_a_position_in_commit_order() {
+        let dir = TempDir::new("tail");
+        let store = Store::open(&dir.0).await.unwrap();
+        assert_eq!(store.last_event_position().await.unwrap(), 0);
+        // Times out of order: the tail follows commits, not times.
+        for (id, secs) in [("a", 30), ("b", 10), ("c", 20)] {
+            store
+                .insert_event(&event(
+                    id,
+                    "c1",
+                    "sh.keptn.event.dev.delivery.triggered",
+                    P,
+                    secs,
+                ))
+                .await
+                .unwrap();
+        }
+        let all = store.events_after(0, 10).await.unwrap();
+        let listed: Vec<&str> = all.iter().map(|(_, e)| e.id.as_deref().unwrap()).collect();
+        assert_eq!(listed, ["a", "b", "c"]);
+        let (first, _) = all[0];
+        let rest = store.events_after(first, 1).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].1.id.as_deref(), Some("b"));
+        assert_eq!(store.last_event_position().await.unwrap(), all[2].0);
+        assert!(store.events_after(all[2].0, 10).await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -1052,6 +1052,13 @@ pub struct ServerArgs {
     /// in SLUICE_SECRETS_NEW_KEY.
     #[arg(long)]
     pub rotate_secrets_key: bool,
+    /// Publish a copy of every stored event to this NATS server's JetStream (stream SLUICE,
+    /// subject = the event type, as Keptn's subjects; `Nats-Msg-Id` = the event id), so that
+    /// remote integrations can consume task events from NATS. The store stays the truth:
+    /// events are published after they are committed, in commit order, resuming after a
+    /// restart or a NATS outage. Also `SLUICE_BUS`.
+    #[arg(long, value_name = "nats://HOST:PORT", env = "SLUICE_BUS", value_parser = nats_url)]
+    pub bus: Option<String>,
 }
 
 /// A Go duration longer than zero, for flags.
@@ -1188,4 +1195,16 @@ pub enum BenchGroup {
 pub enum BenchChild {
     /// Peak resident memory of one 300-objective evaluation.
     EvaluationMemory,
+}
+
+/// A `nats://` (or `tls://`) URL with a host.
+fn nats_url(raw: &str) -> Result<String, String> {
+    let rest = raw
+        .strip_prefix("nats://")
+        .or_else(|| raw.strip_prefix("tls://"))
+        .ok_or_else(|| format!("{raw:?} is no NATS URL: expected nats://HOST:PORT"))?;
+    if rest.is_empty() || rest.starts_with(':') || rest.contains(char::is_whitespace) {
+        return Err(format!("{raw:?} names no host: expected nats://HOST:PORT"));
+    }
+    Ok(raw.to_owned())
 }

@@ -99,6 +99,7 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         secrets_key_from_env: None,
         rotate_secrets_key: false,
         new_secrets_key_from_env: None,
+        bus: None,
     };
     let server = runtime.spawn(sluice_server::serve(
         config,

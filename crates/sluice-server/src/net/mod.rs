@@ -2,3 +2,4 @@
 
 pub mod connections;
 pub mod http;
+pub mod jetstream;

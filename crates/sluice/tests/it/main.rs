@@ -12,6 +12,7 @@ mod import;
 mod jobs;
 mod lint;
 mod load;
+mod nats;
 mod security;
 mod server;
 mod tidy;
