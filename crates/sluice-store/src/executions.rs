@@ -599,6 +599,80 @@ mod tests {
         }
     }
 
+    /// Two stores on one PostgreSQL database (two processes later): concurrent commits get
+    /// distinct, gap-free `commit_seq`s, an event sent to both is stored once, and a project
+    /// created by both exists once (one of them is told it exists).
+    #[tokio::test]
+    async fn concurrent_stores_on_one_postgres_database_stay_consistent() {
+        let Some(url) = crate::test_cluster::fresh_database("concurrent stores on postgres").await
+        else {
+            return;
+        };
+        let location = crate::StoreLocation::Postgres(url);
+        let a = Store::open_location(&location, crate::Options::default())
+            .await
+            .unwrap();
+        let b = Store::open_location(&location, crate::Options::default())
+            .await
+            .unwrap();
+        let work = |store: Store, name: &'static str| {
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                let mut inserted = Vec::new();
+                for i in 0..30 {
+                    let outcome = store
+                        .commit(&Changes {
+                            events: vec![
+                                outgoing(&format!("{name}-{i}"), "c1"),
+                                outgoing(&format!("shared-{i}"), "c1"),
+                            ],
+                            executions_upsert: vec![exec("x", "c1", name, false, i)],
+                            ..Changes::default()
+                        })
+                        .await
+                        .unwrap();
+                    seqs.push(outcome.commit_seq);
+                    inserted.extend(outcome.inserted);
+                }
+                let project = crate::ProjectRecord {
+                    name: "both".into(),
+                    shipyard: "s".into(),
+                    shipyard_version: "v".into(),
+                    creation_date: "d".into(),
+                    git_upstream: None,
+                    stages: vec!["dev".into()],
+                };
+                let created = store.create_project(&project).await;
+                (seqs, inserted, created)
+            })
+        };
+        let (ra, rb) = tokio::join!(work(a.clone(), "a"), work(b.clone(), "b"));
+        let (mut seqs, mut inserted, created_a) = ra.unwrap();
+        let (seqs_b, inserted_b, created_b) = rb.unwrap();
+        seqs.extend(seqs_b);
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs,
+            (1..=60).collect::<Vec<u64>>(),
+            "gap-free, never shared"
+        );
+        inserted.extend(inserted_b);
+        let unique: HashSet<&String> = inserted.iter().collect();
+        assert_eq!(
+            inserted.len(),
+            90,
+            "30 + 30 own events, 30 shared ones once"
+        );
+        assert_eq!(unique.len(), 90);
+        assert_eq!(a.events_of_context("c1").await.unwrap().len(), 90);
+        match (created_a, created_b) {
+            (Ok(()), Err(crate::Error::AlreadyExists { .. }))
+            | (Err(crate::Error::AlreadyExists { .. }), Ok(())) => {}
+            other => panic!("one creation wins, the other is told: {other:?}"),
+        }
+        assert_eq!(b.project("both").await.unwrap().stages, ["dev"]);
+    }
+
     #[tokio::test]
     async fn a_batch_commit_reports_duplicates_and_carries_dispatch_marks() {
         for dir in backends("batch").await {

@@ -11,6 +11,7 @@ mod import;
 mod jobs;
 mod lint;
 mod load;
+mod postgres;
 mod security;
 mod server;
 mod tidy;
