@@ -52,6 +52,7 @@ mod error;
 pub mod events;
 pub mod executions;
 mod import;
+mod leadership;
 mod page;
 mod projects;
 mod query;
@@ -79,6 +80,7 @@ pub(crate) use backend::{Db, Dialect};
 pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
 pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery};
+pub use leadership::{HEARTBEAT, Leadership};
 pub use page::{Page, Paging};
 pub use projects::{
     EventContextInfo, LastEvent, ProjectRecord, ScopeExists, ServiceRecord, ServiceStageRecord,
