@@ -1,5 +1,6 @@
 //! A PostgreSQL server for tests: the one named by `SLUICE_TEST_PG` (a `postgres://` URL),
-//! or else a throwaway cluster of the PostgreSQL 15 binaries in `/usr/lib/postgresql/15/bin`,
+//! or else a throwaway cluster of the PostgreSQL 15 binaries in `/usr/lib/postgresql/15/bin`
+//! (or the directory in `SLUICE_TEST_PG_BIN`),
 //! started once per test process on a free loopback port and stopped (its directory removed)
 //! when the process exits. Each test gets a fresh database of its own ([`fresh_database`]).
 //!
@@ -81,13 +82,15 @@ fn with_database(url: &str, name: &str) -> String {
 /// which happens when this process exits.
 static CLUSTER: Mutex<Option<(Child, ChildStdin)>> = Mutex::new(None);
 
-/// Directory of the PostgreSQL 15 binaries.
+/// Directory of the PostgreSQL 15 binaries (`SLUICE_TEST_PG_BIN` names another).
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 
 fn start_cluster() -> Result<String, String> {
-    if !std::path::Path::new(BIN).join("initdb").exists() {
+    let bin = std::env::var("SLUICE_TEST_PG_BIN").unwrap_or_else(|_| BIN.to_owned());
+    let bin = bin.as_str();
+    if !std::path::Path::new(bin).join("initdb").exists() {
         return Err(format!(
-            "SLUICE_TEST_PG is not set and {BIN}/initdb does not exist"
+            "SLUICE_TEST_PG is not set and {bin}/initdb does not exist"
         ));
     }
     let root = Command::new("id")
@@ -117,12 +120,12 @@ fn start_cluster() -> Result<String, String> {
     let script = format!(
         r#"set -e
 T='{dir}'
-{run_as} {BIN}/initdb -D "$T/data" -U postgres --auth=trust -E UTF8 --no-sync --no-instructions >"$T/initdb.log" 2>&1 || {{ cat "$T/initdb.log" >&2; rm -rf "$T"; exit 1; }}
-{run_as} {BIN}/pg_ctl -D "$T/data" -l "$T/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p {port} -k $T -c fsync=off -c max_connections=200" start >/dev/null 2>&1 || {{ cat "$T/pg.log" >&2; rm -rf "$T"; exit 1; }}
+{run_as} {bin}/initdb -D "$T/data" -U postgres --auth=trust -E UTF8 --no-sync --no-instructions >"$T/initdb.log" 2>&1 || {{ cat "$T/initdb.log" >&2; rm -rf "$T"; exit 1; }}
+{run_as} {bin}/pg_ctl -D "$T/data" -l "$T/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p {port} -k $T -c fsync=off -c max_connections=200" start >/dev/null 2>&1 || {{ cat "$T/pg.log" >&2; rm -rf "$T"; exit 1; }}
 echo ready
 set +e
 read -r _
-{run_as} {BIN}/pg_ctl -D "$T/data" -m immediate -w stop >/dev/null 2>&1
+{run_as} {bin}/pg_ctl -D "$T/data" -m immediate -w stop >/dev/null 2>&1
 rm -rf "$T"
 "#,
         dir = dir.display()
