@@ -395,14 +395,19 @@ fn field_expr(d: Dialect, field: &str) -> Result<(String, Vec<Arg>)> {
                 return Err(Error::InvalidInput(format!("invalid filter key {other:?}")));
             }
             if d.is_pg() {
-                // A text[] literal: every element quoted, backslashes escaped.
+                // A text[] literal: every element quoted, backslashes escaped. Only a JSON
+                // string compares equal to a filter value, as with SQLite's `json_extract`
+                // (and Keptn's typed MongoDB query): other JSON values give NULL.
                 let path: Vec<String> = other
                     .split('.')
                     .map(|s| format!("\"{}\"", s.replace('\\', "\\\\")))
                     .collect();
+                let path = format!("{{{}}}", path.join(","));
                 return Ok((
-                    "(e.body_j #>> ?::text[])".to_string(),
-                    vec![Arg::Text(format!("{{{}}}", path.join(",")))],
+                    "(CASE WHEN jsonb_typeof(e.body_j #> ?::text[]) = 'string' \
+                     THEN e.body_j #>> ?::text[] END)"
+                        .to_string(),
+                    vec![Arg::Text(path.clone()), Arg::Text(path)],
                 ));
             }
             let path: String = other.split('.').map(|s| format!(".\"{s}\"")).collect();
@@ -1013,6 +1018,44 @@ mod tests {
                 store.events_by_type(EVALUATION_FINISHED, &unscoped).await,
                 Err(Error::InvalidInput(_))
             ));
+        }
+    }
+
+    /// A filter value matches JSON strings only, on both backends (Keptn's typed query).
+    #[tokio::test]
+    async fn json_path_filters_match_strings_not_numbers() {
+        for dir in backends("json-path").await {
+            println!("json-path: {:?}", dir.location);
+            let store = dir.open().await;
+            let mut text = event("text", "c1", EVALUATION_FINISHED, P, 1);
+            text.data.as_mut().unwrap()["labels"] = serde_json::json!({"n": "1", "q": "a\\b"});
+            let mut number = event("number", "c2", EVALUATION_FINISHED, P, 2);
+            number.data.as_mut().unwrap()["labels"] = serde_json::json!({"n": 1});
+            store.insert_events_batch(&[text, number]).await.unwrap();
+            let found = |filter: &'static str| {
+                let store = store.clone();
+                async move {
+                    let q = TypeQuery {
+                        filters: TypeQuery::parse_filter(filter),
+                        ..TypeQuery::default()
+                    };
+                    let events = store.events_by_type(EVALUATION_FINISHED, &q).await.unwrap();
+                    events.into_iter().filter_map(|e| e.id).collect::<Vec<_>>()
+                }
+            };
+            assert_eq!(
+                found("data.project:shop AND data.labels.n:1").await,
+                ["text"]
+            );
+            assert_eq!(
+                found("data.project:shop AND data.labels.q:a\\b").await,
+                ["text"]
+            );
+            assert!(
+                found("data.project:shop AND data.labels:1")
+                    .await
+                    .is_empty()
+            );
         }
     }
 
