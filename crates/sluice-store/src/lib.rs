@@ -123,8 +123,8 @@ impl Default for Options {
     }
 }
 
-/// Where a store keeps its data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a store keeps its data. Its `Debug` form hides a password in the URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// The embedded SQLite database `sluice.db` in this data directory (the default).
     Sqlite(PathBuf),
@@ -132,6 +132,18 @@ pub enum StoreLocation {
     /// Connections are made without TLS (the crate is built without a TLS feature): use a
     /// loopback address, a Unix socket or a private network.
     Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(dir) => f.debug_tuple("Sqlite").field(dir).finish(),
+            StoreLocation::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&redact_password(url))
+                .finish(),
+        }
+    }
 }
 
 impl StoreLocation {
@@ -383,6 +395,15 @@ pub(crate) fn parse_stored<T: serde::de::DeserializeOwned>(what: &str, text: &st
 
 #[cfg(test)]
 impl Store {
+    /// Writes the setting `k` = `{"v": 1}` (tests).
+    pub(crate) async fn write_test_setting(&self) {
+        let changes = Changes {
+            settings_set: vec![("k".into(), serde_json::json!({"v": 1}))],
+            ..Changes::default()
+        };
+        self.commit(&changes).await.unwrap();
+    }
+
     /// The SQLite writer pool (tests of SQLite specifics).
     pub(crate) fn sqlite_writer(&self) -> &sqlx::SqlitePool {
         match &self.db {
@@ -416,6 +437,60 @@ mod tests {
         send(store.load_active_executions());
         send(store.project("p"));
         send(store.clone());
+    }
+
+    /// Reopening applies nothing; a schema newer than this program is refused, on both
+    /// backends (a PostgreSQL store migrates under an advisory lock, in one transaction).
+    #[tokio::test]
+    async fn reopening_keeps_data_and_newer_schemas_are_refused() {
+        for backend in crate::testutil::backends("schema").await {
+            println!("schema: {:?}", backend.location);
+            let store = backend.open().await;
+            store.write_test_setting().await;
+            store.close().await;
+            let store = backend.open().await;
+            assert_eq!(
+                store.setting("k").await.unwrap(),
+                Some(serde_json::json!({"v": 1}))
+            );
+            let bump = "UPDATE schema_version SET version = version + 1";
+            match &store.db {
+                Db::Sqlite { writer, .. } => sqlx::query(bump).execute(writer).await.map(drop),
+                Db::Postgres(pool) => sqlx::query(bump).execute(pool).await.map(drop),
+            }
+            .unwrap();
+            store.close().await;
+            match Store::open_location(&backend.location, Options::default()).await {
+                Err(Error::Corrupt(msg)) => assert!(msg.contains("newer"), "{msg}"),
+                other => panic!("expected Corrupt, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn store_urls_are_checked_and_their_passwords_never_shown() {
+        let url = "postgres://sluice:s3cret@db.example:5433/sluice?application_name=x";
+        let location = StoreLocation::parse_url(url).unwrap();
+        assert_eq!(location, StoreLocation::Postgres(url.to_owned()));
+        for shown in [location.describe(), format!("{location:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(
+                shown.contains("sluice:***@db.example:5433/sluice"),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            StoreLocation::parse_url("postgresql://u@h/d")
+                .unwrap()
+                .describe(),
+            "postgresql://u@h/d"
+        );
+        for bad in ["mysql://u@h/d", "sluice.db", "postgres://u@h:notaport/d"] {
+            assert!(
+                matches!(StoreLocation::parse_url(bad), Err(Error::InvalidInput(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[tokio::test]
