@@ -599,7 +599,8 @@ mod tests {
         }
     }
 
-    /// Two stores on one PostgreSQL database (two processes later): concurrent commits get
+    /// Two stores on one PostgreSQL database (two processes later): opened at once, they
+    /// migrate it once; concurrent commits get
     /// distinct, gap-free `commit_seq`s, an event sent to both is stored once, and a project
     /// created by both exists once (one of them is told it exists).
     #[tokio::test]
@@ -609,12 +610,13 @@ mod tests {
             return;
         };
         let location = crate::StoreLocation::Postgres(url);
-        let a = Store::open_location(&location, crate::Options::default())
-            .await
-            .unwrap();
-        let b = Store::open_location(&location, crate::Options::default())
-            .await
-            .unwrap();
+        // Both create the schema of the empty database at once: one migrates, the other
+        // waits for it (advisory lock) and finds it done.
+        let (a, b) = tokio::join!(
+            Store::open_location(&location, crate::Options::default()),
+            Store::open_location(&location, crate::Options::default())
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
         let work = |store: Store, name: &'static str| {
             tokio::spawn(async move {
                 let mut seqs = Vec::new();
