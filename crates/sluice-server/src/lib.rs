@@ -30,8 +30,10 @@ use crate::state::App;
 /// How to run a server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Where all state lives.
+    /// Where all state lives (the database too, unless `store` names another).
     pub data_dir: PathBuf,
+    /// The database, when not the SQLite file of `data_dir` (a PostgreSQL URL).
+    pub store: Option<sluice_store::StoreLocation>,
     /// Address to listen on (loopback by default).
     pub listen: SocketAddr,
     /// A token given by the environment, if any.
@@ -150,6 +152,7 @@ pub async fn serve(
         })?;
     let addr = listener.local_addr().map_err(Error::Serve)?;
     let options = OpenOptions {
+        store: config.store.clone(),
         job_allowed_commands: config.job_allowed_commands.clone(),
         job_backend: config.job_backend.clone(),
         secrets_key_from_env: config.secrets_key_from_env.clone(),
@@ -185,6 +188,8 @@ pub async fn open(data_dir: &std::path::Path, token: ApiToken) -> Result<App, Er
 /// Settings of [`open_with`] that are not in the data directory.
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
+    /// The database, when not the SQLite file of the data directory.
+    pub store: Option<sluice_store::StoreLocation>,
     /// The job executor's allowed commands (comma-separated); `None` reads
     /// `SLUICE_JOB_ALLOWED_COMMANDS`.
     pub job_allowed_commands: Option<String>,
@@ -207,7 +212,13 @@ pub async fn open_with(
     token: ApiToken,
     options: &OpenOptions,
 ) -> Result<App, Error> {
-    let store = Arc::new(sluice_store::Store::open(data_dir).await?);
+    let location = options
+        .store
+        .clone()
+        .unwrap_or_else(|| sluice_store::StoreLocation::Sqlite(data_dir.to_owned()));
+    let store = Arc::new(
+        sluice_store::Store::open_location(&location, sluice_store::Options::default()).await?,
+    );
     let origin =
         secrets_key::unlock(&store, data_dir, options.secrets_key_from_env.as_deref()).await?;
     let rotated = if options.rotate_secrets_key {

@@ -3,16 +3,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::error::Result;
+use crate::events::EventRow;
+use crate::page::{Page, Paging};
+use crate::query::{Arg, Conditions};
+use crate::{Dialect, Store, from_nanos, parse_stored, to_nanos};
 use serde_json::Value;
 use sluice_model::event::{KeptnEvent, Timestamp};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
-
-use crate::error::Result;
-use crate::events::{EventRow, insert_rows_after, mark_dispatched_in};
-use crate::page::{Page, Paging};
-use crate::query::{Arg, Conditions, arguments};
-use crate::{Store, from_nanos, parse_stored, to_nanos};
 
 /// Largest page of the execution list (Keptn's sequence-state API: 50).
 pub const MAX_EXECUTION_PAGE: u32 = 50;
@@ -51,8 +48,13 @@ impl ExecutionRecord {
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         parse_stored("sequence execution", &self.body)
     }
+}
 
-    fn from_row(row: &SqliteRow) -> Result<ExecutionRecord> {
+dual! {
+    use sqlx::Row;
+
+    /// The record of a row with [`EXECUTION_COLUMNS`].
+    pub(crate) fn execution_from_row(row: &DbRow) -> Result<ExecutionRecord> {
         Ok(ExecutionRecord {
             id: row.try_get("id")?,
             project: row.try_get("project")?,
@@ -66,6 +68,102 @@ impl ExecutionRecord {
             updated_seq: row.try_get::<i64, _>("updated_seq")? as u64,
             body: row.try_get("body")?,
         })
+    }
+
+    /// Inserts or replaces executions with one statement (ids must be distinct).
+    pub(crate) async fn upsert_executions(
+        conn: &mut Conn,
+        executions: &[ExecutionRecord],
+        commit_seq: i64,
+    ) -> Result<()> {
+        if executions.is_empty() {
+            return Ok(());
+        }
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; executions.len()].join(", ");
+        let mut q = sqlx::query(D.sql_owned(format!(
+            "INSERT INTO executions (id, project, stage, service, keptn_context, sequence_name, \
+             state, terminal, triggered_at, updated_seq, body) VALUES {values} \
+             ON CONFLICT (id) DO UPDATE SET project = excluded.project, stage = excluded.stage, \
+             service = excluded.service, keptn_context = excluded.keptn_context, \
+             sequence_name = excluded.sequence_name, state = excluded.state, \
+             terminal = excluded.terminal, triggered_at = excluded.triggered_at, \
+             updated_seq = excluded.updated_seq, body = excluded.body"
+        )));
+        for e in executions {
+            q = q
+                .bind(&e.id)
+                .bind(&e.project)
+                .bind(&e.stage)
+                .bind(&e.service)
+                .bind(&e.keptn_context)
+                .bind(&e.sequence_name)
+                .bind(&e.state)
+                .bind(i64::from(e.terminal))
+                .bind(to_nanos(e.triggered_at))
+                .bind(commit_seq)
+                .bind(&e.body);
+        }
+        q.execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// [`Store::commit`] inside a transaction.
+    pub(crate) async fn commit_in(
+        tx: &mut Conn,
+        changes: &Changes,
+        rows: Vec<(EventRow, bool)>,
+    ) -> Result<CommitOutcome> {
+        // One round trip for the commit's number and where its events' `seq`s start. On
+        // PostgreSQL the row lock taken here orders the commits: `commit_seq` is the gap-free
+        // tail key.
+        let (commit_seq, last_seq): (i64, i64) = sqlx::query_as(
+            "UPDATE meta SET value = value + 1 WHERE key = 'commit_seq' \
+             RETURNING value, (SELECT COALESCE(MAX(seq), 0) FROM events)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut out = CommitOutcome {
+            commit_seq: commit_seq as u64,
+            ..CommitOutcome::default()
+        };
+        // Multi-row statements: a batch of many events costs a few round trips.
+        let rows: Vec<(EventRow, Option<bool>)> = rows
+            .into_iter()
+            .map(|(row, outgoing)| (row, outgoing.then_some(false)))
+            .collect();
+        let mut stored = shared::insert_rows_after(&mut *tx, &rows, last_seq)
+            .await?
+            .ids;
+        for (row, _) in &rows {
+            // The first row of an id is the stored one; a repeat in the batch is a duplicate.
+            if stored.remove(row.id()) {
+                out.inserted.push(row.id().to_string());
+            } else {
+                out.duplicates.push(row.id().to_string());
+            }
+        }
+        for chunk in changes.executions_upsert.chunks(EXECUTIONS_PER_STATEMENT) {
+            upsert_executions(&mut *tx, chunk, commit_seq).await?;
+        }
+        for id in &changes.executions_delete {
+            sqlx::query(D.sql("DELETE FROM executions WHERE id = ?"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (key, value) in &changes.settings_set {
+            sqlx::query(D.sql(
+                "INSERT INTO settings (key, value) VALUES (?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            ))
+            .bind(key)
+            .bind(value.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        shared::mark_dispatched_in(&mut *tx, &changes.dispatched).await?;
+        shared::write_last_events(&mut *tx, &changes.last_events).await?;
+        Ok(out)
     }
 }
 
@@ -194,43 +292,6 @@ pub struct ExecutionQuery {
 /// Executions per multi-row upsert (11 parameters each).
 const EXECUTIONS_PER_STATEMENT: usize = 500;
 
-/// Inserts or replaces executions with one statement (ids must be distinct).
-async fn upsert_executions(
-    conn: &mut SqliteConnection,
-    executions: &[ExecutionRecord],
-    commit_seq: i64,
-) -> Result<()> {
-    if executions.is_empty() {
-        return Ok(());
-    }
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; executions.len()].join(", ");
-    let mut q = sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO executions (id, project, stage, service, keptn_context, sequence_name, \
-         state, terminal, triggered_at, updated_seq, body) VALUES {values} \
-         ON CONFLICT (id) DO UPDATE SET project = excluded.project, stage = excluded.stage, \
-         service = excluded.service, keptn_context = excluded.keptn_context, \
-         sequence_name = excluded.sequence_name, state = excluded.state, \
-         terminal = excluded.terminal, triggered_at = excluded.triggered_at, \
-         updated_seq = excluded.updated_seq, body = excluded.body"
-    )));
-    for e in executions {
-        q = q
-            .bind(&e.id)
-            .bind(&e.project)
-            .bind(&e.stage)
-            .bind(&e.service)
-            .bind(&e.keptn_context)
-            .bind(&e.sequence_name)
-            .bind(&e.state)
-            .bind(i64::from(e.terminal))
-            .bind(to_nanos(e.triggered_at))
-            .bind(commit_seq)
-            .bind(&e.body);
-    }
-    q.execute(&mut *conn).await?;
-    Ok(())
-}
-
 impl Store {
     /// Writes all `changes` in one transaction: either everything is stored or (on any
     /// error, e.g. an execution body that is not JSON, refused by the database) nothing.
@@ -242,95 +303,59 @@ impl Store {
             .iter()
             .map(|n| Ok((EventRow::of(&n.event, now)?, n.outgoing)))
             .collect::<Result<Vec<_>>>()?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        // One round trip for the commit's number and where its events' `seq`s start.
-        let (commit_seq, last_seq): (i64, i64) = sqlx::query_as(
-            "UPDATE meta SET value = value + 1 WHERE key = 'commit_seq' \
-             RETURNING value, (SELECT COALESCE(MAX(seq), 0) FROM events)",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut out = CommitOutcome {
-            commit_seq: commit_seq as u64,
-            ..CommitOutcome::default()
-        };
-        // Multi-row statements: a batch of many events costs a few round trips to SQLite.
-        let rows: Vec<(EventRow, Option<bool>)> = rows
-            .into_iter()
-            .map(|(row, outgoing)| (row, outgoing.then_some(false)))
-            .collect();
-        let mut stored = insert_rows_after(&mut tx, &rows, last_seq).await?.ids;
-        for (row, _) in &rows {
-            // The first row of an id is the stored one; a repeat in the batch is a duplicate.
-            if stored.remove(row.id()) {
-                out.inserted.push(row.id().to_string());
-            } else {
-                out.duplicates.push(row.id().to_string());
-            }
-        }
-        for chunk in changes.executions_upsert.chunks(EXECUTIONS_PER_STATEMENT) {
-            upsert_executions(&mut tx, chunk, commit_seq).await?;
-        }
-        for id in &changes.executions_delete {
-            sqlx::query("DELETE FROM executions WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (key, value) in &changes.settings_set {
-            sqlx::query(
-                "INSERT INTO settings (key, value) VALUES (?, ?) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(key)
-            .bind(value.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
-        mark_dispatched_in(&mut tx, &changes.dispatched).await?;
-        crate::projects::write_last_events(&mut tx, &changes.last_events).await?;
-        tx.commit().await?;
-        Ok(out)
+        with_db!(self, |readers, writer, d| {
+            let mut tx = writer.begin_with(d.begin()).await?;
+            let out = backend::commit_in(&mut tx, changes, rows).await?;
+            tx.commit().await?;
+            Ok(out)
+        })
     }
 
     /// A setting written by [`Store::commit`], if any.
     pub async fn setting(&self, key: &str) -> Result<Option<Value>> {
-        let text: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-            .bind(key)
-            .fetch_optional(&self.readers)
-            .await?;
+        let text: Option<String> = with_db!(self, |readers, writer, d| {
+            sqlx::query_scalar(d.sql("SELECT value FROM settings WHERE key = ?"))
+                .bind(key)
+                .fetch_optional(readers)
+                .await?
+        });
         text.map(|t| parse_stored("setting", &t)).transpose()
     }
 
     /// Number of executions per state name (for metrics).
     pub async fn execution_counts_by_state(&self) -> Result<Vec<(String, u64)>> {
-        let rows: Vec<(String, i64)> =
+        let rows: Vec<(String, i64)> = with_db!(self, |readers, writer, d| {
             sqlx::query_as("SELECT state, COUNT(*) FROM executions GROUP BY state ORDER BY state")
-                .fetch_all(&self.readers)
-                .await?;
+                .fetch_all(readers)
+                .await?
+        });
         Ok(rows.into_iter().map(|(s, n)| (s, n as u64)).collect())
     }
 
     /// All executions that are not terminal, oldest triggered first (for recovery at start).
     pub async fn load_active_executions(&self) -> Result<Vec<ExecutionRecord>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE terminal = 0 \
-             ORDER BY triggered_at, id"
-        )))
-        .fetch_all(&self.readers)
-        .await?;
-        rows.iter().map(ExecutionRecord::from_row).collect()
+        with_db!(self, |readers, writer, d| {
+            let rows = sqlx::query(d.sql_owned(format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE terminal = 0 \
+                 ORDER BY triggered_at, id"
+            )))
+            .fetch_all(readers)
+            .await?;
+            rows.iter().map(backend::execution_from_row).collect()
+        })
     }
 
     /// The execution with this id.
     pub async fn execution(&self, id: &str) -> Result<Option<ExecutionRecord>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?"
-        )))
-        .bind(id)
-        .fetch_optional(&self.readers)
-        .await?;
-        row.as_ref().map(ExecutionRecord::from_row).transpose()
+        with_db!(self, |readers, writer, d| {
+            let row = sqlx::query(d.sql_owned(format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?"
+            )))
+            .bind(id)
+            .fetch_optional(readers)
+            .await?;
+            row.as_ref().map(backend::execution_from_row).transpose()
+        })
     }
 
     /// The runs (contexts) of a project that have executions, newest first by the time
@@ -346,35 +371,47 @@ impl Store {
         outer.cmp_int("root_at", ">", q.from_time.map(to_nanos));
         outer.cmp_int("root_at", "<", q.before_time.map(to_nanos));
         // SQLite gives the other columns of the row where MIN() is found: the first sequence.
-        let roots = format!(
-            "WITH roots AS (SELECT keptn_context, sequence_name, MIN(triggered_at) AS root_at \
-             FROM executions{} GROUP BY keptn_context) SELECT",
-            inner.where_clause()
-        );
+        // PostgreSQL says so with DISTINCT ON.
+        let roots = match self.dialect() {
+            Dialect::Sqlite => format!(
+                "WITH roots AS (SELECT keptn_context, sequence_name, MIN(triggered_at) AS root_at \
+                 FROM executions{} GROUP BY keptn_context) SELECT",
+                inner.where_clause()
+            ),
+            Dialect::Postgres => format!(
+                "WITH roots AS (SELECT DISTINCT ON (keptn_context) keptn_context, sequence_name, \
+                 triggered_at AS root_at FROM executions{} \
+                 ORDER BY keptn_context, triggered_at, id) SELECT",
+                inner.where_clause()
+            ),
+        };
         let mut args = inner.args.clone();
         args.extend(outer.args.iter().cloned());
         let wh = outer.where_clause();
-        let total: i64 = sqlx::query_scalar_with(
-            AssertSqlSafe(format!("{roots} COUNT(*) FROM roots{wh}")),
-            arguments(&args, &[])?,
-        )
-        .fetch_one(&self.readers)
-        .await?;
-        let contexts: Vec<String> = sqlx::query_scalar_with(
-            AssertSqlSafe(format!(
-                "{roots} keptn_context FROM roots{wh} \
-                 ORDER BY root_at DESC, keptn_context DESC LIMIT ? OFFSET ?"
-            )),
-            arguments(
-                &args,
-                &[
-                    Arg::Int(i64::try_from(limit).unwrap_or(i64::MAX)),
-                    Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX)),
-                ],
-            )?,
-        )
-        .fetch_all(&self.readers)
-        .await?;
+        let (total, contexts): (i64, Vec<String>) = with_db!(self, |readers, writer, d| {
+            let total: i64 = sqlx::query_scalar_with(
+                d.sql_owned(format!("{roots} COUNT(*) FROM roots{wh}")),
+                shared::arguments(&args, &[])?,
+            )
+            .fetch_one(readers)
+            .await?;
+            let contexts: Vec<String> = sqlx::query_scalar_with(
+                d.sql_owned(format!(
+                    "{roots} keptn_context FROM roots{wh} \
+                     ORDER BY root_at DESC, keptn_context DESC LIMIT ? OFFSET ?"
+                )),
+                shared::arguments(
+                    &args,
+                    &[
+                        Arg::Int(i64::try_from(limit).unwrap_or(i64::MAX)),
+                        Arg::Int(i64::try_from(offset).unwrap_or(i64::MAX)),
+                    ],
+                )?,
+            )
+            .fetch_all(readers)
+            .await?;
+            (total, contexts)
+        });
         Ok((contexts, total as u64))
     }
 
@@ -390,28 +427,31 @@ impl Store {
         c.cmp_int("triggered_at", "<", q.before_time.map(to_nanos));
         c.any_of("keptn_context", &q.keptn_contexts);
         let wh = c.where_clause();
-        let total: i64 = sqlx::query_scalar_with(
-            AssertSqlSafe(format!("SELECT COUNT(*) FROM executions{wh}")),
-            arguments(&c.args, &[])?,
-        )
-        .fetch_one(&self.readers)
-        .await?;
-        let rows = sqlx::query_with(
-            AssertSqlSafe(format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions{wh} \
-                 ORDER BY triggered_at DESC, id DESC LIMIT ? OFFSET ?"
-            )),
-            arguments(
-                &c.args,
-                &[Arg::Int(i64::from(size)), Arg::Int(offset as i64)],
-            )?,
-        )
-        .fetch_all(&self.readers)
-        .await?;
-        let items = rows
-            .iter()
-            .map(ExecutionRecord::from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let (total, items) = with_db!(self, |readers, writer, d| {
+            let total: i64 = sqlx::query_scalar_with(
+                d.sql_owned(format!("SELECT COUNT(*) FROM executions{wh}")),
+                shared::arguments(&c.args, &[])?,
+            )
+            .fetch_one(readers)
+            .await?;
+            let rows = sqlx::query_with(
+                d.sql_owned(format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM executions{wh} \
+                     ORDER BY triggered_at DESC, id DESC LIMIT ? OFFSET ?"
+                )),
+                shared::arguments(
+                    &c.args,
+                    &[Arg::Int(i64::from(size)), Arg::Int(offset as i64)],
+                )?,
+            )
+            .fetch_all(readers)
+            .await?;
+            let items = rows
+                .iter()
+                .map(backend::execution_from_row)
+                .collect::<Result<Vec<_>>>()?;
+            (total, items)
+        });
         Ok(Page::new(items, size, offset, total as u64))
     }
 }
@@ -420,7 +460,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::testutil::{TempDir, event};
+    use crate::testutil::{TempDir, backends, event};
     use serde_json::json;
 
     fn exec(id: &str, ctx: &str, state: &str, terminal: bool, secs: i64) -> ExecutionRecord {
@@ -459,191 +499,275 @@ mod tests {
 
     #[tokio::test]
     async fn commit_is_all_or_nothing() {
-        let dir = TempDir::new("atomic");
-        let store = Store::open(&dir.0).await.unwrap();
-        let mut bad = exec("x2", "c1", "started", false, 2);
-        bad.body = "{not json".into();
-        let changes = Changes {
-            events: vec![
-                NewEvent {
-                    event: event(
-                        "in1",
-                        "c1",
-                        "sh.keptn.event.dev.delivery.triggered",
-                        ("shop", "dev", "carts"),
-                        0,
-                    )
-                    .into(),
-                    outgoing: false,
-                },
-                outgoing("out1", "c1"),
-            ],
-            executions_upsert: vec![exec("x1", "c1", "started", false, 1), bad],
-            ..Changes::default()
-        };
-        let err = store.commit(&changes).await.unwrap_err();
-        assert!(matches!(err, Error::Database(_)), "{err:?}");
-        assert!(!store.event_exists("in1").await.unwrap());
-        assert!(store.undispatched_events().await.unwrap().is_empty());
-        assert!(store.load_active_executions().await.unwrap().is_empty());
+        for dir in backends("atomic").await {
+            println!("atomic: {:?}", dir.location);
+            let store = dir.open().await;
+            let mut bad = exec("x2", "c1", "started", false, 2);
+            bad.body = "{not json".into();
+            let changes = Changes {
+                events: vec![
+                    NewEvent {
+                        event: event(
+                            "in1",
+                            "c1",
+                            "sh.keptn.event.dev.delivery.triggered",
+                            ("shop", "dev", "carts"),
+                            0,
+                        )
+                        .into(),
+                        outgoing: false,
+                    },
+                    outgoing("out1", "c1"),
+                ],
+                executions_upsert: vec![exec("x1", "c1", "started", false, 1), bad],
+                ..Changes::default()
+            };
+            let err = store.commit(&changes).await.unwrap_err();
+            assert!(matches!(err, Error::Database(_)), "{err:?}");
+            assert!(!store.event_exists("in1").await.unwrap());
+            assert!(store.undispatched_events().await.unwrap().is_empty());
+            assert!(store.load_active_executions().await.unwrap().is_empty());
 
-        // The same changes without the bad row go through, numbered from 1 (the failed
-        // commit's number was rolled back too).
-        let mut good = changes.clone();
-        good.executions_upsert.pop();
-        let out = store.commit(&good).await.unwrap();
-        assert_eq!(out.commit_seq, 1);
-        assert_eq!(out.inserted, vec!["in1".to_string(), "out1".to_string()]);
-        // Replaying the same step: events are recognised as duplicates.
-        let again = store.commit(&good).await.unwrap();
-        assert_eq!(again.commit_seq, 2);
-        assert_eq!(again.duplicates.len(), 2);
-        assert_eq!(
-            ids(&store.undispatched_events().await.unwrap()),
-            vec!["out1"]
-        );
-        assert_eq!(store.execution("x1").await.unwrap().unwrap().updated_seq, 2);
+            // The same changes without the bad row go through, numbered from 1 (the failed
+            // commit's number was rolled back too).
+            let mut good = changes.clone();
+            good.executions_upsert.pop();
+            let out = store.commit(&good).await.unwrap();
+            assert_eq!(out.commit_seq, 1);
+            assert_eq!(out.inserted, vec!["in1".to_string(), "out1".to_string()]);
+            // Replaying the same step: events are recognised as duplicates.
+            let again = store.commit(&good).await.unwrap();
+            assert_eq!(again.commit_seq, 2);
+            assert_eq!(again.duplicates.len(), 2);
+            assert_eq!(
+                ids(&store.undispatched_events().await.unwrap()),
+                vec!["out1"]
+            );
+            assert_eq!(store.execution("x1").await.unwrap().unwrap().updated_seq, 2);
+        }
     }
 
     #[tokio::test]
     async fn state_and_outbox_survive_reopen() {
-        let dir = TempDir::new("reopen");
-        {
-            let store = Store::open(&dir.0).await.unwrap();
+        for dir in backends("reopen").await {
+            println!("reopen: {:?}", dir.location);
+            {
+                let store = dir.open().await;
+                store
+                    .commit(&Changes {
+                        events: vec![
+                            outgoing("o1", "c1"),
+                            outgoing("o2", "c1"),
+                            outgoing("o3", "c2"),
+                        ],
+                        executions_upsert: vec![
+                            exec("x1", "c1", "started", false, 1),
+                            exec("x2", "c2", "finished", true, 2),
+                            exec("x3", "c3", "triggered", false, 3),
+                        ],
+                        ..Changes::default()
+                    })
+                    .await
+                    .unwrap();
+                store.mark_dispatched(&["o2".to_string()]).await.unwrap();
+                // Dropped without close(): connections go away as after a crash.
+            }
+            let store = dir.open().await;
+            assert_eq!(
+                ids(&store.undispatched_events().await.unwrap()),
+                vec!["o1", "o3"]
+            );
+            let active = store.load_active_executions().await.unwrap();
+            let active_ids: Vec<&str> = active.iter().map(|e| e.id.as_str()).collect();
+            assert_eq!(active_ids, ["x1", "x3"]);
+            let body: Value = active[0].decode().unwrap();
+            assert_eq!(body["state"], "started");
+
+            // Terminal now, execution deleted: gone after another reopen.
             store
                 .commit(&Changes {
-                    events: vec![
-                        outgoing("o1", "c1"),
-                        outgoing("o2", "c1"),
-                        outgoing("o3", "c2"),
-                    ],
+                    executions_upsert: vec![exec("x1", "c1", "finished", true, 1)],
+                    executions_delete: vec!["x3".into(), "unknown".into()],
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+            store.clone().close().await;
+            let store = dir.open().await;
+            assert!(store.load_active_executions().await.unwrap().is_empty());
+            assert!(store.execution("x3").await.unwrap().is_none());
+        }
+    }
+
+    /// Two stores on one PostgreSQL database (two processes later): opened at once, they
+    /// migrate it once; concurrent commits get
+    /// distinct, gap-free `commit_seq`s, an event sent to both is stored once, and a project
+    /// created by both exists once (one of them is told it exists).
+    #[tokio::test]
+    async fn concurrent_stores_on_one_postgres_database_stay_consistent() {
+        let Some(url) = crate::test_cluster::fresh_database("concurrent stores on postgres").await
+        else {
+            return;
+        };
+        let location = crate::StoreLocation::Postgres(url);
+        // Both create the schema of the empty database at once: one migrates, the other
+        // waits for it (advisory lock) and finds it done.
+        let (a, b) = tokio::join!(
+            Store::open_location(&location, crate::Options::default()),
+            Store::open_location(&location, crate::Options::default())
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let work = |store: Store, name: &'static str| {
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                let mut inserted = Vec::new();
+                for i in 0..30 {
+                    let outcome = store
+                        .commit(&Changes {
+                            events: vec![
+                                outgoing(&format!("{name}-{i}"), "c1"),
+                                outgoing(&format!("shared-{i}"), "c1"),
+                            ],
+                            executions_upsert: vec![exec("x", "c1", name, false, i)],
+                            ..Changes::default()
+                        })
+                        .await
+                        .unwrap();
+                    seqs.push(outcome.commit_seq);
+                    inserted.extend(outcome.inserted);
+                }
+                let project = crate::ProjectRecord {
+                    name: "both".into(),
+                    shipyard: "s".into(),
+                    shipyard_version: "v".into(),
+                    creation_date: "d".into(),
+                    git_upstream: None,
+                    stages: vec!["dev".into()],
+                };
+                let created = store.create_project(&project).await;
+                (seqs, inserted, created)
+            })
+        };
+        let (ra, rb) = tokio::join!(work(a.clone(), "a"), work(b.clone(), "b"));
+        let (mut seqs, mut inserted, created_a) = ra.unwrap();
+        let (seqs_b, inserted_b, created_b) = rb.unwrap();
+        seqs.extend(seqs_b);
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs,
+            (1..=60).collect::<Vec<u64>>(),
+            "gap-free, never shared"
+        );
+        inserted.extend(inserted_b);
+        let unique: HashSet<&String> = inserted.iter().collect();
+        assert_eq!(
+            inserted.len(),
+            90,
+            "30 + 30 own events, 30 shared ones once"
+        );
+        assert_eq!(unique.len(), 90);
+        assert_eq!(a.events_of_context("c1").await.unwrap().len(), 90);
+        match (created_a, created_b) {
+            (Ok(()), Err(crate::Error::AlreadyExists { .. }))
+            | (Err(crate::Error::AlreadyExists { .. }), Ok(())) => {}
+            other => panic!("one creation wins, the other is told: {other:?}"),
+        }
+        assert_eq!(b.project("both").await.unwrap().stages, ["dev"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_commit_reports_duplicates_and_carries_dispatch_marks() {
+        for dir in backends("batch").await {
+            println!("batch: {:?}", dir.location);
+            let store = dir.open().await;
+            store
+                .commit(&Changes {
+                    events: vec![outgoing("o1", "c1"), outgoing("o2", "c1")],
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+            let outcome = store
+                .commit(&Changes {
+                    events: vec![outgoing("o2", "c1"), outgoing("o3", "c2")],
                     executions_upsert: vec![
                         exec("x1", "c1", "started", false, 1),
-                        exec("x2", "c2", "finished", true, 2),
-                        exec("x3", "c3", "triggered", false, 3),
+                        exec("x2", "c2", "started", false, 2),
+                    ],
+                    dispatched: vec!["o1".into(), "o2".into(), "unknown".into()],
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(outcome.inserted, ["o3"]);
+            assert_eq!(outcome.duplicates, ["o2"]);
+            assert_eq!(ids(&store.undispatched_events().await.unwrap()), ["o3"]);
+            assert_eq!(store.load_active_executions().await.unwrap().len(), 2);
+            assert!(store.event_exists("o3").await.unwrap());
+            let known = store
+                .existing_event_ids(&["o1".into(), "nope".into(), "o3".into()])
+                .await
+                .unwrap();
+            assert_eq!(known.len(), 2);
+            assert!(known.contains("o1") && known.contains("o3"));
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_are_paged_by_their_first_sequence() {
+        for dir in backends("runs").await {
+            println!("runs: {:?}", dir.location);
+            let store = dir.open().await;
+            let named = |id: &str, ctx: &str, name: &str, secs: i64| ExecutionRecord {
+                sequence_name: name.into(),
+                ..exec(id, ctx, "started", false, secs)
+            };
+            store
+                .commit(&Changes {
+                    executions_upsert: vec![
+                        named("a1", "a", "delivery", 10),
+                        named("a2", "a", "evaluation", 50),
+                        named("b1", "b", "evaluation", 20),
+                        named("c1", "c", "delivery", 30),
                     ],
                     ..Changes::default()
                 })
                 .await
                 .unwrap();
-            store.mark_dispatched(&["o2".to_string()]).await.unwrap();
-            // Dropped without close(): connections go away as after a crash.
+            let runs = |q: RunQuery, limit: u64, offset: u64| {
+                let store = store.clone();
+                async move { store.runs(&q, limit, offset).await.unwrap() }
+            };
+            let all = RunQuery {
+                project: "shop".into(),
+                ..RunQuery::default()
+            };
+            assert_eq!(
+                runs(all.clone(), 10, 0).await,
+                (vec!["c".into(), "b".into(), "a".into()], 3)
+            );
+            assert_eq!(runs(all.clone(), 1, 1).await, (vec!["b".into()], 3));
+            let delivery = RunQuery {
+                sequence_name: Some("delivery".into()),
+                ..all.clone()
+            };
+            // Run a's first sequence is a delivery, even though its newest is an evaluation.
+            assert_eq!(
+                runs(delivery, 10, 0).await,
+                (vec!["c".into(), "a".into()], 2)
+            );
+            let early = RunQuery {
+                before_time: Some(Timestamp::from_unix(1_704_067_200 + 25, 0)),
+                keptn_contexts: vec!["a".into(), "c".into()],
+                ..all.clone()
+            };
+            assert_eq!(runs(early, 10, 0).await, (vec!["a".into()], 1));
+            let other = RunQuery {
+                project: "other".into(),
+                ..RunQuery::default()
+            };
+            assert_eq!(runs(other, 10, 0).await, (Vec::new(), 0));
         }
-        let store = Store::open(&dir.0).await.unwrap();
-        assert_eq!(
-            ids(&store.undispatched_events().await.unwrap()),
-            vec!["o1", "o3"]
-        );
-        let active = store.load_active_executions().await.unwrap();
-        let active_ids: Vec<&str> = active.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(active_ids, ["x1", "x3"]);
-        let body: Value = active[0].decode().unwrap();
-        assert_eq!(body["state"], "started");
-
-        // Terminal now, execution deleted: gone after another reopen.
-        store
-            .commit(&Changes {
-                executions_upsert: vec![exec("x1", "c1", "finished", true, 1)],
-                executions_delete: vec!["x3".into(), "unknown".into()],
-                ..Changes::default()
-            })
-            .await
-            .unwrap();
-        store.clone().close().await;
-        let store = Store::open(&dir.0).await.unwrap();
-        assert!(store.load_active_executions().await.unwrap().is_empty());
-        assert!(store.execution("x3").await.unwrap().is_none());
-    }
-
-    #[tokio::test]
-    async fn a_batch_commit_reports_duplicates_and_carries_dispatch_marks() {
-        let dir = TempDir::new("batch");
-        let store = Store::open(&dir.0).await.unwrap();
-        store
-            .commit(&Changes {
-                events: vec![outgoing("o1", "c1"), outgoing("o2", "c1")],
-                ..Changes::default()
-            })
-            .await
-            .unwrap();
-        let outcome = store
-            .commit(&Changes {
-                events: vec![outgoing("o2", "c1"), outgoing("o3", "c2")],
-                executions_upsert: vec![
-                    exec("x1", "c1", "started", false, 1),
-                    exec("x2", "c2", "started", false, 2),
-                ],
-                dispatched: vec!["o1".into(), "o2".into(), "unknown".into()],
-                ..Changes::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(outcome.inserted, ["o3"]);
-        assert_eq!(outcome.duplicates, ["o2"]);
-        assert_eq!(ids(&store.undispatched_events().await.unwrap()), ["o3"]);
-        assert_eq!(store.load_active_executions().await.unwrap().len(), 2);
-        assert!(store.event_exists("o3").await.unwrap());
-        let known = store
-            .existing_event_ids(&["o1".into(), "nope".into(), "o3".into()])
-            .await
-            .unwrap();
-        assert_eq!(known.len(), 2);
-        assert!(known.contains("o1") && known.contains("o3"));
-    }
-
-    #[tokio::test]
-    async fn runs_are_paged_by_their_first_sequence() {
-        let dir = TempDir::new("runs");
-        let store = Store::open(&dir.0).await.unwrap();
-        let named = |id: &str, ctx: &str, name: &str, secs: i64| ExecutionRecord {
-            sequence_name: name.into(),
-            ..exec(id, ctx, "started", false, secs)
-        };
-        store
-            .commit(&Changes {
-                executions_upsert: vec![
-                    named("a1", "a", "delivery", 10),
-                    named("a2", "a", "evaluation", 50),
-                    named("b1", "b", "evaluation", 20),
-                    named("c1", "c", "delivery", 30),
-                ],
-                ..Changes::default()
-            })
-            .await
-            .unwrap();
-        let runs = |q: RunQuery, limit: u64, offset: u64| {
-            let store = store.clone();
-            async move { store.runs(&q, limit, offset).await.unwrap() }
-        };
-        let all = RunQuery {
-            project: "shop".into(),
-            ..RunQuery::default()
-        };
-        assert_eq!(
-            runs(all.clone(), 10, 0).await,
-            (vec!["c".into(), "b".into(), "a".into()], 3)
-        );
-        assert_eq!(runs(all.clone(), 1, 1).await, (vec!["b".into()], 3));
-        let delivery = RunQuery {
-            sequence_name: Some("delivery".into()),
-            ..all.clone()
-        };
-        // Run a's first sequence is a delivery, even though its newest is an evaluation.
-        assert_eq!(
-            runs(delivery, 10, 0).await,
-            (vec!["c".into(), "a".into()], 2)
-        );
-        let early = RunQuery {
-            before_time: Some(Timestamp::from_unix(1_704_067_200 + 25, 0)),
-            keptn_contexts: vec!["a".into(), "c".into()],
-            ..all.clone()
-        };
-        assert_eq!(runs(early, 10, 0).await, (vec!["a".into()], 1));
-        let other = RunQuery {
-            project: "other".into(),
-            ..RunQuery::default()
-        };
-        assert_eq!(runs(other, 10, 0).await, (Vec::new(), 0));
     }
 
     const CRASH_DIR: &str = "SLUICE_STORE_CRASH_DIR";
@@ -689,53 +813,55 @@ mod tests {
 
     #[tokio::test]
     async fn execution_listing_filters_and_pages() {
-        let dir = TempDir::new("execlist");
-        let store = Store::open(&dir.0).await.unwrap();
-        let mut upsert: Vec<ExecutionRecord> = (0..12)
-            .map(|i| {
-                exec(
-                    &format!("x{i:02}"),
-                    &format!("c{}", i % 4),
-                    if i % 3 == 0 { "finished" } else { "started" },
-                    i % 3 == 0,
-                    i,
-                )
-            })
-            .collect();
-        upsert[11].project = "other".into();
-        store
-            .commit(&Changes {
-                executions_upsert: upsert,
-                ..Changes::default()
-            })
-            .await
-            .unwrap();
-        let q = ExecutionQuery {
-            project: Some("shop".into()),
-            paging: Paging::first(4),
-            ..ExecutionQuery::default()
-        };
-        let page = store.executions(&q).await.unwrap();
-        assert_eq!(page.total_count, 11);
-        assert_eq!(page.next_page_key.as_deref(), Some("4"));
-        assert_eq!(page.items[0].id, "x10");
-        let q = ExecutionQuery {
-            project: Some("shop".into()),
-            state: Some("started".into()),
-            keptn_contexts: vec!["c1".into(), "c2".into()],
-            from_time: Some(Timestamp::from_unix(1_704_067_200 + 1, 0)),
-            ..ExecutionQuery::default()
-        };
-        let got: Vec<String> = store
-            .executions(&q)
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|e| e.id)
-            .collect();
-        // started: i % 3 != 0; contexts 1, 2: i % 4 in {1, 2}; after 1 s: i > 1
-        assert_eq!(got, ["x10", "x05", "x02"]);
+        for dir in backends("execlist").await {
+            println!("execlist: {:?}", dir.location);
+            let store = dir.open().await;
+            let mut upsert: Vec<ExecutionRecord> = (0..12)
+                .map(|i| {
+                    exec(
+                        &format!("x{i:02}"),
+                        &format!("c{}", i % 4),
+                        if i % 3 == 0 { "finished" } else { "started" },
+                        i % 3 == 0,
+                        i,
+                    )
+                })
+                .collect();
+            upsert[11].project = "other".into();
+            store
+                .commit(&Changes {
+                    executions_upsert: upsert,
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+            let q = ExecutionQuery {
+                project: Some("shop".into()),
+                paging: Paging::first(4),
+                ..ExecutionQuery::default()
+            };
+            let page = store.executions(&q).await.unwrap();
+            assert_eq!(page.total_count, 11);
+            assert_eq!(page.next_page_key.as_deref(), Some("4"));
+            assert_eq!(page.items[0].id, "x10");
+            let q = ExecutionQuery {
+                project: Some("shop".into()),
+                state: Some("started".into()),
+                keptn_contexts: vec!["c1".into(), "c2".into()],
+                from_time: Some(Timestamp::from_unix(1_704_067_200 + 1, 0)),
+                ..ExecutionQuery::default()
+            };
+            let got: Vec<String> = store
+                .executions(&q)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|e| e.id)
+                .collect();
+            // started: i % 3 != 0; contexts 1, 2: i % 4 in {1, 2}; after 1 s: i > 1
+            assert_eq!(got, ["x10", "x05", "x02"]);
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@ use sluice_model::event::KeptnEvent;
 
 use crate::Store;
 use crate::error::Result;
-use crate::events::{EventRow, insert_rows};
+use crate::events::EventRow;
+
+dual! {}
 
 impl Store {
     /// Stores many received events in one transaction, with multi-row inserts: the bulk
@@ -19,10 +21,13 @@ impl Store {
             .iter()
             .map(|e| EventRow::of(e, now))
             .collect::<Result<Vec<_>>>()?;
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let rows: Vec<(EventRow, Option<bool>)> = rows.into_iter().map(|r| (r, None)).collect();
-        let inserted = insert_rows(&mut tx, &rows).await?;
-        tx.commit().await?;
+        let inserted = with_db!(self, |readers, writer, d| {
+            let mut tx = writer.begin_with(d.begin()).await?;
+            let inserted = shared::insert_rows(&mut tx, &rows).await?;
+            tx.commit().await?;
+            inserted
+        });
         Ok(inserted.ids.len())
     }
 }
@@ -32,7 +37,7 @@ mod tests {
     use super::*;
     use crate::events::{EventQuery, FieldFilter, TypeQuery};
     use crate::page::Paging;
-    use crate::testutil::{TempDir, event};
+    use crate::testutil::{backends, event};
 
     const P: (&str, &str, &str) = ("shop", "dev", "carts");
 
@@ -110,48 +115,54 @@ mod tests {
     #[tokio::test]
     async fn import_matches_storing_one_by_one() {
         let events = history();
-        let (a, b) = (TempDir::new("import-bulk"), TempDir::new("import-single"));
-        let bulk = Store::open(&a.0).await.unwrap();
-        let single = Store::open(&b.0).await.unwrap();
-        // Two imports: the second sees the first's rows as older.
-        let (first, second) = events.split_at(600);
-        assert_eq!(bulk.import_events(first).await.unwrap(), 600);
-        assert_eq!(bulk.import_events(second).await.unwrap(), second.len() - 1);
-        for e in &events {
-            let _ = single.insert_event(e).await;
+        let pairs = backends("import-bulk")
+            .await
+            .into_iter()
+            .zip(backends("import-single").await);
+        for (a, b) in pairs {
+            println!("import: {:?}", a.location);
+            let bulk = a.open().await;
+            let single = b.open().await;
+            // Two imports: the second sees the first's rows as older.
+            let (first, second) = events.split_at(600);
+            assert_eq!(bulk.import_events(first).await.unwrap(), 600);
+            assert_eq!(bulk.import_events(second).await.unwrap(), second.len() - 1);
+            for e in &events {
+                let _ = single.insert_event(e).await;
+            }
+            assert_eq!(roots(&bulk).await, roots(&single).await);
+            assert!(roots(&bulk).await.contains(&"late".to_string()));
+            assert!(!roots(&bulk).await.contains(&"tie".to_string()));
+            let q = EventQuery {
+                keptn_context: Some("c3".into()),
+                paging: Paging::first(100),
+                ..EventQuery::default()
+            };
+            assert_eq!(
+                bulk.events(&q).await.unwrap().total_count,
+                single.events(&q).await.unwrap().total_count
+            );
+            let invalidated = TypeQuery {
+                filters: vec![FieldFilter {
+                    field: "data.project".into(),
+                    values: vec!["shop".into()],
+                }],
+                exclude_invalidated: true,
+                ..TypeQuery::default()
+            };
+            let mut answered = event("ev", "c1", "sh.keptn.event.evaluation.finished", P, 10);
+            answered.triggeredid = Some("t1".into());
+            bulk.import_events(std::slice::from_ref(&answered))
+                .await
+                .unwrap();
+            let found = bulk
+                .events_by_type("sh.keptn.event.evaluation.finished", &invalidated)
+                .await
+                .unwrap();
+            assert!(found.is_empty(), "the invalidation was imported");
+            let mut no_id = answered;
+            no_id.id = None;
+            assert!(bulk.import_events(&[no_id]).await.is_err());
         }
-        assert_eq!(roots(&bulk).await, roots(&single).await);
-        assert!(roots(&bulk).await.contains(&"late".to_string()));
-        assert!(!roots(&bulk).await.contains(&"tie".to_string()));
-        let q = EventQuery {
-            keptn_context: Some("c3".into()),
-            paging: Paging::first(100),
-            ..EventQuery::default()
-        };
-        assert_eq!(
-            bulk.events(&q).await.unwrap().total_count,
-            single.events(&q).await.unwrap().total_count
-        );
-        let invalidated = TypeQuery {
-            filters: vec![FieldFilter {
-                field: "data.project".into(),
-                values: vec!["shop".into()],
-            }],
-            exclude_invalidated: true,
-            ..TypeQuery::default()
-        };
-        let mut answered = event("ev", "c1", "sh.keptn.event.evaluation.finished", P, 10);
-        answered.triggeredid = Some("t1".into());
-        bulk.import_events(std::slice::from_ref(&answered))
-            .await
-            .unwrap();
-        let found = bulk
-            .events_by_type("sh.keptn.event.evaluation.finished", &invalidated)
-            .await
-            .unwrap();
-        assert!(found.is_empty(), "the invalidation was imported");
-        let mut no_id = answered;
-        no_id.id = None;
-        assert!(bulk.import_events(&[no_id]).await.is_err());
     }
 }

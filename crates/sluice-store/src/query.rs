@@ -4,7 +4,6 @@
 //! travels as a bound argument.
 
 use sqlx::Arguments;
-use sqlx::sqlite::SqliteArguments;
 
 use crate::error::{Error, Result};
 
@@ -77,15 +76,17 @@ impl Conditions {
     }
 }
 
-/// SQLite arguments for `args` followed by `extra`.
-pub(crate) fn arguments(args: &[Arg], extra: &[Arg]) -> Result<SqliteArguments> {
-    let mut out = SqliteArguments::default();
-    for a in args.iter().chain(extra) {
-        match a {
-            Arg::Text(s) => out.add(s.clone()),
-            Arg::Int(i) => out.add(*i),
+dual! {
+    /// The backend's arguments for `args` followed by `extra`.
+    pub(crate) fn arguments(args: &[Arg], extra: &[Arg]) -> Result<Args> {
+        let mut out = Args::default();
+        for a in args.iter().chain(extra) {
+            match a {
+                Arg::Text(s) => out.add(s.clone()),
+                Arg::Int(i) => out.add(*i),
+            }
+            .map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
         }
-        .map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+        Ok(out)
     }
-    Ok(out)
 }

@@ -5,13 +5,15 @@
 //! during a migration leaves the previous version intact. Migrations are append-only: never
 //! edit a published entry, add a new one.
 //!
+//! SQLite and PostgreSQL have separate lists ([`MIGRATIONS`], [`PG_MIGRATIONS`]) with the
+//! same scheme; a PostgreSQL database starts at the schema SQLite reached with version 4.
+//!
 //! Conventions: tables are `STRICT`; text columns that mirror optional event attributes use
 //! `''` for "absent" so that equality filters need no `IS NULL` cases; times are Unix
 //! nanoseconds in `INTEGER` columns (`i64`, years 1678..2262); JSON documents are `TEXT`
 //! checked with `json_valid`.
 
-use sqlx::SqliteConnection;
-
+use crate::Dialect;
 use crate::error::{Error, Result};
 
 /// The migrations, in order. Index + 1 is the schema version after applying it.
@@ -139,54 +141,102 @@ CREATE TABLE secrets (
 ) STRICT;
 "#;
 
+dual! {
 /// Brings the schema up to the newest version. Runs on the writer connection.
-pub(crate) async fn migrate(conn: &mut SqliteConnection) -> Result<()> {
-    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT")
-        .execute(&mut *conn)
-        .await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_version")
-        .fetch_optional(&mut *conn)
-        .await?;
-    let current = match current {
-        Some(v) => usize::try_from(v)
-            .map_err(|_| Error::Corrupt(format!("schema version {v} is negative")))?,
-        None => {
-            sqlx::query("INSERT INTO schema_version (version) VALUES (0)")
-                .execute(&mut *conn)
-                .await?;
-            0
-        }
-    };
-    if current > MIGRATIONS.len() {
-        return Err(Error::Corrupt(format!(
-            "the database has schema version {current}, newer than this program ({})",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let version = i as i64 + 1;
-        sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        let applied = async {
-            sqlx::raw_sql(*sql).execute(&mut *conn).await?;
-            sqlx::query("UPDATE schema_version SET version = ?")
-                .bind(version)
-                .execute(&mut *conn)
-                .await?;
-            Ok::<(), sqlx::Error>(())
-        }
-        .await;
-        match applied {
-            Ok(()) => {
-                sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+    pub(crate) async fn migrate(conn: &mut Conn) -> Result<()> {
+        let migrations = match D {
+            Dialect::Sqlite => MIGRATIONS,
+            Dialect::Postgres => PG_MIGRATIONS,
+        };
+        if D.is_pg() {
+            // Several processes may open one database at once: the first migrates, the others
+            // wait for it (a transaction-level advisory lock, released at its end).
+            sqlx::raw_sql("BEGIN").execute(&mut *conn).await?;
+            let ready = async {
+                sqlx::raw_sql("SELECT pg_advisory_xact_lock(7318041361206412907)")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok::<(), sqlx::Error>(())
             }
-            Err(e) => {
-                // Best effort: the connection is discarded with the error anyway.
+            .await;
+            if let Err(e) = ready {
                 let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                 return Err(e.into());
             }
+        } else {
+            sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT")
+                .execute(&mut *conn)
+                .await?;
         }
+        let result = apply(conn, migrations).await;
+        if D.is_pg() {
+            match &result {
+                Ok(()) => {
+                    sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+                }
+                Err(_) => {
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                }
+            }
+        }
+        result
     }
-    Ok(())
+
+    /// Applies the missing migrations. On SQLite each runs in its own transaction; on
+    /// PostgreSQL they all run in the caller's (DDL is transactional there).
+    async fn apply(conn: &mut Conn, migrations: &[&'static str]) -> Result<()> {
+        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_version")
+            .fetch_optional(&mut *conn)
+            .await?;
+        let current = match current {
+            Some(v) => usize::try_from(v)
+                .map_err(|_| Error::Corrupt(format!("schema version {v} is negative")))?,
+            None => {
+                sqlx::query("INSERT INTO schema_version (version) VALUES (0)")
+                    .execute(&mut *conn)
+                    .await?;
+                0
+            }
+        };
+        if current > migrations.len() {
+            return Err(Error::Corrupt(format!(
+                "the database has schema version {current}, newer than this program ({})",
+                migrations.len()
+            )));
+        }
+        for (i, sql) in migrations.iter().enumerate().skip(current) {
+            let version = i as i64 + 1;
+            if !D.is_pg() {
+                sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            }
+            let applied = async {
+                sqlx::raw_sql(*sql).execute(&mut *conn).await?;
+                sqlx::query(D.sql("UPDATE schema_version SET version = ?"))
+                    .bind(version)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok::<(), sqlx::Error>(())
+            }
+            .await;
+            match applied {
+                Ok(()) if D.is_pg() => {}
+                Ok(()) => {
+                    sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+                }
+                Err(e) => {
+                    if !D.is_pg() {
+                        // Best effort: the connection is discarded with the error anyway.
+                        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Version 2: small JSON settings of the control plane (such as the engine's pauses), written
@@ -212,4 +262,143 @@ CREATE TABLE sealed_secrets (
 /// timers from the open executions it restores.
 const V4: &str = r#"
 DROP TABLE IF EXISTS timers;
+"#;
+
+/// The PostgreSQL migrations, in order. Index + 1 is the schema version after applying it.
+pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1];
+
+/// Version 1 on PostgreSQL: SQLite's version 4 in PostgreSQL types. Integers are `BIGINT`
+/// (the same `i64` binds on both backends, flags included); the event store's `seq` is an
+/// identity column (insertion order, not commit order: the gap-free tail key is
+/// `meta.commit_seq`, bumped by `UPDATE … RETURNING` in every commit); event bodies stay
+/// `TEXT`, byte-exact as received, with a generated `jsonb` copy for the filters on JSON paths;
+/// other JSON documents are `TEXT` checked by a cast to `jsonb`.
+const PG_V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT COLLATE "C" PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('commit_seq', 0);
+
+CREATE TABLE events (
+    seq           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id            TEXT COLLATE "C" NOT NULL UNIQUE,
+    keptn_context TEXT COLLATE "C" NOT NULL,
+    type          TEXT COLLATE "C" NOT NULL,
+    project       TEXT COLLATE "C" NOT NULL,
+    stage         TEXT COLLATE "C" NOT NULL,
+    service       TEXT COLLATE "C" NOT NULL,
+    source        TEXT COLLATE "C" NOT NULL,
+    result        TEXT COLLATE "C" NOT NULL,
+    triggered_id  TEXT COLLATE "C" NOT NULL,
+    time_nanos    BIGINT NOT NULL,
+    time_text     TEXT COLLATE "C" NOT NULL,
+    dispatched    BIGINT CHECK (dispatched IN (0, 1)),
+    body          TEXT COLLATE "C" NOT NULL,
+    body_j        JSONB GENERATED ALWAYS AS (body::jsonb) STORED
+);
+CREATE INDEX events_context      ON events (keptn_context, seq);
+CREATE INDEX events_scope        ON events (project, stage, service, type, time_nanos);
+CREATE INDEX events_project_time ON events (project, time_nanos);
+CREATE INDEX events_type_time    ON events (type, time_nanos);
+CREATE INDEX events_triggered    ON events (triggered_id) WHERE triggered_id <> '';
+CREATE INDEX events_outbox       ON events (seq) WHERE dispatched = 0;
+
+CREATE TABLE contexts (
+    keptn_context TEXT PRIMARY KEY,
+    project       TEXT COLLATE "C" NOT NULL,
+    root_seq      BIGINT NOT NULL,
+    root_time     BIGINT NOT NULL
+);
+CREATE INDEX contexts_project_time ON contexts (project, root_time);
+
+CREATE TABLE invalidations (
+    project      TEXT COLLATE "C" NOT NULL,
+    triggered_id TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (project, triggered_id)
+);
+
+CREATE TABLE projects (
+    name             TEXT COLLATE "C" PRIMARY KEY,
+    shipyard         TEXT COLLATE "C" NOT NULL,
+    shipyard_version TEXT COLLATE "C" NOT NULL,
+    creation_date    TEXT COLLATE "C" NOT NULL,
+    git_upstream     TEXT COLLATE "C" CHECK (git_upstream IS NULL OR (git_upstream::jsonb) IS NOT NULL)
+);
+
+CREATE TABLE stages (
+    project  TEXT COLLATE "C" NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+    name     TEXT COLLATE "C" NOT NULL,
+    position BIGINT NOT NULL,
+    PRIMARY KEY (project, name)
+);
+
+CREATE TABLE services (
+    project       TEXT COLLATE "C" NOT NULL REFERENCES projects (name) ON DELETE CASCADE,
+    name          TEXT COLLATE "C" NOT NULL,
+    creation_date TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (project, name)
+);
+
+CREATE TABLE service_stages (
+    project           TEXT COLLATE "C" NOT NULL,
+    stage             TEXT COLLATE "C" NOT NULL,
+    service           TEXT COLLATE "C" NOT NULL,
+    deployed_image    TEXT COLLATE "C",
+    last_event_types  TEXT COLLATE "C" NOT NULL DEFAULT '{}' CHECK ((last_event_types::jsonb) IS NOT NULL),
+    open_remediations TEXT COLLATE "C" NOT NULL DEFAULT '[]' CHECK ((open_remediations::jsonb) IS NOT NULL),
+    PRIMARY KEY (project, stage, service),
+    FOREIGN KEY (project, stage) REFERENCES stages (project, name) ON DELETE CASCADE,
+    FOREIGN KEY (project, service) REFERENCES services (project, name) ON DELETE CASCADE
+);
+CREATE INDEX service_stages_service ON service_stages (project, service);
+
+CREATE TABLE executions (
+    id            TEXT PRIMARY KEY,
+    project       TEXT COLLATE "C" NOT NULL,
+    stage         TEXT COLLATE "C" NOT NULL,
+    service       TEXT COLLATE "C" NOT NULL,
+    keptn_context TEXT COLLATE "C" NOT NULL,
+    sequence_name TEXT COLLATE "C" NOT NULL,
+    state         TEXT COLLATE "C" NOT NULL,
+    terminal      BIGINT NOT NULL CHECK (terminal IN (0, 1)),
+    triggered_at  BIGINT NOT NULL,
+    updated_seq   BIGINT NOT NULL,
+    body          TEXT COLLATE "C" NOT NULL CHECK ((body::jsonb) IS NOT NULL)
+);
+CREATE INDEX executions_active       ON executions (triggered_at) WHERE terminal = 0;
+CREATE INDEX executions_project_time ON executions (project, triggered_at);
+CREATE INDEX executions_context      ON executions (keptn_context);
+
+CREATE TABLE uniform_registrations (
+    id            TEXT COLLATE "C" PRIMARY KEY,
+    name          TEXT COLLATE "C" NOT NULL,
+    metadata      TEXT COLLATE "C" NOT NULL CHECK ((metadata::jsonb) IS NOT NULL),
+    subscriptions TEXT COLLATE "C" NOT NULL CHECK ((subscriptions::jsonb) IS NOT NULL),
+    last_seen     BIGINT NOT NULL
+);
+
+CREATE TABLE secrets (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    data TEXT COLLATE "C" NOT NULL CHECK ((data::jsonb) IS NOT NULL)
+);
+
+CREATE TABLE settings (
+    key   TEXT COLLATE "C" PRIMARY KEY,
+    value TEXT COLLATE "C" NOT NULL CHECK ((value::jsonb) IS NOT NULL)
+);
+
+CREATE TABLE sealed_secrets (
+    name   TEXT COLLATE "C" PRIMARY KEY,
+    nonce  BYTEA NOT NULL,
+    sealed BYTEA NOT NULL
+);
+
+-- The leader's term (see `Store::campaign`): bumped by each new leader.
+CREATE TABLE cluster (
+    id     BIGINT PRIMARY KEY CHECK (id = 1),
+    epoch  BIGINT NOT NULL,
+    leader TEXT COLLATE "C" NOT NULL
+);
+INSERT INTO cluster (id, epoch, leader) VALUES (1, 0, '');
 "#;

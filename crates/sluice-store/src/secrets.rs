@@ -102,6 +102,8 @@ fn what(name: &str) -> String {
 /// A stored secret: name, nonce, ciphertext.
 type SealedRow = (String, Vec<u8>, Vec<u8>);
 
+dual! {}
+
 impl Store {
     fn secrets_key(&self) -> Result<SecretsKey> {
         self.secrets_key
@@ -116,11 +118,14 @@ impl Store {
     /// plain-text secrets were encrypted. A key that does not open a stored secret is refused
     /// ([`Error::WrongSecretsKey`]) and changes nothing.
     pub async fn unlock_secrets(&self, key: SecretsKey) -> Result<usize> {
-        let mut conn = self.writer.acquire().await?;
-        sqlx::query("PRAGMA secure_delete = ON")
-            .execute(&mut *conn)
-            .await?;
-        let migrated = async {
+        let migrated = with_db!(self, |readers, writer, d| {
+            let mut conn = writer.acquire().await?;
+            if !d.is_pg() {
+                sqlx::query("PRAGMA secure_delete = ON")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let migrated = async {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             let sealed: Vec<SealedRow> =
                 sqlx::query_as("SELECT name, nonce, sealed FROM sealed_secrets ORDER BY name")
@@ -137,10 +142,10 @@ impl Store {
                     .await?;
             for (name, text) in &plain {
                 let (nonce, ciphertext) = key.seal(name, text)?;
-                sqlx::query(
+                sqlx::query(d.sql(
                     "INSERT INTO sealed_secrets (name, nonce, sealed) VALUES (?, ?, ?) \
                      ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, sealed = excluded.sealed",
-                )
+                ))
                 .bind(name)
                 .bind(nonce)
                 .bind(ciphertext)
@@ -152,18 +157,25 @@ impl Store {
             Ok(plain.len())
         }
         .await;
-        let off = sqlx::query("PRAGMA secure_delete = OFF")
-            .execute(&mut *conn)
-            .await;
-        let migrated = migrated?;
-        off?;
-        if migrated > 0 {
-            // Copy the erased pages into the database file and empty the WAL, so the plain
-            // text is in neither file any more.
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut *conn)
-                .await?;
-        }
+            if d.is_pg() {
+                // (PostgreSQL: deleted rows stay in the table's pages until VACUUM reuses them.)
+                migrated?
+            } else {
+                let off = sqlx::query("PRAGMA secure_delete = OFF")
+                    .execute(&mut *conn)
+                    .await;
+                let migrated = migrated?;
+                off?;
+                if migrated > 0 {
+                    // Copy the erased pages into the database file and empty the WAL, so the plain
+                    // text is in neither file any more.
+                    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                migrated
+            }
+        });
         *self
             .secrets_key
             .write()
@@ -175,37 +187,47 @@ impl Store {
     /// store must be unlocked.
     pub async fn rotate_secrets_key(&self, new: SecretsKey) -> Result<()> {
         let old = self.secrets_key()?;
-        let mut conn = self.writer.acquire().await?;
-        sqlx::query("PRAGMA secure_delete = ON")
-            .execute(&mut *conn)
-            .await?;
-        let rotated = async {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let sealed: Vec<SealedRow> =
-                sqlx::query_as("SELECT name, nonce, sealed FROM sealed_secrets ORDER BY name")
-                    .fetch_all(&mut *tx)
+        with_db!(self, |readers, writer, d| {
+            let mut conn = writer.acquire().await?;
+            if !d.is_pg() {
+                sqlx::query("PRAGMA secure_delete = ON")
+                    .execute(&mut *conn)
                     .await?;
-            for (name, nonce, ciphertext) in &sealed {
-                let text = old
-                    .open(name, nonce, ciphertext)
-                    .ok_or_else(|| Error::WrongSecretsKey { name: name.clone() })?;
-                let (nonce, ciphertext) = new.seal(name, &text)?;
-                sqlx::query("UPDATE sealed_secrets SET nonce = ?, sealed = ? WHERE name = ?")
+            }
+            let rotated = async {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let sealed: Vec<SealedRow> =
+                    sqlx::query_as("SELECT name, nonce, sealed FROM sealed_secrets ORDER BY name")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for (name, nonce, ciphertext) in &sealed {
+                    let text = old
+                        .open(name, nonce, ciphertext)
+                        .ok_or_else(|| Error::WrongSecretsKey { name: name.clone() })?;
+                    let (nonce, ciphertext) = new.seal(name, &text)?;
+                    sqlx::query(
+                        d.sql("UPDATE sealed_secrets SET nonce = ?, sealed = ? WHERE name = ?"),
+                    )
                     .bind(nonce)
                     .bind(ciphertext)
                     .bind(name)
                     .execute(&mut *tx)
                     .await?;
+                }
+                tx.commit().await?;
+                Ok::<(), Error>(())
             }
-            tx.commit().await?;
-            Ok::<(), Error>(())
-        }
-        .await;
-        let off = sqlx::query("PRAGMA secure_delete = OFF")
-            .execute(&mut *conn)
             .await;
-        rotated?;
-        off?;
+            if !d.is_pg() {
+                let off = sqlx::query("PRAGMA secure_delete = OFF")
+                    .execute(&mut *conn)
+                    .await;
+                rotated?;
+                off?;
+            } else {
+                rotated?;
+            }
+        });
         *self
             .secrets_key
             .write()
@@ -219,15 +241,17 @@ impl Store {
         let text = serde_json::to_string(data)
             .map_err(|e| Error::InvalidInput(format!("secret data: {e}")))?;
         let (nonce, ciphertext) = key.seal(name, &text)?;
-        sqlx::query(
-            "INSERT INTO sealed_secrets (name, nonce, sealed) VALUES (?, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, sealed = excluded.sealed",
-        )
-        .bind(name)
-        .bind(nonce)
-        .bind(ciphertext)
-        .execute(&self.writer)
-        .await?;
+        with_db!(self, |readers, writer, d| {
+            sqlx::query(d.sql(
+                "INSERT INTO sealed_secrets (name, nonce, sealed) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, sealed = excluded.sealed",
+            ))
+            .bind(name)
+            .bind(nonce)
+            .bind(ciphertext)
+            .execute(writer)
+            .await?;
+        });
         Ok(())
     }
 
@@ -237,16 +261,19 @@ impl Store {
         let text = serde_json::to_string(data)
             .map_err(|e| Error::InvalidInput(format!("secret data: {e}")))?;
         let (nonce, ciphertext) = key.seal(name, &text)?;
-        let done = sqlx::query(
-            "INSERT INTO sealed_secrets (name, nonce, sealed) VALUES (?, ?, ?) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(nonce)
-        .bind(ciphertext)
-        .execute(&self.writer)
-        .await?;
-        if done.rows_affected() == 0 {
+        let done = with_db!(self, |readers, writer, d| {
+            sqlx::query(d.sql(
+                "INSERT INTO sealed_secrets (name, nonce, sealed) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO NOTHING",
+            ))
+            .bind(name)
+            .bind(nonce)
+            .bind(ciphertext)
+            .execute(writer)
+            .await?
+            .rows_affected()
+        });
+        if done == 0 {
             return Err(Error::exists(what(name)));
         }
         Ok(())
@@ -258,13 +285,16 @@ impl Store {
         let text = serde_json::to_string(data)
             .map_err(|e| Error::InvalidInput(format!("secret data: {e}")))?;
         let (nonce, ciphertext) = key.seal(name, &text)?;
-        let done = sqlx::query("UPDATE sealed_secrets SET nonce = ?, sealed = ? WHERE name = ?")
-            .bind(nonce)
-            .bind(ciphertext)
-            .bind(name)
-            .execute(&self.writer)
-            .await?;
-        if done.rows_affected() == 0 {
+        let done = with_db!(self, |readers, writer, d| {
+            sqlx::query(d.sql("UPDATE sealed_secrets SET nonce = ?, sealed = ? WHERE name = ?"))
+                .bind(nonce)
+                .bind(ciphertext)
+                .bind(name)
+                .execute(writer)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
             return Err(Error::not_found(what(name)));
         }
         Ok(())
@@ -273,12 +303,13 @@ impl Store {
     /// The key/value pairs of a secret.
     pub async fn secret(&self, name: &str) -> Result<BTreeMap<String, String>> {
         let key = self.secrets_key()?;
-        let (nonce, ciphertext): (Vec<u8>, Vec<u8>) =
-            sqlx::query_as("SELECT nonce, sealed FROM sealed_secrets WHERE name = ?")
+        let (nonce, ciphertext): (Vec<u8>, Vec<u8>) = with_db!(self, |readers, writer, d| {
+            sqlx::query_as(d.sql("SELECT nonce, sealed FROM sealed_secrets WHERE name = ?"))
                 .bind(name)
-                .fetch_optional(&self.readers)
+                .fetch_optional(readers)
                 .await?
-                .ok_or_else(|| Error::not_found(what(name)))?;
+                .ok_or_else(|| Error::not_found(what(name)))?
+        });
         let text = key
             .open(name, &nonce, &ciphertext)
             .ok_or_else(|| Error::WrongSecretsKey {
@@ -289,20 +320,23 @@ impl Store {
 
     /// The names of all secrets, sorted (never their values).
     pub async fn secret_names(&self) -> Result<Vec<String>> {
-        Ok(
+        Ok(with_db!(self, |readers, writer, d| {
             sqlx::query_scalar("SELECT name FROM sealed_secrets ORDER BY name")
-                .fetch_all(&self.readers)
-                .await?,
-        )
+                .fetch_all(readers)
+                .await?
+        }))
     }
 
     /// Deletes a secret.
     pub async fn delete_secret(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM sealed_secrets WHERE name = ?")
-            .bind(name)
-            .execute(&self.writer)
-            .await?;
-        if done.rows_affected() == 0 {
+        let done = with_db!(self, |readers, writer, d| {
+            sqlx::query(d.sql("DELETE FROM sealed_secrets WHERE name = ?"))
+                .bind(name)
+                .execute(writer)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
             return Err(Error::not_found(what(name)));
         }
         Ok(())
@@ -312,7 +346,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
+    use crate::testutil::{TempDir, backends};
 
     fn key(byte: u8) -> SecretsKey {
         SecretsKey::from_bytes([byte; KEY_LEN])
@@ -328,27 +362,30 @@ mod tests {
 
     #[tokio::test]
     async fn secrets_set_get_list_delete() {
-        let dir = TempDir::new("secrets");
-        let store = Store::open(&dir.0).await.unwrap();
-        let data: BTreeMap<String, String> = [("token".to_string(), "s3cr3t".to_string())].into();
-        assert!(matches!(
-            store.set_secret("dynatrace", &data).await,
-            Err(Error::SecretsLocked)
-        ));
-        assert_eq!(store.unlock_secrets(key(1)).await.unwrap(), 0);
-        store.set_secret("dynatrace", &data).await.unwrap();
-        store.set_secret("aws", &BTreeMap::new()).await.unwrap();
-        assert_eq!(store.secret("dynatrace").await.unwrap(), data);
-        assert_eq!(store.secret_names().await.unwrap(), ["aws", "dynatrace"]);
-        store.delete_secret("aws").await.unwrap();
-        assert!(matches!(
-            store.secret("aws").await,
-            Err(Error::NotFound { .. })
-        ));
-        assert!(matches!(
-            store.delete_secret("aws").await,
-            Err(Error::NotFound { .. })
-        ));
+        for dir in backends("secrets").await {
+            println!("secrets: {:?}", dir.location);
+            let store = dir.open().await;
+            let data: BTreeMap<String, String> =
+                [("token".to_string(), "s3cr3t".to_string())].into();
+            assert!(matches!(
+                store.set_secret("dynatrace", &data).await,
+                Err(Error::SecretsLocked)
+            ));
+            assert_eq!(store.unlock_secrets(key(1)).await.unwrap(), 0);
+            store.set_secret("dynatrace", &data).await.unwrap();
+            store.set_secret("aws", &BTreeMap::new()).await.unwrap();
+            assert_eq!(store.secret("dynatrace").await.unwrap(), data);
+            assert_eq!(store.secret_names().await.unwrap(), ["aws", "dynatrace"]);
+            store.delete_secret("aws").await.unwrap();
+            assert!(matches!(
+                store.secret("aws").await,
+                Err(Error::NotFound { .. })
+            ));
+            assert!(matches!(
+                store.delete_secret("aws").await,
+                Err(Error::NotFound { .. })
+            ));
+        }
     }
 
     #[tokio::test]
@@ -386,7 +423,7 @@ mod tests {
             "INSERT INTO sealed_secrets (name, nonce, sealed) \
              SELECT 'other', nonce, sealed FROM sealed_secrets WHERE name = 'creds'",
         )
-        .execute(&store.writer)
+        .execute(store.sqlite_writer())
         .await
         .unwrap();
         assert!(matches!(
@@ -402,7 +439,7 @@ mod tests {
         let store = Store::open(&dir.0).await.unwrap();
         sqlx::query("INSERT INTO secrets (name, data) VALUES ('old', ?)")
             .bind(format!(r#"{{"token":"{value}"}}"#))
-            .execute(&store.writer)
+            .execute(store.sqlite_writer())
             .await
             .unwrap();
         assert!(on_disk(&dir.0, value), "the test wrote the plain text");
@@ -419,43 +456,47 @@ mod tests {
 
     #[tokio::test]
     async fn rotating_the_key_keeps_secrets_readable_under_the_new_key_only() {
-        let dir = TempDir::new("secrets-rotate");
-        let data: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
-        let store = Store::open(&dir.0).await.unwrap();
-        store.unlock_secrets(key(1)).await.unwrap();
-        store.set_secret("a", &data).await.unwrap();
-        store.set_secret("b", &data).await.unwrap();
-        store.rotate_secrets_key(key(2)).await.unwrap();
-        assert_eq!(store.secret("a").await.unwrap(), data);
-        store.close().await;
-        let store = Store::open(&dir.0).await.unwrap();
-        assert!(matches!(
-            store.unlock_secrets(key(1)).await,
-            Err(Error::WrongSecretsKey { .. })
-        ));
-        store.unlock_secrets(key(2)).await.unwrap();
-        assert_eq!(store.secret("b").await.unwrap(), data);
+        for dir in backends("secrets-rotate").await {
+            println!("secrets-rotate: {:?}", dir.location);
+            let data: BTreeMap<String, String> = [("k".to_string(), "v".to_string())].into();
+            let store = dir.open().await;
+            store.unlock_secrets(key(1)).await.unwrap();
+            store.set_secret("a", &data).await.unwrap();
+            store.set_secret("b", &data).await.unwrap();
+            store.rotate_secrets_key(key(2)).await.unwrap();
+            assert_eq!(store.secret("a").await.unwrap(), data);
+            store.close().await;
+            let store = dir.open().await;
+            assert!(matches!(
+                store.unlock_secrets(key(1)).await,
+                Err(Error::WrongSecretsKey { .. })
+            ));
+            store.unlock_secrets(key(2)).await.unwrap();
+            assert_eq!(store.secret("b").await.unwrap(), data);
+        }
     }
 
     #[tokio::test]
     async fn create_secret_refuses_an_existing_name_and_update_a_missing_one() {
-        let dir = TempDir::new("secrets-create-update");
-        let store = Store::open(&dir.0).await.unwrap();
-        store.unlock_secrets(key(3)).await.unwrap();
-        let one: BTreeMap<String, String> = [("k".to_string(), "1".to_string())].into();
-        let two: BTreeMap<String, String> = [("k".to_string(), "2".to_string())].into();
-        assert!(matches!(
-            store.update_secret("s", &one).await,
-            Err(Error::NotFound { .. })
-        ));
-        assert!(store.secret_names().await.unwrap().is_empty());
-        store.create_secret("s", &one).await.unwrap();
-        assert!(matches!(
-            store.create_secret("s", &two).await,
-            Err(Error::AlreadyExists { .. })
-        ));
-        assert_eq!(store.secret("s").await.unwrap(), one);
-        store.update_secret("s", &two).await.unwrap();
-        assert_eq!(store.secret("s").await.unwrap(), two);
+        for dir in backends("secrets-create-update").await {
+            println!("secrets-create-update: {:?}", dir.location);
+            let store = dir.open().await;
+            store.unlock_secrets(key(3)).await.unwrap();
+            let one: BTreeMap<String, String> = [("k".to_string(), "1".to_string())].into();
+            let two: BTreeMap<String, String> = [("k".to_string(), "2".to_string())].into();
+            assert!(matches!(
+                store.update_secret("s", &one).await,
+                Err(Error::NotFound { .. })
+            ));
+            assert!(store.secret_names().await.unwrap().is_empty());
+            store.create_secret("s", &one).await.unwrap();
+            assert!(matches!(
+                store.create_secret("s", &two).await,
+                Err(Error::AlreadyExists { .. })
+            ));
+            assert_eq!(store.secret("s").await.unwrap(), one);
+            store.update_secret("s", &two).await.unwrap();
+            assert_eq!(store.secret("s").await.unwrap(), two);
+        }
     }
 }

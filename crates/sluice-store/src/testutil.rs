@@ -49,3 +49,42 @@ pub(crate) fn event(
         json!({"project": project, "stage": stage, "service": service}),
     )
 }
+
+/// One backend a test runs on: where its store lives (a fresh temporary directory for
+/// SQLite, a fresh database for PostgreSQL).
+pub(crate) struct Backend {
+    pub(crate) location: crate::StoreLocation,
+    _dir: Option<TempDir>,
+}
+
+impl Backend {
+    /// Opens the store with the default options.
+    pub(crate) async fn open(&self) -> crate::Store {
+        self.open_with(crate::Options::default()).await
+    }
+
+    /// Opens the store.
+    pub(crate) async fn open_with(&self, options: crate::Options) -> crate::Store {
+        crate::Store::open_location(&self.location, options)
+            .await
+            .unwrap_or_else(|e| panic!("open {:?}: {e}", self.location))
+    }
+}
+
+/// The backends a test runs on: SQLite always, PostgreSQL when available (see
+/// `test_cluster`; otherwise a "skipped" line is printed, or the test fails when PostgreSQL
+/// is required).
+pub(crate) async fn backends(name: &str) -> Vec<Backend> {
+    let dir = TempDir::new(name);
+    let mut out = vec![Backend {
+        location: crate::StoreLocation::Sqlite(dir.0.clone()),
+        _dir: Some(dir),
+    }];
+    if let Some(url) = crate::test_cluster::fresh_database(&format!("{name} on postgres")).await {
+        out.push(Backend {
+            location: crate::StoreLocation::Postgres(url),
+            _dir: None,
+        });
+    }
+    out
+}

@@ -1013,6 +1013,12 @@ pub struct ServerArgs {
         default_value = "sluice-data"
     )]
     pub data_dir: PathBuf,
+    /// Keep the database in PostgreSQL instead of the SQLite file in the data directory:
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (no TLS; see docs/cluster.md). The
+    /// data directory still holds the project repositories, the token, the secrets key and
+    /// the job runs.
+    #[arg(long, value_name = "URL", env = "SLUICE_STORE")]
+    pub store: Option<String>,
     /// Address to listen on. Loopback by default; expose it deliberately.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
     pub listen: std::net::SocketAddr,

@@ -89,6 +89,7 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let config = ServerConfig {
         data_dir: data_dir.clone(),
+        store: None,
         listen: args
             .listen
             .unwrap_or_else(|| "127.0.0.1:0".parse().expect("valid address")),

@@ -16,6 +16,11 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         .context("cannot start the async runtime")?;
     let config = ServerConfig {
         data_dir: args.data_dir.clone(),
+        store: args
+            .store
+            .as_deref()
+            .map(sluice_store::StoreLocation::parse_url)
+            .transpose()?,
         listen: args.listen,
         token_from_env: std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
         job_allowed_commands: None,
@@ -31,8 +36,17 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         bus: args.bus.clone(),
     };
     let data_dir = args.data_dir.clone();
+    let store = config
+        .store
+        .as_ref()
+        .map(sluice_store::StoreLocation::describe);
     runtime.block_on(async move {
-        sluice_server::serve(config, |s| announce(s, &data_dir), shutdown_signal()).await
+        sluice_server::serve(
+            config,
+            |s| announce(s, &data_dir, store.as_deref()),
+            shutdown_signal(),
+        )
+        .await
     })?;
     eprintln!("sluice server stopped");
     Ok(0)
@@ -80,12 +94,18 @@ pub fn helloservice(args: &HelloserviceArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn announce(started: &Started, data_dir: &std::path::Path) {
+fn announce(started: &Started, data_dir: &std::path::Path, store: Option<&str>) {
     let url = format!("http://{}", started.addr);
-    println!(
-        "sluice server listening on {url} (data in {})",
-        data_dir.display()
-    );
+    match store {
+        None => println!(
+            "sluice server listening on {url} (data in {})",
+            data_dir.display()
+        ),
+        Some(store) => println!(
+            "sluice server listening on {url} (data in {}, database {store})",
+            data_dir.display()
+        ),
+    }
     match started.origin {
         TokenOrigin::Created => {
             println!(

@@ -13,6 +13,7 @@ mod jobs;
 mod lint;
 mod load;
 mod nats;
+mod postgres;
 mod security;
 mod server;
 mod tidy;

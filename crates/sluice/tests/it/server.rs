@@ -214,7 +214,7 @@ pub(crate) fn context_events(server: &Server, ctx: &str) -> Vec<Value> {
     events
 }
 
-fn types_of(events: &[Value]) -> Vec<String> {
+pub(crate) fn types_of(events: &[Value]) -> Vec<String> {
     events
         .iter()
         .map(|e| {
@@ -228,7 +228,7 @@ fn types_of(events: &[Value]) -> Vec<String> {
 }
 
 /// Runs the test executor until `done` holds or the deadline passes.
-fn drive(
+pub(crate) fn drive(
     server: &Server,
     ctx: &str,
     tasks: &[&str],
@@ -255,7 +255,7 @@ fn drive(
     }
 }
 
-fn has(events: &[Value], ty: &str) -> bool {
+pub(crate) fn has(events: &[Value], ty: &str) -> bool {
     events
         .iter()
         .any(|e| e["type"] == format!("sh.keptn.event.{ty}"))

@@ -1,0 +1,218 @@
+//! Leadership among processes sharing a PostgreSQL store: [`Store::campaign`] waits for a
+//! session-level advisory lock on a connection of its own, then starts a new term
+//! (`cluster.epoch + 1`). The lock lives as long as that connection: when the leader
+//! process dies, is partitioned away or pauses past the session timeouts, PostgreSQL ends
+//! the session and the next candidate's `pg_advisory_lock` returns.
+//!
+//! The leader's connection has short timeouts (PostgreSQL 14 or later), so a paused or cut-off
+//! leader loses the lock in about ten seconds: `idle_session_timeout` and
+//! `idle_in_transaction_session_timeout` of 10 s, `statement_timeout` of 30 s once the lock is
+//! held, `tcp_user_timeout` of 10 s, and TCP keep-alives. A heartbeat (`SELECT 1` every 2 s)
+//! keeps the session busy while the leader lives and notices when the connection fails:
+//! [`Leadership::lost`] then resolves, and the holder must stop acting as leader.
+
+use std::time::Duration;
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use tokio::sync::watch;
+
+use crate::error::{Error, Result};
+use crate::{Db, Store};
+
+/// The advisory lock key of the engine leader (any fixed number; one lock per database).
+const LEADER_LOCK: i64 = 0x736c_7569_6365_4c31; // "sluiceL1"
+
+/// How often the leader's session proves it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// The session settings of a candidate's connection (all have context `user`).
+const SESSION_SETTINGS: &[(&str, &str)] = &[
+    ("idle_session_timeout", "10s"),
+    ("idle_in_transaction_session_timeout", "10s"),
+    ("tcp_user_timeout", "10000"),
+    ("tcp_keepalives_idle", "5"),
+    ("tcp_keepalives_interval", "2"),
+    ("tcp_keepalives_count", "3"),
+];
+
+/// A term of leadership won by [`Store::campaign`]. Dropping it ends the term (its
+/// connection closes, the lock is released).
+#[derive(Debug)]
+pub struct Leadership {
+    epoch: u64,
+    lost: watch::Receiver<Option<String>>,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Leadership {
+    /// The term's number: larger than every earlier leader's.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Why leadership was lost, once it was (the connection holding the lock failed).
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.borrow().clone()
+    }
+
+    /// Waits until leadership is lost and says why.
+    pub async fn lost(&mut self) -> String {
+        loop {
+            if let Some(why) = self.lost.borrow_and_update().clone() {
+                return why;
+            }
+            if self.lost.changed().await.is_err() {
+                return "the heartbeat stopped".to_owned();
+            }
+        }
+    }
+}
+
+impl Drop for Leadership {
+    fn drop(&mut self) {
+        // The task owns the connection: aborting it closes the session and frees the lock.
+        self.heartbeat.abort();
+    }
+}
+
+impl Store {
+    /// Waits until this process holds the leader lock of the PostgreSQL database, then
+    /// starts a new term: `UPDATE cluster SET epoch = epoch + 1, leader = node_id`. Returns
+    /// the term's handle; it reports loss when the lock's connection fails. A SQLite store
+    /// refuses ([`Error::InvalidInput`]): it has one process by construction.
+    pub async fn campaign(&self, node_id: &str) -> Result<Leadership> {
+        let Db::Postgres(pool) = &self.db else {
+            return Err(Error::InvalidInput(
+                "leadership needs a PostgreSQL store".into(),
+            ));
+        };
+        let options = (*pool.connect_options())
+            .clone()
+            .application_name(&format!("sluice leader {node_id}"))
+            .options(SESSION_SETTINGS.iter().copied());
+        let mut conn = PgConnection::connect_with(&options).await?;
+        // Followers wait here for as long as it takes (not limited by statement_timeout).
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(LEADER_LOCK)
+            .execute(&mut conn)
+            .await?;
+        sqlx::raw_sql("SET statement_timeout = '30s'")
+            .execute(&mut conn)
+            .await?;
+        let epoch: i64 = sqlx::query_scalar(
+            "UPDATE cluster SET epoch = epoch + 1, leader = $1 WHERE id = 1 RETURNING epoch",
+        )
+        .bind(node_id)
+        .fetch_one(&mut conn)
+        .await?;
+        let (report, lost) = watch::channel(None);
+        let heartbeat = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = sqlx::raw_sql("SELECT 1").execute(&mut conn).await {
+                    let _ = report.send(Some(format!("the leader's connection failed: {e}")));
+                    return;
+                }
+            }
+        });
+        Ok(Leadership {
+            epoch: epoch as u64,
+            lost,
+            heartbeat,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::backends;
+
+    /// Two stores (two processes later) on one database: the second waits while the first
+    /// leads and wins with the next epoch once the first's term is dropped; a leader whose
+    /// connection is killed learns it lost, and a third candidate then wins.
+    #[tokio::test]
+    async fn the_second_candidate_wins_when_the_first_leader_goes() {
+        for backend in backends("campaign").await {
+            let first = backend.open().await;
+            let crate::StoreLocation::Postgres(_) = backend.location else {
+                assert!(matches!(
+                    first.campaign("a").await,
+                    Err(Error::InvalidInput(_))
+                ));
+                continue;
+            };
+            let second = backend.open().await;
+            let a = first.campaign("a").await.unwrap();
+            assert_eq!(a.epoch(), 1);
+            let waiting = tokio::spawn({
+                let second = second.clone();
+                async move { second.campaign("b").await }
+            });
+            // Readiness: b's session waits for the lock.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let waiting_sessions: i64 = with_pool(&first, |pool| async move {
+                    sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                    )
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                })
+                .await;
+                if waiting_sessions == 1 {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "b never waited");
+                tokio::task::yield_now().await;
+            }
+            assert!(!waiting.is_finished(), "b cannot win while a leads");
+            assert_eq!(a.lost_reason(), None);
+            drop(a);
+            let mut b = waiting.await.unwrap().unwrap();
+            assert_eq!(b.epoch(), 2);
+            let leader: String = with_pool(&second, |pool| async move {
+                sqlx::query_scalar("SELECT leader FROM cluster")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            })
+            .await;
+            assert_eq!(leader, "b");
+
+            // Kill b's session from outside, as a failed network or server would.
+            let killed: i64 = with_pool(&first, |pool| async move {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = 'sluice leader b') t",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+            })
+            .await;
+            assert_eq!(killed, 1);
+            let why = tokio::time::timeout(HEARTBEAT * 5, b.lost())
+                .await
+                .expect("the heartbeat notices the lost connection");
+            assert!(why.contains("connection failed"), "{why}");
+            let c = first.campaign("c").await.unwrap();
+            assert_eq!(c.epoch(), 3);
+        }
+    }
+
+    /// Runs `f` with the store's PostgreSQL pool.
+    async fn with_pool<T, F: std::future::Future<Output = T>>(
+        store: &Store,
+        f: impl FnOnce(sqlx::PgPool) -> F,
+    ) -> T {
+        match &store.db {
+            Db::Postgres(pool) => f(pool.clone()).await,
+            Db::Sqlite { .. } => panic!("not a PostgreSQL store"),
+        }
+    }
+}
