@@ -184,6 +184,10 @@ impl From<sluice_store::Error> for ApiError {
             }),
             E::Duplicate { .. } => ApiError::conflict(error.to_string()),
             E::InvalidInput(_) => ApiError::bad_request(error.to_string()),
+            E::Fenced { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{error}: this replica no longer leads; send the request again"),
+            ),
             E::Database(_) | E::Corrupt(_) => ApiError::internal("the database failed", &error),
             E::SecretsLocked | E::WrongSecretsKey { .. } | E::Random(_) => {
                 ApiError::internal("the secrets cannot be used", &error)

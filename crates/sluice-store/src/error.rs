@@ -21,6 +21,15 @@ pub enum Error {
         /// The event id.
         id: String,
     },
+    /// This process's leader term is over: another replica started a newer term, so this
+    /// commit was refused and nothing was written (see [`crate::Store::fence`]).
+    #[error("fenced: this process led term {held}, but the cluster is at term {current}")]
+    Fenced {
+        /// The term this store was fenced with.
+        held: u64,
+        /// The cluster's term found in the database.
+        current: u64,
+    },
     /// The caller passed something the store cannot keep or use (an event without an id,
     /// a malformed page key or filter, a body that is not JSON).
     #[error("invalid input: {0}")]

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::EventRow;
 use crate::page::{Page, Paging};
 use crate::query::{Arg, Conditions};
@@ -303,12 +303,36 @@ impl Store {
             .iter()
             .map(|n| Ok((EventRow::of(&n.event, now)?, n.outgoing)))
             .collect::<Result<Vec<_>>>()?;
+        let fence = self.fence.load(std::sync::atomic::Ordering::SeqCst);
         with_db!(self, |readers, writer, d| {
             let mut tx = writer.begin_with(d.begin()).await?;
+            if fence != 0 && d.is_pg() {
+                // Held until the commit: a newer term's `UPDATE cluster` waits for it, and
+                // a commit after that update sees the newer term and writes nothing.
+                let current: i64 =
+                    sqlx::query_scalar(d.sql("SELECT epoch FROM cluster WHERE id = 1 FOR SHARE"))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if current as u64 != fence {
+                    return Err(Error::Fenced {
+                        held: fence,
+                        current: current as u64,
+                    });
+                }
+            }
             let out = backend::commit_in(&mut tx, changes, rows).await?;
             tx.commit().await?;
             Ok(out)
         })
+    }
+
+    /// Makes every later [`Store::commit`] of this store (and its clones) check, in its own
+    /// transaction, that the cluster is still at leader term `epoch` (from
+    /// [`Store::campaign`]), and refuse with [`Error::Fenced`] otherwise: a leader that was
+    /// paused or cut off past its term can never commit engine state after a newer leader
+    /// took over. Has no effect on SQLite (one process by construction).
+    pub fn fence(&self, epoch: u64) {
+        self.fence.store(epoch, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// A setting written by [`Store::commit`], if any.

@@ -205,6 +205,55 @@ mod tests {
         }
     }
 
+    /// A leader fenced with its term commits while it holds it; once a newer term started,
+    /// its commits are refused and write nothing, even on connections it already had.
+    #[tokio::test]
+    async fn a_stale_leader_cannot_commit() {
+        use crate::executions::{Changes, NewEvent};
+        use crate::testutil::event;
+        for backend in backends("fence").await {
+            let old = backend.open().await;
+            let crate::StoreLocation::Postgres(_) = backend.location else {
+                // SQLite: one process by construction; the fence has no effect.
+                old.fence(7);
+                old.commit(&Changes::default()).await.unwrap();
+                continue;
+            };
+            let new = backend.open().await;
+            let change = |id: &str| Changes {
+                events: vec![NewEvent {
+                    event: std::sync::Arc::new(event(
+                        id,
+                        "c1",
+                        "sh.keptn.event.dev.delivery.triggered",
+                        ("p", "dev", "s"),
+                        0,
+                    )),
+                    outgoing: true,
+                }],
+                ..Changes::default()
+            };
+            let a = old.campaign("a").await.unwrap();
+            old.fence(a.epoch());
+            old.commit(&change("e1")).await.unwrap();
+            drop(a);
+            let b = new.campaign("b").await.unwrap();
+            new.fence(b.epoch());
+            match old.commit(&change("e2")).await {
+                Err(Error::Fenced { held, current }) => {
+                    assert_eq!((held, current), (1, 2));
+                }
+                other => panic!("a stale leader committed: {other:?}"),
+            }
+            assert!(
+                new.event("e2").await.unwrap().is_none(),
+                "nothing was written"
+            );
+            new.commit(&change("e3")).await.unwrap();
+            assert!(new.event("e3").await.unwrap().is_some());
+        }
+    }
+
     /// Runs `f` with the store's PostgreSQL pool.
     async fn with_pool<T, F: std::future::Future<Output = T>>(
         store: &Store,

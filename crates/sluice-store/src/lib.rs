@@ -199,6 +199,9 @@ pub struct Store {
     secrets_key: Arc<std::sync::RwLock<Option<SecretsKey>>>,
     /// See [`Options::clock`].
     clock: sluice_model::clock::Clock,
+    /// The leader's term that [`Store::commit`] must still hold (0: not fenced); see
+    /// [`Store::fence`].
+    fence: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Scopes found to exist, and a generation that every change of projects, stages or
@@ -236,6 +239,7 @@ impl Store {
             scopes: Arc::default(),
             secrets_key: Arc::default(),
             clock: options.clock,
+            fence: Arc::default(),
         })
     }
 
