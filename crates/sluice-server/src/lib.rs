@@ -51,6 +51,10 @@ pub struct ServerConfig {
     /// The new key of that rotation (`SLUICE_SECRETS_NEW_KEY`); random when the key is in
     /// a file.
     pub new_secrets_key_from_env: Option<String>,
+    /// This replica's node id in a PostgreSQL-backed cluster (default: host name and port).
+    pub node_id: Option<String>,
+    /// The URL other replicas forward requests to (default: `http://` + the listen address).
+    pub advertise: Option<String>,
     /// A NATS server (`nats://host:port`) whose JetStream receives a copy of every stored
     /// event (see [`net::jetstream`]).
     pub bus: Option<String>,
@@ -92,6 +96,9 @@ pub enum Error {
     /// The secrets could not be unlocked or their key rotated.
     #[error("cannot unlock the secrets")]
     SecretsKey(#[from] secrets_key::Error),
+    /// A replica's term ended, or its cluster state failed.
+    #[error(transparent)]
+    Cluster(runtime::cluster::Error),
     /// The sequence engine could not be restored.
     #[error("cannot restore the sequence engine: {0}")]
     Driver(#[from] driver::Error),
@@ -160,6 +167,23 @@ pub async fn serve(
         new_secrets_key_from_env: config.new_secrets_key_from_env.clone(),
         bus: config.bus.clone(),
     };
+    if let Some(location @ sluice_store::StoreLocation::Postgres(_)) = &config.store {
+        let replica = ReplicaSetup {
+            location: location.clone(),
+            node: config
+                .node_id
+                .clone()
+                .unwrap_or_else(|| runtime::cluster::default_node_id(addr.port())),
+            url: config
+                .advertise
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+        };
+        return serve_replica(
+            replica, &config, listener, addr, token, origin, limits, options, on_started, shutdown,
+        )
+        .await;
+    }
     let app = Arc::new(open_with(&config.data_dir, token.clone(), &options).await?);
     on_started(&Started {
         addr,
@@ -176,6 +200,98 @@ pub async fn serve(
     };
     connections::serve(listener, api::router(app.clone()), limits, shutdown).await;
     drop(app);
+    Ok(())
+}
+
+/// Where a replica is and how the others reach it.
+struct ReplicaSetup {
+    location: sluice_store::StoreLocation,
+    node: String,
+    url: String,
+}
+
+/// Serves as one replica of a PostgreSQL-backed cluster (see [`runtime::cluster`]): forwards
+/// to the leader until this replica wins the leader lock, then restores the engine and serves
+/// the full API; returns [`Error::LostLeadership`] when its term ends.
+#[allow(clippy::too_many_arguments)]
+async fn serve_replica(
+    setup: ReplicaSetup,
+    config: &ServerConfig,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    token: ApiToken,
+    origin: TokenOrigin,
+    limits: connections::ConnectionLimits,
+    options: OpenOptions,
+    on_started: impl FnOnce(&Started),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let store = Arc::new(
+        sluice_store::Store::open_location(&setup.location, sluice_store::Options::default())
+            .await?,
+    );
+    // The key is checked before anything else, as on a single node.
+    let key_origin = secrets_key::unlock(
+        &store,
+        &config.data_dir,
+        options.secrets_key_from_env.as_deref(),
+    )
+    .await?;
+    let replica = Arc::new(runtime::cluster::Replica::new(
+        store.clone(),
+        setup.node.clone(),
+        setup.url.clone(),
+        token.clone(),
+    ));
+    tokio::spawn(replica.clone().heartbeat());
+    on_started(&Started {
+        addr,
+        token: token.clone(),
+        origin,
+        secrets_key: secrets_key::Unlocked {
+            origin: key_origin,
+            rotated: None,
+        },
+    });
+    tracing::info!(node = %setup.node, url = %setup.url, "replica started; campaigning for leadership");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let lead = {
+        let replica = replica.clone();
+        let data_dir = config.data_dir.clone();
+        async move {
+            let mut term = store.campaign(&replica.node).await?;
+            store.fence(term.epoch());
+            replica
+                .announce(term.epoch())
+                .await
+                .map_err(Error::Cluster)?;
+            let app = Arc::new(assemble(store.clone(), &data_dir, token, &options).await?);
+            tracing::info!(epoch = term.epoch(), "this replica leads");
+            replica.lead(api::router(app));
+            let reason = term.lost().await;
+            let _ = stop_tx.send(());
+            Err::<(), Error>(Error::Cluster(runtime::cluster::Error::LostLeadership(
+                reason,
+            )))
+        }
+    };
+    let lead = tokio::spawn(lead);
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = stop_rx => {}
+        }
+    };
+    connections::serve(listener, api::replica::router(replica), limits, stop).await;
+    if lead.is_finished() {
+        match lead.await {
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(())) => {}
+            Err(e) => tracing::error!("the leader task failed: {e}"),
+        }
+    } else {
+        lead.abort();
+    }
     Ok(())
 }
 
@@ -219,6 +335,16 @@ pub async fn open_with(
     let store = Arc::new(
         sluice_store::Store::open_location(&location, sluice_store::Options::default()).await?,
     );
+    assemble(store, data_dir, token, options).await
+}
+
+/// [`open_with`] on an opened store.
+async fn assemble(
+    store: Arc<sluice_store::Store>,
+    data_dir: &std::path::Path,
+    token: ApiToken,
+    options: &OpenOptions,
+) -> Result<App, Error> {
     let origin =
         secrets_key::unlock(&store, data_dir, options.secrets_key_from_env.as_deref()).await?;
     let rotated = if options.rotate_secrets_key {

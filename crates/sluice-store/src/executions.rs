@@ -346,6 +346,30 @@ impl Store {
         text.map(|t| parse_stored("setting", &t)).transpose()
     }
 
+    /// Every setting whose key starts with `prefix`, by key.
+    pub async fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Value)>> {
+        let pattern = format!(
+            "{}%",
+            prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows: Vec<(String, String)> = with_db!(self, |readers, writer, d| {
+            sqlx::query_as(
+                d.sql("SELECT key, value FROM settings WHERE key LIKE ? ESCAPE '\\' ORDER BY key"),
+            )
+            .bind(&pattern)
+            .fetch_all(readers)
+            .await?
+        });
+        // SQLite's LIKE ignores ASCII case: keep exact prefixes only.
+        rows.into_iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| Ok((k, parse_stored("setting", &v)?)))
+            .collect()
+    }
+
     /// Number of executions per state name (for metrics).
     pub async fn execution_counts_by_state(&self) -> Result<Vec<(String, u64)>> {
         let rows: Vec<(String, i64)> = with_db!(self, |readers, writer, d| {

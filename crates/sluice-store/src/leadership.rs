@@ -77,6 +77,21 @@ impl Drop for Leadership {
 }
 
 impl Store {
+    /// The cluster's current term and the node that started it (`None` on SQLite, and on
+    /// PostgreSQL before any campaign).
+    pub async fn cluster_term(&self) -> Result<Option<(u64, String)>> {
+        let Db::Postgres(pool) = &self.db else {
+            return Ok(None);
+        };
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT epoch, leader FROM cluster WHERE id = 1")
+                .fetch_optional(pool)
+                .await?;
+        Ok(row
+            .filter(|(epoch, _)| *epoch > 0)
+            .map(|(epoch, leader)| (epoch as u64, leader)))
+    }
+
     /// Waits until this process holds the leader lock of the PostgreSQL database, then
     /// starts a new term: `UPDATE cluster SET epoch = epoch + 1, leader = node_id`. Returns
     /// the term's handle; it reports loss when the lock's connection fails. A SQLite store

@@ -92,6 +92,9 @@ pub enum Command {
     /// Move projects from another control plane into the server (Keptn v1).
     #[command(subcommand)]
     Import(ImportCommand),
+    /// The replicas of a PostgreSQL-backed cluster.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Add a file to the configuration of a project, stage or service.
     #[command(name = "add-resource")]
     AddResource(AddResourceArgs),
@@ -303,6 +306,22 @@ pub struct AddResourceArgs {
     /// Add the file to every stage of the project.
     #[arg(long = "all-stages")]
     pub all_stages: bool,
+}
+
+/// `sluice cluster ...`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The replicas, the leader, its term (epoch) and how far each replica is behind: asked
+    /// of the server the CLI is logged in to (any replica).
+    Status(ClusterStatusArgs),
+}
+
+/// Flags of `sluice cluster status`.
+#[derive(Debug, Args)]
+pub struct ClusterStatusArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 /// `sluice import ...`
@@ -1019,6 +1038,20 @@ pub struct ServerArgs {
     /// the job runs.
     #[arg(long, value_name = "URL", env = "SLUICE_STORE")]
     pub store: Option<String>,
+    /// With a PostgreSQL store, this replica's node id in the cluster (default: the host
+    /// name and the listening port). Replicas on one database elect one leader, which runs
+    /// the sequence engine; the others forward every request to it.
+    #[arg(
+        long = "node-id",
+        value_name = "ID",
+        env = "SLUICE_NODE_ID",
+        requires = "store"
+    )]
+    pub node_id: Option<String>,
+    /// With a PostgreSQL store, the URL the other replicas forward requests to when this
+    /// replica leads (default: http:// and the listening address).
+    #[arg(long, value_name = "URL", env = "SLUICE_ADVERTISE", requires = "store")]
+    pub advertise: Option<String>,
     /// Address to listen on. Loopback by default; expose it deliberately.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
     pub listen: std::net::SocketAddr,

@@ -17,8 +17,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{
-    Cli, Command, ConfigureCommand, CreateCommand, DeleteCommand, DeploymentsCommand, GetCommand,
-    ImportCommand, SendCommand, SequenceControlCommand, TriggerCommand, UpdateCommand,
+    Cli, ClusterCommand, Command, ConfigureCommand, CreateCommand, DeleteCommand,
+    DeploymentsCommand, GetCommand, ImportCommand, SendCommand, SequenceControlCommand,
+    TriggerCommand, UpdateCommand,
 };
 use crate::client::approval::Decision;
 use crate::client::control::ControlAction;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         Command::Delete(DeleteCommand::Service(args)) => client::project::delete_service(args),
         Command::Import(ImportCommand::Keptn(args)) => import::keptn(args),
         Command::Import(ImportCommand::KeptnHistory(args)) => import::history::keptn_history(args),
+        Command::Cluster(ClusterCommand::Status(args)) => client::cluster::status(args),
         Command::AddResource(args) => client::resource::run(args),
         Command::Trigger(TriggerCommand::Delivery(args)) => client::trigger::delivery(args),
         Command::Trigger(TriggerCommand::Evaluation(args)) => client::trigger::evaluation(args),

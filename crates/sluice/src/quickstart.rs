@@ -101,6 +101,8 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         rotate_secrets_key: false,
         new_secrets_key_from_env: None,
         bus: None,
+        node_id: None,
+        advertise: None,
     };
     let server = runtime.spawn(sluice_server::serve(
         config,

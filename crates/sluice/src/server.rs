@@ -34,6 +34,8 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         rotate_secrets_key: args.rotate_secrets_key,
         new_secrets_key_from_env: env_value(secrets_key::NEW_KEY_ENV),
         bus: args.bus.clone(),
+        node_id: args.node_id.clone(),
+        advertise: args.advertise.clone(),
     };
     let data_dir = args.data_dir.clone();
     let store = config

@@ -15,6 +15,7 @@ pub mod monitoring;
 pub mod params;
 pub mod projects;
 pub mod quality;
+pub mod replica;
 pub mod resources;
 pub mod secrets;
 pub mod sequences;
@@ -82,7 +83,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// The token presented by a request: `x-token`, or `Authorization: Bearer`.
-fn presented_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn presented_token(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("x-token").and_then(|v| v.to_str().ok()) {
         return Some(v.trim());
     }

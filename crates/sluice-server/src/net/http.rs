@@ -156,7 +156,7 @@ fn transport_message(e: &reqwest::Error) -> String {
 }
 
 /// rustls is built with ring only; it must be told so before the first client exists.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Fails only when a provider is installed already, which is fine.

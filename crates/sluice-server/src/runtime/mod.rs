@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod clock;
+pub mod cluster;
 pub mod driver;
 pub mod ids;
 pub(crate) mod projects_view;

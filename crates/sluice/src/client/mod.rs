@@ -7,6 +7,7 @@
 
 pub mod approval;
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod get;

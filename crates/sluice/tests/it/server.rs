@@ -76,7 +76,17 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
+        let server = Server { child, base };
+        if flags.contains(&"--store") {
+            // A replica listens before it leads (and forwards with 503 until some replica
+            // does): wait until the API answers.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while server.call("GET", "/api/v1/metadata", None).status == 503 {
+                assert!(Instant::now() < deadline, "no replica became the leader");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        server
     }
 
     /// Sends a request with the test token.

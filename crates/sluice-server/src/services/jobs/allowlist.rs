@@ -64,6 +64,7 @@ pub const TASK_SUBCOMMANDS: &[&str] = &[
     "abort",
     "pause",
     "resume",
+    "cluster",
 ];
 
 /// The subcommands of the server's own binary a task may not run (they serve, run a whole
