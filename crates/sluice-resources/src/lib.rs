@@ -58,12 +58,14 @@
 mod error;
 mod metadata;
 mod scope;
+pub mod shared;
 mod store;
 mod tree;
 pub mod uri;
 
 pub use error::{Entity, ResourceError};
 pub use scope::Scope;
+pub use shared::{SharedError, SharedObject, SharedRepositories};
 pub use store::{
     CommitId, DEFAULT_MAX_RESOURCE_BYTES, DEFAULT_PAGE_SIZE, LevelFiles, MAX_FILES_PER_WRITE,
     PageRequest, Resource, ResourceChange, ResourcePage, ResourceStore, StoreConfig, Upload,

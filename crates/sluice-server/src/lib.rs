@@ -234,9 +234,13 @@ pub async fn open_with(
     } else {
         None
     };
-    let resources = Arc::new(sluice_resources::ResourceStore::open(
-        sluice_resources::StoreConfig::new(data_dir),
-    )?);
+    let mut resource_config = sluice_resources::StoreConfig::new(data_dir);
+    if let sluice_store::StoreLocation::Postgres(_) = location {
+        // Replicas share the projects' git objects and branches through the database; the
+        // repositories in the data directory become caches (docs/cluster.md).
+        resource_config.shared = Some(Arc::new(storage::shared_git::SharedGit::new(store.clone())));
+    }
+    let resources = Arc::new(sluice_resources::ResourceStore::open(resource_config)?);
     let bus = bus::Bus::default();
     let metrics = Arc::new(metrics::Metrics::default());
     // Built-in services subscribe before the driver starts, so that what the driver

@@ -291,7 +291,7 @@ mod tests {
             assert_eq!(got, vec![a.clone(), b.clone()]);
             assert!(
                 store
-                    .publish_git("q", "main", None, "d1", &[a.clone()])
+                    .publish_git("q", "main", None, "d1", std::slice::from_ref(&a))
                     .await
                     .unwrap()
             );

@@ -1,0 +1,201 @@
+//! Project repositories shared by several replicas without a shared file system: the
+//! objects and the branch head live in a [`SharedRepositories`] (the server's PostgreSQL
+//! store), and each replica's bare repository in its data directory is a cache of them.
+//!
+//! Writes sync the cache, commit locally, then publish the commit's new objects together
+//! with a compare-and-swap of the shared branch from the head the commit was made on; the
+//! local branch moves only after that swap succeeded. Reads bring the cache up to the shared
+//! head first, fetching the objects they lack. Git ids are content hashes, so an object
+//! fetched or published twice is the same object, and every replica computes the same ids.
+
+use std::collections::HashSet;
+use std::fmt;
+
+pub use git2::{ObjectType, Oid};
+use git2::{Odb, Repository, Tree};
+
+use crate::error::ResourceError;
+
+/// One git object as it is shared: id, kind and content (without git's header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedObject {
+    /// The object id.
+    pub id: Oid,
+    /// Commit, tree, blob or tag.
+    pub kind: ObjectType,
+    /// The content.
+    pub data: Vec<u8>,
+}
+
+/// Why the shared repositories failed (the database is unreachable, a row is unreadable).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SharedError(pub String);
+
+/// Where the replicas' repositories are shared: the head of each project's one branch and
+/// the objects of each project. Its methods block (the resource store is synchronous and runs
+/// on blocking threads).
+pub trait SharedRepositories: fmt::Debug + Send + Sync {
+    /// The commit the project's branch points at; `None` when the project has none.
+    fn head(&self, project: &str) -> Result<Option<Oid>, SharedError>;
+
+    /// Atomically: moves the branch from `old` (`None`: the branch must not exist) to `new`
+    /// and stores `objects`. Returns false, storing nothing, when the branch was not at `old`.
+    fn publish(
+        &self,
+        project: &str,
+        old: Option<Oid>,
+        new: Oid,
+        objects: &[SharedObject],
+    ) -> Result<bool, SharedError>;
+
+    /// The stored objects among `ids` (those not stored are left out).
+    fn objects(&self, project: &str, ids: &[Oid]) -> Result<Vec<SharedObject>, SharedError>;
+
+    /// Every stored object of the project.
+    fn all_objects(&self, project: &str) -> Result<Vec<SharedObject>, SharedError>;
+
+    /// Removes the project's branch and objects; returns whether it had a branch.
+    fn delete(&self, project: &str) -> Result<bool, SharedError>;
+}
+
+impl From<SharedError> for ResourceError {
+    fn from(e: SharedError) -> Self {
+        ResourceError::Shared(e.0)
+    }
+}
+
+/// The objects commit `commit` adds to a repository that has `base` (the root tree of its
+/// parent; `None` for a first commit): the commit, and every tree and blob below its root tree
+/// that `base` does not have at the same path. Unchanged subtrees are skipped whole, so a
+/// write costs what it changed, not the size of the project.
+pub(crate) fn new_objects(
+    repo: &Repository,
+    commit: Oid,
+    base: Option<&Tree<'_>>,
+) -> Result<Vec<SharedObject>, ResourceError> {
+    let odb = repo.odb()?;
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    push(&odb, commit, &mut seen, &mut out)?;
+    let root = repo.find_commit(commit)?.tree()?;
+    if base.map(Tree::id) != Some(root.id()) {
+        changed_tree(repo, &odb, &root, base, &mut seen, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// `tree` and what below it differs from `base`.
+fn changed_tree(
+    repo: &Repository,
+    odb: &Odb<'_>,
+    tree: &Tree<'_>,
+    base: Option<&Tree<'_>>,
+    seen: &mut HashSet<Oid>,
+    out: &mut Vec<SharedObject>,
+) -> Result<(), ResourceError> {
+    push(odb, tree.id(), seen, out)?;
+    for entry in tree.iter() {
+        let before = base.and_then(|b| b.get_name_bytes(entry.name_bytes()));
+        if before.as_ref().map(git2::TreeEntry::id) == Some(entry.id()) {
+            continue;
+        }
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                let sub = repo.find_tree(entry.id())?;
+                let old = match before {
+                    Some(b) if b.kind() == Some(ObjectType::Tree) => Some(repo.find_tree(b.id())?),
+                    _ => None,
+                };
+                changed_tree(repo, odb, &sub, old.as_ref(), seen, out)?;
+            }
+            Some(ObjectType::Blob) => push(odb, entry.id(), seen, out)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads object `id` from the object database into `out`, once.
+fn push(
+    odb: &Odb<'_>,
+    id: Oid,
+    seen: &mut HashSet<Oid>,
+    out: &mut Vec<SharedObject>,
+) -> Result<(), ResourceError> {
+    if seen.insert(id) {
+        let object = odb.read(id)?;
+        out.push(SharedObject {
+            id,
+            kind: object.kind(),
+            data: object.data().to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// Writes shared objects into the local object database, checking that each hashes to its
+/// id (a row that does not is refused rather than cached under a wrong name).
+pub(crate) fn store_objects(odb: &Odb<'_>, objects: &[SharedObject]) -> Result<(), ResourceError> {
+    for object in objects {
+        let id = odb.write(object.kind, &object.data)?;
+        if id != object.id {
+            return Err(ResourceError::Shared(format!(
+                "the shared object {} has the content of {id}",
+                object.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Fetches every object reachable from `head` that the local repository lacks, one batch
+/// per level of the graph (commits, their trees and parents, then what those name, ...).
+pub(crate) fn fetch_missing(
+    repo: &Repository,
+    shared: &dyn SharedRepositories,
+    project: &str,
+    head: Oid,
+) -> Result<(), ResourceError> {
+    let odb = repo.odb()?;
+    let mut seen = HashSet::new();
+    let mut want: Vec<Oid> = Vec::new();
+    if !odb.exists(head) {
+        seen.insert(head);
+        want.push(head);
+    }
+    while !want.is_empty() {
+        let got = shared.objects(project, &want)?;
+        if let Some(missing) = want.iter().find(|id| !got.iter().any(|o| o.id == **id)) {
+            return Err(ResourceError::Shared(format!(
+                "object {missing} of project `{project}` is not in the shared repository"
+            )));
+        }
+        store_objects(&odb, &got)?;
+        let mut next = Vec::new();
+        let mut wants = |id: Oid| {
+            if !odb.exists(id) && seen.insert(id) {
+                next.push(id);
+            }
+        };
+        for object in &got {
+            match object.kind {
+                ObjectType::Commit => {
+                    let commit = repo.find_commit(object.id)?;
+                    wants(commit.tree_id());
+                    commit.parent_ids().for_each(&mut wants);
+                }
+                ObjectType::Tree => {
+                    for entry in repo.find_tree(object.id)?.iter() {
+                        if matches!(entry.kind(), Some(ObjectType::Tree | ObjectType::Blob)) {
+                            wants(entry.id());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        want = next;
+    }
+    Ok(())
+}
