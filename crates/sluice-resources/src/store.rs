@@ -903,7 +903,12 @@ impl ResourceStore {
         project: &str,
     ) -> Result<Arc<Head>, ResourceError> {
         let Some(id) = shared.head(project)? else {
-            self.drop_stale_cache(shared, project)?;
+            // The stale cache goes on the next read through `open_repo`: this path is the
+            // engine's, which must not wait for the project's write lock.
+            self.heads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(project);
             return Err(ResourceError::ProjectNotFound);
         };
         let commit = CommitId::from(id);
