@@ -199,3 +199,67 @@ pub(crate) fn fetch_missing(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ResourceStore, Scope, StoreConfig, TestDir, Upload};
+
+    /// A commit publishes itself, the trees on the path to what changed and the new blob,
+    /// nothing of the unchanged directories; a first commit publishes everything; and the
+    /// objects written into another repository rebuild the commit under the same id.
+    #[test]
+    fn a_commit_adds_only_what_its_tree_changed() {
+        let dir = TestDir::new("shared-new-objects");
+        let store = ResourceStore::open(StoreConfig::new(dir.path())).unwrap();
+        store
+            .create_project("p", &["dev", "qa"], b"shipyard")
+            .unwrap();
+        let commit = store
+            .put_resources(
+                Scope::stage("p", "dev"),
+                &[Upload {
+                    uri: "slo.yaml",
+                    content: b"objectives: []\n",
+                }],
+            )
+            .unwrap();
+        let repo = Repository::open_bare(store.project_path("p")).unwrap();
+        let id = Oid::from_str(commit.as_str()).unwrap();
+        let parent = repo.find_commit(id).unwrap().parent(0).unwrap();
+        let added = new_objects(&repo, id, Some(&parent.tree().unwrap())).unwrap();
+        let kinds: Vec<ObjectType> = added.iter().map(|o| o.kind).collect();
+        // The commit; the root, `.keptn-stages` and `dev` trees; the new blob. Not `qa`, not
+        // the project's files, not dev's metadata.yaml.
+        assert_eq!(
+            kinds,
+            [
+                ObjectType::Commit,
+                ObjectType::Tree,
+                ObjectType::Tree,
+                ObjectType::Tree,
+                ObjectType::Blob
+            ]
+        );
+        assert_eq!(added[4].data, b"objectives: []\n");
+
+        let first = new_objects(&repo, parent.id(), None).unwrap();
+        // Commit, root, .keptn-stages, dev, qa trees; metadata.yaml x3 and shipyard blobs.
+        assert_eq!(first.len(), 9);
+
+        let copy_dir = TestDir::new("shared-copy");
+        let copy = Repository::init_bare(copy_dir.path()).unwrap();
+        let odb = copy.odb().unwrap();
+        store_objects(&odb, &first).unwrap();
+        store_objects(&odb, &added).unwrap();
+        let rebuilt = copy.find_commit(id).unwrap();
+        assert_eq!(rebuilt.tree_id(), repo.find_commit(id).unwrap().tree_id());
+        // A row whose content is not its id is refused.
+        let mut wrong = added[4].clone();
+        wrong.data = b"tampered".to_vec();
+        assert!(matches!(
+            store_objects(&odb, &[wrong]),
+            Err(ResourceError::Shared(_))
+        ));
+    }
+}

@@ -322,7 +322,8 @@ impl ResourceStore {
         self.project_path(project).is_dir()
     }
 
-    /// Names of all projects, sorted.
+    /// Names of all projects with a repository in the data directory, sorted (in shared
+    /// mode: the projects this replica has a cache of).
     pub fn projects(&self) -> Result<Vec<String>, ResourceError> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.projects_dir)? {
