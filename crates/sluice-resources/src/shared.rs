@@ -8,7 +8,7 @@
 //! head first, fetching the objects they lack. Git ids are content hashes, so an object
 //! fetched or published twice is the same object, and every replica computes the same ids.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 pub use git2::{ObjectType, Oid};
@@ -138,19 +138,19 @@ fn push(
 /// id (a row that does not is refused rather than cached under a wrong name).
 pub(crate) fn store_objects(odb: &Odb<'_>, objects: &[SharedObject]) -> Result<(), ResourceError> {
     for object in objects {
-        let id = odb.write(object.kind, &object.data)?;
-        if id != object.id {
-            return Err(ResourceError::Shared(format!(
-                "the shared object {} has the content of {id}",
-                object.id
-            )));
-        }
+        check_id(object)?;
+        odb.write(object.kind, &object.data)?;
     }
     Ok(())
 }
 
 /// Fetches every object reachable from `head` that the local repository lacks, one batch
-/// per level of the graph (commits, their trees and parents, then what those name, ...).
+/// per level of the graph (the commit, then its tree and parent, then what those name, ...,
+/// stopping at objects the repository has).
+///
+/// Nothing is written until the walk is complete, and then children before parents: an object
+/// in the repository always has everything below it, so a fetch that fails half-way (the
+/// database went away) leaves nothing that a later fetch would wrongly skip.
 pub(crate) fn fetch_missing(
     repo: &Repository,
     shared: &dyn SharedRepositories,
@@ -158,10 +158,9 @@ pub(crate) fn fetch_missing(
     head: Oid,
 ) -> Result<(), ResourceError> {
     let odb = repo.odb()?;
-    let mut seen = HashSet::new();
+    let mut fetched: HashMap<Oid, (SharedObject, Vec<Oid>)> = HashMap::new();
     let mut want: Vec<Oid> = Vec::new();
     if !odb.exists(head) {
-        seen.insert(head);
         want.push(head);
     }
     while !want.is_empty() {
@@ -171,33 +170,95 @@ pub(crate) fn fetch_missing(
                 "object {missing} of project `{project}` is not in the shared repository"
             )));
         }
-        store_objects(&odb, &got)?;
         let mut next = Vec::new();
-        let mut wants = |id: Oid| {
-            if !odb.exists(id) && seen.insert(id) {
-                next.push(id);
-            }
-        };
-        for object in &got {
-            match object.kind {
-                ObjectType::Commit => {
-                    let commit = repo.find_commit(object.id)?;
-                    wants(commit.tree_id());
-                    commit.parent_ids().for_each(&mut wants);
+        for object in got {
+            check_id(&object)?;
+            let names = named(&object)?;
+            for id in &names {
+                if !fetched.contains_key(id) && !next.contains(id) && !odb.exists(*id) {
+                    next.push(*id);
                 }
-                ObjectType::Tree => {
-                    for entry in repo.find_tree(object.id)?.iter() {
-                        if matches!(entry.kind(), Some(ObjectType::Tree | ObjectType::Blob)) {
-                            wants(entry.id());
-                        }
-                    }
-                }
-                _ => {}
             }
+            fetched.insert(object.id, (object, names));
         }
+        next.retain(|id| !fetched.contains_key(id));
         want = next;
     }
+    // Depth-first, each object after everything it names (no recursion: histories are long).
+    let mut written = HashSet::new();
+    let mut stack = vec![(head, false)];
+    while let Some((id, expanded)) = stack.pop() {
+        let Some((object, names)) = fetched.get(&id) else {
+            continue;
+        };
+        if written.contains(&id) {
+            continue;
+        }
+        if expanded {
+            odb.write(object.kind, &object.data)?;
+            written.insert(id);
+            continue;
+        }
+        stack.push((id, true));
+        stack.extend(
+            names
+                .iter()
+                .filter(|n| fetched.contains_key(n) && !written.contains(*n))
+                .map(|n| (*n, false)),
+        );
+    }
     Ok(())
+}
+
+/// [`ResourceError::Shared`] unless the object's content hashes to its id.
+fn check_id(object: &SharedObject) -> Result<(), ResourceError> {
+    let id = Oid::hash_object(object.kind, &object.data)?;
+    if id != object.id {
+        return Err(ResourceError::Shared(format!(
+            "the shared object {} has the content of {id}",
+            object.id
+        )));
+    }
+    Ok(())
+}
+
+/// The objects an object names: a commit's tree and parents, a tree's subtrees and blobs
+/// (not submodule commits), read from git's raw formats.
+fn named(object: &SharedObject) -> Result<Vec<Oid>, ResourceError> {
+    let malformed =
+        || ResourceError::Shared(format!("the shared object {} is malformed", object.id));
+    let mut out = Vec::new();
+    match object.kind {
+        ObjectType::Commit => {
+            for line in object.data.split(|b| *b == b'\n') {
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(hex) = line
+                    .strip_prefix(b"tree ")
+                    .or_else(|| line.strip_prefix(b"parent "))
+                {
+                    let hex = std::str::from_utf8(hex).map_err(|_| malformed())?;
+                    out.push(Oid::from_str(hex).map_err(|_| malformed())?);
+                }
+            }
+        }
+        ObjectType::Tree => {
+            // Entries: `<mode> <name>\0<20-byte id>`.
+            let mut rest = object.data.as_slice();
+            while !rest.is_empty() {
+                let space = rest.iter().position(|b| *b == b' ').ok_or_else(malformed)?;
+                let nul = rest.iter().position(|b| *b == 0).ok_or_else(malformed)?;
+                let raw = rest.get(nul + 1..nul + 21).ok_or_else(malformed)?;
+                if rest.get(..space) != Some(b"160000".as_slice()) {
+                    out.push(Oid::from_bytes(raw).map_err(|_| malformed())?);
+                }
+                rest = rest.get(nul + 21..).ok_or_else(malformed)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -246,6 +307,24 @@ mod tests {
         let first = new_objects(&repo, parent.id(), None).unwrap();
         // Commit, root, .keptn-stages, dev, qa trees; metadata.yaml x3 and shipyard blobs.
         assert_eq!(first.len(), 9);
+
+        // The raw formats read as libgit2 reads them.
+        for object in first.iter().chain(&added) {
+            let expected: Vec<Oid> = match object.kind {
+                ObjectType::Commit => {
+                    let c = repo.find_commit(object.id).unwrap();
+                    std::iter::once(c.tree_id()).chain(c.parent_ids()).collect()
+                }
+                ObjectType::Tree => repo
+                    .find_tree(object.id)
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.id())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            assert_eq!(named(object).unwrap(), expected);
+        }
 
         let copy_dir = TestDir::new("shared-copy");
         let copy = Repository::init_bare(copy_dir.path()).unwrap();
