@@ -51,6 +51,11 @@ const WRITE_ATTEMPTS: u32 = 50;
 /// swap the write fails with [`ResourceError::Conflict`]).
 const SHARED_WRITE_ATTEMPTS: u32 = 5;
 
+/// The git configuration key marking a repository as the cache of a shared one (created or
+/// copied in shared mode). A repository without it in a data directory opened in shared mode
+/// was written by a single server before, and is published (see [`ResourceStore::open`]).
+const CACHE_KEY: &str = "sluice.sharedcache";
+
 /// Prefix of a project repository being created (renamed into place when complete).
 const CREATING_PREFIX: &str = ".creating-";
 /// Prefix of a project repository being deleted (renamed away first, then removed).
@@ -273,14 +278,58 @@ impl ResourceStore {
                 fs::remove_dir_all(entry.path())?;
             }
         }
-        Ok(ResourceStore {
+        let store = ResourceStore {
             config,
             projects_dir,
             locks: Mutex::new(HashMap::new()),
             repos: Mutex::new(HashMap::new()),
             heads: Mutex::new(HashMap::new()),
             interrupted: AtomicBool::new(false),
-        })
+        };
+        if let Some(shared) = store.config.shared.as_deref() {
+            store.adopt_local_repositories(shared)?;
+        }
+        Ok(store)
+    }
+
+    /// In shared mode, at open: publishes every repository of the data directory that is not
+    /// a cache (one a single server wrote, before its store moved to PostgreSQL) with all
+    /// the objects reachable from its branch, unless the project already has a shared branch
+    /// (then the shared one wins and the local one becomes a cache, re-synced on first use).
+    /// Without this the first read would find no shared branch and drop the repository.
+    fn adopt_local_repositories(
+        &self,
+        shared: &dyn SharedRepositories,
+    ) -> Result<(), ResourceError> {
+        for project in self.projects()? {
+            let repo = Repository::open_bare(self.project_path(&project))?;
+            let mut config = repo.config()?;
+            if config.get_bool(CACHE_KEY).unwrap_or(false) {
+                continue;
+            }
+            if shared.head(&project)?.is_none() {
+                let head = head_commit(&repo)?;
+                let mut objects = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                let mut walk = repo.revwalk()?;
+                walk.push(head.id())?;
+                for id in walk {
+                    let commit = repo.find_commit(id?)?;
+                    let base = match commit.parent(0) {
+                        Ok(parent) => Some(parent.tree()?),
+                        Err(_) => None,
+                    };
+                    for object in shared::new_objects(&repo, commit.id(), base.as_ref())? {
+                        if seen.insert(object.id) {
+                            objects.push(object);
+                        }
+                    }
+                }
+                shared.publish(&project, None, head.id(), &objects)?;
+            }
+            config.set_bool(CACHE_KEY, true)?;
+        }
+        Ok(())
     }
 
     /// Stops writes in progress at their next file or directory (they fail with
@@ -442,8 +491,9 @@ impl ResourceStore {
         Ok(commit)
     }
 
-    /// A new bare repository at `dir` with branch `main` as HEAD.
-    fn init_bare(dir: &Path) -> Result<Repository, ResourceError> {
+    /// A new bare repository at `dir` with branch `main` as HEAD; `cache`: marked as the
+    /// cache of a shared repository ([`CACHE_KEY`]).
+    fn init_bare(dir: &Path, cache: bool) -> Result<Repository, ResourceError> {
         let repo = Repository::init_opts(
             dir,
             RepositoryInitOptions::new()
@@ -454,6 +504,9 @@ impl ResourceStore {
         // Make libgit2 fsync objects and refs, so a crash cannot leave the branch pointing at
         // a commit whose objects never reached the disk.
         repo.config()?.set_bool("core.fsyncObjectFiles", true)?;
+        if cache {
+            repo.config()?.set_bool(CACHE_KEY, true)?;
+        }
         Ok(repo)
     }
 
@@ -465,7 +518,7 @@ impl ResourceStore {
         stages: &[&str],
         shipyard: &[u8],
     ) -> Result<CommitId, ResourceError> {
-        let repo = Self::init_bare(dir)?;
+        let repo = Self::init_bare(dir, self.config.shared.is_some())?;
         let now = (self.config.clock)();
         let mut root = tree::edit(
             &repo,
@@ -1140,7 +1193,7 @@ impl ResourceStore {
             (self.config.clock)().unix_nanos()
         ));
         let built = (|| {
-            let repo = Self::init_bare(&staging)?;
+            let repo = Self::init_bare(&staging, true)?;
             shared::store_objects(&repo.odb()?, &shared.all_objects(project)?)?;
             // Objects published after the listing, if the branch moved meanwhile.
             shared::fetch_missing(&repo, shared, project, head)?;

@@ -194,8 +194,8 @@ mod tests {
     }
 
     /// A replica's resource store in its own data directory, sharing through `shared`.
-    fn replica(dir: &Dir, shared: Arc<dyn SharedRepositories>) -> Arc<ResourceStore> {
-        let mut config = StoreConfig::new(&dir.0);
+    fn replica(dir: &std::path::Path, shared: Arc<dyn SharedRepositories>) -> Arc<ResourceStore> {
+        let mut config = StoreConfig::new(dir);
         config.shared = Some(shared);
         Arc::new(ResourceStore::open(config).expect("open resources"))
     }
@@ -245,7 +245,7 @@ mod tests {
         };
         let shared: Arc<dyn SharedRepositories> = Arc::new(SharedGit::new(store));
         let (da, db) = (Dir::new("a"), Dir::new("b"));
-        let (a, b) = (replica(&da, shared.clone()), replica(&db, shared));
+        let (a, b) = (replica(&da.0, shared.clone()), replica(&db.0, shared));
         blocking(move || {
             let created = a
                 .create_project("shop", &["dev", "prod"], b"shipyard")
@@ -316,7 +316,7 @@ mod tests {
         };
         let shared: Arc<dyn SharedRepositories> = Arc::new(SharedGit::new(store));
         let (da, db) = (Dir::new("a"), Dir::new("b"));
-        let (a, b) = (replica(&da, shared.clone()), replica(&db, shared));
+        let (a, b) = (replica(&da.0, shared.clone()), replica(&db.0, shared));
         {
             let a = a.clone();
             blocking(move || a.create_project("shop", &["dev"], b"s").unwrap()).await;
@@ -365,6 +365,56 @@ mod tests {
                 a.project_head("shop").unwrap(),
                 b.project_head("shop").unwrap()
             );
+        })
+        .await;
+    }
+
+    /// A data directory of a single server (its repositories the only copy) opened on a
+    /// PostgreSQL store: its projects are published with their whole history, so another
+    /// replica reads them at the same commits; reopening publishes nothing again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_single_servers_repositories_are_published_when_it_moves_to_postgresql() {
+        let Some(store) = database("shared git adoption").await else {
+            return;
+        };
+        let shared: Arc<dyn SharedRepositories> = Arc::new(SharedGit::new(store));
+        let (da, db) = (Dir::new("a"), Dir::new("b"));
+        let before = blocking({
+            let path = da.0.clone();
+            move || {
+                let single = ResourceStore::open(StoreConfig::new(path)).unwrap();
+                single.create_project("shop", &["dev"], b"s").unwrap();
+                put(&single, "dev", "slo.yaml", "one").unwrap();
+                put(&single, "dev", "slo.yaml", "two").unwrap()
+            }
+        })
+        .await;
+        let (pa, pb, s2, s3) = (da.0.clone(), db.0.clone(), shared.clone(), shared.clone());
+        let a = blocking(move || replica(&pa, s2)).await;
+        let b = blocking(move || replica(&pb, s3)).await;
+        blocking(move || {
+            assert_eq!(
+                read(&b, "slo.yaml", None).unwrap(),
+                ("two".into(), before.clone())
+            );
+            let history = b
+                .history(Scope::stage("shop", "dev"), "slo.yaml", 10)
+                .unwrap();
+            assert_eq!(history.len(), 2);
+            let first = history[1].commit.to_string();
+            assert_eq!(read(&b, "slo.yaml", Some(&first)).unwrap().0, "one");
+            // Both copies are caches now: a write through either is published.
+            let after = put(&a, "dev", "slo.yaml", "three").unwrap();
+            assert_eq!(read(&b, "slo.yaml", None).unwrap(), ("three".into(), after));
+            let marked = |r: &ResourceStore| {
+                git2::Repository::open_bare(r.project_path("shop"))
+                    .unwrap()
+                    .config()
+                    .unwrap()
+                    .get_bool("sluice.sharedcache")
+                    .unwrap()
+            };
+            assert!(marked(&a) && marked(&b));
         })
         .await;
     }
@@ -423,7 +473,7 @@ mod tests {
         };
         let real = Arc::new(SharedGit::new(store));
         let (da, db, dc) = (Dir::new("a"), Dir::new("b"), Dir::new("c"));
-        let b = replica(&db, real.clone());
+        let b = replica(&db.0, real.clone());
         let once = Arc::new(Interleaved {
             tag: "once",
             inner: real.clone(),
@@ -431,7 +481,7 @@ mod tests {
             times: 1,
             done: AtomicU32::new(0),
         });
-        let a = replica(&da, once);
+        let a = replica(&da.0, once);
         let always = Arc::new(Interleaved {
             tag: "always",
             inner: real.clone(),
@@ -439,8 +489,9 @@ mod tests {
             times: u32::MAX,
             done: AtomicU32::new(0),
         });
-        let stubborn = replica(&Dir::new("s"), always.clone());
-        let fresh = replica(&dc, real.clone());
+        let ds = Dir::new("s");
+        let stubborn = replica(&ds.0, always.clone());
+        let fresh = replica(&dc.0, real.clone());
         blocking(move || {
             a.create_project("shop", &["dev"], b"s").unwrap();
             let mine = put(&a, "dev", "mine.yaml", "mine").unwrap();
