@@ -5,6 +5,8 @@
 //! The resource store is synchronous and runs on blocking threads (and, for the stage heads,
 //! inside the driver's task); each call here runs the store's future on the server's runtime
 //! and waits for it, leaving the worker to the runtime (`block_in_place`) when it is one.
+//! So async code may call the resource store directly only on a multi-thread runtime (the
+//! server's); on a current-thread runtime it must go through `spawn_blocking`.
 
 use std::fmt;
 use std::sync::Arc;
