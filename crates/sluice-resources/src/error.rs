@@ -83,6 +83,19 @@ pub enum ResourceError {
     /// libgit2 failed (corrupt repository, disk full, ...).
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+    /// Every attempt of a write to a shared repository found that another replica had
+    /// changed the project first; nothing was written.
+    #[error(
+        "the project's resources were changed by another server during each of {attempts} \
+         attempts; nothing was written, try again"
+    )]
+    Conflict {
+        /// How many times the write was tried.
+        attempts: u32,
+    },
+    /// The shared repositories (the database) failed or hold something unreadable.
+    #[error("shared repository: {0}")]
+    Shared(String),
     /// A file-system operation on the data directory failed.
     #[error("could not access the resource data directory: {0}")]
     Io(#[from] std::io::Error),

@@ -49,6 +49,19 @@
 //! objects and refs to disk. One process per data directory is the supported setup: a store
 //! removes unfinished creations and deletions it finds when it opens.
 //!
+//! # Shared mode (replicas)
+//!
+//! With [`StoreConfig::shared`] set (the server does it on a PostgreSQL store), the objects
+//! and the branch of every project live in a [`SharedRepositories`] and the repository in the
+//! data directory is a cache of them (see [`shared`]). A write syncs the cache to the shared
+//! head, commits locally as above, and publishes the commit's new objects and a
+//! compare-and-swap of the shared branch in one step; another replica's write in between
+//! makes the swap fail, and the change is recomputed on the new head (at most
+//! five times, then [`ResourceError::Conflict`]). The local branch moves only after the swap
+//! succeeded. Reads at the head ask the shared branch first (one query) and fetch what the
+//! cache lacks; reads at a commit the cache has ask nothing. A replica with an empty data
+//! directory rebuilds each repository on first use. Without `shared` nothing of this runs.
+//!
 //! # Resource URIs
 //!
 //! See [`ResourceUri::parse`]: relative paths, one leading `/` stripped (Keptn's
@@ -58,12 +71,14 @@
 mod error;
 mod metadata;
 mod scope;
+pub mod shared;
 mod store;
 mod tree;
 pub mod uri;
 
 pub use error::{Entity, ResourceError};
 pub use scope::Scope;
+pub use shared::{SharedError, SharedObject, SharedRepositories};
 pub use store::{
     CommitId, DEFAULT_MAX_RESOURCE_BYTES, DEFAULT_PAGE_SIZE, LevelFiles, MAX_FILES_PER_WRITE,
     PageRequest, Resource, ResourceChange, ResourcePage, ResourceStore, StoreConfig, Upload,

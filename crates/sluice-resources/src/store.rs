@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use git2::{Commit, ErrorCode, Oid, Repository, RepositoryInitOptions, Signature,
 
 use crate::error::{Entity, ResourceError};
 use crate::scope::{Scope, check_project, check_service, check_stage};
+use crate::shared::{self, SharedRepositories};
 use crate::tree::{self, Change, EditError, PutError};
 use crate::uri::ResourceUri;
 use crate::{BRANCH, METADATA_FILE, STAGES_DIR, metadata};
@@ -45,6 +46,16 @@ const BRANCH_REF: &str = "refs/heads/main";
 /// [`ResourceStore::write`]).
 const WRITE_ATTEMPTS: u32 = 50;
 
+/// How often a write to a shared repository is recomputed when another replica moved the
+/// shared branch first (each attempt syncs the cache and commits again; after the last lost
+/// swap the write fails with [`ResourceError::Conflict`]).
+const SHARED_WRITE_ATTEMPTS: u32 = 5;
+
+/// The git configuration key marking a repository as the cache of a shared one (created or
+/// copied in shared mode). A repository without it in a data directory opened in shared mode
+/// was written by a single server before, and is published (see [`ResourceStore::open`]).
+const CACHE_KEY: &str = "sluice.sharedcache";
+
 /// Prefix of a project repository being created (renamed into place when complete).
 const CREATING_PREFIX: &str = ".creating-";
 /// Prefix of a project repository being deleted (renamed away first, then removed).
@@ -64,6 +75,10 @@ pub struct StoreConfig {
     pub max_resource_bytes: usize,
     /// The time of commits and of the `creationtimestamp` in `metadata.yaml` files.
     pub clock: sluice_model::clock::Clock,
+    /// Where the repositories are shared with other replicas; `None` (the default): the
+    /// repositories in the data directory are the only copy. With it, they are caches (see
+    /// [`crate::shared`]).
+    pub shared: Option<Arc<dyn SharedRepositories>>,
 }
 
 impl StoreConfig {
@@ -76,6 +91,7 @@ impl StoreConfig {
             author_email: "sluice@localhost".to_owned(),
             max_resource_bytes: DEFAULT_MAX_RESOURCE_BYTES,
             clock: sluice_model::clock::system,
+            shared: None,
         }
     }
 }
@@ -262,14 +278,58 @@ impl ResourceStore {
                 fs::remove_dir_all(entry.path())?;
             }
         }
-        Ok(ResourceStore {
+        let store = ResourceStore {
             config,
             projects_dir,
             locks: Mutex::new(HashMap::new()),
             repos: Mutex::new(HashMap::new()),
             heads: Mutex::new(HashMap::new()),
             interrupted: AtomicBool::new(false),
-        })
+        };
+        if let Some(shared) = store.config.shared.as_deref() {
+            store.adopt_local_repositories(shared)?;
+        }
+        Ok(store)
+    }
+
+    /// In shared mode, at open: publishes every repository of the data directory that is not
+    /// a cache (one a single server wrote, before its store moved to PostgreSQL) with all
+    /// the objects reachable from its branch, unless the project already has a shared branch
+    /// (then the shared one wins and the local one becomes a cache, re-synced on first use).
+    /// Without this the first read would find no shared branch and drop the repository.
+    fn adopt_local_repositories(
+        &self,
+        shared: &dyn SharedRepositories,
+    ) -> Result<(), ResourceError> {
+        for project in self.projects()? {
+            let repo = Repository::open_bare(self.project_path(&project))?;
+            let mut config = repo.config()?;
+            if config.get_bool(CACHE_KEY).unwrap_or(false) {
+                continue;
+            }
+            if shared.head(&project)?.is_none() {
+                let head = head_commit(&repo)?;
+                let mut objects = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                let mut walk = repo.revwalk()?;
+                walk.push(head.id())?;
+                for id in walk {
+                    let commit = repo.find_commit(id?)?;
+                    let base = match commit.parent(0) {
+                        Ok(parent) => Some(parent.tree()?),
+                        Err(_) => None,
+                    };
+                    for object in shared::new_objects(&repo, commit.id(), base.as_ref())? {
+                        if seen.insert(object.id) {
+                            objects.push(object);
+                        }
+                    }
+                }
+                shared.publish(&project, None, head.id(), &objects)?;
+            }
+            config.set_bool(CACHE_KEY, true)?;
+        }
+        Ok(())
     }
 
     /// Stops writes in progress at their next file or directory (they fail with
@@ -297,12 +357,22 @@ impl ResourceStore {
         self.projects_dir.join(format!("{project}.git"))
     }
 
-    /// Whether `project` has a repository.
+    /// Whether `project` has a repository (in shared mode: a shared branch; the local
+    /// directory when the shared repositories cannot be asked).
     pub fn project_exists(&self, project: &str) -> bool {
-        check_project(project).is_ok() && self.project_path(project).is_dir()
+        if check_project(project).is_err() {
+            return false;
+        }
+        if let Some(shared) = self.config.shared.as_deref()
+            && let Ok(head) = shared.head(project)
+        {
+            return head.is_some();
+        }
+        self.project_path(project).is_dir()
     }
 
-    /// Names of all projects, sorted.
+    /// Names of all projects with a repository in the data directory, sorted (in shared
+    /// mode: the projects this replica has a cache of).
     pub fn projects(&self) -> Result<Vec<String>, ResourceError> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.projects_dir)? {
@@ -341,6 +411,9 @@ impl ResourceStore {
         self.check_size(shipyard.len())?;
         let lock = self.lock_of(project);
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(shared) = self.config.shared.as_deref() {
+            return self.create_shared_project(shared, project, stages, shipyard);
+        }
         let path = self.project_path(project);
         if path.exists() {
             return Err(ResourceError::AlreadyExists(Entity::Project));
@@ -370,14 +443,57 @@ impl ResourceStore {
         Ok(commit)
     }
 
-    /// Writes the new repository of [`create_project`](Self::create_project) at `dir`.
-    fn init_project(
+    /// [`create_project`](Self::create_project) in shared mode (under the project's lock):
+    /// the repository is built aside as usual, its objects and branch are published (the
+    /// branch must not exist: a project another replica created first is
+    /// [`AlreadyExists`](ResourceError::AlreadyExists)), and only then is it moved into place
+    /// as this replica's cache, replacing a stale cache of a deleted project of that name.
+    fn create_shared_project(
         &self,
-        dir: &Path,
+        shared: &dyn SharedRepositories,
         project: &str,
         stages: &[&str],
         shipyard: &[u8],
     ) -> Result<CommitId, ResourceError> {
+        if shared.head(project)?.is_some() {
+            return Err(ResourceError::AlreadyExists(Entity::Project));
+        }
+        let staging = self
+            .projects_dir
+            .join(format!("{CREATING_PREFIX}{project}"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        let published = (|| {
+            let commit = self.init_project(&staging, project, stages, shipyard)?;
+            let repo = Repository::open_bare(&staging)?;
+            let id = Oid::from_str(commit.as_str())?;
+            let objects = shared::new_objects(&repo, id, None)?;
+            if !shared.publish(project, None, id, &objects)? {
+                return Err(ResourceError::AlreadyExists(Entity::Project));
+            }
+            Ok(commit)
+        })();
+        let commit = match published {
+            Ok(commit) => commit,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        // The project exists from here on; the cache is only a copy, rebuilt on the next
+        // read if this fails.
+        if self.drop_cache(project).is_err()
+            || fs::rename(&staging, self.project_path(project)).is_err()
+        {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        Ok(commit)
+    }
+
+    /// A new bare repository at `dir` with branch `main` as HEAD; `cache`: marked as the
+    /// cache of a shared repository ([`CACHE_KEY`]).
+    fn init_bare(dir: &Path, cache: bool) -> Result<Repository, ResourceError> {
         let repo = Repository::init_opts(
             dir,
             RepositoryInitOptions::new()
@@ -388,6 +504,21 @@ impl ResourceStore {
         // Make libgit2 fsync objects and refs, so a crash cannot leave the branch pointing at
         // a commit whose objects never reached the disk.
         repo.config()?.set_bool("core.fsyncObjectFiles", true)?;
+        if cache {
+            repo.config()?.set_bool(CACHE_KEY, true)?;
+        }
+        Ok(repo)
+    }
+
+    /// Writes the new repository of [`create_project`](Self::create_project) at `dir`.
+    fn init_project(
+        &self,
+        dir: &Path,
+        project: &str,
+        stages: &[&str],
+        shipyard: &[u8],
+    ) -> Result<CommitId, ResourceError> {
+        let repo = Self::init_bare(dir, self.config.shared.is_some())?;
         let now = (self.config.clock)();
         let mut root = tree::edit(
             &repo,
@@ -420,15 +551,36 @@ impl ResourceStore {
         check_project(project)?;
         let lock = self.lock_of(project);
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = self.project_path(project);
-        if !path.is_dir() {
+        if let Some(shared) = self.config.shared.as_deref() {
+            // The shared copy first: once it is gone the project is gone for every replica,
+            // and another replica's write to it fails its swap and finds no project.
+            let existed = shared.delete(project)?;
+            self.drop_cache(project)?;
+            return if existed {
+                Ok(())
+            } else {
+                Err(ResourceError::ProjectNotFound)
+            };
+        }
+        if !self.project_path(project).is_dir() {
             return Err(ResourceError::ProjectNotFound);
+        }
+        self.drop_cache(project)
+    }
+
+    /// Removes the local repository of `project` if there is one (renamed away first, so no
+    /// half-deleted repository is ever visible under the project's name). Call it under the
+    /// project's lock.
+    fn drop_cache(&self, project: &str) -> Result<(), ResourceError> {
+        let path = self.project_path(project);
+        self.forget_repo(project);
+        if !path.is_dir() {
+            return Ok(());
         }
         let nanos = (self.config.clock)().unix_nanos();
         let grave = self
             .projects_dir
             .join(format!("{DELETING_PREFIX}{project}-{nanos}"));
-        self.forget_repo(project);
         fs::rename(&path, &grave)?;
         fs::remove_dir_all(&grave)?;
         Ok(())
@@ -617,7 +769,7 @@ impl ResourceStore {
     ) -> Result<Resource, ResourceError> {
         scope.check_names()?;
         let uri = ResourceUri::parse(uri)?;
-        let handle = self.open_repo(scope.project_name())?;
+        let handle = self.open_repo_at(scope.project_name(), at)?;
         let repo = lock_repo(&handle);
         let commit = resolve(&repo, at)?;
         let root = commit.tree()?;
@@ -649,7 +801,7 @@ impl ResourceStore {
         check_project(project)?;
         let uri = ResourceUri::parse(uri)?;
         let segments: Vec<&str> = uri.segments().collect();
-        let handle = self.open_repo(project)?;
+        let handle = self.open_repo_at(project, at)?;
         let repo = lock_repo(&handle);
         let commit = resolve(&repo, at)?;
         let root = commit.tree()?;
@@ -712,7 +864,7 @@ impl ResourceStore {
         } else {
             page.page_size
         };
-        let handle = self.open_repo(scope.project_name())?;
+        let handle = self.open_repo_at(scope.project_name(), at)?;
         let repo = lock_repo(&handle);
         let commit = resolve(&repo, at)?;
         let root = commit.tree()?;
@@ -759,6 +911,9 @@ impl ResourceStore {
     /// so the hot paths (a sequence pinning its commit, the job executor finding its config)
     /// cost one `stat` instead of a read of the repository.
     fn head(&self, project: &str) -> Result<Arc<Head>, ResourceError> {
+        if let Some(shared) = self.config.shared.as_deref() {
+            return self.shared_head(shared, project);
+        }
         let stamp = RefStamp::of(&self.project_path(project).join(BRANCH_REF));
         if let Some(stamp) = &stamp
             && let Some(head) = self
@@ -791,6 +946,47 @@ impl ResourceStore {
                 heads.remove(project);
             }
         }
+        Ok(head)
+    }
+
+    /// [`head`](Self::head) of a shared repository: the shared branch is asked every time
+    /// (one query); what was read at that commit is remembered.
+    fn shared_head(
+        &self,
+        shared: &dyn SharedRepositories,
+        project: &str,
+    ) -> Result<Arc<Head>, ResourceError> {
+        let Some(id) = shared.head(project)? else {
+            // The stale cache goes on the next read through `open_repo`: this path is the
+            // engine's, which must not wait for the project's write lock.
+            self.heads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(project);
+            return Err(ResourceError::ProjectNotFound);
+        };
+        let commit = CommitId::from(id);
+        if let Some(head) = self
+            .heads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(project)
+            .filter(|h| h.commit == commit)
+        {
+            return Ok(Arc::clone(head));
+        }
+        let handle = self.open_repo(project)?;
+        let repo = lock_repo(&handle);
+        let commit = head_commit(&repo)?;
+        let head = Arc::new(Head {
+            commit: commit.id().into(),
+            stages: stage_names(&repo, &commit.tree()?)?,
+            stamp: RefStamp::default(),
+        });
+        self.heads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(project.to_owned(), Arc::clone(&head));
         Ok(head)
     }
 
@@ -852,6 +1048,9 @@ impl ResourceStore {
     where
         F: Fn(&Repository, &Tree<'_>) -> Result<(Oid, String), ResourceError>,
     {
+        if let Some(shared) = self.config.shared.as_deref() {
+            return self.write_shared(shared, project, change);
+        }
         self.check_interrupted()?;
         let lock = self.lock_of(project);
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
@@ -896,6 +1095,169 @@ impl ResourceStore {
         }
     }
 
+    /// [`write`](Self::write) to a shared repository, under the project's lock: sync the
+    /// cache to the shared head, commit on it, then publish the commit's new objects with a
+    /// compare-and-swap of the shared branch from that head; the local branch moves only once
+    /// the swap succeeded. A lost swap (another replica wrote first) writes nothing and the
+    /// change is recomputed on the new head, up to [`SHARED_WRITE_ATTEMPTS`] times, then
+    /// [`ResourceError::Conflict`].
+    fn write_shared<F>(
+        &self,
+        shared: &dyn SharedRepositories,
+        project: &str,
+        change: F,
+    ) -> Result<CommitId, ResourceError>
+    where
+        F: Fn(&Repository, &Tree<'_>) -> Result<(Oid, String), ResourceError>,
+    {
+        self.check_interrupted()?;
+        let lock = self.lock_of(project);
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.check_interrupted()?;
+        let handle = self.open_shared(shared, project)?;
+        let repo = lock_repo(&handle);
+        for _ in 0..SHARED_WRITE_ATTEMPTS {
+            let Some(head_id) = self.sync(shared, project, &repo)? else {
+                drop(repo);
+                self.drop_cache(project)?;
+                return Err(ResourceError::ProjectNotFound);
+            };
+            let head = repo.find_commit(head_id)?;
+            let root = head.tree()?;
+            let (tree_id, message) = change(&repo, &root)?;
+            if tree_id == root.id() {
+                return Ok(head_id.into());
+            }
+            let tree = repo.find_tree(tree_id)?;
+            let sig = self.signature()?;
+            let id = repo.commit(None, &sig, &sig, &message, &tree, &[&head])?;
+            let objects = shared::new_objects(&repo, id, Some(&root))?;
+            // The last moment to stop: after this the commit is published.
+            self.check_interrupted()?;
+            if shared.publish(project, Some(head_id), id, &objects)? {
+                repo.reference(BRANCH_REF, id, true, &message)?;
+                self.heads
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(project);
+                return Ok(id.into());
+            }
+        }
+        Err(ResourceError::Conflict {
+            attempts: SHARED_WRITE_ATTEMPTS,
+        })
+    }
+
+    /// Brings the cache of a shared repository up to the shared head: fetches the objects it
+    /// lacks and moves the local branch. Returns the head, `None` when the project has no
+    /// shared branch (deleted, or never created). Call it with the repository locked, so that
+    /// the local branch only ever moves forward.
+    fn sync(
+        &self,
+        shared: &dyn SharedRepositories,
+        project: &str,
+        repo: &Repository,
+    ) -> Result<Option<Oid>, ResourceError> {
+        let Some(head) = shared.head(project)? else {
+            return Ok(None);
+        };
+        if repo.refname_to_id(BRANCH_REF).ok() != Some(head) {
+            shared::fetch_missing(repo, shared, project, head)?;
+            repo.reference(BRANCH_REF, head, true, "synced from the shared repository")?;
+            self.heads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(project);
+        }
+        Ok(Some(head))
+    }
+
+    /// The cache of a shared repository, built from the shared objects when this replica has
+    /// none (aside first, then renamed into place; a concurrent reader that was first wins).
+    fn open_shared(
+        &self,
+        shared: &dyn SharedRepositories,
+        project: &str,
+    ) -> Result<Arc<Mutex<Repository>>, ResourceError> {
+        match self.open_local(project) {
+            Err(ResourceError::ProjectNotFound) => {}
+            other => return other,
+        }
+        let Some(head) = shared.head(project)? else {
+            return Err(ResourceError::ProjectNotFound);
+        };
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let staging = self.projects_dir.join(format!(
+            "{CREATING_PREFIX}{project}-cache-{}-{}",
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            (self.config.clock)().unix_nanos()
+        ));
+        let built = (|| {
+            let repo = Self::init_bare(&staging, true)?;
+            shared::store_objects(&repo.odb()?, &shared.all_objects(project)?)?;
+            // Objects published after the listing, if the branch moved meanwhile.
+            shared::fetch_missing(&repo, shared, project, head)?;
+            repo.reference(BRANCH_REF, head, true, "copied from the shared repository")?;
+            Ok::<_, ResourceError>(())
+        })();
+        if let Err(e) = built {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        if fs::rename(&staging, self.project_path(project)).is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        self.open_local(project)
+    }
+
+    /// Removes the cache of a project whose shared branch is gone (deleted by another
+    /// replica), under the project's lock and after checking again.
+    fn drop_stale_cache(
+        &self,
+        shared: &dyn SharedRepositories,
+        project: &str,
+    ) -> Result<(), ResourceError> {
+        let lock = self.lock_of(project);
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if shared.head(project)?.is_none() {
+            self.drop_cache(project)?;
+        }
+        Ok(())
+    }
+
+    /// The project's repository for a read at commit `at`: in shared mode a commit already
+    /// in the cache is read without asking the shared branch (commits never change), any
+    /// other read syncs the cache first.
+    fn open_repo_at(
+        &self,
+        project: &str,
+        at: Option<&str>,
+    ) -> Result<Arc<Mutex<Repository>>, ResourceError> {
+        if self.config.shared.is_some()
+            && let Some(id) = at.map(str::trim).filter(|id| id.len() == 40)
+            && let Ok(id) = Oid::from_str(id)
+            && let Ok(handle) = self.open_local(project)
+            && lock_repo(&handle).find_commit(id).is_ok()
+        {
+            return Ok(handle);
+        }
+        self.open_repo(project)
+    }
+
+    /// The project's repository; in shared mode brought up to the shared head first.
+    fn open_repo(&self, project: &str) -> Result<Arc<Mutex<Repository>>, ResourceError> {
+        let Some(shared) = self.config.shared.as_deref() else {
+            return self.open_local(project);
+        };
+        let handle = self.open_shared(shared, project)?;
+        let head = self.sync(shared, project, &lock_repo(&handle))?;
+        if head.is_none() {
+            self.drop_stale_cache(shared, project)?;
+            return Err(ResourceError::ProjectNotFound);
+        }
+        Ok(handle)
+    }
+
     /// The lock serialising writes to `project`.
     fn lock_of(&self, project: &str) -> Arc<Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
@@ -905,7 +1267,7 @@ impl ResourceStore {
     /// The project's repository, opened once and kept: opening parses the repository's
     /// configuration, and a kept handle keeps libgit2's object cache warm. References are
     /// read from disk at every lookup, so changes by other processes are seen.
-    fn open_repo(&self, project: &str) -> Result<Arc<Mutex<Repository>>, ResourceError> {
+    fn open_local(&self, project: &str) -> Result<Arc<Mutex<Repository>>, ResourceError> {
         let path = self.project_path(project);
         let mut repos = self.repos.lock().unwrap_or_else(PoisonError::into_inner);
         if !path.is_dir() {

@@ -216,14 +216,16 @@ fn resource_status(error: &ResourceError) -> StatusCode {
         | ResourceError::ServiceNotFound
         | ResourceError::ResourceNotFound
         | ResourceError::CommitNotFound(_) => StatusCode::NOT_FOUND,
-        ResourceError::AlreadyExists(_) => StatusCode::CONFLICT,
+        ResourceError::AlreadyExists(_) | ResourceError::Conflict { .. } => StatusCode::CONFLICT,
         ResourceError::InvalidResourceUri(_)
         | ResourceError::InvalidName(_)
         | ResourceError::InvalidPageKey(_)
         | ResourceError::TooManyFiles { .. } => StatusCode::BAD_REQUEST,
         ResourceError::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
         ResourceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        ResourceError::Git(_) | ResourceError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ResourceError::Git(_) | ResourceError::Io(_) | ResourceError::Shared(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 

@@ -360,9 +360,13 @@ async fn assemble(
     } else {
         None
     };
-    let resources = Arc::new(sluice_resources::ResourceStore::open(
-        sluice_resources::StoreConfig::new(data_dir),
-    )?);
+    let mut resource_config = sluice_resources::StoreConfig::new(data_dir);
+    if let Some(sluice_store::StoreLocation::Postgres(_)) = &options.store {
+        // Replicas share the projects' git objects and branches through the database; the
+        // repositories in the data directory become caches (docs/cluster.md).
+        resource_config.shared = Some(Arc::new(storage::shared_git::SharedGit::new(store.clone())));
+    }
+    let resources = Arc::new(sluice_resources::ResourceStore::open(resource_config)?);
     let bus = bus::Bus::default();
     let metrics = Arc::new(metrics::Metrics::default());
     // Built-in services subscribe before the driver starts, so that what the driver

@@ -51,6 +51,7 @@ mod backend;
 mod error;
 pub mod events;
 pub mod executions;
+mod git;
 mod import;
 mod leadership;
 mod page;
@@ -80,6 +81,7 @@ pub(crate) use backend::{Db, Dialect};
 pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
 pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery};
+pub use git::{GitObject, GitObjectKind};
 pub use leadership::{HEARTBEAT, Leadership};
 pub use page::{Page, Paging};
 pub use projects::{

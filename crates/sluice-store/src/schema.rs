@@ -265,7 +265,7 @@ DROP TABLE IF EXISTS timers;
 "#;
 
 /// The PostgreSQL migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1];
+pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2];
 
 /// Version 1 on PostgreSQL: SQLite's version 4 in PostgreSQL types. Integers are `BIGINT`
 /// (the same `i64` binds on both backends, flags included); the event store's `seq` is an
@@ -401,4 +401,26 @@ CREATE TABLE cluster (
     leader TEXT COLLATE "C" NOT NULL
 );
 INSERT INTO cluster (id, epoch, leader) VALUES (1, 0, '');
+"#;
+
+/// Version 2 on PostgreSQL: the project repositories shared by the replicas (see
+/// `git.rs`). `git_objects` holds every git object of a project by its id (content-addressed,
+/// so inserts are `ON CONFLICT DO NOTHING`); `git_refs` the branch heads, moved only by a
+/// compare-and-swap in the transaction that inserts the new commit's objects. SQLite stores
+/// have one process and keep the repositories on disk only, so they have no such tables.
+const PG_V2: &str = r#"
+CREATE TABLE git_objects (
+    project TEXT COLLATE "C" NOT NULL,
+    oid     TEXT COLLATE "C" NOT NULL,
+    kind    TEXT COLLATE "C" NOT NULL CHECK (kind IN ('commit', 'tree', 'blob', 'tag')),
+    data    BYTEA NOT NULL,
+    PRIMARY KEY (project, oid)
+);
+
+CREATE TABLE git_refs (
+    project TEXT COLLATE "C" NOT NULL,
+    name    TEXT COLLATE "C" NOT NULL,
+    oid     TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (project, name)
+);
 "#;

@@ -1,6 +1,8 @@
-//! The data directory: its protection, the key that seals secrets at rest, and the checks of
-//! a resource upload before anything is written.
+//! The data directory: its protection, the key that seals secrets at rest, the checks of a
+//! resource upload before anything is written, and the repositories shared through a
+//! PostgreSQL store.
 
 pub mod data_dir;
 pub mod secrets_key;
+pub mod shared_git;
 pub mod uploads;
