@@ -49,6 +49,9 @@ pub struct ServerConfig {
     /// The new key of that rotation (`SLUICE_SECRETS_NEW_KEY`); random when the key is in
     /// a file.
     pub new_secrets_key_from_env: Option<String>,
+    /// Where outgoing requests (webhooks, SLI providers) may go: public addresses plus the
+    /// explicit allowlist (`--outbound-allow`).
+    pub outbound: net::outbound::Outbound,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -152,6 +155,7 @@ pub async fn serve(
         secrets_key_from_env: config.secrets_key_from_env.clone(),
         rotate_secrets_key: config.rotate_secrets_key,
         new_secrets_key_from_env: config.new_secrets_key_from_env.clone(),
+        outbound: config.outbound.clone(),
     };
     let app = Arc::new(open_with(&config.data_dir, token.clone(), &options).await?);
     on_started(&Started {
@@ -193,6 +197,9 @@ pub struct OpenOptions {
     pub rotate_secrets_key: bool,
     /// The new key of that rotation in base64; `None`: random (key file only).
     pub new_secrets_key_from_env: Option<String>,
+    /// Where outgoing requests may go (public addresses only unless the allowlist says
+    /// more).
+    pub outbound: net::outbound::Outbound,
 }
 
 /// Like [`open`], with explicit options.
@@ -239,7 +246,7 @@ pub async fn open_with(
             .map(services::jobs::Allowlist::parse),
         options.job_backend.clone(),
     );
-    let http = http::client();
+    let http = http::client(options.outbound.clone());
     // Providers subscribe before the lighthouse starts: its recovery may ask them again.
     let prometheus =
         services::prometheus::Prometheus::new(store.clone(), resources.clone(), http.clone());

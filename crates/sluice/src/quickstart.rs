@@ -48,6 +48,23 @@ struct Timing {
     timeframe: Option<&'static str>,
 }
 
+/// The embedded server's outbound rules: public addresses, plus the host and port of the
+/// Prometheus named by `--prometheus-url` (the user named it, so it is allowed explicitly
+/// even when it is on loopback or a private network).
+fn prometheus_outbound(url: Option<&str>) -> Result<sluice_server::net::outbound::Outbound> {
+    let outbound = sluice_server::net::outbound::Outbound::public_only();
+    let Some(url) = url else {
+        return Ok(outbound);
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| anyhow!("--prometheus-url {url}: {e}"))?;
+    let (Some(host), Some(port)) = (parsed.host_str(), parsed.port_or_known_default()) else {
+        bail!("--prometheus-url {url}: the URL needs a host");
+    };
+    outbound
+        .with(&format!("{host}:{port}"))
+        .map_err(|e| anyhow!("--prometheus-url {url}: {e}"))
+}
+
 /// Runs the tour; returns the exit code.
 pub fn run(args: &QuickstartArgs) -> Result<i32> {
     let paint = Painter::for_stdout(crate::cli::ColorChoice::Auto);
@@ -99,6 +116,7 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         secrets_key_from_env: None,
         rotate_secrets_key: false,
         new_secrets_key_from_env: None,
+        outbound: prometheus_outbound(args.prometheus_url.as_deref())?,
     };
     let server = runtime.spawn(sluice_server::serve(
         config,

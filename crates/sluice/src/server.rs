@@ -28,6 +28,7 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         secrets_key_from_env: env_value(secrets_key::KEY_ENV),
         rotate_secrets_key: args.rotate_secrets_key,
         new_secrets_key_from_env: env_value(secrets_key::NEW_KEY_ENV),
+        outbound: args.outbound_allow.clone().unwrap_or_default(),
     };
     let data_dir = args.data_dir.clone();
     runtime.block_on(async move {
