@@ -232,6 +232,7 @@ pub async fn open_with(
     // Built-in services subscribe before the driver starts, so that what the driver
     // republishes after a restart reaches them.
     let (driver, inbox) = driver::channel();
+    let http = http::client(options.outbound.clone());
     services::approval::start(&bus, driver.clone(), store.clone());
     services::remediation::start(&bus, driver.clone(), store.clone(), resources.clone());
     services::jobs::start(
@@ -246,7 +247,13 @@ pub async fn open_with(
             .map(services::jobs::Allowlist::parse),
         options.job_backend.clone(),
     );
-    let http = http::client(options.outbound.clone());
+    services::webhook::start(
+        &bus,
+        driver.clone(),
+        store.clone(),
+        resources.clone(),
+        http.clone(),
+    );
     // Providers subscribe before the lighthouse starts: its recovery may ask them again.
     let prometheus =
         services::prometheus::Prometheus::new(store.clone(), resources.clone(), http.clone());

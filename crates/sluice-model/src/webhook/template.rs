@@ -186,6 +186,19 @@ impl Template {
     }
 }
 
+impl std::fmt::Display for Template {
+    /// The template as written (without trim markers and comments).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(t) => f.write_str(t)?,
+                Piece::Field { source, .. } => write!(f, "{{{{{source}}}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `.a.b.c` → `[a, b, c]`; `.` → `[]`; anything else → `None`.
 fn field_chain(action: &str) -> Option<Vec<String>> {
     if action == "." {

@@ -352,10 +352,27 @@ async fn registration(app: &App, id: &str) -> Result<UniformRegistration, ApiErr
 }
 
 async fn save(app: &App, r: &UniformRegistration) -> Result<(), ApiError> {
-    app.store
+    let saved = app
+        .store
         .upsert_registration(r)
         .await
-        .map_err(|e| ApiError::internal("cannot store the registration", &e))
+        .map_err(|e| ApiError::internal("cannot store the registration", &e));
+    changed();
+    saved
+}
+
+/// Counts changes of registrations and subscriptions in this process, so that readers (the
+/// webhook service) can keep what they read until it changes.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The number of changes so far (see [`GENERATION`]).
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Notes a change of registrations or subscriptions.
+pub fn changed() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 /// The body of a registration (Keptn's `Integration`; `id` is the server's).
@@ -488,10 +505,13 @@ async fn unregister(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    app.store
+    let deleted = app
+        .store
         .delete_registration(&id)
         .await
-        .map_err(|e| store_error("cannot delete the registration", e))?;
+        .map_err(|e| store_error("cannot delete the registration", e));
+    changed();
+    deleted?;
     Ok(Json(json!({})))
 }
 

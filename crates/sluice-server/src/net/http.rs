@@ -199,6 +199,10 @@ pub enum Method {
     Post,
     /// PUT.
     Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
 }
 
 impl Client {
@@ -270,6 +274,8 @@ impl Client {
                 Method::Head => client.head(url),
                 Method::Post => client.post(url),
                 Method::Put => client.put(url),
+                Method::Patch => client.patch(url),
+                Method::Delete => client.delete(url),
             }),
             Err(e) => Err(e),
         };
