@@ -14,6 +14,7 @@ mod load;
 mod security;
 mod server;
 mod tidy;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
