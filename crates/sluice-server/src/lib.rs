@@ -253,7 +253,8 @@ pub async fn open_with(
         store.clone(),
         resources.clone(),
         http.clone(),
-    );
+    )
+    .await;
     // Providers subscribe before the lighthouse starts: its recovery may ask them again.
     let prometheus =
         services::prometheus::Prometheus::new(store.clone(), resources.clone(), http.clone());

@@ -1158,3 +1158,21 @@ async fn trigger_in(api: &Api, stage: &str, image: &str, version: &str) -> Resul
     println!("    ID of Keptn context: {ctx}");
     Ok(ctx)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_server_may_reach_exactly_the_prometheus_it_was_given() {
+        let loopback = "127.0.0.1".parse().unwrap();
+        let o = prometheus_outbound(Some("http://127.0.0.1:19090")).unwrap();
+        assert!(o.allows_literal(loopback, 19090));
+        assert!(!o.allows_literal(loopback, 9090));
+        assert!(!o.allows_addr(loopback));
+        let o = prometheus_outbound(Some("http://prometheus.internal")).unwrap();
+        assert!(o.allows_name("prometheus.internal", 80));
+        assert!(prometheus_outbound(None).unwrap().is_public_only());
+        assert!(prometheus_outbound(Some("not a url")).is_err());
+    }
+}

@@ -868,9 +868,10 @@ mod tests {
                 body.as_array().unwrap().len()
             }
         };
-        assert_eq!(list("").await, 1);
+        // The server's own webhook-service integration is listed too.
+        assert_eq!(list("").await, 2);
         assert_eq!(list(&format!("?id={id}")).await, 1);
-        assert_eq!(list("?name=webhook-service").await, 0);
+        assert_eq!(list("?name=webhook-service").await, 1);
         assert_eq!(list("?project=shop").await, 1);
         assert_eq!(
             list("?project=other").await,
@@ -935,7 +936,11 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         let (status, _) = call(&router, "GET", &subs_uri, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(list("").await, 0);
+        assert_eq!(
+            list("").await,
+            1,
+            "only the built-in webhook-service is left"
+        );
     }
 
     #[tokio::test]

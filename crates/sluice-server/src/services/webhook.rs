@@ -84,8 +84,9 @@ pub fn integration_id() -> String {
     uniform::integration_id(SOURCE, "", INTEGRATION_HOST)
 }
 
-/// Registers the integration and starts following the bus.
-pub fn start(
+/// Registers the integration (before the server answers any request, so that the registry
+/// shows it from the start) and starts following the bus.
+pub async fn start(
     bus: &Bus,
     driver: DriverHandle,
     store: Arc<Store>,
@@ -101,12 +102,10 @@ pub fn start(
         subscriptions: Mutex::new(None),
         handled: Mutex::new(HashSet::new()),
     });
-    tokio::spawn(async move {
-        if let Err(e) = service.register().await {
-            tracing::error!(error = %e, "cannot register the webhook-service integration");
-        }
-        service.run(feed).await;
-    });
+    if let Err(e) = service.register().await {
+        tracing::error!(error = %e, "cannot register the webhook-service integration");
+    }
+    tokio::spawn(service.run(feed));
 }
 
 /// The service's state.
