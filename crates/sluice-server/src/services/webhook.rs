@@ -669,6 +669,163 @@ fn nats_match(pattern: &str, subject: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::testkit::{self, TestServer};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback receiver answering the n-th request with `script[n]` (the last one
+    /// repeated); counts requests.
+    async fn receiver(script: Vec<(u16, String)>) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = counted.fetch_add(1, Ordering::SeqCst);
+                let (status, body) = script[n.min(script.len() - 1)].clone();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => request.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            }
+        });
+        (format!("http://{addr}"), hits)
+    }
+
+    /// Runs one delivery of project `p` (task `deployment`) with `webhook` (its
+    /// `subscriptionID` written as `SUB`) at the project level; returns the webhook-service's
+    /// `.started` count and its `.finished` data.
+    async fn run(webhook: &str) -> (usize, Value) {
+        let server = TestServer::new().await;
+        let app = server.app.clone();
+        testkit::create_project(&app, "p", testkit::ONE_TASK_SHIPYARD, &["a"]).await;
+        let (status, body) = server
+            .call(
+                "POST",
+                &format!(
+                    "/api/controlPlane/v1/uniform/registration/{}/subscription",
+                    integration_id()
+                ),
+                Some(json!({"event": "sh.keptn.event.deployment.triggered", "filter": {"projects": ["p"]}})),
+            )
+            .await;
+        assert_eq!(status.as_u16(), 201, "{body}");
+        let sid = body["id"].as_str().unwrap().to_owned();
+        let (status, body) = server
+            .call(
+                "POST",
+                "/api/resource-service/v1/project/p/resource",
+                Some(json!({"resources": [{"resourceURI": webhook::URI,
+                    "resourceContent": testkit::b64(webhook.replace("SUB", &sid))}]})),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        let mut events = app.bus.subscribe();
+        let (status, body) = server
+            .call(
+                "POST",
+                "/api/v1/event",
+                Some(
+                    json!({"specversion": "1.0", "type": "sh.keptn.event.dev.delivery.triggered",
+                    "source": "test", "data": {"project": "p", "stage": "dev", "service": "a"}}),
+                ),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        let mut started = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let e = tokio::time::timeout_at(deadline, events.recv())
+                .await
+                .expect("a .finished from the webhook service in time")
+                .expect("bus open");
+            if e.source.as_deref() != Some(SOURCE) {
+                continue;
+            }
+            match e.event_type.as_deref() {
+                Some("sh.keptn.event.deployment.started") => started += 1,
+                Some("sh.keptn.event.deployment.finished") => {
+                    return (started, e.data_value().clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn config(send_started: bool, method: &str, url: &str) -> String {
+        format!(
+            "apiVersion: webhookconfig.keptn.sh/v1beta1\nkind: WebhookConfig\nspec:\n  webhooks:\n    - type: sh.keptn.event.deployment.triggered\n      subscriptionID: SUB\n      sendStarted: {send_started}\n      sendFinished: true\n      requests:\n        - url: \"{url}\"\n          method: {method}\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_request_is_retried_after_a_5xx_and_its_answer_reported() {
+        let (base, hits) = receiver(vec![(503, "busy".into()), (200, r#"{"n": 1}"#.into())]).await;
+        let (started, data) = run(&config(
+            false,
+            "GET",
+            &format!("{base}/flaky/{{{{.data.service}}}}"),
+        ))
+        .await;
+        assert_eq!(started, 0, "sendStarted: false");
+        assert_eq!(data["result"], "pass", "{data}");
+        assert_eq!(data["status"], "succeeded");
+        assert_eq!(data["deployment"], json!({"responses": [{"n": 1}]}));
+        assert_eq!(data["project"], "p");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_post_is_not_retried_and_fails_with_the_answer() {
+        let (base, hits) = receiver(vec![(500, "broken".into()), (200, "ok".into())]).await;
+        let (started, data) = run(&config(true, "POST", &format!("{base}/down"))).await;
+        assert_eq!(started, 1);
+        assert_eq!(data["result"], "fail", "{data}");
+        assert_eq!(data["status"], "errored");
+        assert_eq!(
+            data["message"],
+            format!(
+                "could not execute request 'POST {base}/down': the server answered HTTP 500.\nResponse: \nbroken"
+            )
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_missing_key_and_an_oversized_answer_fail_the_task_clearly() {
+        let (base, hits) = receiver(vec![(200, "x".repeat(MAX_RESPONSE_BYTES + 1))]).await;
+        let (_, data) = run(&config(
+            true,
+            "GET",
+            &format!("{base}/{{{{.data.nothere}}}}"),
+        ))
+        .await;
+        assert_eq!(
+            data["message"],
+            format!(
+                "could not parse request 'GET {base}/{{{{.data.nothere}}}}' : executing template at <.data.nothere>: map has no entry for key \"nothere\""
+            )
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+        let (_, data) = run(&config(true, "GET", &format!("{base}/big"))).await;
+        assert_eq!(
+            data["message"],
+            format!(
+                "could not execute request 'GET {base}/big': the answer is larger than the limit of 65536 bytes"
+            )
+        );
+    }
 
     #[test]
     fn subjects_match_like_nats() {
