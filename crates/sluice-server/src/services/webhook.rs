@@ -453,9 +453,15 @@ impl WebhookService {
         for (name, value) in &request.headers {
             let name = name.render(data).map_err(|e| fail(e.to_string()))?;
             let value = value.render(data).map_err(|e| fail(e.to_string()))?;
-            if value.contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty() || !name.chars().all(token) {
                 return Err(fail(format!(
-                    "header `{name}` contains a line break or a colon after its placeholders were filled in"
+                    "`{name}` is not a valid header name after its placeholders were filled in"
+                )));
+            }
+            if value.contains(['\r', '\n', '\0']) {
+                return Err(fail(format!(
+                    "the value of header `{name}` contains a line break after its placeholders were filled in"
                 )));
             }
             headers.push((name, value));
@@ -800,6 +806,22 @@ mod tests {
             )
         );
         assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_header_name_made_invalid_by_event_data_is_refused_before_sending() {
+        let (base, hits) = receiver(vec![(200, "ok".into())]).await;
+        let yaml = format!(
+            "apiVersion: webhookconfig.keptn.sh/v1beta1\nkind: WebhookConfig\nspec:\n  webhooks:\n    - type: t\n      subscriptionID: SUB\n      sendFinished: true\n      requests:\n        - url: {base}/h\n          method: GET\n          headers:\n            - key: \"x-{{{{.data.project}}}} {{{{.data.stage}}}}\"\n              value: v\n"
+        );
+        let (_, data) = run(&yaml).await;
+        assert_eq!(
+            data["message"],
+            format!(
+                "could not parse request 'GET {base}/h' : `x-p dev` is not a valid header name after its placeholders were filled in"
+            )
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
