@@ -12,7 +12,7 @@ use std::str::FromStr;
 use crate::diagnostic::Diagnostics;
 use crate::yaml::Node;
 
-/// The five file formats sluice reads.
+/// The file formats sluice reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FileKind {
     /// `shipyard.yaml`: stages, sequences and tasks of a project.
@@ -25,16 +25,19 @@ pub enum FileKind {
     Job,
     /// `remediation.yaml`: actions per problem type.
     Remediation,
+    /// `webhook/webhook.yaml`: the webhook service's requests.
+    Webhook,
 }
 
 impl FileKind {
     /// All kinds, in a stable order.
-    pub const ALL: [FileKind; 5] = [
+    pub const ALL: [FileKind; 6] = [
         FileKind::Shipyard,
         FileKind::Slo,
         FileKind::Sli,
         FileKind::Job,
         FileKind::Remediation,
+        FileKind::Webhook,
     ];
 
     /// The short name used on the command line and in messages.
@@ -45,6 +48,7 @@ impl FileKind {
             FileKind::Sli => "sli",
             FileKind::Job => "job",
             FileKind::Remediation => "remediation",
+            FileKind::Webhook => "webhook",
         }
     }
 
@@ -58,6 +62,7 @@ impl FileKind {
             FileKind::Sli => crate::sli::parse(text).diagnostics,
             FileKind::Job => crate::job::parse(text).diagnostics,
             FileKind::Remediation => crate::remediation::parse(text).diagnostics,
+            FileKind::Webhook => crate::webhook::parse(text).diagnostics,
         }
     }
 
@@ -70,10 +75,21 @@ impl FileKind {
             match kind.to_ascii_lowercase().as_str() {
                 "shipyard" => return Some(FileKind::Shipyard),
                 "remediation" => return Some(FileKind::Remediation),
+                "webhookconfig" => return Some(FileKind::Webhook),
                 _ => {}
             }
         }
+        if root
+            .get("apiVersion")
+            .and_then(Node::as_scalar)
+            .is_some_and(|v| v.starts_with("webhookconfig.keptn.sh/"))
+        {
+            return Some(FileKind::Webhook);
+        }
         if let Some(spec) = root.get("spec") {
+            if spec.get("webhooks").is_some() {
+                return Some(FileKind::Webhook);
+            }
             if spec.get("stages").is_some() {
                 return Some(FileKind::Shipyard);
             }
@@ -102,7 +118,7 @@ impl FileKind {
     }
 
     /// Guesses the kind from a path: the file name (`shipyard.yaml`, `slo.yaml`,
-    /// `sli.yaml`, `remediation.yaml`, `job/config.yaml`), then each folder name from the
+    /// `sli.yaml`, `remediation.yaml`, `webhook.yaml`, `job/config.yaml`), then each folder name from the
     /// innermost outwards (`slo/`, `sli/`, `job/`, ...).
     pub fn from_path(path: &str) -> Option<FileKind> {
         let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
@@ -126,6 +142,8 @@ impl FileKind {
                 Some(FileKind::Remediation)
             } else if has("job") || w == "jobs" {
                 Some(FileKind::Job)
+            } else if has("webhook") || w == "webhooks" {
+                Some(FileKind::Webhook)
             } else {
                 None
             }
@@ -143,9 +161,9 @@ impl fmt::Display for FileKind {
     }
 }
 
-/// A name that is not one of the five kinds.
+/// A name that is not one of the kinds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown file kind `{0}` (expected shipyard, slo, sli, job or remediation)")]
+#[error("unknown file kind `{0}` (expected shipyard, slo, sli, job, remediation or webhook)")]
 pub struct UnknownKind(pub String);
 
 impl FromStr for FileKind {
@@ -183,6 +201,11 @@ mod tests {
         assert_eq!(detect("indicators: {a: b}\n"), Some(FileKind::Sli));
         assert_eq!(detect("stages:\n  - name: dev\n"), Some(FileKind::Shipyard));
         assert_eq!(detect("remediations: []\n"), Some(FileKind::Remediation));
+        assert_eq!(
+            detect("apiVersion: webhookconfig.keptn.sh/v1beta1\nkind: WebhookConfig\n"),
+            Some(FileKind::Webhook)
+        );
+        assert_eq!(detect("spec:\n  webhooks: []\n"), Some(FileKind::Webhook));
         assert_eq!(detect("spec_version: '1.0'\n"), None);
         assert_eq!(detect("- a\n"), None);
     }
@@ -202,6 +225,10 @@ mod tests {
             Some(FileKind::Job)
         );
         assert_eq!(FileKind::from_path("slo-strict.yaml"), Some(FileKind::Slo));
+        assert_eq!(
+            FileKind::from_path("webhook/webhook.yaml"),
+            Some(FileKind::Webhook)
+        );
         assert_eq!(FileKind::from_path("sliding/values.yaml"), None);
         assert_eq!(FileKind::from_path("values.yaml"), None);
     }

@@ -29,6 +29,8 @@ pub mod shipyard;
 pub mod sli;
 /// The SLO file (`slo.yaml`).
 pub mod slo;
+/// Keptn webhook-service configuration (`webhook/webhook.yaml`), curl commands included.
+pub mod webhook;
 /// The wire-string enum macro (closed sets of strings with an `Other` fallback).
 mod wire;
 pub mod yaml;

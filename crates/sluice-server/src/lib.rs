@@ -58,6 +58,9 @@ pub struct ServerConfig {
     /// A NATS server (`nats://host:port`) whose JetStream receives a copy of every stored
     /// event (see [`net::jetstream`]).
     pub bus: Option<String>,
+    /// Where outgoing requests (webhooks, SLI providers) may go: public addresses plus the
+    /// explicit allowlist (`--outbound-allow`).
+    pub outbound: net::outbound::Outbound,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -166,6 +169,7 @@ pub async fn serve(
         rotate_secrets_key: config.rotate_secrets_key,
         new_secrets_key_from_env: config.new_secrets_key_from_env.clone(),
         bus: config.bus.clone(),
+        outbound: config.outbound.clone(),
     };
     if let Some(location @ sluice_store::StoreLocation::Postgres(_)) = &config.store {
         let replica = ReplicaSetup {
@@ -320,6 +324,9 @@ pub struct OpenOptions {
     pub new_secrets_key_from_env: Option<String>,
     /// See [`ServerConfig::bus`].
     pub bus: Option<String>,
+    /// Where outgoing requests may go (public addresses only unless the allowlist says
+    /// more).
+    pub outbound: net::outbound::Outbound,
 }
 
 /// Like [`open`], with explicit options.
@@ -372,6 +379,7 @@ async fn assemble(
     // Built-in services subscribe before the driver starts, so that what the driver
     // republishes after a restart reaches them.
     let (driver, inbox) = driver::channel();
+    let http = http::client(options.outbound.clone());
     services::approval::start(&bus, driver.clone(), store.clone());
     services::remediation::start(&bus, driver.clone(), store.clone(), resources.clone());
     services::jobs::start(
@@ -386,7 +394,14 @@ async fn assemble(
             .map(services::jobs::Allowlist::parse),
         options.job_backend.clone(),
     );
-    let http = http::client();
+    services::webhook::start(
+        &bus,
+        driver.clone(),
+        store.clone(),
+        resources.clone(),
+        http.clone(),
+    )
+    .await;
     // Providers subscribe before the lighthouse starts: its recovery may ask them again.
     let prometheus =
         services::prometheus::Prometheus::new(store.clone(), resources.clone(), http.clone());

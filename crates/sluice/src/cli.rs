@@ -1098,6 +1098,21 @@ pub struct ServerArgs {
     /// restart or a NATS outage. Also `SLUICE_BUS`.
     #[arg(long, value_name = "nats://HOST:PORT", env = "SLUICE_BUS", value_parser = nats_url)]
     pub bus: Option<String>,
+    /// Internal targets outgoing requests (webhooks, Prometheus) may reach besides public
+    /// addresses, comma-separated: CIDR ranges or addresses (any port), ADDRESS:PORT, HOST or
+    /// HOST:PORT (the host's addresses are then not checked). Default: public addresses only.
+    #[arg(
+        long,
+        value_name = "CIDR|ADDR:PORT|HOST[:PORT],...",
+        env = "SLUICE_OUTBOUND_ALLOW",
+        value_parser = outbound_allow
+    )]
+    pub outbound_allow: Option<sluice_server::net::outbound::Outbound>,
+}
+
+/// An outbound allowlist, for `--outbound-allow`.
+fn outbound_allow(text: &str) -> Result<sluice_server::net::outbound::Outbound, String> {
+    sluice_server::net::outbound::Outbound::parse(text).map_err(|e| e.to_string())
 }
 
 /// A Go duration longer than zero, for flags.

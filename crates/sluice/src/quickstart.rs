@@ -48,6 +48,23 @@ struct Timing {
     timeframe: Option<&'static str>,
 }
 
+/// The embedded server's outbound rules: public addresses, plus the host and port of the
+/// Prometheus named by `--prometheus-url` (the user named it, so it is allowed explicitly
+/// even when it is on loopback or a private network).
+fn prometheus_outbound(url: Option<&str>) -> Result<sluice_server::net::outbound::Outbound> {
+    let outbound = sluice_server::net::outbound::Outbound::public_only();
+    let Some(url) = url else {
+        return Ok(outbound);
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| anyhow!("--prometheus-url {url}: {e}"))?;
+    let (Some(host), Some(port)) = (parsed.host_str(), parsed.port_or_known_default()) else {
+        bail!("--prometheus-url {url}: the URL needs a host");
+    };
+    outbound
+        .with(&format!("{host}:{port}"))
+        .map_err(|e| anyhow!("--prometheus-url {url}: {e}"))
+}
+
 /// Runs the tour; returns the exit code.
 pub fn run(args: &QuickstartArgs) -> Result<i32> {
     let paint = Painter::for_stdout(crate::cli::ColorChoice::Auto);
@@ -103,6 +120,7 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         bus: None,
         node_id: None,
         advertise: None,
+        outbound: prometheus_outbound(args.prometheus_url.as_deref())?,
     };
     let server = runtime.spawn(sluice_server::serve(
         config,
@@ -1143,4 +1161,22 @@ async fn trigger_in(api: &Api, stage: &str, image: &str, version: &str) -> Resul
     let ctx = crate::client::context_of(&answer)?;
     println!("    ID of Keptn context: {ctx}");
     Ok(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_server_may_reach_exactly_the_prometheus_it_was_given() {
+        let loopback = "127.0.0.1".parse().unwrap();
+        let o = prometheus_outbound(Some("http://127.0.0.1:19090")).unwrap();
+        assert!(o.allows_literal(loopback, 19090));
+        assert!(!o.allows_literal(loopback, 9090));
+        assert!(!o.allows_addr(loopback));
+        let o = prometheus_outbound(Some("http://prometheus.internal")).unwrap();
+        assert!(o.allows_name("prometheus.internal", 80));
+        assert!(prometheus_outbound(None).unwrap().is_public_only());
+        assert!(prometheus_outbound(Some("not a url")).is_err());
+    }
 }

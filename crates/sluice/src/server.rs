@@ -36,6 +36,7 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         bus: args.bus.clone(),
         node_id: args.node_id.clone(),
         advertise: args.advertise.clone(),
+        outbound: args.outbound_allow.clone().unwrap_or_default(),
     };
     let data_dir = args.data_dir.clone();
     let store = config

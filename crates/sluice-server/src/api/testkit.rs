@@ -50,10 +50,20 @@ fn scratch() -> PathBuf {
     ))
 }
 
+/// The settings test servers open with: outgoing requests may also reach loopback, where the
+/// tests' Prometheus and webhook receivers listen (a server's default is public addresses
+/// only).
+pub fn options() -> crate::OpenOptions {
+    crate::OpenOptions {
+        outbound: crate::net::outbound::Outbound::parse("127.0.0.0/8").expect("valid"),
+        ..crate::OpenOptions::default()
+    }
+}
+
 /// Opens a server on a data directory (state and router).
 async fn open(dir: &std::path::Path) -> (Arc<App>, Router) {
     let app = Arc::new(
-        crate::open(dir, ApiToken::from_value(TOKEN))
+        crate::open_with(dir, ApiToken::from_value(TOKEN), &options())
             .await
             .expect("test server opens"),
     );

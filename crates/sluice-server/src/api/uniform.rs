@@ -352,10 +352,27 @@ async fn registration(app: &App, id: &str) -> Result<UniformRegistration, ApiErr
 }
 
 async fn save(app: &App, r: &UniformRegistration) -> Result<(), ApiError> {
-    app.store
+    let saved = app
+        .store
         .upsert_registration(r)
         .await
-        .map_err(|e| ApiError::internal("cannot store the registration", &e))
+        .map_err(|e| ApiError::internal("cannot store the registration", &e));
+    changed();
+    saved
+}
+
+/// Counts changes of registrations and subscriptions in this process, so that readers (the
+/// webhook service) can keep what they read until it changes.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The number of changes so far (see [`GENERATION`]).
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Notes a change of registrations or subscriptions.
+pub fn changed() {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 /// The body of a registration (Keptn's `Integration`; `id` is the server's).
@@ -488,10 +505,13 @@ async fn unregister(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    app.store
+    let deleted = app
+        .store
         .delete_registration(&id)
         .await
-        .map_err(|e| store_error("cannot delete the registration", e))?;
+        .map_err(|e| store_error("cannot delete the registration", e));
+    changed();
+    deleted?;
     Ok(Json(json!({})))
 }
 
@@ -848,9 +868,10 @@ mod tests {
                 body.as_array().unwrap().len()
             }
         };
-        assert_eq!(list("").await, 1);
+        // The server's own webhook-service integration is listed too.
+        assert_eq!(list("").await, 2);
         assert_eq!(list(&format!("?id={id}")).await, 1);
-        assert_eq!(list("?name=webhook-service").await, 0);
+        assert_eq!(list("?name=webhook-service").await, 1);
         assert_eq!(list("?project=shop").await, 1);
         assert_eq!(
             list("?project=other").await,
@@ -915,7 +936,11 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         let (status, _) = call(&router, "GET", &subs_uri, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(list("").await, 0);
+        assert_eq!(
+            list("").await,
+            1,
+            "only the built-in webhook-service is left"
+        );
     }
 
     #[tokio::test]

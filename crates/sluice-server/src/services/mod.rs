@@ -11,6 +11,7 @@ pub mod prometheus;
 pub mod prometheus_rules;
 pub mod remediation;
 pub mod sli_provider;
+pub mod webhook;
 
 use std::fmt::Display;
 use std::future::Future;

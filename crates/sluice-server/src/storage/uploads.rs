@@ -24,7 +24,7 @@ enum Levels {
 }
 
 /// Every file sluice reads from a project's repository: where, at which levels, as what.
-const READ_FILES: [(&str, Levels, FileKind); 5] = [
+const READ_FILES: [(&str, Levels, FileKind); 6] = [
     (
         crate::api::projects::SHIPYARD_URI,
         Levels::Project,
@@ -38,6 +38,7 @@ const READ_FILES: [(&str, Levels, FileKind); 5] = [
         Levels::StageAndService,
         FileKind::Remediation,
     ),
+    (sluice_model::webhook::URI, Levels::All, FileKind::Webhook),
 ];
 
 /// The kind of file sluice reads at `uri` of a level, if it reads one there.

@@ -111,7 +111,7 @@ fn branch_layout_repository(dir: &Path) -> PathBuf {
         &repo,
         &[(
             "webhook/webhook.yaml",
-            b"apiVersion: webhookconfig.keptn.sh/v1beta1\nkind: WebhookConfig\n",
+            b"apiVersion: webhookconfig.keptn.sh/v1beta1\nkind: WebhookConfig\nspec:\n  webhooks:\n    - type: sh.keptn.event.mytask.triggered\n      subscriptionID: s1\n      requests:\n        - url: https://example.com/hook\n          method: POST\n",
         )],
         "Added resource webhook/webhook.yaml",
     );

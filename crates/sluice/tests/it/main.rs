@@ -17,6 +17,7 @@ mod postgres;
 mod security;
 mod server;
 mod tidy;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -19,9 +19,13 @@ use crate::state::App;
 /// A server on a fresh data directory.
 pub(crate) async fn app() -> (Arc<App>, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("sluice-lh-{}", crate::runtime::ids::fresh()));
-    let app = crate::open(&dir, ApiToken::from_value("test-token-0123456789"))
-        .await
-        .unwrap();
+    let app = crate::open_with(
+        &dir,
+        ApiToken::from_value("test-token-0123456789"),
+        &crate::api::testkit::options(),
+    )
+    .await
+    .unwrap();
     (Arc::new(app), dir)
 }
 

@@ -454,3 +454,44 @@ async fn quality_gate_end_to_end_with_prometheus() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A server opened with the default outbound rules (public addresses only) does not query a
+/// Prometheus on loopback: the indicator fails with the refusal, and the fake Prometheus is
+/// never asked.
+#[tokio::test]
+async fn a_loopback_prometheus_is_refused_unless_allowlisted() {
+    let dir = std::env::temp_dir().join(format!("sluice-prom-{}", crate::runtime::ids::fresh()));
+    let app = crate::open(
+        &dir,
+        crate::access::auth::ApiToken::from_value("test-token-0123456789"),
+    )
+    .await
+    .unwrap();
+    create_project(&app, "shop", &["dev"], &["carts"]).await;
+    let (base, seen) = fake_prometheus().await;
+    configure(&app, Some(&base), false).await;
+    put(
+        &app,
+        "shop",
+        None,
+        None,
+        SLI_URI,
+        "spec_version: '1.0'\nindicators:\n  throughput: up\n",
+    )
+    .await;
+    let d = ask(&app, &["throughput"], None).await;
+    let v = &d["get-sli"]["indicatorValues"][0];
+    assert_eq!(v["success"], false, "{d}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("unable to query prometheus api: refusing to connect to 127.0.0.1"),
+        "{v}"
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing reached Prometheus"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
