@@ -1,5 +1,6 @@
 //! sluice's durable store: events (Keptn's datastore), projects and services, sequence
-//! executions, uniform registrations and secrets, in one embedded SQLite database.
+//! executions, uniform registrations, secrets, scoped API tokens and the audit log, in one
+//! embedded SQLite database.
 //!
 //! # The store boundary
 //!
@@ -34,6 +35,7 @@
 //! produced them, sent afterwards and marked with [`Store::mark_dispatched`]; after a crash
 //! [`Store::undispatched_events`] returns what still has to be sent).
 
+mod access;
 mod error;
 pub mod events;
 pub mod executions;
@@ -59,6 +61,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use access::{AuditEntry, AuditQuery, TokenRecord};
 pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
 pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery};

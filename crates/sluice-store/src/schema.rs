@@ -15,7 +15,7 @@ use sqlx::SqliteConnection;
 use crate::error::{Error, Result};
 
 /// The migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -212,4 +212,38 @@ CREATE TABLE sealed_secrets (
 /// timers from the open executions it restores.
 const V4: &str = r#"
 DROP TABLE IF EXISTS timers;
+"#;
+
+/// Version 5: scoped API tokens (only a hash of each secret is kept) and the audit log
+/// (append-only: the store has no method that changes or deletes an entry). Plain tables
+/// and types a PostgreSQL schema has too; `stages` is a JSON array kept as text and read in
+/// Rust, so no JSON function of the database is needed.
+const V5: &str = r#"
+CREATE TABLE api_tokens (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    role         TEXT NOT NULL,
+    project      TEXT NOT NULL,                -- '' for every project
+    stages       TEXT NOT NULL,                -- JSON array of stage names, [] for every stage
+    secret_hash  BLOB NOT NULL,                -- SHA-256 of the secret part
+    created_by   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    revoked_at   INTEGER
+) STRICT;
+
+CREATE TABLE audit_log (
+    seq           INTEGER PRIMARY KEY,
+    at            INTEGER NOT NULL,
+    actor         TEXT NOT NULL,                -- token name
+    action        TEXT NOT NULL,
+    project       TEXT NOT NULL,
+    stage         TEXT NOT NULL,
+    service       TEXT NOT NULL,
+    keptn_context TEXT NOT NULL,
+    detail        TEXT NOT NULL,
+    client        TEXT NOT NULL                 -- the client address
+) STRICT;
+CREATE INDEX audit_log_project ON audit_log (project, seq);
+CREATE INDEX audit_log_actor   ON audit_log (actor, seq);
 "#;
