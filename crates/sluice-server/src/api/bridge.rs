@@ -183,8 +183,14 @@ struct LoginRequest {
     token: String,
 }
 
+/// The session's CSRF token, lifetime, and the role, scope and rights of its token (the pages
+/// show only what these allow).
 fn session_answer(session: &Session) -> Json<serde_json::Value> {
-    Json(json!({ "csrf": session.csrf, "expiresInSeconds": session::LIFETIME.as_secs() }))
+    Json(json!({
+        "csrf": session.csrf,
+        "expiresInSeconds": session::LIFETIME.as_secs(),
+        "principal": super::tokens::describe(&session.principal),
+    }))
 }
 
 async fn login(
@@ -209,15 +215,16 @@ async fn login(
             "invalid login request: {e} (expected {{\"token\": \"...\"}})"
         ))
     })?;
-    super::check_token(&app, client, request.token.trim(), Instant::now(), || {
+    let principal = super::check_token(&app, client, request.token.trim(), Instant::now(), || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "wrong API token: use the token `sluice server` printed when it created it (or SLUICE_API_TOKEN)",
+            "wrong token: use the token `sluice server` printed when it created it (or SLUICE_API_TOKEN), or one made with `sluice token create`",
         )
-    })?;
+    })
+    .await?;
     let session = app
         .sessions
-        .create(Instant::now())
+        .create(Instant::now(), principal)
         .map_err(|e| ApiError::internal("cannot open a session", &e))?;
     let cookie = format!(
         "{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
