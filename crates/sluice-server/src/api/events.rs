@@ -33,8 +33,9 @@ async fn post_event(
     Extension(principal): Extension<Principal>,
     Body(body): Body,
 ) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
+    // Authorized before it is checked: a sender without the right learns nothing more.
+    let note = authorize(&principal, &body)?;
     let event = accept(&app, &body).await?;
-    let note = authorize(&principal, &event)?;
     let id = event.id.clone().unwrap_or_default();
     let mut context = event.shkeptncontext.clone().unwrap_or_default();
     let accepted = app
@@ -64,11 +65,16 @@ async fn post_event(
 /// Whether the sender may send this event ([`rbac::event_action`] on the event's project and
 /// stage), and the audit note of it: triggers, approvals and declines and other changes are
 /// recorded; task answers are not.
-fn authorize(principal: &Principal, event: &KeptnEvent) -> Result<AuditNote, ApiError> {
-    let kind = event
-        .event_type()
-        .map_err(|e| ApiError::bad_request(format!("unknown event type: {e}")))?;
-    let data = event.data.as_ref().unwrap_or(&Value::Null);
+/// A body that is not JSON or has no known type passes here and is refused by [`accept`].
+fn authorize(principal: &Principal, body: &[u8]) -> Result<AuditNote, ApiError> {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Ok(AuditNote::default());
+    };
+    let event_type = value.get("type").and_then(Value::as_str).unwrap_or("");
+    let Ok(kind) = event_type.parse::<EventType>() else {
+        return Ok(AuditNote::default());
+    };
+    let data = value.get("data").unwrap_or(&Value::Null);
     let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let (project, mut stage, service) = (field("project"), field("stage"), field("service"));
     if let EventType::Sequence { stage: typed, .. } = &kind {
@@ -94,7 +100,7 @@ fn authorize(principal: &Principal, event: &KeptnEvent) -> Result<AuditNote, Api
         project,
         stage,
         service,
-        detail: event.event_type.clone().unwrap_or_default(),
+        detail: event_type.to_owned(),
         ..AuditNote::default()
     })
 }
