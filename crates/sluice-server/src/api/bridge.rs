@@ -72,6 +72,8 @@ const ASSETS: &[Asset] = &[
     asset!("heatmap.js", JS),
     asset!("integrations.js", JS),
     asset!("routes.js", JS),
+    asset!("access.js", JS),
+    asset!("audit.js", JS),
 ];
 
 /// The routes of the UI (outside the token check: the pages hold no data, and login is how a
@@ -218,7 +220,7 @@ async fn login(
     let principal = super::check_token(&app, client, request.token.trim(), Instant::now(), || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "wrong token: use the token `sluice server` printed when it created it (or SLUICE_API_TOKEN), or one made with `sluice token create`",
+            "wrong API token: use the token `sluice server` printed when it created it (or SLUICE_API_TOKEN), or one made with `sluice token create`",
         )
     })
     .await?;
