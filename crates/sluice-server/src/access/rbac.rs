@@ -287,6 +287,9 @@ const ROUTES: &[(&str, &str, Action, Scope)] = {
     &[
         ("POST", "/api/v1/auth", Read, Shared),
         ("GET", "/api/v1/metadata", Read, Shared),
+        // Counts over every project: a token not limited to a project (e.g. a viewer for
+        // Prometheus).
+        ("GET", "/metrics", Read, Path),
         ("GET", "/api/sluice/v1/session", Read, Shared),
         ("GET", "/api/controlPlane/v1/project", Read, Shared),
         ("POST", "/api/controlPlane/v1/project", Administer, Query),
@@ -721,6 +724,10 @@ mod tests {
         );
         assert_eq!(
             classify("GET", "/metrics", none),
+            Need::Check(Action::Read, Target::AllProjects)
+        );
+        assert_eq!(
+            classify("DELETE", "/api/v1/metadata", none),
             Need::Check(Action::Administer, Target::AllProjects)
         );
     }

@@ -198,7 +198,7 @@ fn principal_of(record: &sluice_store::TokenRecord) -> Result<Principal, ApiErro
 
 /// The session's principal as it is now: a scoped token is looked up again (revoked or
 /// expired ends the session's rights).
-async fn refresh(app: &App, principal: &Principal) -> Result<Principal, ApiError> {
+pub(crate) async fn refresh(app: &App, principal: &Principal) -> Result<Principal, ApiError> {
     let Some(id) = &principal.token_id else {
         return Ok(principal.clone());
     };
