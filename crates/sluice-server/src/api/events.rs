@@ -57,6 +57,12 @@ async fn post_event(
     }
     let note = AuditNote {
         keptn_context: context.clone(),
+        // A retried request changed nothing the first time did not: recorded once.
+        action: if accepted == Accepted::Duplicate {
+            String::new()
+        } else {
+            note.action
+        },
         ..note
     };
     Ok((Extension(note), Json(json!({"keptnContext": context}))))

@@ -1,7 +1,9 @@
-//! The HTTP API: one router with Keptn's paths, token checking, body limits and Keptn's errors.
+//! The HTTP API: one router with Keptn's paths, token checking, authorization by role, the
+//! audit log, body limits and Keptn's errors.
 //!
 //! Each submodule owns a group of Keptn's endpoints and returns its routes; this module joins
-//! them behind the token check.
+//! them behind the token check, which also authorizes each request by the route table of
+//! `access::rbac` and records successful changes in the audit log (`audit.rs`).
 
 pub mod alerts;
 pub mod audit;

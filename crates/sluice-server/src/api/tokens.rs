@@ -748,6 +748,21 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let context = body["keptnContext"].as_str().unwrap().to_owned();
+        // A retried request (same event id) is recorded once.
+        let mut trigger = event("sh.keptn.event.dev.delivery.triggered", "dev", json!({}));
+        trigger["id"] = json!("retried-trigger-1");
+        trigger["shkeptncontext"] = json!(context);
+        for _ in 0..2 {
+            let (status, body) = call_as(
+                &router,
+                &operator,
+                "POST",
+                "/api/v1/event",
+                Some(trigger.clone()),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
         for state in ["pause", "resume", "abort"] {
             let (status, body) = call_as(
                 &router,
@@ -834,6 +849,7 @@ mod tests {
                 "token.create",
                 "token.create",
                 "trigger",
+                "trigger",
                 "pause",
                 "resume",
                 "abort",
@@ -844,7 +860,12 @@ mod tests {
                 "token.revoke"
             ]
         );
-        let trigger = page.items.iter().find(|e| e.action == "trigger").unwrap();
+        let trigger = page
+            .items
+            .iter()
+            .rev()
+            .find(|e| e.action == "trigger")
+            .unwrap();
         assert_eq!(
             (
                 trigger.project.as_str(),
@@ -866,8 +887,8 @@ mod tests {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(
-            body["totalCount"], 4,
-            "trigger, pause, resume, abort: {body}"
+            body["totalCount"], 5,
+            "two triggers (the retry is not one), pause, resume, abort: {body}"
         );
         let (status, _) = call_as(
             &router,

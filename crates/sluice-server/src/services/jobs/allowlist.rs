@@ -64,6 +64,9 @@ pub const TASK_SUBCOMMANDS: &[&str] = &[
     "abort",
     "pause",
     "resume",
+    "token",
+    "audit",
+    "whoami",
 ];
 
 /// The subcommands of the server's own binary a task may not run (they serve, run a whole
