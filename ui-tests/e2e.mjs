@@ -279,17 +279,20 @@ spec:
     await page.screenshot({ path: join(shots, '07-approval-waiting.png'), fullPage: true });
     // A viewer token sees the open approval but no Approve or Decline button, nor the
     // sequence controls or the audit log.
-    const viewer = await apiCall('POST', '/api/sluice/v1/tokens', { name: 'e2e-viewer', role: 'viewer', expires: '1d' });
+    const viewer = await apiCall('POST', '/api/sluice/v1/tokens', { name: 'e2e-viewer', role: 'viewer', project: 'approvals', expires: '1d' });
     const viewerContext = await browser.newContext();
     const vp = await viewerContext.newPage();
     await vp.goto(`${base}/bridge/#token=${encodeURIComponent(viewer.token)}`);
-    await vp.waitForSelector('#whoami:has-text("e2e-viewer (viewer)")');
+    await vp.waitForSelector('#whoami:has-text("e2e-viewer (viewer, approvals)")');
+    // Limited to one project, it lists only that one.
+    await vp.waitForSelector('main a[href="#/project/approvals"]');
+    assert.equal(await vp.locator('main a[href="#/project/fulltour"]').count(), 0);
     await vp.goto(`${base}/bridge/#/project/approvals`);
     await vp.waitForSelector('li.approval .no-approve');
     assert.equal(await vp.locator('li.approval button').count(), 0, 'no approve buttons for a viewer');
     assert.equal(await vp.locator('#nav a[href="#/audit"]').count(), 0);
     await vp.goto(`${base}/bridge/#/project/approvals/sequence/${ctx}`);
-    await vp.waitForSelector('.timeline-stage');
+    await vp.waitForSelector('.timeline-stage li.task[data-task="approval"]');
     assert.equal(await vp.locator('#controls').count(), 0, 'no pause/resume/abort for a viewer');
     await vp.screenshot({ path: join(shots, '07b-approval-as-viewer.png'), fullPage: true });
     await viewerContext.close();

@@ -74,7 +74,7 @@ test('routes: each page, its arguments and its live filter', () => {
   assert.deepEqual(at('#/'), { page: 'projects', args: [], filter: null });
   assert.deepEqual(at('#/project/a%20b'), { page: 'environment', args: ['a b'], filter: { project: 'a b' } });
   assert.deepEqual(at('#/project/p/sequences?state=started'), { page: 'sequences', args: ['p'], filter: { project: 'p' } });
-  assert.deepEqual(at('#/project/p/sequence/ctx-1'), { page: 'sequence', args: ['p', 'ctx-1'], filter: { keptnContext: 'ctx-1' } });
+  assert.deepEqual(at('#/project/p/sequence/ctx-1'), { page: 'sequence', args: ['p', 'ctx-1'], filter: { project: 'p', keptnContext: 'ctx-1' } });
   assert.deepEqual(at('#/project/p/service/carts/quality?stage=qa'), {
     page: 'quality', args: ['p', 'carts'], filter: { project: 'p', service: 'carts', type: 'sh.keptn.event.evaluation.finished' },
   });

@@ -33,7 +33,7 @@ export function routeOf(parts) {
   const [a, project, b, c, d] = parts;
   if (a === 'project' && project && !b) return { page: 'environment', args: [project], filter: { project } };
   if (a === 'project' && project && b === 'sequences') return { page: 'sequences', args: [project], filter: { project } };
-  if (a === 'project' && project && b === 'sequence' && c) return { page: 'sequence', args: [project, c], filter: { keptnContext: c } };
+  if (a === 'project' && project && b === 'sequence' && c) return { page: 'sequence', args: [project, c], filter: { project, keptnContext: c } };
   if (a === 'project' && project && b === 'service' && c && d === 'quality') {
     return { page: 'quality', args: [project, c], filter: { project, service: c, type: 'sh.keptn.event.evaluation.finished' } };
   }

@@ -151,7 +151,7 @@ export async function sequenceView(main, project, context) {
   const p = enc(project);
   const [state, events, logs] = await Promise.all([
     api.get(`/api/controlPlane/v1/sequence/${p}`, { keptnContext: context }),
-    api.allPages('/api/mongodb-datastore/event', { keptnContext: context }, 'events', 100, 5000),
+    api.allPages('/api/mongodb-datastore/event', { project, keptnContext: context }, 'events', 100, 5000),
     api.get('/api/sluice/v1/logs', { keptnContext: context }).catch(() => ({ runs: [] })),
   ]);
   const seq = (state.states || [])[0];

@@ -437,8 +437,8 @@ const ROUTES: &[(&str, &str, Action, Scope)] = {
             Query,
         ),
         ("GET", "/api/sluice/v1/stream", Read, Query),
-        // By context only (the handler does not check a project): every project's data.
-        ("GET", "/api/sluice/v1/logs", Read, Path),
+        // By context or id: the handlers check the project of what they found.
+        ("GET", "/api/sluice/v1/logs", Read, Shared),
         (
             "GET",
             "/api/sluice/v1/project/{project}/monitoring",

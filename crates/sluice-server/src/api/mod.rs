@@ -198,6 +198,37 @@ fn principal_of(record: &sluice_store::TokenRecord) -> Result<Principal, ApiErro
     })
 }
 
+/// The project of an event (`data.project`), `''` when it has none.
+pub(crate) fn project_of(event: &sluice_model::event::KeptnEvent) -> &str {
+    event
+        .data
+        .as_ref()
+        .and_then(|d| d.get("project"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+}
+
+/// For routes that name no project (an evaluation by id, job logs by context): whether the
+/// principal may do `action` on what the request reached, by the event's project and stage.
+pub(crate) fn authorize_event(
+    principal: &Principal,
+    action: rbac::Action,
+    event: &sluice_model::event::KeptnEvent,
+) -> Result<(), ApiError> {
+    let project = project_of(event);
+    let stage = event
+        .data
+        .as_ref()
+        .and_then(|d| d.get("stage"))
+        .and_then(serde_json::Value::as_str);
+    let target = if project.is_empty() {
+        rbac::Target::AllProjects
+    } else {
+        rbac::Target::project(project, stage)
+    };
+    rbac::authorize(principal, action, &target).map_err(ApiError::from)
+}
+
 /// The session's principal as it is now: a scoped token is looked up again (revoked or
 /// expired ends the session's rights).
 pub(crate) async fn refresh(app: &App, principal: &Principal) -> Result<Principal, ApiError> {

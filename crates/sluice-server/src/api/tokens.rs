@@ -595,6 +595,19 @@ mod tests {
             .map(|p| p["projectName"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["shop"]);
+        // Job logs and evaluations name no project in their path: their project decides.
+        let mut other = event("sh.keptn.event.dev.delivery.triggered", "dev", json!({}));
+        other["data"]["project"] = json!("other");
+        let (status, body) = call(&router, "POST", "/api/v1/event", Some(other)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let logs = format!(
+            "/api/sluice/v1/logs?keptnContext={}",
+            body["keptnContext"].as_str().unwrap()
+        );
+        let (status, body) = call_as(&router, &approver, "GET", &logs, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        let (status, _) = call(&router, "GET", &logs, None).await;
+        assert_eq!(status, StatusCode::OK);
         // A viewer cannot approve.
         let (viewer, _) = token(&router, "viewer", None, &[]).await;
         let (status, _) = call_as(
