@@ -231,6 +231,10 @@ try {
     await page.goto(`${base}/bridge/#/project/fulltour/sequences`);
     await page.waitForSelector('table.list tbody tr a');
     assert.ok((await page.locator('table.list tbody tr').count()) >= 2);
+    // The tour's slow version fails its quality gate: that delivery shows as failed, not
+    // only as finished.
+    assert.match(await page.textContent('table.list'), /✗ failed/);
+    assert.match(await page.textContent('table.list'), /✓ succeeded/);
     await page.screenshot({ path: join(shots, '05-sequences.png'), fullPage: true });
     await page.click('table.list tbody tr a');
     await page.waitForSelector('.timeline-stage li.task[data-task="evaluation"]');
@@ -273,6 +277,25 @@ spec:
     await page.waitForSelector('li.approval button.approve', { timeout: 30000 });
     assert.match(await page.textContent('li.approval'), /waiting for approval/);
     await page.screenshot({ path: join(shots, '07-approval-waiting.png'), fullPage: true });
+    // A viewer token sees the open approval but no Approve or Decline button, nor the
+    // sequence controls or the audit log.
+    const viewer = await apiCall('POST', '/api/sluice/v1/tokens', { name: 'e2e-viewer', role: 'viewer', project: 'approvals', expires: '1d' });
+    const viewerContext = await browser.newContext();
+    const vp = await viewerContext.newPage();
+    await vp.goto(`${base}/bridge/#token=${encodeURIComponent(viewer.token)}`);
+    await vp.waitForSelector('#whoami:has-text("e2e-viewer (viewer, approvals)")');
+    // Limited to one project, it lists only that one.
+    await vp.waitForSelector('main a[href="#/project/approvals"]');
+    assert.equal(await vp.locator('main a[href="#/project/fulltour"]').count(), 0);
+    await vp.goto(`${base}/bridge/#/project/approvals`);
+    await vp.waitForSelector('li.approval .no-approve');
+    assert.equal(await vp.locator('li.approval button').count(), 0, 'no approve buttons for a viewer');
+    assert.equal(await vp.locator('#nav a[href="#/audit"]').count(), 0);
+    await vp.goto(`${base}/bridge/#/project/approvals/sequence/${ctx}`);
+    await vp.waitForSelector('.timeline-stage li.task[data-task="approval"]');
+    assert.equal(await vp.locator('#controls').count(), 0, 'no pause/resume/abort for a viewer');
+    await vp.screenshot({ path: join(shots, '07b-approval-as-viewer.png'), fullPage: true });
+    await viewerContext.close();
     await page.click('li.approval button.approve');
     await page.waitForSelector('.ok[role=status], section.stage:not(:has(li.approval))');
     await until('the sequence to finish', async () => {
@@ -281,9 +304,14 @@ spec:
     });
     await page.goto(`${base}/bridge/#/project/approvals/sequence/${ctx}`);
     await page.waitForSelector('li.task[data-task="evaluation"] .badge.r-pass');
-    assert.match(await page.textContent('main'), /✓ finished/);
+    assert.match(await page.textContent('main'), /✓ succeeded/);
     assert.match(await page.textContent('li.task[data-task="approval"]'), /✓ pass/);
     await page.screenshot({ path: join(shots, '08-approval-finished.png'), fullPage: true });
+    // The audit log shows who approved it.
+    await page.goto(`${base}/bridge/#/audit?action=approve`);
+    await page.waitForSelector('table.audit tbody tr td code');
+    assert.match(await page.textContent('table.audit tbody'), /admin[\s\S]*approve[\s\S]*approvals \/ staging \/ shop/);
+    await page.screenshot({ path: join(shots, '08b-audit.png'), fullPage: true });
   });
 
   await step('heatmap of 1,000 evaluations × 20 SLIs', async () => {
@@ -365,6 +393,16 @@ spec:
     await until('the token to leave the address bar', async () => !p2.url().includes('token='), 10000);
     assert.match(await p2.textContent('main'), /No projects yet/);
     await other.close();
+    // Pasted into a tab that already shows the login page: only the hash changes.
+    const third = await browser.newContext();
+    const p3 = await third.newPage();
+    await p3.goto(url.replace(/#token=.*/, ''));
+    await p3.waitForSelector('#login-form');
+    await p3.goto(url);
+    await p3.waitForSelector('#logout:not([hidden])');
+    await until('the token to leave the address bar', async () => !p3.url().includes('token='), 10000);
+    assert.match(await p3.textContent('main'), /No projects yet/);
+    await third.close();
     fresh.proc.kill('SIGTERM');
   });
 

@@ -12,9 +12,10 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import * as dom from '../crates/sluice-server/ui/dom.js';
-import { parseHash, routeOf } from '../crates/sluice-server/ui/routes.js';
+import { parseHash, routeOf, tokenOfHash } from '../crates/sluice-server/ui/routes.js';
+import { can, describe } from '../crates/sluice-server/ui/access.js';
 import { sliOrder, heatmapHtml, thresholdOf, chart } from '../crates/sluice-server/ui/heatmap.js';
-import { timeline, stateBadge } from '../crates/sluice-server/ui/sequences.js';
+import { timeline, stateBadge, sequenceResult } from '../crates/sluice-server/ui/sequences.js';
 import { explanationHtml } from '../crates/sluice-server/ui/quality.js';
 import { approvalFinished, approvalVersion } from '../crates/sluice-server/ui/environment.js';
 import * as api from '../crates/sluice-server/ui/api.js';
@@ -73,7 +74,7 @@ test('routes: each page, its arguments and its live filter', () => {
   assert.deepEqual(at('#/'), { page: 'projects', args: [], filter: null });
   assert.deepEqual(at('#/project/a%20b'), { page: 'environment', args: ['a b'], filter: { project: 'a b' } });
   assert.deepEqual(at('#/project/p/sequences?state=started'), { page: 'sequences', args: ['p'], filter: { project: 'p' } });
-  assert.deepEqual(at('#/project/p/sequence/ctx-1'), { page: 'sequence', args: ['p', 'ctx-1'], filter: { keptnContext: 'ctx-1' } });
+  assert.deepEqual(at('#/project/p/sequence/ctx-1'), { page: 'sequence', args: ['p', 'ctx-1'], filter: { project: 'p', keptnContext: 'ctx-1' } });
   assert.deepEqual(at('#/project/p/service/carts/quality?stage=qa'), {
     page: 'quality', args: ['p', 'carts'], filter: { project: 'p', service: 'carts', type: 'sh.keptn.event.evaluation.finished' },
   });
@@ -160,6 +161,45 @@ test('stateBadge', () => {
   assert.equal(stateBadge('finished').markup, '<span class="badge r-pass">✓ finished</span>');
   assert.equal(stateBadge('started').markup, '<span class="badge r-running">▶ started</span>');
   assert.equal(stateBadge('paused').markup, '<span class="badge r-warning">! paused</span>');
+});
+
+test('a finished sequence shows its result, not only its state', () => {
+  const gateFailed = { state: 'finished', stages: [{ name: 'qa', state: 'succeeded', latestEvaluation: { result: 'fail', score: 40 }, latestFailedEvent: { type: 'sh.keptn.event.evaluation.finished', id: 'e' } }] };
+  assert.equal(sequenceResult(gateFailed), 'fail');
+  assert.equal(stateBadge('finished', gateFailed).markup, '<span class="badge r-fail">✗ failed</span>');
+  const warned = { state: 'finished', stages: [{ name: 'qa', state: 'succeeded', latestEvaluation: { result: 'warning', score: 80 } }] };
+  assert.equal(sequenceResult(warned), 'warning');
+  assert.equal(stateBadge('finished', warned).markup, '<span class="badge r-warning">! finished with warning</span>');
+  const passed = { state: 'finished', stages: [{ name: 'qa', state: 'succeeded', latestEvaluation: { result: 'pass', score: 100 } }] };
+  assert.equal(stateBadge('finished', passed).markup, '<span class="badge r-pass">✓ succeeded</span>');
+  assert.equal(sequenceResult({ state: 'finished', stages: [{ name: 'qa', state: 'errored' }] }), 'fail');
+  assert.equal(sequenceResult({ state: 'aborted', stages: [] }), 'fail');
+  assert.equal(sequenceResult({ state: 'started', stages: [{ name: 'qa', state: 'triggered' }] }), '');
+});
+
+test('can follows the server: role rights, project limit, stage limit for changes only', () => {
+  const approver = { name: 'a', role: 'approver', project: 'shop', stages: ['production'], rights: ['read', 'approve'] };
+  assert.equal(can(approver, 'approve', 'shop', 'production'), true);
+  assert.equal(can(approver, 'approve', 'shop', 'qa'), false);
+  assert.equal(can(approver, 'approve', 'shop'), false, 'no stage: every stage');
+  assert.equal(can(approver, 'approve', 'other', 'production'), false);
+  assert.equal(can(approver, 'read', 'shop', 'qa'), true);
+  assert.equal(can(approver, 'trigger', 'shop', 'production'), false);
+  const viewer = { name: 'v', role: 'viewer', project: null, stages: [], rights: ['read'] };
+  assert.equal(can(viewer, 'approve', 'shop', 'qa'), false);
+  assert.equal(can(viewer, 'read', 'anything'), true);
+  assert.equal(can(null, 'read'), false);
+  assert.equal(describe(approver), 'a (approver, shop: production)');
+  assert.equal(describe(viewer), 'v (viewer)');
+});
+
+test('tokenOfHash reads token links only', () => {
+  assert.equal(tokenOfHash('#token=abc%2Bdef'), 'abc+def');
+  assert.equal(tokenOfHash('#token=slc_x_y&z=1'), 'slc_x_y');
+  assert.equal(tokenOfHash('#/project/p'), null);
+  assert.equal(tokenOfHash(''), null);
+  assert.equal(tokenOfHash('#token=%E0%A4%A'), '%E0%A4%A');
+  assert.deepEqual(routeOf(['audit']), { page: 'audit', args: [], filter: null });
 });
 
 test('explanationHtml escapes objective names and shows informational objectives', () => {

@@ -170,6 +170,12 @@ fn keptn_entity(what: &str) -> Option<&'static str> {
         })
 }
 
+impl From<crate::access::rbac::Denied> for ApiError {
+    fn from(denied: crate::access::rbac::Denied) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, denied.0)
+    }
+}
+
 impl From<sluice_store::Error> for ApiError {
     fn from(error: sluice_store::Error) -> Self {
         use sluice_store::Error as E;

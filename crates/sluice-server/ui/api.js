@@ -3,6 +3,13 @@
 // session's CSRF token, lists are read page by page.
 
 let csrf = '';
+/** @type {import('./access.js').Principal | null} */
+let who = null;
+
+/** The logged-in token's name, role, scope and rights (null before login). */
+export function principal() {
+  return who;
+}
 
 /** An answer other than 2xx, with Keptn's {code, message}. */
 export class ApiError extends Error {
@@ -100,6 +107,7 @@ export async function resume() {
   try {
     const s = await get('/bridge/api/session');
     csrf = s.csrf;
+    who = s.principal || null;
     return true;
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return false;
@@ -108,7 +116,7 @@ export async function resume() {
 }
 
 /**
- * Logs in with the API token.
+ * Logs in with a token (the instance token or a scoped one).
  * @param {string} token
  */
 export async function login(token) {
@@ -119,12 +127,14 @@ export async function login(token) {
     body: JSON.stringify({ token }),
   }));
   csrf = s.csrf;
+  who = s.principal || null;
 }
 
 /** Ends the session. */
 export async function logout() {
   await post('/bridge/api/logout', {});
   csrf = '';
+  who = null;
 }
 
 /** A fresh event id (a random UUID). */

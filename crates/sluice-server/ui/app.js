@@ -4,7 +4,9 @@
 
 import * as api from './api.js';
 import { html, show, enc, errorBox } from './dom.js';
-import { parseHash, routeOf } from './routes.js';
+import { parseHash, routeOf, tokenOfHash } from './routes.js';
+import { can, describe } from './access.js';
+import { auditView } from './audit.js';
 import { projectsView } from './projects.js';
 import { environmentView } from './environment.js';
 import { sequencesView, sequenceView } from './sequences.js';
@@ -22,6 +24,7 @@ const VIEWS = /** @type {Record<import('./routes.js').Route['page'], View>} */ (
   sequence: sequenceView,
   quality: qualityView,
   integrations: integrationsView,
+  audit: auditView,
 });
 
 /** @param {string} id */
@@ -35,6 +38,7 @@ const main = byId('main');
 const nav = byId('nav');
 const live = byId('live');
 const logoutButton = /** @type {HTMLButtonElement} */ (byId('logout'));
+const whoami = byId('whoami');
 
 /** @type {EventSource | null} */
 let stream = null;
@@ -50,7 +54,9 @@ function setNav(parts) {
   const projectLinks = project
     ? html` <span aria-hidden="true">›</span> <a href="#/project/${enc(project)}">${project}</a> <a href="#/project/${enc(project)}/sequences">Sequences</a>`
     : '';
-  show(nav, html`<a href="#/">Projects</a>${projectLinks} <a href="#/integrations">Integrations</a>`);
+  const me = api.principal();
+  const audit = can(me, 'configure', me && me.project ? me.project : undefined) ? html` <a href="#/audit">Audit log</a>` : '';
+  show(nav, html`<a href="#/">Projects</a>${projectLinks} <a href="#/integrations">Integrations</a>${audit}`);
 }
 
 async function render(isLive = false) {
@@ -96,13 +102,15 @@ function follow(filter) {
 function showLogin(message) {
   if (stream) { stream.close(); stream = null; streamKey = ''; }
   logoutButton.hidden = true;
+  whoami.textContent = '';
   show(nav, html``);
   live.textContent = '○ offline';
   show(main, html`
     <section class="login">
       <h1>Log in to sluice</h1>
       <p>Use the API token that <code>sluice server</code> printed when it created it (it is stored in
-      <code>&lt;data-dir&gt;/api-token</code>), or the one in <code>SLUICE_API_TOKEN</code>.</p>
+      <code>&lt;data-dir&gt;/api-token</code>), the one in <code>SLUICE_API_TOKEN</code>, or a token made with
+      <code>sluice token create</code> (you see what its role allows).</p>
       <form id="login-form">
         <label for="token">API token</label>
         <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
@@ -128,6 +136,7 @@ function messageOf(e) {
 
 function loggedIn() {
   logoutButton.hidden = false;
+  whoami.textContent = describe(api.principal());
   if (!location.hash || location.hash.startsWith('#token=')) history.replaceState(null, '', '#/');
   render();
 }
@@ -138,24 +147,33 @@ logoutButton.addEventListener('click', async () => {
 });
 
 window.addEventListener('sluice-unauthorized', () => showLogin('Your session has ended: log in again.'));
-window.addEventListener('hashchange', () => { if (!logoutButton.hidden) render(); });
+// A token link pasted into a tab that is already open (on the login page or not) changes
+// only the hash: log in with it as a fresh page load would.
+window.addEventListener('hashchange', () => {
+  if (tokenOfHash(location.hash) !== null) { loginFromLink().catch((e) => show(main, errorBox(e))); return; }
+  if (!logoutButton.hidden) render();
+});
+
+/**
+ * Logs in with the token of a token link (`#token=...`), if the address has one: the
+ * fragment never reached the server; it is removed from the address bar and the history.
+ * @returns {Promise<boolean>} whether there was a link
+ */
+async function loginFromLink() {
+  const token = tokenOfHash(location.hash);
+  if (token === null) return false;
+  history.replaceState(null, '', location.pathname + '#/');
+  try {
+    await api.login(token);
+    loggedIn();
+  } catch (e) {
+    showLogin(messageOf(e));
+  }
+  return true;
+}
 
 async function start() {
-  // A token link (`#token=...`): the fragment never reached the server; log in with it and
-  // remove it from the address bar and the history.
-  const m = location.hash.match(/^#token=([^&]+)/);
-  if (m) {
-    const token = decodeURIComponent(m[1]);
-    history.replaceState(null, '', location.pathname + '#/');
-    try {
-      await api.login(token);
-      loggedIn();
-      return;
-    } catch (e) {
-      showLogin(messageOf(e));
-      return;
-    }
-  }
+  if (await loginFromLink()) return;
   if (await api.resume()) loggedIn();
   else showLogin();
 }

@@ -4,6 +4,7 @@
 // open approvals (Approve / Decline) and open remediations.
 
 import * as api from './api.js';
+import { can } from './access.js';
 import { html, show, enc, badge, pct, time, version, errorBox } from './dom.js';
 
 const OPEN_STATES = ['triggered', 'waiting', 'started', 'waitingForApproval', 'paused'];
@@ -99,6 +100,8 @@ export async function environmentView(main, project) {
         <span class="small">${q.service} · <span class="state">${q.state}</span>${q.problemTitle ? ` · ${q.problemTitle}` : ''}</span>
       </li>`;
     });
+    // Approve and Decline only for a token that may approve in this stage.
+    const mayApprove = can(api.principal(), 'approve', project, stage);
     const waiting = openApprovals.filter((a) => (a.data || {}).stage === stage).map((a) => {
       const d = a.data || {};
       const v = approvalVersion(a);
@@ -106,10 +109,10 @@ export async function environmentView(main, project) {
         <div><strong>Approval</strong>: ${d.service} ${v ? html`<code>${version(v)}</code>` : ''}
           <span class="small">since ${time(a.time)}</span></div>
         <div class="small">waiting for approval · <a href="#/project/${p}/sequence/${enc(a.shkeptncontext)}">sequence</a></div>
-        <div class="buttons">
+        ${mayApprove ? html`<div class="buttons">
           <button type="button" class="approve" data-approve="${a.id}">✓ Approve</button>
           <button type="button" class="decline" data-decline="${a.id}">✗ Decline</button>
-        </div>
+        </div>` : html`<div class="small muted no-approve">your token may not approve here</div>`}
       </li>`;
     });
     /** @type {string[]} */

@@ -5,7 +5,7 @@
 /**
  * @typedef {{ parts: string[], params: URLSearchParams, hash: string }} Location
  * @typedef {{ project?: string, service?: string, keptnContext?: string, type?: string }} StreamFilter
- * @typedef {{ page: 'projects' | 'environment' | 'sequences' | 'sequence' | 'quality' | 'integrations',
+ * @typedef {{ page: 'projects' | 'environment' | 'sequences' | 'sequence' | 'quality' | 'integrations' | 'audit',
  *             args: string[], filter: StreamFilter | null }} Route
  */
 
@@ -33,10 +33,21 @@ export function routeOf(parts) {
   const [a, project, b, c, d] = parts;
   if (a === 'project' && project && !b) return { page: 'environment', args: [project], filter: { project } };
   if (a === 'project' && project && b === 'sequences') return { page: 'sequences', args: [project], filter: { project } };
-  if (a === 'project' && project && b === 'sequence' && c) return { page: 'sequence', args: [project, c], filter: { keptnContext: c } };
+  if (a === 'project' && project && b === 'sequence' && c) return { page: 'sequence', args: [project, c], filter: { project, keptnContext: c } };
   if (a === 'project' && project && b === 'service' && c && d === 'quality') {
     return { page: 'quality', args: [project, c], filter: { project, service: c, type: 'sh.keptn.event.evaluation.finished' } };
   }
   if (a === 'integrations') return { page: 'integrations', args: [], filter: null };
+  if (a === 'audit') return { page: 'audit', args: [], filter: null };
   return { page: 'projects', args: [], filter: null };
+}
+
+/**
+ * The token of a token link (`#token=...`), or null.
+ * @param {string} hash
+ */
+export function tokenOfHash(hash) {
+  const m = /^#token=([^&]+)/.exec(hash);
+  if (!m) return null;
+  try { return decodeURIComponent(m[1]); } catch { return m[1]; }
 }

@@ -4,6 +4,7 @@
 // job output, the raw events on demand, and pause / resume / abort.
 
 import * as api from './api.js';
+import { can } from './access.js';
 import { html, join, show, enc, badge, time, duration, version, errorBox, SYMBOL } from './dom.js';
 
 const STATES = ['triggered', 'waiting', 'started', 'waitingForApproval', 'paused', 'finished', 'aborted', 'timedOut'];
@@ -12,10 +13,35 @@ const STATES = ['triggered', 'waiting', 'started', 'waitingForApproval', 'paused
 const STATE_RESULT = /** @type {Record<string, string>} */ ({ finished: 'pass', succeeded: 'pass', aborted: 'fail', timedOut: 'fail', errored: 'fail', waitingForApproval: 'warning', paused: 'warning' });
 
 /**
- * A sequence state's badge.
- * @param {string} state
+ * The result of a sequence (an entry of Keptn's sequence state list) as Keptn's Bridge showed
+ * it: `fail` when a stage failed (a failed event, an errored stage, a failed evaluation) or the
+ * sequence was aborted or timed out; `warning` when an evaluation gave a warning; `pass`
+ * otherwise; `''` while it runs.
+ * @param {any} seq
  */
-export function stateBadge(state) {
+export function sequenceResult(seq) {
+  /** @type {any[]} */
+  const stages = seq.stages || [];
+  const failed = stages.some((s) => s.latestFailedEvent || s.state === 'errored' || (s.latestEvaluation && s.latestEvaluation.result === 'fail'));
+  const done = ['finished', 'aborted', 'timedOut'].includes(seq.state);
+  if (failed || seq.state === 'aborted' || seq.state === 'timedOut') return 'fail';
+  if (!done) return '';
+  if (stages.some((s) => s.latestEvaluation && s.latestEvaluation.result === 'warning')) return 'warning';
+  return 'pass';
+}
+
+/**
+ * A sequence state's badge; given the sequence, a finished one shows its result (`✗ failed`,
+ * `! finished with warning`, `✓ succeeded`), not only that it finished.
+ * @param {string} state
+ * @param {any} [seq]
+ */
+export function stateBadge(state, seq) {
+  if (seq && state === 'finished') {
+    const r = sequenceResult(seq) || 'pass';
+    const label = r === 'fail' ? 'failed' : r === 'warning' ? 'finished with warning' : 'succeeded';
+    return html`<span class="badge r-${r}">${SYMBOL[r]} ${label}</span>`;
+  }
   const r = STATE_RESULT[state] || 'info';
   return html`<span class="badge ${r === 'info' ? 'r-running' : 'r-' + r}">${state === 'started' || state === 'triggered' ? '▶' : SYMBOL[r]} ${state}</span>`;
 }
@@ -44,7 +70,7 @@ export async function sequencesView(main, project, params) {
   const table = rows.map((s) => {
     const st = join((s.stages || []).map((/** @type {any} */ x) => html`<span class="stage-chip">${x.name} ${x.image ? html`<code>${version(x.image)}</code>` : ''} ${x.latestEvaluation ? badge(x.latestEvaluation.result, Math.round(x.latestEvaluation.score)) : ''}</span>`), ' → ');
     return html`<tr><td><a href="#/project/${p}/sequence/${enc(s.shkeptncontext)}">${s.name}</a>${s.problemTitle ? html`<div class="small">${s.problemTitle}</div>` : ''}</td>
-      <td>${s.service}</td><td>${stateBadge(s.state)}</td><td>${st}</td><td class="nowrap">${time(s.time)}</td></tr>`;
+      <td>${s.service}</td><td>${stateBadge(s.state, s)}</td><td>${st}</td><td class="nowrap">${time(s.time)}</td></tr>`;
   });
   /** @param {Record<string, string>} extra */
   const base = (extra) => {
@@ -125,7 +151,7 @@ export async function sequenceView(main, project, context) {
   const p = enc(project);
   const [state, events, logs] = await Promise.all([
     api.get(`/api/controlPlane/v1/sequence/${p}`, { keptnContext: context }),
-    api.allPages('/api/mongodb-datastore/event', { keptnContext: context }, 'events', 100, 5000),
+    api.allPages('/api/mongodb-datastore/event', { project, keptnContext: context }, 'events', 100, 5000),
     api.get('/api/sluice/v1/logs', { keptnContext: context }).catch(() => ({ runs: [] })),
   ]);
   const seq = (state.states || [])[0];
@@ -168,14 +194,16 @@ export async function sequenceView(main, project, context) {
     return html`<section class="timeline-stage" data-stage="${st.name}"><h2>${st.name} ${head}</h2><ol class="tasks">${tasks}</ol></section>`;
   });
   const open = seq && ['triggered', 'waiting', 'started', 'waitingForApproval', 'paused'].includes(seq.state);
+  // Pause, resume and abort act on every stage: only for a token that may control them all.
+  const mayControl = can(api.principal(), 'control', project);
   show(main, html`<h1>${seq ? seq.name : 'sequence'} <span class="small muted">${seq ? seq.service : ''}</span></h1>
-    <p>Context <code>${context}</code> · ${seq ? stateBadge(seq.state) : ''} ${seq ? `· triggered ${time(seq.time)}` : ''}</p>
+    <p>Context <code>${context}</code> · ${seq ? stateBadge(seq.state, seq) : ''} ${seq ? `· triggered ${time(seq.time)}` : ''}</p>
     ${seq && seq.problemTitle ? html`<p>Problem: ${seq.problemTitle}</p>` : ''}
-    <div class="buttons" id="controls">
+    ${mayControl ? html`<div class="buttons" id="controls">
       <button type="button" data-control="pause" ${open && seq.state !== 'paused' ? '' : 'disabled'}>‖ Pause</button>
       <button type="button" data-control="resume" ${open && seq.state === 'paused' ? '' : 'disabled'}>▶ Resume</button>
       <button type="button" data-control="abort" class="decline" ${open ? '' : 'disabled'}>■ Abort</button>
-    </div>
+    </div>` : ''}
     <div id="message"></div>
     <div class="timeline">${stages.length ? stages : html`<p class="muted">no events yet</p>`}</div>`);
   const message = document.getElementById('message');

@@ -1,6 +1,6 @@
 //! sluice's durable store: events (Keptn's datastore), projects and services, sequence
-//! executions, uniform registrations and secrets, in one embedded SQLite database (the
-//! default) or in a PostgreSQL database ([`StoreLocation::Postgres`]).
+//! executions, uniform registrations, secrets, scoped API tokens and the audit log, in one
+//! embedded SQLite database (the default) or in a PostgreSQL database ([`StoreLocation::Postgres`]).
 //!
 //! # Two backends
 //!
@@ -48,6 +48,7 @@
 
 #[macro_use]
 mod backend;
+mod access;
 mod error;
 pub mod events;
 pub mod executions;
@@ -78,6 +79,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub(crate) use backend::{Db, Dialect};
 
+pub use access::{AuditEntry, AuditQuery, TokenRecord};
 pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
 pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery};

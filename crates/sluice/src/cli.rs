@@ -120,6 +120,90 @@ pub enum Command {
     /// Resume a paused sequence.
     #[command(subcommand)]
     Resume(SequenceControlCommand),
+    /// Create, list and revoke scoped API tokens (a role, a project, stages, an expiry).
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Show the audit log: who changed what, where, when and from which address.
+    Audit(AuditArgs),
+    /// Show the role and scope of the token in use.
+    Whoami(WhoamiArgs),
+}
+
+/// `sluice token ...`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once (the server keeps only a hash).
+    Create(TokenCreateArgs),
+    /// List tokens (never their text).
+    List(TokenListArgs),
+    /// Revoke a token: it is refused from now on.
+    Revoke(TokenRevokeArgs),
+}
+
+/// Flags of `sluice token create`.
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// A unique name, recorded as the actor in the audit log.
+    #[arg(long)]
+    pub name: String,
+    /// viewer, approver, operator, integration, admin (of the project) or instance-admin.
+    #[arg(long)]
+    pub role: String,
+    /// Limit the token to this project (default: every project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Limit the token's changes to this stage (repeatable; default: every stage).
+    #[arg(long = "stage")]
+    pub stages: Vec<String>,
+    /// How long the token lives, e.g. 30d, 12h, 90m (at most 366d).
+    #[arg(long)]
+    pub expires: String,
+}
+
+/// Flags of `sluice token list`.
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    /// Only the tokens of this project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice token revoke`.
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id (the ID column of `sluice token list`).
+    pub id: String,
+}
+
+/// Flags of `sluice audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only this actor (a token name).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action (trigger, approve, decline, pause, resource.update, token.create, ...).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// How many entries (newest first).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice whoami`.
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 /// Output formats of the client commands that print a list or an object.

@@ -19,7 +19,7 @@ use clap::Parser;
 use crate::cli::{
     Cli, ClusterCommand, Command, ConfigureCommand, CreateCommand, DeleteCommand,
     DeploymentsCommand, GetCommand, ImportCommand, SendCommand, SequenceControlCommand,
-    TriggerCommand, UpdateCommand,
+    TokenCommand, TriggerCommand, UpdateCommand,
 };
 use crate::client::approval::Decision;
 use crate::client::control::ControlAction;
@@ -66,6 +66,11 @@ fn main() -> ExitCode {
         Command::Send(SendCommand::Event(args)) => client::approval::send(args),
         Command::Approve(args) => client::approval::run(args, Decision::Approve),
         Command::Decline(args) => client::approval::run(args, Decision::Decline),
+        Command::Token(TokenCommand::Create(args)) => client::access::create_token(args),
+        Command::Token(TokenCommand::List(args)) => client::access::list_tokens(args),
+        Command::Token(TokenCommand::Revoke(args)) => client::access::revoke_token(args),
+        Command::Audit(args) => client::access::audit(args),
+        Command::Whoami(args) => client::access::whoami(args),
         Command::Get(GetCommand::Projects(args)) => client::get::projects(args),
         Command::Get(GetCommand::Stages(args)) => client::get::stages(args),
         Command::Get(GetCommand::Services(args)) => client::get::services(args),

@@ -1,13 +1,16 @@
 //! Browser sessions of the web UI: a random session id (the `sluice_session` cookie) with a
 //! per-session CSRF token and an expiry, held in memory (a restart logs everyone out).
 //!
-//! A session is created by logging in with the API token and stands for it: the API accepts
-//! the cookie wherever it accepts the token. Requests that change something must also carry
+//! A session is created by logging in with a token and stands for it: the API accepts the
+//! cookie wherever it accepts the token, with the token's role and scope (a scoped token is
+//! looked up again on every request, so revoking it or its expiry ends its sessions too). Requests that change something must also carry
 //! the session's CSRF token in a header (see `api/mod.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::access::rbac::Principal;
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "sluice_session";
@@ -35,6 +38,8 @@ pub struct Session {
     pub csrf: String,
     /// When it ends.
     pub expires: Instant,
+    /// The token it logged in with.
+    pub principal: Principal,
 }
 
 /// The sessions of one server.
@@ -44,12 +49,13 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Opens a session that ends [`LIFETIME`] after `now`.
-    pub fn create(&self, now: Instant) -> Result<Session, Error> {
+    /// Opens a session for `principal` that ends [`LIFETIME`] after `now`.
+    pub fn create(&self, now: Instant, principal: Principal) -> Result<Session, Error> {
         let session = Session {
             id: random_hex()?,
             csrf: random_hex()?,
             expires: now + LIFETIME,
+            principal,
         };
         let mut open = self.lock();
         open.retain(|_, s| s.expires > now);
@@ -111,8 +117,8 @@ mod tests {
     fn sessions_are_random_expire_and_can_be_ended() {
         let sessions = Sessions::default();
         let t0 = Instant::now();
-        let a = sessions.create(t0).unwrap();
-        let b = sessions.create(t0).unwrap();
+        let a = sessions.create(t0, Principal::instance_admin()).unwrap();
+        let b = sessions.create(t0, Principal::instance_admin()).unwrap();
         assert_ne!(a.id, b.id);
         assert_ne!(a.id, a.csrf);
         assert_eq!(a.id.len(), 64);
@@ -129,9 +135,14 @@ mod tests {
     fn the_number_of_sessions_is_bounded() {
         let sessions = Sessions::default();
         let t0 = Instant::now();
-        let first = sessions.create(t0).unwrap();
+        let first = sessions.create(t0, Principal::instance_admin()).unwrap();
         for i in 1..=MAX_SESSIONS {
-            sessions.create(t0 + Duration::from_secs(i as u64)).unwrap();
+            sessions
+                .create(
+                    t0 + Duration::from_secs(i as u64),
+                    Principal::instance_admin(),
+                )
+                .unwrap();
         }
         assert!(sessions.lock().len() <= MAX_SESSIONS);
         assert_eq!(sessions.get(&first.id, t0), None, "the oldest made room");

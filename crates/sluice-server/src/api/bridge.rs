@@ -72,6 +72,8 @@ const ASSETS: &[Asset] = &[
     asset!("heatmap.js", JS),
     asset!("integrations.js", JS),
     asset!("routes.js", JS),
+    asset!("access.js", JS),
+    asset!("audit.js", JS),
 ];
 
 /// The routes of the UI (outside the token check: the pages hold no data, and login is how a
@@ -183,8 +185,14 @@ struct LoginRequest {
     token: String,
 }
 
+/// The session's CSRF token, lifetime, and the role, scope and rights of its token (the pages
+/// show only what these allow).
 fn session_answer(session: &Session) -> Json<serde_json::Value> {
-    Json(json!({ "csrf": session.csrf, "expiresInSeconds": session::LIFETIME.as_secs() }))
+    Json(json!({
+        "csrf": session.csrf,
+        "expiresInSeconds": session::LIFETIME.as_secs(),
+        "principal": super::tokens::describe(&session.principal),
+    }))
 }
 
 async fn login(
@@ -209,15 +217,16 @@ async fn login(
             "invalid login request: {e} (expected {{\"token\": \"...\"}})"
         ))
     })?;
-    super::check_token(&app, client, request.token.trim(), Instant::now(), || {
+    let principal = super::check_token(&app, client, request.token.trim(), Instant::now(), || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "wrong API token: use the token `sluice server` printed when it created it (or SLUICE_API_TOKEN)",
+            "wrong API token: use the token `sluice server` printed when it created it (or SLUICE_API_TOKEN), or one made with `sluice token create`",
         )
-    })?;
+    })
+    .await?;
     let session = app
         .sessions
-        .create(Instant::now())
+        .create(Instant::now(), principal)
         .map_err(|e| ApiError::internal("cannot open a session", &e))?;
     let cookie = format!(
         "{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
@@ -247,7 +256,9 @@ async fn current_session(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let session = current(&app, &headers)?;
+    let mut session = current(&app, &headers)?;
+    // The token's role and scope as they are now (a revoked or expired token ends here).
+    session.principal = super::refresh(&app, &session.principal).await?;
     let mut response = session_answer(&session).into_response();
     response
         .headers_mut()
@@ -487,6 +498,79 @@ mod tests {
             assert_eq!(status, want, "{answer}");
             assert!(headers.get("set-cookie").is_none());
         }
+    }
+
+    #[tokio::test]
+    async fn a_session_carries_the_role_of_its_token_until_the_token_is_revoked() {
+        let (app, router) = testkit::app().await;
+        testkit::create_project(&app, "shop", testkit::ONE_TASK_SHIPYARD, &["carts"]).await;
+        let (status, made) = testkit::call(
+            &router,
+            "POST",
+            "/api/sluice/v1/tokens",
+            Some(
+                json!({"name": "ui-viewer", "role": "viewer", "project": "shop", "expires": "1d"}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let (status, headers, body) = send(
+            &router,
+            request("POST", "/bridge/api/login")
+                .header("content-type", "application/json")
+                .body(Body::from(json!({"token": made["token"]}).to_string()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["principal"]["role"], "viewer");
+        assert_eq!(answer["principal"]["project"], "shop");
+        assert_eq!(answer["principal"]["rights"], json!(["read"]));
+        let cookie = headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let csrf = answer["csrf"].as_str().unwrap().to_owned();
+        let as_session = |method: &str, uri: &str, body: Option<serde_json::Value>| {
+            request(method, uri)
+                .header("cookie", &cookie)
+                .header(CSRF_HEADER, &csrf)
+                .header("content-type", "application/json")
+                .body(Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
+                .unwrap()
+        };
+        let (status, _, _) = send(
+            &router,
+            as_session("GET", "/api/controlPlane/v1/project/shop", None),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let approve = json!({"type": "sh.keptn.event.approval.finished", "specversion": "1.0", "source": "ui",
+            "triggeredid": "t", "data": {"project": "shop", "stage": "dev", "service": "carts", "result": "pass", "status": "succeeded"}});
+        let (status, _, body) =
+            send(&router, as_session("POST", "/api/v1/event", Some(approve))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("\"code\":403"), "{body}");
+        let (status, _) = testkit::call(
+            &router,
+            "DELETE",
+            &format!("/api/sluice/v1/tokens/{}", made["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, body) = send(
+            &router,
+            as_session("GET", "/api/controlPlane/v1/project/shop", None),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        let (status, _, _) = send(&router, as_session("GET", "/bridge/api/session", None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
     #[tokio::test]

@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
+use axum::{Extension, Router};
 use serde_json::{Value, json};
 use sluice_model::event::{EventType, KeptnEvent, TaskEventKind, keptn_context_for};
 
+use crate::access::rbac::{self, Action, Principal, Target};
+use crate::api::audit::AuditNote;
 use crate::api::extract::{Body, Json};
 use crate::error::ApiError;
 use crate::runtime::driver::Accepted;
@@ -28,8 +30,11 @@ pub const API_SOURCE: &str = "https://github.com/keptn/keptn/api";
 
 async fn post_event(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
+    // Authorized before it is checked: a sender without the right learns nothing more.
+    let note = authorize(&principal, &body)?;
     let event = accept(&app, &body).await?;
     let id = event.id.clone().unwrap_or_default();
     let mut context = event.shkeptncontext.clone().unwrap_or_default();
@@ -50,7 +55,60 @@ async fn post_event(
             context = c;
         }
     }
-    Ok(Json(json!({"keptnContext": context})))
+    let note = AuditNote {
+        keptn_context: context.clone(),
+        // A retried request changed nothing the first time did not: recorded once.
+        action: if accepted == Accepted::Duplicate {
+            String::new()
+        } else {
+            note.action
+        },
+        ..note
+    };
+    Ok((Extension(note), Json(json!({"keptnContext": context}))))
+}
+
+/// Whether the sender may send this event ([`rbac::event_action`] on the event's project and
+/// stage), and the audit note of it: triggers, approvals and declines and other changes are
+/// recorded; task answers are not.
+/// A body that is not JSON or has no known type passes here and is refused by [`accept`].
+fn authorize(principal: &Principal, body: &[u8]) -> Result<AuditNote, ApiError> {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Ok(AuditNote::default());
+    };
+    let event_type = value.get("type").and_then(Value::as_str).unwrap_or("");
+    let Ok(kind) = event_type.parse::<EventType>() else {
+        return Ok(AuditNote::default());
+    };
+    let data = value.get("data").unwrap_or(&Value::Null);
+    let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let (project, mut stage, service) = (field("project"), field("stage"), field("service"));
+    if let EventType::Sequence { stage: typed, .. } = &kind {
+        stage = typed.clone();
+    }
+    let action = rbac::event_action(&kind);
+    let target = if project.is_empty() {
+        Target::AllProjects
+    } else {
+        Target::project(&project, Some(&stage))
+    };
+    rbac::authorize(principal, action, &target)?;
+    let name = match action {
+        Action::Approve if field("result") == "fail" => "decline",
+        Action::Approve => "approve",
+        Action::Trigger => "trigger",
+        Action::Control => "control",
+        Action::Configure => "configure",
+        Action::Answer | Action::Read | Action::Administer => "",
+    };
+    Ok(AuditNote {
+        action: name.to_owned(),
+        project,
+        stage,
+        service,
+        detail: event_type.to_owned(),
+        ..AuditNote::default()
+    })
 }
 
 /// Reads, completes and checks an incoming event; nothing is stored for a rejected one.

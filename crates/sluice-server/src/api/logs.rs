@@ -15,14 +15,15 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_model::event::EventType;
 
+use crate::access::rbac::{Action, Principal};
 use crate::api::extract::{Json, Query};
 use crate::error::ApiError;
 use crate::services::jobs::{self, record};
@@ -47,6 +48,7 @@ pub struct LogsQuery {
 
 async fn logs(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Query(q): Query<LogsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     if q.keptn_context.trim().is_empty() {
@@ -62,6 +64,12 @@ async fn logs(
             StatusCode::NOT_FOUND,
             format!("no events found for keptnContext {}", q.keptn_context),
         ));
+    }
+    // The context names no project: the token must see every project its events are of.
+    for event in &events {
+        if !super::project_of(event).is_empty() {
+            super::authorize_event(&principal, Action::Read, event)?;
+        }
     }
     let task_filter = q.task.as_deref().filter(|t| !t.is_empty());
     let ids: Vec<String> = events

@@ -1,9 +1,12 @@
-//! The HTTP API: one router with Keptn's paths, token checking, body limits and Keptn's errors.
+//! The HTTP API: one router with Keptn's paths, token checking, authorization by role, the
+//! audit log, body limits and Keptn's errors.
 //!
 //! Each submodule owns a group of Keptn's endpoints and returns its routes; this module joins
-//! them behind the token check.
+//! them behind the token check, which also authorizes each request by the route table of
+//! `access::rbac` and records successful changes in the audit log (`audit.rs`).
 
 pub mod alerts;
+pub mod audit;
 pub mod bridge;
 pub mod datastore;
 pub mod evaluation;
@@ -22,6 +25,7 @@ pub mod sequences;
 pub mod stream;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod tokens;
 pub mod triggered;
 pub mod uniform;
 
@@ -38,6 +42,8 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::access::rbac::{self, Principal, Role};
+use crate::access::tokens as scoped;
 use crate::api::extract::Json;
 use crate::error::ApiError;
 use crate::state::App;
@@ -67,6 +73,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(alerts::routes())
         .merge(quality::routes())
         .merge(history::routes())
+        .merge(audit::routes())
+        .merge(tokens::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))
@@ -120,54 +128,185 @@ impl<S: Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     }
 }
 
-/// Checks a presented API token under the login backoff: a client that presented too many
-/// wrong tokens gets 429 (whatever it presents now) until its wait is over; a wrong token
-/// gets `wrong` and lengthens the wait, a right one resets it.
-pub(crate) fn check_token(
+/// Checks a presented token under the login backoff: a client that presented too many wrong
+/// tokens gets 429 (whatever it presents now) until its wait is over; a wrong token gets
+/// `wrong` and lengthens the wait, a right one resets it. The bootstrap token is the instance
+/// admin; a scoped token (`slc_…`) is looked up by its id and its secret's hash compared in
+/// constant time; a revoked or expired one is refused with 401 (without lengthening the wait:
+/// it is not a guess).
+pub(crate) async fn check_token(
     app: &App,
     client: ClientAddr,
     presented: &str,
     now: Instant,
     wrong: impl FnOnce() -> ApiError,
-) -> Result<(), ApiError> {
+) -> Result<Principal, ApiError> {
     app.login_backoff
         .check(client.0, now)
         .map_err(ApiError::too_many_failed_logins)?;
     if app.token.matches(presented) {
         app.login_backoff.succeeded(client.0);
-        Ok(())
+        return Ok(Principal::instance_admin());
+    }
+    if let Some((id, secret)) = scoped::parse(presented) {
+        let stored = app
+            .store
+            .token(id)
+            .await
+            .map_err(|e| ApiError::internal("cannot read the token", &e))?;
+        if let Some(record) = stored
+            && crate::access::auth::constant_time_eq(&record.secret_hash, &scoped::hash(secret))
+        {
+            app.login_backoff.succeeded(client.0);
+            return principal_of(&record);
+        }
+    }
+    app.login_backoff.failed(client.0, now);
+    Err(wrong())
+}
+
+/// The principal of a stored token that is still valid now.
+fn principal_of(record: &sluice_store::TokenRecord) -> Result<Principal, ApiError> {
+    if record.revoked_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            format!("the token {:?} was revoked", record.name),
+        ));
+    }
+    if record.expires_at <= crate::runtime::clock::now() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "the token {:?} expired at {}",
+                record.name,
+                record.expires_at.to_rfc3339_nano()
+            ),
+        ));
+    }
+    let role = Role::parse(&record.role).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "the token {:?} has the unknown role {:?}",
+                record.name, record.role
+            ),
+        )
+    })?;
+    Ok(Principal {
+        name: record.name.clone(),
+        token_id: Some(record.id.clone()),
+        role,
+        project: record.project.clone(),
+        stages: record.stages.clone(),
+    })
+}
+
+/// The project of an event (`data.project`), `''` when it has none.
+pub(crate) fn project_of(event: &sluice_model::event::KeptnEvent) -> &str {
+    event
+        .data
+        .as_ref()
+        .and_then(|d| d.get("project"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+}
+
+/// For routes that name no project (an evaluation by id, job logs by context): whether the
+/// principal may do `action` on what the request reached, by the event's project and stage.
+pub(crate) fn authorize_event(
+    principal: &Principal,
+    action: rbac::Action,
+    event: &sluice_model::event::KeptnEvent,
+) -> Result<(), ApiError> {
+    let project = project_of(event);
+    let stage = event
+        .data
+        .as_ref()
+        .and_then(|d| d.get("stage"))
+        .and_then(serde_json::Value::as_str);
+    let target = if project.is_empty() {
+        rbac::Target::AllProjects
     } else {
-        app.login_backoff.failed(client.0, now);
-        Err(wrong())
+        rbac::Target::project(project, stage)
+    };
+    rbac::authorize(principal, action, &target).map_err(ApiError::from)
+}
+
+/// The session's principal as it is now: a scoped token is looked up again (revoked or
+/// expired ends the session's rights).
+pub(crate) async fn refresh(app: &App, principal: &Principal) -> Result<Principal, ApiError> {
+    let Some(id) = &principal.token_id else {
+        return Ok(principal.clone());
+    };
+    match app
+        .store
+        .token(id)
+        .await
+        .map_err(|e| ApiError::internal("cannot read the token", &e))?
+    {
+        Some(record) => principal_of(&record),
+        None => Err(ApiError::unauthorized()),
     }
 }
 
-async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+/// Authenticates, authorizes by the route table ([`rbac::classify`]), hands the principal to
+/// the handler (an extension), and after a successful change appends it to the audit log.
+async fn require_token(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
     let client = ClientAddr::of(request.extensions());
-    match authenticate(
+    let principal = match authenticate(
         &app,
         client,
         request.headers(),
         request.method(),
         Instant::now(),
-    ) {
-        Ok(()) => next.run(request).await,
-        Err(e) => e.into_response(),
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query: Vec<(String, String)> =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(request.uri())
+            .map(|q| q.0)
+            .unwrap_or_default();
+    let need = rbac::classify(method.as_str(), &path, &query);
+    let allowed = match &need {
+        rbac::Need::Check(action, target) => rbac::authorize(&principal, *action, target),
+        rbac::Need::InHandler(Some(project)) if !principal.sees_project(project) => {
+            Err(rbac::Denied(format!(
+                "token {:?} is limited to project {} and may not act on project {project}",
+                principal.name,
+                principal.project.as_deref().unwrap_or_default()
+            )))
+        }
+        rbac::Need::InHandler(_) => Ok(()),
+    };
+    if let Err(denied) = allowed {
+        return ApiError::from(denied).into_response();
     }
+    request.extensions_mut().insert(principal.clone());
+    let response = next.run(request).await;
+    if response.status().is_success() && method != Method::GET && method != Method::HEAD {
+        let note = response.extensions().get::<audit::AuditNote>().cloned();
+        audit::after(&app, &principal, client, &method, &path, note).await;
+    }
+    response
 }
 
 /// The API token in a header, or else a web UI session cookie; a change (any method but GET
 /// and HEAD) made with a session must come from the server's own pages: no foreign `Origin`,
 /// and the session's CSRF token in [`bridge::CSRF_HEADER`].
-fn authenticate(
+async fn authenticate(
     app: &App,
     client: ClientAddr,
     headers: &HeaderMap,
     method: &Method,
     now: Instant,
-) -> Result<(), ApiError> {
+) -> Result<Principal, ApiError> {
     if let Some(token) = presented_token(headers) {
-        return check_token(app, client, token, now, ApiError::unauthorized);
+        return check_token(app, client, token, now, ApiError::unauthorized).await;
     }
     let Some(id) = bridge::session_cookie(headers) else {
         return Err(ApiError::unauthorized());
@@ -178,11 +317,13 @@ fn authenticate(
             "the web UI session has expired or is unknown: log in again",
         ));
     };
+    let principal = refresh(app, &session.principal).await?;
     if method == Method::GET || method == Method::HEAD {
-        return Ok(());
+        return Ok(principal);
     }
     bridge::check_same_origin(headers)?;
-    bridge::check_csrf(headers, &session)
+    bridge::check_csrf(headers, &session)?;
+    Ok(principal)
 }
 
 async fn count_errors(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {

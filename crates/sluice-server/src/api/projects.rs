@@ -10,10 +10,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
+use axum::{Extension, Router};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -25,6 +25,8 @@ use sluice_resources::{ResourceError, ResourceStore, Scope, Upload};
 use sluice_store::{EventContextInfo, ProjectRecord, ServiceStageRecord};
 use tokio::sync::OwnedMutexGuard;
 
+use crate::access::rbac::{self, Action, Principal, Target};
+use crate::api::audit::AuditNote;
 use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{MAX_PAGE_SIZE, Page, Params};
 use crate::error::ApiError;
@@ -411,9 +413,12 @@ async fn stage_of(app: &App, project: &str, stage: &str) -> Result<ExpandedStage
 
 async fn list_projects(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let records = app.store.projects().await?;
+    let mut records = app.store.projects().await?;
+    // A token limited to a project sees only that one.
+    records.retain(|r| principal.sees_project(&r.name));
     let page = Params::from(query).page(records, MAX_PAGE_SIZE)?;
     let mut projects = Vec::with_capacity(page.items.len());
     for record in page.items {
@@ -501,7 +506,7 @@ fn check_no_upstream(credentials: Option<&Value>) -> Result<(), ApiError> {
 async fn create_project(
     State(app): State<Arc<App>>,
     Json(params): Json<ProjectParams>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Extension<AuditNote>, Json<Value>), ApiError> {
     names::check_project(&params.name).map_err(ApiError::bad_request)?;
     let encoded = params
         .shipyard
@@ -565,7 +570,13 @@ async fn create_project(
     )
     .await;
     outcome?;
-    Ok((StatusCode::CREATED, Json(json!({}))))
+    let note = AuditNote {
+        action: "project.create".into(),
+        project: name,
+        keptn_context,
+        ..AuditNote::default()
+    };
+    Ok((StatusCode::CREATED, Extension(note), Json(json!({}))))
 }
 
 /// Repository, then record; on failure whatever was made is removed again.
@@ -606,15 +617,28 @@ async fn create_project_steps(
 
 async fn update_project(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Json(params): Json<ProjectParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
     names::check_project(&params.name).map_err(ApiError::bad_request)?;
+    // The project is in the body: the route table only checked the role.
+    rbac::authorize(
+        &principal,
+        Action::Configure,
+        &Target::project(&params.name, None),
+    )?;
+    let note = AuditNote {
+        action: "project.update".into(),
+        project: params.name.clone(),
+        detail: "shipyard.yaml".into(),
+        ..AuditNote::default()
+    };
     check_no_upstream(params.git_credentials.as_ref())?;
     let name = params.name;
     let _guard = lock_project(&name).await;
     let record = app.store.project(&name).await?;
     let Some(encoded) = params.shipyard.as_deref().filter(|s| !s.trim().is_empty()) else {
-        return Ok(Json(json!({})));
+        return Ok((Extension(AuditNote::default()), Json(json!({}))));
     };
     let bytes = decode_base64("shipyard", encoded)?;
     let (shipyard, text) = {
@@ -629,7 +653,7 @@ async fn update_project(
         restore_shipyard(&app, &record).await;
         return Err(e);
     }
-    Ok(Json(json!({})))
+    Ok((Extension(note), Json(json!({}))))
 }
 
 async fn write_shipyard(app: &App, record: &ProjectRecord, bytes: Vec<u8>) -> Result<(), ApiError> {
@@ -684,7 +708,7 @@ async fn create_service(
     State(app): State<Arc<App>>,
     Path(project): Path<String>,
     Json(params): Json<ServiceParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
     let service = params.service_name;
     if service.is_empty() {
         return Err(ApiError::bad_request("must provide a service name"));
@@ -717,7 +741,14 @@ async fn create_service(
     )
     .await;
     outcome?;
-    Ok(Json(json!({"message": ""})))
+    let note = AuditNote {
+        action: "service.create".into(),
+        project,
+        service,
+        keptn_context,
+        ..AuditNote::default()
+    };
+    Ok((Extension(note), Json(json!({"message": ""}))))
 }
 
 async fn create_service_steps(app: &App, project: &str, service: &str) -> Result<(), ApiError> {
@@ -745,7 +776,7 @@ async fn create_service_steps(app: &App, project: &str, service: &str) -> Result
 async fn delete_service(
     State(app): State<Arc<App>>,
     Path((project, service)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
     let _guard = lock_project(&project).await;
     app.store.project(&project).await?;
     if !app
@@ -778,7 +809,14 @@ async fn delete_service(
     )
     .await;
     outcome?;
-    Ok(Json(json!({"message": ""})))
+    let note = AuditNote {
+        action: "service.delete".into(),
+        project,
+        service,
+        keptn_context,
+        ..AuditNote::default()
+    };
+    Ok((Extension(note), Json(json!({"message": ""}))))
 }
 
 /// Record first (so the service is gone for readers even if the repository fails), then the

@@ -13,9 +13,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sluice_model::evaluation::EvaluationFinishedEventData;
@@ -25,6 +25,7 @@ use sluice_slo::explain::{Explanation, TargetKind, explain};
 use sluice_slo::{EvaluationInput, PreviousEvaluation};
 use sluice_store::{EventQuery, FieldFilter, TypeQuery};
 
+use crate::access::rbac::{Action, Principal};
 use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{Params, store_error};
 use crate::error::ApiError;
@@ -220,9 +221,11 @@ fn explanation_json(e: &Explanation) -> Value {
 
 async fn explanation(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let event = evaluation_event(&app, &id).await?;
+    super::authorize_event(&principal, Action::Read, &event)?;
     let data = evaluation_data(&event);
     let slo_text = base64::engine::general_purpose::STANDARD
         .decode(data.evaluation.slo_file_content.trim())
@@ -279,9 +282,11 @@ async fn explanation(
 
 async fn invalidate(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let event = evaluation_event(&app, &id).await?;
+    super::authorize_event(&principal, Action::Control, &event)?;
     let Some(triggered) = event.triggeredid.clone().filter(|t| !t.is_empty()) else {
         return Err(ApiError::bad_request(format!(
             "evaluation {id} has no triggeredid and cannot be invalidated"

@@ -30,9 +30,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sluice_engine::{ControlAction, SequenceExecution, SequenceState};
@@ -40,6 +40,8 @@ use sluice_model::event::kind::EVALUATION_FINISHED;
 use sluice_model::event::{EventType, KeptnEvent, SequenceEventKind, Timestamp};
 use sluice_store::{ExecutionQuery, ExecutionRecord, Paging, RunQuery};
 
+use crate::access::rbac::{self, Action, Principal, Target};
+use crate::api::audit::AuditNote;
 use crate::api::extract::{Body, Json, Path, Query};
 use crate::api::params::{Params, next_offset, store_error};
 use crate::error::ApiError;
@@ -433,9 +435,10 @@ fn states_body(states: Vec<SequenceStateView>, size: usize, offset: usize, total
 /// "stage": ""}`.
 async fn control(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Path((project, keptn_context)): Path<(String, String)>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
     let state = body.get("state").and_then(Value::as_str).unwrap_or("");
@@ -459,6 +462,12 @@ async fn control(
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
+    // Without a stage the control acts on every stage of the sequence.
+    rbac::authorize(
+        &principal,
+        Action::Control,
+        &Target::project(&project, stage.as_deref()),
+    )?;
     let not_found = || {
         ApiError::not_found(format!(
             "sequence not found: nothing is open in keptnContext {keptn_context} of project {project}{}",
@@ -489,7 +498,14 @@ async fn control(
     if !acted {
         return Err(not_found());
     }
-    Ok(Json(json!({})))
+    let note = AuditNote {
+        action: state.to_owned(),
+        project: project.clone(),
+        stage: stage.clone().unwrap_or_default(),
+        keptn_context: keptn_context.clone(),
+        ..AuditNote::default()
+    };
+    Ok((Extension(note), Json(json!({}))))
 }
 
 /// `GET /sequence-execution?project&stage&service&keptnContext&name&status&pageSize&nextPageKey`:

@@ -158,10 +158,21 @@ pub async fn call(
     uri: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
+    call_as(router, TOKEN, method, uri, body).await
+}
+
+/// [`call`] with another token.
+pub async fn call_as(
+    router: &Router,
+    token: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut builder = axum::http::Request::builder()
         .method(method)
         .uri(uri)
-        .header("x-token", TOKEN);
+        .header("x-token", token);
     let body = match body {
         Some(v) => {
             builder = builder.header("content-type", "application/json");

@@ -5,6 +5,7 @@
 //! has its module, and the request bodies are built by pure functions that are unit-tested
 //! without a network.
 
+pub mod access;
 pub mod approval;
 pub mod auth;
 pub mod cluster;

@@ -77,9 +77,12 @@ impl Ending {
         } else {
             format!("{result} ({})", self.status)
         };
-        if !self.message.is_empty() {
+        // Task messages may end in blank lines (job-executor-service's "Logs:\n<tail>\n\n"):
+        // one line per event is printed, so they go.
+        let message = self.message.trim_end();
+        if !message.is_empty() {
             s.push_str(" - ");
-            s.push_str(&self.message);
+            s.push_str(message);
         }
         s
     }
@@ -763,6 +766,19 @@ mod tests {
         feed(&mut t, &[run[0].clone(), fin]);
         assert_eq!(t.runs().len(), 1);
         assert!(t.is_settled());
+    }
+
+    #[test]
+    fn a_task_message_ending_in_blank_lines_prints_without_them() {
+        let e = Ending {
+            result: ResultType::from("pass"),
+            status: StatusType::from("succeeded"),
+            message: "Task 'Deploy' finished successfully!\n\nLogs:\ndeployed\n\n\n".into(),
+        };
+        assert_eq!(
+            e.summary(),
+            "pass (succeeded) - Task 'Deploy' finished successfully!\n\nLogs:\ndeployed"
+        );
     }
 
     #[test]

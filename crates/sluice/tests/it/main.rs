@@ -1,5 +1,6 @@
 //! The integration-test binary: runs the built `sluice` binary the way a user would.
 
+mod access;
 mod bench;
 mod client;
 mod connector;

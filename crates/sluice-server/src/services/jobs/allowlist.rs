@@ -65,6 +65,9 @@ pub const TASK_SUBCOMMANDS: &[&str] = &[
     "pause",
     "resume",
     "cluster",
+    "token",
+    "audit",
+    "whoami",
 ];
 
 /// The subcommands of the server's own binary a task may not run (they serve, run a whole
