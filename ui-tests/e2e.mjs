@@ -377,8 +377,10 @@ spec:
       subscriptions: [{ event: 'sh.keptn.event.je-test.triggered', filter: { projects: ['fulltour'] } }],
     });
     await page.goto(`${base}/bridge/#/integrations`);
-    await page.waitForSelector('table.list tbody tr');
-    assert.match(await page.textContent('table.list'), /e2e-executor[\s\S]*sh\.keptn\.event\.je-test\.triggered/);
+    // The hash changes within the page: wait for the integrations table itself, not any table.
+    await until('the integrations table with the new registration', async () =>
+      /e2e-executor[\s\S]*sh\.keptn\.event\.je-test\.triggered/.test(await page.textContent('main')), 10000);
+    assert.match(await page.textContent('main'), /webhook-service/);
     await page.screenshot({ path: join(shots, '10-integrations.png'), fullPage: true });
   });
 
@@ -391,7 +393,8 @@ spec:
     await p2.goto(url);
     await p2.waitForSelector('main h1');
     await until('the token to leave the address bar', async () => !p2.url().includes('token='), 10000);
-    assert.match(await p2.textContent('main'), /No projects yet/);
+    // The address bar is cleaned before the login answer arrives: wait for the page it opens.
+    await until('the logged-in start page', async () => /No projects yet/.test(await p2.textContent('main')), 10000);
     await other.close();
     // Pasted into a tab that already shows the login page: only the hash changes.
     const third = await browser.newContext();
@@ -401,7 +404,7 @@ spec:
     await p3.goto(url);
     await p3.waitForSelector('#logout:not([hidden])');
     await until('the token to leave the address bar', async () => !p3.url().includes('token='), 10000);
-    assert.match(await p3.textContent('main'), /No projects yet/);
+    await until('the logged-in start page', async () => /No projects yet/.test(await p3.textContent('main')), 10000);
     await third.close();
     fresh.proc.kill('SIGTERM');
   });

@@ -43,11 +43,43 @@ pub fn send(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Answer {
+    try_send(base, method, path, headers, body, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{method} {base}{path}: {e}"))
+}
+
+/// [`call`] that reports a connection that fails or stays silent for `wait` instead of
+/// panicking (for servers that may be down or paused).
+pub fn try_call(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    wait: Duration,
+) -> std::io::Result<Answer> {
+    let payload = body.map(|b| b.to_string());
+    let mut headers = vec![("x-token", token)];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    try_send(base, method, path, &headers, payload.as_deref(), wait)
+}
+
+fn try_send(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    wait: Duration,
+) -> std::io::Result<Answer> {
     let addr = base.strip_prefix("http://").expect("http base URL");
-    let mut stream = TcpStream::connect(addr).expect("connect to the server");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    let socket: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("{addr}: {e}")))?;
+    let mut stream = TcpStream::connect_timeout(&socket, wait)?;
+    stream.set_read_timeout(Some(wait))?;
+    stream.set_write_timeout(Some(wait))?;
     let payload = body.unwrap_or_default();
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -58,9 +90,9 @@ pub fn send(
     }
     request.push_str("\r\n");
     request.push_str(payload);
-    stream.write_all(request.as_bytes()).expect("send request");
+    stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read answer");
+    stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -76,7 +108,7 @@ pub fn send(
     } else {
         rest.to_owned()
     };
-    Answer { status, body }
+    Ok(Answer { status, body })
 }
 
 fn dechunk(mut rest: &str) -> String {

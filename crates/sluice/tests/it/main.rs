@@ -3,6 +3,7 @@
 mod access;
 mod bench;
 mod client;
+mod cluster;
 mod connector;
 mod deploy;
 mod evaluate;

@@ -10,7 +10,7 @@ use crate::server::{Server, context_events, drive, has, trigger_delivery, tutori
 
 /// A fresh PostgreSQL database for this test, or `None` (skipped, printed) when PostgreSQL
 /// is not available and not required.
-fn fresh_database(what: &str) -> Option<String> {
+pub fn fresh_database(what: &str) -> Option<String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -94,6 +94,11 @@ impl Server {
         call(&self.base, TOKEN, method, path, body)
     }
 
+    /// The process id (to pause the server with SIGSTOP).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the server without warning (SIGKILL).
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");

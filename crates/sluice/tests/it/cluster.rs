@@ -1,0 +1,288 @@
+//! Three `sluice server` replicas on one PostgreSQL database, each with a data directory of
+//! its own: sequences are triggered and answered through all of them, the leader is killed
+//! with SIGKILL and a follower paused with SIGSTOP mid-flight; every sequence finishes, no
+//! task is triggered twice, no acknowledged event is lost, and the takeover time is printed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::http::{Answer, try_call};
+use crate::scratch;
+use crate::server::{Server, TOKEN};
+
+const SHIPYARD: &str = "apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\nmetadata:\n  name: shop\nspec:\n  stages:\n    - name: dev\n      sequences:\n        - name: delivery\n          tasks:\n            - name: deployment\n            - name: release\n";
+const SEQUENCES: usize = 12;
+
+/// Sends a request to the replicas in turn, from `first`, until one answers with something
+/// other than 503 (a replica that is down, paused or without a leader is skipped).
+fn any(bases: &[String], first: usize, method: &str, path: &str, body: Option<&Value>) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut i = first;
+    loop {
+        let base = &bases[i % bases.len()];
+        match try_call(base, TOKEN, method, path, body, Duration::from_secs(2)) {
+            Ok(a) if a.status != 503 && a.status != 0 => return a,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no replica answered {method} {path}"
+        );
+        i += 1;
+        if i % bases.len() == first % bases.len() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn post_event(bases: &[String], first: usize, event: &Value) {
+    let a = any(bases, first, "POST", "/api/v1/event", Some(event));
+    // 409: this id was stored before (a retry of a request whose answer was lost).
+    assert!(
+        a.status == 200 || a.status == 409,
+        "{} {}",
+        a.status,
+        a.body
+    );
+}
+
+/// Answers every open task of `task` it finds (deterministic ids: a retry is a duplicate);
+/// returns how many it answered.
+fn answer_open(bases: &[String], first: usize, task: &str) -> usize {
+    let a = any(
+        bases,
+        first,
+        "GET",
+        &format!(
+            "/api/controlPlane/v1/event/triggered/sh.keptn.event.{task}.triggered?project=shop"
+        ),
+        None,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let open = a.json()["events"].as_array().cloned().unwrap_or_default();
+    for t in &open {
+        let id = t["id"].as_str().expect("id");
+        for kind in ["started", "finished"] {
+            let mut data = json!({"project": "shop", "stage": "dev", "service": "carts", "status": "succeeded"});
+            if kind == "finished" {
+                data["result"] = json!("pass");
+            }
+            post_event(
+                bases,
+                first + 1,
+                &json!({
+                    "specversion": "1.0",
+                    "id": format!("{id}-{kind}"),
+                    "type": format!("sh.keptn.event.{task}.{kind}"),
+                    "source": "failover-executor",
+                    "shkeptncontext": t["shkeptncontext"],
+                    "triggeredid": id,
+                    "data": data,
+                }),
+            );
+        }
+    }
+    open.len()
+}
+
+fn cluster(bases: &[String], first: usize) -> Value {
+    let a = any(bases, first, "GET", "/api/sluice/v1/cluster", None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.json()
+}
+
+#[test]
+fn three_replicas_survive_a_killed_leader_and_a_paused_follower() {
+    let Some(url) = crate::postgres::fresh_database("failover") else {
+        return;
+    };
+    let mut replicas: BTreeMap<String, Server> = BTreeMap::new();
+    for node in ["r1", "r2", "r3"] {
+        let flags = ["--store", url.as_str(), "--node-id", node];
+        replicas.insert(
+            node.to_owned(),
+            Server::start_with(&scratch(node), &flags, &[], None),
+        );
+    }
+    let mut bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    let status = cluster(&bases, 0);
+    let leader = status["leader"]["node"]
+        .as_str()
+        .expect("a leader")
+        .to_owned();
+    let epoch = status["epoch"].as_u64().expect("epoch");
+
+    let shipyard = base64::engine::general_purpose::STANDARD.encode(SHIPYARD);
+    let a = any(
+        &bases,
+        1,
+        "POST",
+        "/api/controlPlane/v1/project",
+        Some(&json!({"name": "shop", "shipyard": shipyard})),
+    );
+    assert!(a.status == 200 || a.status == 201, "{}", a.body);
+    let a = any(
+        &bases,
+        2,
+        "POST",
+        "/api/controlPlane/v1/project/shop/service",
+        Some(&json!({"serviceName": "carts"})),
+    );
+    assert!(a.status == 200 || a.status == 201, "{}", a.body);
+
+    // Every sequence is triggered through a different replica, with its own id and context.
+    let mut contexts = BTreeSet::new();
+    for i in 0..SEQUENCES {
+        let context = format!("00000000-0000-4000-8000-{i:012}");
+        post_event(
+            &bases,
+            i,
+            &json!({
+                "specversion": "1.0",
+                "id": format!("trigger-{i}"),
+                "type": "sh.keptn.event.dev.delivery.triggered",
+                "source": "failover-test",
+                "shkeptncontext": context,
+                "data": {"project": "shop", "stage": "dev", "service": "carts"},
+            }),
+        );
+        contexts.insert(context);
+    }
+
+    // Some work (sequences of one service run one after the other, as in Keptn), then the
+    // leader dies and a follower is paused.
+    let mut answered = 0;
+    let mut round = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while answered < 5 {
+        answered +=
+            answer_open(&bases, round, "deployment") + answer_open(&bases, round + 1, "release");
+        round += 1;
+        if answered < 5 {
+            assert!(Instant::now() < deadline, "the sequences do not move");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let killed_at = Instant::now();
+    replicas.remove(&leader).expect("the leader").kill();
+    let paused = replicas
+        .iter()
+        .find(|(node, _)| **node != leader)
+        .map(|(node, s)| (node.clone(), s.pid(), s.base.clone()))
+        .expect("a follower");
+    let stop = |signal: &str| {
+        let ok = Command::new("kill")
+            .args([signal, &paused.1.to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    };
+    stop("-STOP");
+    // The takeover: a new term with a new leader, answering through the live replica.
+    bases.retain(|b| replicas.values().any(|s| &s.base == b));
+    let live: Vec<String> = bases.iter().filter(|b| **b != paused.2).cloned().collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (new_leader, new_epoch) = loop {
+        let s = cluster(&live, 0);
+        if let Some(node) = s["leader"]["node"].as_str()
+            && node != leader
+            && s["epoch"].as_u64().unwrap_or(0) > epoch
+        {
+            break (node.to_owned(), s["epoch"].as_u64().unwrap_or(0));
+        }
+        assert!(Instant::now() < deadline, "no replica took over: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let takeover = killed_at.elapsed();
+    eprintln!(
+        "failover: leader {leader} (epoch {epoch}) killed; {new_leader} leads (epoch {new_epoch}) after {:.2} s",
+        takeover.as_secs_f64()
+    );
+    println!("failover takeover seconds: {:.3}", takeover.as_secs_f64());
+
+    // The paused follower comes back; everything is finished through all live replicas.
+    stop("-CONT");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut round = 0;
+    loop {
+        let n =
+            answer_open(&bases, round, "deployment") + answer_open(&bases, round + 1, "release");
+        round += 1;
+        let a = any(
+            &bases,
+            round,
+            "GET",
+            "/api/mongodb-datastore/event?project=shop&type=sh.keptn.event.dev.delivery.finished&pageSize=100",
+            None,
+        );
+        let finished = a.json()["events"].as_array().map_or(0, Vec::len);
+        if finished >= SEQUENCES && n == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{finished} of {SEQUENCES} sequences finished"
+        );
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    // Exactly one finish per sequence, no task triggered twice, every accepted event stored.
+    let mut events: Vec<Value> = Vec::new();
+    for context in &contexts {
+        let a = any(
+            &bases,
+            0,
+            "GET",
+            &format!("/api/mongodb-datastore/event?keptnContext={context}&pageSize=100"),
+            None,
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+        events.extend(a.json()["events"].as_array().cloned().unwrap_or_default());
+    }
+    let mut count: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for e in &events {
+        let key = (
+            e["shkeptncontext"].as_str().unwrap_or("").to_owned(),
+            e["type"].as_str().unwrap_or("").to_owned(),
+        );
+        *count.entry(key).or_default() += 1;
+    }
+    for context in &contexts {
+        for ty in [
+            "sh.keptn.event.dev.delivery.triggered",
+            "sh.keptn.event.dev.delivery.finished",
+            "sh.keptn.event.deployment.triggered",
+            "sh.keptn.event.release.triggered",
+        ] {
+            assert_eq!(
+                count.get(&(context.clone(), ty.to_owned())),
+                Some(&1),
+                "{ty} of {context}"
+            );
+        }
+    }
+    let ids: BTreeSet<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
+    for i in 0..SEQUENCES {
+        assert!(
+            ids.contains(format!("trigger-{i}").as_str()),
+            "trigger-{i} was lost"
+        );
+    }
+    for e in events.iter().filter(|e| {
+        e["type"] == "sh.keptn.event.deployment.triggered"
+            || e["type"] == "sh.keptn.event.release.triggered"
+    }) {
+        let id = e["id"].as_str().unwrap_or("");
+        assert!(
+            ids.contains(format!("{id}-finished").as_str()),
+            "the answer to {id} was lost"
+        );
+    }
+    drop(replicas);
+}
