@@ -780,7 +780,20 @@ fn repository_is_readable_with_the_git_cli() {
     assert_eq!(git(&["rev-parse", "--abbrev-ref", "HEAD"]).trim(), "main");
     assert_eq!(git(&["rev-parse", "--is-bare-repository"]).trim(), "true");
     git(&["fsck", "--strict"]);
+    // The default durability (a killed process loses nothing): no fsync per object.
+    assert_eq!(git(&["config", "core.fsyncObjectFiles"]).trim(), "false");
+    // Opened for power-loss durability, the repository fsyncs its objects from then on.
+    let mut config = StoreConfig::new(dir.path());
+    config.fsync = true;
+    let durable = ResourceStore::open(config).expect("reopen");
+    put(
+        &durable,
+        scope,
+        "slo.yaml",
+        b"spec_version: \"1.0\"\n# durable\n",
+    );
     assert_eq!(git(&["config", "core.fsyncObjectFiles"]).trim(), "true");
+    git(&["fsck", "--strict"]);
     // A clone has the files in a working tree.
     let clone = dir.path().join("clone");
     let out = Command::new("git")
@@ -799,7 +812,7 @@ fn repository_is_readable_with_the_git_cli() {
     );
     assert_eq!(
         std::fs::read(clone.join(".keptn-stages/qa/carts/slo.yaml")).expect("file"),
-        b"spec_version: \"1.0\"\n"
+        b"spec_version: \"1.0\"\n# durable\n"
     );
     assert_eq!(
         std::fs::read(clone.join("shipyard.yaml")).expect("file"),

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     /// Where outgoing requests (webhooks, SLI providers) may go: public addresses plus the
     /// explicit allowlist (`--outbound-allow`).
     pub outbound: net::outbound::Outbound,
+    /// What a write must survive before it is acknowledged: the SQLite store's `synchronous`
+    /// level and whether the project repositories fsync their objects.
+    pub durability: sluice_store::Durability,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -170,6 +173,7 @@ pub async fn serve(
         new_secrets_key_from_env: config.new_secrets_key_from_env.clone(),
         bus: config.bus.clone(),
         outbound: config.outbound.clone(),
+        durability: config.durability,
     };
     if let Some(location @ sluice_store::StoreLocation::Postgres(_)) = &config.store {
         let replica = ReplicaSetup {
@@ -327,6 +331,8 @@ pub struct OpenOptions {
     /// Where outgoing requests may go (public addresses only unless the allowlist says
     /// more).
     pub outbound: net::outbound::Outbound,
+    /// See [`ServerConfig::durability`].
+    pub durability: sluice_store::Durability,
 }
 
 /// Like [`open`], with explicit options.
@@ -339,9 +345,11 @@ pub async fn open_with(
         .store
         .clone()
         .unwrap_or_else(|| sluice_store::StoreLocation::Sqlite(data_dir.to_owned()));
-    let store = Arc::new(
-        sluice_store::Store::open_location(&location, sluice_store::Options::default()).await?,
-    );
+    let store_options = sluice_store::Options {
+        durability: options.durability,
+        ..sluice_store::Options::default()
+    };
+    let store = Arc::new(sluice_store::Store::open_location(&location, store_options).await?);
     assemble(store, data_dir, token, options).await
 }
 
@@ -368,6 +376,7 @@ async fn assemble(
         None
     };
     let mut resource_config = sluice_resources::StoreConfig::new(data_dir);
+    resource_config.fsync = options.durability == sluice_store::Durability::PowerLoss;
     if let Some(sluice_store::StoreLocation::Postgres(_)) = &options.store {
         // Replicas share the projects' git objects and branches through the database; the
         // repositories in the data directory become caches (docs/cluster.md).

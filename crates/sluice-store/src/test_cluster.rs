@@ -1,8 +1,9 @@
-//! A PostgreSQL server for tests: the one named by `SLUICE_TEST_PG` (a `postgres://` URL),
-//! or else a throwaway cluster of the PostgreSQL 15 binaries in `/usr/lib/postgresql/15/bin`
-//! (or the directory in `SLUICE_TEST_PG_BIN`),
-//! started once per test process on a free loopback port and stopped (its directory removed)
+//! A PostgreSQL server for tests and `sluice bench`: the one named by `SLUICE_TEST_PG` (a
+//! `postgres://` URL), or else a throwaway cluster of the PostgreSQL 15 binaries in
+//! `/usr/lib/postgresql/15/bin` (or the directory in `SLUICE_TEST_PG_BIN`),
+//! started once per process on a free loopback port and stopped (its directory removed)
 //! when the process exits. Each test gets a fresh database of its own ([`fresh_database`]).
+//! Tests run it without `fsync`; the benchmark's cluster ([`throwaway_server`]) is durable.
 //!
 //! When neither is possible the PostgreSQL cases print `skipped: PostgreSQL not available`;
 //! with `SLUICE_TEST_PG_REQUIRED=1` (CI) they fail instead.
@@ -19,7 +20,7 @@ fn server() -> &'static Result<String, String> {
     static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
     SERVER.get_or_init(|| match std::env::var("SLUICE_TEST_PG") {
         Ok(url) if !url.is_empty() => Ok(url),
-        _ => start_cluster(),
+        _ => start_cluster(false),
     })
 }
 
@@ -42,6 +43,16 @@ pub async fn fresh_database(what: &str) -> Option<String> {
             return None;
         }
     };
+    Some(
+        new_database(admin)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}")),
+    )
+}
+
+/// Creates a new, empty database on the server whose administrative URL is `admin`;
+/// returns its URL.
+pub async fn new_database(admin: &str) -> Result<String, String> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = crate::to_nanos(sluice_model::clock::system());
     let name = format!(
@@ -52,13 +63,20 @@ pub async fn fresh_database(what: &str) -> Option<String> {
     );
     let mut conn = sqlx::PgConnection::connect(admin)
         .await
-        .unwrap_or_else(|e| panic!("{what}: cannot connect to the PostgreSQL server: {e}"));
+        .map_err(|e| format!("cannot connect to the PostgreSQL server: {e}"))?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
-        .unwrap_or_else(|e| panic!("{what}: CREATE DATABASE {name}: {e}"));
+        .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
     let _ = conn.close().await;
-    Some(with_database(admin, &name))
+    Ok(with_database(admin, &name))
+}
+
+/// Starts a throwaway cluster with the default durability (`fsync` on, as a real
+/// deployment) and returns the URL of its administrative database, or why it could not.
+/// It is stopped when this process exits; at most one runs per process.
+pub fn throwaway_server() -> Result<String, String> {
+    start_cluster(true)
 }
 
 /// `url` with its database replaced by `name` (query parameters kept).
@@ -85,7 +103,7 @@ static CLUSTER: Mutex<Option<(Child, ChildStdin)>> = Mutex::new(None);
 /// Directory of the PostgreSQL 15 binaries (`SLUICE_TEST_PG_BIN` names another).
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 
-fn start_cluster() -> Result<String, String> {
+fn start_cluster(durable: bool) -> Result<String, String> {
     let bin = std::env::var("SLUICE_TEST_PG_BIN").unwrap_or_else(|_| BIN.to_owned());
     let bin = bin.as_str();
     if !std::path::Path::new(bin).join("initdb").exists() {
@@ -117,11 +135,13 @@ fn start_cluster() -> Result<String, String> {
             return Err("cannot chown the cluster directory to the postgres user".into());
         }
     }
+    let fsync = if durable { "" } else { "-c fsync=off" };
+    let no_sync = if durable { "" } else { "--no-sync" };
     let script = format!(
         r#"set -e
 T='{dir}'
-{run_as} {bin}/initdb -D "$T/data" -U postgres --auth=trust -E UTF8 --no-sync --no-instructions >"$T/initdb.log" 2>&1 || {{ cat "$T/initdb.log" >&2; rm -rf "$T"; exit 1; }}
-{run_as} {bin}/pg_ctl -D "$T/data" -l "$T/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p {port} -k $T -c fsync=off -c max_connections=200" start >/dev/null 2>&1 || {{ cat "$T/pg.log" >&2; rm -rf "$T"; exit 1; }}
+{run_as} {bin}/initdb -D "$T/data" -U postgres --auth=trust -E UTF8 {no_sync} --no-instructions >"$T/initdb.log" 2>&1 || {{ cat "$T/initdb.log" >&2; rm -rf "$T"; exit 1; }}
+{run_as} {bin}/pg_ctl -D "$T/data" -l "$T/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p {port} -k $T {fsync} -c max_connections=200" start >/dev/null 2>&1 || {{ cat "$T/pg.log" >&2; rm -rf "$T"; exit 1; }}
 echo ready
 set +e
 read -r _

@@ -1192,6 +1192,36 @@ pub struct ServerArgs {
         value_parser = outbound_allow
     )]
     pub outbound_allow: Option<sluice_server::net::outbound::Outbound>,
+    /// What an acknowledged write survives. `process-crash` (default): the server being
+    /// killed at any moment (the SQLite store in WAL with `synchronous = NORMAL`, repository
+    /// objects written without fsync). `power-loss`: also an operating-system crash or power
+    /// loss, at the cost of an fsync per commit and per git object. On a PostgreSQL store,
+    /// PostgreSQL's own settings decide for the database. Also `SLUICE_DURABILITY`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "process-crash",
+        env = "SLUICE_DURABILITY"
+    )]
+    pub durability: DurabilityArg,
+}
+
+/// What an acknowledged write survives (`--durability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    /// The server process being killed at any moment.
+    ProcessCrash,
+    /// Also an operating-system crash or power loss.
+    PowerLoss,
+}
+
+impl From<DurabilityArg> for sluice_store::Durability {
+    fn from(d: DurabilityArg) -> Self {
+        match d {
+            DurabilityArg::ProcessCrash => sluice_store::Durability::ProcessCrash,
+            DurabilityArg::PowerLoss => sluice_store::Durability::PowerLoss,
+        }
+    }
 }
 
 /// An outbound allowlist, for `--outbound-allow`.
@@ -1304,6 +1334,11 @@ pub struct BenchArgs {
     /// Run only these groups of figures.
     #[arg(long, value_enum, num_args = 1.., value_name = "NAME")]
     pub only: Vec<BenchGroup>,
+    /// PostgreSQL server of the cluster figures (an administrative `postgres://` URL; each
+    /// measurement creates a database of its own). Default: `SLUICE_BENCH_PG`, else a
+    /// throwaway cluster of the PostgreSQL 15 binaries, else the cluster figures are skipped.
+    #[arg(long, value_name = "URL")]
+    pub pg: Option<String>,
     /// Internal: run one measurement in a separate process.
     #[arg(long, value_enum, hide = true)]
     pub child: Option<BenchChild>,
@@ -1326,6 +1361,8 @@ pub enum BenchGroup {
     Idle,
     /// Size of this binary.
     Binary,
+    /// Replicas on PostgreSQL: transitions per second with one and three, failover time.
+    Cluster,
 }
 
 /// Measurements `sluice bench` runs in a child process.

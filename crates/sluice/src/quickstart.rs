@@ -121,6 +121,7 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         node_id: None,
         advertise: None,
         outbound: prometheus_outbound(args.prometheus_url.as_deref())?,
+        durability: Default::default(),
     };
     let server = runtime.spawn(sluice_server::serve(
         config,

@@ -37,6 +37,7 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         node_id: args.node_id.clone(),
         advertise: args.advertise.clone(),
         outbound: args.outbound_allow.clone().unwrap_or_default(),
+        durability: args.durability.into(),
     };
     let data_dir = args.data_dir.clone();
     let store = config

@@ -90,6 +90,7 @@ async fn forward(replica: &Replica, request: Request) -> Response {
     let answer = match sent {
         Ok(a) => a,
         Err(e) => {
+            replica.forget_leader();
             return unavailable(&format!(
                 "the leader {} at {} does not answer ({e})",
                 leader.node, leader.url

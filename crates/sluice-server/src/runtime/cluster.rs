@@ -14,8 +14,8 @@
 //! the newest event position it saw), which `GET /api/sluice/v1/cluster` and
 //! `sluice cluster status` show.
 
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,10 @@ pub const LEADER_SETTING: &str = "cluster.leader";
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How long the proxy waits for the leader to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a follower forwards to the leader it last read without reading the store again
+/// (a forward that fails forgets it at once). Forwarding to a leader whose term just ended
+/// is safe: its commits are fenced off.
+const LEADER_CACHE: Duration = Duration::from_millis(500);
 
 /// Why a replica stopped.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +93,8 @@ pub struct Replica {
     pub(crate) proxy: reqwest::Client,
     /// The full API once this replica leads.
     leading: RwLock<Option<Router>>,
+    /// The leader last read from the store, and when.
+    known_leader: Mutex<Option<(Instant, LeaderRecord)>>,
 }
 
 impl Replica {
@@ -109,6 +115,7 @@ impl Replica {
             token,
             proxy,
             leading: RwLock::new(None),
+            known_leader: Mutex::new(None),
         }
     }
 
@@ -185,8 +192,14 @@ impl Replica {
         }
     }
 
-    /// The leader's address when there is a live leader other than this replica.
+    /// The leader's address when there is a live leader other than this replica (read from
+    /// the store at most every [`LEADER_CACHE`]).
     pub(crate) async fn leader(&self) -> Result<Option<LeaderRecord>, sluice_store::Error> {
+        if let Some((read, record)) = self.known_leader().as_ref()
+            && read.elapsed() < LEADER_CACHE
+        {
+            return Ok(Some(record.clone()));
+        }
         let Some((epoch, _)) = self.store.cluster_term().await? else {
             return Ok(None);
         };
@@ -194,8 +207,21 @@ impl Replica {
             .store
             .setting(LEADER_SETTING)
             .await?
-            .and_then(|v| serde_json::from_value::<LeaderRecord>(v).ok());
-        Ok(record.filter(|r| r.epoch == epoch && r.node != self.node))
+            .and_then(|v| serde_json::from_value::<LeaderRecord>(v).ok())
+            .filter(|r| r.epoch == epoch && r.node != self.node);
+        *self.known_leader() = record.clone().map(|r| (Instant::now(), r));
+        Ok(record)
+    }
+
+    /// Forgets the leader read last (it did not answer): the next request reads the store.
+    pub(crate) fn forget_leader(&self) {
+        *self.known_leader() = None;
+    }
+
+    fn known_leader(&self) -> std::sync::MutexGuard<'_, Option<(Instant, LeaderRecord)>> {
+        self.known_leader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The cluster as this replica sees it.

@@ -4,10 +4,12 @@
 //!
 //! One module per group of figures: `control_plane` (overhead, throughput), `ingestion`,
 //! `history` (bulk-loaded store, start-up, queries, memory; also the idle server),
-//! `evaluation`; `servers` runs the servers they measure, `figure` prints and serialises.
+//! `evaluation`, `cluster` (replicas on PostgreSQL, failover); `servers` runs the servers they
+//! measure, `figure` prints and serialises.
 //! A benchmark is a measurement, not a test: short figures do not change the exit code, only
 //! a benchmark that could not run does.
 
+mod cluster;
 mod control_plane;
 mod evaluation;
 mod figure;
@@ -43,6 +45,10 @@ pub struct Sizes {
     pub history_queries: usize,
     /// Timed evaluations.
     pub evaluations: usize,
+    /// Concurrent sequences of each cluster throughput figure.
+    pub cluster_sequences: usize,
+    /// Leaders killed for the failover figures.
+    pub failover_kills: usize,
 }
 
 impl Sizes {
@@ -57,6 +63,8 @@ impl Sizes {
             history_events: 1_000_000,
             history_queries: 500,
             evaluations: 500,
+            cluster_sequences: 300,
+            failover_kills: 5,
         }
     }
 
@@ -71,12 +79,14 @@ impl Sizes {
             history_events: 20_000,
             history_queries: 50,
             evaluations: 20,
+            cluster_sequences: 20,
+            failover_kills: 2,
         }
     }
 }
 
 /// The groups in the order they run.
-const GROUPS: [BenchGroup; 7] = [
+const GROUPS: [BenchGroup; 8] = [
     BenchGroup::Evaluation,
     BenchGroup::Idle,
     BenchGroup::Overhead,
@@ -84,6 +94,7 @@ const GROUPS: [BenchGroup; 7] = [
     BenchGroup::Ingestion,
     BenchGroup::History,
     BenchGroup::Binary,
+    BenchGroup::Cluster,
 ];
 
 fn group_name(g: BenchGroup) -> &'static str {
@@ -95,6 +106,7 @@ fn group_name(g: BenchGroup) -> &'static str {
         BenchGroup::Evaluation => "evaluation",
         BenchGroup::Idle => "idle",
         BenchGroup::Binary => "binary",
+        BenchGroup::Cluster => "cluster",
     }
 }
 
@@ -152,7 +164,12 @@ fn default_json() -> PathBuf {
 }
 
 /// Runs one group; returns its figures.
-async fn run_group(group: BenchGroup, dir: &Path, sizes: &Sizes) -> Result<Vec<Figure>> {
+async fn run_group(
+    group: BenchGroup,
+    dir: &Path,
+    sizes: &Sizes,
+    pg: Option<&str>,
+) -> Result<Vec<Figure>> {
     crate::client::http::install_crypto_provider();
     let http = reqwest::Client::new();
     let dir = dir.join(group_name(group));
@@ -164,6 +181,7 @@ async fn run_group(group: BenchGroup, dir: &Path, sizes: &Sizes) -> Result<Vec<F
         BenchGroup::Idle => history::idle(&dir, http).await,
         BenchGroup::Evaluation => evaluation::evaluation(sizes),
         BenchGroup::Binary => binary_size(),
+        BenchGroup::Cluster => cluster::cluster(&dir, sizes, pg, http).await,
     }
 }
 
@@ -220,7 +238,7 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         // the data directory on the way out.
         let outcome = runtime.block_on(async {
             tokio::select! {
-                outcome = run_group(group, &data.path, &sizes) => outcome,
+                outcome = run_group(group, &data.path, &sizes, args.pg.as_deref()) => outcome,
                 _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
             }
         });

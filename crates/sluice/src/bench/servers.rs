@@ -203,6 +203,17 @@ impl ChildServer {
     /// Starts this very binary as `sluice server` on `data_dir` and an ephemeral loopback
     /// port, and waits until `/health` answers.
     pub async fn start(data_dir: &Path, http: reqwest::Client) -> Result<ChildServer> {
+        Self::start_with(data_dir, &[], "/health", http).await
+    }
+
+    /// [`ChildServer::start`] with more flags (`--store`, `--node-id`), waiting until `ready`
+    /// (a path) answers with success: a replica listens before a leader is elected.
+    pub async fn start_with(
+        data_dir: &Path,
+        flags: &[&str],
+        ready: &str,
+        http: reqwest::Client,
+    ) -> Result<ChildServer> {
         let exe = std::env::current_exe().context("cannot find this program's file")?;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
@@ -217,6 +228,7 @@ impl ChildServer {
             .arg(data_dir)
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .args(flags)
             .env(TOKEN_ENV, TOKEN)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -257,7 +269,8 @@ impl ChildServer {
             let answer = server
                 .api
                 .http
-                .get(format!("{}/health", server.api.base))
+                .get(format!("{}{ready}", server.api.base))
+                .header("x-token", TOKEN)
                 .timeout(Duration::from_secs(5))
                 .send()
                 .await;
@@ -266,7 +279,7 @@ impl ChildServer {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "the server on {} did not answer /health within 60 s",
+                    "the server on {} did not answer {ready} within 60 s",
                     data_dir.display()
                 );
             }
@@ -278,6 +291,12 @@ impl ChildServer {
         }
         server.ready_after = started.elapsed();
         Ok(server)
+    }
+
+    /// Kills the process at once (SIGKILL), as a machine failure would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Resident memory of the server process, in MiB.
