@@ -321,9 +321,24 @@ pub struct GitArgs {
     /// User name for the git repository.
     #[arg(long = "git-user", value_name = "USER")]
     pub git_user: Option<String>,
-    /// Access token for the git repository.
-    #[arg(long = "git-token", value_name = "TOKEN")]
+    /// Access token for the git repository (visible to other users of this machine in the
+    /// process list: prefer --git-token-file).
+    #[arg(
+        long = "git-token",
+        value_name = "TOKEN",
+        conflicts_with = "git_token_file"
+    )]
     pub git_token: Option<String>,
+    /// File holding the HTTPS access token for the git repository.
+    #[arg(long = "git-token-file", value_name = "FILE")]
+    pub git_token_file: Option<PathBuf>,
+    /// File holding the SSH private key (not encrypted) for an ssh:// repository.
+    #[arg(
+        long = "git-private-key-file",
+        value_name = "FILE",
+        conflicts_with_all = ["git_token", "git_token_file"]
+    )]
+    pub git_private_key_file: Option<PathBuf>,
 }
 
 /// Flags of `sluice create project`.

@@ -25,6 +25,7 @@ use crate::api::projects::{
     SHIPYARD_URI, blocking, check_shipyard_update, decode_base64, lock_project, record_shipyard,
     restore_shipyard, with_resources,
 };
+use crate::api::upstream;
 use crate::error::ApiError;
 use crate::state::App;
 
@@ -125,6 +126,19 @@ fn metadata(commit: &CommitId) -> Value {
     json!({"branch": BRANCH, "upstreamURL": "", "version": commit.as_str()})
 }
 
+/// The project of the path.
+fn project_of(params: &Params) -> &str {
+    params.get("project").map(String::as_str).unwrap_or("")
+}
+
+/// Whether a read is of the head (then the upstream is pulled first), not of a commit.
+fn at_head(query: &ReadQuery) -> bool {
+    query
+        .git_commit_id
+        .as_deref()
+        .is_none_or(|c| matches!(c.trim(), "" | "\"\""))
+}
+
 fn write_response(commit: &CommitId) -> Value {
     json!({"commitID": commit.as_str(), "metadata": metadata(commit)})
 }
@@ -172,6 +186,9 @@ async fn list(
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let page_size = page_size(query.page_size.as_deref(), MAX_PAGE_SIZE)? as usize;
+    if at_head(&query) {
+        upstream::pull_before_read(&app, project_of(&params)).await?;
+    }
     let owned = OwnedScope::of(&params);
     let page = with_resources(&app, move |r| {
         r.list_resources(
@@ -204,6 +221,9 @@ async fn get_one(
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let uri = uri_of(&params)?;
+    if at_head(&query) {
+        upstream::pull_before_read(&app, project_of(&params)).await?;
+    }
     let owned = OwnedScope::of(&params);
     let resource = with_resources(&app, move |r| {
         r.get_resource(owned.scope(), &uri, query.git_commit_id.as_deref())
@@ -270,6 +290,7 @@ async fn delete_one(
     }
     let owned = OwnedScope::of(&params);
     let commit = with_resources(&app, move |r| r.delete_resource(owned.scope(), &uri)).await?;
+    upstream::push_after_write(&app, project_of(&params)).await?;
     Ok(Json(write_response(&commit)))
 }
 
@@ -306,8 +327,11 @@ async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId,
         Scope::Project { .. } => files.iter().rev().find(|f| is_shipyard(&f.uri)),
         _ => None,
     };
+    let project = project_of(params).to_owned();
     let Some(shipyard) = shipyard else {
-        return commit(app, owned, files).await;
+        let id = commit(app, owned, files).await?;
+        upstream::push_after_write(app, &project).await?;
+        return Ok(id);
     };
     let project = owned.2.clone();
     let _guard = lock_project(&project).await;
@@ -322,6 +346,7 @@ async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId,
         restore_shipyard(app, &record).await;
         return Err(e);
     }
+    upstream::push_after_write(app, &project).await?;
     Ok(id)
 }
 
