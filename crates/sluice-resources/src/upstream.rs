@@ -295,10 +295,10 @@ fn synced_heads(repo: &Repository) -> Result<BTreeMap<String, String>, ResourceE
     let mut out = BTreeMap::new();
     for reference in repo.references_glob(&format!("{SYNCED_PREFIX}*"))? {
         let reference = reference?;
-        if let (Ok(name), Some(id)) = (reference.name(), reference.target()) {
-            if let Some(branch) = name.strip_prefix(SYNCED_PREFIX) {
-                out.insert(branch.to_owned(), id.to_string());
-            }
+        if let (Ok(name), Some(id)) = (reference.name(), reference.target())
+            && let Some(branch) = name.strip_prefix(SYNCED_PREFIX)
+        {
+            out.insert(branch.to_owned(), id.to_string());
         }
     }
     Ok(out)
