@@ -611,3 +611,173 @@ fn a_project_with_an_https_upstream_is_pushed_pulls_changes_and_reports_conflict
             .all(|h| !h.contains(&encoded)),
     );
 }
+
+/// Whether the SSH test must run (`SLUICE_TEST_SSH_REQUIRED=1`, set by CI, which installs
+/// Debian's openssh-server); without it the test is skipped where `sshd` is missing.
+fn ssh_required() -> bool {
+    std::env::var("SLUICE_TEST_SSH_REQUIRED").is_ok_and(|v| v == "1")
+}
+
+/// A real `sshd` on a loopback port that accepts one key for the current user.
+struct Sshd {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keygen(path: &Path) {
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .expect("run ssh-keygen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Sshd {
+    fn start(dir: &Path, client_key: &Path) -> Sshd {
+        let host_key = dir.join("host_key");
+        keygen(&host_key);
+        let authorized = dir.join("authorized_keys");
+        std::fs::copy(client_key.with_extension("pub"), &authorized).unwrap();
+        // A free port: bound, read, released.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nUsePAM no\n\
+                 StrictModes no\nPidFile {}\nLogLevel ERROR\n",
+                host_key.display(),
+                authorized.display(),
+                dir.join("sshd.pid").display()
+            ),
+        )
+        .unwrap();
+        // sshd's privilege separation directory, when running as root.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f", config.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sshd");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Sshd { child, port }
+    }
+}
+
+#[test]
+fn a_project_with_an_ssh_upstream_is_pushed_and_pulls_changes() {
+    if !Path::new("/usr/sbin/sshd").exists() {
+        assert!(
+            !ssh_required(),
+            "SLUICE_TEST_SSH_REQUIRED=1 but /usr/sbin/sshd is missing (apt-get install openssh-server)"
+        );
+        eprintln!("skipped: no /usr/sbin/sshd");
+        return;
+    }
+    let dir = scratch("upstream-ssh");
+    let repos = dir.join("repos");
+    std::fs::create_dir_all(&repos).unwrap();
+    let bare = repos.join("fulltour.git");
+    git(&repos, &["init", "--quiet", "--bare", "fulltour.git"]);
+    let key = dir.join("client_key");
+    keygen(&key);
+    let sshd = Sshd::start(&dir, &key);
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let url = format!("ssh://{user}@127.0.0.1:{}{}", sshd.port, bare.display());
+    let log = dir.join("server.log");
+    let server = Server::start_logging(&dir.join("data"), &log);
+    let shipyard = repo_root().join("examples/fulltour/shipyard.yaml");
+    let created = sluice_at(
+        &server,
+        &[
+            "create",
+            "project",
+            "fulltour",
+            "--shipyard",
+            shipyard.to_str().unwrap(),
+            "--git-remote-url",
+            &url,
+            "--git-private-key-file",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(created.code, 0, "{}\n{}", created.stdout, created.stderr);
+    let mut branches = upstream_branches(&bare);
+    branches.sort();
+    assert_eq!(branches, ["master", "production", "qa"]);
+    let mut answers = Answers::default();
+    let (status, project) = answers.call(
+        &server,
+        "GET",
+        "/api/controlPlane/v1/project/fulltour",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(project["gitCredentials"]["ssh"], json!({}), "{project}");
+    let (status, body) = answers.put(&server, "qa", "notes.txt", "from sluice\n");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        upstream_file(&bare, "qa", "notes.txt").unwrap(),
+        "from sluice\n"
+    );
+    commit_upstream(
+        &bare,
+        &dir.join("work"),
+        "qa",
+        "notes.txt",
+        "from the upstream\n",
+    );
+    let (status, read) = answers.get(&server, "qa", "notes.txt");
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(unb64(&read["resourceContent"]), "from the upstream\n");
+
+    // The key is in no answer, no log line, and not left on disk.
+    drop(server);
+    let private = std::fs::read_to_string(&key).unwrap();
+    let secret_line = private.lines().nth(1).unwrap().to_owned();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    for text in answers.0.iter().chain([&logged]) {
+        assert!(!text.contains(&secret_line), "{text}");
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.join("data/upstream"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("key-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
