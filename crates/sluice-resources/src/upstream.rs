@@ -184,10 +184,12 @@ impl ResourceStore {
                     refused.dedup();
                     return Err(ResourceError::UpstreamConflict(refused));
                 }
-                for entry in ours {
+                for mut entry in ours {
                     let path =
                         std::path::PathBuf::from(String::from_utf8_lossy(&entry.path).as_ref());
-                    index.remove_path(&path)?;
+                    index.conflict_remove(&path)?;
+                    // Stage 0: resolved.
+                    entry.flags &= !0x3000;
                     index.add(&entry)?;
                 }
             }

@@ -85,7 +85,7 @@ fn borrowed(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
 /// The tutorial's project in Keptn 1.x's default layout: the shipyard and a webhook config on
 /// `master`, a branch per stage made from it (as Keptn makes them), the Prometheus SLIs at
 /// stage level and the service `helloservice` as a folder of each stage branch.
-fn branch_layout_repository(dir: &Path) -> PathBuf {
+pub(crate) fn branch_layout_repository(dir: &Path) -> PathBuf {
     let repo = dir.join("keptn-upstream");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "--quiet"]);

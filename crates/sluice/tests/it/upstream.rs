@@ -781,3 +781,92 @@ fn a_project_with_an_ssh_upstream_is_pushed_and_pulls_changes() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_keptn_project_is_imported_from_its_upstream_which_is_then_attached() {
+    let dir = scratch("upstream-migrate");
+    let work = crate::import::branch_layout_repository(&dir);
+    let repos = dir.join("repos");
+    std::fs::create_dir_all(&repos).unwrap();
+    let bare = repos.join("fulltour.git");
+    git(
+        &dir,
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let keptn_head = git(&bare, &["rev-parse", "master"]).trim().to_owned();
+    let git_server = GitServer::start(&repos);
+    let url = git_server.url("fulltour.git");
+    let token_file = write(&dir, "token", GIT_TOKEN);
+    let server = Server::start(&dir.join("data"));
+
+    let imported = sluice_at(
+        &server,
+        &[
+            "import",
+            "keptn",
+            "--git-url",
+            &url,
+            "--git-user",
+            GIT_USER,
+            "--git-token-file",
+            &token_file,
+        ],
+    );
+    assert_eq!(imported.code, 0, "{}\n{}", imported.stdout, imported.stderr);
+    let attached = sluice_at(
+        &server,
+        &[
+            "update",
+            "project",
+            "fulltour",
+            "--git-remote-url",
+            &url,
+            "--git-user",
+            GIT_USER,
+            "--git-token-file",
+            &token_file,
+        ],
+    );
+    assert_eq!(attached.code, 0, "{}\n{}", attached.stdout, attached.stderr);
+
+    // Nothing of the upstream was overwritten: Keptn's commits are still there, sluice's
+    // come after them (its own metadata.yaml files), the files are unchanged.
+    let mut answers = Answers::default();
+    let log = git(&bare, &["log", "--format=%H", "master"]);
+    assert!(log.lines().any(|c| c == keptn_head), "{log}");
+    assert_eq!(
+        upstream_file(&bare, "production", "helloservice/slo.yaml")
+            .unwrap()
+            .as_bytes(),
+        std::fs::read(repo_root().join("examples/fulltour/slo.yaml")).unwrap()
+    );
+    assert!(upstream_file(&bare, "master", "webhook/webhook.yaml").is_some());
+
+    // Changes flow both ways from now on.
+    let (status, body) = answers.put(&server, "production/helloservice", "notes.txt", "hello\n");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        upstream_file(&bare, "production", "helloservice/notes.txt").unwrap(),
+        "hello\n"
+    );
+    commit_upstream(
+        &bare,
+        &dir.join("edit"),
+        "qa",
+        "prometheus/sli.yaml",
+        "spec_version: '1.0'\nindicators:\n  throughput: 'rate(x[1m])'\n",
+    );
+    let (status, read) = answers.get(&server, "qa", "prometheus/sli.yaml");
+    assert_eq!(status, 200, "{read}");
+    assert!(unb64(&read["resourceContent"]).contains("rate(x[1m])"));
+    // Only libgit2's first, anonymous request of the import was refused (it then sends the
+    // credentials): every request of the server came with the token.
+    let refused = git_server.refused.lock().unwrap().clone();
+    assert!(refused.iter().all(String::is_empty), "{refused:?}");
+}
