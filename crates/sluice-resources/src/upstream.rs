@@ -180,9 +180,14 @@ impl ResourceStore {
                     }
                 }
                 if !refused.is_empty() {
-                    refused.sort();
-                    refused.dedup();
-                    return Err(ResourceError::UpstreamConflict(refused));
+                    let layout = layout_of(&default_tree);
+                    let mut shown: Vec<String> = refused
+                        .iter()
+                        .map(|p| upstream_path(layout, &heads.default_branch, p))
+                        .collect();
+                    shown.sort();
+                    shown.dedup();
+                    return Err(ResourceError::UpstreamConflict(shown));
                 }
                 for mut entry in ours {
                     let path =
@@ -316,6 +321,17 @@ fn layout_of(default_tree: &Tree<'_>) -> UpstreamLayout {
         Some(e) if e.kind() == Some(git2::ObjectType::Tree) => UpstreamLayout::Directories,
         _ => UpstreamLayout::Branches,
     }
+}
+
+/// Where a path of sluice's tree is in the upstream: `branch:path`.
+fn upstream_path(layout: UpstreamLayout, default_branch: &str, path: &str) -> String {
+    if layout == UpstreamLayout::Branches
+        && let Some(rest) = path.strip_prefix(&format!("{STAGES_DIR}/"))
+        && let Some((stage, file)) = rest.split_once('/')
+    {
+        return format!("{stage}:{file}");
+    }
+    format!("{default_branch}:{path}")
 }
 
 /// `tree` without its top-level entry `name`.
@@ -464,6 +480,22 @@ mod tests {
                 .unwrap();
             heads.heads.insert(branch.clone(), c.to_string());
         }
+        assert_eq!(
+            upstream_path(
+                UpstreamLayout::Branches,
+                "master",
+                ".keptn-stages/qa/carts/slo.yaml"
+            ),
+            "qa:carts/slo.yaml"
+        );
+        assert_eq!(
+            upstream_path(
+                UpstreamLayout::Directories,
+                "main",
+                ".keptn-stages/qa/slo.yaml"
+            ),
+            "main:.keptn-stages/qa/slo.yaml"
+        );
         let back = from_keptn(
             &repo,
             UpstreamLayout::Branches,

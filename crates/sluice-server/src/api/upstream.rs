@@ -39,13 +39,85 @@ pub async fn upstream_of(app: &App, record: &ProjectRecord) -> Result<Option<Ups
     Ok(Some(upstream::from_stored(view, &secret)?))
 }
 
-/// Runs one sync on the blocking pool.
+/// Host and port of an upstream URL (`https://`, `http://`, `ssh://`; checked before).
+fn host_and_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let default = match scheme.to_ascii_lowercase().as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => 22,
+    };
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = after
+            .strip_prefix(':')
+            .map_or(Some(default), |p| p.parse().ok())?;
+        return Some((host.to_owned(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_owned(), port.parse().ok()?)),
+        None => Some((authority.to_owned(), default)),
+    }
+}
+
+/// The upstream must be a host the outbound rules allow (public, or named by
+/// `--outbound-allow`), like every other connection the server makes: every address its name
+/// resolves to is checked (Keptn refused remote URLs on its deny list with 422).
+pub async fn check_outbound(app: &App, url: &str) -> Result<(), ApiError> {
+    let policy = app.http.policy();
+    let refused = |what: String| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "gitCredentials.remoteURL: refusing to connect to {what}: not a public address; \
+                 an administrator can allow it with --outbound-allow or {}",
+                crate::net::outbound::ALLOW_ENV
+            ),
+        )
+    };
+    let Some((host, port)) = host_and_port(url) else {
+        return Err(ApiError::bad_request(format!(
+            "gitCredentials.remoteURL `{url}`: cannot read its host and port"
+        )));
+    };
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return if policy.allows_literal(ip, port) {
+            Ok(())
+        } else {
+            Err(refused(format!("{host}:{port}")))
+        };
+    }
+    if policy.allows_name(&host, port) {
+        return Ok(());
+    }
+    let lookup = tokio::time::timeout(
+        upstream::DEFAULT_TIMEOUT,
+        tokio::net::lookup_host((host.as_str(), port)),
+    )
+    .await;
+    // A name that does not resolve is answered by the sync as unreachable.
+    let Ok(Ok(addresses)) = lookup else {
+        return Ok(());
+    };
+    for address in addresses {
+        if !policy.allows_addr(address.ip()) {
+            return Err(refused(format!("{host} ({})", address.ip())));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one sync on the blocking pool, after checking the upstream against the outbound
+/// rules.
 pub async fn sync_with(
     app: &App,
     project: &str,
     upstream: Upstream,
     first: FirstSync,
 ) -> Result<UpstreamMerge, ApiError> {
+    check_outbound(app, &upstream.url).await?;
     let (resources, project) = (app.resources.clone(), project.to_owned());
     tokio::task::spawn_blocking(move || upstream::sync(&resources, &project, &upstream, first))
         .await
@@ -232,4 +304,23 @@ pub async fn store_credentials(
         _ => app.store.delete_internal_secret(&name).await?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_and_ports_are_read_from_upstream_urls() {
+        let read = |u: &str| host_and_port(u).unwrap();
+        assert_eq!(
+            read("https://github.com/o/r.git"),
+            ("github.com".into(), 443)
+        );
+        assert_eq!(read("http://127.0.0.1:8080/r"), ("127.0.0.1".into(), 8080));
+        assert_eq!(read("ssh://git@host:2222/r"), ("host".into(), 2222));
+        assert_eq!(read("ssh://git@host/r"), ("host".into(), 22));
+        assert_eq!(read("https://[::1]:9/r"), ("::1".into(), 9));
+        assert!(host_and_port("https://h:notaport/r").is_none());
+    }
 }

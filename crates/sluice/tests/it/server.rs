@@ -41,10 +41,16 @@ impl Server {
         Server::start_full(data_dir, flags, env, open_files, Stdio::inherit())
     }
 
-    /// Like [`Server::start`], logging at `info` (and above) into `log`.
-    pub fn start_logging(data_dir: &Path, log: &Path) -> Server {
+    /// Like [`Server::start_with`], logging at `info` (and above) into `log`.
+    pub fn start_logging(data_dir: &Path, flags: &[&str], log: &Path) -> Server {
         let file = std::fs::File::create(log).expect("create the server log");
-        Server::start_full(data_dir, &[], &[("SLUICE_LOG", "info")], None, file.into())
+        Server::start_full(
+            data_dir,
+            flags,
+            &[("SLUICE_LOG", "info")],
+            None,
+            file.into(),
+        )
     }
 
     fn start_full(

@@ -368,11 +368,33 @@ fn a_project_with_an_https_upstream_is_pushed_pulls_changes_and_reports_conflict
     git(&repos, &["init", "--quiet", "--bare", "fulltour.git"]);
     let git_server = GitServer::start(&repos);
     let log = dir.join("server.log");
-    let server = Server::start_logging(&dir.join("data"), &log);
+    let server = Server::start_logging(&dir.join("data"), &["--outbound-allow", "127.0.0.1"], &log);
     let token_file = write(&dir, "token", format!("{GIT_TOKEN}\n"));
     let shipyard = repo_root().join("examples/fulltour/shipyard.yaml");
     let url = git_server.url("fulltour.git");
     let mut answers = Answers::default();
+
+    // An upstream the outbound rules do not allow is refused before any connection.
+    let private = sluice_at(
+        &server,
+        &[
+            "create",
+            "project",
+            "fulltour",
+            "--shipyard",
+            shipyard.to_str().unwrap(),
+            "--git-remote-url",
+            "http://10.0.0.1:9/fulltour.git",
+            "--git-token-file",
+            &token_file,
+        ],
+    );
+    assert_ne!(private.code, 0, "{}", private.stdout);
+    assert!(
+        private.stderr.contains("not a public address"),
+        "{}",
+        private.stderr
+    );
 
     // A wrong token is refused and leaves no project.
     let wrong = write(&dir, "wrong-token", "not-the-token");
@@ -570,7 +592,7 @@ fn a_project_with_an_https_upstream_is_pushed_pulls_changes_and_reports_conflict
     assert_eq!(status, 409, "{body}");
     let message = body["message"].as_str().unwrap();
     assert!(
-        message.contains(".keptn-stages/qa/helloservice/slo.yaml"),
+        message.contains("both changed qa:helloservice/slo.yaml"),
         "{message}"
     );
     assert_eq!(
@@ -719,7 +741,7 @@ fn a_project_with_an_ssh_upstream_is_pushed_and_pulls_changes() {
         .to_owned();
     let url = format!("ssh://{user}@127.0.0.1:{}{}", sshd.port, bare.display());
     let log = dir.join("server.log");
-    let server = Server::start_logging(&dir.join("data"), &log);
+    let server = Server::start_logging(&dir.join("data"), &["--outbound-allow", "127.0.0.1"], &log);
     let shipyard = repo_root().join("examples/fulltour/shipyard.yaml");
     let created = sluice_at(
         &server,
@@ -803,7 +825,12 @@ fn a_keptn_project_is_imported_from_its_upstream_which_is_then_attached() {
     let git_server = GitServer::start(&repos);
     let url = git_server.url("fulltour.git");
     let token_file = write(&dir, "token", GIT_TOKEN);
-    let server = Server::start(&dir.join("data"));
+    let server = Server::start_with(
+        &dir.join("data"),
+        &["--outbound-allow", "127.0.0.1"],
+        &[],
+        None,
+    );
 
     let imported = sluice_at(
         &server,
