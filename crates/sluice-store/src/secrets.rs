@@ -435,6 +435,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn internal_secrets_are_not_listed_nor_read_by_name() {
+        for dir in backends("internal-secrets").await {
+            let store = dir.open().await;
+            store.unlock_secrets(key(1)).await.unwrap();
+            let data: BTreeMap<String, String> =
+                [("token".to_string(), "ghp_x".to_string())].into();
+            store
+                .set_internal_secret("git-credentials:p", &data)
+                .await
+                .unwrap();
+            store.set_secret("user", &BTreeMap::new()).await.unwrap();
+            assert_eq!(
+                store.internal_secret("git-credentials:p").await.unwrap(),
+                data
+            );
+            assert_eq!(store.secret_names().await.unwrap(), ["user"]);
+            assert!(matches!(
+                store.secret("sluice:git-credentials:p").await,
+                Err(Error::NotFound { .. })
+            ));
+            store
+                .delete_internal_secret("git-credentials:p")
+                .await
+                .unwrap();
+            store
+                .delete_internal_secret("git-credentials:p")
+                .await
+                .unwrap();
+            assert!(matches!(
+                store.internal_secret("git-credentials:p").await,
+                Err(Error::NotFound { .. })
+            ));
+        }
+    }
+
+    #[tokio::test]
     async fn secret_values_are_encrypted_at_rest_and_need_the_right_key() {
         let dir = TempDir::new("secrets-sealed");
         let value = "plain-value-8d1f0c";
