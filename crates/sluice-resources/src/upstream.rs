@@ -334,6 +334,48 @@ fn upstream_path(layout: UpstreamLayout, default_branch: &str, path: &str) -> St
     format!("{default_branch}:{path}")
 }
 
+/// The line of the project's `metadata.yaml` saying sluice's (one-branch) layout.
+const DIRECTORIES_FLAG: &str = "isUsingDirectoryStructure: true";
+/// The same line as an upstream in the branch layout must say (Keptn and `sluice import keptn`
+/// read the layout from it).
+const BRANCHES_FLAG: &str = "isUsingDirectoryStructure: false";
+
+/// `tree` with the line `from` of its top-level `metadata.yaml` replaced by `to` (unchanged
+/// when there is no such file or line).
+fn with_layout_flag(
+    repo: &Repository,
+    tree: &Tree<'_>,
+    from: &str,
+    to: &str,
+) -> Result<Oid, git2::Error> {
+    let Some(entry) = tree.get_name(METADATA_FILE) else {
+        return Ok(tree.id());
+    };
+    let Ok(blob) = repo.find_blob(entry.id()) else {
+        return Ok(tree.id());
+    };
+    let Ok(text) = std::str::from_utf8(blob.content()) else {
+        return Ok(tree.id());
+    };
+    if !text.lines().any(|l| l.trim_end() == from) {
+        return Ok(tree.id());
+    }
+    let changed: String = text
+        .split_inclusive('\n')
+        .map(|line| {
+            if line.trim_end() == from {
+                line.replacen(from, to, 1)
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    let id = repo.blob(changed.as_bytes())?;
+    let mut builder = repo.treebuilder(Some(tree))?;
+    builder.insert(METADATA_FILE, id, entry.filemode())?;
+    builder.write()
+}
+
 /// `tree` without its top-level entry `name`.
 fn without(repo: &Repository, tree: &Tree<'_>, name: &str) -> Result<Oid, git2::Error> {
     let mut builder = repo.treebuilder(Some(tree))?;
@@ -353,7 +395,9 @@ pub(crate) fn to_keptn(
     if layout == UpstreamLayout::Directories {
         return Ok(vec![(default_branch.to_owned(), root.id())]);
     }
-    let mut out = vec![(default_branch.to_owned(), without(repo, root, STAGES_DIR)?)];
+    let default_tree = repo.find_tree(without(repo, root, STAGES_DIR)?)?;
+    let default_tree = with_layout_flag(repo, &default_tree, DIRECTORIES_FLAG, BRANCHES_FLAG)?;
+    let mut out = vec![(default_branch.to_owned(), default_tree)];
     let shipyard = tree::blob_id(repo, root, &[SHIPYARD])?;
     if let Some(stages) = tree::subtree(repo, root, &[STAGES_DIR])? {
         for stage in tree::directories(&stages) {
@@ -388,6 +432,12 @@ fn from_keptn(
         return Ok(default_tree.id());
     }
     let mut root = without(repo, default_tree, STAGES_DIR)?;
+    root = with_layout_flag(
+        repo,
+        &repo.find_tree(root)?,
+        BRANCHES_FLAG,
+        DIRECTORIES_FLAG,
+    )?;
     let Some(stages) = tree::subtree(repo, local, &[STAGES_DIR])? else {
         return Ok(root);
     };
@@ -467,6 +517,11 @@ mod tests {
         assert!(tree::blob_id(&repo, &dev, &[SHIPYARD]).unwrap().is_some());
         let master = repo.find_tree(branches[0].1).unwrap();
         assert!(master.get_name(STAGES_DIR).is_none());
+        let metadata = tree::blob_id(&repo, &master, &[METADATA_FILE])
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(repo.find_blob(metadata).unwrap().content().to_vec()).unwrap();
+        assert!(text.contains(BRANCHES_FLAG), "{text}");
 
         // Commits of those trees read back as the same tree.
         let sig = git2::Signature::new("t", "t@t", &git2::Time::new(0, 0)).unwrap();

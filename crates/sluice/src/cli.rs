@@ -436,8 +436,8 @@ pub enum ImportCommand {
     /// again changes nothing: an existing project with the same shipyard, existing services
     /// and files with the same content are kept; a file whose content differs is updated.
     ///
-    /// The repository is read over http://, git://, file:// or from a local path (for an
-    /// https:// upstream, `git clone --mirror` it and give the directory). Exit code: 0 when
+    /// The repository is read over https:// or SSH (with Debian's `git`), http://, git://,
+    /// file:// or from a local path. Exit code: 0 when
     /// everything was imported (or is already there), 1 when some files or services were
     /// refused, 2 when the repository cannot be read or the project cannot be created.
     Keptn(ImportKeptnArgs),
@@ -477,8 +477,8 @@ pub struct ImportHistoryArgs {
 /// Flags of `sluice import keptn`.
 #[derive(Debug, Args)]
 pub struct ImportKeptnArgs {
-    /// The Keptn project's git upstream: http://, git://, file:// or a local path (a bare or
-    /// `git clone --mirror` repository, or a checkout whose branches are local).
+    /// The Keptn project's git upstream: https://, ssh://, http://, git://, file:// or a local
+    /// path (a bare or `git clone --mirror` repository, or a checkout whose branches are local).
     #[arg(long = "git-url", value_name = "URL")]
     pub git_url: String,
     /// User name for the repository.

@@ -787,6 +787,30 @@ fn a_project_with_an_ssh_upstream_is_pushed_and_pulls_changes() {
     assert_eq!(status, 200, "{read}");
     assert_eq!(unb64(&read["resourceContent"]), "from the upstream\n");
 
+    // `sluice import keptn` reads an SSH upstream too (with the user's own ssh settings).
+    let ssh_command = format!(
+        "ssh -i {} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        key.display()
+    );
+    let copied = sluice_env(
+        &scratch("upstream-home"),
+        &[
+            ("SLUICE_ENDPOINT", &server.base),
+            ("SLUICE_API_TOKEN", TOKEN),
+            ("GIT_SSH_COMMAND", &ssh_command),
+        ],
+        &["import", "keptn", "--git-url", &url, "--project", "copy"],
+    );
+    assert_eq!(copied.code, 0, "{}\n{}", copied.stdout, copied.stderr);
+    let (status, read) = answers.call(
+        &server,
+        "GET",
+        "/api/resource-service/v1/project/copy/stage/qa/resource/notes.txt",
+        None,
+    );
+    assert_eq!(status, 200, "{read}\n{}", copied.stdout);
+    assert_eq!(unb64(&read["resourceContent"]), "from the upstream\n");
+
     // The key is in no answer, no log line, and not left on disk.
     drop(server);
     let private = std::fs::read_to_string(&key).unwrap();
