@@ -923,6 +923,10 @@ pub struct QuickstartArgs {
     /// instead of Keptn's fake problem event.
     #[arg(long, value_name = "FILE")]
     pub alerting_rules: Option<PathBuf>,
+    /// Create the project (shipyard, service, files, monitoring) and stop before the
+    /// deliveries; the data directory keeps it (tests compare imports with it).
+    #[arg(long, hide = true)]
+    pub setup_only: bool,
 }
 
 /// Flags of `sluice logs`.
