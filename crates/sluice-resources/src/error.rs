@@ -98,8 +98,8 @@ pub enum ResourceError {
     Shared(String),
     /// The project's git upstream already holds a project (Keptn's "repository not empty").
     #[error(
-        "the git upstream is not empty: a new project needs an empty repository (to move a \
-         Keptn project, `sluice import keptn` it first, then attach the upstream with \
+        "the git upstream already holds a project (metadata.yaml or shipyard.yaml on its default \
+         branch): a new project needs an empty repository (to move a Keptn project, `sluice import keptn` it first, then attach the upstream with \
          `sluice update project`)"
     )]
     UpstreamNotEmpty,

@@ -56,8 +56,8 @@ pub struct UpstreamHeads {
 /// Whether the sync is the first one of a new project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FirstSync {
-    /// Creating the project: an upstream that holds a project already is refused (Keptn's
-    /// "repository not empty").
+    /// Creating the project: an upstream that holds a project already (a `metadata.yaml` or
+    /// `shipyard.yaml` on its default branch) is refused (Keptn's "repository not empty").
     Create,
     /// Any later sync, or attaching an upstream to an existing project.
     Attach,
@@ -107,7 +107,7 @@ impl ResourceStore {
     /// bring the upstream to the result.
     ///
     /// Errors: [`ResourceError::UpstreamNotEmpty`] on [`FirstSync::Create`] when the upstream
-    /// has branches; [`ResourceError::UpstreamConflict`] when both sides changed a file
+    /// holds a project; [`ResourceError::UpstreamConflict`] when both sides changed a file
     /// differently (nothing written).
     pub fn merge_upstream(
         &self,
@@ -120,13 +120,20 @@ impl ResourceStore {
             let repo = handle
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if first == FirstSync::Create && !heads.heads.is_empty() {
-                return Err(ResourceError::UpstreamNotEmpty);
-            }
             for id in heads.heads.values() {
                 repo.find_commit(Oid::from_str(id)?).map_err(|_| {
                     ResourceError::Shared(format!("the upstream's commit {id} was not fetched"))
                 })?;
+            }
+            // As Keptn: an upstream that holds a project (its metadata.yaml, or a shipyard)
+            // is refused; a repository with only, say, a README is used, and keeps it.
+            if first == FirstSync::Create
+                && let Some(id) = heads.heads.get(&heads.default_branch)
+            {
+                let tree = commit_tree(&repo, id)?;
+                if tree.get_name(METADATA_FILE).is_some() || tree.get_name(SHIPYARD).is_some() {
+                    return Err(ResourceError::UpstreamNotEmpty);
+                }
             }
         }
         let before = self.head_id(project)?;

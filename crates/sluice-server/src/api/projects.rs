@@ -1016,8 +1016,26 @@ mod tests {
             (json!({"name": "Shop", "shipyard": b64(FULLTOUR)}), "Shop"),
             (
                 json!({"name": "shop", "shipyard": b64(FULLTOUR),
-                       "gitCredentials": {"remoteURL": "https://example.invalid/r.git"}}),
-                "upstreams are not supported",
+                       "gitCredentials": {"remoteURL": "file:///tmp/r.git"}}),
+                "must start with https://, http:// or ssh://",
+            ),
+            (
+                json!({"name": "shop", "shipyard": b64(FULLTOUR),
+                       "gitCredentials": {"remoteURL": "https://me:t@example.invalid/r.git"}}),
+                "not in the URL",
+            ),
+            (
+                json!({"name": "shop", "shipyard": b64(FULLTOUR),
+                       "gitCredentials": {"remoteURL": "https://example.invalid/r.git",
+                                          "https": {"token": "t", "insecureSkipTLS": true}}}),
+                "insecureSkipTLS is not supported",
+            ),
+            (
+                json!({"name": "shop", "shipyard": b64(FULLTOUR),
+                       "gitCredentials": {"remoteURL": "https://example.invalid/r.git",
+                                          "https": {"token": "t"},
+                                          "ssh": {"privateKey": "x"}}}),
+                "not both",
             ),
         ] {
             let (status, answer) = s.call("POST", P, Some(body)).await;

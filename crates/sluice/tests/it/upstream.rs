@@ -856,6 +856,32 @@ fn a_keptn_project_is_imported_from_its_upstream_which_is_then_attached() {
         None,
     );
 
+    // A new project cannot take an upstream that holds a project.
+    let shipyard = repo_root().join("examples/fulltour/shipyard.yaml");
+    let taken = sluice_at(
+        &server,
+        &[
+            "create",
+            "project",
+            "other",
+            "--shipyard",
+            shipyard.to_str().unwrap(),
+            "--git-remote-url",
+            &url,
+            "--git-user",
+            GIT_USER,
+            "--git-token-file",
+            &token_file,
+        ],
+    );
+    assert_ne!(taken.code, 0, "{}", taken.stdout);
+    assert!(
+        taken.stderr.contains("already holds a project"),
+        "{}",
+        taken.stderr
+    );
+    assert_eq!(git(&bare, &["rev-parse", "master"]).trim(), keptn_head);
+
     let imported = sluice_at(
         &server,
         &[
