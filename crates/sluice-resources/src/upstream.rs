@@ -137,15 +137,33 @@ impl ResourceStore {
             }
         }
         let before = self.head_id(project)?;
+        // On shared repositories the base is kept with them, so another replica (whose cache
+        // lacks the local reference) syncs from it too.
+        let shared_base = match self.config().shared.as_deref() {
+            Some(shared) => match shared.upstream_base(project)? {
+                Some(id) => {
+                    let handle = self.repository(project)?;
+                    let repo = handle
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if repo.find_commit(id).is_err() {
+                        crate::shared::fetch_missing(&repo, shared, project, id)?;
+                    }
+                    Some(id)
+                }
+                None => None,
+            },
+            None => None,
+        };
         let merge = |repo: &Repository, root: &Tree<'_>| -> Result<(Oid, String), ResourceError> {
             let Some(default_id) = heads.heads.get(&heads.default_branch) else {
                 // An empty upstream (or one without its default branch): nothing to pull.
                 return Ok((root.id(), String::new()));
             };
             let default_tree = commit_tree(repo, default_id)?;
-            let base = match repo.refname_to_id(BASE_REF) {
-                Ok(id) => Some(repo.find_commit(id)?.tree()?),
-                Err(_) => None,
+            let base = match shared_base.or_else(|| repo.refname_to_id(BASE_REF).ok()) {
+                Some(id) => Some(repo.find_commit(id)?.tree()?),
+                None => None,
             };
             let ancestor = match &base {
                 Some(tree) => tree.clone(),
@@ -276,17 +294,19 @@ impl ResourceStore {
                 "synced with the upstream",
             )?;
         }
-        repo.reference(
-            BASE_REF,
-            Oid::from_str(merge.head.as_str())?,
-            true,
-            "synced with the upstream",
-        )?;
+        let base = Oid::from_str(merge.head.as_str())?;
+        repo.reference(BASE_REF, base, true, "synced with the upstream")?;
+        if let Some(shared) = self.config().shared.as_deref() {
+            shared.set_upstream_base(project, base)?;
+        }
         Ok(())
     }
 
     /// Forgets the sync state (the upstream was removed or replaced).
     pub fn forget_upstream(&self, project: &str) -> Result<(), ResourceError> {
+        if let Some(shared) = self.config().shared.as_deref() {
+            shared.clear_upstream_base(project)?;
+        }
         let handle = self.repository(project)?;
         let repo = handle
             .lock()

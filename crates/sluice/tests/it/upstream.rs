@@ -947,3 +947,62 @@ fn a_keptn_project_is_imported_from_its_upstream_which_is_then_attached() {
     let refused = git_server.refused.lock().unwrap().clone();
     assert!(refused.iter().all(String::is_empty), "{refused:?}");
 }
+
+#[test]
+fn a_project_on_postgres_syncs_with_its_upstream_and_another_server_continues() {
+    let Some(store) = crate::postgres::fresh_database("upstream on postgres") else {
+        return;
+    };
+    let dir = scratch("upstream-postgres");
+    let repos = dir.join("repos");
+    std::fs::create_dir_all(&repos).unwrap();
+    let bare = repos.join("fulltour.git");
+    git(&repos, &["init", "--quiet", "--bare", "fulltour.git"]);
+    let git_server = GitServer::start(&repos);
+    let url = git_server.url("fulltour.git");
+    let token_file = write(&dir, "token", GIT_TOKEN);
+    let shipyard = repo_root().join("examples/fulltour/shipyard.yaml");
+    let flags = ["--store", store.as_str(), "--outbound-allow", "127.0.0.1"];
+    // Replicas share the secrets key (the git credentials are a sealed secret).
+    let key = b64(&"k".repeat(32));
+    let env = [("SLUICE_SECRETS_KEY", key.as_str())];
+    let mut answers = Answers::default();
+
+    let first = Server::start_with(&dir.join("first"), &flags, &env, None);
+    let created = sluice_at(
+        &first,
+        &[
+            "create",
+            "project",
+            "fulltour",
+            "--shipyard",
+            shipyard.to_str().unwrap(),
+            "--git-remote-url",
+            &url,
+            "--git-user",
+            GIT_USER,
+            "--git-token-file",
+            &token_file,
+        ],
+    );
+    assert_eq!(created.code, 0, "{}\n{}", created.stdout, created.stderr);
+    let (status, body) = answers.put(&first, "qa", "notes.txt", "one\n");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(upstream_file(&bare, "qa", "notes.txt").unwrap(), "one\n");
+    assert!(first.terminate().success());
+
+    // Another server on the same store, with an empty data directory: the project's
+    // repository comes from PostgreSQL, the upstream's changes come in, its own go out.
+    let second = Server::start_with(&dir.join("second"), &flags, &env, None);
+    commit_upstream(&bare, &dir.join("work"), "qa", "notes.txt", "two\n");
+    let (status, read) = answers.get(&second, "qa", "notes.txt");
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(unb64(&read["resourceContent"]), "two\n");
+    let (status, body) = answers.put(&second, "production", "notes.txt", "three\n");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        upstream_file(&bare, "production", "notes.txt").unwrap(),
+        "three\n"
+    );
+    assert_eq!(upstream_file(&bare, "qa", "notes.txt").unwrap(), "two\n");
+}
