@@ -589,4 +589,172 @@ mod tests {
         .unwrap();
         assert_eq!(back, root.id());
     }
+
+    /// An upstream commit on top of `parent` (hex) with `path` set to `content` in the
+    /// parent's tree, as someone pushing to the upstream makes it.
+    fn upstream_commit(repo: &Repository, parent: &str, path: &[&str], content: &[u8]) -> String {
+        let parent = repo.find_commit(Oid::from_str(parent).unwrap()).unwrap();
+        let blob = repo.blob(content).unwrap();
+        let tree = tree::edit(
+            repo,
+            Some(&parent.tree().unwrap()),
+            path,
+            tree::Change::Put(blob),
+        )
+        .map_err(|_| ())
+        .unwrap();
+        let sig = git2::Signature::new("u", "u@u", &git2::Time::new(1, 0)).unwrap();
+        repo.commit(
+            None,
+            &sig,
+            &sig,
+            "upstream",
+            &repo.find_tree(tree).unwrap(),
+            &[&parent],
+        )
+        .unwrap()
+        .to_string()
+    }
+
+    fn slo(s: &ResourceStore) -> Vec<u8> {
+        s.get_resource(Scope::service("p", "dev", "carts"), "slo.yaml", None)
+            .unwrap()
+            .content
+    }
+
+    #[test]
+    fn upstream_changes_are_pulled_local_ones_pushed_and_conflicts_refused() {
+        let dir = TestDir::new("upstream-merge");
+        let s = store(&dir);
+        s.create_project("p", &["dev"], b"shipyard").unwrap();
+        s.create_service("p", "carts").unwrap();
+        let put = |content: &[u8]| {
+            s.put_resources(
+                Scope::service("p", "dev", "carts"),
+                &[Upload {
+                    uri: "slo.yaml",
+                    content,
+                }],
+            )
+            .unwrap()
+        };
+        put(b"v1");
+        // An empty upstream gets every branch.
+        let empty = UpstreamHeads {
+            default_branch: "master".into(),
+            ..UpstreamHeads::default()
+        };
+        let first = s.merge_upstream("p", &empty, FirstSync::Create).unwrap();
+        assert!(!first.pulled);
+        let pushed: Vec<&str> = first.push.iter().map(|(b, _)| b.as_str()).collect();
+        assert_eq!(pushed, ["master", "dev"]);
+        s.record_upstream_sync("p", &first).unwrap();
+        let mut heads = UpstreamHeads {
+            default_branch: "master".into(),
+            heads: first.synced.clone(),
+        };
+        // Nothing changed on either side: nothing to do.
+        let idle = s.merge_upstream("p", &heads, FirstSync::Attach).unwrap();
+        assert!(!idle.pulled && idle.push.is_empty());
+
+        // A change upstream fast-forwards in; nothing to push back.
+        let handle = s.repository("p").unwrap();
+        let dev = upstream_commit(
+            &handle.lock().unwrap(),
+            &heads.heads["dev"],
+            &["carts", "slo.yaml"],
+            b"v2",
+        );
+        heads.heads.insert("dev".into(), dev);
+        let pulled = s.merge_upstream("p", &heads, FirstSync::Attach).unwrap();
+        assert!(pulled.pulled && pulled.push.is_empty(), "{pulled:?}");
+        assert_eq!(slo(&s), b"v2");
+        s.record_upstream_sync("p", &pulled).unwrap();
+
+        // Both sides change different files: merged, and the merge is pushed.
+        s.put_resources(
+            Scope::stage("p", "dev"),
+            &[Upload {
+                uri: "notes.txt",
+                content: b"ours",
+            }],
+        )
+        .unwrap();
+        let dev = upstream_commit(
+            &handle.lock().unwrap(),
+            &heads.heads["dev"],
+            &["carts", "job", "config.yaml"],
+            b"job",
+        );
+        heads.heads.insert("dev".into(), dev.clone());
+        let merged = s.merge_upstream("p", &heads, FirstSync::Attach).unwrap();
+        assert!(merged.pulled);
+        assert_eq!(merged.push.len(), 1);
+        let (branch, id) = &merged.push[0];
+        assert_eq!(branch, "dev");
+        {
+            let repo = handle.lock().unwrap();
+            let commit = repo.find_commit(Oid::from_str(id).unwrap()).unwrap();
+            assert_eq!(
+                commit.parent_id(0).unwrap().to_string(),
+                dev,
+                "a fast-forward"
+            );
+        }
+        s.record_upstream_sync("p", &merged).unwrap();
+        heads.heads = merged.synced.clone();
+
+        // The same file changed differently on both sides: refused, nothing written.
+        put(b"ours");
+        let dev = upstream_commit(
+            &handle.lock().unwrap(),
+            &heads.heads["dev"],
+            &["carts", "slo.yaml"],
+            b"theirs",
+        );
+        heads.heads.insert("dev".into(), dev);
+        let before = s.head_id("p").unwrap();
+        match s.merge_upstream("p", &heads, FirstSync::Attach) {
+            Err(ResourceError::UpstreamConflict(paths)) => {
+                assert_eq!(paths, ["dev:carts/slo.yaml"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.head_id("p").unwrap(), before);
+        assert_eq!(slo(&s), b"ours");
+
+        // A new project refuses an upstream that holds one.
+        s.create_project("q", &["dev"], b"shipyard").unwrap();
+        let master = heads.heads["master"].clone();
+        let taken = UpstreamHeads {
+            default_branch: "master".into(),
+            heads: [("master".to_owned(), master)].into(),
+        };
+        // (q's repository lacks p's commits: copy the one needed.)
+        let q = s.repository("q").unwrap();
+        {
+            let (from, to) = (handle.lock().unwrap(), q.lock().unwrap());
+            let odb = to.odb().unwrap();
+            let mut walk = vec![Oid::from_str(&taken.heads["master"]).unwrap()];
+            let commit = from.find_commit(walk[0]).unwrap();
+            commit
+                .tree()
+                .unwrap()
+                .walk(git2::TreeWalkMode::PreOrder, |_, e| {
+                    walk.push(e.id());
+                    git2::TreeWalkResult::Ok
+                })
+                .unwrap();
+            walk.push(commit.tree_id());
+            let source = from.odb().unwrap();
+            for id in walk {
+                let object = source.read(id).unwrap();
+                odb.write(object.kind(), object.data()).unwrap();
+            }
+        }
+        assert!(matches!(
+            s.merge_upstream("q", &taken, FirstSync::Create),
+            Err(ResourceError::UpstreamNotEmpty)
+        ));
+    }
 }
