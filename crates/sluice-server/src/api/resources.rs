@@ -122,8 +122,8 @@ fn uri_of(params: &Params) -> Result<String, ApiError> {
 }
 
 /// Keptn's `metadata` of a resource or write (`models.Version`).
-fn metadata(commit: &CommitId) -> Value {
-    json!({"branch": BRANCH, "upstreamURL": "", "version": commit.as_str()})
+fn metadata(commit: &CommitId, upstream_url: &str) -> Value {
+    json!({"branch": BRANCH, "upstreamURL": upstream_url, "version": commit.as_str()})
 }
 
 /// The project of the path.
@@ -139,8 +139,8 @@ fn at_head(query: &ReadQuery) -> bool {
         .is_none_or(|c| matches!(c.trim(), "" | "\"\""))
 }
 
-fn write_response(commit: &CommitId) -> Value {
-    json!({"commitID": commit.as_str(), "metadata": metadata(commit)})
+fn write_response(commit: &CommitId, upstream_url: &str) -> Value {
+    json!({"commitID": commit.as_str(), "metadata": metadata(commit, upstream_url)})
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -201,7 +201,8 @@ async fn list(
         )
     })
     .await?;
-    let meta = metadata(&page.commit);
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    let meta = metadata(&page.commit, &url);
     let resources: Vec<Value> = page
         .uris
         .iter()
@@ -229,10 +230,11 @@ async fn get_one(
         r.get_resource(owned.scope(), &uri, query.git_commit_id.as_deref())
     })
     .await?;
+    let url = upstream::remote_url(&app, project_of(&params)).await;
     Ok(Json(json!({
         "resourceURI": resource.uri.as_str(),
         "resourceContent": base64::engine::general_purpose::STANDARD.encode(&resource.content),
-        "metadata": metadata(&resource.commit),
+        "metadata": metadata(&resource.commit, &url),
     })))
 }
 
@@ -242,7 +244,8 @@ async fn create(
     Json(body): Json<ResourcesBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let commit = write_many(&app, &params, body).await?;
-    Ok((StatusCode::CREATED, Json(write_response(&commit))))
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    Ok((StatusCode::CREATED, Json(write_response(&commit, &url))))
 }
 
 async fn update(
@@ -251,7 +254,8 @@ async fn update(
     Json(body): Json<ResourcesBody>,
 ) -> Result<Json<Value>, ApiError> {
     let commit = write_many(&app, &params, body).await?;
-    Ok(Json(write_response(&commit)))
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    Ok(Json(write_response(&commit, &url)))
 }
 
 async fn write_many(app: &App, params: &Params, body: ResourcesBody) -> Result<CommitId, ApiError> {
@@ -274,7 +278,8 @@ async fn put_one(
 ) -> Result<Json<Value>, ApiError> {
     let file = decode(uri_of(&params)?, body.resource_content.as_deref())?;
     let commit = write(&app, &params, vec![file]).await?;
-    Ok(Json(write_response(&commit)))
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    Ok(Json(write_response(&commit, &url)))
 }
 
 async fn delete_one(
@@ -291,7 +296,8 @@ async fn delete_one(
     let owned = OwnedScope::of(&params);
     let commit = with_resources(&app, move |r| r.delete_resource(owned.scope(), &uri)).await?;
     upstream::push_after_write(&app, project_of(&params)).await?;
-    Ok(Json(write_response(&commit)))
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    Ok(Json(write_response(&commit, &url)))
 }
 
 /// Whether a (valid) URI names the project's shipyard.

@@ -109,6 +109,20 @@ pub async fn check_outbound(app: &App, url: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The project's upstream URL (Keptn's `metadata.upstreamURL` of a resource), `""` without
+/// one (or when the project cannot be read: the answer is about the file).
+pub async fn remote_url(app: &App, project: &str) -> String {
+    match app.store.project(project).await {
+        Ok(record) => record
+            .git_upstream
+            .as_ref()
+            .and_then(|v| v["remoteURL"].as_str())
+            .unwrap_or("")
+            .to_owned(),
+        Err(_) => String::new(),
+    }
+}
+
 /// Runs one sync on the blocking pool, after checking the upstream against the outbound
 /// rules.
 pub async fn sync_with(

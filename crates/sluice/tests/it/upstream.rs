@@ -512,6 +512,7 @@ fn a_project_with_an_https_upstream_is_pushed_pulls_changes_and_reports_conflict
     let (status, read) = answers.get(&server, "production/helloservice", "slo.yaml");
     assert_eq!(status, 200, "{read}");
     assert_eq!(unb64(&read["resourceContent"]), stricter);
+    assert_eq!(read["metadata"]["upstreamURL"], json!(url));
 
     // ... and by the next run, which pins a commit that has it.
     let qa_job = "apiVersion: v2\nactions: []\n";
