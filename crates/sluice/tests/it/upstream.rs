@@ -360,8 +360,8 @@ impl Answers {
 }
 
 #[test]
-fn a_project_with_an_https_upstream_is_pushed_pulls_changes_and_reports_conflicts() {
-    let dir = scratch("upstream-https");
+fn a_project_with_an_http_upstream_and_a_token_is_pushed_pulls_changes_and_reports_conflicts() {
+    let dir = scratch("upstream-http");
     let repos = dir.join("repos");
     std::fs::create_dir_all(&repos).unwrap();
     let bare = repos.join("fulltour.git");
