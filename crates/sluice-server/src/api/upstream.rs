@@ -245,7 +245,7 @@ pub fn requested(credentials: Option<&Value>) -> Result<Option<Upstream>, ApiErr
         if !field(h, "certificate").is_empty() {
             return Err(ApiError::bad_request(
                 "gitCredentials.https.certificate is not supported: add the certificate \
-                 authority to the system's trust store",
+                 authority to the system's trust store (or set GIT_SSL_CAINFO for the server)",
             ));
         }
         if h.get("proxy")

@@ -1007,3 +1007,223 @@ fn a_project_on_postgres_syncs_with_its_upstream_and_another_server_continues() 
     );
     assert_eq!(upstream_file(&bare, "qa", "notes.txt").unwrap(), "two\n");
 }
+
+/// A TLS front for a [`GitServer`]: a self-signed certificate for 127.0.0.1 and a small
+/// Python proxy (the standard library's `ssl`) that terminates TLS and forwards to the plain
+/// server. Git is told to trust the certificate with `GIT_SSL_CAINFO`.
+struct TlsFront {
+    child: std::process::Child,
+    base: String,
+    cert: std::path::PathBuf,
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const TLS_PROXY: &str = r#"
+import socket, ssl, sys, threading
+backend = int(sys.argv[3])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(64)
+print(listener.getsockname()[1], flush=True)
+def pipe(a, b):
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+def serve(raw):
+    try:
+        tls = ctx.wrap_socket(raw, server_side=True)
+    except (OSError, ssl.SSLError):
+        raw.close()
+        return
+    plain = socket.create_connection(("127.0.0.1", backend))
+    threading.Thread(target=pipe, args=(tls, plain), daemon=True).start()
+    pipe(plain, tls)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"#;
+
+impl TlsFront {
+    fn start(dir: &Path, backend: &GitServer) -> TlsFront {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let out = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = backend.base.rsplit(':').next().unwrap().to_owned();
+        let mut child = Command::new("python3")
+            .args(["-c", TLS_PROXY])
+            .arg(&cert)
+            .arg(&key)
+            .arg(&port)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the TLS proxy");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = format!("https://127.0.0.1:{}", line.trim());
+        TlsFront { child, base, cert }
+    }
+}
+
+#[test]
+fn an_https_upstream_with_a_token_is_pushed_pulled_and_imported() {
+    let dir = scratch("upstream-https");
+    let repos = dir.join("repos");
+    std::fs::create_dir_all(&repos).unwrap();
+    let bare = repos.join("fulltour.git");
+    git(&repos, &["init", "--quiet", "--bare", "fulltour.git"]);
+    let git_server = GitServer::start(&repos);
+    let tls = TlsFront::start(&dir, &git_server);
+    let url = format!("{}/fulltour.git", tls.base);
+    let token_file = write(&dir, "token", GIT_TOKEN);
+    let cainfo = tls.cert.to_str().unwrap().to_owned();
+    let server = Server::start_with(
+        &dir.join("data"),
+        &["--outbound-allow", "127.0.0.1"],
+        &[("GIT_SSL_CAINFO", cainfo.as_str())],
+        None,
+    );
+    let shipyard = repo_root().join("examples/fulltour/shipyard.yaml");
+    let created = sluice_at(
+        &server,
+        &[
+            "create",
+            "project",
+            "fulltour",
+            "--shipyard",
+            shipyard.to_str().unwrap(),
+            "--git-remote-url",
+            &url,
+            "--git-user",
+            GIT_USER,
+            "--git-token-file",
+            &token_file,
+        ],
+    );
+    assert_eq!(created.code, 0, "{}\n{}", created.stdout, created.stderr);
+    let mut answers = Answers::default();
+    let (status, body) = answers.put(&server, "qa", "notes.txt", "over TLS\n");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        upstream_file(&bare, "qa", "notes.txt").unwrap(),
+        "over TLS\n"
+    );
+    commit_upstream(
+        &bare,
+        &dir.join("work"),
+        "qa",
+        "notes.txt",
+        "changed upstream\n",
+    );
+    let (status, read) = answers.get(&server, "qa", "notes.txt");
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(unb64(&read["resourceContent"]), "changed upstream\n");
+
+    // `sluice import keptn` reads the https:// upstream with the token.
+    let copied = sluice_env(
+        &scratch("upstream-home"),
+        &[
+            ("SLUICE_ENDPOINT", &server.base),
+            ("SLUICE_API_TOKEN", TOKEN),
+            ("GIT_SSL_CAINFO", &cainfo),
+        ],
+        &[
+            "import",
+            "keptn",
+            "--git-url",
+            &url,
+            "--git-user",
+            GIT_USER,
+            "--git-token-file",
+            &token_file,
+            "--project",
+            "copy",
+        ],
+    );
+    assert_eq!(copied.code, 0, "{}\n{}", copied.stdout, copied.stderr);
+    assert!(!copied.stdout.contains(GIT_TOKEN) && !copied.stderr.contains(GIT_TOKEN));
+    let (status, read) = answers.call(
+        &server,
+        "GET",
+        "/api/resource-service/v1/project/copy/stage/qa/resource/notes.txt",
+        None,
+    );
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(unb64(&read["resourceContent"]), "changed upstream\n");
+
+    // Without trusting the certificate, the upstream is not reached (certificates are
+    // always checked).
+    drop(server);
+    let untrusting = Server::start_with(
+        &dir.join("data2"),
+        &["--outbound-allow", "127.0.0.1"],
+        &[],
+        None,
+    );
+    let other = repos.join("other.git");
+    git(&repos, &["init", "--quiet", "--bare", "other.git"]);
+    let refused = sluice_at(
+        &untrusting,
+        &[
+            "create",
+            "project",
+            "other",
+            "--shipyard",
+            shipyard.to_str().unwrap(),
+            "--git-remote-url",
+            &format!("{}/other.git", tls.base),
+            "--git-user",
+            GIT_USER,
+            "--git-token-file",
+            &token_file,
+        ],
+    );
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("could not be reached"),
+        "{}",
+        refused.stderr
+    );
+    assert!(upstream_branches(&other).is_empty());
+    for text in &answers.0 {
+        assert!(!text.contains(GIT_TOKEN), "{text}");
+    }
+}
