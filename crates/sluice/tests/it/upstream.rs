@@ -2,7 +2,9 @@
 //! `git http-backend` (smart HTTP) behind a tiny HTTP server written here, which checks HTTP
 //! basic authentication so the token is exercised. Pushes, pulls into reads and runs, an
 //! unreachable upstream, a conflict, the credentials kept out of answers and logs, and the
-//! migration of a Keptn project (import, then attach its upstream).
+//! migration of a Keptn project (import, then attach its upstream). HTTPS through a TLS
+//! proxy with a self-signed certificate, SSH against a real `sshd` with a key (required in
+//! CI), and a second server on a PostgreSQL store continuing from the first one's sync.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
