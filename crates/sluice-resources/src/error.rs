@@ -96,6 +96,21 @@ pub enum ResourceError {
     /// The shared repositories (the database) failed or hold something unreadable.
     #[error("shared repository: {0}")]
     Shared(String),
+    /// The project's git upstream already holds a project (Keptn's "repository not empty").
+    #[error(
+        "the git upstream already holds a project (metadata.yaml or shipyard.yaml on its default \
+         branch): a new project needs an empty repository (to move a Keptn project, `sluice import keptn` it first, then attach the upstream with \
+         `sluice update project`)"
+    )]
+    UpstreamNotEmpty,
+    /// The upstream and sluice changed the same files differently since the last sync;
+    /// nothing was written.
+    #[error(
+        "the git upstream and sluice both changed {}; nothing was merged or pushed: make the \
+         files equal on one side (in the upstream, or through sluice), then retry",
+        .0.join(", ")
+    )]
+    UpstreamConflict(Vec<String>),
     /// A file-system operation on the data directory failed.
     #[error("could not access the resource data directory: {0}")]
     Io(#[from] std::io::Error),

@@ -74,6 +74,7 @@ mod scope;
 pub mod shared;
 mod store;
 mod tree;
+pub mod upstream;
 pub mod uri;
 
 pub use error::{Entity, ResourceError};
@@ -84,6 +85,7 @@ pub use store::{
     PageRequest, Resource, ResourceChange, ResourcePage, ResourceStore, StoreConfig, Upload,
     check_file_count,
 };
+pub use upstream::{FirstSync, UpstreamHeads, UpstreamLayout, UpstreamMerge};
 pub use uri::ResourceUri;
 
 /// The one branch of every project repository.

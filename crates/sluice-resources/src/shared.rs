@@ -57,6 +57,26 @@ pub trait SharedRepositories: fmt::Debug + Send + Sync {
 
     /// Removes the project's branch and objects; returns whether it had a branch.
     fn delete(&self, project: &str) -> Result<bool, SharedError>;
+
+    /// The commit of the project's branch its git upstream last matched (the merge base of
+    /// the next sync, see [`crate::upstream`]), so that any replica syncs from it; `None`
+    /// when none was recorded (the default: not kept).
+    fn upstream_base(&self, project: &str) -> Result<Option<Oid>, SharedError> {
+        let _ = project;
+        Ok(None)
+    }
+
+    /// Records [`SharedRepositories::upstream_base`] (the default keeps nothing).
+    fn set_upstream_base(&self, project: &str, base: Oid) -> Result<(), SharedError> {
+        let _ = (project, base);
+        Ok(())
+    }
+
+    /// Forgets [`SharedRepositories::upstream_base`] (the upstream was replaced).
+    fn clear_upstream_base(&self, project: &str) -> Result<(), SharedError> {
+        let _ = project;
+        Ok(())
+    }
 }
 
 impl From<SharedError> for ResourceError {

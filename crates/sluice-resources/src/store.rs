@@ -1049,7 +1049,7 @@ impl ResourceStore {
     /// Inside one store the lock means the swap cannot fail; if another process (or another
     /// store on the same directory) moved the branch or holds its lock file, the change is
     /// recomputed on the new head, up to [`WRITE_ATTEMPTS`] times.
-    fn write<F>(&self, project: &str, change: F) -> Result<CommitId, ResourceError>
+    pub(crate) fn write<F>(&self, project: &str, change: F) -> Result<CommitId, ResourceError>
     where
         F: Fn(&Repository, &Tree<'_>) -> Result<(Oid, String), ResourceError>,
     {
@@ -1249,6 +1249,22 @@ impl ResourceStore {
         self.open_repo(project)
     }
 
+    /// The project's repository (checked name); in shared mode brought up to the shared head.
+    pub(crate) fn repository(
+        &self,
+        project: &str,
+    ) -> Result<Arc<Mutex<Repository>>, ResourceError> {
+        check_project(project)?;
+        self.open_repo(project)
+    }
+
+    /// The commit the project's branch is at.
+    pub(crate) fn head_id(&self, project: &str) -> Result<CommitId, ResourceError> {
+        let handle = self.repository(project)?;
+        let repo = lock_repo(&handle);
+        Ok(head_commit(&repo)?.id().into())
+    }
+
     /// The project's repository; in shared mode brought up to the shared head first.
     fn open_repo(&self, project: &str) -> Result<Arc<Mutex<Repository>>, ResourceError> {
         let Some(shared) = self.config.shared.as_deref() else {
@@ -1306,7 +1322,7 @@ impl ResourceStore {
     }
 
     /// The configured author, with the current time.
-    fn signature(&self) -> Result<Signature<'static>, ResourceError> {
+    pub(crate) fn signature(&self) -> Result<Signature<'static>, ResourceError> {
         let now = (self.config.clock)();
         let seconds = i64::try_from(now.unix_nanos().div_euclid(1_000_000_000)).unwrap_or(0);
         Ok(Signature::new(

@@ -222,7 +222,10 @@ fn resource_status(error: &ResourceError) -> StatusCode {
         | ResourceError::ServiceNotFound
         | ResourceError::ResourceNotFound
         | ResourceError::CommitNotFound(_) => StatusCode::NOT_FOUND,
-        ResourceError::AlreadyExists(_) | ResourceError::Conflict { .. } => StatusCode::CONFLICT,
+        ResourceError::AlreadyExists(_)
+        | ResourceError::Conflict { .. }
+        | ResourceError::UpstreamConflict(_) => StatusCode::CONFLICT,
+        ResourceError::UpstreamNotEmpty => StatusCode::FAILED_DEPENDENCY,
         ResourceError::InvalidResourceUri(_)
         | ResourceError::InvalidName(_)
         | ResourceError::InvalidPageKey(_)
@@ -242,6 +245,18 @@ impl From<ResourceError> for ApiError {
                 ApiError::internal("the project repository failed", &error)
             }
             status => ApiError::new(status, error.to_string()),
+        }
+    }
+}
+
+/// An upstream that cannot be reached or refuses is a failed dependency (Keptn's 424); a
+/// conflict with it is a conflict (409).
+impl From<crate::storage::upstream::UpstreamError> for ApiError {
+    fn from(error: crate::storage::upstream::UpstreamError) -> Self {
+        use crate::storage::upstream::UpstreamError;
+        match error {
+            UpstreamError::Resources(e) => e.into(),
+            other => ApiError::new(StatusCode::FAILED_DEPENDENCY, other.to_string()),
         }
     }
 }

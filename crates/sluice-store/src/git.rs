@@ -188,6 +188,19 @@ impl Store {
             .collect()
     }
 
+    /// Removes the reference `name` of `project` (the objects stay); returns whether it
+    /// existed.
+    pub async fn delete_git_ref(&self, project: &str, name: &str) -> Result<bool> {
+        let pool = self.git_pool()?;
+        let done = sqlx::query("DELETE FROM git_refs WHERE project = $1 AND name = $2")
+            .bind(project)
+            .bind(name)
+            .execute(pool)
+            .await?
+            .rows_affected();
+        Ok(done > 0)
+    }
+
     /// Removes every branch and object of `project` in one transaction; returns whether it
     /// had a branch.
     pub async fn delete_git(&self, project: &str) -> Result<bool> {

@@ -89,7 +89,7 @@ pub use page::{Page, Paging};
 pub use projects::{
     EventContextInfo, LastEvent, ProjectRecord, ScopeExists, ServiceRecord, ServiceStageRecord,
 };
-pub use secrets::SecretsKey;
+pub use secrets::{INTERNAL_SECRET_PREFIX, SecretsKey};
 pub use uniform::UniformRegistration;
 
 /// File name of the database inside the data directory.

@@ -25,6 +25,11 @@ use crate::{Store, parse_stored};
 /// Length of a [`SecretsKey`] in bytes.
 pub const KEY_LEN: usize = 32;
 
+/// Prefix of the server's own secrets (a project's git credentials): a name no secret of
+/// the secrets API can have (`:` is not allowed there), left out of [`Store::secret_names`]
+/// and refused by [`Store::secret`], the reader of secrets that files name.
+pub const INTERNAL_SECRET_PREFIX: &str = "sluice:";
+
 const NONCE_LEN: usize = 24;
 
 /// The key secrets are sealed with (256 bits).
@@ -300,8 +305,45 @@ impl Store {
         Ok(())
     }
 
-    /// The key/value pairs of a secret.
+    /// The key/value pairs of a secret. Internal secrets ([`INTERNAL_SECRET_PREFIX`]) are
+    /// not found here: files users write name secrets, and must never reach those.
     pub async fn secret(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        if name.starts_with(INTERNAL_SECRET_PREFIX) {
+            return Err(Error::not_found(what(name)));
+        }
+        self.read_secret(name).await
+    }
+
+    /// The key/value pairs of one of the server's own secrets (`name` without
+    /// [`INTERNAL_SECRET_PREFIX`]), such as a project's git credentials.
+    pub async fn internal_secret(&self, name: &str) -> Result<BTreeMap<String, String>> {
+        self.read_secret(&format!("{INTERNAL_SECRET_PREFIX}{name}"))
+            .await
+    }
+
+    /// Creates or replaces one of the server's own secrets (see
+    /// [`Store::internal_secret`]).
+    pub async fn set_internal_secret(
+        &self,
+        name: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.set_secret(&format!("{INTERNAL_SECRET_PREFIX}{name}"), data)
+            .await
+    }
+
+    /// Deletes one of the server's own secrets; `Ok` when there was none.
+    pub async fn delete_internal_secret(&self, name: &str) -> Result<()> {
+        match self
+            .delete_secret(&format!("{INTERNAL_SECRET_PREFIX}{name}"))
+            .await
+        {
+            Err(Error::NotFound { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn read_secret(&self, name: &str) -> Result<BTreeMap<String, String>> {
         let key = self.secrets_key()?;
         let (nonce, ciphertext): (Vec<u8>, Vec<u8>) = with_db!(self, |readers, writer, d| {
             sqlx::query_as(d.sql("SELECT nonce, sealed FROM sealed_secrets WHERE name = ?"))
@@ -318,13 +360,17 @@ impl Store {
         parse_stored("secret", &text)
     }
 
-    /// The names of all secrets, sorted (never their values).
+    /// The names of all secrets but the internal ones, sorted (never their values).
     pub async fn secret_names(&self) -> Result<Vec<String>> {
-        Ok(with_db!(self, |readers, writer, d| {
+        let names: Vec<String> = with_db!(self, |readers, writer, d| {
             sqlx::query_scalar("SELECT name FROM sealed_secrets ORDER BY name")
                 .fetch_all(readers)
                 .await?
-        }))
+        });
+        Ok(names
+            .into_iter()
+            .filter(|n| !n.starts_with(INTERNAL_SECRET_PREFIX))
+            .collect())
     }
 
     /// Deletes a secret.
@@ -383,6 +429,42 @@ mod tests {
             ));
             assert!(matches!(
                 store.delete_secret("aws").await,
+                Err(Error::NotFound { .. })
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn internal_secrets_are_not_listed_nor_read_by_name() {
+        for dir in backends("internal-secrets").await {
+            let store = dir.open().await;
+            store.unlock_secrets(key(1)).await.unwrap();
+            let data: BTreeMap<String, String> =
+                [("token".to_string(), "ghp_x".to_string())].into();
+            store
+                .set_internal_secret("git-credentials:p", &data)
+                .await
+                .unwrap();
+            store.set_secret("user", &BTreeMap::new()).await.unwrap();
+            assert_eq!(
+                store.internal_secret("git-credentials:p").await.unwrap(),
+                data
+            );
+            assert_eq!(store.secret_names().await.unwrap(), ["user"]);
+            assert!(matches!(
+                store.secret("sluice:git-credentials:p").await,
+                Err(Error::NotFound { .. })
+            ));
+            store
+                .delete_internal_secret("git-credentials:p")
+                .await
+                .unwrap();
+            store
+                .delete_internal_secret("git-credentials:p")
+                .await
+                .unwrap();
+            assert!(matches!(
+                store.internal_secret("git-credentials:p").await,
                 Err(Error::NotFound { .. })
             ));
         }

@@ -321,9 +321,24 @@ pub struct GitArgs {
     /// User name for the git repository.
     #[arg(long = "git-user", value_name = "USER")]
     pub git_user: Option<String>,
-    /// Access token for the git repository.
-    #[arg(long = "git-token", value_name = "TOKEN")]
+    /// Access token for the git repository (visible to other users of this machine in the
+    /// process list: prefer --git-token-file).
+    #[arg(
+        long = "git-token",
+        value_name = "TOKEN",
+        conflicts_with = "git_token_file"
+    )]
     pub git_token: Option<String>,
+    /// File holding the HTTPS access token for the git repository.
+    #[arg(long = "git-token-file", value_name = "FILE")]
+    pub git_token_file: Option<PathBuf>,
+    /// File holding the SSH private key (not encrypted) for an ssh:// repository.
+    #[arg(
+        long = "git-private-key-file",
+        value_name = "FILE",
+        conflicts_with_all = ["git_token", "git_token_file"]
+    )]
+    pub git_private_key_file: Option<PathBuf>,
 }
 
 /// Flags of `sluice create project`.
@@ -421,8 +436,8 @@ pub enum ImportCommand {
     /// again changes nothing: an existing project with the same shipyard, existing services
     /// and files with the same content are kept; a file whose content differs is updated.
     ///
-    /// The repository is read over http://, git://, file:// or from a local path (for an
-    /// https:// upstream, `git clone --mirror` it and give the directory). Exit code: 0 when
+    /// The repository is read over https:// or SSH (with Debian's `git`), http://, git://,
+    /// file:// or from a local path. Exit code: 0 when
     /// everything was imported (or is already there), 1 when some files or services were
     /// refused, 2 when the repository cannot be read or the project cannot be created.
     Keptn(ImportKeptnArgs),
@@ -462,8 +477,8 @@ pub struct ImportHistoryArgs {
 /// Flags of `sluice import keptn`.
 #[derive(Debug, Args)]
 pub struct ImportKeptnArgs {
-    /// The Keptn project's git upstream: http://, git://, file:// or a local path (a bare or
-    /// `git clone --mirror` repository, or a checkout whose branches are local).
+    /// The Keptn project's git upstream: https://, ssh://, http://, git://, file:// or a local
+    /// path (a bare or `git clone --mirror` repository, or a checkout whose branches are local).
     #[arg(long = "git-url", value_name = "URL")]
     pub git_url: String,
     /// User name for the repository.
@@ -908,6 +923,10 @@ pub struct QuickstartArgs {
     /// instead of Keptn's fake problem event.
     #[arg(long, value_name = "FILE")]
     pub alerting_rules: Option<PathBuf>,
+    /// Create the project (shipyard, service, files, monitoring) and stop before the
+    /// deliveries; the data directory keeps it (tests compare imports with it).
+    #[arg(long, hide = true)]
+    pub setup_only: bool,
 }
 
 /// Flags of `sluice logs`.

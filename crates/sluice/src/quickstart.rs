@@ -365,6 +365,9 @@ async fn tour(
             data_dir.join("deployments").join("prometheus").display()
         );
     }
+    if args.setup_only {
+        return Ok(true);
+    }
 
     match args.scenario {
         QuickstartScenario::Tour => tour_deliveries(api, paint).await,

@@ -59,6 +59,9 @@ async fn create_evaluation(
     let (start, end) = evaluation_window(&params.start, &params.end, &params.timeframe, now)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     check_service(&app, &project, &stage, &service).await?;
+    // The evaluation pins the SLO's commit when it starts: the upstream's changes come in
+    // first.
+    crate::api::upstream::pull_before_run(&app, &project).await;
 
     let keptn_context = ids::fresh();
     let data = EvaluationTriggeredEventData {

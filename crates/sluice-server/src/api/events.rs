@@ -36,6 +36,20 @@ async fn post_event(
     // Authorized before it is checked: a sender without the right learns nothing more.
     let note = authorize(&principal, &body)?;
     let event = accept(&app, &body).await?;
+    // A run reads its files at the commit pinned when it starts: the upstream's changes
+    // come in first.
+    if let Ok(EventType::Sequence {
+        kind: sluice_model::event::kind::SequenceEventKind::Triggered,
+        ..
+    }) = event.event_type()
+        && let Some(project) = event
+            .data
+            .as_ref()
+            .and_then(|d| d.get("project"))
+            .and_then(Value::as_str)
+    {
+        crate::api::upstream::pull_before_run(&app, project).await;
+    }
     let id = event.id.clone().unwrap_or_default();
     let mut context = event.shkeptncontext.clone().unwrap_or_default();
     let accepted = app

@@ -28,6 +28,7 @@ pub(crate) mod testkit;
 pub mod tokens;
 pub mod triggered;
 pub mod uniform;
+pub mod upstream;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

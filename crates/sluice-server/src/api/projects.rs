@@ -21,7 +21,7 @@ use sluice_model::event::kind::{LifecycleAction, LifecycleEntity, LifecyclePhase
 use sluice_model::event::{EventType, KeptnEvent};
 use sluice_model::names;
 use sluice_model::shipyard::{self, Shipyard};
-use sluice_resources::{ResourceError, ResourceStore, Scope, Upload};
+use sluice_resources::{FirstSync, ResourceError, ResourceStore, Scope, Upload};
 use sluice_store::{EventContextInfo, ProjectRecord, ServiceStageRecord};
 use tokio::sync::OwnedMutexGuard;
 
@@ -29,6 +29,7 @@ use crate::access::rbac::{self, Action, Principal, Target};
 use crate::api::audit::AuditNote;
 use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{MAX_PAGE_SIZE, Page, Params};
+use crate::api::upstream;
 use crate::error::ApiError;
 use crate::runtime::{clock, ids};
 use crate::state::App;
@@ -99,6 +100,9 @@ pub struct ExpandedProject {
     pub shipyard_version: String,
     /// The stages in shipyard order.
     pub stages: Vec<ExpandedStage>,
+    /// The git upstream without its secrets (Keptn's `GitAuthCredentialsSecure`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub git_credentials: Option<Value>,
 }
 
 /// Keptn's `ExpandedStage`.
@@ -390,7 +394,12 @@ async fn expand_stages(app: &App, record: &ProjectRecord) -> Result<Vec<Expanded
 /// A project in Keptn's `ExpandedProject` shape.
 pub async fn expand_project(app: &App, record: ProjectRecord) -> Result<ExpandedProject, ApiError> {
     let stages = expand_stages(app, &record).await?;
+    let git_credentials = record
+        .git_upstream
+        .clone()
+        .filter(|v| !v["remoteURL"].as_str().unwrap_or("").is_empty());
     Ok(ExpandedProject {
+        git_credentials,
         project_name: record.name,
         creation_date: record.creation_date,
         shipyard: record.shipyard,
@@ -486,23 +495,6 @@ async fn get_service(
 // ---------------------------------------------------------------------------------------------
 // Projects.
 
-/// Sluice keeps repositories locally; an upstream it would never push to is refused rather
-/// than silently ignored.
-fn check_no_upstream(credentials: Option<&Value>) -> Result<(), ApiError> {
-    let remote = credentials
-        .and_then(|c| c.get("remoteURL"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if remote.trim().is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "gitCredentials.remoteURL: git upstreams are not supported; sluice keeps each \
-             project's repository in its data directory (omit gitCredentials)",
-        ))
-    }
-}
-
 async fn create_project(
     State(app): State<Arc<App>>,
     Json(params): Json<ProjectParams>,
@@ -521,7 +513,7 @@ async fn create_project(
         })
         .await?
     };
-    check_no_upstream(params.git_credentials.as_ref())?;
+    let upstream = upstream::requested(params.git_credentials.as_ref())?;
     let name = params.name;
 
     let _guard = lock_project(&name).await;
@@ -553,12 +545,13 @@ async fn create_project(
         data.clone(),
     )
     .await?;
-    let outcome = create_project_steps(&app, &name, &shipyard, &text, &bytes).await;
+    let remote_url = upstream.as_ref().map(|u| u.url.clone()).unwrap_or_default();
+    let outcome = create_project_steps(&app, &name, &shipyard, &text, &bytes, upstream).await;
     let mut finished = finished_data(data, &outcome);
     if let Some(map) = finished.as_object_mut() {
         map.insert(
             "createdProject".into(),
-            json!({"projectName": name, "gitRemoteURL": "", "shipyard": encoded.trim()}),
+            json!({"projectName": name, "gitRemoteURL": remote_url, "shipyard": encoded.trim()}),
         );
     }
     emit_finished(
@@ -579,13 +572,15 @@ async fn create_project(
     Ok((StatusCode::CREATED, Extension(note), Json(json!({}))))
 }
 
-/// Repository, then record; on failure whatever was made is removed again.
+/// Repository, then the upstream (credentials stored, first push), then record; on failure
+/// whatever was made is removed again.
 async fn create_project_steps(
     app: &App,
     name: &str,
     shipyard: &Shipyard,
     text: &str,
     bytes: &[u8],
+    upstream: Option<upstream::Upstream>,
 ) -> Result<(), ApiError> {
     let stages = stage_names(shipyard);
     let (project, repo_stages, content) = (name.to_owned(), stages.clone(), bytes.to_vec());
@@ -594,19 +589,37 @@ async fn create_project_steps(
         r.create_project(&project, &stages, &content)
     })
     .await?;
+    let git_upstream = upstream.as_ref().map(crate::storage::upstream::secure_view);
+    let undo = async |app: &App| {
+        let project = name.to_owned();
+        if let Err(undo) = with_resources(app, move |r| r.delete_project(&project)).await {
+            tracing::error!(project = name, message = %undo.message, "rollback: repository not removed");
+        }
+        if let Err(undo) = upstream::store_credentials(app, name, None).await {
+            tracing::error!(project = name, message = %undo.message, "rollback: git credentials not removed");
+        }
+    };
+    if let Some(upstream) = upstream {
+        let pushed = async {
+            upstream::store_credentials(app, name, Some(&upstream)).await?;
+            upstream::sync_with(app, name, upstream, FirstSync::Create).await
+        }
+        .await;
+        if let Err(e) = pushed {
+            undo(app).await;
+            return Err(e);
+        }
+    }
     let record = ProjectRecord {
         name: name.to_owned(),
         shipyard: text.to_owned(),
         shipyard_version: shipyard.api_version.clone(),
         creation_date: creation_date(),
-        git_upstream: None,
+        git_upstream,
         stages,
     };
     if let Err(e) = app.store.create_project(&record).await {
-        let project = name.to_owned();
-        if let Err(undo) = with_resources(app, move |r| r.delete_project(&project)).await {
-            tracing::error!(project = name, message = %undo.message, "rollback: repository not removed");
-        }
+        undo(app).await;
         return Err(e.into());
     }
     app.driver
@@ -633,12 +646,24 @@ async fn update_project(
         detail: "shipyard.yaml".into(),
         ..AuditNote::default()
     };
-    check_no_upstream(params.git_credentials.as_ref())?;
+    let upstream = upstream::requested(params.git_credentials.as_ref())?;
     let name = params.name;
     let _guard = lock_project(&name).await;
-    let record = app.store.project(&name).await?;
+    let mut record = app.store.project(&name).await?;
+    let attached = upstream.is_some();
+    if let Some(upstream) = upstream {
+        attach_upstream(&app, &mut record, upstream).await?;
+    }
     let Some(encoded) = params.shipyard.as_deref().filter(|s| !s.trim().is_empty()) else {
-        return Ok((Extension(AuditNote::default()), Json(json!({}))));
+        let note = if attached {
+            AuditNote {
+                detail: "gitCredentials".into(),
+                ..note
+            }
+        } else {
+            AuditNote::default()
+        };
+        return Ok((Extension(note), Json(json!({}))));
     };
     let bytes = decode_base64("shipyard", encoded)?;
     let (shipyard, text) = {
@@ -648,15 +673,51 @@ async fn update_project(
         })
         .await?
     };
-    write_shipyard(&app, &record, bytes).await?;
+    let commit = write_shipyard(&app, &record, bytes).await?;
     if let Err(e) = record_shipyard(&app, &record, shipyard, text).await {
         restore_shipyard(&app, &record).await;
         return Err(e);
     }
+    drop(commit);
+    upstream::push_after_write(&app, &name).await?;
     Ok((Extension(note), Json(json!({}))))
 }
 
-async fn write_shipyard(app: &App, record: &ProjectRecord, bytes: Vec<u8>) -> Result<(), ApiError> {
+/// Attaches (or re-attaches with new credentials) an upstream to an existing project: the
+/// first sync must succeed before anything is stored; a new URL starts from no sync state.
+async fn attach_upstream(
+    app: &App,
+    record: &mut ProjectRecord,
+    upstream: upstream::Upstream,
+) -> Result<(), ApiError> {
+    let old_url = record
+        .git_upstream
+        .as_ref()
+        .and_then(|v| v["remoteURL"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    if old_url != upstream.url {
+        let project = record.name.clone();
+        with_resources(app, move |r| r.forget_upstream(&project)).await?;
+    }
+    let view = crate::storage::upstream::secure_view(&upstream);
+    let merge = upstream::sync_with(app, &record.name, upstream.clone(), FirstSync::Attach).await?;
+    upstream::store_credentials(app, &record.name, Some(&upstream)).await?;
+    let updated = ProjectRecord {
+        git_upstream: Some(view),
+        ..record.clone()
+    };
+    app.store.update_project(&updated).await?;
+    *record = updated;
+    tracing::info!(project = %record.name, url = %upstream.url, pulled = merge.pulled, pushed = merge.push.len(), "git upstream attached");
+    Ok(())
+}
+
+async fn write_shipyard(
+    app: &App,
+    record: &ProjectRecord,
+    bytes: Vec<u8>,
+) -> Result<sluice_resources::CommitId, ApiError> {
     let project = record.name.clone();
     with_resources(app, move |r| {
         r.put_resources(
@@ -668,7 +729,6 @@ async fn write_shipyard(app: &App, record: &ProjectRecord, bytes: Vec<u8>) -> Re
         )
     })
     .await
-    .map(|_| ())
 }
 
 /// Puts the recorded shipyard back into the repository after a failed update.
@@ -691,6 +751,9 @@ async fn delete_project(
     })
     .await;
     app.driver.shipyard_changed(name.clone(), None).await;
+    if let Err(e) = upstream::store_credentials(&app, &name, None).await {
+        tracing::error!(project = %name, message = %e.message, "the git credentials of a deleted project were not removed");
+    }
     repo?;
     Ok(Json(json!({
         "message": format!(
@@ -741,6 +804,7 @@ async fn create_service(
     )
     .await;
     outcome?;
+    upstream::push_after_write(&app, &project).await?;
     let note = AuditNote {
         action: "service.create".into(),
         project,
@@ -809,6 +873,7 @@ async fn delete_service(
     )
     .await;
     outcome?;
+    upstream::push_after_write(&app, &project).await?;
     let note = AuditNote {
         action: "service.delete".into(),
         project,
@@ -951,8 +1016,26 @@ mod tests {
             (json!({"name": "Shop", "shipyard": b64(FULLTOUR)}), "Shop"),
             (
                 json!({"name": "shop", "shipyard": b64(FULLTOUR),
-                       "gitCredentials": {"remoteURL": "https://example.invalid/r.git"}}),
-                "upstreams are not supported",
+                       "gitCredentials": {"remoteURL": "file:///tmp/r.git"}}),
+                "must start with https://, http:// or ssh://",
+            ),
+            (
+                json!({"name": "shop", "shipyard": b64(FULLTOUR),
+                       "gitCredentials": {"remoteURL": "https://me:t@example.invalid/r.git"}}),
+                "not in the URL",
+            ),
+            (
+                json!({"name": "shop", "shipyard": b64(FULLTOUR),
+                       "gitCredentials": {"remoteURL": "https://example.invalid/r.git",
+                                          "https": {"token": "t", "insecureSkipTLS": true}}}),
+                "insecureSkipTLS is not supported",
+            ),
+            (
+                json!({"name": "shop", "shipyard": b64(FULLTOUR),
+                       "gitCredentials": {"remoteURL": "https://example.invalid/r.git",
+                                          "https": {"token": "t"},
+                                          "ssh": {"privateKey": "x"}}}),
+                "not both",
             ),
         ] {
             let (status, answer) = s.call("POST", P, Some(body)).await;

@@ -25,6 +25,7 @@ use crate::api::projects::{
     SHIPYARD_URI, blocking, check_shipyard_update, decode_base64, lock_project, record_shipyard,
     restore_shipyard, with_resources,
 };
+use crate::api::upstream;
 use crate::error::ApiError;
 use crate::state::App;
 
@@ -121,12 +122,25 @@ fn uri_of(params: &Params) -> Result<String, ApiError> {
 }
 
 /// Keptn's `metadata` of a resource or write (`models.Version`).
-fn metadata(commit: &CommitId) -> Value {
-    json!({"branch": BRANCH, "upstreamURL": "", "version": commit.as_str()})
+fn metadata(commit: &CommitId, upstream_url: &str) -> Value {
+    json!({"branch": BRANCH, "upstreamURL": upstream_url, "version": commit.as_str()})
 }
 
-fn write_response(commit: &CommitId) -> Value {
-    json!({"commitID": commit.as_str(), "metadata": metadata(commit)})
+/// The project of the path.
+fn project_of(params: &Params) -> &str {
+    params.get("project").map(String::as_str).unwrap_or("")
+}
+
+/// Whether a read is of the head (then the upstream is pulled first), not of a commit.
+fn at_head(query: &ReadQuery) -> bool {
+    query
+        .git_commit_id
+        .as_deref()
+        .is_none_or(|c| matches!(c.trim(), "" | "\"\""))
+}
+
+fn write_response(commit: &CommitId, upstream_url: &str) -> Value {
+    json!({"commitID": commit.as_str(), "metadata": metadata(commit, upstream_url)})
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -172,6 +186,9 @@ async fn list(
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let page_size = page_size(query.page_size.as_deref(), MAX_PAGE_SIZE)? as usize;
+    if at_head(&query) {
+        upstream::pull_before_read(&app, project_of(&params)).await?;
+    }
     let owned = OwnedScope::of(&params);
     let page = with_resources(&app, move |r| {
         r.list_resources(
@@ -184,7 +201,8 @@ async fn list(
         )
     })
     .await?;
-    let meta = metadata(&page.commit);
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    let meta = metadata(&page.commit, &url);
     let resources: Vec<Value> = page
         .uris
         .iter()
@@ -204,15 +222,19 @@ async fn get_one(
     Query(query): Query<ReadQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let uri = uri_of(&params)?;
+    if at_head(&query) {
+        upstream::pull_before_read(&app, project_of(&params)).await?;
+    }
     let owned = OwnedScope::of(&params);
     let resource = with_resources(&app, move |r| {
         r.get_resource(owned.scope(), &uri, query.git_commit_id.as_deref())
     })
     .await?;
+    let url = upstream::remote_url(&app, project_of(&params)).await;
     Ok(Json(json!({
         "resourceURI": resource.uri.as_str(),
         "resourceContent": base64::engine::general_purpose::STANDARD.encode(&resource.content),
-        "metadata": metadata(&resource.commit),
+        "metadata": metadata(&resource.commit, &url),
     })))
 }
 
@@ -222,7 +244,8 @@ async fn create(
     Json(body): Json<ResourcesBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let commit = write_many(&app, &params, body).await?;
-    Ok((StatusCode::CREATED, Json(write_response(&commit))))
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    Ok((StatusCode::CREATED, Json(write_response(&commit, &url))))
 }
 
 async fn update(
@@ -231,7 +254,8 @@ async fn update(
     Json(body): Json<ResourcesBody>,
 ) -> Result<Json<Value>, ApiError> {
     let commit = write_many(&app, &params, body).await?;
-    Ok(Json(write_response(&commit)))
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    Ok(Json(write_response(&commit, &url)))
 }
 
 async fn write_many(app: &App, params: &Params, body: ResourcesBody) -> Result<CommitId, ApiError> {
@@ -254,7 +278,8 @@ async fn put_one(
 ) -> Result<Json<Value>, ApiError> {
     let file = decode(uri_of(&params)?, body.resource_content.as_deref())?;
     let commit = write(&app, &params, vec![file]).await?;
-    Ok(Json(write_response(&commit)))
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    Ok(Json(write_response(&commit, &url)))
 }
 
 async fn delete_one(
@@ -270,7 +295,9 @@ async fn delete_one(
     }
     let owned = OwnedScope::of(&params);
     let commit = with_resources(&app, move |r| r.delete_resource(owned.scope(), &uri)).await?;
-    Ok(Json(write_response(&commit)))
+    upstream::push_after_write(&app, project_of(&params)).await?;
+    let url = upstream::remote_url(&app, project_of(&params)).await;
+    Ok(Json(write_response(&commit, &url)))
 }
 
 /// Whether a (valid) URI names the project's shipyard.
@@ -306,8 +333,11 @@ async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId,
         Scope::Project { .. } => files.iter().rev().find(|f| is_shipyard(&f.uri)),
         _ => None,
     };
+    let project = project_of(params).to_owned();
     let Some(shipyard) = shipyard else {
-        return commit(app, owned, files).await;
+        let id = commit(app, owned, files).await?;
+        upstream::push_after_write(app, &project).await?;
+        return Ok(id);
     };
     let project = owned.2.clone();
     let _guard = lock_project(&project).await;
@@ -322,6 +352,7 @@ async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId,
         restore_shipyard(app, &record).await;
         return Err(e);
     }
+    upstream::push_after_write(app, &project).await?;
     Ok(id)
 }
 

@@ -150,7 +150,43 @@ impl SharedRepositories for SharedGit {
         let (store, project) = (self.store.clone(), project.to_owned());
         self.run(async move { store.delete_git(&project).await })
     }
+
+    fn upstream_base(&self, project: &str) -> Result<Option<Oid>, SharedError> {
+        let (store, project) = (self.store.clone(), project.to_owned());
+        self.run(async move { store.git_ref(&project, UPSTREAM_BASE).await })?
+            .as_deref()
+            .map(oid)
+            .transpose()
+    }
+
+    fn set_upstream_base(&self, project: &str, base: Oid) -> Result<(), SharedError> {
+        let (store, project, new) = (self.store.clone(), project.to_owned(), base.to_string());
+        self.run(async move {
+            // A compare-and-swap like the branch's; retried on a concurrent move (the last
+            // sync's base wins, and both were pushed).
+            for _ in 0..5 {
+                let old = store.git_ref(&project, UPSTREAM_BASE).await?;
+                if store
+                    .publish_git(&project, UPSTREAM_BASE, old.as_deref(), &new, &[])
+                    .await?
+                {
+                    break;
+                }
+            }
+            Ok::<_, sluice_store::Error>(())
+        })?;
+        Ok(())
+    }
+
+    fn clear_upstream_base(&self, project: &str) -> Result<(), SharedError> {
+        let (store, project) = (self.store.clone(), project.to_owned());
+        self.run(async move { store.delete_git_ref(&project, UPSTREAM_BASE).await })?;
+        Ok(())
+    }
 }
+
+/// The name of the reference (beside the branch) holding a project's upstream merge base.
+const UPSTREAM_BASE: &str = "sluice-upstream-base";
 
 #[cfg(test)]
 mod tests {

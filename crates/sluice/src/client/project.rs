@@ -43,8 +43,46 @@ pub fn check_shipyard(path: &Path) -> Result<CheckedShipyard> {
     Ok(CheckedShipyard { text, stages })
 }
 
+/// Keptn's `gitCredentials` from the flags (the token or key read from its file), or `None`
+/// without `--git-remote-url`.
+pub fn git_credentials(git: &GitArgs) -> Result<Option<Value>> {
+    let Some(url) = &git.git_remote_url else {
+        return Ok(None);
+    };
+    let mut creds = Map::new();
+    creds.insert("remoteURL".into(), json!(url));
+    if let Some(u) = &git.git_user {
+        creds.insert("user".into(), json!(u));
+    }
+    let token = match (&git.git_token, &git.git_token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(file)) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the token file {}", file.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => None,
+    };
+    if let Some(t) = token {
+        if t.is_empty() {
+            bail!("the git token is empty");
+        }
+        creds.insert("https".into(), json!({ "token": t }));
+    }
+    if let Some(file) = &git.git_private_key_file {
+        let key = std::fs::read(file)
+            .with_context(|| format!("cannot read the key file {}", file.display()))?;
+        creds.insert(
+            "ssh".into(),
+            json!({ "privateKey": base64::engine::general_purpose::STANDARD.encode(key) }),
+        );
+    }
+    Ok(Some(Value::Object(creds)))
+}
+
 /// The body of `POST|PUT /api/controlPlane/v1/project`.
-pub fn project_body(name: &str, shipyard: Option<&str>, git: &GitArgs) -> Value {
+pub fn project_body(name: &str, shipyard: Option<&str>, git: Option<Value>) -> Value {
     let mut body = Map::new();
     body.insert("name".into(), json!(name));
     if let Some(s) = shipyard {
@@ -53,23 +91,20 @@ pub fn project_body(name: &str, shipyard: Option<&str>, git: &GitArgs) -> Value 
             json!(base64::engine::general_purpose::STANDARD.encode(s)),
         );
     }
-    if let Some(url) = &git.git_remote_url {
-        let mut creds = Map::new();
-        creds.insert("remoteURL".into(), json!(url));
-        if let Some(u) = &git.git_user {
-            creds.insert("user".into(), json!(u));
-        }
-        if let Some(t) = &git.git_token {
-            creds.insert("https".into(), json!({ "token": t }));
-        }
-        body.insert("gitCredentials".into(), Value::Object(creds));
+    if let Some(creds) = git {
+        body.insert("gitCredentials".into(), creds);
     }
     Value::Object(body)
 }
 
 fn check_git(git: &GitArgs) -> Result<()> {
-    if git.git_remote_url.is_none() && (git.git_user.is_some() || git.git_token.is_some()) {
-        bail!("--git-user and --git-token need --git-remote-url");
+    if git.git_remote_url.is_none()
+        && (git.git_user.is_some()
+            || git.git_token.is_some()
+            || git.git_token_file.is_some()
+            || git.git_private_key_file.is_some())
+    {
+        bail!("--git-user, --git-token(-file) and --git-private-key-file need --git-remote-url");
     }
     Ok(())
 }
@@ -89,7 +124,11 @@ pub fn create(args: &CreateProjectArgs) -> Result<i32> {
     check_git(&args.git)?;
     let shipyard = check_shipyard(&args.shipyard)?;
     let api = super::connect()?;
-    let body = project_body(&args.name, Some(&shipyard.text), &args.git);
+    let body = project_body(
+        &args.name,
+        Some(&shipyard.text),
+        git_credentials(&args.git)?,
+    );
     block_on(api.post("/api/controlPlane/v1/project", &body))??;
     println!(
         "Project {} created with stages: {}",
@@ -110,7 +149,7 @@ pub fn update(args: &UpdateProjectArgs) -> Result<i32> {
     let body = project_body(
         &args.name,
         shipyard.as_ref().map(|s| s.text.as_str()),
-        &args.git,
+        git_credentials(&args.git)?,
     );
     block_on(api.call(
         reqwest::Method::PUT,
@@ -168,17 +207,9 @@ pub fn delete_service(args: &ServiceArgs) -> Result<i32> {
 mod tests {
     use super::*;
 
-    fn no_git() -> GitArgs {
-        GitArgs {
-            git_remote_url: None,
-            git_user: None,
-            git_token: None,
-        }
-    }
-
     #[test]
     fn project_body_has_base64_shipyard() {
-        let body = project_body("sockshop", Some("kind: Shipyard\n"), &no_git());
+        let body = project_body("sockshop", Some("kind: Shipyard\n"), None);
         assert_eq!(
             body,
             json!({"name": "sockshop", "shipyard": "a2luZDogU2hpcHlhcmQK"})
@@ -187,9 +218,10 @@ mod tests {
             git_remote_url: Some("https://git.example/sockshop.git".into()),
             git_user: Some("me".into()),
             git_token: Some("t".into()),
+            ..GitArgs::default()
         };
         assert_eq!(
-            project_body("p", None, &git),
+            project_body("p", None, git_credentials(&git).unwrap()),
             json!({"name": "p", "gitCredentials": {"remoteURL": "https://git.example/sockshop.git", "user": "me", "https": {"token": "t"}}})
         );
     }

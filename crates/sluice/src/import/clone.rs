@@ -1,9 +1,11 @@
 //! Reads every branch of a git repository into a [`Snapshot`]: a bare clone into a temporary
-//! directory with libgit2 (removed afterwards), bounded in time.
+//! directory (removed afterwards), bounded in time.
 //!
-//! The libgit2 build sluice shares with its resource store has no TLS: it reads `http://`,
-//! `git://`, `file://` and local paths. An `https://` upstream is read from a mirror clone
-//! made with `git clone --mirror`.
+//! The libgit2 build sluice shares with its resource store has no TLS and no SSH: it reads
+//! `http://`, `git://`, `file://` and local paths. An `https://` or SSH upstream is cloned with
+//! Debian's `git` (`git clone --mirror`, the token passed as an `Authorization` header through
+//! git's environment, never its arguments; SSH uses the user's own keys and agent), killed
+//! when the time is up, then read with libgit2.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -43,24 +45,17 @@ impl std::fmt::Debug for Source {
 enum Transport {
     Local,
     Network,
+    /// `https://` and SSH: Debian's `git`.
+    GitCommand,
 }
 
 fn transport(url: &str) -> Result<Transport> {
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://") {
-        bail!(
-            "this build reads git over http://, git://, file:// and local paths, not https:// \
-             (its git library has no TLS)\n  hint: `git clone --mirror {url} keptn-upstream` \
-             and import with --git-url keptn-upstream"
-        );
-    }
-    if lower.starts_with("ssh://")
+    if lower.starts_with("https://")
+        || lower.starts_with("ssh://")
         || (!lower.contains("://") && url.contains('@') && url.contains(':'))
     {
-        bail!(
-            "this build does not read git over SSH\n  hint: `git clone --mirror {url} \
-             keptn-upstream` and import with --git-url keptn-upstream"
-        );
+        return Ok(Transport::GitCommand);
     }
     if lower.starts_with("http://") || lower.starts_with("git://") {
         return Ok(Transport::Network);
@@ -106,7 +101,86 @@ pub fn read(source: &Source) -> Result<Snapshot> {
     }
 }
 
+/// `git clone --mirror` of an `https://` or SSH upstream into `dir`, killed at the deadline.
+fn git_mirror(source: &Source, dir: &Path) -> Result<()> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new("git");
+    command
+        .args([
+            "-c",
+            "http.followRedirects=false",
+            "clone",
+            "--mirror",
+            "--quiet",
+            "--",
+        ])
+        .arg(&source.url)
+        .arg(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut secrets = Vec::new();
+    if let Some((user, token)) = &source.credentials {
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
+        command
+            .env("GIT_CONFIG_COUNT", "1")
+            .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+            .env(
+                "GIT_CONFIG_VALUE_0",
+                format!("Authorization: Basic {basic}"),
+            );
+        secrets = vec![token.clone(), basic];
+    }
+    let mut child = command.spawn().context(
+        "cannot run git (install Debian's `git` package) to read an https:// or SSH upstream",
+    )?;
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + source.timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "reading {} took longer than {:?}; give more with --git-timeout",
+                source.url,
+                source.timeout
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut message = reader.join().unwrap_or_default();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        message = message.replace(secret.as_str(), "***");
+    }
+    if !status.success() {
+        bail!(
+            "cannot read the repository {}: {}",
+            source.url,
+            message.trim().replace('\n', " / ")
+        );
+    }
+    Ok(())
+}
+
 fn clone_and_read(source: &Source, kind: Transport, dir: &Path) -> Result<Snapshot> {
+    if kind == Transport::GitCommand {
+        git_mirror(source, dir)?;
+        let repo = Repository::open_bare(dir)
+            .with_context(|| format!("cannot open the clone of {}", source.url))?;
+        return snapshot(&repo);
+    }
     let deadline = Instant::now() + source.timeout;
     let mut callbacks = RemoteCallbacks::new();
     if let Some((user, token)) = &source.credentials {
@@ -224,12 +298,18 @@ mod tests {
             Transport::Network
         );
         assert_eq!(transport("git://host/x").unwrap(), Transport::Network);
-        let e = transport("https://github.com/o/r").unwrap_err().to_string();
-        assert!(
-            e.contains("git clone --mirror https://github.com/o/r"),
-            "{e}"
+        assert_eq!(
+            transport("https://github.com/o/r").unwrap(),
+            Transport::GitCommand
         );
-        assert!(transport("git@github.com:o/r.git").is_err());
+        assert_eq!(
+            transport("git@github.com:o/r.git").unwrap(),
+            Transport::GitCommand
+        );
+        assert_eq!(
+            transport("ssh://git@github.com/o/r.git").unwrap(),
+            Transport::GitCommand
+        );
         assert!(transport("ftp://x").is_err());
     }
 

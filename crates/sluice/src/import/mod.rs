@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::cli::{GitArgs, ImportKeptnArgs};
+use crate::cli::ImportKeptnArgs;
 use crate::client::http::{Api, ApiError, block_on, segment};
 use crate::client::project::project_body;
 use crate::client::resource::{resource_body, resource_path};
@@ -156,7 +156,7 @@ async fn import(api: &Api, name: &str, project: &KeptnProject, dry_run: bool) ->
     let stages = project.stages.join(", ");
     let line = format!("project {name} (shipyard.yaml; stages {stages})");
     if !dry_run && action != Action::Keep {
-        let body = project_body(name, Some(&project.shipyard), &GitArgs::default());
+        let body = project_body(name, Some(&project.shipyard), None);
         let sent = match action {
             Action::Create => api.post("/api/controlPlane/v1/project", &body).await,
             _ => {

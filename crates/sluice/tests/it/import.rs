@@ -85,7 +85,7 @@ fn borrowed(files: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
 /// The tutorial's project in Keptn 1.x's default layout: the shipyard and a webhook config on
 /// `master`, a branch per stage made from it (as Keptn makes them), the Prometheus SLIs at
 /// stage level and the service `helloservice` as a folder of each stage branch.
-fn branch_layout_repository(dir: &Path) -> PathBuf {
+pub(crate) fn branch_layout_repository(dir: &Path) -> PathBuf {
     let repo = dir.join("keptn-upstream");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "--quiet"]);
@@ -595,4 +595,88 @@ fn a_project_is_read_from_a_git_server_on_loopback() {
     let run = import(&server, &url, &[]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     check_tutorial_project(&server);
+}
+
+/// `(path, blob id)` of every file on branch `main` of a sluice project repository, and the
+/// paths of its `metadata.yaml` files (the server's own bookkeeping, with creation times).
+fn repository_files(repo: &Path) -> (Vec<(String, String)>, Vec<String>) {
+    let out = Command::new("git")
+        .args(["--git-dir", repo.to_str().unwrap(), "ls-tree", "-r", "main"])
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files = Vec::new();
+    let mut metadata = Vec::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let (meta, path) = line.split_once('\t').unwrap();
+        let id = meta.split_whitespace().nth(2).unwrap();
+        if path == "metadata.yaml" || path.ends_with("/metadata.yaml") {
+            metadata.push(path.to_owned());
+        } else {
+            files.push((path.to_owned(), id.to_owned()));
+        }
+    }
+    (files, metadata)
+}
+
+#[test]
+fn the_seed_tutorials_keptn_project_imports_as_exactly_the_quickstarts_project() {
+    let dir = scratch("import-quickstart");
+    // The quickstart's project, set up and left in its data directory.
+    let quickstart = dir.join("quickstart");
+    let setup = crate::sluice(&[
+        "quickstart",
+        "--data-dir",
+        quickstart.to_str().unwrap(),
+        "--setup-only",
+    ]);
+    assert_eq!(setup.code, 0, "{}\n{}", setup.stdout, setup.stderr);
+
+    // The tutorial's project as Keptn keeps it: the shipyard on master, a branch per stage
+    // with the service's SLO and job config, as `keptn add-resource` put them.
+    let repo = dir.join("keptn-upstream");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "--quiet"]);
+    commit(
+        &repo,
+        &[
+            ("shipyard.yaml", &example("quickstart/shipyard.yaml")),
+            ("metadata.yaml", PROJECT_METADATA.as_bytes()),
+        ],
+        "initialized project",
+    );
+    for stage in ["qa", "production"] {
+        git(&repo, &["checkout", "--quiet", "-b", stage, "master"]);
+        commit(
+            &repo,
+            &[
+                ("helloservice/metadata.yaml", SERVICE_METADATA.as_bytes()),
+                ("helloservice/slo.yaml", &example("quickstart/slo.yaml")),
+                (
+                    "helloservice/job/config.yaml",
+                    &example("quickstart/job/config.yaml"),
+                ),
+            ],
+            "Added service: helloservice",
+        );
+    }
+    git(&repo, &["checkout", "--quiet", "master"]);
+    let server = Server::start(&dir.join("data"));
+    let imported = import(&server, repo.to_str().unwrap(), &[]);
+    assert_eq!(imported.code, 0, "{}\n{}", imported.stdout, imported.stderr);
+    drop(server);
+
+    // Every file at every level is the same, byte for byte; the same levels exist.
+    let (ours, our_levels) = repository_files(&dir.join("data/projects/fulltour.git"));
+    let (theirs, their_levels) = repository_files(&quickstart.join("projects/fulltour.git"));
+    assert_eq!(ours, theirs);
+    assert_eq!(our_levels, their_levels);
+    assert!(
+        ours.iter()
+            .any(|(p, _)| p == ".keptn-stages/production/helloservice/slo.yaml")
+    );
 }

@@ -19,6 +19,7 @@ mod postgres;
 mod security;
 mod server;
 mod tidy;
+mod upstream;
 mod webhooks;
 
 use std::path::{Path, PathBuf};

@@ -38,6 +38,28 @@ impl Server {
         env: &[(&str, &str)],
         open_files: Option<u64>,
     ) -> Server {
+        Server::start_full(data_dir, flags, env, open_files, Stdio::inherit())
+    }
+
+    /// Like [`Server::start_with`], logging at `info` (and above) into `log`.
+    pub fn start_logging(data_dir: &Path, flags: &[&str], log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("create the server log");
+        Server::start_full(
+            data_dir,
+            flags,
+            &[("SLUICE_LOG", "info")],
+            None,
+            file.into(),
+        )
+    }
+
+    fn start_full(
+        data_dir: &Path,
+        flags: &[&str],
+        env: &[(&str, &str)],
+        open_files: Option<u64>,
+        stderr: Stdio,
+    ) -> Server {
         let binary = env!("CARGO_BIN_EXE_sluice");
         let mut command = match open_files {
             Some(n) => {
@@ -60,7 +82,7 @@ impl Server {
             .env("SLUICE_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start sluice server");
         let stdout = child.stdout.take().unwrap();
