@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
+use sluice_model::event::EventType;
 use tokio::sync::Semaphore;
 
 use super::Sizes;
@@ -371,11 +372,15 @@ fn answers(task: &str, triggered: &Value, id: &str) -> [Value; 2] {
     let mut finished = scope.clone();
     finished["status"] = json!("succeeded");
     finished["result"] = json!("pass");
-    [("started", scope), ("finished", finished)].map(|(kind, data)| {
+    [
+        ("started", EventType::task_started(task), scope),
+        ("finished", EventType::task_finished(task), finished),
+    ]
+    .map(|(kind, event_type, data)| {
         json!({
             "specversion": "1.0",
             "id": format!("{id}-{kind}"),
-            "type": format!("sh.keptn.event.{task}.{kind}"),
+            "type": event_type.to_string(),
             "source": "sluice-bench-executor",
             "shkeptncontext": triggered["shkeptncontext"],
             "triggeredid": id,
