@@ -1,0 +1,410 @@
+//! The notifier: derives deliveries from the committed event log and sends them.
+//!
+//! It tails the datastore in commit order from a position kept in the store's settings (like
+//! the NATS relay); for each event that is a notification event it writes one delivery per
+//! matching notification, together with the new position, in one transaction
+//! ([`Store::enqueue_deliveries`]; delivery ids are derived from the notification and the
+//! event, so a repeat after a crash inserts nothing). Then it sends the deliveries that are
+//! due, each attempt through the shared outgoing client with a timeout, records every
+//! attempt, and retries failed ones with exponential backoff up to [`MAX_ATTEMPTS`]. Pending
+//! deliveries survive a restart. It runs where the built-in services run: on the leader.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice_model::event::{KeptnEvent, Timestamp};
+use sluice_store::notifications::state;
+use sluice_store::{AttemptOutcome, DeliveryAttempt, DeliveryRecord, NotificationRecord, Store};
+use tokio::sync::broadcast;
+
+use super::{
+    Channel, MAX_ATTEMPTS, NoticeKind, backoff, check_template, delivery_id, notice, notices,
+    payload, permanent, secret_key, signature,
+};
+use crate::net::http::{self, Method};
+use crate::runtime::clock;
+
+/// The store setting holding the position of the last event the notifier looked at.
+pub const CURSOR_SETTING: &str = "notifications.position";
+/// Events read per round.
+const BATCH: u32 = 256;
+/// Deliveries sent per round (concurrently).
+const SEND_BATCH: u32 = 32;
+/// How long one attempt may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read from a receiver.
+const MAX_ANSWER: usize = 64 * 1024;
+/// How often the notifier looks at the store when nothing woke it.
+const POLL: Duration = Duration::from_secs(1);
+/// The largest error text kept per attempt.
+const MAX_ERROR: usize = 512;
+
+/// What is sealed with a notification: where to send and the signing secret (webhooks).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Sealed {
+    /// The URL.
+    pub url: String,
+    /// The Standard Webhooks secret (`whsec_…`), webhooks only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Sets the position at the end of the log when there is none (the first start), so that
+/// what is stored from then on is notified and older history is not. Called before the
+/// driver starts.
+pub async fn start_position(store: &Store) -> Result<(), sluice_store::Error> {
+    if store.setting(CURSOR_SETTING).await?.is_none() {
+        let end = store.last_event_position().await?;
+        store.enqueue_deliveries(&[], CURSOR_SETTING, end).await?;
+    }
+    Ok(())
+}
+
+/// Runs the notifier until the process ends.
+pub async fn run(
+    store: Arc<Store>,
+    http: http::Client,
+    mut woken: broadcast::Receiver<Arc<KeptnEvent>>,
+) {
+    let http = http.with_body_limit(MAX_ANSWER);
+    let mut backoff_on_error = Duration::from_millis(200);
+    loop {
+        match round(&store, &http).await {
+            Ok(busy) => {
+                backoff_on_error = Duration::from_millis(200);
+                if !busy {
+                    wait(&store, &mut woken).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("notifications: {e}; retrying in {backoff_on_error:?}");
+                tokio::time::sleep(backoff_on_error).await;
+                backoff_on_error = (backoff_on_error * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// One round: derive deliveries from new events, send what is due. Answers whether there
+/// may be more to do at once.
+async fn round(store: &Arc<Store>, http: &http::Client) -> Result<bool, sluice_store::Error> {
+    let derived = derive(store).await?;
+    let due = store.due_deliveries(clock::now(), SEND_BATCH).await?;
+    let sent = due.len();
+    let sends = due
+        .into_iter()
+        .map(|delivery| send(store.clone(), http.clone(), delivery));
+    for outcome in futures_util::future::join_all(sends).await {
+        outcome?;
+    }
+    Ok(derived || sent == SEND_BATCH as usize)
+}
+
+/// Reads the events after the position and enqueues their deliveries with the new position.
+/// Answers whether a full batch was read.
+async fn derive(store: &Store) -> Result<bool, sluice_store::Error> {
+    let cursor = match store.setting(CURSOR_SETTING).await? {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        _ => 0,
+    };
+    let events = store.events_after(cursor, BATCH).await?;
+    let Some((last, _)) = events.last() else {
+        return Ok(false);
+    };
+    let last = *last;
+    let now = clock::now();
+    let mut rules: HashMap<String, Vec<NotificationRecord>> = HashMap::new();
+    let mut deliveries = Vec::new();
+    for (_, event) in &events {
+        let kinds = notices(event);
+        if kinds.is_empty() {
+            continue;
+        }
+        let project = event
+            .data_value()
+            .get("project")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if project.is_empty() {
+            continue;
+        }
+        if !rules.contains_key(project) {
+            rules.insert(project.to_owned(), store.notifications(project).await?);
+        }
+        for rule in &rules[project] {
+            if let Some(d) = delivery_for(rule, &kinds, event, now) {
+                deliveries.push(d);
+            }
+        }
+    }
+    store
+        .enqueue_deliveries(&deliveries, CURSOR_SETTING, last)
+        .await?;
+    Ok(events.len() == BATCH as usize)
+}
+
+/// The delivery of `rule` for `event` (which is the notification events `kinds`), if the
+/// rule wants it: its first event that applies, its stages and services.
+pub fn delivery_for(
+    rule: &NotificationRecord,
+    kinds: &[NoticeKind],
+    event: &KeptnEvent,
+    now: Timestamp,
+) -> Option<DeliveryRecord> {
+    let kind = kinds
+        .iter()
+        .find(|k| rule.events.iter().any(|e| e == k.as_str()))?;
+    let n = notice(*kind, event);
+    let s = |k: &str| n[k].as_str().unwrap_or("").to_owned();
+    if !rule.stages.is_empty() && !rule.stages.contains(&s("stage")) {
+        return None;
+    }
+    if !rule.services.is_empty() && !rule.services.contains(&s("service")) {
+        return None;
+    }
+    let channel = Channel::parse(&rule.channel)?;
+    let built = if rule.template.is_empty() {
+        payload(channel, None, &n, now).map_err(|e| e.to_string())
+    } else {
+        check_template(&rule.template)
+            .and_then(|t| payload(channel, Some(&t), &n, now).map_err(|e| e.to_string()))
+    };
+    let (body, delivery_state, error) = match built {
+        Ok(body) => (body, state::PENDING, String::new()),
+        Err(e) => (String::new(), state::FAILED, e),
+    };
+    let event_id = s("eventId");
+    Some(DeliveryRecord {
+        id: delivery_id(&rule.project, &rule.name, &event_id),
+        project: rule.project.clone(),
+        notification: rule.name.clone(),
+        event: kind.as_str().to_owned(),
+        event_id,
+        keptn_context: s("keptnContext"),
+        stage: s("stage"),
+        service: s("service"),
+        body,
+        state: delivery_state.to_owned(),
+        attempts: 0,
+        next_at: now,
+        created_at: now,
+        last_status: 0,
+        last_error: error,
+    })
+}
+
+/// Makes one attempt of a delivery and records it.
+async fn send(
+    store: Arc<Store>,
+    http: http::Client,
+    delivery: DeliveryRecord,
+) -> Result<(), sluice_store::Error> {
+    let n = delivery.attempts + 1;
+    let rule = store
+        .notifications(&delivery.project)
+        .await?
+        .into_iter()
+        .find(|r| r.name == delivery.notification);
+    let Some(rule) = rule else {
+        // Deleted meanwhile (its deliveries went with it).
+        return Ok(());
+    };
+    let (status, error) = match attempt(&store, &http, &rule, &delivery).await {
+        Ok(status) if (200..300).contains(&status) => (status, String::new()),
+        Ok(status) => (status, format!("the receiver answered HTTP {status}")),
+        Err(Failure { message, .. }) => (0, message),
+    };
+    let permanent_failure = match attempt_kind(status, &error) {
+        Kind::Delivered => None,
+        Kind::Retry => Some(false),
+        Kind::Permanent => Some(true),
+    };
+    let at = clock::now();
+    let (new_state, next_at) = match permanent_failure {
+        None => (state::DELIVERED, at),
+        Some(true) => (state::FAILED, at),
+        Some(false) if n >= MAX_ATTEMPTS => (state::FAILED, at),
+        Some(false) => {
+            let wait = backoff(n);
+            let nanos = at.unix_nanos() + i128::try_from(wait.as_nanos()).unwrap_or(i128::MAX);
+            (state::PENDING, Timestamp::from_unix_nanos(nanos))
+        }
+    };
+    if new_state != state::DELIVERED {
+        tracing::info!(
+            project = %delivery.project,
+            notification = %delivery.notification,
+            delivery = %delivery.id,
+            attempt = n,
+            "notification not delivered: {error}"
+        );
+    }
+    store
+        .record_attempt(
+            &delivery.id,
+            &AttemptOutcome {
+                attempt: DeliveryAttempt {
+                    n,
+                    at,
+                    status,
+                    error: clip(error),
+                },
+                state: new_state.to_owned(),
+                next_at,
+            },
+        )
+        .await
+}
+
+enum Kind {
+    Delivered,
+    Retry,
+    Permanent,
+}
+
+fn attempt_kind(status: u16, error: &str) -> Kind {
+    if error.is_empty() {
+        Kind::Delivered
+    } else if status != 0 && permanent(status) || error.starts_with(REFUSED) {
+        Kind::Permanent
+    } else {
+        Kind::Retry
+    }
+}
+
+/// The prefix of failures that no retry can change (a URL the outbound rules refuse, a
+/// broken stored secret).
+const REFUSED: &str = "refused: ";
+
+struct Failure {
+    message: String,
+}
+
+/// Sends a delivery once; answers the HTTP status.
+async fn attempt(
+    store: &Store,
+    http: &http::Client,
+    rule: &NotificationRecord,
+    delivery: &DeliveryRecord,
+) -> Result<u16, Failure> {
+    let refused = |m: String| Failure {
+        message: format!("{REFUSED}{m}"),
+    };
+    let text = store
+        .notification_secret(&rule.project, &rule.name)
+        .await
+        .map_err(|e| refused(format!("cannot read the notification's URL: {e}")))?;
+    let sealed: Sealed = serde_json::from_str(&text)
+        .map_err(|e| refused(format!("the notification's stored URL is unreadable: {e}")))?;
+    let mut request = http
+        .request(Method::Post, &sealed.url)
+        .timeout(TIMEOUT)
+        .header("content-type", "application/json");
+    if let Some(secret) = &sealed.secret {
+        let key = secret_key(secret).map_err(refused)?;
+        let timestamp = clock::now().unix_seconds();
+        request = request
+            .header("webhook-id", &delivery.id)
+            .header("webhook-timestamp", &timestamp.to_string())
+            .header(
+                "webhook-signature",
+                &signature(&key, &delivery.id, timestamp, &delivery.body),
+            );
+    }
+    match request
+        .body(delivery.body.clone().into_bytes())
+        .send()
+        .await
+    {
+        Ok(answer) => Ok(answer.status.as_u16()),
+        Err(e @ (http::Error::Refused(_) | http::Error::Url(_))) => Err(refused(e.to_string())),
+        Err(e) => Err(Failure {
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn clip(mut text: String) -> String {
+    if text.len() > MAX_ERROR {
+        let mut end = MAX_ERROR;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
+}
+
+/// Waits until the bus reports a stored event, the next delivery is due, or [`POLL`] passed.
+async fn wait(store: &Store, woken: &mut broadcast::Receiver<Arc<KeptnEvent>>) {
+    let mut limit = POLL;
+    if let Ok(Some(due)) = store.next_delivery_due().await {
+        limit = limit.min(clock::until(due));
+    }
+    if limit.is_zero() {
+        return;
+    }
+    let _ = tokio::time::timeout(limit, woken.recv()).await;
+    while woken.try_recv().is_ok() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rules_pick_their_first_event_stage_and_service() {
+        let rule = NotificationRecord {
+            project: "p".into(),
+            name: "n".into(),
+            channel: "slack".into(),
+            events: vec!["sequence.finished".into()],
+            stages: vec!["prod".into()],
+            services: vec![],
+            template: String::new(),
+            target: String::new(),
+            created_by: "a".into(),
+            created_at: Timestamp::from_unix(0, 0),
+        };
+        let event = |stage: &str| {
+            KeptnEvent::from_value(json!({
+                "specversion": "1.0", "id": "e1", "source": "s", "type": format!("sh.keptn.event.{stage}.delivery.finished"),
+                "shkeptncontext": "ctx", "data": {"project": "p", "stage": stage, "service": "s", "result": "fail"},
+            }))
+            .unwrap()
+        };
+        let now = Timestamp::from_unix(5, 0);
+        let prod = event("prod");
+        let kinds = notices(&prod);
+        let d = delivery_for(&rule, &kinds, &prod, now).unwrap();
+        assert_eq!(d.event, "sequence.finished");
+        assert_eq!(d.state, state::PENDING);
+        assert_eq!(d.id, delivery_id("p", "n", "e1"));
+        assert!(delivery_for(&rule, &kinds, &event("dev"), now).is_none());
+        let both = NotificationRecord {
+            events: vec!["sequence.finished".into(), "sequence.failed".into()],
+            ..rule.clone()
+        };
+        assert_eq!(
+            delivery_for(&both, &kinds, &prod, now).unwrap().event,
+            "sequence.failed",
+            "one delivery per event: the most specific"
+        );
+        let broken = NotificationRecord {
+            channel: "webhook".into(),
+            template: "{{.data.nothing}}".into(),
+            ..rule
+        };
+        let failed = delivery_for(&broken, &kinds, &prod, now).unwrap();
+        assert_eq!(failed.state, state::FAILED);
+        assert!(
+            failed.last_error.contains("nothing"),
+            "{}",
+            failed.last_error
+        );
+    }
+}
