@@ -237,6 +237,62 @@ pub enum CreateCommand {
     Service(ServiceArgs),
     /// Create (or replace) a secret for job-executor tasks (`valueFrom: secret`).
     Secret(CreateSecretArgs),
+    /// Create a notification: which events of a project go to which channel.
+    Notification(CreateNotificationArgs),
+}
+
+/// Flags of `sluice create notification`.
+#[derive(Debug, Args)]
+pub struct CreateNotificationArgs {
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+    /// A name, unique in the project.
+    #[arg(long)]
+    pub name: String,
+    /// webhook (a JSON POST signed per Standard Webhooks), slack or teams (incoming webhooks).
+    #[arg(long)]
+    pub channel: String,
+    /// The URL (visible in the process list and shell history: prefer --url-file for Slack
+    /// and Teams, whose URL is the credential).
+    #[arg(
+        long,
+        conflicts_with = "url_file",
+        required_unless_present = "url_file"
+    )]
+    pub url: Option<String>,
+    /// A file holding the URL.
+    #[arg(long, value_name = "FILE")]
+    pub url_file: Option<std::path::PathBuf>,
+    /// Events, comma-separated: sequence.finished, sequence.failed, approval.waiting,
+    /// evaluation.failed, remediation.started.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub events: Vec<String>,
+    /// Only this stage (repeatable; default: every stage).
+    #[arg(long = "stage")]
+    pub stages: Vec<String>,
+    /// Only this service (repeatable; default: every service).
+    #[arg(long = "service")]
+    pub services: Vec<String>,
+    /// A file holding the message template (Go template placeholders over the notification,
+    /// e.g. `{{.project}}`, `{{.data.message}}`; the whole body for a webhook, the text for
+    /// Slack and Teams).
+    #[arg(long, value_name = "FILE")]
+    pub template_file: Option<std::path::PathBuf>,
+    /// A file holding the webhook's signing secret (`whsec_<base64>`); without it the server
+    /// makes one and it is printed once.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
+}
+
+/// Flags of `sluice delete notification`.
+#[derive(Debug, Args)]
+pub struct DeleteNotificationArgs {
+    /// The notification's name.
+    pub name: String,
+    /// The project.
+    #[arg(long)]
+    pub project: String,
 }
 
 /// Flags of `sluice create secret` (Keptn's).
@@ -269,6 +325,8 @@ pub enum DeleteCommand {
     Service(ServiceArgs),
     /// Delete a secret.
     Secret(SecretNameArgs),
+    /// Delete a notification with its delivery log.
+    Notification(DeleteNotificationArgs),
 }
 
 /// A secret's name.
@@ -673,6 +731,46 @@ pub enum GetCommand {
     /// List events from the event store, newest first.
     #[command(alias = "event")]
     Events(GetEventsArgs),
+    /// List notifications, or (with --deliveries) their delivery log.
+    #[command(alias = "notification")]
+    Notifications(GetNotificationsArgs),
+    /// Show the delivery log of a project's notifications, newest first.
+    #[command(alias = "notification-delivery")]
+    NotificationDeliveries(GetDeliveriesArgs),
+}
+
+/// Flags of `sluice get notifications`.
+#[derive(Debug, Args)]
+pub struct GetNotificationsArgs {
+    /// Only this project (default: every project).
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// Show the delivery log instead (needs --project).
+    #[arg(long, requires = "project")]
+    pub deliveries: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice get notification-deliveries`.
+#[derive(Debug, Args)]
+pub struct GetDeliveriesArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// Only this notification.
+    #[arg(long)]
+    pub notification: Option<String>,
+    /// Only this state: pending, delivered or failed.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// How many deliveries (newest first).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 /// Flags of `sluice get projects`.

@@ -529,6 +529,31 @@ const ROUTES: &[(&str, &str, Action, Scope)] = {
         ("DELETE", "/api/sluice/v1/tokens/{id}", Configure, Shared),
         ("GET", "/api/sluice/v1/audit", Configure, Shared),
         ("GET", "/api/v1/audit", Configure, Shared),
+        // Notification rules and their delivery log: viewers read, project admins change.
+        (
+            "GET",
+            "/api/sluice/v1/project/{project}/notification",
+            Read,
+            Path,
+        ),
+        (
+            "POST",
+            "/api/sluice/v1/project/{project}/notification",
+            Configure,
+            Path,
+        ),
+        (
+            "DELETE",
+            "/api/sluice/v1/project/{project}/notification/{name}",
+            Configure,
+            Path,
+        ),
+        (
+            "GET",
+            "/api/sluice/v1/project/{project}/notification-delivery",
+            Read,
+            Path,
+        ),
     ]
 };
 
