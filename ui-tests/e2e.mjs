@@ -269,8 +269,8 @@ spec:
     await page.waitForSelector('#live.on');
     // A notification of waiting approvals (its receiver does not resolve: the delivery stays
     // pending with its error, which the notifications page shows).
-    await apiCall('POST', '/api/sluice/v1/project/approvals/notification', {
-      name: 'e2e-chat', channel: 'slack', url: 'https://hooks.slack.invalid/services/x', events: ['approval.waiting'],
+    await apiCall('POST', '/api/sluice/v1/project/approvals/notification/rule', {
+      name: 'e2e-chat', channel: { kind: 'slack', url: 'https://hooks.slack.invalid/services/x' }, events: ['approval.waiting'],
     });
     const answer = await apiCall('POST', '/api/v1/event', {
       specversion: '1.0', source: 'ui-e2e', type: 'sh.keptn.event.staging.release.triggered',
@@ -319,12 +319,13 @@ spec:
     await page.screenshot({ path: join(shots, '08b-audit.png'), fullPage: true });
     // The project's notifications: the rule and the delivery of the waiting approval.
     await until('the approval notification', async () => {
-      const log = await apiCall('GET', '/api/sluice/v1/project/approvals/notification-delivery');
+      const log = await apiCall('GET', '/api/sluice/v1/project/approvals/notification/delivery');
       return log.deliveries.some((/** @type {any} */ d) => d.event === 'approval.waiting' && d.attempts > 0);
     });
     await page.goto(`${base}/bridge/#/project/approvals/notifications`);
     await page.waitForSelector('table.deliveries tbody tr td code');
-    assert.match(await page.textContent('table.rules tbody'), /e2e-chat[\s\S]*slack[\s\S]*hooks\.slack\.invalid\/…/);
+    assert.match(await page.textContent('table.rules tbody'), /e2e-chat[\s\S]*approval\.waiting[\s\S]*slack[\s\S]*hooks\.slack\.invalid\/…/);
+    assert.match(await page.textContent('table.channels tbody'), /e2e-chat[\s\S]*slack/);
     assert.match(await page.textContent('table.deliveries tbody'), /e2e-chat[\s\S]*approval\.waiting[\s\S]*pending/);
     await page.screenshot({ path: join(shots, '08c-notifications.png'), fullPage: true });
   });

@@ -16,7 +16,7 @@ import { parseHash, routeOf, tokenOfHash } from '../crates/sluice-server/ui/rout
 import { can, describe } from '../crates/sluice-server/ui/access.js';
 import { sliOrder, heatmapHtml, thresholdOf, chart } from '../crates/sluice-server/ui/heatmap.js';
 import { timeline, stateBadge, sequenceResult } from '../crates/sluice-server/ui/sequences.js';
-import { rulesHtml, deliveriesHtml, lastOutcome } from '../crates/sluice-server/ui/notifications.js';
+import { rulesHtml, channelsHtml, deliveriesHtml, lastOutcome } from '../crates/sluice-server/ui/notifications.js';
 import { explanationHtml } from '../crates/sluice-server/ui/quality.js';
 import { approvalFinished, approvalVersion } from '../crates/sluice-server/ui/environment.js';
 import * as api from '../crates/sluice-server/ui/api.js';
@@ -206,11 +206,14 @@ test('tokenOfHash reads token links only', () => {
 
 test('the notifications page escapes what receivers and rules say', () => {
   const markup = (/** @type {any} */ x) => dom.join([x].flat()).markup;
-  const rules = markup(rulesHtml([{ name: HOSTILE, channel: 'slack', target: 'https://hooks.slack.com/…', events: ['sequence.failed'], stages: [], services: ['s'], template: '' }]));
+  const rules = markup(rulesHtml([{ name: HOSTILE, channel: 'chat', channelKind: 'slack', target: 'https://hooks.slack.com/…', events: ['sequence.failed'], stages: [], services: ['s'] }]));
   assert.ok(!rules.includes('<img'), rules);
   assert.match(rules, /sequence\.failed/);
   assert.match(rules, /\* \/ s/);
-  const d = { createdAt: '2026-12-05T10:00:00Z', notification: 'n', event: 'sequence.failed', stage: 'dev', service: 's', state: 'pending', attempts: 2, nextAttemptAt: '2026-12-05T10:00:04Z', lastStatus: 500, lastError: HOSTILE, keptnContext: 'ctx' };
+  const channels = markup(channelsHtml([{ name: 'chat', kind: 'slack', target: HOSTILE, template: '' }]));
+  assert.ok(!channels.includes('<img'), channels);
+  assert.match(channels, /default/);
+  const d = { createdAt: '2026-12-05T10:00:00Z', rule: 'n', channel: 'c', event: 'sequence.failed', stage: 'dev', service: 's', state: 'pending', attempts: 2, nextAttemptAt: '2026-12-05T10:00:04Z', lastStatus: 500, lastError: HOSTILE, keptnContext: 'ctx' };
   const rows = markup(deliveriesHtml('p', [d]));
   assert.ok(!rows.includes('<img'), rows);
   assert.match(rows, /s-pending/);

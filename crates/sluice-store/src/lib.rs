@@ -87,7 +87,8 @@ pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, Ne
 pub use git::{GitObject, GitObjectKind};
 pub use leadership::{HEARTBEAT, Leadership};
 pub use notifications::{
-    AttemptOutcome, DeliveryAttempt, DeliveryQuery, DeliveryRecord, NotificationRecord,
+    AttemptOutcome, ChannelRecord, DeliveryAttempt, DeliveryQuery, DeliveryRecord, NewChannel,
+    RuleRecord,
 };
 pub use page::{Page, Paging};
 pub use projects::{

@@ -1,10 +1,11 @@
-//! Notifications: per-project rules with their channel, the durable queue of deliveries and
-//! the log of every attempt.
+//! Notifications: per-project channels (where to send) and rules (which events go to which
+//! channel), the durable queue of deliveries and the log of every attempt.
 //!
-//! A notification's URL and signing secret are sealed under the secrets key like secrets
-//! (associated data `notification:<project>/<name>`); [`Store::unlock_secrets`] checks them
-//! and [`Store::rotate_secrets_key`] re-encrypts them. Creating and deleting a notification
-//! writes its audit entry in the same transaction; deleting one deletes its deliveries.
+//! A channel's URL and signing secret are sealed under the secrets key like secrets
+//! (associated data `notification:<project>/<channel>`); [`Store::unlock_secrets`] checks them
+//! and [`Store::rotate_secrets_key`] re-encrypts them. Creating and deleting a channel or a
+//! rule writes its audit entries in the same transaction; deleting a rule deletes its
+//! deliveries; a channel that rules use cannot be deleted.
 //!
 //! Deliveries are derived from the committed event log by the server's notifier, which
 //! enqueues them together with its position in the log ([`Store::enqueue_deliveries`], one
@@ -20,14 +21,33 @@ use crate::error::{Error, Result};
 use crate::page::{Page, Paging};
 use crate::{Store, from_nanos, parse_stored, to_nanos};
 
-/// A notification as stored (without its sealed URL and secret).
+/// A notification channel as stored (without its sealed URL and secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationRecord {
+pub struct ChannelRecord {
     /// The project.
     pub project: String,
     /// Its name, unique in the project.
     pub name: String,
-    /// The channel kind's wire name (`webhook`, `slack`, `teams`).
+    /// The kind's wire name (`webhook`, `slack`, `teams`).
+    pub kind: String,
+    /// The URL as shown (secret parts hidden).
+    pub target: String,
+    /// The message template; empty for the channel's default message.
+    pub template: String,
+    /// The name of the token that created it.
+    pub created_by: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A notification rule as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRecord {
+    /// The project.
+    pub project: String,
+    /// Its name, unique in the project.
+    pub name: String,
+    /// The channel it sends to.
     pub channel: String,
     /// The notification events it sends (wire names).
     pub events: Vec<String>,
@@ -35,14 +55,21 @@ pub struct NotificationRecord {
     pub stages: Vec<String>,
     /// Only these services; empty for every service.
     pub services: Vec<String>,
-    /// The message template; empty for the channel's default message.
-    pub template: String,
-    /// The URL as shown (secret parts hidden).
-    pub target: String,
     /// The name of the token that created it.
     pub created_by: String,
     /// When it was created.
     pub created_at: Timestamp,
+}
+
+/// A channel to create, with the text to seal with it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewChannel<'a> {
+    /// The channel.
+    pub record: &'a ChannelRecord,
+    /// Its URL and signing secret (sealed).
+    pub secret: &'a str,
+    /// Its audit entry.
+    pub audit: &'a AuditEntry,
 }
 
 /// The state of a delivery.
@@ -62,8 +89,10 @@ pub struct DeliveryRecord {
     pub id: String,
     /// The project.
     pub project: String,
-    /// The notification's name.
-    pub notification: String,
+    /// The rule's name.
+    pub rule: String,
+    /// The channel's name.
+    pub channel: String,
     /// The notification event's wire name.
     pub event: String,
     /// The Keptn event it is about.
@@ -117,8 +146,8 @@ pub struct AttemptOutcome {
 /// Filters of [`Store::deliveries`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryQuery {
-    /// Only this notification.
-    pub notification: Option<String>,
+    /// Only this rule.
+    pub rule: Option<String>,
     /// Only this state.
     pub state: Option<String>,
 }
@@ -126,28 +155,34 @@ pub struct DeliveryQuery {
 /// Largest page of the delivery log.
 const MAX_DELIVERY_PAGE: u32 = 200;
 
-/// The associated data a notification's secrets are sealed with.
+/// The associated data a channel's secrets are sealed with.
 pub(crate) fn sealed_name(project: &str, name: &str) -> String {
     format!("notification:{project}/{name}")
 }
 
 macro_rules! delivery_columns {
     () => {
-        "id, project, notification, event, event_id, keptn_context, stage, service, body, state, \
+        "id, project, rule, channel, event, event_id, keptn_context, stage, service, body, state, \
          attempts, next_at, created_at, last_status, last_error"
     };
 }
 
-macro_rules! notification_columns {
+macro_rules! channel_columns {
     () => {
-        "project, name, channel, events, stages, services, template, target, created_by, created_at"
+        "project, name, kind, target, template, created_by, created_at"
+    };
+}
+
+macro_rules! rule_columns {
+    () => {
+        "project, name, channel, events, stages, services, created_by, created_at"
     };
 }
 
 /// The delivery log's filter: empty values match everything.
 macro_rules! delivery_filter {
     () => {
-        "project = $1 AND ($2 = '' OR notification = $2) AND ($3 = '' OR state = $3)"
+        "project = $1 AND ($2 = '' OR rule = $2) AND ($3 = '' OR state = $3)"
     };
 }
 
@@ -160,26 +195,72 @@ fn small(n: i64) -> u16 {
 }
 
 dual! {
-    pub(crate) fn notification_from_row(row: &DbRow) -> Result<NotificationRecord> {
-        Ok(NotificationRecord {
+    pub(crate) fn channel_from_row(row: &DbRow) -> Result<ChannelRecord> {
+        Ok(ChannelRecord {
+            project: row.try_get("project")?,
+            name: row.try_get("name")?,
+            kind: row.try_get("kind")?,
+            target: row.try_get("target")?,
+            template: row.try_get("template")?,
+            created_by: row.try_get("created_by")?,
+            created_at: from_nanos(row.try_get("created_at")?),
+        })
+    }
+
+    pub(crate) fn rule_from_row(row: &DbRow) -> Result<RuleRecord> {
+        Ok(RuleRecord {
             project: row.try_get("project")?,
             name: row.try_get("name")?,
             channel: row.try_get("channel")?,
             events: parse_stored("notification events", &row.try_get::<String, _>("events")?)?,
             stages: parse_stored("notification stages", &row.try_get::<String, _>("stages")?)?,
             services: parse_stored("notification services", &row.try_get::<String, _>("services")?)?,
-            template: row.try_get("template")?,
-            target: row.try_get("target")?,
             created_by: row.try_get("created_by")?,
             created_at: from_nanos(row.try_get("created_at")?),
         })
+    }
+
+    /// Inserts a channel with its sealed text and audit entry; a taken name is
+    /// [`Error::AlreadyExists`].
+    pub(crate) async fn insert_channel(
+        conn: &mut Conn,
+        channel: &NewChannel<'_>,
+        sealed: (&[u8], &[u8]),
+    ) -> Result<()> {
+        let r = channel.record;
+        let done = sqlx::query(concat!(
+            "INSERT INTO notification_channels (",
+            channel_columns!(),
+            ", nonce, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (project, name) DO NOTHING"
+        ))
+        .bind(&r.project)
+        .bind(&r.name)
+        .bind(&r.kind)
+        .bind(&r.target)
+        .bind(&r.template)
+        .bind(&r.created_by)
+        .bind(to_nanos(r.created_at))
+        .bind(sealed.0)
+        .bind(sealed.1)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(Error::exists(format!(
+                "notification channel {:?} of project {:?}",
+                r.name, r.project
+            )));
+        }
+        shared::insert_audit(&mut *conn, channel.audit).await
     }
 
     pub(crate) fn delivery_from_row(row: &DbRow) -> Result<DeliveryRecord> {
         Ok(DeliveryRecord {
             id: row.try_get("id")?,
             project: row.try_get("project")?,
-            notification: row.try_get("notification")?,
+            rule: row.try_get("rule")?,
+            channel: row.try_get("channel")?,
             event: row.try_get("event")?,
             event_id: row.try_get("event_id")?,
             keptn_context: row.try_get("keptn_context")?,
@@ -201,7 +282,7 @@ dual! {
         key: &crate::SecretsKey,
     ) -> Result<()> {
         let rows: Vec<(String, String, Vec<u8>, Vec<u8>)> =
-            sqlx::query_as("SELECT project, name, nonce, sealed FROM notifications")
+            sqlx::query_as("SELECT project, name, nonce, sealed FROM notification_channels")
                 .fetch_all(&mut *conn)
                 .await?;
         for (project, name, nonce, sealed) in &rows {
@@ -220,7 +301,7 @@ dual! {
         new: &crate::SecretsKey,
     ) -> Result<()> {
         let rows: Vec<(String, String, Vec<u8>, Vec<u8>)> =
-            sqlx::query_as("SELECT project, name, nonce, sealed FROM notifications")
+            sqlx::query_as("SELECT project, name, nonce, sealed FROM notification_channels")
                 .fetch_all(&mut *conn)
                 .await?;
         for (project, name, nonce, sealed) in &rows {
@@ -229,7 +310,7 @@ dual! {
                 .open(&aad, nonce, sealed)
                 .ok_or_else(|| Error::WrongSecretsKey { name: aad.clone() })?;
             let (nonce, sealed) = new.seal(&aad, &text)?;
-            sqlx::query("UPDATE notifications SET nonce = $1, sealed = $2 WHERE project = $3 AND name = $4")
+            sqlx::query("UPDATE notification_channels SET nonce = $1, sealed = $2 WHERE project = $3 AND name = $4")
                 .bind(nonce)
                 .bind(sealed)
                 .bind(project)
@@ -242,47 +323,79 @@ dual! {
 }
 
 impl Store {
-    /// Stores a new notification with its sealed `secret` text and its audit entry in one
+    /// Stores a new channel with its sealed `secret` text and its audit entry in one
     /// transaction; a taken name is [`Error::AlreadyExists`] and writes nothing. The store's
     /// secrets must be unlocked.
-    pub async fn create_notification(
-        &self,
-        record: &NotificationRecord,
-        secret: &str,
-        audit: &AuditEntry,
-    ) -> Result<()> {
+    pub async fn create_notification_channel(&self, channel: &NewChannel<'_>) -> Result<()> {
         let key = self.secrets_key()?;
-        let (nonce, sealed) = key.seal(&sealed_name(&record.project, &record.name), secret)?;
-        let events = list_text("notification events", &record.events)?;
-        let stages = list_text("notification stages", &record.stages)?;
-        let services = list_text("notification services", &record.services)?;
+        let r = channel.record;
+        let (nonce, sealed) = key.seal(&sealed_name(&r.project, &r.name), channel.secret)?;
         with_db!(self, |readers, writer, d| {
             let mut tx = writer.begin_with(d.begin()).await?;
+            backend::insert_channel(&mut tx, channel, (&nonce, &sealed)).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Stores a new rule and its audit entry, and first `channel` when given (a rule and its
+    /// channel created in one go), in one transaction. A taken name is
+    /// [`Error::AlreadyExists`], a channel the project does not have [`Error::NotFound`]; both
+    /// write nothing.
+    pub async fn create_notification_rule(
+        &self,
+        rule: &RuleRecord,
+        channel: Option<&NewChannel<'_>>,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        let sealed = match channel {
+            Some(c) => {
+                let key = self.secrets_key()?;
+                Some(key.seal(&sealed_name(&c.record.project, &c.record.name), c.secret)?)
+            }
+            None => None,
+        };
+        let events = list_text("notification events", &rule.events)?;
+        let stages = list_text("notification stages", &rule.stages)?;
+        let services = list_text("notification services", &rule.services)?;
+        with_db!(self, |readers, writer, d| {
+            let mut tx = writer.begin_with(d.begin()).await?;
+            if let (Some(c), Some((nonce, sealed))) = (channel, &sealed) {
+                backend::insert_channel(&mut tx, c, (nonce.as_slice(), sealed.as_slice())).await?;
+            }
+            let found: Option<String> = sqlx::query_scalar(
+                "SELECT name FROM notification_channels WHERE project = $1 AND name = $2",
+            )
+            .bind(&rule.project)
+            .bind(&rule.channel)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if found.is_none() {
+                return Err(Error::not_found(format!(
+                    "notification channel {:?} of project {:?}",
+                    rule.channel, rule.project
+                )));
+            }
             let done = sqlx::query(concat!(
-                "INSERT INTO notifications (",
-                notification_columns!(),
-                ", nonce, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (project, name) DO NOTHING"
+                "INSERT INTO notification_rules (",
+                rule_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (project, name) DO NOTHING"
             ))
-            .bind(&record.project)
-            .bind(&record.name)
-            .bind(&record.channel)
+            .bind(&rule.project)
+            .bind(&rule.name)
+            .bind(&rule.channel)
             .bind(&events)
             .bind(&stages)
             .bind(&services)
-            .bind(&record.template)
-            .bind(&record.target)
-            .bind(&record.created_by)
-            .bind(to_nanos(record.created_at))
-            .bind(&nonce)
-            .bind(&sealed)
+            .bind(&rule.created_by)
+            .bind(to_nanos(rule.created_at))
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if done == 0 {
                 return Err(Error::exists(format!(
-                    "notification {:?} of project {:?}",
-                    record.name, record.project
+                    "notification rule {:?} of project {:?}",
+                    rule.name, rule.project
                 )));
             }
             shared::insert_audit(&mut tx, audit).await?;
@@ -291,42 +404,57 @@ impl Store {
         })
     }
 
-    /// The notifications of a project, by name.
-    pub async fn notifications(&self, project: &str) -> Result<Vec<NotificationRecord>> {
+    /// The channels of a project, by name.
+    pub async fn notification_channels(&self, project: &str) -> Result<Vec<ChannelRecord>> {
         with_db!(self, |readers, writer, d| {
             let rows = sqlx::query(concat!(
                 "SELECT ",
-                notification_columns!(),
-                " FROM notifications WHERE project = $1 ORDER BY name"
+                channel_columns!(),
+                " FROM notification_channels WHERE project = $1 ORDER BY name"
             ))
             .bind(project)
             .fetch_all(readers)
             .await?;
-            rows.iter().map(backend::notification_from_row).collect()
+            rows.iter().map(backend::channel_from_row).collect()
         })
     }
 
-    /// The sealed text stored with a notification, opened.
-    pub async fn notification_secret(&self, project: &str, name: &str) -> Result<String> {
+    /// The rules of a project, by name.
+    pub async fn notification_rules(&self, project: &str) -> Result<Vec<RuleRecord>> {
+        with_db!(self, |readers, writer, d| {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                rule_columns!(),
+                " FROM notification_rules WHERE project = $1 ORDER BY name"
+            ))
+            .bind(project)
+            .fetch_all(readers)
+            .await?;
+            rows.iter().map(backend::rule_from_row).collect()
+        })
+    }
+
+    /// The sealed text stored with a channel, opened.
+    pub async fn notification_channel_secret(&self, project: &str, name: &str) -> Result<String> {
         let key = self.secrets_key()?;
         let (nonce, sealed): (Vec<u8>, Vec<u8>) = with_db!(self, |readers, writer, d| {
             sqlx::query_as(
-                "SELECT nonce, sealed FROM notifications WHERE project = $1 AND name = $2",
+                "SELECT nonce, sealed FROM notification_channels WHERE project = $1 AND name = $2",
             )
             .bind(project)
             .bind(name)
             .fetch_optional(readers)
             .await?
-            .ok_or_else(|| Error::not_found(format!("notification {name:?}")))?
+            .ok_or_else(|| Error::not_found(format!("notification channel {name:?}")))?
         });
         let aad = sealed_name(project, name);
         key.open(&aad, &nonce, &sealed)
             .ok_or(Error::WrongSecretsKey { name: aad })
     }
 
-    /// Deletes a notification, its deliveries and their attempts, and writes the audit entry,
-    /// in one transaction; an unknown name is [`Error::NotFound`].
-    pub async fn delete_notification(
+    /// Deletes a channel and writes its audit entry in one transaction; an unknown name is
+    /// [`Error::NotFound`], a channel that rules use [`Error::InUse`] (nothing is deleted).
+    pub async fn delete_notification_channel(
         &self,
         project: &str,
         name: &str,
@@ -334,35 +462,104 @@ impl Store {
     ) -> Result<()> {
         with_db!(self, |readers, writer, d| {
             let mut tx = writer.begin_with(d.begin()).await?;
-            let done = sqlx::query("DELETE FROM notifications WHERE project = $1 AND name = $2")
-                .bind(project)
-                .bind(name)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let users: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM notification_rules WHERE project = $1 AND channel = $2 ORDER BY name",
+            )
+            .bind(project)
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await?;
+            if !users.is_empty() {
+                return Err(Error::InUse {
+                    what: format!("notification channel {name:?} of project {project:?}"),
+                    users: format!("the rules {}", users.join(", ")),
+                });
+            }
+            let done =
+                sqlx::query("DELETE FROM notification_channels WHERE project = $1 AND name = $2")
+                    .bind(project)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             if done == 0 {
                 return Err(Error::not_found(format!(
-                    "notification {name:?} of project {project:?}"
+                    "notification channel {name:?} of project {project:?}"
                 )));
             }
-            sqlx::query(
-                "DELETE FROM notification_attempts WHERE delivery_id IN \
-                 (SELECT id FROM notification_deliveries WHERE project = $1 AND notification = $2)",
-            )
-            .bind(project)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "DELETE FROM notification_deliveries WHERE project = $1 AND notification = $2",
-            )
-            .bind(project)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
             shared::insert_audit(&mut tx, audit).await?;
             tx.commit().await?;
             Ok(())
+        })
+    }
+
+    /// Deletes a rule, its deliveries and their attempts, and writes the audit entry, in one
+    /// transaction; an unknown name is [`Error::NotFound`]. With `channel_audit`, its channel
+    /// goes too when no other rule uses it (with that audit entry). Answers whether the
+    /// channel was deleted.
+    pub async fn delete_notification_rule(
+        &self,
+        project: &str,
+        name: &str,
+        audit: &AuditEntry,
+        channel_audit: Option<&AuditEntry>,
+    ) -> Result<bool> {
+        with_db!(self, |readers, writer, d| {
+            let mut tx = writer.begin_with(d.begin()).await?;
+            let channel: Option<String> = sqlx::query_scalar(
+                "SELECT channel FROM notification_rules WHERE project = $1 AND name = $2",
+            )
+            .bind(project)
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(channel) = channel else {
+                return Err(Error::not_found(format!(
+                    "notification rule {name:?} of project {project:?}"
+                )));
+            };
+            sqlx::query("DELETE FROM notification_rules WHERE project = $1 AND name = $2")
+                .bind(project)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "DELETE FROM notification_attempts WHERE delivery_id IN \
+                 (SELECT id FROM notification_deliveries WHERE project = $1 AND rule = $2)",
+            )
+            .bind(project)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM notification_deliveries WHERE project = $1 AND rule = $2")
+                .bind(project)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            shared::insert_audit(&mut tx, audit).await?;
+            let mut dropped = false;
+            if let Some(channel_audit) = channel_audit {
+                let used: Option<String> = sqlx::query_scalar(
+                    "SELECT name FROM notification_rules WHERE project = $1 AND channel = $2 LIMIT 1",
+                )
+                .bind(project)
+                .bind(&channel)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if used.is_none() {
+                    sqlx::query(
+                        "DELETE FROM notification_channels WHERE project = $1 AND name = $2",
+                    )
+                    .bind(project)
+                    .bind(&channel)
+                    .execute(&mut *tx)
+                    .await?;
+                    shared::insert_audit(&mut tx, channel_audit).await?;
+                    dropped = true;
+                }
+            }
+            tx.commit().await?;
+            Ok(dropped)
         })
     }
 
@@ -380,12 +577,13 @@ impl Store {
                 sqlx::query(concat!(
                     "INSERT INTO notification_deliveries (",
                     delivery_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                      ON CONFLICT (id) DO NOTHING"
                 ))
                 .bind(&r.id)
                 .bind(&r.project)
-                .bind(&r.notification)
+                .bind(&r.rule)
+                .bind(&r.channel)
                 .bind(&r.event)
                 .bind(&r.event_id)
                 .bind(&r.keptn_context)
@@ -444,7 +642,7 @@ impl Store {
     }
 
     /// Records an attempt of a delivery and its new state in one transaction. A delivery
-    /// deleted meanwhile (with its notification) records nothing.
+    /// deleted meanwhile (with its rule) records nothing.
     pub async fn record_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<()> {
         let a = &outcome.attempt;
         with_db!(self, |readers, writer, d| {
@@ -488,7 +686,7 @@ impl Store {
         paging: &Paging,
     ) -> Result<Page<DeliveryRecord>> {
         let (limit, offset) = paging.resolve(MAX_DELIVERY_PAGE)?;
-        let n = query.notification.clone().unwrap_or_default();
+        let n = query.rule.clone().unwrap_or_default();
         let s = query.state.clone().unwrap_or_default();
         with_db!(self, |readers, writer, d| {
             let total: i64 = sqlx::query_scalar(concat!(
@@ -569,16 +767,26 @@ mod tests {
         }
     }
 
-    fn notification(name: &str) -> NotificationRecord {
-        NotificationRecord {
+    fn channel(name: &str) -> ChannelRecord {
+        ChannelRecord {
             project: "shop".into(),
             name: name.into(),
-            channel: "slack".into(),
+            kind: "slack".into(),
+            target: "https://hooks.slack.com/…".into(),
+            template: "{{.project}}".into(),
+            created_by: "admin".into(),
+            created_at: Timestamp::from_unix(100, 0),
+        }
+    }
+
+    fn rule(name: &str, channel: &str) -> RuleRecord {
+        RuleRecord {
+            project: "shop".into(),
+            name: name.into(),
+            channel: channel.into(),
             events: vec!["sequence.failed".into()],
             stages: vec!["prod".into()],
             services: vec![],
-            template: "{{.project}}".into(),
-            target: "https://hooks.slack.com/…".into(),
             created_by: "admin".into(),
             created_at: Timestamp::from_unix(100, 0),
         }
@@ -588,7 +796,8 @@ mod tests {
         DeliveryRecord {
             id: id.into(),
             project: "shop".into(),
-            notification: name.into(),
+            rule: name.into(),
+            channel: "c1".into(),
             event: "sequence.failed".into(),
             event_id: format!("e-{id}"),
             keptn_context: "ctx".into(),
@@ -610,36 +819,84 @@ mod tests {
             let store = backend.open().await;
             let key = crate::SecretsKey::generate().unwrap();
             store.unlock_secrets(key.clone()).await.unwrap();
-            let n1 = notification("n1");
+            let c1 = channel("c1");
+            let create = audit("notification.channel.create");
+            let new = NewChannel {
+                record: &c1,
+                secret: r#"{"url":"https://x/secret"}"#,
+                audit: &create,
+            };
+            // A rule and its channel in one go; a second channel of that name writes nothing,
+            // not even the rule.
             store
-                .create_notification(
-                    &n1,
-                    r#"{"url":"https://x/secret"}"#,
-                    &audit("notification.create"),
+                .create_notification_rule(
+                    &rule("n1", "c1"),
+                    Some(&new),
+                    &audit("notification.rule.create"),
                 )
                 .await
                 .unwrap();
             assert!(matches!(
                 store
-                    .create_notification(&n1, "{}", &audit("notification.create"))
+                    .create_notification_rule(&rule("n2", "c1"), Some(&new), &audit("x"))
                     .await,
                 Err(Error::AlreadyExists { .. })
             ));
-            assert_eq!(store.notifications("shop").await.unwrap(), vec![n1.clone()]);
-            assert!(store.notifications("other").await.unwrap().is_empty());
+            assert!(matches!(
+                store.create_notification_channel(&new).await,
+                Err(Error::AlreadyExists { .. })
+            ));
+            assert!(matches!(
+                store
+                    .create_notification_rule(&rule("n2", "nope"), None, &audit("x"))
+                    .await,
+                Err(Error::NotFound { .. })
+            ));
+            assert!(matches!(
+                store
+                    .create_notification_rule(&rule("n1", "c1"), None, &audit("x"))
+                    .await,
+                Err(Error::AlreadyExists { .. })
+            ));
+            // A second rule on the same channel.
+            store
+                .create_notification_rule(
+                    &rule("n2", "c1"),
+                    None,
+                    &audit("notification.rule.create"),
+                )
+                .await
+                .unwrap();
             assert_eq!(
-                store.notification_secret("shop", "n1").await.unwrap(),
+                store.notification_channels("shop").await.unwrap(),
+                vec![c1.clone()]
+            );
+            assert_eq!(
+                store.notification_rules("shop").await.unwrap(),
+                vec![rule("n1", "c1"), rule("n2", "c1")]
+            );
+            assert!(store.notification_rules("other").await.unwrap().is_empty());
+            assert_eq!(
+                store
+                    .notification_channel_secret("shop", "c1")
+                    .await
+                    .unwrap(),
                 r#"{"url":"https://x/secret"}"#
             );
             // Rotation re-seals it; a wrong key no longer unlocks the store.
-            let new = crate::SecretsKey::generate().unwrap();
-            store.rotate_secrets_key(new.clone()).await.unwrap();
-            assert!(store.notification_secret("shop", "n1").await.is_ok());
+            let new_key = crate::SecretsKey::generate().unwrap();
+            store.rotate_secrets_key(new_key.clone()).await.unwrap();
+            assert!(
+                store
+                    .notification_channel_secret("shop", "c1")
+                    .await
+                    .is_ok()
+            );
             assert!(matches!(
                 store.unlock_secrets(key).await,
                 Err(Error::WrongSecretsKey { .. })
             ));
-            store.unlock_secrets(new).await.unwrap();
+            store.unlock_secrets(new_key).await.unwrap();
 
             // Enqueueing twice inserts once and moves the cursor.
             let batch = [delivery("d1", "n1", 10), delivery("d2", "n1", 20)];
@@ -716,21 +973,48 @@ mod tests {
                 Some(Timestamp::from_unix(20, 0))
             );
 
-            // Deleting the notification deletes its queue and log; attempts of a deleted
-            // delivery record nothing.
-            store
-                .delete_notification("shop", "n1", &audit("notification.delete"))
-                .await
-                .unwrap();
+            // A channel in use is not deleted; deleting a rule deletes its queue and log, and
+            // its channel only when asked and no other rule uses it.
             assert!(matches!(
                 store
-                    .delete_notification("shop", "n1", &audit("notification.delete"))
+                    .delete_notification_channel("shop", "c1", &audit("x"))
+                    .await,
+                Err(Error::InUse { .. })
+            ));
+            let dropped = store
+                .delete_notification_rule(
+                    "shop",
+                    "n1",
+                    &audit("notification.rule.delete"),
+                    Some(&audit("notification.channel.delete")),
+                )
+                .await
+                .unwrap();
+            assert!(!dropped, "n2 still uses c1");
+            assert!(matches!(
+                store
+                    .delete_notification_rule("shop", "n1", &audit("x"), None)
                     .await,
                 Err(Error::NotFound { .. })
             ));
             store.record_attempt("d2", &ok).await.unwrap();
             assert!(store.delivery_attempts("d2").await.unwrap().is_empty());
             assert_eq!(store.next_delivery_due().await.unwrap(), None);
+            store
+                .delete_notification_rule("shop", "n2", &audit("notification.rule.delete"), None)
+                .await
+                .unwrap();
+            store
+                .delete_notification_channel("shop", "c1", &audit("notification.channel.delete"))
+                .await
+                .unwrap();
+            assert!(
+                store
+                    .notification_channels("shop")
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
             let actions: Vec<String> = store
                 .audit_entries(&crate::AuditQuery::default(), &Paging::default())
                 .await
@@ -739,7 +1023,17 @@ mod tests {
                 .into_iter()
                 .map(|e| e.action)
                 .collect();
-            assert_eq!(actions, ["notification.delete", "notification.create"]);
+            assert_eq!(
+                actions,
+                [
+                    "notification.channel.delete",
+                    "notification.rule.delete",
+                    "notification.rule.delete",
+                    "notification.rule.create",
+                    "notification.rule.create",
+                    "notification.channel.create",
+                ]
+            );
         }
     }
 }

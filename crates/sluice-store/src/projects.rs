@@ -208,7 +208,7 @@ impl Store {
 
     /// Deletes a project with its stages, services, sequence executions, events,
     /// root events and invalidations (Keptn drops the project's collections), and its
-    /// notifications with their deliveries.
+    /// notification channels, rules and deliveries.
     pub async fn delete_project(&self, name: &str) -> Result<()> {
         self.forget_scopes();
         with_db!(self, |readers, writer, d| {
@@ -229,7 +229,8 @@ impl Store {
                 "DELETE FROM notification_attempts WHERE delivery_id IN \
                  (SELECT id FROM notification_deliveries WHERE project = ?)",
                 "DELETE FROM notification_deliveries WHERE project = ?",
-                "DELETE FROM notifications WHERE project = ?",
+                "DELETE FROM notification_rules WHERE project = ?",
+                "DELETE FROM notification_channels WHERE project = ?",
             ] {
                 sqlx::query(d.sql(statement))
                     .bind(name)

@@ -491,19 +491,16 @@ CREATE INDEX audit_log_project ON audit_log (project, seq);
 CREATE INDEX audit_log_actor   ON audit_log (actor, seq);
 "#;
 
-/// Version 6: notifications (a rule and its channel per row; the channel's URL and signing
-/// secret sealed like secrets), their deliveries (the durable queue and its log) and every
-/// attempt of each delivery.
+/// Version 6: notifications: channels (where to send; the URL and signing secret sealed like
+/// secrets), rules (which events of which stages and services go to which channel), the
+/// deliveries (the durable queue and its log) and every attempt of each delivery.
 const V6: &str = r#"
-CREATE TABLE notifications (
+CREATE TABLE notification_channels (
     project     TEXT NOT NULL,
     name        TEXT NOT NULL,
-    channel     TEXT NOT NULL,                -- webhook, slack, teams
-    events      TEXT NOT NULL,                -- JSON array of notification event names
-    stages      TEXT NOT NULL,                -- JSON array, [] for every stage
-    services    TEXT NOT NULL,                -- JSON array, [] for every service
-    template    TEXT NOT NULL,                -- '' for the channel's default message
+    kind        TEXT NOT NULL,                -- webhook, slack, teams
     target      TEXT NOT NULL,                -- the URL as shown (secret parts hidden)
+    template    TEXT NOT NULL,                -- '' for the channel's default message
     nonce       BLOB NOT NULL,
     sealed      BLOB NOT NULL,                -- the URL and signing secret, sealed
     created_by  TEXT NOT NULL,
@@ -511,10 +508,23 @@ CREATE TABLE notifications (
     PRIMARY KEY (project, name)
 ) STRICT;
 
+CREATE TABLE notification_rules (
+    project     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    channel     TEXT NOT NULL,                -- a channel of the project
+    events      TEXT NOT NULL,                -- JSON array of notification event names
+    stages      TEXT NOT NULL,                -- JSON array, [] for every stage
+    services    TEXT NOT NULL,                -- JSON array, [] for every service
+    created_by  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (project, name)
+) STRICT;
+
 CREATE TABLE notification_deliveries (
-    id            TEXT PRIMARY KEY,           -- derived from notification and event
+    id            TEXT PRIMARY KEY,           -- derived from rule and event
     project       TEXT NOT NULL,
-    notification  TEXT NOT NULL,
+    rule          TEXT NOT NULL,
+    channel       TEXT NOT NULL,
     event         TEXT NOT NULL,              -- the notification event name
     event_id      TEXT NOT NULL,
     keptn_context TEXT NOT NULL,
@@ -541,20 +551,29 @@ CREATE TABLE notification_attempts (
 ) STRICT;
 "#;
 
-/// Version 4 on PostgreSQL: SQLite's version 6 (notifications, deliveries, attempts) in
-/// PostgreSQL types.
+/// Version 4 on PostgreSQL: SQLite's version 6 (notification channels, rules, deliveries,
+/// attempts) in PostgreSQL types.
 const PG_V4: &str = r#"
-CREATE TABLE notifications (
+CREATE TABLE notification_channels (
+    project     TEXT COLLATE "C" NOT NULL,
+    name        TEXT COLLATE "C" NOT NULL,
+    kind        TEXT COLLATE "C" NOT NULL,
+    target      TEXT COLLATE "C" NOT NULL,
+    template    TEXT NOT NULL,
+    nonce       BYTEA NOT NULL,
+    sealed      BYTEA NOT NULL,
+    created_by  TEXT COLLATE "C" NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (project, name)
+);
+
+CREATE TABLE notification_rules (
     project     TEXT COLLATE "C" NOT NULL,
     name        TEXT COLLATE "C" NOT NULL,
     channel     TEXT COLLATE "C" NOT NULL,
     events      TEXT COLLATE "C" NOT NULL,
     stages      TEXT COLLATE "C" NOT NULL,
     services    TEXT COLLATE "C" NOT NULL,
-    template    TEXT COLLATE "C" NOT NULL,
-    target      TEXT COLLATE "C" NOT NULL,
-    nonce       BYTEA NOT NULL,
-    sealed      BYTEA NOT NULL,
     created_by  TEXT COLLATE "C" NOT NULL,
     created_at  BIGINT NOT NULL,
     PRIMARY KEY (project, name)
@@ -563,7 +582,8 @@ CREATE TABLE notifications (
 CREATE TABLE notification_deliveries (
     id            TEXT COLLATE "C" PRIMARY KEY,
     project       TEXT COLLATE "C" NOT NULL,
-    notification  TEXT COLLATE "C" NOT NULL,
+    rule          TEXT COLLATE "C" NOT NULL,
+    channel       TEXT COLLATE "C" NOT NULL,
     event         TEXT COLLATE "C" NOT NULL,
     event_id      TEXT COLLATE "C" NOT NULL,
     keptn_context TEXT COLLATE "C" NOT NULL,

@@ -50,7 +50,13 @@ fn main() -> ExitCode {
         Command::Create(CreateCommand::Service(args)) => client::project::create_service(args),
         Command::Create(CreateCommand::Secret(args)) => client::settings::create_secret(args),
         Command::Create(CreateCommand::Notification(args)) => client::notify::create(args),
+        Command::Create(CreateCommand::NotificationChannel(args)) => {
+            client::notify::create_channel(args)
+        }
         Command::Delete(DeleteCommand::Notification(args)) => client::notify::delete(args),
+        Command::Delete(DeleteCommand::NotificationChannel(args)) => {
+            client::notify::delete_channel(args)
+        }
         Command::Delete(DeleteCommand::Secret(args)) => client::settings::delete_secret(args),
         Command::Configure(ConfigureCommand::Monitoring(args)) => {
             client::settings::configure_monitoring(args)

@@ -1,4 +1,4 @@
-//! Notifications end to end against a real server and a real HTTP receiver on loopback
+//! Notification channels and rules end to end against a real server and a real HTTP receiver on loopback
 //! (allowed with `--outbound-allow`): Standard Webhooks signatures checked independently,
 //! the Slack and Teams payloads, templates refused when saved, a failing receiver retried
 //! until it recovers, pending deliveries sent after a SIGKILL and a restart, what a viewer
@@ -183,10 +183,10 @@ fn run_sequence(server: &Server, result: &str) -> String {
     ctx
 }
 
-fn deliveries(server: &Server, notification: &str) -> Vec<Value> {
+fn deliveries(server: &Server, rule: &str) -> Vec<Value> {
     let a = server.call(
         "GET",
-        &format!("/api/sluice/v1/project/p/notification-delivery?notification={notification}"),
+        &format!("/api/sluice/v1/project/p/notification/delivery?rule={rule}"),
         None,
     );
     assert_eq!(a.status, 200, "{}", a.body);
@@ -294,52 +294,132 @@ fn notifications_are_signed_shaped_retried_refused_and_audited() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.is_empty(), "no secret for Slack: {}", run.stdout);
-    ok(&server.call(
+    // A channel of its own, then a rule sending to it.
+    let run = sluice_env(
+        &home,
+        &admin,
+        &[
+            "create",
+            "notification-channel",
+            "--project",
+            "p",
+            "--name",
+            "teams-room",
+            "--kind",
+            "teams",
+            "--url",
+            &format!("http://{}/teams/abc", receiver.addr),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let a = server.call(
         "POST",
-        "/api/sluice/v1/project/p/notification",
-        Some(&json!({"name": "team", "channel": "teams", "url": format!("http://{}/teams/abc", receiver.addr),
-            "events": ["sequence.finished"], "services": ["s"]})),
-    ));
+        "/api/sluice/v1/project/p/notification/rule",
+        Some(&json!({"name": "team", "channel": "teams-room", "events": ["sequence.finished"], "services": ["s"]})),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.json()["channelKind"], "teams");
+    assert!(a.json().get("secret").is_none());
 
     // Templates and secrets are checked when saved; nothing is stored.
+    let rule = |channel: Value, events: Value| json!({"name": "bad", "channel": channel, "events": events});
+    let failed = json!(["sequence.failed"]);
     for (body, message) in [
         (
-            json!({"name": "bad", "channel": "slack", "url": "https://hooks.slack.com/x", "events": ["sequence.failed"], "template": "{{.projct}}"}),
+            rule(
+                json!({"kind": "slack", "url": "https://hooks.slack.com/x", "template": "{{.projct}}"}),
+                failed.clone(),
+            ),
             "unknown field .projct",
         ),
         (
-            json!({"name": "bad", "channel": "slack", "url": "https://hooks.slack.com/x", "events": ["sequence.failed"], "template": "hi {{.project"}),
+            rule(
+                json!({"kind": "slack", "url": "https://hooks.slack.com/x", "template": "hi {{.project"}),
+                failed.clone(),
+            ),
             "unclosed action",
         ),
         (
-            json!({"name": "bad", "channel": "webhook", "url": "https://example.com/x", "events": ["sequence.failed"], "secret": "abc"}),
+            rule(
+                json!({"kind": "webhook", "url": "https://example.com/x", "secret": "abc"}),
+                failed.clone(),
+            ),
             "whsec_",
         ),
         (
-            json!({"name": "bad", "channel": "slack", "url": "https://hooks.slack.com/x", "events": ["sequence.done"]}),
+            rule(
+                json!({"kind": "slack", "url": "https://hooks.slack.com/x"}),
+                json!(["sequence.done"]),
+            ),
             "sequence.done",
         ),
         (
-            json!({"name": "bad", "channel": "email", "url": "https://x/y", "events": ["sequence.failed"]}),
-            "unknown channel",
+            rule(
+                json!({"kind": "email", "url": "https://x/y"}),
+                failed.clone(),
+            ),
+            "unknown channel kind",
+        ),
+        (
+            rule(json!({"kind": "slack", "url": "ftp://x/y"}), failed.clone()),
+            "only http and https",
+        ),
+        (
+            rule(
+                json!({"kind": "slack", "url": "https://x/y", "colour": "red"}),
+                failed.clone(),
+            ),
+            "unknown field `colour`",
         ),
     ] {
-        let a = server.call("POST", "/api/sluice/v1/project/p/notification", Some(&body));
+        let a = server.call(
+            "POST",
+            "/api/sluice/v1/project/p/notification/rule",
+            Some(&body),
+        );
         assert_eq!(a.status, 400, "{}", a.body);
         assert!(a.body.contains(message), "{message}: {}", a.body);
     }
     let a = server.call(
         "POST",
-        "/api/sluice/v1/project/p/notification",
-        Some(&json!({"name": "hook", "channel": "slack", "url": "https://hooks.slack.com/x", "events": ["sequence.failed"]})),
+        "/api/sluice/v1/project/p/notification/rule",
+        Some(&rule(json!("nope"), failed.clone())),
+    );
+    assert_eq!(a.status, 404, "{}", a.body);
+    let a = server.call(
+        "POST",
+        "/api/sluice/v1/project/p/notification/rule",
+        Some(&json!({"name": "hook", "channel": "teams-room", "events": ["sequence.failed"]})),
     );
     assert_eq!(a.status, 409, "{}", a.body);
+    // A channel in use stays.
+    let a = server.call(
+        "DELETE",
+        "/api/sluice/v1/project/p/notification/channel/teams-room",
+        None,
+    );
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(a.body.contains("used by the rules team"), "{}", a.body);
+    let channels = server
+        .call("GET", "/api/sluice/v1/project/p/notification/channel", None)
+        .json();
+    let names: Vec<&str> = channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["chat", "hook", "teams-room"],
+        "nothing refused was stored"
+    );
 
     // The list never shows a URL's secret part nor a signing secret.
     let run = sluice_env(&home, &admin, &["get", "notifications", "-o", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let listed: Value = serde_json::from_str(&run.stdout).unwrap();
-    let names: Vec<&str> = listed["notifications"]
+    let names: Vec<&str> = listed["rules"]
         .as_array()
         .unwrap()
         .iter()
@@ -353,7 +433,7 @@ fn notifications_are_signed_shaped_retried_refused_and_audited() {
     );
     assert!(!run.stdout.contains(&secret));
     assert_eq!(
-        listed["notifications"][0]["target"],
+        listed["rules"][0]["target"],
         format!("http://{}/…", receiver.addr)
     );
 
@@ -501,10 +581,14 @@ fn notifications_are_signed_shaped_retried_refused_and_audited() {
     assert_eq!(
         actions,
         [
-            ("notification.delete", "chat"),
-            ("notification.create", "team (teams)"),
-            ("notification.create", "chat (slack)"),
-            ("notification.create", "hook (webhook)"),
+            ("notification.channel.delete", "chat"),
+            ("notification.rule.delete", "chat"),
+            ("notification.rule.create", "team → teams-room"),
+            ("notification.channel.create", "teams-room (teams)"),
+            ("notification.rule.create", "chat → chat"),
+            ("notification.channel.create", "chat (slack)"),
+            ("notification.rule.create", "hook → hook"),
+            ("notification.channel.create", "hook (webhook)"),
         ]
     );
 }
@@ -519,8 +603,8 @@ fn pending_deliveries_are_sent_after_a_crash_and_a_restart() {
     project(&server);
     let a = server.call(
         "POST",
-        "/api/sluice/v1/project/p/notification",
-        Some(&json!({"name": "hook", "channel": "webhook", "url": format!("http://{}/hook", receiver.addr),
+        "/api/sluice/v1/project/p/notification/rule",
+        Some(&json!({"name": "hook", "channel": {"kind": "webhook", "url": format!("http://{}/hook", receiver.addr)},
             "events": ["sequence.finished"]})),
     );
     assert_eq!(a.status, 201, "{}", a.body);

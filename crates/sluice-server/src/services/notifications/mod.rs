@@ -357,7 +357,7 @@ pub fn shown_target(channel: Channel, url: &str) -> Result<String, String> {
     })
 }
 
-/// The id of the delivery of notification `name` of `project` for the event `event_id`
+/// The id of the delivery of rule `name` of `project` for the event `event_id`
 /// (also its `webhook-id`): the same inputs always give the same id.
 pub fn delivery_id(project: &str, name: &str, event_id: &str) -> String {
     use sha2::Digest;

@@ -2,8 +2,8 @@
 //!
 //! It tails the datastore in commit order from a position kept in the store's settings (like
 //! the NATS relay); for each event that is a notification event it writes one delivery per
-//! matching notification, together with the new position, in one transaction
-//! ([`Store::enqueue_deliveries`]; delivery ids are derived from the notification and the
+//! matching rule, together with the new position, in one transaction
+//! ([`Store::enqueue_deliveries`]; delivery ids are derived from the rule and the
 //! event, so a repeat after a crash inserts nothing). Then it sends the deliveries that are
 //! due, each attempt through the shared outgoing client with a timeout, records every
 //! attempt, and retries failed ones with exponential backoff up to [`MAX_ATTEMPTS`]. Pending
@@ -16,7 +16,9 @@ use std::time::Duration;
 use serde_json::Value;
 use sluice_model::event::{KeptnEvent, Timestamp};
 use sluice_store::notifications::state;
-use sluice_store::{AttemptOutcome, DeliveryAttempt, DeliveryRecord, NotificationRecord, Store};
+use sluice_store::{
+    AttemptOutcome, ChannelRecord, DeliveryAttempt, DeliveryRecord, RuleRecord, Store,
+};
 use tokio::sync::broadcast;
 
 use super::{
@@ -41,7 +43,7 @@ const POLL: Duration = Duration::from_secs(1);
 /// The largest error text kept per attempt.
 const MAX_ERROR: usize = 512;
 
-/// What is sealed with a notification: where to send and the signing secret (webhooks).
+/// What is sealed with a channel: where to send and the signing secret (webhooks).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sealed {
     /// The URL.
@@ -115,7 +117,7 @@ async fn derive(store: &Store) -> Result<bool, sluice_store::Error> {
     };
     let last = *last;
     let now = clock::now();
-    let mut rules: HashMap<String, Vec<NotificationRecord>> = HashMap::new();
+    let mut rules: HashMap<String, (Vec<RuleRecord>, Vec<ChannelRecord>)> = HashMap::new();
     let mut deliveries = Vec::new();
     for (_, event) in &events {
         let kinds = notices(event);
@@ -131,10 +133,18 @@ async fn derive(store: &Store) -> Result<bool, sluice_store::Error> {
             continue;
         }
         if !rules.contains_key(project) {
-            rules.insert(project.to_owned(), store.notifications(project).await?);
+            let of_project = (
+                store.notification_rules(project).await?,
+                store.notification_channels(project).await?,
+            );
+            rules.insert(project.to_owned(), of_project);
         }
-        for rule in &rules[project] {
-            if let Some(d) = delivery_for(rule, &kinds, event, now) {
+        let (project_rules, channels) = &rules[project];
+        for rule in project_rules {
+            let Some(channel) = channels.iter().find(|c| c.name == rule.channel) else {
+                continue;
+            };
+            if let Some(d) = delivery_for(rule, channel, &kinds, event, now) {
                 deliveries.push(d);
             }
         }
@@ -145,10 +155,12 @@ async fn derive(store: &Store) -> Result<bool, sluice_store::Error> {
     Ok(events.len() == BATCH as usize)
 }
 
-/// The delivery of `rule` for `event` (which is the notification events `kinds`), if the
-/// rule wants it: its first event that applies, its stages and services.
+/// The delivery of `rule` (sending to `channel`) for `event` (which is the notification
+/// events `kinds`), if the rule wants it: its first event that applies, its stages and
+/// services.
 pub fn delivery_for(
-    rule: &NotificationRecord,
+    rule: &RuleRecord,
+    channel: &ChannelRecord,
     kinds: &[NoticeKind],
     event: &KeptnEvent,
     now: Timestamp,
@@ -164,12 +176,12 @@ pub fn delivery_for(
     if !rule.services.is_empty() && !rule.services.contains(&s("service")) {
         return None;
     }
-    let channel = Channel::parse(&rule.channel)?;
-    let built = if rule.template.is_empty() {
-        payload(channel, None, &n, now).map_err(|e| e.to_string())
+    let kind_of_channel = Channel::parse(&channel.kind)?;
+    let built = if channel.template.is_empty() {
+        payload(kind_of_channel, None, &n, now).map_err(|e| e.to_string())
     } else {
-        check_template(&rule.template)
-            .and_then(|t| payload(channel, Some(&t), &n, now).map_err(|e| e.to_string()))
+        check_template(&channel.template)
+            .and_then(|t| payload(kind_of_channel, Some(&t), &n, now).map_err(|e| e.to_string()))
     };
     let (body, delivery_state, error) = match built {
         Ok(body) => (body, state::PENDING, String::new()),
@@ -179,7 +191,8 @@ pub fn delivery_for(
     Some(DeliveryRecord {
         id: delivery_id(&rule.project, &rule.name, &event_id),
         project: rule.project.clone(),
-        notification: rule.name.clone(),
+        rule: rule.name.clone(),
+        channel: channel.name.clone(),
         event: kind.as_str().to_owned(),
         event_id,
         keptn_context: s("keptnContext"),
@@ -202,16 +215,7 @@ async fn send(
     delivery: DeliveryRecord,
 ) -> Result<(), sluice_store::Error> {
     let n = delivery.attempts + 1;
-    let rule = store
-        .notifications(&delivery.project)
-        .await?
-        .into_iter()
-        .find(|r| r.name == delivery.notification);
-    let Some(rule) = rule else {
-        // Deleted meanwhile (its deliveries went with it).
-        return Ok(());
-    };
-    let (status, error) = match attempt(&store, &http, &rule, &delivery).await {
+    let (status, error) = match attempt(&store, &http, &delivery).await {
         Ok(status) if (200..300).contains(&status) => (status, String::new()),
         Ok(status) => (status, format!("the receiver answered HTTP {status}")),
         Err(Failure { message, .. }) => (0, message),
@@ -235,7 +239,7 @@ async fn send(
     if new_state != state::DELIVERED {
         tracing::info!(
             project = %delivery.project,
-            notification = %delivery.notification,
+            rule = %delivery.rule,
             delivery = %delivery.id,
             attempt = n,
             "notification not delivered: {error}"
@@ -275,7 +279,7 @@ fn attempt_kind(status: u16, error: &str) -> Kind {
 }
 
 /// The prefix of failures that no retry can change (a URL the outbound rules refuse, a
-/// broken stored secret).
+/// broken stored secret, a channel deleted meanwhile).
 const REFUSED: &str = "refused: ";
 
 struct Failure {
@@ -286,18 +290,17 @@ struct Failure {
 async fn attempt(
     store: &Store,
     http: &http::Client,
-    rule: &NotificationRecord,
     delivery: &DeliveryRecord,
 ) -> Result<u16, Failure> {
     let refused = |m: String| Failure {
         message: format!("{REFUSED}{m}"),
     };
     let text = store
-        .notification_secret(&rule.project, &rule.name)
+        .notification_channel_secret(&delivery.project, &delivery.channel)
         .await
-        .map_err(|e| refused(format!("cannot read the notification's URL: {e}")))?;
+        .map_err(|e| refused(format!("cannot read the channel's URL: {e}")))?;
     let sealed: Sealed = serde_json::from_str(&text)
-        .map_err(|e| refused(format!("the notification's stored URL is unreadable: {e}")))?;
+        .map_err(|e| refused(format!("the channel's stored URL is unreadable: {e}")))?;
     let mut request = http
         .request(Method::Post, &sealed.url)
         .timeout(TIMEOUT)
@@ -358,15 +361,22 @@ mod tests {
 
     #[test]
     fn rules_pick_their_first_event_stage_and_service() {
-        let rule = NotificationRecord {
+        let rule = RuleRecord {
             project: "p".into(),
             name: "n".into(),
-            channel: "slack".into(),
+            channel: "c".into(),
             events: vec!["sequence.finished".into()],
             stages: vec!["prod".into()],
             services: vec![],
-            template: String::new(),
+            created_by: "a".into(),
+            created_at: Timestamp::from_unix(0, 0),
+        };
+        let channel = ChannelRecord {
+            project: "p".into(),
+            name: "c".into(),
+            kind: "slack".into(),
             target: String::new(),
+            template: String::new(),
             created_by: "a".into(),
             created_at: Timestamp::from_unix(0, 0),
         };
@@ -380,26 +390,28 @@ mod tests {
         let now = Timestamp::from_unix(5, 0);
         let prod = event("prod");
         let kinds = notices(&prod);
-        let d = delivery_for(&rule, &kinds, &prod, now).unwrap();
+        let d = delivery_for(&rule, &channel, &kinds, &prod, now).unwrap();
         assert_eq!(d.event, "sequence.finished");
         assert_eq!(d.state, state::PENDING);
         assert_eq!(d.id, delivery_id("p", "n", "e1"));
-        assert!(delivery_for(&rule, &kinds, &event("dev"), now).is_none());
-        let both = NotificationRecord {
+        assert!(delivery_for(&rule, &channel, &kinds, &event("dev"), now).is_none());
+        let both = RuleRecord {
             events: vec!["sequence.finished".into(), "sequence.failed".into()],
             ..rule.clone()
         };
         assert_eq!(
-            delivery_for(&both, &kinds, &prod, now).unwrap().event,
+            delivery_for(&both, &channel, &kinds, &prod, now)
+                .unwrap()
+                .event,
             "sequence.failed",
             "one delivery per event: the most specific"
         );
-        let broken = NotificationRecord {
-            channel: "webhook".into(),
+        let broken = ChannelRecord {
+            kind: "webhook".into(),
             template: "{{.data.nothing}}".into(),
-            ..rule
+            ..channel
         };
-        let failed = delivery_for(&broken, &kinds, &prod, now).unwrap();
+        let failed = delivery_for(&rule, &broken, &kinds, &prod, now).unwrap();
         assert_eq!(failed.state, state::FAILED);
         assert!(
             failed.last_error.contains("nothing"),
