@@ -155,9 +155,14 @@ async fn derive(store: &Store) -> Result<bool, sluice_store::Error> {
     Ok(events.len() == BATCH as usize)
 }
 
+/// How long before a rule's creation an event may have happened and still be notified (the
+/// clocks of remote senders).
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
 /// The delivery of `rule` (sending to `channel`) for `event` (which is the notification
 /// events `kinds`), if the rule wants it: its first event that applies, its stages and
-/// services.
+/// services. Events that happened before the rule was created (an imported history keeps its
+/// original times) are not notified.
 pub fn delivery_for(
     rule: &RuleRecord,
     channel: &ChannelRecord,
@@ -168,6 +173,12 @@ pub fn delivery_for(
     let kind = kinds
         .iter()
         .find(|k| rule.events.iter().any(|e| e == k.as_str()))?;
+    if let Some(Ok(at)) = event.timestamp() {
+        let skew = i128::try_from(CLOCK_SKEW.as_nanos()).unwrap_or(0);
+        if at.unix_nanos() < rule.created_at.unix_nanos() - skew {
+            return None;
+        }
+    }
     let n = notice(*kind, event);
     let s = |k: &str| n[k].as_str().unwrap_or("").to_owned();
     if !rule.stages.is_empty() && !rule.stages.contains(&s("stage")) {
@@ -383,11 +394,12 @@ mod tests {
         let event = |stage: &str| {
             KeptnEvent::from_value(json!({
                 "specversion": "1.0", "id": "e1", "source": "s", "type": format!("sh.keptn.event.{stage}.delivery.finished"),
+                "time": "2026-01-01T00:00:00.000Z",
                 "shkeptncontext": "ctx", "data": {"project": "p", "stage": stage, "service": "s", "result": "fail"},
             }))
             .unwrap()
         };
-        let now = Timestamp::from_unix(5, 0);
+        let now = Timestamp::from_unix(1_767_225_600, 0);
         let prod = event("prod");
         let kinds = notices(&prod);
         let d = delivery_for(&rule, &channel, &kinds, &prod, now).unwrap();
@@ -406,6 +418,19 @@ mod tests {
             "sequence.failed",
             "one delivery per event: the most specific"
         );
+        let later = RuleRecord {
+            created_at: Timestamp::from_unix(1_767_225_600 + 61, 0),
+            ..rule.clone()
+        };
+        assert!(
+            delivery_for(&later, &channel, &kinds, &prod, now).is_none(),
+            "an event from before the rule (imported history) is not notified"
+        );
+        let just_after = RuleRecord {
+            created_at: Timestamp::from_unix(1_767_225_600 + 59, 0),
+            ..rule.clone()
+        };
+        assert!(delivery_for(&just_after, &channel, &kinds, &prod, now).is_some());
         let broken = ChannelRecord {
             kind: "webhook".into(),
             template: "{{.data.nothing}}".into(),
