@@ -148,6 +148,14 @@ fn check_name(what: &str, name: &str) -> Result<String, ApiError> {
     Ok(name)
 }
 
+/// The channel a new rule sends to.
+enum RuleChannel {
+    /// A channel the project has.
+    Existing(String),
+    /// A new channel, created with the rule.
+    New(Checked),
+}
+
 /// A checked new channel: its record, the text to seal, and the generated secret to show.
 struct Checked {
     record: ChannelRecord,
@@ -321,14 +329,11 @@ async fn create_rule(
     names::check_project(&project).map_err(ApiError::bad_request)?;
     app.store.project(&project).await?;
     let new_channel = match body.channel {
-        Value::String(channel) => {
-            let channel = check_name("channel", &channel)?;
-            Err(channel)
-        }
+        Value::String(channel) => RuleChannel::Existing(check_name("channel", &channel)?),
         Value::Object(fields) => {
             let body: ChannelBody = serde_json::from_value(Value::Object(fields))
                 .map_err(|e| ApiError::bad_request(format!("invalid channel: {e}")))?;
-            Ok(check_channel(&project, name.clone(), body, &principal)?)
+            RuleChannel::New(check_channel(&project, name.clone(), body, &principal)?)
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -357,8 +362,8 @@ async fn create_rule(
     check_names("stage", &body.stages)?;
     check_names("service", &body.services)?;
     let channel_name = match &new_channel {
-        Ok(checked) => checked.record.name.clone(),
-        Err(existing) => existing.clone(),
+        RuleChannel::New(checked) => checked.record.name.clone(),
+        RuleChannel::Existing(existing) => existing.clone(),
     };
     let rule = RuleRecord {
         project: project.clone(),
@@ -377,7 +382,7 @@ async fn create_rule(
     );
     let rule_entry = audit::entry(&principal, client, &rule_note);
     let view = match &new_channel {
-        Ok(checked) => {
+        RuleChannel::New(checked) => {
             let channel_note = note(
                 "notification.channel.create",
                 &project,
@@ -401,7 +406,7 @@ async fn create_rule(
             }
             view
         }
-        Err(_) => {
+        RuleChannel::Existing(_) => {
             app.store
                 .create_notification_rule(&rule, None, &rule_entry)
                 .await?;

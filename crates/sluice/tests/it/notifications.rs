@@ -595,10 +595,24 @@ fn notifications_are_signed_shaped_retried_refused_and_audited() {
 
 #[test]
 fn pending_deliveries_are_sent_after_a_crash_and_a_restart() {
+    pending_deliveries_survive_a_restart("notifications-restart", &[]);
+}
+
+/// The same on a PostgreSQL store (where only the leader's notifier runs).
+#[test]
+fn pending_deliveries_are_sent_after_a_restart_on_postgresql() {
+    let Some(url) = crate::postgres::fresh_database("notifications on postgres") else {
+        return;
+    };
+    pending_deliveries_survive_a_restart("notifications-restart-pg", &["--store", url.as_str()]);
+}
+
+fn pending_deliveries_survive_a_restart(name: &str, store: &[&str]) {
     let receiver = Receiver::start(503);
-    let dir = scratch("notifications-restart");
+    let dir = scratch(name);
     let data = dir.join("data");
-    let flags = ["--outbound-allow", receiver.addr.as_str()];
+    let mut flags = vec!["--outbound-allow", receiver.addr.as_str()];
+    flags.extend_from_slice(store);
     let server = Server::start_with(&data, &flags, &[], None);
     project(&server);
     let a = server.call(

@@ -380,10 +380,12 @@ pub fn backoff(n: u32) -> std::time::Duration {
     std::time::Duration::from_secs(secs.min(600))
 }
 
-/// Whether an answer's HTTP status ends a delivery as failed without retrying (a client error
-/// other than timeout, conflict, too early and too many requests).
+/// Whether an answer's HTTP status ends a delivery as failed without retrying: a redirect
+/// (never followed) or a client error other than timeout, conflict, too early and too many
+/// requests.
 pub fn permanent(status: u16) -> bool {
-    (400..500).contains(&status) && !matches!(status, 408 | 409 | 425 | 429)
+    (300..400).contains(&status)
+        || (400..500).contains(&status) && !matches!(status, 408 | 409 | 425 | 429)
 }
 
 #[cfg(test)]
@@ -546,6 +548,6 @@ mod tests {
         assert_eq!(backoff(1).as_secs(), 1);
         assert_eq!(backoff(4).as_secs(), 8);
         assert_eq!(backoff(40).as_secs(), 600);
-        assert!(permanent(404) && !permanent(429) && !permanent(503));
+        assert!(permanent(404) && permanent(302) && !permanent(429) && !permanent(503));
     }
 }

@@ -4,7 +4,8 @@
 //! the NATS relay); for each event that is a notification event it writes one delivery per
 //! matching rule, together with the new position, in one transaction
 //! ([`Store::enqueue_deliveries`]; delivery ids are derived from the rule and the
-//! event, so a repeat after a crash inserts nothing). Then it sends the deliveries that are
+//! event, so a repeat after a crash inserts nothing; a position that moved past events
+//! without deliveries is saved at most every few seconds). Then it sends the deliveries that are
 //! due, each attempt through the shared outgoing client with a timeout, records every
 //! attempt, and retries failed ones with exponential backoff up to [`MAX_ATTEMPTS`]. Pending
 //! deliveries survive a restart. It runs where the built-in services run: on the leader.
@@ -72,8 +73,9 @@ pub async fn run(
 ) {
     let http = http.with_body_limit(MAX_ANSWER);
     let mut backoff_on_error = Duration::from_millis(200);
+    let mut position = None;
     loop {
-        match round(&store, &http).await {
+        match round(&store, &http, &mut position).await {
             Ok(busy) => {
                 backoff_on_error = Duration::from_millis(200);
                 if !busy {
@@ -81,6 +83,9 @@ pub async fn run(
                 }
             }
             Err(e) => {
+                // Read the position again: what was not saved is derived again (the delivery
+                // ids make that insert nothing twice).
+                position = None;
                 tracing::warn!("notifications: {e}; retrying in {backoff_on_error:?}");
                 tokio::time::sleep(backoff_on_error).await;
                 backoff_on_error = (backoff_on_error * 2).min(Duration::from_secs(10));
@@ -89,10 +94,29 @@ pub async fn run(
     }
 }
 
+/// The notifier's place in the event log: how far it has looked, and when that was last saved.
+/// A batch without deliveries moves it in memory only, and it is saved at most every
+/// [`SAVE_EVERY`] (or with the next deliveries): events looked at again after a crash derive
+/// the same delivery ids, so nothing is sent twice, and a server without notifications does
+/// not write for every event it stores.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    looked: i64,
+    saved: i64,
+    saved_at: tokio::time::Instant,
+}
+
+/// How often a position that moved without deliveries is saved.
+const SAVE_EVERY: Duration = Duration::from_secs(5);
+
 /// One round: derive deliveries from new events, send what is due. Answers whether there
 /// may be more to do at once.
-async fn round(store: &Arc<Store>, http: &http::Client) -> Result<bool, sluice_store::Error> {
-    let derived = derive(store).await?;
+async fn round(
+    store: &Arc<Store>,
+    http: &http::Client,
+    position: &mut Option<Position>,
+) -> Result<bool, sluice_store::Error> {
+    let derived = derive(store, position).await?;
     let due = store.due_deliveries(clock::now(), SEND_BATCH).await?;
     let sent = due.len();
     let sends = due
@@ -106,13 +130,35 @@ async fn round(store: &Arc<Store>, http: &http::Client) -> Result<bool, sluice_s
 
 /// Reads the events after the position and enqueues their deliveries with the new position.
 /// Answers whether a full batch was read.
-async fn derive(store: &Store) -> Result<bool, sluice_store::Error> {
-    let cursor = match store.setting(CURSOR_SETTING).await? {
-        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
-        _ => 0,
+async fn derive(
+    store: &Store,
+    position: &mut Option<Position>,
+) -> Result<bool, sluice_store::Error> {
+    let mut at = match *position {
+        Some(p) => p,
+        None => {
+            let saved = match store.setting(CURSOR_SETTING).await? {
+                Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+                _ => 0,
+            };
+            Position {
+                looked: saved,
+                saved,
+                saved_at: tokio::time::Instant::now(),
+            }
+        }
     };
-    let events = store.events_after(cursor, BATCH).await?;
+    *position = Some(at);
+    let events = store.events_after(at.looked, BATCH).await?;
     let Some((last, _)) = events.last() else {
+        if at.looked != at.saved && at.saved_at.elapsed() >= SAVE_EVERY {
+            store
+                .enqueue_deliveries(&[], CURSOR_SETTING, at.looked)
+                .await?;
+            at.saved = at.looked;
+            at.saved_at = tokio::time::Instant::now();
+            *position = Some(at);
+        }
         return Ok(false);
     };
     let last = *last;
@@ -149,9 +195,15 @@ async fn derive(store: &Store) -> Result<bool, sluice_store::Error> {
             }
         }
     }
-    store
-        .enqueue_deliveries(&deliveries, CURSOR_SETTING, last)
-        .await?;
+    at.looked = last;
+    if !deliveries.is_empty() || at.saved_at.elapsed() >= SAVE_EVERY {
+        store
+            .enqueue_deliveries(&deliveries, CURSOR_SETTING, last)
+            .await?;
+        at.saved = last;
+        at.saved_at = tokio::time::Instant::now();
+    }
+    *position = Some(at);
     Ok(events.len() == BATCH as usize)
 }
 
