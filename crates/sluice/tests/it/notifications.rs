@@ -542,10 +542,18 @@ fn notifications_are_signed_shaped_retried_refused_and_audited() {
         receiver.requests("/teams/abc").first().cloned()
     });
     let card: Value = serde_json::from_str(&teams.body).unwrap();
-    assert_eq!(card["@type"], "MessageCard");
-    assert_eq!(card["@context"], "https://schema.org/extensions");
+    assert_eq!(card["type"], "message");
+    let adaptive = &card["attachments"][0];
+    assert_eq!(
+        adaptive["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(adaptive["content"]["type"], "AdaptiveCard");
     assert!(
-        card["text"].as_str().unwrap().contains("result fail"),
+        adaptive["content"]["body"][1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("result fail"),
         "{card}"
     );
 

@@ -67,7 +67,8 @@ pub enum Channel {
     Webhook,
     /// A Slack incoming webhook (`{"text": …}`).
     Slack,
-    /// A Microsoft Teams incoming webhook (a MessageCard).
+    /// A Microsoft Teams webhook (Workflows or an incoming-webhook connector; an Adaptive
+    /// Card).
     Teams,
 }
 
@@ -284,13 +285,29 @@ pub fn payload(
                 notice["type"].as_str(),
                 Some("sequence.failed" | "evaluation.failed")
             );
+            let title = format!(
+                "sluice: {} ({})",
+                notice["type"].as_str().unwrap_or(""),
+                notice["project"].as_str().unwrap_or("")
+            );
+            // An Adaptive Card in a message: what Teams' Workflows webhooks take, and what
+            // its older incoming-webhook connectors take too.
             json!({
-                "@type": "MessageCard",
-                "@context": "https://schema.org/extensions",
-                "summary": format!("sluice: {}", notice["type"].as_str().unwrap_or("")),
-                "themeColor": if failed { "D70000" } else { "0076D7" },
-                "title": format!("sluice: {} ({})", notice["type"].as_str().unwrap_or(""), notice["project"].as_str().unwrap_or("")),
-                "text": text,
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": null,
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
+                            {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium",
+                             "wrap": true, "color": if failed { "Attention" } else { "Default" }},
+                            {"type": "TextBlock", "text": text, "wrap": true},
+                        ],
+                    },
+                }],
             })
             .to_string()
         }
@@ -501,8 +518,18 @@ mod tests {
         );
         let teams: Value =
             serde_json::from_str(&payload(Channel::Teams, None, &n, now).unwrap()).unwrap();
-        assert_eq!(teams["@type"], "MessageCard");
-        assert_eq!(teams["themeColor"], "D70000");
+        assert_eq!(teams["type"], "message");
+        let card = &teams["attachments"][0];
+        assert_eq!(
+            card["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        assert_eq!(card["content"]["type"], "AdaptiveCard");
+        assert_eq!(card["content"]["body"][0]["color"], "Attention");
+        assert_eq!(
+            card["content"]["body"][1]["text"],
+            "Sequence delivery failed in p/dev/s: boom (context ctx)"
+        );
         let hook: Value =
             serde_json::from_str(&payload(Channel::Webhook, None, &n, now).unwrap()).unwrap();
         assert_eq!(hook["type"], "sequence.failed");

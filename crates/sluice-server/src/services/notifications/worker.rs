@@ -404,6 +404,10 @@ fn clip(mut text: String) -> String {
     text
 }
 
+/// How long the notifier lets events gather after the bus woke it, so that a busy server
+/// costs it a few rounds a second, not one per event.
+const GATHER: Duration = Duration::from_millis(50);
+
 /// Waits until the bus reports a stored event, the next delivery is due, or [`POLL`] passed.
 async fn wait(store: &Store, woken: &mut broadcast::Receiver<Arc<KeptnEvent>>) {
     let mut limit = POLL;
@@ -413,7 +417,10 @@ async fn wait(store: &Store, woken: &mut broadcast::Receiver<Arc<KeptnEvent>>) {
     if limit.is_zero() {
         return;
     }
-    let _ = tokio::time::timeout(limit, woken.recv()).await;
+    if tokio::time::timeout(limit, woken.recv()).await.is_ok() {
+        tokio::time::sleep(GATHER).await;
+    }
+    // Whatever else arrived meanwhile is read from the store in the next round.
     while woken.try_recv().is_ok() {}
 }
 
