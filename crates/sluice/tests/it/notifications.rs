@@ -312,14 +312,51 @@ fn notifications_are_signed_shaped_retried_refused_and_audited() {
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let a = server.call(
-        "POST",
-        "/api/sluice/v1/project/p/notification/rule",
-        Some(&json!({"name": "team", "channel": "teams-room", "events": ["sequence.finished"], "services": ["s"]})),
+    let run = sluice_env(
+        &home,
+        &admin,
+        &[
+            "create",
+            "notification",
+            "--project",
+            "p",
+            "--name",
+            "team",
+            "--use-channel",
+            "teams-room",
+            "--events",
+            "sequence.finished",
+            "--service",
+            "s",
+        ],
     );
-    assert_eq!(a.status, 201, "{}", a.body);
-    assert_eq!(a.json()["channelKind"], "teams");
-    assert!(a.json().get("secret").is_none());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("to channel teams-room (teams, http://"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "no secret: {}", run.stdout);
+    // --use-channel takes no channel flags.
+    let run = sluice_env(
+        &home,
+        &admin,
+        &[
+            "create",
+            "notification",
+            "--project",
+            "p",
+            "--name",
+            "x",
+            "--use-channel",
+            "teams-room",
+            "--url",
+            "https://x/y",
+            "--events",
+            "sequence.finished",
+        ],
+    );
+    assert_ne!(run.code, 0);
 
     // Templates and secrets are checked when saved; nothing is stored.
     let rule = |channel: Value, events: Value| json!({"name": "bad", "channel": channel, "events": events});
