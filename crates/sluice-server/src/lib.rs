@@ -445,6 +445,7 @@ async fn assemble(
     tokio::spawn(services::notifications::worker::run(
         store.clone(),
         http.clone(),
+        metrics.clone(),
         bus.subscribe(),
     ));
     driver::Driver::start(

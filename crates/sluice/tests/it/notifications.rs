@@ -594,6 +594,18 @@ fn notifications_are_signed_shaped_retried_refused_and_audited() {
         "{card}"
     );
 
+    let metrics = server.call("GET", "/metrics", None);
+    assert_eq!(metrics.status, 200);
+    for outcome in ["retry", "delivered"] {
+        assert!(
+            metrics.body.contains(&format!(
+                "sluice_notification_attempts_total{{outcome=\"{outcome}\"}}"
+            )),
+            "{outcome}: {}",
+            metrics.body
+        );
+    }
+
     // The delivery log from the CLI, for a viewer too.
     let run = sluice_env(
         &home,

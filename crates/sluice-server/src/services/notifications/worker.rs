@@ -26,6 +26,7 @@ use super::{
     Channel, MAX_ATTEMPTS, NoticeKind, backoff, check_template, delivery_id, notice, notices,
     payload, permanent, secret_key, signature,
 };
+use crate::metrics::Metrics;
 use crate::net::http::{self, Method};
 use crate::runtime::clock;
 
@@ -69,13 +70,14 @@ pub async fn start_position(store: &Store) -> Result<(), sluice_store::Error> {
 pub async fn run(
     store: Arc<Store>,
     http: http::Client,
+    metrics: Arc<Metrics>,
     mut woken: broadcast::Receiver<Arc<KeptnEvent>>,
 ) {
     let http = http.with_body_limit(MAX_ANSWER);
     let mut backoff_on_error = Duration::from_millis(200);
     let mut position = None;
     loop {
-        match round(&store, &http, &mut position).await {
+        match round(&store, &http, &metrics, &mut position).await {
             Ok(busy) => {
                 backoff_on_error = Duration::from_millis(200);
                 if !busy {
@@ -114,6 +116,7 @@ const SAVE_EVERY: Duration = Duration::from_secs(5);
 async fn round(
     store: &Arc<Store>,
     http: &http::Client,
+    metrics: &Arc<Metrics>,
     position: &mut Option<Position>,
 ) -> Result<bool, sluice_store::Error> {
     let derived = derive(store, position).await?;
@@ -121,7 +124,7 @@ async fn round(
     let sent = due.len();
     let sends = due
         .into_iter()
-        .map(|delivery| send(store.clone(), http.clone(), delivery));
+        .map(|delivery| send(store.clone(), http.clone(), metrics.clone(), delivery));
     for outcome in futures_util::future::join_all(sends).await {
         outcome?;
     }
@@ -275,6 +278,7 @@ pub fn delivery_for(
 async fn send(
     store: Arc<Store>,
     http: http::Client,
+    metrics: Arc<Metrics>,
     delivery: DeliveryRecord,
 ) -> Result<(), sluice_store::Error> {
     let n = delivery.attempts + 1;
@@ -299,6 +303,11 @@ async fn send(
             (state::PENDING, Timestamp::from_unix_nanos(nanos))
         }
     };
+    metrics.notification_attempt(match new_state {
+        state::DELIVERED => "delivered",
+        state::PENDING => "retry",
+        _ => "failed",
+    });
     if new_state != state::DELIVERED {
         tracing::info!(
             project = %delivery.project,
