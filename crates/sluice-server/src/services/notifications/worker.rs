@@ -285,19 +285,14 @@ async fn send(
     let (status, error) = match attempt(&store, &http, &delivery).await {
         Ok(status) if (200..300).contains(&status) => (status, String::new()),
         Ok(status) => (status, format!("the receiver answered HTTP {status}")),
-        Err(Failure { message, .. }) => (0, message),
-    };
-    let permanent_failure = match attempt_kind(status, &error) {
-        Kind::Delivered => None,
-        Kind::Retry => Some(false),
-        Kind::Permanent => Some(true),
+        Err(Failure { message }) => (0, message),
     };
     let at = clock::now();
-    let (new_state, next_at) = match permanent_failure {
-        None => (state::DELIVERED, at),
-        Some(true) => (state::FAILED, at),
-        Some(false) if n >= MAX_ATTEMPTS => (state::FAILED, at),
-        Some(false) => {
+    let (new_state, next_at) = match attempt_kind(status, &error) {
+        Kind::Delivered => (state::DELIVERED, at),
+        Kind::Permanent => (state::FAILED, at),
+        Kind::Retry if n >= MAX_ATTEMPTS => (state::FAILED, at),
+        Kind::Retry => {
             let wait = backoff(n);
             let nanos = at.unix_nanos() + i128::try_from(wait.as_nanos()).unwrap_or(i128::MAX);
             (state::PENDING, Timestamp::from_unix_nanos(nanos))
@@ -334,16 +329,20 @@ async fn send(
         .await
 }
 
+/// What an attempt's outcome means for its delivery.
 enum Kind {
+    /// A receiver accepted it.
     Delivered,
+    /// Worth trying again later.
     Retry,
+    /// No retry can change it.
     Permanent,
 }
 
 fn attempt_kind(status: u16, error: &str) -> Kind {
     if error.is_empty() {
         Kind::Delivered
-    } else if status != 0 && permanent(status) || error.starts_with(REFUSED) {
+    } else if (status != 0 && permanent(status)) || error.starts_with(REFUSED) {
         Kind::Permanent
     } else {
         Kind::Retry
