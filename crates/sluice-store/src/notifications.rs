@@ -725,6 +725,30 @@ impl Store {
         })
     }
 
+    /// Deletes the finished (delivered or failed) deliveries enqueued before `before`, with
+    /// their attempts, in one transaction; pending ones stay. Answers how many were deleted.
+    pub async fn prune_deliveries(&self, before: Timestamp) -> Result<u64> {
+        with_db!(self, |readers, writer, d| {
+            let mut tx = writer.begin_with(d.begin()).await?;
+            sqlx::query(
+                "DELETE FROM notification_attempts WHERE delivery_id IN \
+                 (SELECT id FROM notification_deliveries WHERE state <> 'pending' AND created_at < $1)",
+            )
+            .bind(to_nanos(before))
+            .execute(&mut *tx)
+            .await?;
+            let done = sqlx::query(
+                "DELETE FROM notification_deliveries WHERE state <> 'pending' AND created_at < $1",
+            )
+            .bind(to_nanos(before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(done)
+        })
+    }
+
     /// The attempts of a delivery, in order.
     pub async fn delivery_attempts(&self, id: &str) -> Result<Vec<DeliveryAttempt>> {
         let rows: Vec<(i64, i64, i64, String)> = with_db!(self, |readers, writer, d| {
@@ -972,6 +996,28 @@ mod tests {
                 store.next_delivery_due().await.unwrap(),
                 Some(Timestamp::from_unix(20, 0))
             );
+            // Pruning keeps pending deliveries and what is newer.
+            assert_eq!(
+                store
+                    .prune_deliveries(Timestamp::from_unix(5, 0))
+                    .await
+                    .unwrap(),
+                0
+            );
+            assert_eq!(
+                store
+                    .prune_deliveries(Timestamp::from_unix(100, 0))
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert!(store.delivery_attempts("d1").await.unwrap().is_empty());
+            let left = store
+                .deliveries("shop", &DeliveryQuery::default(), &Paging::default())
+                .await
+                .unwrap();
+            assert_eq!(left.items.len(), 1);
+            assert_eq!(left.items[0].id, "d2");
 
             // A channel in use is not deleted; deleting a rule deletes its queue and log, and
             // its channel only when asked and no other rule uses it.

@@ -76,7 +76,12 @@ pub async fn run(
     let http = http.with_body_limit(MAX_ANSWER);
     let mut backoff_on_error = Duration::from_millis(200);
     let mut position = None;
+    let mut pruned_at: Option<tokio::time::Instant> = None;
     loop {
+        if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            prune(&store).await;
+            pruned_at = Some(tokio::time::Instant::now());
+        }
         match round(&store, &http, &metrics, &mut position).await {
             Ok(busy) => {
                 backoff_on_error = Duration::from_millis(200);
@@ -410,6 +415,26 @@ fn clip(mut text: String) -> String {
         text.push('…');
     }
     text
+}
+
+/// How long finished deliveries stay in the log.
+pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often finished deliveries older than [`RETENTION`] are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes finished deliveries older than [`RETENTION`] (a failure is logged and retried at
+/// the next turn).
+async fn prune(store: &Store) {
+    let now = clock::now();
+    let keep = i128::try_from(RETENTION.as_nanos()).unwrap_or(0);
+    let before = Timestamp::from_unix_nanos(now.unix_nanos() - keep);
+    match store.prune_deliveries(before).await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!("notifications: deleted {n} finished deliveries older than 30 days")
+        }
+        Err(e) => tracing::warn!("notifications: cannot delete old deliveries: {e}"),
+    }
 }
 
 /// How long the notifier lets events gather after the bus woke it, so that a busy server
