@@ -267,6 +267,11 @@ spec:
     await page.goto(`${base}/bridge/#/project/approvals`);
     await page.waitForSelector('section.stage[data-stage="staging"]');
     await page.waitForSelector('#live.on');
+    // A notification of waiting approvals (its receiver does not resolve: the delivery stays
+    // pending with its error, which the notifications page shows).
+    await apiCall('POST', '/api/sluice/v1/project/approvals/notification/rule', {
+      name: 'e2e-chat', channel: { kind: 'slack', url: 'https://hooks.slack.invalid/services/x' }, events: ['approval.waiting'],
+    });
     const answer = await apiCall('POST', '/api/v1/event', {
       specversion: '1.0', source: 'ui-e2e', type: 'sh.keptn.event.staging.release.triggered',
       datacontenttype: 'application/json',
@@ -312,6 +317,17 @@ spec:
     await page.waitForSelector('table.audit tbody tr td code');
     assert.match(await page.textContent('table.audit tbody'), /admin[\s\S]*approve[\s\S]*approvals \/ staging \/ shop/);
     await page.screenshot({ path: join(shots, '08b-audit.png'), fullPage: true });
+    // The project's notifications: the rule and the delivery of the waiting approval.
+    await until('the approval notification', async () => {
+      const log = await apiCall('GET', '/api/sluice/v1/project/approvals/notification/delivery');
+      return log.deliveries.some((/** @type {any} */ d) => d.event === 'approval.waiting' && d.attempts > 0);
+    });
+    await page.goto(`${base}/bridge/#/project/approvals/notifications`);
+    await page.waitForSelector('table.deliveries tbody tr td code');
+    assert.match(await page.textContent('table.rules tbody'), /e2e-chat[\s\S]*approval\.waiting[\s\S]*slack[\s\S]*hooks\.slack\.invalid\/…/);
+    assert.match(await page.textContent('table.channels tbody'), /e2e-chat[\s\S]*slack/);
+    assert.match(await page.textContent('table.deliveries tbody'), /e2e-chat[\s\S]*approval\.waiting[\s\S]*pending/);
+    await page.screenshot({ path: join(shots, '08c-notifications.png'), fullPage: true });
   });
 
   await step('heatmap of 1,000 evaluations × 20 SLIs', async () => {

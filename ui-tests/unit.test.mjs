@@ -16,6 +16,7 @@ import { parseHash, routeOf, tokenOfHash } from '../crates/sluice-server/ui/rout
 import { can, describe } from '../crates/sluice-server/ui/access.js';
 import { sliOrder, heatmapHtml, thresholdOf, chart } from '../crates/sluice-server/ui/heatmap.js';
 import { timeline, stateBadge, sequenceResult } from '../crates/sluice-server/ui/sequences.js';
+import { rulesHtml, channelsHtml, deliveriesHtml, lastOutcome } from '../crates/sluice-server/ui/notifications.js';
 import { explanationHtml } from '../crates/sluice-server/ui/quality.js';
 import { approvalFinished, approvalVersion } from '../crates/sluice-server/ui/environment.js';
 import * as api from '../crates/sluice-server/ui/api.js';
@@ -200,6 +201,26 @@ test('tokenOfHash reads token links only', () => {
   assert.equal(tokenOfHash(''), null);
   assert.equal(tokenOfHash('#token=%E0%A4%A'), '%E0%A4%A');
   assert.deepEqual(routeOf(['audit']), { page: 'audit', args: [], filter: null });
+  assert.deepEqual(routeOf(['project', 'p', 'notifications']), { page: 'notifications', args: ['p'], filter: { project: 'p' } });
+});
+
+test('the notifications page escapes what receivers and rules say', () => {
+  const markup = (/** @type {any} */ x) => dom.join([x].flat()).markup;
+  const rules = markup(rulesHtml([{ name: HOSTILE, channel: 'chat', channelKind: 'slack', target: 'https://hooks.slack.com/…', events: ['sequence.failed'], stages: [], services: ['s'] }]));
+  assert.ok(!rules.includes('<img'), rules);
+  assert.match(rules, /sequence\.failed/);
+  assert.match(rules, /\* \/ s/);
+  const channels = markup(channelsHtml([{ name: 'chat', kind: 'slack', target: HOSTILE, template: '' }]));
+  assert.ok(!channels.includes('<img'), channels);
+  assert.match(channels, /default/);
+  const d = { createdAt: '2026-12-05T10:00:00Z', rule: 'n', channel: 'c', event: 'sequence.failed', stage: 'dev', service: 's', state: 'pending', attempts: 2, nextAttemptAt: '2026-12-05T10:00:04Z', lastStatus: 500, lastError: HOSTILE, keptnContext: 'ctx' };
+  const rows = markup(deliveriesHtml('p', [d]));
+  assert.ok(!rows.includes('<img'), rows);
+  assert.match(rows, /s-pending/);
+  assert.match(rows, /#\/project\/p\/sequence\/ctx/);
+  assert.equal(lastOutcome({ lastStatus: 503, lastError: '' }), 'HTTP 503');
+  assert.equal(lastOutcome({ lastStatus: 0, lastError: '' }), '');
+  assert.match(markup(deliveriesHtml('p', [])), /no deliveries/);
 });
 
 test('explanationHtml escapes objective names and shows informational objectives', () => {

@@ -188,7 +188,7 @@ impl From<sluice_store::Error> for ApiError {
                 Some(entity) => format!("{entity} already exists"),
                 None => error.to_string(),
             }),
-            E::Duplicate { .. } => ApiError::conflict(error.to_string()),
+            E::Duplicate { .. } | E::InUse { .. } => ApiError::conflict(error.to_string()),
             E::InvalidInput(_) => ApiError::bad_request(error.to_string()),
             E::Fenced { .. } => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

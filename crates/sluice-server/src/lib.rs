@@ -446,6 +446,17 @@ async fn assemble(
             bus.subscribe(),
         ));
     }
+    // The notifier's position is set before the driver starts, so that nothing the driver
+    // stores from now on is missed; it runs where the built-in services run (the leader).
+    if let Err(e) = services::notifications::worker::start_position(&store).await {
+        tracing::warn!("notifications: cannot set the start position: {e}");
+    }
+    tokio::spawn(services::notifications::worker::run(
+        store.clone(),
+        http.clone(),
+        metrics.clone(),
+        bus.subscribe(),
+    ));
     driver::Driver::start(
         inbox,
         store.clone(),

@@ -37,6 +37,7 @@ pub struct Metrics {
     events_in: Mutex<BTreeMap<String, u64>>,
     task_durations: Mutex<BTreeMap<String, Histogram>>,
     http_errors: Mutex<BTreeMap<u16, u64>>,
+    notification_attempts: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -58,6 +59,14 @@ impl Metrics {
     /// Counts one error answer.
     pub fn http_error(&self, status: u16) {
         *lock(&self.http_errors).entry(status).or_default() += 1;
+    }
+
+    /// Counts one attempt of a notification delivery by its outcome (`delivered`, `retry`,
+    /// `failed`).
+    pub fn notification_attempt(&self, outcome: &'static str) {
+        *lock(&self.notification_attempts)
+            .entry(outcome)
+            .or_default() += 1;
     }
 
     /// The exposition text; `sequences` are the current counts of sequence executions by state.
@@ -135,6 +144,18 @@ impl Metrics {
         for (status, n) in lock(&self.http_errors).iter() {
             let _ = writeln!(out, "sluice_http_errors_total{{status=\"{status}\"}} {n}");
         }
+
+        let _ = writeln!(
+            out,
+            "# HELP sluice_notification_attempts_total Attempts to deliver notifications, by outcome."
+        );
+        let _ = writeln!(out, "# TYPE sluice_notification_attempts_total counter");
+        for (outcome, n) in lock(&self.notification_attempts).iter() {
+            let _ = writeln!(
+                out,
+                "sluice_notification_attempts_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
         out
     }
 }
@@ -162,6 +183,8 @@ mod tests {
         m.event_received("sh.keptn.event.qa.delivery.triggered");
         m.task_finished("deployment", 0.5);
         m.http_error(400);
+        m.notification_attempt("retry");
+        m.notification_attempt("delivered");
         let text = m.render(&[("started".into(), 2)]);
         assert!(text.contains(
             "sluice_events_received_total{type=\"sh.keptn.event.qa.delivery.triggered\"} 2\n"
@@ -179,5 +202,6 @@ mod tests {
         );
         assert!(text.contains("sluice_task_duration_seconds_count{task=\"deployment\"} 1\n"));
         assert!(text.contains("sluice_http_errors_total{status=\"400\"} 1\n"));
+        assert!(text.contains("sluice_notification_attempts_total{outcome=\"retry\"} 1\n"));
     }
 }

@@ -7,6 +7,7 @@ import { html, show, enc, errorBox } from './dom.js';
 import { parseHash, routeOf, tokenOfHash } from './routes.js';
 import { can, describe } from './access.js';
 import { auditView } from './audit.js';
+import { notificationsView } from './notifications.js';
 import { projectsView } from './projects.js';
 import { environmentView } from './environment.js';
 import { sequencesView, sequenceView } from './sequences.js';
@@ -25,6 +26,7 @@ const VIEWS = /** @type {Record<import('./routes.js').Route['page'], View>} */ (
   quality: qualityView,
   integrations: integrationsView,
   audit: auditView,
+  notifications: notificationsView,
 });
 
 /** @param {string} id */
@@ -52,7 +54,7 @@ let again = false;
 function setNav(parts) {
   const project = parts[0] === 'project' ? parts[1] : '';
   const projectLinks = project
-    ? html` <span aria-hidden="true">›</span> <a href="#/project/${enc(project)}">${project}</a> <a href="#/project/${enc(project)}/sequences">Sequences</a>`
+    ? html` <span aria-hidden="true">›</span> <a href="#/project/${enc(project)}">${project}</a> <a href="#/project/${enc(project)}/sequences">Sequences</a> <a href="#/project/${enc(project)}/notifications">Notifications</a>`
     : '';
   const me = api.principal();
   const audit = can(me, 'configure', me && me.project ? me.project : undefined) ? html` <a href="#/audit">Audit log</a>` : '';

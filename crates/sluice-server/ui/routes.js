@@ -5,7 +5,7 @@
 /**
  * @typedef {{ parts: string[], params: URLSearchParams, hash: string }} Location
  * @typedef {{ project?: string, service?: string, keptnContext?: string, type?: string }} StreamFilter
- * @typedef {{ page: 'projects' | 'environment' | 'sequences' | 'sequence' | 'quality' | 'integrations' | 'audit',
+ * @typedef {{ page: 'projects' | 'environment' | 'sequences' | 'sequence' | 'quality' | 'integrations' | 'audit' | 'notifications',
  *             args: string[], filter: StreamFilter | null }} Route
  */
 
@@ -33,6 +33,7 @@ export function routeOf(parts) {
   const [a, project, b, c, d] = parts;
   if (a === 'project' && project && !b) return { page: 'environment', args: [project], filter: { project } };
   if (a === 'project' && project && b === 'sequences') return { page: 'sequences', args: [project], filter: { project } };
+  if (a === 'project' && project && b === 'notifications') return { page: 'notifications', args: [project], filter: { project } };
   if (a === 'project' && project && b === 'sequence' && c) return { page: 'sequence', args: [project, c], filter: { project, keptnContext: c } };
   if (a === 'project' && project && b === 'service' && c && d === 'quality') {
     return { page: 'quality', args: [project, c], filter: { project, service: c, type: 'sh.keptn.event.evaluation.finished' } };

@@ -15,6 +15,14 @@ pub enum Error {
         /// What was to be created, e.g. `service "carts" in project "sockshop"`.
         what: String,
     },
+    /// The named thing is still used by others and cannot be deleted.
+    #[error("{what} is used by {users}")]
+    InUse {
+        /// What was to be deleted.
+        what: String,
+        /// What uses it.
+        users: String,
+    },
     /// An event with this id was stored before (a repeated delivery); nothing was written.
     #[error("event {id} was already stored")]
     Duplicate {

@@ -55,6 +55,7 @@ pub mod executions;
 mod git;
 mod import;
 mod leadership;
+pub mod notifications;
 mod page;
 mod projects;
 mod query;
@@ -85,6 +86,10 @@ pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
 pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery};
 pub use git::{GitObject, GitObjectKind};
 pub use leadership::{HEARTBEAT, Leadership};
+pub use notifications::{
+    AttemptOutcome, ChannelRecord, DeliveryAttempt, DeliveryQuery, DeliveryRecord, NewChannel,
+    RuleRecord,
+};
 pub use page::{Page, Paging};
 pub use projects::{
     EventContextInfo, LastEvent, ProjectRecord, ScopeExists, ServiceRecord, ServiceStageRecord,

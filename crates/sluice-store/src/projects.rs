@@ -207,7 +207,8 @@ impl Store {
     }
 
     /// Deletes a project with its stages, services, sequence executions, events,
-    /// root events and invalidations (Keptn drops the project's collections).
+    /// root events and invalidations (Keptn drops the project's collections), and its
+    /// notification channels, rules and deliveries.
     pub async fn delete_project(&self, name: &str) -> Result<()> {
         self.forget_scopes();
         with_db!(self, |readers, writer, d| {
@@ -224,6 +225,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             shared::delete_project_events(&mut tx, name).await?;
+            for statement in [
+                "DELETE FROM notification_attempts WHERE delivery_id IN \
+                 (SELECT id FROM notification_deliveries WHERE project = ?)",
+                "DELETE FROM notification_deliveries WHERE project = ?",
+                "DELETE FROM notification_rules WHERE project = ?",
+                "DELETE FROM notification_channels WHERE project = ?",
+            ] {
+                sqlx::query(d.sql(statement))
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
         });
         self.forget_scopes();

@@ -17,7 +17,7 @@ use crate::Dialect;
 use crate::error::{Error, Result};
 
 /// The migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -265,7 +265,7 @@ DROP TABLE IF EXISTS timers;
 "#;
 
 /// The PostgreSQL migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2, PG_V3];
+pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2, PG_V3, PG_V4];
 
 /// Version 1 on PostgreSQL: SQLite's version 4 in PostgreSQL types. Integers are `BIGINT`
 /// (the same `i64` binds on both backends, flags included); the event store's `seq` is an
@@ -489,4 +489,123 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_project ON audit_log (project, seq);
 CREATE INDEX audit_log_actor   ON audit_log (actor, seq);
+"#;
+
+/// Version 6: notifications: channels (where to send; the URL and signing secret sealed like
+/// secrets), rules (which events of which stages and services go to which channel), the
+/// deliveries (the durable queue and its log) and every attempt of each delivery.
+const V6: &str = r#"
+CREATE TABLE notification_channels (
+    project     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,                -- webhook, slack, teams
+    target      TEXT NOT NULL,                -- the URL as shown (secret parts hidden)
+    template    TEXT NOT NULL,                -- '' for the channel's default message
+    nonce       BLOB NOT NULL,
+    sealed      BLOB NOT NULL,                -- the URL and signing secret, sealed
+    created_by  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (project, name)
+) STRICT;
+
+CREATE TABLE notification_rules (
+    project     TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    channel     TEXT NOT NULL,                -- a channel of the project
+    events      TEXT NOT NULL,                -- JSON array of notification event names
+    stages      TEXT NOT NULL,                -- JSON array, [] for every stage
+    services    TEXT NOT NULL,                -- JSON array, [] for every service
+    created_by  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (project, name)
+) STRICT;
+
+CREATE TABLE notification_deliveries (
+    id            TEXT PRIMARY KEY,           -- derived from rule and event
+    project       TEXT NOT NULL,
+    rule          TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    event         TEXT NOT NULL,              -- the notification event name
+    event_id      TEXT NOT NULL,
+    keptn_context TEXT NOT NULL,
+    stage         TEXT NOT NULL,
+    service       TEXT NOT NULL,
+    body          TEXT NOT NULL,              -- what is sent ('' when it could not be built)
+    state         TEXT NOT NULL,              -- pending, delivered, failed
+    attempts      INTEGER NOT NULL,
+    next_at       INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    last_status   INTEGER NOT NULL,           -- HTTP status of the last attempt, 0 for none
+    last_error    TEXT NOT NULL
+) STRICT;
+CREATE INDEX notification_deliveries_due     ON notification_deliveries (next_at) WHERE state = 'pending';
+CREATE INDEX notification_deliveries_project ON notification_deliveries (project, created_at);
+
+CREATE TABLE notification_attempts (
+    delivery_id TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    status      INTEGER NOT NULL,             -- HTTP status, 0 when no answer
+    error       TEXT NOT NULL,                -- '' when delivered
+    PRIMARY KEY (delivery_id, n)
+) STRICT;
+"#;
+
+/// Version 4 on PostgreSQL: SQLite's version 6 (notification channels, rules, deliveries,
+/// attempts) in PostgreSQL types.
+const PG_V4: &str = r#"
+CREATE TABLE notification_channels (
+    project     TEXT COLLATE "C" NOT NULL,
+    name        TEXT COLLATE "C" NOT NULL,
+    kind        TEXT COLLATE "C" NOT NULL,
+    target      TEXT COLLATE "C" NOT NULL,
+    template    TEXT NOT NULL,
+    nonce       BYTEA NOT NULL,
+    sealed      BYTEA NOT NULL,
+    created_by  TEXT COLLATE "C" NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (project, name)
+);
+
+CREATE TABLE notification_rules (
+    project     TEXT COLLATE "C" NOT NULL,
+    name        TEXT COLLATE "C" NOT NULL,
+    channel     TEXT COLLATE "C" NOT NULL,
+    events      TEXT COLLATE "C" NOT NULL,
+    stages      TEXT COLLATE "C" NOT NULL,
+    services    TEXT COLLATE "C" NOT NULL,
+    created_by  TEXT COLLATE "C" NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (project, name)
+);
+
+CREATE TABLE notification_deliveries (
+    id            TEXT COLLATE "C" PRIMARY KEY,
+    project       TEXT COLLATE "C" NOT NULL,
+    rule          TEXT COLLATE "C" NOT NULL,
+    channel       TEXT COLLATE "C" NOT NULL,
+    event         TEXT COLLATE "C" NOT NULL,
+    event_id      TEXT COLLATE "C" NOT NULL,
+    keptn_context TEXT COLLATE "C" NOT NULL,
+    stage         TEXT COLLATE "C" NOT NULL,
+    service       TEXT COLLATE "C" NOT NULL,
+    body          TEXT NOT NULL,
+    state         TEXT COLLATE "C" NOT NULL,
+    attempts      BIGINT NOT NULL,
+    next_at       BIGINT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    last_status   BIGINT NOT NULL,
+    last_error    TEXT NOT NULL
+);
+CREATE INDEX notification_deliveries_due     ON notification_deliveries (next_at) WHERE state = 'pending';
+CREATE INDEX notification_deliveries_project ON notification_deliveries (project, created_at);
+
+CREATE TABLE notification_attempts (
+    delivery_id TEXT COLLATE "C" NOT NULL,
+    n           BIGINT NOT NULL,
+    at          BIGINT NOT NULL,
+    status      BIGINT NOT NULL,
+    error       TEXT NOT NULL,
+    PRIMARY KEY (delivery_id, n)
+);
 "#;

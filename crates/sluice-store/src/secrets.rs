@@ -65,7 +65,7 @@ impl SecretsKey {
     }
 
     /// Seals a secret's JSON text; answers the nonce and the ciphertext.
-    fn seal(&self, name: &str, text: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+    pub(crate) fn seal(&self, name: &str, text: &str) -> Result<(Vec<u8>, Vec<u8>)> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| Error::Random(e.to_string()))?;
         let sealed = self
@@ -82,7 +82,7 @@ impl SecretsKey {
     }
 
     /// Opens a sealed secret; `None` when this key (or this name) does not open it.
-    fn open(&self, name: &str, nonce: &[u8], sealed: &[u8]) -> Option<String> {
+    pub(crate) fn open(&self, name: &str, nonce: &[u8], sealed: &[u8]) -> Option<String> {
         if nonce.len() != NONCE_LEN {
             return None;
         }
@@ -110,7 +110,7 @@ type SealedRow = (String, Vec<u8>, Vec<u8>);
 dual! {}
 
 impl Store {
-    fn secrets_key(&self) -> Result<SecretsKey> {
+    pub(crate) fn secrets_key(&self) -> Result<SecretsKey> {
         self.secrets_key
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -141,6 +141,7 @@ impl Store {
                     return Err(Error::WrongSecretsKey { name: name.clone() });
                 }
             }
+            shared::check_sealed_notifications(&mut tx, &key).await?;
             let plain: Vec<(String, String)> =
                 sqlx::query_as("SELECT name, data FROM secrets ORDER BY name")
                     .fetch_all(&mut *tx)
@@ -219,6 +220,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                shared::reseal_notifications(&mut tx, &old, &new).await?;
                 tx.commit().await?;
                 Ok::<(), Error>(())
             }

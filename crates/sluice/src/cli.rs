@@ -237,6 +237,104 @@ pub enum CreateCommand {
     Service(ServiceArgs),
     /// Create (or replace) a secret for job-executor tasks (`valueFrom: secret`).
     Secret(CreateSecretArgs),
+    /// Create a notification rule (which events of a project go where), with its channel or
+    /// to an existing one.
+    Notification(CreateNotificationArgs),
+    /// Create a notification channel that several rules may share.
+    NotificationChannel(CreateChannelArgs),
+}
+
+/// Where a new notification channel sends: its URL, template and signing secret.
+#[derive(Debug, Args)]
+pub struct ChannelArgs {
+    /// The URL (visible in the process list and shell history: prefer --url-file for Slack
+    /// and Teams, whose URL is the credential).
+    #[arg(long, conflicts_with = "url_file")]
+    pub url: Option<String>,
+    /// A file holding the URL.
+    #[arg(long, value_name = "FILE")]
+    pub url_file: Option<std::path::PathBuf>,
+    /// A file holding the message template (Go template placeholders over the notification,
+    /// e.g. `{{.project}}`, `{{.data.message}}`; the whole body for a webhook, the text for
+    /// Slack and Teams).
+    #[arg(long, value_name = "FILE")]
+    pub template_file: Option<std::path::PathBuf>,
+    /// A file holding the webhook's signing secret (`whsec_<base64>`); without it the server
+    /// makes one and it is printed once.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
+}
+
+/// Flags of `sluice create notification`.
+#[derive(Debug, Args)]
+pub struct CreateNotificationArgs {
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+    /// The rule's name, unique in the project (also the name of the channel it creates).
+    #[arg(long)]
+    pub name: String,
+    /// A new channel of this kind: webhook (a JSON POST signed per Standard Webhooks), slack
+    /// or teams (incoming webhooks); give its URL with --url or --url-file.
+    #[arg(long, value_name = "KIND", required_unless_present = "use_channel")]
+    pub channel: Option<String>,
+    /// Send to this existing channel of the project instead (see `sluice create
+    /// notification-channel`).
+    #[arg(long, value_name = "CHANNEL", conflicts_with_all = ["channel", "url", "url_file", "template_file", "secret_file"])]
+    pub use_channel: Option<String>,
+    /// The new channel.
+    #[command(flatten)]
+    pub target: ChannelArgs,
+    /// Events, comma-separated: sequence.finished, sequence.failed, approval.waiting,
+    /// evaluation.failed, remediation.started.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub events: Vec<String>,
+    /// Only this stage (repeatable; default: every stage).
+    #[arg(long = "stage")]
+    pub stages: Vec<String>,
+    /// Only this service (repeatable; default: every service).
+    #[arg(long = "service")]
+    pub services: Vec<String>,
+}
+
+/// Flags of `sluice create notification-channel`.
+#[derive(Debug, Args)]
+pub struct CreateChannelArgs {
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+    /// A name, unique in the project.
+    #[arg(long)]
+    pub name: String,
+    /// webhook (a JSON POST signed per Standard Webhooks), slack or teams (incoming webhooks).
+    #[arg(long)]
+    pub kind: String,
+    /// Where it sends.
+    #[command(flatten)]
+    pub target: ChannelArgs,
+}
+
+/// Flags of `sluice delete notification-channel`.
+#[derive(Debug, Args)]
+pub struct DeleteChannelArgs {
+    /// The channel's name.
+    pub name: String,
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+}
+
+/// Flags of `sluice delete notification`.
+#[derive(Debug, Args)]
+pub struct DeleteNotificationArgs {
+    /// The rule's name.
+    pub name: String,
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+    /// Keep the rule's channel even when no other rule uses it.
+    #[arg(long)]
+    pub keep_channel: bool,
 }
 
 /// Flags of `sluice create secret` (Keptn's).
@@ -269,6 +367,11 @@ pub enum DeleteCommand {
     Service(ServiceArgs),
     /// Delete a secret.
     Secret(SecretNameArgs),
+    /// Delete a notification rule with its delivery log (and its channel when no other rule
+    /// uses it).
+    Notification(DeleteNotificationArgs),
+    /// Delete a notification channel no rule uses.
+    NotificationChannel(DeleteChannelArgs),
 }
 
 /// A secret's name.
@@ -688,6 +791,49 @@ pub enum GetCommand {
     /// List events from the event store, newest first.
     #[command(alias = "event")]
     Events(GetEventsArgs),
+    /// List notification rules, or their channels (--channels) or delivery log (--deliveries).
+    #[command(alias = "notification")]
+    Notifications(GetNotificationsArgs),
+    /// Show the delivery log of a project's notifications, newest first.
+    #[command(alias = "notification-delivery")]
+    NotificationDeliveries(GetDeliveriesArgs),
+}
+
+/// Flags of `sluice get notifications`.
+#[derive(Debug, Args)]
+pub struct GetNotificationsArgs {
+    /// Only this project (default: every project).
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// Show the delivery log instead (needs --project).
+    #[arg(long, requires = "project", conflicts_with = "channels")]
+    pub deliveries: bool,
+    /// Show the channels instead.
+    #[arg(long)]
+    pub channels: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice get notification-deliveries`.
+#[derive(Debug, Args)]
+pub struct GetDeliveriesArgs {
+    /// The project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+    /// Only this rule.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Only this state: pending, delivered or failed.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// How many deliveries (newest first).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 /// Flags of `sluice get projects`.

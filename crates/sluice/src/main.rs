@@ -49,6 +49,14 @@ fn main() -> ExitCode {
         Command::Create(CreateCommand::Project(args)) => client::project::create(args),
         Command::Create(CreateCommand::Service(args)) => client::project::create_service(args),
         Command::Create(CreateCommand::Secret(args)) => client::settings::create_secret(args),
+        Command::Create(CreateCommand::Notification(args)) => client::notify::create(args),
+        Command::Create(CreateCommand::NotificationChannel(args)) => {
+            client::notify::create_channel(args)
+        }
+        Command::Delete(DeleteCommand::Notification(args)) => client::notify::delete(args),
+        Command::Delete(DeleteCommand::NotificationChannel(args)) => {
+            client::notify::delete_channel(args)
+        }
         Command::Delete(DeleteCommand::Secret(args)) => client::settings::delete_secret(args),
         Command::Configure(ConfigureCommand::Monitoring(args)) => {
             client::settings::configure_monitoring(args)
@@ -76,6 +84,8 @@ fn main() -> ExitCode {
         Command::Get(GetCommand::Services(args)) => client::get::services(args),
         Command::Get(GetCommand::Sequences(args)) => client::get::sequences(args),
         Command::Get(GetCommand::Events(args)) => client::get::events(args),
+        Command::Get(GetCommand::Notifications(args)) => client::notify::list_notifications(args),
+        Command::Get(GetCommand::NotificationDeliveries(args)) => client::notify::deliveries(args),
         Command::Abort(SequenceControlCommand::Sequence(args)) => {
             client::control::run(args, ControlAction::Abort)
         }

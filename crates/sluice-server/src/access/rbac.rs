@@ -529,6 +529,50 @@ const ROUTES: &[(&str, &str, Action, Scope)] = {
         ("DELETE", "/api/sluice/v1/tokens/{id}", Configure, Shared),
         ("GET", "/api/sluice/v1/audit", Configure, Shared),
         ("GET", "/api/v1/audit", Configure, Shared),
+        // Notification channels, rules and the delivery log: viewers read, project admins
+        // change.
+        (
+            "GET",
+            "/api/sluice/v1/project/{project}/notification/channel",
+            Read,
+            Path,
+        ),
+        (
+            "POST",
+            "/api/sluice/v1/project/{project}/notification/channel",
+            Configure,
+            Path,
+        ),
+        (
+            "DELETE",
+            "/api/sluice/v1/project/{project}/notification/channel/{name}",
+            Configure,
+            Path,
+        ),
+        (
+            "GET",
+            "/api/sluice/v1/project/{project}/notification/rule",
+            Read,
+            Path,
+        ),
+        (
+            "POST",
+            "/api/sluice/v1/project/{project}/notification/rule",
+            Configure,
+            Path,
+        ),
+        (
+            "DELETE",
+            "/api/sluice/v1/project/{project}/notification/rule/{name}",
+            Configure,
+            Path,
+        ),
+        (
+            "GET",
+            "/api/sluice/v1/project/{project}/notification/delivery",
+            Read,
+            Path,
+        ),
     ]
 };
 
@@ -730,6 +774,62 @@ mod tests {
             classify("DELETE", "/api/v1/metadata", none),
             Need::Check(Action::Administer, Target::AllProjects)
         );
+    }
+
+    #[test]
+    fn viewers_read_notifications_and_admins_change_them() {
+        let none: &[(String, String)] = &[];
+        let shop = Target::project("shop", None);
+        for (method, path, action) in [
+            (
+                "GET",
+                "/api/sluice/v1/project/shop/notification/rule",
+                Action::Read,
+            ),
+            (
+                "GET",
+                "/api/sluice/v1/project/shop/notification/channel",
+                Action::Read,
+            ),
+            (
+                "GET",
+                "/api/sluice/v1/project/shop/notification/delivery",
+                Action::Read,
+            ),
+            (
+                "POST",
+                "/api/sluice/v1/project/shop/notification/rule",
+                Action::Configure,
+            ),
+            (
+                "POST",
+                "/api/sluice/v1/project/shop/notification/channel",
+                Action::Configure,
+            ),
+            (
+                "DELETE",
+                "/api/sluice/v1/project/shop/notification/rule/r",
+                Action::Configure,
+            ),
+            (
+                "DELETE",
+                "/api/sluice/v1/project/shop/notification/channel/c",
+                Action::Configure,
+            ),
+        ] {
+            assert_eq!(
+                classify(method, path, none),
+                Need::Check(action, shop.clone()),
+                "{method} {path}"
+            );
+        }
+        let viewer = token(Role::Viewer, Some("shop"), &[]);
+        assert_eq!(authorize(&viewer, Action::Read, &shop), Ok(()));
+        assert!(authorize(&viewer, Action::Configure, &shop).is_err());
+        assert!(authorize(&viewer, Action::Read, &Target::project("other", None)).is_err());
+        let admin = token(Role::ProjectAdmin, Some("shop"), &[]);
+        assert_eq!(authorize(&admin, Action::Configure, &shop), Ok(()));
+        assert!(authorize(&admin, Action::Configure, &Target::project("other", None)).is_err());
     }
 
     #[test]

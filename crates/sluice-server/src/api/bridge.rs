@@ -74,6 +74,7 @@ const ASSETS: &[Asset] = &[
     asset!("routes.js", JS),
     asset!("access.js", JS),
     asset!("audit.js", JS),
+    asset!("notifications.js", JS),
 ];
 
 /// The routes of the UI (outside the token check: the pages hold no data, and login is how a

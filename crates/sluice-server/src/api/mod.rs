@@ -15,6 +15,7 @@ pub mod extract;
 pub mod history;
 pub mod logs;
 pub mod monitoring;
+pub mod notifications;
 pub mod params;
 pub mod projects;
 pub mod quality;
@@ -76,6 +77,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(history::routes())
         .merge(audit::routes())
         .merge(tokens::routes())
+        .merge(notifications::routes())
         .route_layer(middleware::from_fn_with_state(app.clone(), require_token));
     Router::new()
         .route("/health", get(health))

@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod load_artifacts;
 pub mod loadtest;
 pub mod monitoring;
+pub mod notifications;
 pub mod prometheus;
 pub mod prometheus_rules;
 pub mod remediation;

@@ -18,7 +18,7 @@ fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
 }
 
 /// Follows `nextPageKey` and collects the `key` arrays of every page.
-async fn all_pages(
+pub async fn all_pages(
     api: &Api,
     path: &str,
     key: &str,

@@ -14,6 +14,7 @@ pub mod control;
 pub mod get;
 pub mod http;
 pub mod logs;
+pub mod notify;
 pub mod output;
 pub mod pairs;
 pub mod project;

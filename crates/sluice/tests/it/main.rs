@@ -15,6 +15,7 @@ mod jobs;
 mod lint;
 mod load;
 mod nats;
+mod notifications;
 mod postgres;
 mod security;
 mod server;
