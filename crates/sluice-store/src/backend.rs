@@ -176,6 +176,7 @@ macro_rules! dual {
 
 /// The helpers other files' [`dual!`] bodies call (as `shared::…`), per backend.
 pub(crate) mod sqlite {
+    pub(crate) use crate::access::sqlite::insert_audit;
     pub(crate) use crate::events::sqlite::{
         delete_project_events, insert_rows, insert_rows_after, mark_dispatched_in,
     };
@@ -185,6 +186,7 @@ pub(crate) mod sqlite {
 
 /// See [`sqlite`](mod@sqlite).
 pub(crate) mod postgres {
+    pub(crate) use crate::access::postgres::insert_audit;
     pub(crate) use crate::events::postgres::{
         delete_project_events, insert_rows, insert_rows_after, mark_dispatched_in,
     };
