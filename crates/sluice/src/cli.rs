@@ -125,6 +125,10 @@ pub enum Command {
     Token(TokenCommand),
     /// Show the audit log: who changed what, where, when and from which address.
     Audit(AuditArgs),
+    /// Pin, show or clear the baseline evaluation of a stage and service (what SLOs with
+    /// `comparison.compare_with: baseline` compare with).
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
     /// Show the role and scope of the token in use.
     Whoami(WhoamiArgs),
 }
@@ -138,6 +142,55 @@ pub enum TokenCommand {
     List(TokenListArgs),
     /// Revoke a token: it is refused from now on.
     Revoke(TokenRevokeArgs),
+}
+
+/// `sluice baseline ...`
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Pin an evaluation (an evaluation.finished event) as the baseline of its stage and
+    /// service; the project, stage and service are the evaluation's unless given.
+    Set(BaselineSetArgs),
+    /// Show the pinned baseline of a stage and service.
+    Get(BaselineScopeArgs),
+    /// Unpin the baseline of a stage and service.
+    Clear(BaselineScopeArgs),
+}
+
+/// Flags of `sluice baseline set`.
+#[derive(Debug, Args)]
+pub struct BaselineSetArgs {
+    /// The id of the evaluation.finished event to pin.
+    #[arg(long)]
+    pub evaluation: String,
+    /// The project (checked against the evaluation's).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The stage (checked against the evaluation's).
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// The service (checked against the evaluation's).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice baseline get|clear`.
+#[derive(Debug, Args)]
+pub struct BaselineScopeArgs {
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+    /// The stage.
+    #[arg(long)]
+    pub stage: String,
+    /// The service.
+    #[arg(long)]
+    pub service: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 /// Flags of `sluice token create`.

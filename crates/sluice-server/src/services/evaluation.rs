@@ -34,9 +34,9 @@ use sluice_model::event::time::evaluation_window;
 use sluice_model::event::{
     EventData, KeptnEvent, ResultType, StatusType, TaskEventKind, Timestamp,
 };
-use sluice_model::slo::Slo;
+use sluice_model::slo::{CompareWith, Slo};
 use sluice_resources::{ResourceError, ResourceStore, Scope};
-use sluice_slo::{EvaluationInput, PreviousEvaluation};
+use sluice_slo::{EvaluationInput, PreviousEvaluation, Samples};
 use sluice_store::{FieldFilter, Store, TypeQuery};
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -580,7 +580,17 @@ impl Lighthouse {
                 return Ok(out);
             }
         };
+        let mut baseline_missing = None;
         let history = match &slo {
+            Some((_, s)) if s.comparison.compare_with == CompareWith::Baseline => {
+                match self.pinned_baseline(pending).await? {
+                    Ok(pinned) => vec![pinned],
+                    Err(why) => {
+                        baseline_missing = Some(why);
+                        Vec::new()
+                    }
+                }
+            }
             Some((_, s)) => self.history(pending, s).await?,
             None => Vec::new(),
         };
@@ -595,15 +605,84 @@ impl Lighthouse {
             Some((b, s)) => (b.as_slice(), Some(s)),
             None => (&[][..], None),
         };
-        Ok(sluice_slo::evaluate(&EvaluationInput {
-            project: &pending.project,
-            stage: &pending.stage,
-            service: &pending.service,
-            slo: parsed,
-            slo_file: bytes,
-            previous: &previous,
-            ..EvaluationInput::of_get_sli(sli)
-        }))
+        // Samples (sluice extension): the current ones from the SLI values, the baseline's
+        // from the evaluation compared with (the pinned one, else the newest compared).
+        let current = sluice_slo::samples_of_values(&sli.get_sli.indicator_values);
+        let baseline = history
+            .first()
+            .map(|(_, d)| sluice_slo::samples_of_evaluation(d))
+            .unwrap_or_default();
+        let mut out = sluice_slo::evaluate_with_samples(
+            &EvaluationInput {
+                project: &pending.project,
+                stage: &pending.stage,
+                service: &pending.service,
+                slo: parsed,
+                slo_file: bytes,
+                previous: &previous,
+                ..EvaluationInput::of_get_sli(sli)
+            },
+            Samples {
+                current: &current,
+                baseline: &baseline,
+            },
+        );
+        if let Some(why) = baseline_missing {
+            out.base.message = if out.base.message.is_empty() {
+                why
+            } else {
+                format!("{why}; {}", out.base.message)
+            };
+        }
+        Ok(out)
+    }
+
+    /// The pinned baseline of the evaluation's stage and service (`compare_with:
+    /// baseline`), or why there is none to compare with: none pinned, or the pinned event
+    /// is gone, invalidated or unreadable.
+    async fn pinned_baseline(
+        &self,
+        pending: &Pending,
+    ) -> Result<Result<(String, EvaluationFinishedEventData), String>, Error> {
+        let scope = format!("service {} in stage {}", pending.service, pending.stage);
+        let Some(pin) = self
+            .store
+            .baseline(&pending.project, &pending.stage, &pending.service)
+            .await?
+        else {
+            return Ok(Err(format!(
+                "no baseline is pinned for {scope} (sluice baseline set), so there is nothing to compare with"
+            )));
+        };
+        let query = TypeQuery {
+            filters: vec![
+                FieldFilter {
+                    field: "data.project".to_owned(),
+                    values: vec![pending.project.clone()],
+                },
+                FieldFilter {
+                    field: "id".to_owned(),
+                    values: vec![pin.evaluation_id.clone()],
+                },
+            ],
+            exclude_invalidated: true,
+            from_time: None,
+            limit: Some(1),
+        };
+        let found = self
+            .store
+            .events_by_type(EVALUATION_FINISHED, &query)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|e| EvaluationFinishedEventData::from_data(&e.data?).ok());
+        Ok(match found {
+            Some(data) => Ok((pin.evaluation_id, data)),
+            None => Err(format!(
+                "the baseline pinned for {scope} ({}) is no longer a valid evaluation (deleted or invalidated), so there is nothing to compare with",
+                pin.evaluation_id
+            )),
+        })
     }
 
     /// The earlier results Keptn's lighthouse asked the datastore for: `evaluation.finished`
