@@ -80,9 +80,9 @@ go_struct! {
 }
 
 /// The most samples an SLI value carries (sluice extension): providers reduce larger sets to
-/// this many evenly spaced quantiles ([`bounded_samples`]), so events stay small (about 10 KiB
-/// per SLI).
-pub const MAX_SAMPLES: usize = 1000;
+/// this many evenly spaced quantiles ([`bounded_samples`]), so events stay small (at most about
+/// 20 KiB per SLI) while a rank test still sees a slow tail of a few percent.
+pub const MAX_SAMPLES: usize = 2000;
 
 /// `values` reduced to what an SLI value carries: non-finite values dropped, then, when more
 /// than [`MAX_SAMPLES`] are left, the `MAX_SAMPLES` quantiles at `(i + 0.5) / MAX_SAMPLES` of
