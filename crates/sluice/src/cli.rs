@@ -917,6 +917,9 @@ pub enum QuickstartScenario {
     Rollback,
     /// A problem in production opens a remediation: get-action, scale, load test, evaluation.
     SelfHealing,
+    /// A pinned baseline and a statistical criterion: a build whose regression is a slow tail
+    /// on a few percent of requests fails against the baseline while Keptn's criteria pass.
+    CanaryStatistics,
 }
 
 /// What generates the quickstart's load.
