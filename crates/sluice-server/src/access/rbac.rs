@@ -472,6 +472,12 @@ const ROUTES: &[(&str, &str, Action, Scope)] = {
             Path,
         ),
         (
+            "GET",
+            "/api/sluice/v1/project/{project}/baselines",
+            Read,
+            Path,
+        ),
+        (
             "PUT",
             "/api/sluice/v1/project/{project}/stage/{stage}/service/{service}/baseline",
             Control,

@@ -6,7 +6,9 @@
 //!   none is pinned;
 //! * `PUT` the same path with `{"evaluationId": "…"}`: pins an `evaluation.finished` event of
 //!   that project, stage and service that is not invalidated (replacing an earlier pin);
-//! * `DELETE` the same path: unpins it.
+//! * `DELETE` the same path: unpins it;
+//! * `GET /api/sluice/v1/project/{p}/baselines`: every pinned baseline of the project
+//!   (`{baselines: [...]}`, empty when none), what the web UI reads.
 //!
 //! Setting and clearing are recorded in the audit log (`baseline.set`, `baseline.clear`) in
 //! the same transaction as the change. Reading needs the viewer role, changing the operator
@@ -37,7 +39,9 @@ pub const PATH: &str = "/api/sluice/v1/project/{project}/stage/{stage}/service/{
 
 /// The routes of this module.
 pub fn routes() -> Router<Arc<App>> {
-    Router::new().route(PATH, get(read).put(set).delete(clear))
+    Router::new()
+        .route(PATH, get(read).put(set).delete(clear))
+        .route("/api/sluice/v1/project/{project}/baselines", get(list))
 }
 
 /// The body of a `PUT`.
@@ -57,6 +61,21 @@ fn view(baseline: &Baseline, evaluation: Option<Value>) -> Value {
         "setAt": baseline.set_at.to_keptn_string(),
         "evaluation": evaluation,
     })
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    app.store.project(&project).await?;
+    let baselines: Vec<Value> = app
+        .store
+        .baselines(&project)
+        .await?
+        .iter()
+        .map(|b| view(b, None))
+        .collect();
+    Ok(Json(json!({ "baselines": baselines })))
 }
 
 async fn read(
@@ -285,6 +304,11 @@ mod tests {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["evaluationId"], "e1");
         assert_eq!(body["evaluation"]["id"], "e1");
+        let list = "/api/sluice/v1/project/shop/baselines";
+        let (status, body) = call_as(&router, &viewer, "GET", list, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["baselines"][0]["evaluationId"], "e1", "{body}");
+        assert_eq!(body["baselines"][0]["stage"], stage.as_str(), "{body}");
         let (status, _) = call_as(&router, &viewer, "DELETE", &path, None).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         let (status, body) = call_as(&router, &operator, "DELETE", &path, None).await;
