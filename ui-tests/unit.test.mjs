@@ -239,7 +239,7 @@ test('a statistical criterion shows sizes, medians, effect, p-value and both dis
   assert.match(markup, /<th scope="row">current<\/th><td class="num">3<\/td><td class="num">20<\/td>/);
   assert.match(markup, /<th scope="row">baseline<\/th><td class="num">4<\/td><td class="num">10<\/td>/);
   assert.equal((markup.match(/<polyline /g) || []).length, 2);
-  // 9 .. 300 spans more than a factor of 20: a logarithmic axis.
+  // 9 .. 300 spans more than a factor of 4: a logarithmic axis.
   assert.ok(markup.includes('(log scale)'));
   const none = statisticalHtml({ ...st, compared: false, current: { count: null }, baseline: { count: 2 }, minSamples: 3, samples: { current: null, baseline: [1, 2] } }, 'x').markup;
   assert.ok(none.includes('current none, baseline 2 usable samples (at least 3 needed)'), none);

@@ -40,7 +40,7 @@ function ecdfPoints(sorted, x, W, H, P) {
 /**
  * A chart of two samples as empirical cumulative distributions (SVG, no library): the
  * baseline's and the current one, on a logarithmic value axis when every value is positive
- * and they span more than a factor of 20 (latency tails), else a linear one.
+ * and they span more than a factor of 4 (latency tails), else a linear one.
  * @param {number[] | null | undefined} current
  * @param {number[] | null | undefined} baseline
  * @param {string} title
@@ -53,7 +53,7 @@ export function distributionChart(current, baseline, title) {
     return html`<figure class="chart distribution"><figcaption>${title}</figcaption><p class="muted">${!cur.length && !base.length ? 'no samples' : !cur.length ? 'no current samples' : 'no baseline samples'}</p></figure>`;
   }
   const lo = Math.min(cur[0], base[0]), hi = Math.max(cur[cur.length - 1], base[base.length - 1]);
-  const log = lo > 0 && hi / lo > 20;
+  const log = lo > 0 && hi / lo > 4;
   const f = (/** @type {number} */ v) => (log ? Math.log10(v) : v);
   const a = f(lo), b = f(hi) === f(lo) ? f(lo) + 1 : f(hi);
   const x = (/** @type {number} */ v) => P + ((f(v) - a) * (W - 2 * P)) / (b - a);
@@ -80,7 +80,7 @@ export function statisticalHtml(st, name) {
       <p>effect <strong class="effect">${st.effect === null ? '–' : num(st.effect)}</strong> (median ratio ${st.medianRatio === null ? '–' : num(st.medianRatio)}, mean ratio ${st.meanRatio === null ? '–' : num(st.meanRatio)}),
         p-value <strong class="p-value">${p(st.pValue)}</strong> (${st.method}), U ${num(st.u)}, shift ${num(st.shift)}</p>`
     : html`<p>current ${st.current.count ?? 'none'}, baseline ${st.baseline.count ?? 'none'} usable samples (at least ${st.minSamples} needed)</p>`;
-  return html`<div class="statistical"><p>${st.passed ? '✓' : '✗'} <code>${st.criterion}</code>: ${st.reason}</p>
+  return html`<div class="statistical"><p class="reason">${st.passed ? '✓' : '✗'} <code>${st.criterion}</code>: ${st.reason}</p>
     ${numbers}${distributionChart(st.samples && st.samples.current, st.samples && st.samples.baseline, name)}</div>`;
 }
 
@@ -113,7 +113,7 @@ export function explanationHtml(ev, options = {}) {
       <td>${badge(o.status)}</td>
       <td class="num">${o.value === null ? html`<span class="small">${o.missing ? 'missing: ' : 'failed: '}${o.valueError || 'no value'}</span>` : num(o.value)}</td>
       <td class="num">${o.comparedValue === null ? '–' : html`${num(o.comparedValue)} <span class="small">(${o.history} earlier)</span>`}</td>
-      <td><ul class="plain">${targets.length ? targets : html`<li class="muted">informational</li>`}</ul></td>
+      <td><ul class="plain">${targets.length ? targets : o.statistical ? html`<li class="${o.statistical.passed ? 'held' : 'missed'}">${o.statistical.passed ? '✓' : '✗'} statistical (below)</li>` : html`<li class="muted">informational</li>`}</ul></td>
       <td class="num">${o.maxPoints ? `${num(o.points)} / ${num(o.maxPoints)}` : '–'}</td></tr>${o.statistical
         ? html`<tr class="statistical-row" data-statistical="${o.sli}"><td colspan="6">${statisticalHtml(o.statistical, o.name)}</td></tr>`
         : ''}`;
@@ -130,14 +130,14 @@ export function explanationHtml(ev, options = {}) {
       (${num(x.points)} of ${num(x.maxPoints)} points)${thresholds ? `; ${thresholds}` : ''}.
       ${x.comparedEvaluations ? `Compared with ${x.comparedEvaluations} earlier evaluation${x.comparedEvaluations === 1 ? '' : 's'} (${x.aggregateFunction}).` : 'No earlier evaluation to compare with.'}
       ${ev.invalidated ? html`<span class="badge r-none">⊘ ignored for comparison</span>` : ''}
-      ${baseline === ev.id ? html`<span class="badge r-pass" id="pinned-badge" title="SLOs with compare_with: baseline compare with this evaluation">📌 pinned baseline</span>` : ''}</p>
+      ${baseline === ev.id ? html`<span class="badge r-pass" id="pinned-badge" title="SLOs with compare_with: baseline compare with this evaluation">◎ pinned baseline</span>` : ''}</p>
     <p class="message" id="eval-message">${x.message || ev.message}</p>
     <table class="list explanation" id="explanation"><thead><tr><th>Objective</th><th>Status</th><th>Value</th><th>Compared</th><th>Targets (threshold)</th><th>Points</th></tr></thead>
     <tbody>${body}</tbody></table>
     <p class="small">Window ${ev.timeStart} – ${ev.timeEnd} · context <a href="#/project/${enc(ev.project)}/sequence/${enc(ev.keptnContext)}"><code>${ev.keptnContext}</code></a></p>
     <p class="small" id="baseline-note">${baseline ? html`Pinned baseline of ${ev.service} in ${ev.stage}: ${baseline === ev.id ? 'this evaluation' : html`<code>${baseline}</code>`}.` : html`No baseline is pinned for ${ev.service} in ${ev.stage}.`}</p>
     <div class="buttons">${ev.invalidated || !mayInvalidate ? '' : html`<button type="button" id="invalidate">⊘ Ignore for comparison</button>`}
-      ${mayPin && !ev.invalidated && baseline !== ev.id ? html`<button type="button" id="pin-baseline">📌 Pin as baseline</button>` : ''}</div>`;
+      ${mayPin && !ev.invalidated && baseline !== ev.id ? html`<button type="button" id="pin-baseline">◎ Pin as baseline</button>` : ''}</div>`;
 }
 
 /**

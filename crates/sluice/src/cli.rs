@@ -874,10 +874,11 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "FILE")]
     pub previous: Option<PathBuf>,
     /// Samples of this evaluation for statistical criteria (sluice extension): a JSON
-    /// object from SLI name to an array of numbers.
+    /// object from SLI name to an array of numbers (default: the `samples` of the SLI values).
     #[arg(long, value_name = "FILE")]
     pub samples: Option<PathBuf>,
-    /// Samples of the baseline the statistical criteria compare with, same format.
+    /// Samples of the baseline the statistical criteria compare with, same format (default:
+    /// the samples kept in the first --previous evaluation's results).
     #[arg(long, value_name = "FILE")]
     pub baseline_samples: Option<PathBuf>,
     /// Output format.
