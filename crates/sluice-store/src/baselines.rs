@@ -223,6 +223,36 @@ mod tests {
                 .unwrap();
             let actions: Vec<&str> = log.items.iter().map(|e| e.action.as_str()).collect();
             assert_eq!(actions, ["baseline.clear", "baseline.set", "baseline.set"]);
+
+            // Deleting the service, or the project, removes its pins.
+            store
+                .create_project(&crate::ProjectRecord {
+                    name: "shop".into(),
+                    shipyard: String::new(),
+                    shipyard_version: String::new(),
+                    creation_date: "0".into(),
+                    git_upstream: None,
+                    stages: vec!["hardening".into()],
+                })
+                .await
+                .unwrap();
+            store.create_service("shop", "cart", "0").await.unwrap();
+            store
+                .set_baseline(&pin("e3", 3), &entry("baseline.set"))
+                .await
+                .unwrap();
+            store.delete_service("shop", "cart").await.unwrap();
+            assert_eq!(
+                store.baseline("shop", "hardening", "cart").await.unwrap(),
+                None
+            );
+            store.create_service("shop", "cart", "0").await.unwrap();
+            store
+                .set_baseline(&pin("e4", 4), &entry("baseline.set"))
+                .await
+                .unwrap();
+            store.delete_project("shop").await.unwrap();
+            assert_eq!(store.baselines("shop").await.unwrap(), vec![]);
         }
     }
 }
