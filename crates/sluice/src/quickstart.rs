@@ -1365,6 +1365,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_canary_statistics_files_are_valid_and_qa_only() {
+        let shipyard = scenario_shipyard(QuickstartScenario::CanaryStatistics);
+        let parsed = sluice_model::shipyard::parse(&shipyard);
+        assert!(!parsed.diagnostics.has_errors(), "{shipyard}");
+        let stages: Vec<String> = parsed
+            .value
+            .unwrap()
+            .stages
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        assert_eq!(stages, ["qa"]);
+        let slo = sluice_model::slo::parse(CANARY_SLO);
+        assert!(slo.diagnostics.is_empty(), "{:?}", slo.diagnostics);
+        let slo = slo.value.unwrap();
+        assert_eq!(
+            slo.comparison.compare_with,
+            sluice_model::slo::CompareWith::Baseline
+        );
+        assert!(
+            slo.objectives
+                .iter()
+                .any(|o| o.statistical.is_some() && o.key_sli)
+        );
+    }
+
+    #[test]
+    fn keptn_criteria_and_the_statistical_row_are_read_from_the_explanation() {
+        let x = json!({"objectives": [
+            {"name": "mean", "status": "pass", "statistical": null},
+            {"name": "errors", "status": "pass"},
+            {"name": "rt", "status": "fail", "statistical": {"compared": true, "passed": false}}
+        ]});
+        assert!(keptn_criteria_pass(&x));
+        assert_eq!(statistical_row(&x).unwrap()["passed"], false);
+        let worse = json!({"objectives": [{"name": "mean", "status": "warning"}]});
+        assert!(!keptn_criteria_pass(&worse));
+        assert!(statistical_row(&worse).is_none());
+    }
+
+    #[test]
     fn the_embedded_server_may_reach_exactly_the_prometheus_it_was_given() {
         let loopback = "127.0.0.1".parse().unwrap();
         let o = prometheus_outbound(Some("http://127.0.0.1:19090")).unwrap();
