@@ -15,9 +15,18 @@ pub const SLOW_BUILD_DELAY: Duration = Duration::from_millis(400);
 const STEADY_VERSION: &str = "0.2.0";
 /// The canary-statistics scenario's regressed build: a slow tail.
 const TAIL_VERSION: &str = "0.2.1";
-/// The pause of every `/` of builds 0.2.0 and 0.2.1 (so their response times are dominated
-/// by a steady, known part rather than by the machine's load).
+/// The shortest pause of every `/` of builds 0.2.0 and 0.2.1.
 pub const STEADY_DELAY: Duration = Duration::from_millis(5);
+/// The pauses of builds 0.2.0 and 0.2.1 spread evenly over `STEADY_DELAY ..= STEADY_DELAY +
+/// STEADY_SPREAD_MS` ms by request number, so that their response times are dominated by a
+/// wide, known distribution rather than by the machine's load (which shifts a narrow one
+/// enough for a rank test to notice).
+pub const STEADY_SPREAD_MS: u64 = 20;
+
+/// The steady pause of the `request`-th request.
+fn steady_delay(request: u64) -> Duration {
+    STEADY_DELAY + Duration::from_millis(request % (STEADY_SPREAD_MS + 1))
+}
 /// The extra pause of the slow tail of build 0.2.1.
 pub const TAIL_DELAY: Duration = Duration::from_millis(250);
 /// One request in this many is in the slow tail of build 0.2.1.
@@ -96,15 +105,17 @@ impl ServiceVersion {
     /// How long `/` waits before answering its `request`-th request (counted from 0 per
     /// process): 400 ms for the slow build 0.1.2 (podtatoserver's); for the two builds of the
     /// quickstart's canary-statistics scenario, which podtatoserver does not have, a steady
-    /// [`STEADY_DELAY`] (0.2.0), plus [`TAIL_DELAY`] on one request in [`TAIL_EVERY`] (0.2.1, a
-    /// slow tail of about 8 % of the requests that leaves the median and the p90 alone);
-    /// nothing for every other version.
+    /// delay (0.2.0), plus [`TAIL_DELAY`] on one request in [`TAIL_EVERY`] (0.2.1, a slow tail
+    /// of about 8 % of the requests that leaves the median and the p90 alone); nothing for
+    /// every other version.
     pub fn delay(&self, request: u64) -> Duration {
         match self.0.as_str() {
             SLOW_VERSION => SLOW_BUILD_DELAY,
-            STEADY_VERSION => STEADY_DELAY,
-            TAIL_VERSION if request % TAIL_EVERY == TAIL_EVERY - 1 => STEADY_DELAY + TAIL_DELAY,
-            TAIL_VERSION => STEADY_DELAY,
+            STEADY_VERSION => steady_delay(request),
+            TAIL_VERSION if request % TAIL_EVERY == TAIL_EVERY - 1 => {
+                steady_delay(request) + TAIL_DELAY
+            }
+            TAIL_VERSION => steady_delay(request),
             _ => Duration::ZERO,
         }
     }
@@ -183,15 +194,17 @@ mod tests {
         let v = |s: &str| ServiceVersion::parse(s).unwrap();
         assert_eq!(v("0.1.2").delay(0), SLOW_BUILD_DELAY);
         assert_eq!(v("0.1.1").delay(11), Duration::ZERO);
-        assert_eq!(v("0.2.0").delay(11), STEADY_DELAY);
-        let tail: Vec<Duration> = (0..24).map(|n| v("0.2.1").delay(n)).collect();
+        let steady: Vec<Duration> = (0..21).map(|n| v("0.2.0").delay(n)).collect();
+        assert_eq!(steady[0], STEADY_DELAY);
+        assert_eq!(steady[20], STEADY_DELAY + Duration::from_millis(20));
+        assert_eq!(v("0.2.0").delay(21), STEADY_DELAY);
+        let tail: Vec<Duration> = (0..84).map(|n| v("0.2.1").delay(n)).collect();
+        assert_eq!(tail.iter().filter(|d| **d >= TAIL_DELAY).count(), 7);
         assert_eq!(
-            tail.iter()
-                .filter(|d| **d == STEADY_DELAY + TAIL_DELAY)
-                .count(),
-            2
+            tail[11],
+            STEADY_DELAY + Duration::from_millis(11) + TAIL_DELAY
         );
-        assert_eq!(tail.iter().filter(|d| **d == STEADY_DELAY).count(), 22);
+        assert_eq!(tail[12], STEADY_DELAY + Duration::from_millis(12));
     }
 
     #[test]

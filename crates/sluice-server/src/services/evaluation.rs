@@ -5,8 +5,10 @@
 //! `slo.yaml` of the service at the run's commit, looks up the project's SLI provider
 //! ([`super::monitoring`]) and sends its own `get-sli.triggered` to that provider. On the
 //! matching `get-sli.finished` (from a built-in provider or an external one posting through
-//! the API: both arrive on the bus) it loads the earlier results the SLO compares with, runs
-//! [`sluice_slo::evaluate`] and sends `evaluation.finished`.
+//! the API: both arrive on the bus) it loads the earlier results the SLO compares with (for
+//! sluice's `compare_with: baseline`, the evaluation pinned for the stage and service), runs
+//! [`sluice_slo::evaluate_with_samples`] with the SLI values' samples and those kept in the
+//! compared evaluation, and sends `evaluation.finished`.
 //!
 //! Every event it sends has an id derived from the `evaluation.triggered` id, so handling an
 //! evaluation twice (after a crash, or when the bus is replayed) stores nothing twice.
