@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, GetSliFinishedEventData,
+    EvaluationDetails, EvaluationFinishedEventData, GetSliFinishedEventData, MAX_SAMPLES,
+    bounded_samples,
 };
 use sluice_model::event::data::{
     EvaluationTriggeredEventData, GetSliRequest, GetSliTriggeredEventData, SliFilter,
@@ -559,6 +560,26 @@ impl Lighthouse {
         pending: &Pending,
         sli: &GetSliFinishedEventData,
     ) -> Result<EvaluationFinishedEventData, Error> {
+        // A provider may send more samples than an SLI value carries: bound them before they
+        // are judged and kept in the result.
+        let bounded;
+        let sli = if sli
+            .get_sli
+            .indicator_values
+            .iter()
+            .any(|v| v.samples.as_ref().is_some_and(|s| s.len() > MAX_SAMPLES))
+        {
+            let mut copy = sli.clone();
+            for v in &mut copy.get_sli.indicator_values {
+                if let Some(s) = v.samples.take() {
+                    v.samples = Some(bounded_samples(s));
+                }
+            }
+            bounded = copy;
+            &bounded
+        } else {
+            sli
+        };
         let slo = match read_slo(
             &self.resources,
             &pending.project,

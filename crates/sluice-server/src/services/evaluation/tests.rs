@@ -776,6 +776,14 @@ async fn compare_with_baseline_uses_the_pinned_evaluation_and_its_samples() {
             .len(),
         400
     );
+    // More than an SLI value carries are bounded before they are judged and kept.
+    let many: Vec<f64> = (0..5000).map(f64::from).collect();
+    let big = evaluate_samples(&app, &mut rx, &commit, 25.0, many).await;
+    let kept = big.data.clone().unwrap()["evaluation"]["indicatorResults"][0]["value"]["samples"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(kept, sluice_model::evaluation::MAX_SAMPLES);
 
     // Pinned (even though it failed), it is what later evaluations compare with.
     let first_id = first.id.clone().unwrap();
