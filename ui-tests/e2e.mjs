@@ -227,6 +227,71 @@ try {
     await page.screenshot({ path: join(shots, '04b-quality-ignored-for-comparison.png'), fullPage: true });
   });
 
+  await step('a statistical criterion: numbers, both distributions, pin as baseline', async () => {
+    await createProject('canary', `apiVersion: spec.keptn.sh/0.2.2
+kind: Shipyard
+metadata:
+  name: canary
+spec:
+  stages:
+    - name: qa
+      sequences:
+        - name: delivery
+          tasks:
+            - name: evaluation
+`, 'svc');
+    const slo = `comparison:
+  compare_with: baseline
+objectives:
+  - sli: response_time
+    displayName: Response time distribution
+    statistical:
+      test: mann-whitney
+      direction: increase
+      alpha: 0.05
+total_score:
+  pass: "90%"
+  warning: "75%"
+`;
+    const body = (i) => 20 + ((i * 37) % 100) / 10;
+    const baseSamples = Array.from({ length: 400 }, (_, i) => body(i));
+    const tailSamples = Array.from({ length: 400 }, (_, i) => (i % 10 === 0 ? body(i) + 300 : body(i)));
+    const evaluation = (id, n, samples, result, compared) => ({
+      specversion: '1.0', id, source: 'lighthouse-service', type: 'sh.keptn.event.evaluation.finished',
+      datacontenttype: 'application/json', triggeredid: randomUUID(), time: `2026-01-01T00:0${n}:00.000Z`,
+      data: { project: 'canary', stage: 'qa', service: 'svc', labels: { buildId: `b${n}` }, status: 'succeeded', result, message: '',
+        evaluation: { score: result === 'pass' ? 100 : 0, result, sloFileContent: Buffer.from(slo).toString('base64'), comparedEvents: compared,
+          timeStart: '2026-01-01T00:00:00Z', timeEnd: '2026-01-01T00:05:00Z',
+          indicatorResults: [{ score: result === 'pass' ? 1 : 0, status: result, keySli: false, displayName: 'Response time distribution',
+            value: { metric: 'response_time', value: samples.reduce((a, b) => a + b, 0) / samples.length, success: true, samples },
+            passTargets: [{ criteria: 'mann-whitney increase alpha=0.05', targetValue: 0.05, violated: result !== 'pass' }], warningTargets: null }] } },
+    });
+    const baseId = randomUUID(), tailId = randomUUID();
+    await apiCall('POST', '/api/v1/event', evaluation(baseId, 1, baseSamples, 'pass', []));
+    await apiCall('POST', '/api/v1/event', evaluation(tailId, 2, tailSamples, 'fail', [baseId]));
+    await page.goto(`${base}/bridge/#/project/canary/service/svc/quality?stage=qa&eval=${tailId}`);
+    await page.waitForSelector('tr[data-statistical="response_time"]');
+    const text = await page.textContent('tr[data-statistical="response_time"]');
+    assert.match(text, /✗ mann-whitney increase alpha=0\.05/);
+    assert.match(text, /current\s*400/);
+    assert.match(text, /baseline\s*400/);
+    const api = await apiCall('GET', `/api/sluice/v1/evaluation/${tailId}`);
+    const st = api.explanation.objectives[0].statistical;
+    assert.equal(st.passed, false);
+    assert.ok(st.pValue < 0.05, JSON.stringify(st));
+    assert.equal(await page.locator('tr[data-statistical="response_time"] svg polyline.ecdf').count(), 2);
+    assert.match(await page.textContent('#baseline-note'), /No baseline is pinned/);
+    await page.screenshot({ path: join(shots, '04c-statistical-criterion.png'), fullPage: true });
+    // Pin the older evaluation as the stage's baseline.
+    await page.click(`#heatmap button[data-eval="${baseId}"]`);
+    await page.waitForSelector('#pin-baseline');
+    await page.click('#pin-baseline');
+    await page.waitForSelector('#pinned-badge');
+    const pinned = await apiCall('GET', '/api/sluice/v1/project/canary/stage/qa/service/svc/baseline');
+    assert.equal(pinned.evaluationId, baseId);
+    await page.screenshot({ path: join(shots, '04d-pinned-baseline.png'), fullPage: true });
+  });
+
   await step('sequences list and a timeline with job output', async () => {
     await page.goto(`${base}/bridge/#/project/fulltour/sequences`);
     await page.waitForSelector('table.list tbody tr a');

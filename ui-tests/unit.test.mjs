@@ -17,7 +17,7 @@ import { can, describe } from '../crates/sluice-server/ui/access.js';
 import { sliOrder, heatmapHtml, thresholdOf, chart } from '../crates/sluice-server/ui/heatmap.js';
 import { timeline, stateBadge, sequenceResult } from '../crates/sluice-server/ui/sequences.js';
 import { rulesHtml, channelsHtml, deliveriesHtml, lastOutcome } from '../crates/sluice-server/ui/notifications.js';
-import { explanationHtml } from '../crates/sluice-server/ui/quality.js';
+import { explanationHtml, distributionChart, statisticalHtml } from '../crates/sluice-server/ui/quality.js';
 import { approvalFinished, approvalVersion } from '../crates/sluice-server/ui/environment.js';
 import * as api from '../crates/sluice-server/ui/api.js';
 
@@ -243,6 +243,48 @@ test('explanationHtml escapes objective names and shows informational objectives
   assert.ok(markup.includes('<li class="muted">informational</li>'));
   assert.ok(markup.includes('missing: no value'));
   assert.ok(markup.includes('pass ≥ 90%, warning ≥ 75%'));
+});
+
+test('a statistical criterion shows sizes, medians, effect, p-value and both distributions', () => {
+  const st = {
+    criterion: 'mann-whitney increase alpha=0.05', passed: false, reason: HOSTILE, compared: true,
+    current: { count: 3, median: 20, mean: 110 }, baseline: { count: 4, median: 10, mean: 10 },
+    u: 12, pValue: 0.0000123, method: 'asymptotic', significant: true, shift: 10, medianRatio: 2, meanRatio: 11, effect: 11,
+    samples: { current: [10, 20, 300], baseline: [9, 10, 10, 11] },
+  };
+  const markup = statisticalHtml(st, 'latency').markup;
+  assert.ok(!markup.includes('<img'), markup);
+  assert.ok(markup.includes('✗ <code>mann-whitney increase alpha=0.05</code>'), markup);
+  assert.ok(markup.includes('<strong class="p-value">1.23e-5</strong>'), markup);
+  assert.ok(markup.includes('<strong class="effect">11</strong>'), markup);
+  assert.match(markup, /<th scope="row">current<\/th><td class="num">3<\/td><td class="num">20<\/td>/);
+  assert.match(markup, /<th scope="row">baseline<\/th><td class="num">4<\/td><td class="num">10<\/td>/);
+  assert.equal((markup.match(/<polyline /g) || []).length, 2);
+  // 9 .. 300 spans more than a factor of 4: a logarithmic axis.
+  assert.ok(markup.includes('(log scale)'));
+  const none = statisticalHtml({ ...st, compared: false, current: { count: null }, baseline: { count: 2 }, minSamples: 3, samples: { current: null, baseline: [1, 2] } }, 'x').markup;
+  assert.ok(none.includes('current none, baseline 2 usable samples (at least 3 needed)'), none);
+  assert.ok(none.includes('no current samples'), none);
+  // Linear when the values are close; every point inside the drawing; NaN ignored.
+  const lin = distributionChart([5, 6, NaN, 7], [5, 5.5, 6], 'rt').markup;
+  assert.ok(!lin.includes('log scale'));
+  const points = [...lin.matchAll(/points="([^"]+)"/g)].flatMap((m) => m[1].split(' ').map((p) => p.split(',').map(Number)));
+  assert.ok(points.every(([x, y]) => x >= 0 && x <= 640 && y >= 0 && y <= 160), lin);
+});
+
+test('explanationHtml: the pinned baseline, pin and ignore buttons only when allowed', () => {
+  const ev = {
+    id: 'e9', label: 'b9', time: '2026-12-05T10:00:00Z', project: 'p', stage: 'qa', service: 'svc', keptnContext: 'c', timeStart: 'a', timeEnd: 'b',
+    explanation: { result: 'pass', score: 100, points: 0, maxPoints: 0, comparedEvaluations: 1, aggregateFunction: 'avg', message: '', objectives: [] },
+  };
+  const viewer = explanationHtml(ev, { baseline: null, mayPin: false, mayInvalidate: false }).markup;
+  assert.ok(!viewer.includes('id="pin-baseline"') && !viewer.includes('id="invalidate"'), viewer);
+  assert.ok(viewer.includes('No baseline is pinned for svc in qa.'), viewer);
+  const operator = explanationHtml(ev, { baseline: 'e1', mayPin: true, mayInvalidate: true }).markup;
+  assert.ok(operator.includes('id="pin-baseline"') && operator.includes('id="invalidate"'), operator);
+  assert.ok(operator.includes('Pinned baseline of svc in qa: <code>e1</code>.'), operator);
+  const pinned = explanationHtml(ev, { baseline: 'e9', mayPin: true }).markup;
+  assert.ok(pinned.includes('id="pinned-badge"') && !pinned.includes('id="pin-baseline"'), pinned);
 });
 
 test('approvalFinished answers the approval as Keptn\'s bridge did', () => {

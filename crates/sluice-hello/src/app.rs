@@ -1,7 +1,7 @@
 //! helloservice's HTTP routes (`/`, `/health`, `/metrics`) and the middleware that times every routed request.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -14,8 +14,7 @@ use crate::metrics::{Metrics, RequestLabels};
 use crate::process::ProcessStats;
 use crate::version::ServiceVersion;
 
-/// How long the slow build (0.1.2) sleeps after rendering `/`, as podtatoserver does since commit c3fa4f1.
-pub const SLOW_BUILD_DELAY: Duration = Duration::from_millis(400);
+pub use crate::version::SLOW_BUILD_DELAY;
 
 /// Content type of the Prometheus text exposition format.
 const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -29,6 +28,8 @@ pub struct AppState {
     pub instance: String,
     /// This process's metrics.
     pub metrics: Arc<Metrics>,
+    /// How many `/` requests this process has begun (for the version's [`ServiceVersion::delay`]).
+    pub pages: std::sync::atomic::AtomicU64,
 }
 
 /// The main router: `/`, `/health` and `/metrics`, all timed into the duration histogram.
@@ -105,11 +106,15 @@ fn method_label(method: &Method) -> String {
     }
 }
 
-/// `GET /`: the page; the slow build then sleeps, and the answered request is counted as a success.
+/// `GET /`: the page; the slow builds then sleep (see [`ServiceVersion::delay`]), and the answered request is counted as a success.
 async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
     let page = render_page(&state.version, &state.instance);
-    if state.version.is_slow() {
-        tokio::time::sleep(SLOW_BUILD_DELAY).await;
+    let n = state
+        .pages
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let delay = state.version.delay(n);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     state.metrics.count_success();
     Html(page)

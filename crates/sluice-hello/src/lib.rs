@@ -109,6 +109,7 @@ impl BoundService {
             version,
             instance,
             metrics: Arc::new(Metrics::default()),
+            pages: std::sync::atomic::AtomicU64::new(0),
         });
         Ok(Self {
             state,

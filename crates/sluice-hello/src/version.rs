@@ -1,11 +1,36 @@
 //! The helloservice version: parsed from a bare version or a container image reference, and what it means for behaviour.
 
 use std::fmt;
+use std::time::Duration;
 
 use thiserror::Error;
 
 /// The one podtatoserver version that is deliberately slow (the tutorial's "bad build").
 const SLOW_VERSION: &str = "0.1.2";
+
+/// How long the slow build (0.1.2) sleeps after rendering `/`, as podtatoserver does since
+/// commit c3fa4f1.
+pub const SLOW_BUILD_DELAY: Duration = Duration::from_millis(400);
+/// The canary-statistics scenario's baseline build: every `/` takes [`STEADY_DELAY`].
+const STEADY_VERSION: &str = "0.2.0";
+/// The canary-statistics scenario's regressed build: a slow tail.
+const TAIL_VERSION: &str = "0.2.1";
+/// The shortest pause of every `/` of builds 0.2.0 and 0.2.1.
+pub const STEADY_DELAY: Duration = Duration::from_millis(5);
+/// The pauses of builds 0.2.0 and 0.2.1 spread evenly over `STEADY_DELAY ..= STEADY_DELAY +
+/// STEADY_SPREAD_MS` ms by request number, so that their response times are dominated by a
+/// wide, known distribution rather than by the machine's load (which shifts a narrow one
+/// enough for a rank test to notice).
+pub const STEADY_SPREAD_MS: u64 = 20;
+
+/// The steady pause of the `request`-th request.
+fn steady_delay(request: u64) -> Duration {
+    STEADY_DELAY + Duration::from_millis(request % (STEADY_SPREAD_MS + 1))
+}
+/// The extra pause of the slow tail of build 0.2.1.
+pub const TAIL_DELAY: Duration = Duration::from_millis(250);
+/// One request in this many is in the slow tail of build 0.2.1.
+pub const TAIL_EVERY: u64 = 12;
 
 /// Why a version string was rejected.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -77,6 +102,24 @@ impl ServiceVersion {
         self.0 == SLOW_VERSION
     }
 
+    /// How long `/` waits before answering its `request`-th request (counted from 0 per
+    /// process): 400 ms for the slow build 0.1.2 (podtatoserver's); for the two builds of the
+    /// quickstart's canary-statistics scenario, which podtatoserver does not have, a steady
+    /// delay (0.2.0), plus [`TAIL_DELAY`] on one request in [`TAIL_EVERY`] (0.2.1, a slow tail
+    /// of about 8 % of the requests that leaves the median and the p90 alone); nothing for
+    /// every other version.
+    pub fn delay(&self, request: u64) -> Duration {
+        match self.0.as_str() {
+            SLOW_VERSION => SLOW_BUILD_DELAY,
+            STEADY_VERSION => steady_delay(request),
+            TAIL_VERSION if request % TAIL_EVERY == TAIL_EVERY - 1 => {
+                steady_delay(request) + TAIL_DELAY
+            }
+            TAIL_VERSION => steady_delay(request),
+            _ => Duration::ZERO,
+        }
+    }
+
     /// The podtato-head part id the page shows: "03" for 0.1.2, "02" for 0.1.1, "01" otherwise.
     pub fn part_id(&self) -> &'static str {
         match self.0.as_str() {
@@ -144,6 +187,24 @@ mod tests {
             ServiceVersion::parse("@sha256:abcd"),
             Err(VersionError::Empty)
         );
+    }
+
+    #[test]
+    fn delays_per_build() {
+        let v = |s: &str| ServiceVersion::parse(s).unwrap();
+        assert_eq!(v("0.1.2").delay(0), SLOW_BUILD_DELAY);
+        assert_eq!(v("0.1.1").delay(11), Duration::ZERO);
+        let steady: Vec<Duration> = (0..21).map(|n| v("0.2.0").delay(n)).collect();
+        assert_eq!(steady[0], STEADY_DELAY);
+        assert_eq!(steady[20], STEADY_DELAY + Duration::from_millis(20));
+        assert_eq!(v("0.2.0").delay(21), STEADY_DELAY);
+        let tail: Vec<Duration> = (0..84).map(|n| v("0.2.1").delay(n)).collect();
+        assert_eq!(tail.iter().filter(|d| **d >= TAIL_DELAY).count(), 7);
+        assert_eq!(
+            tail[11],
+            STEADY_DELAY + Duration::from_millis(11) + TAIL_DELAY
+        );
+        assert_eq!(tail[12], STEADY_DELAY + Duration::from_millis(12));
     }
 
     #[test]

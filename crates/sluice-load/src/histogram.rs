@@ -66,7 +66,7 @@ pub struct LatencyMs {
 }
 
 /// An HDR histogram of response times in microseconds with sluice's fixed bounds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LatencyHistogram {
     inner: Histogram<u64>,
 }
@@ -114,6 +114,26 @@ impl LatencyHistogram {
     /// bucket, as HdrHistogram reports it); 0 when empty.
     pub fn value_at_quantile_us(&self, quantile: f64) -> u64 {
         self.inner.value_at_quantile(quantile)
+    }
+
+    /// The recorded response times in milliseconds, sorted, for statistical criteria: every
+    /// one when there are at most `max`, else the `max` quantiles at `(i + 0.5) / max`
+    /// (which keep the distribution's shape, tails included). Each value is its bucket's
+    /// highest equivalent value, as the percentiles are.
+    pub fn samples_ms(&self, max: usize) -> Vec<f64> {
+        let ms = |us: u64| round3(us as f64 / 1000.0);
+        let count = self.inner.len();
+        if count as usize <= max {
+            let mut out = Vec::with_capacity(count as usize);
+            for v in self.inner.iter_recorded() {
+                let value = ms(v.value_iterated_to());
+                out.extend(std::iter::repeat_n(value, v.count_at_value() as usize));
+            }
+            return out;
+        }
+        (0..max)
+            .map(|i| ms(self.inner.value_at_quantile((i as f64 + 0.5) / max as f64)))
+            .collect()
     }
 
     /// The percentile summary in milliseconds, or `None` when nothing was recorded.

@@ -2,7 +2,11 @@
 //! summaries whose run overlaps the evaluation window, for clusters without a monitoring system.
 //!
 //! Indicators: `response_time_p50|p90|p95|p99|mean` (milliseconds), `error_rate`
-//! (failures / requests, 0..1), `throughput` (requests per second) and `requests` (count).
+//! (failures / requests, 0..1), `throughput` (requests per second) and `requests` (count);
+//! and `response_time` (sluice extension for statistical criteria): the mean in milliseconds
+//! with the response times themselves as the value's `samples` (every one up to
+//! [`MAX_SAMPLES`], else that many quantiles of the merged histograms), which needs every run's
+//! histogram.
 //!
 //! Window rule: a run counts when `[start, end]` overlaps `[window_start, window_end]`
 //! (boundaries inclusive); its whole figures are used, since a summary cannot be split.
@@ -14,7 +18,7 @@
 //! carries its HDR histogram (the histograms are added); otherwise the per-run maximum is taken,
 //! an upper bound, and the SLI's message says so.
 
-use sluice_model::evaluation::SliResult;
+use sluice_model::evaluation::{MAX_SAMPLES, SliResult};
 use sluice_model::event::Timestamp;
 
 use crate::histogram::{LatencyHistogram, LatencyMs};
@@ -22,6 +26,7 @@ use crate::summary::LoadSummary;
 
 /// The indicator names this provider answers, in the order it lists them.
 pub const INDICATORS: &[&str] = &[
+    "response_time",
     "response_time_p50",
     "response_time_p90",
     "response_time_p95",
@@ -50,6 +55,8 @@ pub struct Combined {
     pub latency_ms: Option<LatencyMs>,
     /// Whether the percentiles are exact (merged histograms) or per-run maxima.
     pub exact_percentiles: bool,
+    /// The merged histogram, when every run with response times carries one.
+    pub histogram: Option<LatencyHistogram>,
 }
 
 /// The summaries whose run overlaps the window (inclusive), in input order.
@@ -109,15 +116,15 @@ pub fn combine(runs: &[&LoadSummary]) -> Option<Combined> {
         .iter()
         .map(|(s, _)| s.histogram().and_then(Result::ok))
         .collect();
-    let (latency_ms, exact_percentiles) = match histograms {
+    let (latency_ms, exact_percentiles, histogram) = match histograms {
         Some(hs) if !hs.is_empty() => {
             let mut merged = LatencyHistogram::new();
             for h in &hs {
                 merged.merge(h);
             }
-            (merged.latency_ms(), true)
+            (merged.latency_ms(), true, Some(merged))
         }
-        _ => (approximate(&with_latency), with_latency.len() <= 1),
+        _ => (approximate(&with_latency), with_latency.len() <= 1, None),
     };
     Some(Combined {
         runs: runs.len(),
@@ -126,6 +133,7 @@ pub fn combine(runs: &[&LoadSummary]) -> Option<Combined> {
         union_seconds,
         latency_ms,
         exact_percentiles,
+        histogram,
     })
 }
 
@@ -175,14 +183,16 @@ pub fn slis_from_summaries(
                     window_start.to_keptn_string(),
                     window_end.to_keptn_string()
                 )),
-                (true, Some(c)) => value_of(name, c),
+                (true, Some(c)) if name == "response_time" => samples_of(c),
+                (true, Some(c)) => value_of(name, c).map(|(v, m)| (v, m, None)),
             };
             match outcome {
-                Ok((value, message)) => SliResult {
+                Ok((value, message, samples)) => SliResult {
                     metric: name.clone(),
                     value,
                     success: true,
                     message,
+                    samples,
                     ..SliResult::default()
                 },
                 Err(message) => SliResult {
@@ -194,6 +204,25 @@ pub fn slis_from_summaries(
             }
         })
         .collect()
+}
+
+/// `response_time`: the mean with the response times as samples, or why there are none.
+fn samples_of(c: &Combined) -> Result<(f64, String, Option<Vec<f64>>), String> {
+    let latency = c
+        .latency_ms
+        .as_ref()
+        .ok_or_else(|| "no response times were recorded in the window".to_string())?;
+    let histogram = c.histogram.as_ref().ok_or_else(|| {
+        format!(
+            "the response times of the {} runs cannot be sampled: not every run has a latency histogram",
+            c.runs
+        )
+    })?;
+    Ok((
+        latency.mean,
+        String::new(),
+        Some(histogram.samples_ms(MAX_SAMPLES)),
+    ))
 }
 
 /// One indicator's value (and an optional note), or why it cannot be computed.
@@ -361,7 +390,7 @@ mod tests {
         assert!(
             out[1]
                 .message
-                .contains("the load-test provider offers: response_time_p50"),
+                .contains("the load-test provider offers: response_time, response_time_p50"),
             "{}",
             out[1].message
         );
@@ -393,6 +422,47 @@ mod tests {
         // Union of 10:00-10:01 and 10:01-10:03 is 180 s.
         assert!((value(&out, "throughput") - 1000.0 / 180.0).abs() < 1e-9);
         assert!(out.iter().all(|r| r.message.is_empty()));
+    }
+
+    #[test]
+    fn response_time_carries_every_latency_or_bounded_quantiles() {
+        // 900 x 10 ms and 100 x 500 ms in two runs: every one of the 1000 is a sample.
+        let a = run(0, 1, 0, &[(10, 900)], true);
+        let b = run(1, 3, 0, &[(500, 100)], true);
+        let (start, end) = (ts("2022-06-22T10:00:00Z"), ts("2022-06-22T10:03:00Z"));
+        let out = slis_from_summaries(&[a.clone(), b], start, end, &names(&["response_time"]));
+        assert!((value(&out, "response_time") - 59.0).abs() < 0.1);
+        let samples = out[0].samples.as_ref().unwrap();
+        assert_eq!(samples.len(), 1000);
+        assert_eq!(samples.iter().filter(|v| **v > 400.0).count(), 100);
+        assert!(
+            samples
+                .iter()
+                .all(|v| (*v - 10.0).abs() < 0.02 || (*v - 500.0).abs() < 0.5)
+        );
+        // Past MAX_SAMPLES: that many quantiles, the 10 % tail kept as 10 %.
+        let big = run(0, 1, 0, &[(10, 9000), (500, 1000)], true);
+        let out = slis_from_summaries(&[big], start, end, &names(&["response_time"]));
+        let samples = out[0].samples.as_ref().unwrap();
+        assert_eq!(samples.len(), MAX_SAMPLES);
+        assert_eq!(
+            samples.iter().filter(|v| **v > 400.0).count(),
+            MAX_SAMPLES / 10
+        );
+        // Other indicators carry none; a run without a histogram gives no samples, and says so.
+        let out = slis_from_summaries(
+            &[a, run(1, 3, 0, &[(500, 100)], false)],
+            start,
+            end,
+            &names(&["response_time_mean", "response_time"]),
+        );
+        assert_eq!(out[0].samples, None);
+        assert!(!out[1].success);
+        assert!(
+            out[1].message.contains("latency histogram"),
+            "{}",
+            out[1].message
+        );
     }
 
     #[test]

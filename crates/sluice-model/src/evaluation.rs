@@ -71,7 +71,36 @@ go_struct! {
         /// Error message of the provider (omitted when empty).
         #[serde(skip_serializing_if = "String::is_empty")]
         pub message: String,
+        /// The observations behind the value (sluice extension, absent in Keptn's events and
+        /// omitted when `None`): for example each request's latency, at most
+        /// [`MAX_SAMPLES`] of them, that statistical criteria compare.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub samples: Option<Vec<f64>>,
     }
+}
+
+/// The most samples an SLI value carries (sluice extension): providers reduce larger sets to
+/// this many evenly spaced quantiles ([`bounded_samples`]), so events stay small (at most about
+/// 20 KiB per SLI) while a rank test still sees a slow tail of a few percent.
+pub const MAX_SAMPLES: usize = 2000;
+
+/// `values` reduced to what an SLI value carries: non-finite values dropped, then, when more
+/// than [`MAX_SAMPLES`] are left, the `MAX_SAMPLES` quantiles at `(i + 0.5) / MAX_SAMPLES` of
+/// the sorted values (nearest rank), which keep the distribution's shape, tails included,
+/// deterministically. Returns the values sorted.
+pub fn bounded_samples(mut values: Vec<f64>) -> Vec<f64> {
+    values.retain(|v| v.is_finite());
+    values.sort_by(f64::total_cmp);
+    if values.len() <= MAX_SAMPLES {
+        return values;
+    }
+    let n = values.len();
+    (0..MAX_SAMPLES)
+        .map(|i| {
+            let q = (i as f64 + 0.5) / MAX_SAMPLES as f64;
+            values[((q * n as f64) as usize).min(n - 1)]
+        })
+        .collect()
 }
 
 go_struct! {

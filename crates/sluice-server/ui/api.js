@@ -71,11 +71,22 @@ export async function get(path, params) {
  * @returns {Promise<any>}
  */
 export async function post(path, body) {
+  return send('POST', path, body);
+}
+
+/**
+ * Sends JSON with any method (with the CSRF token); `DELETE` without a body.
+ * @param {'POST' | 'PUT' | 'DELETE'} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
+export async function send(method, path, body) {
   return answer(await fetch(path, {
-    method: 'POST',
+    method,
     credentials: 'same-origin',
     headers: { 'content-type': 'application/json', 'x-sluice-csrf': csrf, accept: 'application/json' },
-    body: JSON.stringify(body ?? {}),
+    body: method === 'DELETE' ? undefined : JSON.stringify(body ?? {}),
   }));
 }
 

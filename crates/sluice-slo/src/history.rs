@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use sluice_model::evaluation::{EvaluationFinishedEventData, ResultType};
-use sluice_model::slo::{AggregateFunction, Comparison, IncludeResults};
+use sluice_model::slo::{AggregateFunction, CompareWith, Comparison, IncludeResults};
 
 /// A previous `evaluation.finished` event: its data and, if known, its event id.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +40,10 @@ pub fn select_previous<'p, 'a>(
     };
     previous
         .iter()
+        // A pinned baseline (sluice extension) was chosen by a person: its result does not
+        // filter it out.
         .filter(|p| match comparison.include_result_with_score {
+            _ if comparison.compare_with == CompareWith::Baseline => true,
             IncludeResults::Pass => p.data.base.result == ResultType::Pass,
             IncludeResults::PassOrWarn => {
                 matches!(p.data.base.result, ResultType::Pass | ResultType::Warning)

@@ -13,6 +13,7 @@
 //! undefined ratio (the baseline's center is not positive, or the current one is negative)
 //! skips the effect check, so significance alone decides.
 
+use sluice_model::evaluation::{EvaluationFinishedEventData, SliResult};
 use sluice_model::slo::{Direction, EffectMeasure, Outliers, Statistical};
 
 use crate::statistics::{
@@ -36,6 +37,36 @@ pub struct Samples<'a> {
     pub current: &'a [SliSamples],
     /// Samples of the baseline evaluation it is compared with.
     pub baseline: &'a [SliSamples],
+}
+
+/// The samples SLI values carry (sluice's `samples` field of `indicatorValues[]`), in order.
+pub fn samples_of_values(values: &[SliResult]) -> Vec<SliSamples> {
+    values
+        .iter()
+        .filter_map(|v| {
+            Some(SliSamples {
+                metric: v.metric.clone(),
+                values: v.samples.clone()?,
+            })
+        })
+        .collect()
+}
+
+/// The samples an earlier evaluation's results carry (its SLI values as echoed in
+/// `indicatorResults[].value`), so a later evaluation can compare with them.
+pub fn samples_of_evaluation(evaluation: &EvaluationFinishedEventData) -> Vec<SliSamples> {
+    evaluation
+        .evaluation
+        .indicator_results
+        .iter()
+        .filter_map(|r| {
+            let v = r.value.as_ref()?;
+            Some(SliSamples {
+                metric: v.metric.clone(),
+                values: v.samples.clone()?,
+            })
+        })
+        .collect()
 }
 
 /// The first samples of `metric` in `samples`.

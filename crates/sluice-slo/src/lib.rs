@@ -65,4 +65,4 @@ pub use gate::{EvaluationInput, evaluate, evaluate_with_samples, key_sli_message
 pub use history::{
     PreviousEvaluation, PreviousValues, aggregate, average, percentile, select_previous,
 };
-pub use judge::{Samples, SliSamples};
+pub use judge::{Samples, SliSamples, samples_of_evaluation, samples_of_values};

@@ -366,6 +366,7 @@ dual! {
             "DELETE FROM events WHERE project = ?",
             "DELETE FROM contexts WHERE project = ?",
             "DELETE FROM invalidations WHERE project = ?",
+            "DELETE FROM baselines WHERE project = ?",
         ] {
             sqlx::query(D.sql(sql)).bind(project).execute(&mut *conn).await?;
         }

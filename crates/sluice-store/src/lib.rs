@@ -49,6 +49,7 @@
 #[macro_use]
 mod backend;
 mod access;
+mod baselines;
 mod error;
 pub mod events;
 pub mod executions;
@@ -81,6 +82,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub(crate) use backend::{Db, Dialect};
 
 pub use access::{AuditEntry, AuditQuery, TokenRecord};
+pub use baselines::Baseline;
 pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
 pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery};

@@ -284,12 +284,21 @@ impl Store {
     pub async fn delete_service(&self, project: &str, service: &str) -> Result<()> {
         self.forget_scopes();
         let done = with_db!(self, |readers, writer, d| {
-            sqlx::query(d.sql("DELETE FROM services WHERE project = ? AND name = ?"))
+            let mut tx = writer.begin_with(d.begin()).await?;
+            let done = sqlx::query(d.sql("DELETE FROM services WHERE project = ? AND name = ?"))
                 .bind(project)
                 .bind(service)
-                .execute(writer)
-                .await
-                .map(|done| done.rows_affected())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            // A service created again later starts without a pinned baseline.
+            sqlx::query(d.sql("DELETE FROM baselines WHERE project = ? AND service = ?"))
+                .bind(project)
+                .bind(service)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<u64, Error>(done)
         });
         self.forget_scopes();
         if done? == 0 {

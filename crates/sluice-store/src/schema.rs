@@ -17,7 +17,7 @@ use crate::Dialect;
 use crate::error::{Error, Result};
 
 /// The migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -265,7 +265,7 @@ DROP TABLE IF EXISTS timers;
 "#;
 
 /// The PostgreSQL migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2, PG_V3, PG_V4];
+pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2, PG_V3, PG_V4, PG_V5];
 
 /// Version 1 on PostgreSQL: SQLite's version 4 in PostgreSQL types. Integers are `BIGINT`
 /// (the same `i64` binds on both backends, flags included); the event store's `seq` is an
@@ -607,5 +607,32 @@ CREATE TABLE notification_attempts (
     status      BIGINT NOT NULL,
     error       TEXT NOT NULL,
     PRIMARY KEY (delivery_id, n)
+);
+"#;
+
+/// Version 7: the pinned baseline evaluation of each stage and service (sluice's
+/// `comparison.compare_with: baseline`).
+const V7: &str = r#"
+CREATE TABLE baselines (
+    project       TEXT NOT NULL,
+    stage         TEXT NOT NULL,
+    service       TEXT NOT NULL,
+    evaluation_id TEXT NOT NULL,                -- id of an evaluation.finished event
+    set_by        TEXT NOT NULL,                -- the token name
+    set_at        INTEGER NOT NULL,
+    PRIMARY KEY (project, stage, service)
+) STRICT;
+"#;
+
+/// Version 5 on PostgreSQL: SQLite's version 7 (pinned baselines) in PostgreSQL types.
+const PG_V5: &str = r#"
+CREATE TABLE baselines (
+    project       TEXT COLLATE "C" NOT NULL,
+    stage         TEXT COLLATE "C" NOT NULL,
+    service       TEXT COLLATE "C" NOT NULL,
+    evaluation_id TEXT COLLATE "C" NOT NULL,
+    set_by        TEXT COLLATE "C" NOT NULL,
+    set_at        BIGINT NOT NULL,
+    PRIMARY KEY (project, stage, service)
 );
 "#;

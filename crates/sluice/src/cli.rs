@@ -125,6 +125,10 @@ pub enum Command {
     Token(TokenCommand),
     /// Show the audit log: who changed what, where, when and from which address.
     Audit(AuditArgs),
+    /// Pin, show or clear the baseline evaluation of a stage and service (what SLOs with
+    /// `comparison.compare_with: baseline` compare with).
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
     /// Show the role and scope of the token in use.
     Whoami(WhoamiArgs),
 }
@@ -138,6 +142,55 @@ pub enum TokenCommand {
     List(TokenListArgs),
     /// Revoke a token: it is refused from now on.
     Revoke(TokenRevokeArgs),
+}
+
+/// `sluice baseline ...`
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Pin an evaluation (an evaluation.finished event) as the baseline of its stage and
+    /// service; the project, stage and service are the evaluation's unless given.
+    Set(BaselineSetArgs),
+    /// Show the pinned baseline of a stage and service.
+    Get(BaselineScopeArgs),
+    /// Unpin the baseline of a stage and service.
+    Clear(BaselineScopeArgs),
+}
+
+/// Flags of `sluice baseline set`.
+#[derive(Debug, Args)]
+pub struct BaselineSetArgs {
+    /// The id of the evaluation.finished event to pin.
+    #[arg(long)]
+    pub evaluation: String,
+    /// The project (checked against the evaluation's).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// The stage (checked against the evaluation's).
+    #[arg(long)]
+    pub stage: Option<String>,
+    /// The service (checked against the evaluation's).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `sluice baseline get|clear`.
+#[derive(Debug, Args)]
+pub struct BaselineScopeArgs {
+    /// The project.
+    #[arg(long)]
+    pub project: String,
+    /// The stage.
+    #[arg(long)]
+    pub stage: String,
+    /// The service.
+    #[arg(long)]
+    pub service: String,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 /// Flags of `sluice token create`.
@@ -982,10 +1035,11 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "FILE")]
     pub previous: Option<PathBuf>,
     /// Samples of this evaluation for statistical criteria (sluice extension): a JSON
-    /// object from SLI name to an array of numbers.
+    /// object from SLI name to an array of numbers (default: the `samples` of the SLI values).
     #[arg(long, value_name = "FILE")]
     pub samples: Option<PathBuf>,
-    /// Samples of the baseline the statistical criteria compare with, same format.
+    /// Samples of the baseline the statistical criteria compare with, same format (default:
+    /// the samples kept in the first --previous evaluation's results).
     #[arg(long, value_name = "FILE")]
     pub baseline_samples: Option<PathBuf>,
     /// Output format.
@@ -1025,6 +1079,9 @@ pub enum QuickstartScenario {
     Rollback,
     /// A problem in production opens a remediation: get-action, scale, load test, evaluation.
     SelfHealing,
+    /// A pinned baseline and a statistical criterion: a build whose regression is a slow tail
+    /// on a few percent of requests fails against the baseline while Keptn's criteria pass.
+    CanaryStatistics,
 }
 
 /// What generates the quickstart's load.

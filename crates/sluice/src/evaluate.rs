@@ -77,21 +77,26 @@ pub fn run(args: &EvaluateArgs) -> Result<i32> {
         Some(path) => read_sli_values(path)?,
         None => SliInput::default(),
     };
+    let previous_data: Vec<(Option<String>, EvaluationFinishedEventData)> = match &args.previous {
+        Some(path) => read_previous(path)?,
+        None => Vec::new(),
+    };
+    // Without the files, the samples the SLI values carry (sluice's `samples` field) and
+    // those of the first previous evaluation, as the server does.
     let current_samples = match &args.samples {
         Some(path) => read_samples(path)?,
-        None => Vec::new(),
+        None => sluice_slo::samples_of_values(&sli.values),
     };
     let baseline_samples = match &args.baseline_samples {
         Some(path) => read_samples(path)?,
-        None => Vec::new(),
+        None => previous_data
+            .first()
+            .map(|(_, d)| sluice_slo::samples_of_evaluation(d))
+            .unwrap_or_default(),
     };
     let samples = Samples {
         current: &current_samples,
         baseline: &baseline_samples,
-    };
-    let previous_data: Vec<(Option<String>, EvaluationFinishedEventData)> = match &args.previous {
-        Some(path) => read_previous(path)?,
-        None => Vec::new(),
     };
     let previous: Vec<PreviousEvaluation<'_>> = previous_data
         .iter()

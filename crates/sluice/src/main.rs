@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{
-    Cli, ClusterCommand, Command, ConfigureCommand, CreateCommand, DeleteCommand,
+    BaselineCommand, Cli, ClusterCommand, Command, ConfigureCommand, CreateCommand, DeleteCommand,
     DeploymentsCommand, GetCommand, ImportCommand, SendCommand, SequenceControlCommand,
     TokenCommand, TriggerCommand, UpdateCommand,
 };
@@ -78,6 +78,9 @@ fn main() -> ExitCode {
         Command::Token(TokenCommand::List(args)) => client::access::list_tokens(args),
         Command::Token(TokenCommand::Revoke(args)) => client::access::revoke_token(args),
         Command::Audit(args) => client::access::audit(args),
+        Command::Baseline(BaselineCommand::Set(args)) => client::baseline::set(args),
+        Command::Baseline(BaselineCommand::Get(args)) => client::baseline::get(args),
+        Command::Baseline(BaselineCommand::Clear(args)) => client::baseline::clear(args),
         Command::Whoami(args) => client::access::whoami(args),
         Command::Get(GetCommand::Projects(args)) => client::get::projects(args),
         Command::Get(GetCommand::Stages(args)) => client::get::stages(args),

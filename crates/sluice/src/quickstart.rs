@@ -9,6 +9,11 @@
 //! 2. v0.1.2 (the slow build): the qa gate fails on response time, production keeps v0.1.1.
 //!
 //! It exits 0 only when both happened as expected.
+//!
+//! `--scenario canary-statistics` (qa only) shows a pinned baseline and a statistical
+//! criterion instead: the steady build v0.2.0 is delivered and its evaluation pinned, the
+//! same build passes against it, and v0.2.1 (one request in twelve 250 ms slower) fails
+//! statistically while Keptn's single-value criteria pass.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +42,11 @@ const SHIPYARD: &str = include_str!("../../../examples/quickstart/shipyard.yaml"
 const LOADTEST_SLO: &str = include_str!("../../../examples/quickstart/slo.yaml");
 const JOB_CONFIG: &str = include_str!("../../../examples/quickstart/job/config.yaml");
 const TUTORIAL_SLO: &str = include_str!("../../../examples/fulltour/slo.yaml");
+const CANARY_SLO: &str = include_str!("../../../examples/quickstart/slo-canary.yaml");
+/// The canary-statistics scenario's builds (helloservice versions that podtatoserver does not
+/// have): a steady one, and the same with a slow tail on one request in twelve.
+const STEADY: &str = "ghcr.io/podtato-head/podtatoserver:v0.2.0";
+const TAIL: &str = "ghcr.io/podtato-head/podtatoserver:v0.2.1";
 const PROMETHEUS_SLI: &str = include_str!("../../../examples/fulltour/prometheus/sli.yaml");
 const LOCUST_FILE: &str = include_str!("../../../examples/fulltour/locust/basic.py");
 
@@ -322,6 +332,12 @@ async fn tour(
         ),
         QuickstartLoad::Locust => locust_job_config(timing.load),
     };
+    if args.scenario == QuickstartScenario::CanaryStatistics {
+        // More requests, so that a tail of a few percent is visible in the ranks.
+        job_config = job_config
+            .replace("\"--users\", \"5\"", "\"--users\", \"10\"")
+            .replace("\"--rate\", \"50\"", "\"--rate\", \"150\"");
+    }
     match args.scenario {
         QuickstartScenario::Rollback => job_config.push_str(ROLLBACK_ACTION),
         QuickstartScenario::SelfHealing => job_config.push_str(SCALE_ACTION),
@@ -331,7 +347,17 @@ async fn tour(
         QuickstartMonitoring::Loadtest => (LOADTEST_SLO, "loadtest"),
         QuickstartMonitoring::Prometheus => (TUTORIAL_SLO, "prometheus"),
     };
-    for stage in ["qa", "production"] {
+    let slo = if args.scenario == QuickstartScenario::CanaryStatistics {
+        CANARY_SLO
+    } else {
+        slo
+    };
+    let stages: &[&str] = if args.scenario == QuickstartScenario::CanaryStatistics {
+        &["qa"]
+    } else {
+        &["qa", "production"]
+    };
+    for &stage in stages {
         add_resource(api, paint, stage, "slo.yaml", slo).await?;
         add_resource(api, paint, stage, "job/config.yaml", &job_config).await?;
         if args.monitoring == QuickstartMonitoring::Prometheus {
@@ -379,6 +405,7 @@ async fn tour(
             }
             _ => self_healing_scenario(api, data_dir, paint).await,
         },
+        QuickstartScenario::CanaryStatistics => canary_statistics_scenario(api, paint).await,
     }
 }
 
@@ -593,6 +620,12 @@ const STRICT_PRODUCTION_SLO: &str = "spec_version: \"1.0\"\nobjectives:\n  - sli
 fn scenario_shipyard(scenario: QuickstartScenario) -> String {
     match scenario {
         QuickstartScenario::Tour => SHIPYARD.to_owned(),
+        // qa only: the comparison happens there.
+        QuickstartScenario::CanaryStatistics => SHIPYARD
+            .split("    - name: \"production\"\n")
+            .next()
+            .unwrap_or(SHIPYARD)
+            .to_owned(),
         QuickstartScenario::SelfHealing => format!("{SHIPYARD}{REMEDIATION_SEQUENCE}"),
         QuickstartScenario::Approval => SHIPYARD
             .replace("pass: \"automatic\"", "pass: \"manual\"")
@@ -1167,9 +1200,214 @@ async fn trigger_in(api: &Api, stage: &str, image: &str, version: &str) -> Resul
     Ok(ctx)
 }
 
+/// The qa `evaluation.finished` event of a delivery's context.
+fn qa_evaluation(events: &[KeptnEvent]) -> Option<&KeptnEvent> {
+    events.iter().rev().find(|e| {
+        e.event_type.as_deref() == Some(sluice_model::event::kind::EVALUATION_FINISHED)
+            && e.data.as_ref().and_then(|d| d.get("stage")?.as_str()) == Some("qa")
+    })
+}
+
+/// Prints an evaluation's objectives as the explanation API gives them, with a statistical
+/// criterion's numbers; returns the explanation.
+async fn print_evaluation(api: &Api, id: &str) -> Result<Value> {
+    let answer = call(
+        api,
+        "GET",
+        &format!("/api/sluice/v1/evaluation/{id}"),
+        &Value::Null,
+    )
+    .await?;
+    let e = &answer["explanation"];
+    let num = |v: &Value, digits: usize| {
+        v.as_f64()
+            .map_or_else(|| "-".to_owned(), |x| format!("{x:.digits$}"))
+    };
+    for o in e["objectives"].as_array().into_iter().flatten() {
+        let name = o["name"].as_str().unwrap_or("");
+        let status = o["status"].as_str().unwrap_or("");
+        match o.get("statistical").filter(|s| !s.is_null()) {
+            Some(st) if st["compared"] == true => {
+                println!(
+                    "    {name:<32} {status:<8} current n={} median={} ms, baseline n={} median={} ms, mean ratio {}, p = {}",
+                    st["current"]["count"],
+                    num(&st["current"]["median"], 2),
+                    st["baseline"]["count"],
+                    num(&st["baseline"]["median"], 2),
+                    num(&st["effect"], 2),
+                    st["pValue"]
+                        .as_f64()
+                        .map_or_else(|| "-".to_owned(), |p| format!("{p:.2e}")),
+                );
+                println!("    {:<41} {}", "", st["reason"].as_str().unwrap_or(""));
+            }
+            Some(st) => println!(
+                "    {name:<32} {status:<8} {}",
+                st["reason"].as_str().unwrap_or("")
+            ),
+            None => println!("    {name:<32} {status:<8} value {}", num(&o["value"], 3)),
+        }
+    }
+    println!(
+        "    score {} % → {}",
+        num(&e["score"], 1),
+        e["result"].as_str().unwrap_or("")
+    );
+    Ok(e.clone())
+}
+
+/// Whether every objective without a statistical criterion passed (what Keptn's criteria alone
+/// decide).
+fn keptn_criteria_pass(explanation: &Value) -> bool {
+    explanation["objectives"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o.get("statistical").is_none_or(Value::is_null))
+        .all(|o| o["status"] == "pass")
+}
+
+/// The statistical criterion's row of an explanation, if it compared samples.
+fn statistical_row(explanation: &Value) -> Option<&Value> {
+    explanation["objectives"]
+        .as_array()?
+        .iter()
+        .filter_map(|o| o.get("statistical"))
+        .find(|s| !s.is_null())
+}
+
+/// A pinned baseline and a statistical criterion: a steady build is pinned, the same build
+/// passes against it, and a build whose regression is only a slow tail on one request in
+/// twelve fails statistically while Keptn's single-value criteria pass.
+async fn canary_statistics_scenario(api: &Api, paint: Painter) -> Result<bool> {
+    let mut ok = true;
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {STEADY} --watch"
+        ),
+    );
+    let first = deliver(api, STEADY, "v0.2.0").await?;
+    let events = events_of(api, &first).await?;
+    ok &= expect(
+        paint,
+        "the steady build v0.2.0 passes the qa gate (no baseline pinned yet: the statistical criterion is not checked)",
+        sequence_result(&events, "qa").is_some_and(passed),
+    );
+    let Some(baseline) = qa_evaluation(&events).and_then(|e| e.id.clone()) else {
+        bail!("the delivery of v0.2.0 has no qa evaluation");
+    };
+    step(
+        paint,
+        &format!("sluice baseline set --evaluation {baseline}"),
+    );
+    api.call(
+        reqwest::Method::PUT,
+        &format!("/api/sluice/v1/project/{PROJECT}/stage/qa/service/{SERVICE}/baseline"),
+        &[],
+        Some(&json!({"evaluationId": baseline})),
+    )
+    .await
+    .map_err(|e| anyhow!("cannot pin the baseline: {e}"))?;
+
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {STEADY} --watch   (the same build again)"
+        ),
+    );
+    let again = deliver(api, STEADY, "v0.2.0").await?;
+    let events_again = events_of(api, &again).await?;
+    if let Some(id) = qa_evaluation(&events_again).and_then(|e| e.id.clone()) {
+        print_evaluation(api, &id).await?;
+    }
+    ok &= expect(
+        paint,
+        "the same build passes against the pinned baseline",
+        sequence_result(&events_again, "qa").is_some_and(passed),
+    );
+
+    println!();
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {TAIL} --watch   (one request in twelve 250 ms slower)"
+        ),
+    );
+    let tail = deliver(api, TAIL, "v0.2.1").await?;
+    let events_tail = events_of(api, &tail).await?;
+    let Some(id) = qa_evaluation(&events_tail).and_then(|e| e.id.clone()) else {
+        bail!("the delivery of v0.2.1 has no qa evaluation");
+    };
+    let explanation = print_evaluation(api, &id).await?;
+    ok &= expect(
+        paint,
+        "Keptn's criteria alone (mean response time, error rate) pass for v0.2.1",
+        keptn_criteria_pass(&explanation),
+    );
+    let stat = statistical_row(&explanation);
+    ok &= expect(
+        paint,
+        "the response-time distribution of v0.2.1 differs significantly from the baseline's (Mann-Whitney)",
+        stat.is_some_and(|s| s["compared"] == true && s["passed"] == false),
+    );
+    ok &= expect(
+        paint,
+        "so v0.2.1 fails the qa quality gate against the pinned baseline",
+        sequence_result(&events_tail, "qa").as_deref() == Some("fail"),
+    );
+    println!(
+        "    Why: Keptn's criteria see one number each; the slow tail leaves the median where it was\n    and the mean well inside 100 ms. The statistical criterion compares every response time\n    with the pinned baseline's: the shift is significant and the mean ratio beyond 1.2. The\n    same build passed above although its shift was significant too: within the effect size.\n    The web UI's evaluation page charts both distributions."
+    );
+    Ok(ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_canary_statistics_files_are_valid_and_qa_only() {
+        let shipyard = scenario_shipyard(QuickstartScenario::CanaryStatistics);
+        let parsed = sluice_model::shipyard::parse(&shipyard);
+        assert!(!parsed.diagnostics.has_errors(), "{shipyard}");
+        let stages: Vec<String> = parsed
+            .value
+            .unwrap()
+            .stages
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        assert_eq!(stages, ["qa"]);
+        let slo = sluice_model::slo::parse(CANARY_SLO);
+        assert!(slo.diagnostics.is_empty(), "{:?}", slo.diagnostics);
+        let slo = slo.value.unwrap();
+        assert_eq!(
+            slo.comparison.compare_with,
+            sluice_model::slo::CompareWith::Baseline
+        );
+        assert!(
+            slo.objectives
+                .iter()
+                .any(|o| o.statistical.is_some() && o.key_sli)
+        );
+    }
+
+    #[test]
+    fn keptn_criteria_and_the_statistical_row_are_read_from_the_explanation() {
+        let x = json!({"objectives": [
+            {"name": "mean", "status": "pass", "statistical": null},
+            {"name": "errors", "status": "pass"},
+            {"name": "rt", "status": "fail", "statistical": {"compared": true, "passed": false}}
+        ]});
+        assert!(keptn_criteria_pass(&x));
+        assert_eq!(statistical_row(&x).unwrap()["passed"], false);
+        let worse = json!({"objectives": [{"name": "mean", "status": "warning"}]});
+        assert!(!keptn_criteria_pass(&worse));
+        assert!(statistical_row(&worse).is_none());
+    }
 
     #[test]
     fn the_embedded_server_may_reach_exactly_the_prometheus_it_was_given() {

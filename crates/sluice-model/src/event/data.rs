@@ -462,12 +462,16 @@ fn provided_values<S: Serializer>(values: &[SliResult], s: S) -> Result<S::Ok, S
         success: bool,
         #[serde(skip_serializing_if = "str::is_empty")]
         message: &'a str,
+        /// sluice extension (omitted when absent).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        samples: Option<&'a [f64]>,
     }
     s.collect_seq(values.iter().map(|v| Provided {
         metric: &v.metric,
         value: v.value,
         success: v.success,
         message: &v.message,
+        samples: v.samples.as_deref(),
     }))
 }
 

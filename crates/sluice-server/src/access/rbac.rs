@@ -79,7 +79,7 @@ pub enum Action {
     Trigger,
     /// Answer an approval.
     Approve,
-    /// Pause, resume or abort a sequence; invalidate an evaluation.
+    /// Pause, resume or abort a sequence; invalidate an evaluation; pin a baseline.
     Control,
     /// Answer a task (`.started`, `.finished`), register and poll as an integration.
     Answer,
@@ -465,6 +465,30 @@ const ROUTES: &[(&str, &str, Action, Scope)] = {
             Path,
         ),
         ("GET", "/api/sluice/v1/evaluation/{id}", Read, Path),
+        (
+            "GET",
+            "/api/sluice/v1/project/{project}/stage/{stage}/service/{service}/baseline",
+            Read,
+            Path,
+        ),
+        (
+            "GET",
+            "/api/sluice/v1/project/{project}/baselines",
+            Read,
+            Path,
+        ),
+        (
+            "PUT",
+            "/api/sluice/v1/project/{project}/stage/{stage}/service/{service}/baseline",
+            Control,
+            Path,
+        ),
+        (
+            "DELETE",
+            "/api/sluice/v1/project/{project}/stage/{stage}/service/{service}/baseline",
+            Control,
+            Path,
+        ),
         (
             "POST",
             "/api/sluice/v1/evaluation/{id}/invalidate",

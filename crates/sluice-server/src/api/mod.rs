@@ -7,6 +7,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod baselines;
 pub mod bridge;
 pub mod datastore;
 pub mod evaluation;
@@ -74,6 +75,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(secrets::routes())
         .merge(alerts::routes())
         .merge(quality::routes())
+        .merge(baselines::routes())
         .merge(history::routes())
         .merge(audit::routes())
         .merge(tokens::routes())

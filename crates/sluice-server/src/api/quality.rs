@@ -21,8 +21,11 @@ use serde_json::{Map, Value, json};
 use sluice_model::evaluation::EvaluationFinishedEventData;
 use sluice_model::event::kind::{EVALUATION_FINISHED, EVALUATION_INVALIDATED};
 use sluice_model::event::{EventData, EventType, KeptnEvent, TaskEventKind};
-use sluice_slo::explain::{Explanation, TargetKind, explain};
+use sluice_slo::explain::{Explanation, StatisticalRow, TargetKind, explain_with_samples};
+use sluice_slo::judge::{Outcome, SampleSummary, samples_of};
+use sluice_slo::statistics::Method;
 use sluice_slo::{EvaluationInput, PreviousEvaluation};
+use sluice_slo::{Samples, SliSamples, samples_of_evaluation};
 use sluice_store::{EventQuery, FieldFilter, TypeQuery};
 
 use crate::access::rbac::{Action, Principal};
@@ -50,7 +53,7 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 /// The triggered ids of the project's invalidated evaluations.
-async fn invalidated(app: &App, project: &str) -> Result<HashSet<String>, ApiError> {
+pub(crate) async fn invalidated(app: &App, project: &str) -> Result<HashSet<String>, ApiError> {
     let events = app
         .store
         .events_by_type(
@@ -85,7 +88,7 @@ fn evaluation_data(event: &KeptnEvent) -> EvaluationFinishedEventData {
 }
 
 /// One compact row of the heatmap.
-fn row(event: &KeptnEvent, invalidated: &HashSet<String>) -> Value {
+pub(crate) fn row(event: &KeptnEvent, invalidated: &HashSet<String>) -> Value {
     let data = evaluation_data(event);
     let time = event.time.clone().unwrap_or_default();
     let triggered = event.triggeredid.clone().unwrap_or_default();
@@ -170,7 +173,7 @@ async fn evaluation_event(app: &App, id: &str) -> Result<KeptnEvent, ApiError> {
 }
 
 /// The explanation as JSON, field names as in Keptn's camelCase.
-fn explanation_json(e: &Explanation) -> Value {
+fn explanation_json(e: &Explanation, samples: Samples<'_>) -> Value {
     let objectives: Vec<Value> = e
         .objectives
         .iter()
@@ -202,6 +205,7 @@ fn explanation_json(e: &Explanation) -> Value {
                 "targets": targets,
                 "points": o.points,
                 "maxPoints": o.max_points,
+                "statistical": o.statistical.as_ref().map(|row| statistical_json(row, &o.sli, samples)),
             })
         })
         .collect();
@@ -217,6 +221,58 @@ fn explanation_json(e: &Explanation) -> Value {
         "points": e.points,
         "maxPoints": e.max_points,
     })
+}
+
+fn side_json(side: &SampleSummary) -> Value {
+    json!({
+        "received": side.received,
+        "dropped": side.dropped,
+        "outliersRemoved": side.outliers_removed,
+        "count": side.count,
+        "median": finite(side.median),
+        "mean": finite(side.mean),
+    })
+}
+
+/// A number JSON can carry (`null` for NaN and infinities).
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// A statistical criterion's numbers, and both samples for the UI's chart.
+fn statistical_json(row: &StatisticalRow, sli: &str, samples: Samples<'_>) -> Value {
+    let values = |side: &[SliSamples]| samples_of(side, sli).map(<[f64]>::to_vec);
+    let mut out = json!({
+        "criterion": row.criterion,
+        "passed": row.outcome.passed(),
+        "reason": row.outcome.reason(),
+        "samples": {"current": values(samples.current), "baseline": values(samples.baseline)},
+    });
+    match &row.outcome {
+        Outcome::Compared(j) => {
+            out["compared"] = json!(true);
+            out["current"] = side_json(&j.current);
+            out["baseline"] = side_json(&j.baseline);
+            out["u"] = json!(finite(j.u));
+            out["pValue"] = json!(finite(j.p_value));
+            out["method"] = json!(match j.method {
+                Method::Exact => "exact",
+                Method::Asymptotic | Method::Auto => "asymptotic",
+            });
+            out["significant"] = json!(j.significant);
+            out["shift"] = json!(finite(j.shift));
+            out["medianRatio"] = json!(j.median_ratio.and_then(finite));
+            out["meanRatio"] = json!(j.mean_ratio.and_then(finite));
+            out["effect"] = json!(j.effect.and_then(finite));
+        }
+        Outcome::NoData(n) => {
+            out["compared"] = json!(false);
+            out["current"] = json!({"count": n.current});
+            out["baseline"] = json!({"count": n.baseline});
+            out["minSamples"] = json!(n.min_samples);
+        }
+    }
+    out
 }
 
 async fn explanation(
@@ -264,7 +320,18 @@ async fn explanation(
         previous: &previous,
         ..EvaluationInput::default()
     };
-    let explained = explain(&input, &data);
+    // Samples (sluice extension): this evaluation's own, and those of the evaluation it was
+    // compared with first (the pinned baseline for `compare_with: baseline`).
+    let current = samples_of_evaluation(&data);
+    let baseline = compared
+        .first()
+        .map(|(_, d)| samples_of_evaluation(d))
+        .unwrap_or_default();
+    let samples = Samples {
+        current: &current,
+        baseline: &baseline,
+    };
+    let explained = explain_with_samples(&input, samples, &data);
     let project = data.base.project.clone();
     let gone = invalidated(&app, &project).await?;
     let mut answer = row(&event, &gone);
@@ -275,7 +342,7 @@ async fn explanation(
         map.insert("timeStart".into(), json!(data.evaluation.time_start));
         map.insert("timeEnd".into(), json!(data.evaluation.time_end));
         map.insert("sloFileContent".into(), json!(slo_text));
-        map.insert("explanation".into(), explanation_json(&explained));
+        map.insert("explanation".into(), explanation_json(&explained, samples));
     }
     Ok(Json(answer))
 }

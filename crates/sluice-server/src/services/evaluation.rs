@@ -5,8 +5,10 @@
 //! `slo.yaml` of the service at the run's commit, looks up the project's SLI provider
 //! ([`super::monitoring`]) and sends its own `get-sli.triggered` to that provider. On the
 //! matching `get-sli.finished` (from a built-in provider or an external one posting through
-//! the API: both arrive on the bus) it loads the earlier results the SLO compares with, runs
-//! [`sluice_slo::evaluate`] and sends `evaluation.finished`.
+//! the API: both arrive on the bus) it loads the earlier results the SLO compares with (for
+//! sluice's `compare_with: baseline`, the evaluation pinned for the stage and service), runs
+//! [`sluice_slo::evaluate_with_samples`] with the SLI values' samples and those kept in the
+//! compared evaluation, and sends `evaluation.finished`.
 //!
 //! Every event it sends has an id derived from the `evaluation.triggered` id, so handling an
 //! evaluation twice (after a crash, or when the bus is replayed) stores nothing twice.
@@ -21,7 +23,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sluice_model::evaluation::{
-    EvaluationDetails, EvaluationFinishedEventData, GetSliFinishedEventData,
+    EvaluationDetails, EvaluationFinishedEventData, GetSliFinishedEventData, MAX_SAMPLES,
+    bounded_samples,
 };
 use sluice_model::event::data::{
     EvaluationTriggeredEventData, GetSliRequest, GetSliTriggeredEventData, SliFilter,
@@ -34,9 +37,9 @@ use sluice_model::event::time::evaluation_window;
 use sluice_model::event::{
     EventData, KeptnEvent, ResultType, StatusType, TaskEventKind, Timestamp,
 };
-use sluice_model::slo::Slo;
+use sluice_model::slo::{CompareWith, Slo};
 use sluice_resources::{ResourceError, ResourceStore, Scope};
-use sluice_slo::{EvaluationInput, PreviousEvaluation};
+use sluice_slo::{EvaluationInput, PreviousEvaluation, Samples};
 use sluice_store::{FieldFilter, Store, TypeQuery};
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -557,6 +560,26 @@ impl Lighthouse {
         pending: &Pending,
         sli: &GetSliFinishedEventData,
     ) -> Result<EvaluationFinishedEventData, Error> {
+        // A provider may send more samples than an SLI value carries: bound them before they
+        // are judged and kept in the result.
+        let bounded;
+        let sli = if sli
+            .get_sli
+            .indicator_values
+            .iter()
+            .any(|v| v.samples.as_ref().is_some_and(|s| s.len() > MAX_SAMPLES))
+        {
+            let mut copy = sli.clone();
+            for v in &mut copy.get_sli.indicator_values {
+                if let Some(s) = v.samples.take() {
+                    v.samples = Some(bounded_samples(s));
+                }
+            }
+            bounded = copy;
+            &bounded
+        } else {
+            sli
+        };
         let slo = match read_slo(
             &self.resources,
             &pending.project,
@@ -580,7 +603,17 @@ impl Lighthouse {
                 return Ok(out);
             }
         };
+        let mut baseline_missing = None;
         let history = match &slo {
+            Some((_, s)) if s.comparison.compare_with == CompareWith::Baseline => {
+                match self.pinned_baseline(pending).await? {
+                    Ok(pinned) => vec![pinned],
+                    Err(why) => {
+                        baseline_missing = Some(why);
+                        Vec::new()
+                    }
+                }
+            }
             Some((_, s)) => self.history(pending, s).await?,
             None => Vec::new(),
         };
@@ -595,15 +628,84 @@ impl Lighthouse {
             Some((b, s)) => (b.as_slice(), Some(s)),
             None => (&[][..], None),
         };
-        Ok(sluice_slo::evaluate(&EvaluationInput {
-            project: &pending.project,
-            stage: &pending.stage,
-            service: &pending.service,
-            slo: parsed,
-            slo_file: bytes,
-            previous: &previous,
-            ..EvaluationInput::of_get_sli(sli)
-        }))
+        // Samples (sluice extension): the current ones from the SLI values, the baseline's
+        // from the evaluation compared with (the pinned one, else the newest compared).
+        let current = sluice_slo::samples_of_values(&sli.get_sli.indicator_values);
+        let baseline = history
+            .first()
+            .map(|(_, d)| sluice_slo::samples_of_evaluation(d))
+            .unwrap_or_default();
+        let mut out = sluice_slo::evaluate_with_samples(
+            &EvaluationInput {
+                project: &pending.project,
+                stage: &pending.stage,
+                service: &pending.service,
+                slo: parsed,
+                slo_file: bytes,
+                previous: &previous,
+                ..EvaluationInput::of_get_sli(sli)
+            },
+            Samples {
+                current: &current,
+                baseline: &baseline,
+            },
+        );
+        if let Some(why) = baseline_missing {
+            out.base.message = if out.base.message.is_empty() {
+                why
+            } else {
+                format!("{why}; {}", out.base.message)
+            };
+        }
+        Ok(out)
+    }
+
+    /// The pinned baseline of the evaluation's stage and service (`compare_with:
+    /// baseline`), or why there is none to compare with: none pinned, or the pinned event
+    /// is gone, invalidated or unreadable.
+    async fn pinned_baseline(
+        &self,
+        pending: &Pending,
+    ) -> Result<Result<(String, EvaluationFinishedEventData), String>, Error> {
+        let scope = format!("service {} in stage {}", pending.service, pending.stage);
+        let Some(pin) = self
+            .store
+            .baseline(&pending.project, &pending.stage, &pending.service)
+            .await?
+        else {
+            return Ok(Err(format!(
+                "no baseline is pinned for {scope} (sluice baseline set), so there is nothing to compare with"
+            )));
+        };
+        let query = TypeQuery {
+            filters: vec![
+                FieldFilter {
+                    field: "data.project".to_owned(),
+                    values: vec![pending.project.clone()],
+                },
+                FieldFilter {
+                    field: "id".to_owned(),
+                    values: vec![pin.evaluation_id.clone()],
+                },
+            ],
+            exclude_invalidated: true,
+            from_time: None,
+            limit: Some(1),
+        };
+        let found = self
+            .store
+            .events_by_type(EVALUATION_FINISHED, &query)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|e| EvaluationFinishedEventData::from_data(&e.data?).ok());
+        Ok(match found {
+            Some(data) => Ok((pin.evaluation_id, data)),
+            None => Err(format!(
+                "the baseline pinned for {scope} ({}) is no longer a valid evaluation (deleted or invalidated), so there is nothing to compare with",
+                pin.evaluation_id
+            )),
+        })
     }
 
     /// The earlier results Keptn's lighthouse asked the datastore for: `evaluation.finished`

@@ -229,6 +229,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn response_time_samples_travel_in_get_sli_finished() {
+        let mut h = sluice_load::LatencyHistogram::new();
+        for ms in 1..=50u64 {
+            h.record_us(ms * 1000);
+        }
+        let mut s = summary(
+            "2024-01-01T10:01:00.000Z",
+            "2024-01-01T10:02:00.000Z",
+            50,
+            0,
+            50.0,
+        );
+        s.latency_histogram = Some(h.to_base64());
+        let provider = Loadtest::new(Fixed(vec![("svc", s)]));
+        let req = request(&["response_time", "response_time_p95"]);
+        let finished = sli_provider::finished(&req, SOURCE, provider.fetch(&req).await);
+        let values = &finished.data.unwrap()["get-sli"]["indicatorValues"];
+        assert_eq!(
+            values[0]["samples"].as_array().unwrap().len(),
+            50,
+            "{values}"
+        );
+        assert!(values[1].get("samples").is_none(), "{values}");
+    }
+
+    #[tokio::test]
     async fn nothing_in_the_window_fails_every_indicator() {
         let provider = Loadtest::new(Fixed(vec![]));
         let got = values(

@@ -14,13 +14,19 @@
 //!   return any values", "query did return multiple values", "query did not return valid
 //!   values" otherwise, as prometheus-service's code does).
 //! - Setup problems (no endpoint, unreadable SLI file) answer errored/fail.
+//! - Samples (sluice extension): for an indicator that an objective of the service's
+//!   `slo.yaml` (at the run's commit) judges with a `statistical` criterion, the same query is
+//!   also run as a range query (`/api/v1/query_range` over the window, with a step that gives
+//!   at most [`MAX_SAMPLES`] points, at least 1 s) and every value of every series becomes
+//!   the value's `samples` (bounded by [`bounded_samples`]). A failed range query leaves the
+//!   value without samples and says why in its message.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use sluice_model::evaluation::SliResult;
+use sluice_model::evaluation::{MAX_SAMPLES, SliResult, bounded_samples};
 use sluice_model::event::Timestamp;
 use sluice_model::event::data::SliFilter;
 use sluice_model::sli::SliConfig;
@@ -192,6 +198,52 @@ pub fn time_param(t: Timestamp) -> String {
     }
 }
 
+/// Interprets a Prometheus `/api/v1/query_range` answer: every finite value of every series
+/// (a matrix), in series order.
+pub fn series_values(body: &Value) -> Result<Vec<f64>, String> {
+    if body.get("status").and_then(Value::as_str) == Some("error") {
+        let kind = body.get("errorType").and_then(Value::as_str).unwrap_or("");
+        let msg = body.get("error").and_then(Value::as_str).unwrap_or("");
+        return Err(format!("unable to query prometheus api: {kind}: {msg}"));
+    }
+    let data = body.get("data").unwrap_or(&Value::Null);
+    if data.get("resultType").and_then(Value::as_str) != Some("matrix") {
+        return Err("prometheus range query answer is not a matrix".to_owned());
+    }
+    let mut out = Vec::new();
+    for series in data
+        .get("result")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
+    {
+        for point in series
+            .get("values")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice)
+        {
+            if let Some(v) = point
+                .get(1)
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|v| v.is_finite())
+            {
+                out.push(v);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("range query did not return any values".to_owned());
+    }
+    Ok(out)
+}
+
+/// The step of a range query over `seconds` that gives at most [`MAX_SAMPLES`] points per
+/// series: whole seconds, at least 1.
+pub fn range_step(seconds: f64) -> u64 {
+    let per_point = (seconds.max(0.0) / MAX_SAMPLES as f64).ceil();
+    (per_point as u64).max(1)
+}
+
 /// Interprets a Prometheus `/api/v1/query` answer: exactly one vector sample with a number.
 pub fn single_value(body: &Value) -> Result<f64, String> {
     if body.get("status").and_then(Value::as_str) == Some("error") {
@@ -281,6 +333,29 @@ impl Prometheus {
         })
     }
 
+    /// The indicators an objective of the service's SLO (at the run's commit) judges with a
+    /// statistical criterion; none when there is no readable SLO.
+    async fn sampled_indicators(&self, req: &SliRequest) -> Vec<String> {
+        let b = &req.data.base;
+        match super::evaluation::read_slo(
+            &self.resources,
+            &b.project,
+            &b.stage,
+            &b.service,
+            req.event.gitcommitid.as_deref(),
+        )
+        .await
+        {
+            Ok(Some((_, slo))) => slo
+                .objectives
+                .iter()
+                .filter(|o| o.statistical.is_some())
+                .map(|o| o.sli.clone())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// `prometheus/sli.yaml` of the project, stage and service at a commit, merged.
     async fn sli_config(&self, req: &SliRequest) -> Result<SliConfig, String> {
         let b = &req.data.base;
@@ -327,12 +402,46 @@ impl Prometheus {
     }
 
     async fn query(&self, target: &Target, query: &str, time: &str) -> Result<f64, String> {
-        let url = format!("{}/api/v1/query", target.base);
-        let mut request = self
-            .http
-            .get(&url)
-            .query(&[("query", query), ("time", time)])
-            .timeout(self.timeout);
+        let body = self
+            .get(target, "query", &[("query", query), ("time", time)])
+            .await?;
+        single_value(&body)
+    }
+
+    /// The values of a range query over the window (sluice extension: samples).
+    async fn range(
+        &self,
+        target: &Target,
+        query: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<f64>, String> {
+        let seconds = end.nanos_since(start) as f64 / 1e9;
+        let step = format!("{}s", range_step(seconds));
+        let body = self
+            .get(
+                target,
+                "query_range",
+                &[
+                    ("query", query),
+                    ("start", &time_param(start)),
+                    ("end", &time_param(end)),
+                    ("step", &step),
+                ],
+            )
+            .await?;
+        series_values(&body).map(bounded_samples)
+    }
+
+    /// `GET <base>/api/v1/<api>?params` as JSON (errors in prometheus-service's words).
+    async fn get(
+        &self,
+        target: &Target,
+        api: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Value, String> {
+        let url = format!("{}/api/v1/{api}", target.base);
+        let mut request = self.http.get(&url).query(params).timeout(self.timeout);
         if let Some(user) = &target.user {
             request = request.basic_auth(user, target.password.as_deref());
         }
@@ -343,7 +452,7 @@ impl Prometheus {
         let status = answer.status;
         let text = answer.text();
         match serde_json::from_str::<Value>(&text) {
-            Ok(body) => single_value(&body),
+            Ok(body) => Ok(body),
             Err(_) if !status.is_success() => Err(format!(
                 "unable to query prometheus api: server answered HTTP {}",
                 status.as_u16()
@@ -359,6 +468,7 @@ impl Prometheus {
         req: &SliRequest,
         target: &Target,
         config: &SliConfig,
+        sampled: &[String],
     ) -> Vec<SliResult> {
         let d = &req.data;
         let wanted = &d.get_sli.indicators;
@@ -393,10 +503,17 @@ impl Prometheus {
                 ));
                 continue;
             };
-            out.push(match self.query(target, &query, &time).await {
+            let mut result = match self.query(target, &query, &time).await {
                 Ok(v) => value(indicator, v),
                 Err(m) => failed(indicator, m),
-            });
+            };
+            if result.success && sampled.contains(indicator) {
+                match self.range(target, &query, start, end).await {
+                    Ok(samples) => result.samples = Some(samples),
+                    Err(m) => result.message = format!("no samples: {m}"),
+                }
+            }
+            out.push(result);
         }
         out
     }
@@ -425,7 +542,8 @@ impl SliSource for Prometheus {
                 ));
             }
         };
-        SliOutcome::Values(self.values(request, &target, &config).await)
+        let sampled = self.sampled_indicators(request).await;
+        SliOutcome::Values(self.values(request, &target, &config, &sampled).await)
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod approval;
 pub mod auth;
+pub mod baseline;
 pub mod cluster;
 pub mod config;
 pub mod control;

@@ -394,4 +394,37 @@ fn statistical_criteria_are_scored_and_explained_from_samples() {
     ]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(json_of(&run)["result"], "pass");
+
+    // Without the files: the samples the SLI values carry, and those kept in the first
+    // previous evaluation's results (what the server stores).
+    let sli_with_samples = write(
+        &dir,
+        "sli-samples.json",
+        json!([{"metric": "rt", "value": 160, "success": true, "samples": series(150.0)}])
+            .to_string(),
+    );
+    let previous = write(
+        &dir,
+        "previous.json",
+        json!([{"result": "pass", "evaluation": {"result": "pass", "indicatorResults": [
+            {"status": "pass", "score": 1, "value": {"metric": "rt", "value": 105, "success": true, "samples": series(100.0)}}
+        ]}}])
+        .to_string(),
+    );
+    let run = sluice(&[
+        "evaluate",
+        "--slo",
+        &slo,
+        "--sli",
+        &sli_with_samples,
+        "--previous",
+        &previous,
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("current n=40 median 154.5 · baseline n=40 median 104.5"),
+        "{}",
+        run.stdout
+    );
 }

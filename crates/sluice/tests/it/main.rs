@@ -1,6 +1,7 @@
 //! The integration-test binary: runs the built `sluice` binary the way a user would.
 
 mod access;
+mod baseline;
 mod bench;
 mod client;
 mod cluster;

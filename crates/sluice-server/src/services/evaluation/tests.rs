@@ -686,3 +686,166 @@ async fn history_excludes_invalidated_and_other_sources() {
     assert_eq!(ids, vec![older.id.as_deref().unwrap()]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+const BASELINE_SLO: &str = r#"comparison:
+  compare_with: baseline
+  include_result_with_score: pass
+objectives:
+  - sli: response_time
+    pass:
+      - criteria: ["<=+50%"]
+    statistical:
+      test: mann-whitney
+      direction: increase
+      alpha: 0.05
+      effect_size: 1.1
+      effect_measure: mean_ratio
+total_score:
+  pass: "90%"
+  warning: "75%"
+"#;
+
+/// 400 latencies: a spread body, and with `tail` every tenth one 300 ms slower.
+fn latencies(tail: bool) -> Vec<f64> {
+    (0..400)
+        .map(|i| {
+            let body = 20.0 + f64::from((i * 37) % 100) / 10.0;
+            if tail && i % 10 == 0 {
+                body + 300.0
+            } else {
+                body
+            }
+        })
+        .collect()
+}
+
+async fn evaluate_samples(
+    app: &App,
+    rx: &mut broadcast::Receiver<Arc<KeptnEvent>>,
+    commit: &str,
+    value: f64,
+    samples: Vec<f64>,
+) -> Arc<KeptnEvent> {
+    let window =
+        json!({"evaluation": {"start": "2024-05-01T10:00:00Z", "end": "2024-05-01T10:05:00Z"}});
+    let (_, ctx) = trigger(app, window, Some(commit)).await;
+    let request = wait_for(rx, "get-sli.triggered", of_type(GET_SLI_TRIGGERED, &ctx)).await;
+    answer_get_sli(
+        app,
+        &request,
+        json!([{"metric": "response_time", "value": value, "success": true, "samples": samples}]),
+        "pass",
+    )
+    .await;
+    wait_for(rx, "result", of_type(EVALUATION_FINISHED, &ctx)).await
+}
+
+#[tokio::test]
+async fn compare_with_baseline_uses_the_pinned_evaluation_and_its_samples() {
+    let (app, dir) = app().await;
+    create_project(&app, "shop", &["dev"], &["carts"]).await;
+    configure(&app, "shop", "dynatrace").await;
+    let commit = put(
+        &app,
+        "shop",
+        Some("dev"),
+        Some("carts"),
+        SLO_URI,
+        BASELINE_SLO,
+    )
+    .await;
+    let mut rx = app.bus.subscribe();
+
+    // Nothing pinned: no baseline samples, so the statistical criterion has no data and fails
+    // (on_missing defaults to fail), and the message says why.
+    let first = evaluate_samples(&app, &mut rx, &commit, 25.0, latencies(false)).await;
+    let d = first.data.clone().unwrap();
+    assert_eq!(d["result"], "fail", "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no baseline is pinned for service carts in stage dev"),
+        "{d}"
+    );
+    // The samples travel with the SLI value into the result.
+    assert_eq!(
+        d["evaluation"]["indicatorResults"][0]["value"]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
+        400
+    );
+    // More than an SLI value carries are bounded before they are judged and kept.
+    let many: Vec<f64> = (0..5000).map(f64::from).collect();
+    let big = evaluate_samples(&app, &mut rx, &commit, 25.0, many).await;
+    let kept = big.data.clone().unwrap()["evaluation"]["indicatorResults"][0]["value"]["samples"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(kept, sluice_model::evaluation::MAX_SAMPLES);
+
+    // Pinned (even though it failed), it is what later evaluations compare with.
+    let first_id = first.id.clone().unwrap();
+    let audit = sluice_store::AuditEntry {
+        seq: 0,
+        at: clock::now(),
+        actor: "test".into(),
+        action: "baseline.set".into(),
+        project: "shop".into(),
+        stage: "dev".into(),
+        service: "carts".into(),
+        keptn_context: String::new(),
+        detail: first_id.clone(),
+        client: "127.0.0.1".into(),
+    };
+    app.store
+        .set_baseline(
+            &sluice_store::Baseline {
+                project: "shop".into(),
+                stage: "dev".into(),
+                service: "carts".into(),
+                evaluation_id: first_id.clone(),
+                set_by: "test".into(),
+                set_at: clock::now(),
+            },
+            &audit,
+        )
+        .await
+        .unwrap();
+    let same = evaluate_samples(&app, &mut rx, &commit, 25.0, latencies(false)).await;
+    let d = same.data.clone().unwrap();
+    assert_eq!(d["result"], "pass", "{d}");
+    assert_eq!(d["evaluation"]["comparedEvents"], json!([first_id]));
+
+    // A slow tail on a tenth of the requests: the Keptn criterion on the single value holds
+    // (+20 % against +50 % allowed), the distributions differ significantly.
+    let tail = evaluate_samples(&app, &mut rx, &commit, 30.0, latencies(true)).await;
+    let d = tail.data.clone().unwrap();
+    assert_eq!(d["result"], "fail", "{d}");
+    assert_eq!(d["evaluation"]["comparedEvents"], json!([first_id]), "{d}");
+    let targets = &d["evaluation"]["indicatorResults"][0]["passTargets"];
+    assert_eq!(targets[0]["violated"], false, "{targets}");
+    assert_eq!(targets[1]["violated"], true, "{targets}");
+
+    // An invalidated baseline is no baseline.
+    let first_triggered = first.triggeredid.clone().unwrap();
+    let mut invalidated = event(
+        "sh.keptn.event.evaluation.invalidated",
+        first.shkeptncontext.as_deref().unwrap(),
+        Some(&first_triggered),
+        json!({"project": "shop", "stage": "dev", "service": "carts"}),
+    );
+    invalidated.source = Some("test".into());
+    app.driver.submit(invalidated).await.unwrap();
+    let after = evaluate_samples(&app, &mut rx, &commit, 25.0, latencies(false)).await;
+    let d = after.data.clone().unwrap();
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer a valid evaluation"),
+        "{d}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

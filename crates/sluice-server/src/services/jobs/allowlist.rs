@@ -68,6 +68,7 @@ pub const TASK_SUBCOMMANDS: &[&str] = &[
     "token",
     "audit",
     "whoami",
+    "baseline",
 ];
 
 /// The subcommands of the server's own binary a task may not run (they serve, run a whole

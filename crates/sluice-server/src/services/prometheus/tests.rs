@@ -182,10 +182,37 @@ async fn fake_query(
     }
 }
 
+/// A range query: two series of three points (one NaN), or an error for `broken` queries;
+/// records (query, "start end step", authorization).
+async fn fake_range(
+    State(seen): State<Seen>,
+    Query(params): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    let p = |k: &str| params.get(k).cloned().unwrap_or_default();
+    let query = p("query");
+    seen.lock().unwrap().push((
+        format!("range {query}"),
+        format!("{} {} {}", p("start"), p("end"), p("step")),
+        String::new(),
+    ));
+    if query.contains("flat") {
+        return axum::Json(
+            json!({"status": "success", "data": {"resultType": "matrix", "result": []}}),
+        )
+        .into_response();
+    }
+    let series =
+        |vs: [&str; 3]| json!({"metric": {}, "values": [[1.0, vs[0]], [2.0, vs[1]], [3.0, vs[2]]]});
+    axum::Json(json!({"status": "success", "data": {"resultType": "matrix",
+        "result": [series(["3", "1", "NaN"]), series(["2", "5", "4"])]}}))
+    .into_response()
+}
+
 async fn fake_prometheus() -> (String, Seen) {
     let seen: Seen = Arc::default();
     let router = axum::Router::new()
         .route("/api/v1/query", axum::routing::get(fake_query))
+        .route("/api/v1/query_range", axum::routing::get(fake_range))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -493,5 +520,77 @@ async fn a_loopback_prometheus_is_refused_unless_allowlisted() {
         seen.lock().unwrap().is_empty(),
         "nothing reached Prometheus"
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn range_answers_and_steps() {
+    let matrix = json!({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {}, "values": [[1, "1.5"], [2, "+Inf"], [3, "2"]]}, {"metric": {}, "values": [[1, "7"]]}]}});
+    assert_eq!(series_values(&matrix), Ok(vec![1.5, 2.0, 7.0]));
+    assert!(
+        series_values(
+            &json!({"status": "success", "data": {"resultType": "vector", "result": []}})
+        )
+        .is_err()
+    );
+    assert_eq!(
+        series_values(
+            &json!({"status": "success", "data": {"resultType": "matrix", "result": []}})
+        ),
+        Err("range query did not return any values".into())
+    );
+    assert_eq!(range_step(300.5), 1);
+    assert_eq!(range_step(3600.0), 2);
+    assert_eq!(range_step(0.0), 1);
+}
+
+#[tokio::test]
+async fn statistical_objectives_get_the_range_query_values_as_samples() {
+    let (app, dir) = app().await;
+    create_project(&app, "shop", &["dev"], &["carts"]).await;
+    let (endpoint, seen) = fake_prometheus().await;
+    configure(&app, Some(&endpoint), false).await;
+    put(
+        &app,
+        "shop",
+        None,
+        None,
+        SLI_URI,
+        "indicators:\n  rt: \"rt_query\"\n  flat: \"flat_range\"\n  other: \"other_query\"\n",
+    )
+    .await;
+    let commit = put(
+        &app,
+        "shop",
+        Some("dev"),
+        Some("carts"),
+        SLO_URI,
+        "objectives:\n  - sli: rt\n    statistical: {test: mann-whitney}\n  - sli: flat\n    statistical: {test: mann-whitney}\n  - sli: other\n    pass: [{criteria: ['<100']}]\ntotal_score: {pass: '90%'}\n",
+    )
+    .await;
+    let d = ask(&app, &["rt", "flat", "other"], Some(&commit)).await;
+    let values = &d["get-sli"]["indicatorValues"];
+    assert_eq!(values[0]["value"], 42.5, "{d}");
+    assert_eq!(
+        values[0]["samples"],
+        json!([1.0, 2.0, 3.0, 4.0, 5.0]),
+        "{d}"
+    );
+    // A range query without values: the value stays, without samples, and says why.
+    assert_eq!(values[1]["success"], true, "{d}");
+    assert!(values[1].get("samples").is_none(), "{d}");
+    assert_eq!(
+        values[1]["message"],
+        "no samples: range query did not return any values"
+    );
+    // Objectives without a statistical criterion: no range query.
+    assert!(values[2].get("samples").is_none(), "{d}");
+    let seen = seen.lock().unwrap().clone();
+    let ranges: Vec<&(String, String, String)> =
+        seen.iter().filter(|s| s.0.starts_with("range ")).collect();
+    assert_eq!(ranges.len(), 2, "{seen:?}");
+    assert_eq!(ranges[0].0, "range rt_query");
+    assert_eq!(ranges[0].1, "1714557600 1714557900.5 1s");
     let _ = std::fs::remove_dir_all(dir);
 }
