@@ -339,6 +339,10 @@ async fn open_sqlite(data_dir: &Path, options: Options) -> Result<Db> {
         .idle_timeout(None)
         .max_lifetime(None)
         .acquire_timeout(Duration::from_secs(60))
+        // An in-process file, not a network peer: nothing goes stale between uses, and the
+        // ping sqlx sends by default would cost a round trip to the connection's thread
+        // before every transaction.
+        .test_before_acquire(false)
         .connect_with(writer_options)
         .await?;
     {
@@ -348,6 +352,7 @@ async fn open_sqlite(data_dir: &Path, options: Options) -> Result<Db> {
     let readers = SqlitePoolOptions::new()
         .max_connections(options.readers.max(1))
         .acquire_timeout(Duration::from_secs(60))
+        .test_before_acquire(false)
         .connect_with(base.read_only(true))
         .await?;
     Ok(Db::Sqlite { writer, readers })
