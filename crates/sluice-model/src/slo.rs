@@ -27,7 +27,8 @@
 //! - `objectives[].statistical`: a [`Statistical`] criterion, checked strictly (unknown keys,
 //!   wrong types and out-of-range values are errors with their position);
 //! - `objectives[].on_missing`: [`OnMissing`];
-//! - `comparison.compare_with: baseline`: [`CompareWith::Baseline`].
+//! - `comparison.compare_with: baseline`: [`CompareWith::Baseline`];
+//! - `groups` and `objectives[].group`: [`ScoreGroup`], Kayenta's weighted metric groups.
 //!
 //! A file without them parses to exactly what it did before (`statistical` and `on_missing`
 //! are `None`).
@@ -52,6 +53,21 @@ pub struct Slo {
     pub objectives: Vec<Objective>,
     /// `total_score`, if present.
     pub total_score: Option<TotalScore>,
+    /// `groups` (sluice extension): when present, the total score is the weighted mean of
+    /// the groups' scores instead of one sum over all objectives (Kayenta's metric groups).
+    pub groups: Vec<ScoreGroup>,
+}
+
+/// A group of objectives scored together (`groups: {NAME: WEIGHT, …}`, sluice extension after
+/// Kayenta's judge): the group's score is the percentage its objectives reach of their
+/// weights, as Keptn scores a whole SLO; the total is the mean of the groups' scores weighted
+/// by the groups' weights, over the groups that have objectives that count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreGroup {
+    /// The name objectives give in `group`.
+    pub name: String,
+    /// Its weight (a whole number of at least 1).
+    pub weight: i64,
 }
 
 /// How previous evaluations are selected and aggregated for relative criteria.
@@ -165,6 +181,8 @@ pub struct Objective {
     /// `on_missing` (sluice extension): what a missing value or missing samples mean;
     /// `None` is Keptn's behaviour (the objective fails).
     pub on_missing: Option<OnMissing>,
+    /// `group` (sluice extension): the [`ScoreGroup`] it is scored in.
+    pub group: Option<String>,
 }
 
 /// A statistical criterion (sluice extension, `objectives[].statistical`): the samples of the
@@ -705,16 +723,22 @@ pub fn parse(src: &str) -> Parsed<Slo> {
             .hint("add at least one objective; Keptn fails the evaluation with \"lighthouse failed because no SLO objective was provided\"");
     }
     let total_score = read_total_score(&mut map, &root, &mut diags);
+    let groups = match map.field("groups") {
+        Some((n, p)) => read_groups(n, &p, &mut diags),
+        None => Vec::new(),
+    };
     map.finish(Severity::Warning, "an SLO file", &mut diags);
-
+    let slo = Slo {
+        spec_version,
+        filter,
+        comparison,
+        objectives,
+        total_score,
+        groups,
+    };
+    check_groups(&root, &root_path, &slo, &mut diags);
     Parsed {
-        value: Some(Slo {
-            spec_version,
-            filter,
-            comparison,
-            objectives,
-            total_score,
-        }),
+        value: Some(slo),
         diagnostics: diags,
     }
 }
@@ -884,6 +908,9 @@ fn read_objective(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Opt
         }
         v
     });
+    let group = m
+        .field("group")
+        .and_then(|(n, p)| yaml::string(n, &p, diags));
     m.finish(Severity::Warning, "an objective", diags);
     Some(Objective {
         sli,
@@ -894,7 +921,110 @@ fn read_objective(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Opt
         key_sli,
         statistical,
         on_missing,
+        group,
     })
+}
+
+/// Reads `groups`: a mapping of group names to whole-number weights of at least 1.
+fn read_groups(node: &Node, path: &FieldPath, diags: &mut Diagnostics) -> Vec<ScoreGroup> {
+    let entries = match node.as_map() {
+        Some(entries) => entries,
+        None if node.is_null() => return Vec::new(),
+        None => {
+            diags
+                .error(
+                    node.pos,
+                    path,
+                    format!(
+                        "expected a mapping of group names to weights, found {}",
+                        node.describe()
+                    ),
+                )
+                .hint("write for example `groups: {latency: 60, errors: 40}`");
+            return Vec::new();
+        }
+    };
+    let mut groups = Vec::with_capacity(entries.len());
+    for e in entries {
+        let name = e.key_str().to_owned();
+        let p = path.key(&name);
+        if name.is_empty() {
+            diags.error(e.key.pos, path, "a group needs a name");
+            continue;
+        }
+        let Some(w) = yaml::integer(&e.value, &p, diags) else {
+            if e.value.is_null() {
+                diags
+                    .error(e.value.pos, &p, format!("group `{name}` has no weight"))
+                    .hint("give it a whole number of at least 1");
+            }
+            continue;
+        };
+        if w.truncated || w.value < 1 {
+            diags
+                .error(
+                    e.value.pos,
+                    &p,
+                    format!("the weight of group `{name}` must be a whole number of at least 1"),
+                )
+                .hint("weights are relative: 60 and 40 weigh like 3 and 2");
+            continue;
+        }
+        groups.push(ScoreGroup {
+            name,
+            weight: w.value,
+        });
+    }
+    groups
+}
+
+/// With `groups`, every objective names one of them, and every `group` named is declared.
+fn check_groups(root: &Node, root_path: &FieldPath, slo: &Slo, diags: &mut Diagnostics) {
+    let declared: Vec<&str> = slo.groups.iter().map(|g| g.name.as_str()).collect();
+    let items: Vec<(usize, &Node)> = root
+        .get("objectives")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !n.is_null())
+        .collect();
+    if items.len() != slo.objectives.len() {
+        // An objective could not be read at all: that error is reported already.
+        return;
+    }
+    for ((i, node), objective) in items.into_iter().zip(&slo.objectives) {
+        let path = root_path.key("objectives").index(i);
+        match (&objective.group, node.get("group")) {
+            (Some(name), Some(at)) if !declared.contains(&name.as_str()) => {
+                let hint = if declared.is_empty() {
+                    "declare the groups and their weights at the top level, e.g. `groups: {latency: 60, errors: 40}`".to_owned()
+                } else {
+                    format!("declared groups: {}", declared.join(", "))
+                };
+                diags
+                    .error(
+                        at.pos,
+                        &path.key("group"),
+                        format!("group `{name}` is not declared in `groups`"),
+                    )
+                    .hint(hint);
+            }
+            (None, _) if !declared.is_empty() => {
+                diags
+                    .error(
+                        node.pos,
+                        &path,
+                        format!(
+                            "objective `{}` names no group, but the SLO has `groups`",
+                            objective.name()
+                        ),
+                    )
+                    .hint(format!("add `group:` with one of: {}", declared.join(", ")));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Reads a finite number (an unquoted YAML integer or float).
@@ -1479,6 +1609,68 @@ mod tests {
         assert_eq!(outlier.hint.as_deref(), Some("did you mean `outliers`?"));
         // A broken criterion is not kept (the objective must not be scored with defaults).
         assert_eq!(p.value.unwrap().objectives[0].statistical, None);
+    }
+
+    #[test]
+    fn groups_parse_and_their_mistakes_are_positioned_errors() {
+        let p = parse(
+            "groups: {latency: 3, errors: 1}\nobjectives:\n  - sli: p95\n    group: latency\n  - sli: error_rate\n    group: errors\ntotal_score: {pass: '90%'}\n",
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let slo = p.value.unwrap();
+        assert_eq!(
+            slo.groups,
+            vec![
+                ScoreGroup {
+                    name: "latency".into(),
+                    weight: 3
+                },
+                ScoreGroup {
+                    name: "errors".into(),
+                    weight: 1
+                },
+            ]
+        );
+        assert_eq!(slo.objectives[1].group.as_deref(), Some("errors"));
+        // A file without them is what it was.
+        let plain = parse("objectives:\n  - sli: a\ntotal_score: {pass: '90%'}\n")
+            .value
+            .unwrap();
+        assert!(plain.groups.is_empty());
+        assert_eq!(plain.objectives[0].group, None);
+
+        let errors = errors_of(
+            "groups: {latency: 0, errors: 1.5, misc: high, ok: 2}\nobjectives:\n  - sli: a\n    group: latncy\n  - sli: b\ntotal_score: {pass: '90%'}\n",
+        );
+        let found: Vec<(&str, u32, u32)> = errors
+            .iter()
+            .map(|(p, l, c, _)| (p.as_str(), *l, *c))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("groups.latency", 1, 19),
+                ("groups.errors", 1, 30),
+                ("groups.misc", 1, 41),
+                ("objectives[0].group", 4, 12),
+                ("objectives[1]", 5, 5),
+            ],
+            "{errors:#?}"
+        );
+        assert!(
+            errors[3].3.contains("`latncy` is not declared"),
+            "{}",
+            errors[3].3
+        );
+        assert!(errors[4].3.contains("names no group"), "{}", errors[4].3);
+        // A group named without a `groups` block.
+        let errors =
+            errors_of("objectives:\n  - sli: a\n    group: latency\ntotal_score: {pass: '90%'}\n");
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert_eq!(
+            (errors[0].0.as_str(), errors[0].1),
+            ("objectives[0].group", 3)
+        );
     }
 
     #[test]

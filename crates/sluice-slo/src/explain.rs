@@ -39,6 +39,22 @@ pub struct Explanation {
     pub points: f64,
     /// Points available (the sum of their weights).
     pub max_points: f64,
+    /// With the SLO's `groups`: each group's points and weight (the score is their weighted
+    /// mean); empty otherwise.
+    pub groups: Vec<GroupRow>,
+}
+
+/// One group of an SLO with `groups`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRow {
+    /// The group's name.
+    pub name: String,
+    /// Its weight.
+    pub weight: i64,
+    /// Points its objectives earned.
+    pub points: f64,
+    /// Points they could earn.
+    pub max_points: f64,
 }
 
 /// One objective's row.
@@ -136,6 +152,17 @@ pub fn explain_with_samples(
     let results = &output.evaluation.indicator_results;
     let mut objectives = Vec::new();
     let (mut points, mut max_points) = (0.0, 0.0);
+    let mut groups: Vec<GroupRow> = input.slo.map_or_else(Vec::new, |slo| {
+        slo.groups
+            .iter()
+            .map(|g| GroupRow {
+                name: g.name.clone(),
+                weight: g.weight,
+                points: 0.0,
+                max_points: 0.0,
+            })
+            .collect()
+    });
     // Keptn reports one result per objective, in SLO order, or none when it gave up early.
     let slo_objectives = input.slo.map_or(&[][..], |slo| slo.objectives.as_slice());
     let rows = if results.len() == slo_objectives.len() {
@@ -153,8 +180,18 @@ pub fn explain_with_samples(
         };
         max_points += max;
         // Keptn's total counts only results that listed pass targets.
-        if max > 0.0 && result.pass_targets.as_ref().is_some_and(|t| !t.is_empty()) {
-            points += result.score;
+        let earned = if max > 0.0 && result.pass_targets.as_ref().is_some_and(|t| !t.is_empty()) {
+            result.score
+        } else {
+            0.0
+        };
+        points += earned;
+        if let Some(group) = groups
+            .iter_mut()
+            .find(|g| objective.group.as_deref() == Some(g.name.as_str()))
+        {
+            group.points += earned;
+            group.max_points += max;
         }
         let value = result.value.as_ref();
         let delivered = value.is_some_and(|v| v.success);
@@ -258,6 +295,7 @@ pub fn explain_with_samples(
         message: output.base.message.clone(),
         points,
         max_points,
+        groups,
     }
 }
 

@@ -165,6 +165,7 @@ pub fn evaluate_with_samples(
     let objectives = if slo.objectives.is_empty() {
         Ok(ObjectivesOutcome {
             results: Vec::new(),
+            counted: Vec::new(),
             maximum: 100.0,
             failed_key_sli: None,
             leftover_message: String::new(),
@@ -185,7 +186,13 @@ pub fn evaluate_with_samples(
     };
     out.base.message = objectives.leftover_message;
     out.evaluation.indicator_results = objectives.results;
-    if let Err(message) = score(&mut out, slo, objectives.maximum, objectives.failed_key_sli) {
+    if let Err(message) = score(
+        &mut out,
+        slo,
+        objectives.maximum,
+        &objectives.counted,
+        objectives.failed_key_sli,
+    ) {
         return errored(out, message.to_owned());
     }
     if slo.objectives.is_empty() {
@@ -229,6 +236,8 @@ struct FailedKeySli {
 
 struct ObjectivesOutcome {
     results: Vec<SliEvaluationResult>,
+    /// Per objective, whether its weight counts toward the maximum.
+    counted: Vec<bool>,
     maximum: f64,
     failed_key_sli: Option<FailedKeySli>,
     leftover_message: String,
@@ -243,6 +252,7 @@ fn evaluate_objectives(
 ) -> Result<ObjectivesOutcome, String> {
     let mut remaining = RemainingValues::new(values);
     let mut results = Vec::with_capacity(slo.objectives.len());
+    let mut counted = Vec::with_capacity(slo.objectives.len());
     let mut maximum = 0.0;
     let mut failed_key_sli = None;
     for objective in &slo.objectives {
@@ -257,6 +267,7 @@ fn evaluate_objectives(
         if outcome.counted {
             maximum += objective.weight as f64;
         }
+        counted.push(outcome.counted);
         if let Some(failed) = outcome.failed_key_sli {
             failed_key_sli = Some(failed);
         }
@@ -278,6 +289,7 @@ fn evaluate_objectives(
     }
     Ok(ObjectivesOutcome {
         results,
+        counted,
         maximum,
         failed_key_sli,
         leftover_message,
@@ -694,12 +706,41 @@ fn listed_targets(sets: &[CriteriaSet], aggregate: Option<f64>) -> Vec<SliTarget
         .collect()
 }
 
+/// The total score of an SLO with `groups` (sluice extension after Kayenta's judge): each
+/// group's score is the percentage its objectives reach of their counted weights (Keptn's
+/// rule within the group: pass earns the weight, warning half of it), and the total is the
+/// mean of those scores weighted by the groups' weights, over the groups with an objective
+/// that counts. 100 when none does.
+fn grouped_score(slo: &Slo, results: &[SliEvaluationResult], counted: &[bool]) -> f64 {
+    let (mut sum, mut weights) = (0.0, 0.0);
+    for group in &slo.groups {
+        let (mut reached, mut maximum) = (0.0, 0.0);
+        for ((objective, result), counts) in slo.objectives.iter().zip(results).zip(counted) {
+            if objective.group.as_deref() != Some(group.name.as_str()) {
+                continue;
+            }
+            if *counts {
+                maximum += objective.weight as f64;
+            }
+            if result.pass_targets.as_ref().is_some_and(|t| !t.is_empty()) {
+                reached += result.score;
+            }
+        }
+        if maximum > 0.0 {
+            sum += group.weight as f64 * 100.0 * reached / maximum;
+            weights += group.weight as f64;
+        }
+    }
+    if weights == 0.0 { 100.0 } else { sum / weights }
+}
+
 /// Keptn's `calculateScore`. The total-score targets are checked first, whatever the
 /// objectives; returns Keptn's error text when they are missing or unparsable.
 fn score(
     out: &mut EvaluationFinishedEventData,
     slo: &Slo,
     maximum: f64,
+    counted: &[bool],
     failed_key_sli: Option<FailedKeySli>,
 ) -> Result<(), &'static str> {
     let targets = slo.total_score.as_ref();
@@ -738,7 +779,11 @@ fn score(
         .filter(|r| r.pass_targets.as_ref().is_some_and(|t| !t.is_empty()))
         .map(|r| r.score)
         .sum();
-    let achieved = 100.0 * (total / maximum);
+    let achieved = if slo.groups.is_empty() {
+        100.0 * (total / maximum)
+    } else {
+        grouped_score(slo, &out.evaluation.indicator_results, counted)
+    };
     out.evaluation.score = achieved;
     let key_failed = failed_key_sli.is_some();
     if achieved >= pass_target && !key_failed {

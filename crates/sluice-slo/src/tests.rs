@@ -899,3 +899,79 @@ fn informational_key_sli_without_value_does_not_fail_the_gate() {
     assert_eq!(cpu.status, IndicatorStatus::Info);
     assert_eq!(cpu.warning_targets, Some(vec![target("<90", 90.0, true)]));
 }
+
+/// Kayenta-style groups: latency (weight 3) has two objectives, one passing and one failing;
+/// errors (weight 1) has one passing. Keptn's single sum would give 2 of 3 objectives
+/// (66.7 %); the groups give (3 × 50 + 1 × 100) / 4 = 62.5 %.
+const GROUPED_SLO: &str = "spec_version: '1.0'\ngroups: {latency: 3, errors: 1}\nobjectives:\n  - sli: p95\n    group: latency\n    pass: [{criteria: ['<=500']}]\n  - sli: p99\n    group: latency\n    pass: [{criteria: ['<=800']}]\n  - sli: error_rate\n    group: errors\n    pass: [{criteria: ['<=1']}]\n  - sli: throughput\n    group: errors\ntotal_score: {pass: '90%', warning: '60%'}\n";
+
+#[test]
+fn grouped_score_is_the_weighted_mean_of_the_groups_scores() {
+    let s = slo(GROUPED_SLO);
+    let values = [
+        val("p95", 400.0),
+        val("p99", 900.0),
+        val("error_rate", 0.5),
+        val("throughput", 100.0),
+    ];
+    let out = run(&s, &values, &[]);
+    assert_eq!(out.evaluation.score, 62.5);
+    assert_eq!(out.evaluation.result, ResultType::Warning);
+    // The same objectives without groups: Keptn's one sum, 2 of 3.
+    let flat = slo(&GROUPED_SLO
+        .replace("groups: {latency: 3, errors: 1}\n", "")
+        .replace("    group: latency\n", "")
+        .replace("    group: errors\n", ""));
+    let out = run(&flat, &values, &[]);
+    assert!((out.evaluation.score - 200.0 / 3.0).abs() < 1e-9);
+    // Both latency objectives failing: (3 × 0 + 1 × 100) / 4 = 25 %, a fail.
+    let out = run(
+        &s,
+        &[val("p95", 600.0), val("p99", 900.0), val("error_rate", 0.5)],
+        &[],
+    );
+    assert_eq!(out.evaluation.score, 25.0);
+    assert_eq!(out.evaluation.result, ResultType::Fail);
+}
+
+#[test]
+fn a_group_without_counted_objectives_does_not_weigh() {
+    // `errors` holds only an informational objective: the total is latency's score alone.
+    let s = slo(
+        "groups: {latency: 1, errors: 5}\nobjectives:\n  - sli: p95\n    group: latency\n    pass: [{criteria: ['<=500']}]\n  - sli: throughput\n    group: errors\ntotal_score: {pass: '90%'}\n",
+    );
+    let out = run(&s, &[val("p95", 400.0), val("throughput", 3.0)], &[]);
+    assert_eq!(out.evaluation.score, 100.0);
+    assert_eq!(out.evaluation.result, ResultType::Pass);
+}
+
+#[test]
+fn the_explanation_lists_each_groups_points_and_weight() {
+    let s = slo(GROUPED_SLO);
+    let values = [
+        val("p95", 400.0),
+        val("p99", 900.0),
+        val("error_rate", 0.5),
+        val("throughput", 100.0),
+    ];
+    let input = EvaluationInput {
+        project: "sockshop",
+        stage: "dev",
+        service: "carts",
+        slo: Some(&s),
+        slo_file: b"slo",
+        indicator_values: &values,
+        time_start: START,
+        time_end: END,
+        ..Default::default()
+    };
+    let out = evaluate(&input);
+    let e = crate::explain::explain(&input, &out);
+    let groups: Vec<(&str, i64, f64, f64)> = e
+        .groups
+        .iter()
+        .map(|g| (g.name.as_str(), g.weight, g.points, g.max_points))
+        .collect();
+    assert_eq!(groups, vec![("latency", 3, 1.0, 2.0), ("errors", 1, 1.0, 1.0)]);
+    assert_eq!(e.score, 62.5);
+}

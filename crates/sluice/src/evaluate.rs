@@ -482,7 +482,22 @@ pub fn render_text(
         (Some(p), None) => format!("pass ≥ {p}"),
         _ => "no total_score".to_owned(),
     };
-    let points = if e.max_points > 0.0 {
+    let points = if !e.groups.is_empty() {
+        let parts: Vec<String> = e
+            .groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} of {} points ×{}",
+                    g.name,
+                    num(g.points),
+                    num(g.max_points),
+                    g.weight
+                )
+            })
+            .collect();
+        format!(" (weighted groups: {})", parts.join(", "))
+    } else if e.max_points > 0.0 {
         format!(" ({} of {} points)", num(e.points), num(e.max_points))
     } else {
         String::new()

@@ -220,6 +220,12 @@ fn explanation_json(e: &Explanation, samples: Samples<'_>) -> Value {
         "message": e.message,
         "points": e.points,
         "maxPoints": e.max_points,
+        "groups": e.groups.iter().map(|g| json!({
+            "name": g.name,
+            "weight": g.weight,
+            "points": g.points,
+            "maxPoints": g.max_points,
+        })).collect::<Vec<_>>(),
     })
 }
 
