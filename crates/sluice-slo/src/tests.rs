@@ -972,6 +972,9 @@ fn the_explanation_lists_each_groups_points_and_weight() {
         .iter()
         .map(|g| (g.name.as_str(), g.weight, g.points, g.max_points))
         .collect();
-    assert_eq!(groups, vec![("latency", 3, 1.0, 2.0), ("errors", 1, 1.0, 1.0)]);
+    assert_eq!(
+        groups,
+        vec![("latency", 3, 1.0, 2.0), ("errors", 1, 1.0, 1.0)]
+    );
     assert_eq!(e.score, 62.5);
 }
