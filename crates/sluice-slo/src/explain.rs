@@ -163,6 +163,11 @@ pub fn explain_with_samples(
             })
             .collect()
     });
+    let group_index: std::collections::HashMap<String, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.name.clone(), i))
+        .collect();
     // Keptn reports one result per objective, in SLO order, or none when it gave up early.
     let slo_objectives = input.slo.map_or(&[][..], |slo| slo.objectives.as_slice());
     let rows = if results.len() == slo_objectives.len() {
@@ -186,9 +191,11 @@ pub fn explain_with_samples(
             0.0
         };
         points += earned;
-        if let Some(group) = groups
-            .iter_mut()
-            .find(|g| objective.group.as_deref() == Some(g.name.as_str()))
+        if let Some(group) = objective
+            .group
+            .as_deref()
+            .and_then(|name| group_index.get(name))
+            .map(|&i| &mut groups[i])
         {
             group.points += earned;
             group.max_points += max;

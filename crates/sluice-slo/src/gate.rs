@@ -712,20 +712,23 @@ fn listed_targets(sets: &[CriteriaSet], aggregate: Option<f64>) -> Vec<SliTarget
 /// mean of those scores weighted by the groups' weights, over the groups with an objective
 /// that counts. 100 when none does.
 fn grouped_score(slo: &Slo, results: &[SliEvaluationResult], counted: &[bool]) -> f64 {
+    // One pass over the objectives (an SLO may have many groups and many objectives).
+    let mut totals: FnvMap<&str, (f64, f64)> = FnvMap::default();
+    for ((objective, result), counts) in slo.objectives.iter().zip(results).zip(counted) {
+        let Some(group) = objective.group.as_deref() else {
+            continue;
+        };
+        let (reached, maximum) = totals.entry(group).or_default();
+        if *counts {
+            *maximum += objective.weight as f64;
+        }
+        if result.pass_targets.as_ref().is_some_and(|t| !t.is_empty()) {
+            *reached += result.score;
+        }
+    }
     let (mut sum, mut weights) = (0.0, 0.0);
     for group in &slo.groups {
-        let (mut reached, mut maximum) = (0.0, 0.0);
-        for ((objective, result), counts) in slo.objectives.iter().zip(results).zip(counted) {
-            if objective.group.as_deref() != Some(group.name.as_str()) {
-                continue;
-            }
-            if *counts {
-                maximum += objective.weight as f64;
-            }
-            if result.pass_targets.as_ref().is_some_and(|t| !t.is_empty()) {
-                reached += result.score;
-            }
-        }
+        let (reached, maximum) = totals.get(group.name.as_str()).copied().unwrap_or_default();
         if maximum > 0.0 {
             sum += group.weight as f64 * 100.0 * reached / maximum;
             weights += group.weight as f64;
