@@ -194,7 +194,9 @@ impl From<sluice_store::Error> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("{error}: this replica no longer leads; send the request again"),
             ),
-            E::Database(_) | E::Corrupt(_) => ApiError::internal("the database failed", &error),
+            E::Database(_) | E::Sqlite(_) | E::Corrupt(_) => {
+                ApiError::internal("the database failed", &error)
+            }
             E::SecretsLocked | E::WrongSecretsKey { .. } | E::Random(_) => {
                 ApiError::internal("the secrets cannot be used", &error)
             }

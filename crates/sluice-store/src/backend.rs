@@ -11,10 +11,12 @@ use sqlx::{AssertSqlSafe, SqlSafeStr, SqlStr};
 /// The connections of a store.
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    /// One writer connection that serialises every write, and a few read-only connections.
+    /// A write connection for the engine's commits on a thread of its own, one writer
+    /// connection for every other write, and a few read-only connections.
     Sqlite {
         writer: SqlitePool,
         readers: SqlitePool,
+        committer: crate::commit_thread::CommitThread,
     },
     /// One pool for reads and writes.
     Postgres(PgPool),
@@ -105,7 +107,9 @@ pub(crate) fn numbered(text: &str) -> String {
 macro_rules! with_db {
     ($store:expr, |$readers:ident, $writer:ident, $d:ident| $body:block) => {
         match &$store.db {
-            $crate::Db::Sqlite { writer, readers } => {
+            $crate::Db::Sqlite {
+                writer, readers, ..
+            } => {
                 #[allow(unused_variables)]
                 let $readers = readers;
                 #[allow(unused_variables)]
@@ -177,13 +181,10 @@ macro_rules! dual {
 /// The helpers other files' [`dual!`] bodies call (as `shared::…`), per backend.
 pub(crate) mod sqlite {
     pub(crate) use crate::access::sqlite::insert_audit;
-    pub(crate) use crate::events::sqlite::{
-        delete_project_events, insert_rows, insert_rows_after, mark_dispatched_in,
-    };
+    pub(crate) use crate::events::sqlite::{delete_project_events, insert_rows};
     pub(crate) use crate::notifications::sqlite::{
         check_sealed_notifications, reseal_notifications,
     };
-    pub(crate) use crate::projects::sqlite::write_last_events;
     pub(crate) use crate::query::sqlite::arguments;
 }
 
@@ -196,7 +197,6 @@ pub(crate) mod postgres {
     pub(crate) use crate::notifications::postgres::{
         check_sealed_notifications, reseal_notifications,
     };
-    pub(crate) use crate::projects::postgres::write_last_events;
     pub(crate) use crate::query::postgres::arguments;
 }
 

@@ -45,6 +45,9 @@ pub enum Error {
     /// The database failed (I/O, locking, a constraint).
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The database failed on the SQLite commit thread (I/O, locking, a constraint).
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
     /// Secrets cannot be read or written before [`crate::Store::unlock_secrets`].
     #[error("secrets are locked: no secrets key was given")]
     SecretsLocked,
@@ -69,6 +72,12 @@ pub enum Error {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Error::Database(e)
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Sqlite(e)
     }
 }
 

@@ -13,6 +13,7 @@ use sluice_model::event::kind::EVALUATION_FINISHED;
 use crate::error::{Error, Result};
 use crate::page::{Page, Paging};
 use crate::query::{Arg, Conditions};
+use crate::statements;
 use crate::{Dialect, Store, to_nanos};
 
 /// Largest page of the event list (Keptn's datastore: 100).
@@ -222,10 +223,7 @@ dual! {
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
             let mut sql = String::with_capacity(200 + chunk.len() * (one.len() + 2));
-            sql.push_str(
-                "INSERT INTO events (id, keptn_context, type, project, stage, service, source, \
-                 result, triggered_id, time_nanos, time_text, dispatched, body) VALUES ",
-            );
+            sql.push_str(statements::EVENT_INSERT_HEAD);
             for i in 0..chunk.len() {
                 if i > 0 {
                     sql.push_str(", ");
@@ -293,18 +291,10 @@ dual! {
     /// exactly as storing them one by one would: in insertion order, the first event of a
     /// context becomes its root, a later one only replaces it when strictly earlier.
     async fn index_rows_from(conn: &mut Conn, seq: i64, invalidations: bool) -> Result<()> {
-        // (The `WHERE` of the upsert is required by SQLite's grammar for an upsert from a SELECT.)
         // PostgreSQL refuses to update one row twice in a statement, so it upserts only the
         // earliest new event of each context (by time, then insertion): the same result.
         let sql = match D {
-            Dialect::Sqlite => {
-                "INSERT INTO contexts (keptn_context, project, root_seq, root_time) \
-                 SELECT keptn_context, project, seq, time_nanos FROM events \
-                 WHERE seq >= ? AND project <> '' AND keptn_context <> '' ORDER BY seq \
-                 ON CONFLICT (keptn_context) DO UPDATE SET project = excluded.project, \
-                 root_seq = excluded.root_seq, root_time = excluded.root_time \
-                 WHERE excluded.root_time < contexts.root_time"
-            }
+            Dialect::Sqlite => statements::SQLITE_INDEX_CONTEXTS,
             Dialect::Postgres => {
                 "INSERT INTO contexts (keptn_context, project, root_seq, root_time) \
                  SELECT DISTINCT ON (keptn_context) keptn_context, project, seq, time_nanos \
@@ -320,12 +310,7 @@ dual! {
         .execute(&mut *conn)
         .await?;
         if invalidations {
-            sqlx::query(D.sql(
-                "INSERT INTO invalidations (project, triggered_id) \
-                 SELECT project, triggered_id FROM events \
-                 WHERE seq >= ? AND type LIKE '%.invalidated' AND triggered_id <> '' \
-                 ON CONFLICT DO NOTHING",
-            ))
+            sqlx::query(D.sql(statements::INDEX_INVALIDATIONS))
             .bind(seq)
             .execute(&mut *conn)
             .await?;
@@ -340,10 +325,7 @@ dual! {
             return Ok(());
         }
         let sql = match D {
-            Dialect::Sqlite => {
-                "UPDATE events SET dispatched = 1 WHERE dispatched = 0 \
-                 AND id IN (SELECT value FROM json_each(?))"
-            }
+            Dialect::Sqlite => statements::SQLITE_MARK_DISPATCHED,
             Dialect::Postgres => {
                 "UPDATE events SET dispatched = 1 WHERE dispatched = 0 \
                  AND id IN (SELECT jsonb_array_elements_text(?::jsonb))"

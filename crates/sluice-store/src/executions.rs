@@ -7,7 +7,8 @@ use crate::error::{Error, Result};
 use crate::events::EventRow;
 use crate::page::{Page, Paging};
 use crate::query::{Arg, Conditions};
-use crate::{Dialect, Store, from_nanos, parse_stored, to_nanos};
+use crate::statements;
+use crate::{Db, Dialect, Store, from_nanos, parse_stored, to_nanos};
 use serde_json::Value;
 use sluice_model::event::{KeptnEvent, Timestamp};
 
@@ -69,9 +70,19 @@ dual! {
             body: row.try_get("body")?,
         })
     }
+}
+
+/// The PostgreSQL side of [`Store::commit`] (SQLite's runs on the commit thread,
+/// [`crate::commit_thread`]).
+mod pg_commit {
+    use super::*;
+    use crate::backend::postgres as shared;
+    use sqlx::PgConnection as Conn;
+
+    const D: Dialect = Dialect::Postgres;
 
     /// Inserts or replaces executions with one statement (ids must be distinct).
-    pub(crate) async fn upsert_executions(
+    async fn upsert_executions(
         conn: &mut Conn,
         executions: &[ExecutionRecord],
         commit_seq: i64,
@@ -81,13 +92,9 @@ dual! {
         }
         let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; executions.len()].join(", ");
         let mut q = sqlx::query(D.sql_owned(format!(
-            "INSERT INTO executions (id, project, stage, service, keptn_context, sequence_name, \
-             state, terminal, triggered_at, updated_seq, body) VALUES {values} \
-             ON CONFLICT (id) DO UPDATE SET project = excluded.project, stage = excluded.stage, \
-             service = excluded.service, keptn_context = excluded.keptn_context, \
-             sequence_name = excluded.sequence_name, state = excluded.state, \
-             terminal = excluded.terminal, triggered_at = excluded.triggered_at, \
-             updated_seq = excluded.updated_seq, body = excluded.body"
+            "{}{values}{}",
+            statements::EXECUTION_INSERT_HEAD,
+            statements::EXECUTION_UPSERT_TAIL
         )));
         for e in executions {
             q = q
@@ -107,21 +114,38 @@ dual! {
         Ok(())
     }
 
+    /// Records the last events of services (Keptn's `lastEventTypes`) in one statement for the
+    /// whole batch (services that do not exist are skipped). Each entry of the patch is a
+    /// whole object, so PostgreSQL's top-level `||` gives what SQLite's `json_patch` gives
+    /// ([`statements::SQLITE_WRITE_LAST_EVENTS`]).
+    async fn write_last_events(conn: &mut Conn, entries: &[crate::LastEvent]) -> Result<()> {
+        let Some(patches) = crate::projects::last_event_patches(entries)? else {
+            return Ok(());
+        };
+        sqlx::query(D.sql(
+            "UPDATE service_stages \
+             SET last_event_types = (last_event_types::jsonb || v.patch)::text \
+             FROM (SELECT value ->> 0 AS project, value ->> 1 AS stage, value ->> 2 AS service, \
+             value -> 3 AS patch FROM jsonb_array_elements(?::jsonb) AS t(value)) AS v \
+             WHERE service_stages.project = v.project AND service_stages.stage = v.stage \
+             AND service_stages.service = v.service",
+        ))
+        .bind(patches)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     /// [`Store::commit`] inside a transaction.
-    pub(crate) async fn commit_in(
+    pub(super) async fn commit_in(
         tx: &mut Conn,
         changes: &Changes,
         rows: Vec<(EventRow, bool)>,
     ) -> Result<CommitOutcome> {
-        // One round trip for the commit's number and where its events' `seq`s start. On
-        // PostgreSQL the row lock taken here orders the commits: `commit_seq` is the gap-free
-        // tail key.
-        let (commit_seq, last_seq): (i64, i64) = sqlx::query_as(
-            "UPDATE meta SET value = value + 1 WHERE key = 'commit_seq' \
-             RETURNING value, (SELECT COALESCE(MAX(seq), 0) FROM events)",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        // One round trip for the commit's number and where its events' `seq`s start.
+        let (commit_seq, last_seq): (i64, i64) = sqlx::query_as(statements::COMMIT_COUNTER)
+            .fetch_one(&mut *tx)
+            .await?;
         let mut out = CommitOutcome {
             commit_seq: commit_seq as u64,
             ..CommitOutcome::default()
@@ -146,23 +170,20 @@ dual! {
             upsert_executions(&mut *tx, chunk, commit_seq).await?;
         }
         for id in &changes.executions_delete {
-            sqlx::query(D.sql("DELETE FROM executions WHERE id = ?"))
+            sqlx::query(D.sql(statements::DELETE_EXECUTION))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
         for (key, value) in &changes.settings_set {
-            sqlx::query(D.sql(
-                "INSERT INTO settings (key, value) VALUES (?, ?) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            ))
-            .bind(key)
-            .bind(value.to_string())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(D.sql(statements::SET_SETTING))
+                .bind(key)
+                .bind(value.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         shared::mark_dispatched_in(&mut *tx, &changes.dispatched).await?;
-        shared::write_last_events(&mut *tx, &changes.last_events).await?;
+        write_last_events(&mut *tx, &changes.last_events).await?;
         Ok(out)
     }
 }
@@ -303,27 +324,45 @@ impl Store {
             .iter()
             .map(|n| Ok((EventRow::of(&n.event, now)?, n.outgoing)))
             .collect::<Result<Vec<_>>>()?;
-        let fence = self.fence.load(std::sync::atomic::Ordering::SeqCst);
-        with_db!(self, |readers, writer, d| {
-            let mut tx = writer.begin_with(d.begin()).await?;
-            if fence != 0 && d.is_pg() {
-                // Held until the commit: a newer term's `UPDATE cluster` waits for it, and
-                // a commit after that update sees the newer term and writes nothing.
-                let current: i64 =
-                    sqlx::query_scalar(d.sql("SELECT epoch FROM cluster WHERE id = 1 FOR SHARE"))
-                        .fetch_one(&mut *tx)
-                        .await?;
-                if current as u64 != fence {
-                    return Err(Error::Fenced {
-                        held: fence,
-                        current: current as u64,
-                    });
-                }
+        let pool = match &self.db {
+            Db::Sqlite { committer, .. } => {
+                let work = crate::commit_thread::Work {
+                    rows,
+                    executions_upsert: changes.executions_upsert.clone(),
+                    executions_delete: changes.executions_delete.clone(),
+                    settings_set: changes
+                        .settings_set
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .collect(),
+                    dispatched: (!changes.dispatched.is_empty())
+                        .then(|| crate::events::json_array(&changes.dispatched)),
+                    last_events: crate::projects::last_event_patches(&changes.last_events)?,
+                };
+                return committer.commit(work).await;
             }
-            let out = backend::commit_in(&mut tx, changes, rows).await?;
-            tx.commit().await?;
-            Ok(out)
-        })
+            Db::Postgres(pool) => pool,
+        };
+        let fence = self.fence.load(std::sync::atomic::Ordering::SeqCst);
+        let mut tx = pool.begin().await?;
+        if fence != 0 {
+            // Held until the commit: a newer term's `UPDATE cluster` waits for it, and
+            // a commit after that update sees the newer term and writes nothing.
+            let current: i64 = sqlx::query_scalar(
+                Dialect::Postgres.sql("SELECT epoch FROM cluster WHERE id = 1 FOR SHARE"),
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if current as u64 != fence {
+                return Err(Error::Fenced {
+                    held: fence,
+                    current: current as u64,
+                });
+            }
+        }
+        let out = pg_commit::commit_in(&mut tx, changes, rows).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Makes every later [`Store::commit`] of this store (and its clones) check, in its own
@@ -571,7 +610,10 @@ mod tests {
                 ..Changes::default()
             };
             let err = store.commit(&changes).await.unwrap_err();
-            assert!(matches!(err, Error::Database(_)), "{err:?}");
+            assert!(
+                matches!(err, Error::Database(_) | Error::Sqlite(_)),
+                "{err:?}"
+            );
             assert!(!store.event_exists("in1").await.unwrap());
             assert!(store.undispatched_events().await.unwrap().is_empty());
             assert!(store.load_active_executions().await.unwrap().is_empty());

@@ -50,6 +50,7 @@
 mod backend;
 mod access;
 mod baselines;
+mod commit_thread;
 mod error;
 pub mod events;
 pub mod executions;
@@ -63,6 +64,7 @@ mod query;
 pub mod reference;
 mod schema;
 pub mod secrets;
+mod statements;
 mod uniform;
 
 #[cfg(any(test, feature = "test-cluster"))]
@@ -75,6 +77,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::commit_thread::CommitThread;
 use sluice_model::event::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -316,7 +319,12 @@ impl Store {
     /// in the background.
     pub async fn close(self) {
         match self.db {
-            Db::Sqlite { writer, readers } => {
+            Db::Sqlite {
+                writer,
+                readers,
+                committer,
+            } => {
+                committer.close().await;
                 readers.close().await;
                 writer.close().await;
             }
@@ -355,7 +363,12 @@ async fn open_sqlite(data_dir: &Path, options: Options) -> Result<Db> {
         .test_before_acquire(false)
         .connect_with(base.read_only(true))
         .await?;
-    Ok(Db::Sqlite { writer, readers })
+    let committer = CommitThread::start(&path, options.durability)?;
+    Ok(Db::Sqlite {
+        writer,
+        readers,
+        committer,
+    })
 }
 
 /// Opens a PostgreSQL store: one pool for reads and writes (PostgreSQL's MVCC needs no

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
-use crate::{Dialect, Store, parse_stored};
+use crate::{Store, parse_stored};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -561,42 +561,6 @@ dual! {
             .execute(&mut *conn)
             .await?;
         }
-        Ok(())
-    }
-
-    /// Records the last events of services (Keptn's `lastEventTypes`) in one statement for the
-    /// whole batch (services that do not exist are skipped). Every entry is an object of three
-    /// strings, so merging it (`json_patch`) replaces the type's entry as a whole.
-    pub(crate) async fn write_last_events(
-        conn: &mut Conn,
-        entries: &[LastEvent],
-    ) -> Result<()> {
-        let Some(patches) = last_event_patches(entries)? else {
-            return Ok(());
-        };
-        // One row per service (see `last_event_patches`); each entry of the patch is a whole
-        // object, so PostgreSQL's top-level `||` gives what SQLite's `json_patch` gives.
-        let sql = match D {
-            Dialect::Sqlite => {
-                "UPDATE service_stages SET last_event_types = json_patch(last_event_types, v.patch) \
-                 FROM (SELECT value ->> 0 AS project, value ->> 1 AS stage, value ->> 2 AS service, \
-                 value -> 3 AS patch FROM json_each(?)) AS v \
-                 WHERE service_stages.project = v.project AND service_stages.stage = v.stage \
-                 AND service_stages.service = v.service"
-            }
-            Dialect::Postgres => {
-                "UPDATE service_stages \
-                 SET last_event_types = (last_event_types::jsonb || v.patch)::text \
-                 FROM (SELECT value ->> 0 AS project, value ->> 1 AS stage, value ->> 2 AS service, \
-                 value -> 3 AS patch FROM jsonb_array_elements(?::jsonb) AS t(value)) AS v \
-                 WHERE service_stages.project = v.project AND service_stages.stage = v.stage \
-                 AND service_stages.service = v.service"
-            }
-        };
-        sqlx::query(D.sql(sql))
-        .bind(patches)
-        .execute(&mut *conn)
-        .await?;
         Ok(())
     }
 }
