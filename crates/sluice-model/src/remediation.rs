@@ -133,18 +133,7 @@ impl<'a> JsonFields<'a> {
         known: &'static [&'static str],
         diags: &mut Diagnostics,
     ) -> Option<Self> {
-        let entries: &'a [Entry] = match &node.value {
-            Value::Map(m) => m,
-            Value::Null => &[],
-            _ => {
-                diags.error(
-                    node.pos,
-                    path,
-                    format!("expected a mapping, found {}", node.describe()),
-                );
-                return None;
-            }
-        };
+        let entries = yaml::map_entries(node, path, diags)?;
         Some(JsonFields {
             entries,
             pos: node.pos,
