@@ -103,17 +103,8 @@ async fn create(
     client: ClientAddr,
     Json(request): Json<CreateRequest>,
 ) -> Result<(StatusCode, Extension<AuditNote>, Json<Value>), ApiError> {
-    let name = request.name.trim().to_owned();
-    if name.is_empty()
-        || name.len() > 100
-        || name
-            .chars()
-            .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid token name {name:?}: use 1 to 100 letters, digits, '-', '_' and '.'"
-        )));
-    }
+    let name = sluice_model::names::check_object_name("token", &request.name)
+        .map_err(ApiError::bad_request)?;
     let role = Role::parse(&request.role).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown role {:?}: use one of {}",

@@ -478,13 +478,7 @@ impl JobExecutor {
             tracing::debug!(event = %id, %event_type, "no job/config.yaml for this event");
             return;
         };
-        let task = match event.event_type() {
-            Ok(EventType::Task {
-                task,
-                kind: TaskEventKind::Triggered,
-            }) => Some(task),
-            _ => None,
-        };
+        let task = event.triggered_task();
         // Parsing is CPU work: on the blocking pool, like the read.
         let text = found.text.clone();
         let Ok(parsed) = tokio::task::spawn_blocking(move || sluice_model::job::parse(&text)).await
