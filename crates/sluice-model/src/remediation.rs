@@ -199,13 +199,7 @@ const ACTION_KEYS: &[&str] = &["name", "action", "description", "value"];
 /// Parses and validates a remediation file.
 pub fn parse(src: &str) -> Parsed<Remediation> {
     let mut diags = Diagnostics::new();
-    let Some(root) = yaml::parse(src, &mut diags) else {
-        return Parsed {
-            value: None,
-            diagnostics: diags,
-        };
-    };
-    let value = read(&root, &mut diags);
+    let value = yaml::parse(src, &mut diags).and_then(|root| read(&root, &mut diags));
     Parsed {
         value,
         diagnostics: diags,

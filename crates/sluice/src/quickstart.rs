@@ -774,16 +774,7 @@ async fn approval_scenario(api: &Api, paint: Painter) -> Result<bool> {
 /// build in qa.
 async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
     let mut ok = true;
-    println!();
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
-        ),
-    );
-    let first = trigger(api, GOOD, "v0.1.1").await?;
-    follow(api, &first).await?;
-    let events = events_of(api, &first).await?;
+    let events = watched_delivery(api, paint, GOOD, "v0.1.1", "").await?;
     ok &= expect(
         paint,
         "v0.1.1 passes both gates",
