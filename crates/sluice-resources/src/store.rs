@@ -425,12 +425,7 @@ impl ResourceStore {
         if path.exists() {
             return Err(ResourceError::AlreadyExists(Entity::Project));
         }
-        let staging = self
-            .projects_dir
-            .join(format!("{CREATING_PREFIX}{project}"));
-        if staging.exists() {
-            fs::remove_dir_all(&staging)?;
-        }
+        let staging = self.empty_staging(project)?;
         let built = self.init_project(&staging, project, stages, shipyard);
         let commit = match built {
             Ok(commit) => commit,
@@ -450,6 +445,18 @@ impl ResourceStore {
         Ok(commit)
     }
 
+    /// Where a new project's repository is built before it is moved into place, emptied of
+    /// what an unfinished creation left.
+    fn empty_staging(&self, project: &str) -> Result<PathBuf, ResourceError> {
+        let staging = self
+            .projects_dir
+            .join(format!("{CREATING_PREFIX}{project}"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        Ok(staging)
+    }
+
     /// [`create_project`](Self::create_project) in shared mode (under the project's lock):
     /// the repository is built aside as usual, its objects and branch are published (the
     /// branch must not exist: a project another replica created first is
@@ -465,12 +472,7 @@ impl ResourceStore {
         if shared.head(project)?.is_some() {
             return Err(ResourceError::AlreadyExists(Entity::Project));
         }
-        let staging = self
-            .projects_dir
-            .join(format!("{CREATING_PREFIX}{project}"));
-        if staging.exists() {
-            fs::remove_dir_all(&staging)?;
-        }
+        let staging = self.empty_staging(project)?;
         let published = (|| {
             let commit = self.init_project(&staging, project, stages, shipyard)?;
             let repo = Repository::open_bare(&staging)?;

@@ -790,15 +790,7 @@ async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
     );
     upload(api, "production", "slo.yaml", STRICT_PRODUCTION_SLO).await?;
     let next = "ghcr.io/podtato-head/podtatoserver:v0.1.3";
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {next} --watch"
-        ),
-    );
-    let second = trigger(api, next, "v0.1.3").await?;
-    follow(api, &second).await?;
-    let events2 = events_of(api, &second).await?;
+    let events2 = delivery_step(api, paint, next, "v0.1.3", "").await?;
     ok &= expect(
         paint,
         "v0.1.3 passes qa",
@@ -817,15 +809,7 @@ async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
 
     println!();
     upload(api, "production", "slo.yaml", LOADTEST_SLO).await?;
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {SLOW} --watch"
-        ),
-    );
-    let third = trigger(api, SLOW, "v0.1.2").await?;
-    follow(api, &third).await?;
-    let events3 = events_of(api, &third).await?;
+    let events3 = delivery_step(api, paint, SLOW, "v0.1.2", "").await?;
     ok &= expect(
         paint,
         "the slow build v0.1.2 fails qa",
@@ -1130,8 +1114,7 @@ async fn self_healing_from_alerts(
     Ok(ok)
 }
 
-/// Shows `sluice trigger delivery ... --watch` for `image` (with `note` after the command),
-/// delivers it into qa and answers the delivery's events once it settled.
+/// [`delivery_step`] after a blank line.
 async fn watched_delivery(
     api: &Api,
     paint: Painter,
@@ -1140,6 +1123,18 @@ async fn watched_delivery(
     note: &str,
 ) -> Result<Vec<KeptnEvent>> {
     println!();
+    delivery_step(api, paint, image, version, note).await
+}
+
+/// Shows `sluice trigger delivery ... --watch` for `image` (with `note` after the command),
+/// delivers it into qa and answers the delivery's events once it settled.
+async fn delivery_step(
+    api: &Api,
+    paint: Painter,
+    image: &str,
+    version: &str,
+    note: &str,
+) -> Result<Vec<KeptnEvent>> {
     step(
         paint,
         &format!(

@@ -553,24 +553,13 @@ mod tests {
         let (status, _) = call_as(&router, &approver, "POST", "/api/v1/event", Some(trigger)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         // Another project is out of reach, and lists show only its own.
-        let (status, _) = call_as(
-            &router,
-            &approver,
-            "GET",
+        for path in [
             "/api/controlPlane/v1/project/other",
-            None,
-        )
-        .await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = call_as(
-            &router,
-            &approver,
-            "GET",
             "/api/mongodb-datastore/event",
-            None,
-        )
-        .await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
+        ] {
+            let (status, _) = call_as(&router, &approver, "GET", path, None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        }
         let (_, list) = call_as(
             &router,
             &approver,
