@@ -445,6 +445,71 @@ mod tests {
     }
 
     #[test]
+    fn project_errors_answer_keptns_phrases_and_lifecycle_events_carry_the_same_message() {
+        use crate::projects::Error as P;
+        use crate::projects::upstream::Error as U;
+        use crate::storage::upstream::UpstreamError;
+        let unreachable = || {
+            U::Sync(UpstreamError::Unreachable {
+                url: "https://example.invalid/r.git".into(),
+                detail: "no route".into(),
+            })
+        };
+        let cases: Vec<(P, u16, String)> = vec![
+            (
+                P::Invalid("invalid shipyard: x".into()),
+                400,
+                "invalid shipyard: x".into(),
+            ),
+            (P::ProjectExists, 409, "project already exists".into()),
+            (P::ServiceExists, 409, "service already exists".into()),
+            (P::StageNotFound, 404, "stage not found".into()),
+            (P::ServiceNotFound, 404, "service not found".into()),
+            (
+                P::Store(sluice_store::Error::NotFound {
+                    what: "project \"shop\"".into(),
+                }),
+                404,
+                "project not found".into(),
+            ),
+            (
+                P::Resources(ResourceError::StageNotFound),
+                404,
+                "stage not found".into(),
+            ),
+            (
+                P::Upstream(U::Refused("10.0.0.1:443".into())),
+                422,
+                U::Refused("10.0.0.1:443".into()).to_string(),
+            ),
+            (
+                P::Upstream(U::UnreadableUrl("https://h:x/r".into())),
+                400,
+                "gitCredentials.remoteURL `https://h:x/r`: cannot read its host and port".into(),
+            ),
+            (P::Upstream(unreachable()), 424, unreachable().to_string()),
+            (
+                P::Upstream(U::NotPushed(Box::new(unreachable()))),
+                424,
+                format!("{} {}", unreachable(), crate::projects::upstream::KEPT),
+            ),
+            (
+                P::Lifecycle(crate::runtime::driver::Error::Stopped),
+                500,
+                "internal error: a lifecycle event could not be stored".into(),
+            ),
+        ];
+        for (error, status, text) in cases {
+            assert_eq!(message(&error), text, "{error:?}");
+            let answer = ApiError::from(error);
+            assert_eq!(
+                (answer.status.as_u16(), answer.message.as_str()),
+                (status, text.as_str())
+            );
+        }
+    }
+
+    #[test]
     fn resource_errors_keep_status_and_message() {
         use sluice_resources::ResourceError as R;
         for (error, status, message) in [
