@@ -168,7 +168,11 @@ impl DeploymentLock {
 
 fn open_lock_file(dir: &Path) -> Result<File> {
     std::fs::create_dir_all(dir).map_err(DeployError::io("create", dir))?;
-    let path = dir.join(LOCK_FILE);
+    open_for_locking(dir.join(LOCK_FILE))
+}
+
+/// Opens (creating, never truncating) a file whose lock tells who holds something.
+pub(crate) fn open_for_locking(path: PathBuf) -> Result<File> {
     File::options()
         .create(true)
         .truncate(false)

@@ -98,13 +98,7 @@ pub fn stop_supervisor(root: &Path) -> Result<()> {
 }
 
 fn open_pid_file(root: &Path) -> Result<File> {
-    let path = root.join(PID_FILE);
-    File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(DeployError::io("open", path))
+    crate::state::open_for_locking(root.join(PID_FILE))
 }
 
 /// Whether a supervisor holds the lock of `root`.

@@ -14,7 +14,7 @@
 //! event values ([`env_value_string`]).
 
 mod decode;
-mod env_value;
+pub(crate) mod env_value;
 mod expand;
 mod jsonpath;
 mod matching;

@@ -72,6 +72,24 @@ fn entity_name(what: &str, name: &str) -> Result<(), String> {
     ))
 }
 
+/// Checks the name of one of sluice's own objects (an API token, a notification channel or
+/// rule) and answers it without surrounding white space: 1 to 100 ASCII letters, digits,
+/// `-`, `_` and `.`.
+pub fn check_object_name(what: &str, name: &str) -> Result<String, String> {
+    let name = name.trim().to_owned();
+    if name.is_empty()
+        || name.len() > 100
+        || name
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "invalid {what} name {name:?}: use 1 to 100 letters, digits, '-', '_' and '.'"
+        ));
+    }
+    Ok(name)
+}
+
 /// Checks a stage name (Keptn entity name rules).
 pub fn check_stage(name: &str) -> Result<(), String> {
     entity_name("stage", name)

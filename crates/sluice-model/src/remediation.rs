@@ -133,18 +133,7 @@ impl<'a> JsonFields<'a> {
         known: &'static [&'static str],
         diags: &mut Diagnostics,
     ) -> Option<Self> {
-        let entries: &'a [Entry] = match &node.value {
-            Value::Map(m) => m,
-            Value::Null => &[],
-            _ => {
-                diags.error(
-                    node.pos,
-                    path,
-                    format!("expected a mapping, found {}", node.describe()),
-                );
-                return None;
-            }
-        };
+        let entries = yaml::map_entries(node, path, diags)?;
         Some(JsonFields {
             entries,
             pos: node.pos,
@@ -210,13 +199,7 @@ const ACTION_KEYS: &[&str] = &["name", "action", "description", "value"];
 /// Parses and validates a remediation file.
 pub fn parse(src: &str) -> Parsed<Remediation> {
     let mut diags = Diagnostics::new();
-    let Some(root) = yaml::parse(src, &mut diags) else {
-        return Parsed {
-            value: None,
-            diagnostics: diags,
-        };
-    };
-    let value = read(&root, &mut diags);
+    let value = yaml::parse(src, &mut diags).and_then(|root| read(&root, &mut diags));
     Parsed {
         value,
         diagnostics: diags,

@@ -637,6 +637,27 @@ fn duplicate_keys_at(
     }
 }
 
+/// The entries of a mapping; a null node reads as an empty mapping (Go's zero value).
+/// Anything else is reported as an error and gives `None`.
+pub fn map_entries<'a>(
+    node: &'a Node,
+    path: &FieldPath,
+    diags: &mut Diagnostics,
+) -> Option<&'a [Entry]> {
+    match &node.value {
+        Value::Map(entries) => Some(entries),
+        Value::Null => Some(&[]),
+        _ => {
+            diags.error(
+                node.pos,
+                path,
+                format!("expected a mapping, found {}", node.describe()),
+            );
+            None
+        }
+    }
+}
+
 /// Reads the fields of a mapping one by one and remembers which keys were asked for,
 /// so that the remaining (unknown or misspelt) keys can be reported at the end.
 #[derive(Debug)]
@@ -651,18 +672,7 @@ impl<'a> MapReader<'a> {
     /// Starts reading a mapping. A null node reads as an empty mapping (Go's zero value).
     /// Anything else is reported as an error and gives `None`.
     pub fn new(node: &'a Node, path: &FieldPath, diags: &mut Diagnostics) -> Option<Self> {
-        let entries: &'a [Entry] = match &node.value {
-            Value::Map(entries) => entries,
-            Value::Null => &[],
-            _ => {
-                diags.error(
-                    node.pos,
-                    path,
-                    format!("expected a mapping, found {}", node.describe()),
-                );
-                return None;
-            }
-        };
+        let entries = map_entries(node, path, diags)?;
         Some(MapReader {
             entries,
             pos: node.pos,
@@ -853,18 +863,7 @@ pub fn string_map(
     path: &FieldPath,
     diags: &mut Diagnostics,
 ) -> Option<Vec<(String, String)>> {
-    let entries: &[Entry] = match &node.value {
-        Value::Null => &[],
-        Value::Map(m) => m,
-        _ => {
-            diags.error(
-                node.pos,
-                path,
-                format!("expected a mapping, found {}", node.describe()),
-            );
-            return None;
-        }
-    };
+    let entries = map_entries(node, path, diags)?;
     let mut out = Vec::with_capacity(entries.len());
     let mut ok = true;
     for e in entries {

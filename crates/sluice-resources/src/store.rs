@@ -425,12 +425,7 @@ impl ResourceStore {
         if path.exists() {
             return Err(ResourceError::AlreadyExists(Entity::Project));
         }
-        let staging = self
-            .projects_dir
-            .join(format!("{CREATING_PREFIX}{project}"));
-        if staging.exists() {
-            fs::remove_dir_all(&staging)?;
-        }
+        let staging = self.empty_staging(project)?;
         let built = self.init_project(&staging, project, stages, shipyard);
         let commit = match built {
             Ok(commit) => commit,
@@ -450,6 +445,18 @@ impl ResourceStore {
         Ok(commit)
     }
 
+    /// Where a new project's repository is built before it is moved into place, emptied of
+    /// what an unfinished creation left.
+    fn empty_staging(&self, project: &str) -> Result<PathBuf, ResourceError> {
+        let staging = self
+            .projects_dir
+            .join(format!("{CREATING_PREFIX}{project}"));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        Ok(staging)
+    }
+
     /// [`create_project`](Self::create_project) in shared mode (under the project's lock):
     /// the repository is built aside as usual, its objects and branch are published (the
     /// branch must not exist: a project another replica created first is
@@ -465,12 +472,7 @@ impl ResourceStore {
         if shared.head(project)?.is_some() {
             return Err(ResourceError::AlreadyExists(Entity::Project));
         }
-        let staging = self
-            .projects_dir
-            .join(format!("{CREATING_PREFIX}{project}"));
-        if staging.exists() {
-            fs::remove_dir_all(&staging)?;
-        }
+        let staging = self.empty_staging(project)?;
         let published = (|| {
             let commit = self.init_project(&staging, project, stages, shipyard)?;
             let repo = Repository::open_bare(&staging)?;
@@ -921,23 +923,11 @@ impl ResourceStore {
         }
         let stamp = RefStamp::of(&self.project_path(project).join(BRANCH_REF));
         if let Some(stamp) = &stamp
-            && let Some(head) = self
-                .heads
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(project)
-                .filter(|h| h.stamp == *stamp)
+            && let Some(head) = self.remembered_head(project, |h| h.stamp == *stamp)
         {
-            return Ok(Arc::clone(head));
+            return Ok(head);
         }
-        let handle = self.open_repo(project)?;
-        let repo = lock_repo(&handle);
-        let commit = head_commit(&repo)?;
-        let head = Arc::new(Head {
-            commit: commit.id().into(),
-            stages: stage_names(&repo, &commit.tree()?)?,
-            stamp: stamp.clone().unwrap_or_default(),
-        });
+        let head = self.read_head(project, stamp.clone().unwrap_or_default())?;
         let mut heads = self.heads.lock().unwrap_or_else(PoisonError::into_inner);
         match stamp {
             // Remember only what was read under a stamp that has not changed since.
@@ -971,28 +961,37 @@ impl ResourceStore {
             return Err(ResourceError::ProjectNotFound);
         };
         let commit = CommitId::from(id);
-        if let Some(head) = self
-            .heads
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(project)
-            .filter(|h| h.commit == commit)
-        {
-            return Ok(Arc::clone(head));
+        if let Some(head) = self.remembered_head(project, |h| h.commit == commit) {
+            return Ok(head);
         }
-        let handle = self.open_repo(project)?;
-        let repo = lock_repo(&handle);
-        let commit = head_commit(&repo)?;
-        let head = Arc::new(Head {
-            commit: commit.id().into(),
-            stages: stage_names(&repo, &commit.tree()?)?,
-            stamp: RefStamp::default(),
-        });
+        let head = self.read_head(project, RefStamp::default())?;
         self.heads
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(project.to_owned(), Arc::clone(&head));
         Ok(head)
+    }
+
+    /// The remembered head of `project`, if `current` says it still holds.
+    fn remembered_head(&self, project: &str, current: impl Fn(&Head) -> bool) -> Option<Arc<Head>> {
+        self.heads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(project)
+            .filter(|h| current(h))
+            .cloned()
+    }
+
+    /// Reads the head commit of the project's branch and its stages.
+    fn read_head(&self, project: &str, stamp: RefStamp) -> Result<Arc<Head>, ResourceError> {
+        let handle = self.open_repo(project)?;
+        let repo = lock_repo(&handle);
+        let commit = head_commit(&repo)?;
+        Ok(Arc::new(Head {
+            commit: commit.id().into(),
+            stages: stage_names(&repo, &commit.tree()?)?,
+            stamp,
+        }))
     }
 
     /// The commits that added, changed or deleted one file, newest first, at most `limit`

@@ -85,10 +85,7 @@ impl ApiError {
     /// 500: sluice itself failed; the details go to the log, not to the client.
     pub fn internal(context: &str, error: &dyn std::error::Error) -> Self {
         tracing::error!(error = %error, "{context}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("internal error: {context}"),
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, internal_message(context))
     }
 }
 
@@ -176,31 +173,72 @@ impl From<crate::access::rbac::Denied> for ApiError {
     }
 }
 
-impl From<sluice_store::Error> for ApiError {
-    fn from(error: sluice_store::Error) -> Self {
-        use sluice_store::Error as E;
-        match &error {
-            E::NotFound { what } => ApiError::not_found(match keptn_entity(what) {
+/// The client's message for an internal failure (the details go to the log).
+fn internal_message(context: &str) -> String {
+    format!("internal error: {context}")
+}
+
+/// What an error is answered with, decided without side effects: a status and a message, or
+/// an internal failure (the context the client is told, the error the log gets).
+enum Answer<'a> {
+    Public(StatusCode, String),
+    Internal(&'static str, &'a dyn std::error::Error),
+}
+
+impl Answer<'_> {
+    /// The error answer (an internal failure is logged here).
+    fn into_error(self) -> ApiError {
+        match self {
+            Answer::Public(status, message) => ApiError::new(status, message),
+            Answer::Internal(context, error) => ApiError::internal(context, error),
+        }
+    }
+
+    /// The message the client is told, without logging anything.
+    fn message(self) -> String {
+        match self {
+            Answer::Public(_, message) => message,
+            Answer::Internal(context, _) => internal_message(context),
+        }
+    }
+}
+
+fn store_answer(error: &sluice_store::Error) -> Answer<'_> {
+    use sluice_store::Error as E;
+    let public = Answer::Public;
+    match error {
+        E::NotFound { what } => public(
+            StatusCode::NOT_FOUND,
+            match keptn_entity(what) {
                 Some(entity) => format!("{entity} not found"),
                 None => error.to_string(),
-            }),
-            E::AlreadyExists { what } => ApiError::conflict(match keptn_entity(what) {
+            },
+        ),
+        E::AlreadyExists { what } => public(
+            StatusCode::CONFLICT,
+            match keptn_entity(what) {
                 Some(entity) => format!("{entity} already exists"),
                 None => error.to_string(),
-            }),
-            E::Duplicate { .. } | E::InUse { .. } => ApiError::conflict(error.to_string()),
-            E::InvalidInput(_) => ApiError::bad_request(error.to_string()),
-            E::Fenced { .. } => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{error}: this replica no longer leads; send the request again"),
-            ),
-            E::Database(_) | E::Sqlite(_) | E::Corrupt(_) => {
-                ApiError::internal("the database failed", &error)
-            }
-            E::SecretsLocked | E::WrongSecretsKey { .. } | E::Random(_) => {
-                ApiError::internal("the secrets cannot be used", &error)
-            }
+            },
+        ),
+        E::Duplicate { .. } | E::InUse { .. } => public(StatusCode::CONFLICT, error.to_string()),
+        E::InvalidInput(_) => public(StatusCode::BAD_REQUEST, error.to_string()),
+        E::Fenced { .. } => public(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{error}: this replica no longer leads; send the request again"),
+        ),
+        E::Database(_) | E::Sqlite(_) | E::Corrupt(_) => {
+            Answer::Internal("the database failed", error)
         }
+        E::SecretsLocked | E::WrongSecretsKey { .. } | E::Random(_) => {
+            Answer::Internal("the secrets cannot be used", error)
+        }
+    }
+}
+
+impl From<sluice_store::Error> for ApiError {
+    fn from(error: sluice_store::Error) -> Self {
+        store_answer(&error).into_error()
     }
 }
 
@@ -240,27 +278,91 @@ fn resource_status(error: &ResourceError) -> StatusCode {
     }
 }
 
+fn resource_answer(error: &ResourceError) -> Answer<'_> {
+    match resource_status(error) {
+        StatusCode::INTERNAL_SERVER_ERROR => {
+            Answer::Internal("the project repository failed", error)
+        }
+        status => Answer::Public(status, error.to_string()),
+    }
+}
+
 impl From<ResourceError> for ApiError {
     fn from(error: ResourceError) -> Self {
-        match resource_status(&error) {
-            StatusCode::INTERNAL_SERVER_ERROR => {
-                ApiError::internal("the project repository failed", &error)
-            }
-            status => ApiError::new(status, error.to_string()),
-        }
+        resource_answer(&error).into_error()
     }
 }
 
 /// An upstream that cannot be reached or refuses is a failed dependency (Keptn's 424); a
 /// conflict with it is a conflict (409).
+fn upstream_answer(error: &crate::storage::upstream::UpstreamError) -> Answer<'_> {
+    use crate::storage::upstream::UpstreamError;
+    match error {
+        UpstreamError::Resources(e) => resource_answer(e),
+        other => Answer::Public(StatusCode::FAILED_DEPENDENCY, other.to_string()),
+    }
+}
+
 impl From<crate::storage::upstream::UpstreamError> for ApiError {
     fn from(error: crate::storage::upstream::UpstreamError) -> Self {
-        use crate::storage::upstream::UpstreamError;
-        match error {
-            UpstreamError::Resources(e) => e.into(),
-            other => ApiError::new(StatusCode::FAILED_DEPENDENCY, other.to_string()),
-        }
+        upstream_answer(&error).into_error()
     }
+}
+
+/// A refused upstream host is 422 (as Keptn answered remote URLs on its deny list); a change
+/// that was saved but not pushed keeps the status of why, and says that it was saved.
+fn sync_answer(error: &crate::projects::upstream::Error) -> Answer<'_> {
+    use crate::projects::upstream::{Error as E, KEPT};
+    match error {
+        E::UnreadableUrl(_) => Answer::Public(StatusCode::BAD_REQUEST, error.to_string()),
+        E::Refused(_) => Answer::Public(StatusCode::UNPROCESSABLE_ENTITY, error.to_string()),
+        E::Sync(e) => upstream_answer(e),
+        E::Store(e) => store_answer(e),
+        E::Unfinished(e) => Answer::Internal("a sync with the git upstream did not finish", e),
+        E::NotPushed(inner) => match sync_answer(inner) {
+            Answer::Public(status, message) => Answer::Public(status, format!("{message} {KEPT}")),
+            internal => Answer::Public(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{} {KEPT}", internal.message()),
+            ),
+        },
+    }
+}
+
+impl From<crate::projects::upstream::Error> for ApiError {
+    fn from(error: crate::projects::upstream::Error) -> Self {
+        sync_answer(&error).into_error()
+    }
+}
+
+fn project_answer(error: &crate::projects::Error) -> Answer<'_> {
+    use crate::projects::Error as E;
+    match error {
+        E::Invalid(message) => Answer::Public(StatusCode::BAD_REQUEST, message.clone()),
+        E::ProjectExists | E::ServiceExists => {
+            Answer::Public(StatusCode::CONFLICT, error.to_string())
+        }
+        E::StageNotFound | E::ServiceNotFound => {
+            Answer::Public(StatusCode::NOT_FOUND, error.to_string())
+        }
+        E::Store(e) => store_answer(e),
+        E::Resources(e) => resource_answer(e),
+        E::Upstream(e) => sync_answer(e),
+        E::Unfinished { what, source } => Answer::Internal(what, source),
+        E::Lifecycle(e) => Answer::Internal("a lifecycle event could not be stored", e),
+    }
+}
+
+impl From<crate::projects::Error> for ApiError {
+    fn from(error: crate::projects::Error) -> Self {
+        project_answer(&error).into_error()
+    }
+}
+
+/// The message a client is answered for a project error (the `message` of a lifecycle
+/// `.finished` event), without logging anything.
+pub fn message(error: &crate::projects::Error) -> String {
+    project_answer(error).message()
 }
 
 impl From<crate::storage::uploads::Error> for ApiError {
@@ -342,6 +444,71 @@ mod tests {
         let e: ApiError = sluice_store::Error::Corrupt("x".into()).into();
         assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.message.contains('x'), "details stay in the log");
+    }
+
+    #[test]
+    fn project_errors_answer_keptns_phrases_and_lifecycle_events_carry_the_same_message() {
+        use crate::projects::Error as P;
+        use crate::projects::upstream::Error as U;
+        use crate::storage::upstream::UpstreamError;
+        let unreachable = || {
+            U::Sync(UpstreamError::Unreachable {
+                url: "https://example.invalid/r.git".into(),
+                detail: "no route".into(),
+            })
+        };
+        let cases: Vec<(P, u16, String)> = vec![
+            (
+                P::Invalid("invalid shipyard: x".into()),
+                400,
+                "invalid shipyard: x".into(),
+            ),
+            (P::ProjectExists, 409, "project already exists".into()),
+            (P::ServiceExists, 409, "service already exists".into()),
+            (P::StageNotFound, 404, "stage not found".into()),
+            (P::ServiceNotFound, 404, "service not found".into()),
+            (
+                P::Store(sluice_store::Error::NotFound {
+                    what: "project \"shop\"".into(),
+                }),
+                404,
+                "project not found".into(),
+            ),
+            (
+                P::Resources(ResourceError::StageNotFound),
+                404,
+                "stage not found".into(),
+            ),
+            (
+                P::Upstream(U::Refused("10.0.0.1:443".into())),
+                422,
+                U::Refused("10.0.0.1:443".into()).to_string(),
+            ),
+            (
+                P::Upstream(U::UnreadableUrl("https://h:x/r".into())),
+                400,
+                "gitCredentials.remoteURL `https://h:x/r`: cannot read its host and port".into(),
+            ),
+            (P::Upstream(unreachable()), 424, unreachable().to_string()),
+            (
+                P::Upstream(U::NotPushed(Box::new(unreachable()))),
+                424,
+                format!("{} {}", unreachable(), crate::projects::upstream::KEPT),
+            ),
+            (
+                P::Lifecycle(crate::runtime::driver::Error::Stopped),
+                500,
+                "internal error: a lifecycle event could not be stored".into(),
+            ),
+        ];
+        for (error, status, text) in cases {
+            assert_eq!(message(&error), text, "{error:?}");
+            let answer = ApiError::from(error);
+            assert_eq!(
+                (answer.status.as_u16(), answer.message.as_str()),
+                (status, text.as_str())
+            );
+        }
     }
 
     #[test]

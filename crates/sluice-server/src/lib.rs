@@ -9,6 +9,7 @@ pub mod api;
 pub mod error;
 pub mod metrics;
 pub mod net;
+pub mod projects;
 pub mod runtime;
 pub mod services;
 pub mod state;

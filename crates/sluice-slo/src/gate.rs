@@ -349,6 +349,19 @@ struct ObjectiveOutcome {
     counted: bool,
 }
 
+/// An objective's result before it is scored: failed, no value, no targets.
+fn unscored(objective: &Objective, key_sli: bool) -> SliEvaluationResult {
+    SliEvaluationResult {
+        score: 0.0,
+        value: None,
+        display_name: objective.display_name.clone(),
+        pass_targets: None,
+        warning_targets: None,
+        key_sli,
+        status: IndicatorStatus::Fail,
+    }
+}
+
 /// One iteration of `evaluateObjectives`' loop. An unparsable pass criterion (for a measured
 /// value) aborts the evaluation, as in Keptn.
 fn evaluate_objective(
@@ -356,15 +369,7 @@ fn evaluate_objective(
     value: Option<SliResult>,
     aggregate: Option<f64>,
 ) -> Result<ObjectiveOutcome, CriterionError> {
-    let mut result = SliEvaluationResult {
-        score: 0.0,
-        value: None,
-        display_name: objective.display_name.clone(),
-        pass_targets: None,
-        warning_targets: None,
-        key_sli: false,
-        status: IndicatorStatus::Fail,
-    };
+    let mut result = unscored(objective, false);
     // Informational (no pass criteria) is checked before the value: the value is reported as
     // received (`null` when there was none), nothing is evaluated, `keySli` stays false and
     // the warning criteria are listed as violated (`getEmptyTargets`).
@@ -514,15 +519,7 @@ fn evaluate_extended_objective(
         return Ok(outcome);
     };
 
-    let mut result = SliEvaluationResult {
-        score: 0.0,
-        value: None,
-        display_name: objective.display_name.clone(),
-        pass_targets: None,
-        warning_targets: None,
-        key_sli: objective.key_sli,
-        status: IndicatorStatus::Fail,
-    };
+    let mut result = unscored(objective, objective.key_sli);
     let mut evaluated_any = false;
     let mut parts = Vec::with_capacity(2);
     let mut pass_targets = Vec::new();

@@ -144,6 +144,16 @@ dual! {
     .await?;
     Ok(())
     }
+
+    /// Writes the audit entry of a change into the change's transaction and commits both.
+    pub(crate) async fn commit_audited(
+        mut tx: sqlx::Transaction<'_, <Conn as sqlx::Connection>::Database>,
+        entry: &AuditEntry,
+    ) -> Result<()> {
+        insert_audit(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -180,9 +190,7 @@ impl Store {
             .bind(token.revoked_at.map(to_nanos))
             .execute(&mut *tx)
             .await?;
-            backend::insert_audit(&mut tx, audit).await?;
-            tx.commit().await?;
-            Ok(())
+            backend::commit_audited(tx, audit).await
         })
     }
 
@@ -249,9 +257,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            backend::insert_audit(&mut tx, audit).await?;
-            tx.commit().await?;
-            Ok(())
+            backend::commit_audited(tx, audit).await
         })
     }
 

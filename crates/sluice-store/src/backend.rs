@@ -180,8 +180,8 @@ macro_rules! dual {
 
 /// The helpers other files' [`dual!`] bodies call (as `shared::…`), per backend.
 pub(crate) mod sqlite {
-    pub(crate) use crate::access::sqlite::insert_audit;
-    pub(crate) use crate::events::sqlite::{delete_project_events, insert_rows};
+    pub(crate) use crate::access::sqlite::{commit_audited, insert_audit};
+    pub(crate) use crate::events::sqlite::delete_project_events;
     pub(crate) use crate::notifications::sqlite::{
         check_sealed_notifications, reseal_notifications,
     };
@@ -190,9 +190,9 @@ pub(crate) mod sqlite {
 
 /// See [`sqlite`](mod@sqlite).
 pub(crate) mod postgres {
-    pub(crate) use crate::access::postgres::insert_audit;
+    pub(crate) use crate::access::postgres::{commit_audited, insert_audit};
     pub(crate) use crate::events::postgres::{
-        delete_project_events, insert_rows, insert_rows_after, mark_dispatched_in,
+        delete_project_events, insert_rows_after, mark_dispatched_in,
     };
     pub(crate) use crate::notifications::postgres::{
         check_sealed_notifications, reseal_notifications,

@@ -68,9 +68,7 @@ impl Store {
             .bind(to_nanos(baseline.set_at))
             .execute(&mut *tx)
             .await?;
-            shared::insert_audit(&mut tx, audit).await?;
-            tx.commit().await?;
-            Ok(())
+            shared::commit_audited(tx, audit).await
         })
     }
 
@@ -133,9 +131,7 @@ impl Store {
                     "baseline of {project}/{stage}/{service}"
                 )));
             }
-            shared::insert_audit(&mut tx, audit).await?;
-            tx.commit().await?;
-            Ok(())
+            shared::commit_audited(tx, audit).await
         })
     }
 }

@@ -436,18 +436,7 @@ impl Store {
     /// Stores many incoming events in one transaction, skipping known ids. An event without
     /// an id fails the whole batch.
     pub async fn insert_events_batch(&self, events: &[KeptnEvent]) -> Result<BatchOutcome> {
-        let now = (self.clock)();
-        let rows = events
-            .iter()
-            .map(|e| EventRow::of(e, now))
-            .collect::<Result<Vec<_>>>()?;
-        let rows: Vec<(EventRow, Option<bool>)> = rows.into_iter().map(|r| (r, None)).collect();
-        let inserted = with_db!(self, |readers, writer, d| {
-            let mut tx = writer.begin_with(d.begin()).await?;
-            let inserted = backend::insert_rows(&mut tx, &rows).await?;
-            tx.commit().await?;
-            inserted
-        });
+        let (rows, inserted) = self.insert_in_one_transaction(events).await?;
         let mut out = BatchOutcome {
             inserted: inserted.ids.len(),
             ..BatchOutcome::default()
@@ -460,6 +449,27 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Stores events in one transaction with multi-row inserts, skipping known ids; answers
+    /// their rows and which were stored. An event without an id fails them all.
+    pub(crate) async fn insert_in_one_transaction(
+        &self,
+        events: &[KeptnEvent],
+    ) -> Result<(Vec<(EventRow, Option<bool>)>, Inserted)> {
+        let now = (self.clock)();
+        let rows = events
+            .iter()
+            .map(|e| EventRow::of(e, now))
+            .collect::<Result<Vec<_>>>()?;
+        let rows: Vec<(EventRow, Option<bool>)> = rows.into_iter().map(|r| (r, None)).collect();
+        let inserted = with_db!(self, |readers, writer, d| {
+            let mut tx = writer.begin_with(d.begin()).await?;
+            let inserted = backend::insert_rows(&mut tx, &rows).await?;
+            tx.commit().await?;
+            inserted
+        });
+        Ok((rows, inserted))
     }
 
     /// Whether an event with this id is stored.

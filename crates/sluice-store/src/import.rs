@@ -5,9 +5,6 @@ use sluice_model::event::KeptnEvent;
 
 use crate::Store;
 use crate::error::Result;
-use crate::events::EventRow;
-
-dual! {}
 
 impl Store {
     /// Stores many received events in one transaction, with multi-row inserts: the bulk
@@ -16,18 +13,7 @@ impl Store {
     /// events had been stored one by one in the given order. Returns how many were stored.
     /// An event without an id fails the whole import.
     pub async fn import_events(&self, events: &[KeptnEvent]) -> Result<usize> {
-        let now = (self.clock)();
-        let rows = events
-            .iter()
-            .map(|e| EventRow::of(e, now))
-            .collect::<Result<Vec<_>>>()?;
-        let rows: Vec<(EventRow, Option<bool>)> = rows.into_iter().map(|r| (r, None)).collect();
-        let inserted = with_db!(self, |readers, writer, d| {
-            let mut tx = writer.begin_with(d.begin()).await?;
-            let inserted = shared::insert_rows(&mut tx, &rows).await?;
-            tx.commit().await?;
-            inserted
-        });
+        let (_, inserted) = self.insert_in_one_transaction(events).await?;
         Ok(inserted.ids.len())
     }
 }

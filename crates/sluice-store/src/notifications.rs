@@ -398,9 +398,7 @@ impl Store {
                     rule.name, rule.project
                 )));
             }
-            shared::insert_audit(&mut tx, audit).await?;
-            tx.commit().await?;
-            Ok(())
+            shared::commit_audited(tx, audit).await
         })
     }
 
@@ -487,9 +485,7 @@ impl Store {
                     "notification channel {name:?} of project {project:?}"
                 )));
             }
-            shared::insert_audit(&mut tx, audit).await?;
-            tx.commit().await?;
-            Ok(())
+            shared::commit_audited(tx, audit).await
         })
     }
 

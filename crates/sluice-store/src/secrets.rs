@@ -107,7 +107,26 @@ fn what(name: &str) -> String {
 /// A stored secret: name, nonce, ciphertext.
 type SealedRow = (String, Vec<u8>, Vec<u8>);
 
-dual! {}
+dual! {
+    /// Turns SQLite's `secure_delete` on or off for this connection (while it is on, deleted
+    /// and replaced secrets are overwritten in the file); PostgreSQL has no such setting.
+    pub(crate) async fn secure_delete(conn: &mut Conn, on: bool) -> Result<()> {
+        if !D.is_pg() {
+            let pragma = if on { "PRAGMA secure_delete = ON" } else { "PRAGMA secure_delete = OFF" };
+            sqlx::query(pragma).execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// Every sealed secret, by name.
+    pub(crate) async fn sealed_rows(conn: &mut Conn) -> Result<Vec<SealedRow>> {
+        Ok(
+            sqlx::query_as("SELECT name, nonce, sealed FROM sealed_secrets ORDER BY name")
+                .fetch_all(&mut *conn)
+                .await?,
+        )
+    }
+}
 
 impl Store {
     pub(crate) fn secrets_key(&self) -> Result<SecretsKey> {
@@ -125,17 +144,10 @@ impl Store {
     pub async fn unlock_secrets(&self, key: SecretsKey) -> Result<usize> {
         let migrated = with_db!(self, |readers, writer, d| {
             let mut conn = writer.acquire().await?;
-            if !d.is_pg() {
-                sqlx::query("PRAGMA secure_delete = ON")
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            backend::secure_delete(&mut conn, true).await?;
             let migrated = async {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let sealed: Vec<SealedRow> =
-                sqlx::query_as("SELECT name, nonce, sealed FROM sealed_secrets ORDER BY name")
-                    .fetch_all(&mut *tx)
-                    .await?;
+            let sealed = backend::sealed_rows(&mut tx).await?;
             for (name, nonce, ciphertext) in &sealed {
                 if key.open(name, nonce, ciphertext).is_none() {
                     return Err(Error::WrongSecretsKey { name: name.clone() });
@@ -167,9 +179,7 @@ impl Store {
                 // (PostgreSQL: deleted rows stay in the table's pages until VACUUM reuses them.)
                 migrated?
             } else {
-                let off = sqlx::query("PRAGMA secure_delete = OFF")
-                    .execute(&mut *conn)
-                    .await;
+                let off = backend::secure_delete(&mut conn, false).await;
                 let migrated = migrated?;
                 off?;
                 if migrated > 0 {
@@ -195,17 +205,10 @@ impl Store {
         let old = self.secrets_key()?;
         with_db!(self, |readers, writer, d| {
             let mut conn = writer.acquire().await?;
-            if !d.is_pg() {
-                sqlx::query("PRAGMA secure_delete = ON")
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            backend::secure_delete(&mut conn, true).await?;
             let rotated = async {
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                let sealed: Vec<SealedRow> =
-                    sqlx::query_as("SELECT name, nonce, sealed FROM sealed_secrets ORDER BY name")
-                        .fetch_all(&mut *tx)
-                        .await?;
+                let sealed = backend::sealed_rows(&mut tx).await?;
                 for (name, nonce, ciphertext) in &sealed {
                     let text = old
                         .open(name, nonce, ciphertext)
@@ -225,15 +228,9 @@ impl Store {
                 Ok::<(), Error>(())
             }
             .await;
-            if !d.is_pg() {
-                let off = sqlx::query("PRAGMA secure_delete = OFF")
-                    .execute(&mut *conn)
-                    .await;
-                rotated?;
-                off?;
-            } else {
-                rotated?;
-            }
+            let off = backend::secure_delete(&mut conn, false).await;
+            rotated?;
+            off?;
         });
         *self
             .secrets_key

@@ -412,15 +412,7 @@ async fn tour(
 /// The tutorial's two deliveries: the good build everywhere, the slow build stopped in qa.
 async fn tour_deliveries(api: &Api, paint: Painter) -> Result<bool> {
     let mut ok = true;
-    println!();
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
-        ),
-    );
-    let first = deliver(api, GOOD, "v0.1.1").await?;
-    let events = events_of(api, &first).await?;
+    let events = watched_delivery(api, paint, GOOD, "v0.1.1", "").await?;
     ok &= expect(
         paint,
         "qa quality gate passes (or warns) with v0.1.1",
@@ -432,15 +424,7 @@ async fn tour_deliveries(api: &Api, paint: Painter) -> Result<bool> {
         sequence_result(&events, "production").is_some_and(passed),
     );
 
-    println!();
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {SLOW} --watch"
-        ),
-    );
-    let second = deliver(api, SLOW, "v0.1.2").await?;
-    let events2 = events_of(api, &second).await?;
+    let events2 = watched_delivery(api, paint, SLOW, "v0.1.2", "").await?;
     ok &= expect(
         paint,
         "the slow build v0.1.2 fails the qa quality gate",
@@ -790,16 +774,7 @@ async fn approval_scenario(api: &Api, paint: Painter) -> Result<bool> {
 /// build in qa.
 async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
     let mut ok = true;
-    println!();
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
-        ),
-    );
-    let first = trigger(api, GOOD, "v0.1.1").await?;
-    follow(api, &first).await?;
-    let events = events_of(api, &first).await?;
+    let events = watched_delivery(api, paint, GOOD, "v0.1.1", "").await?;
     ok &= expect(
         paint,
         "v0.1.1 passes both gates",
@@ -815,15 +790,7 @@ async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
     );
     upload(api, "production", "slo.yaml", STRICT_PRODUCTION_SLO).await?;
     let next = "ghcr.io/podtato-head/podtatoserver:v0.1.3";
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {next} --watch"
-        ),
-    );
-    let second = trigger(api, next, "v0.1.3").await?;
-    follow(api, &second).await?;
-    let events2 = events_of(api, &second).await?;
+    let events2 = delivery_step(api, paint, next, "v0.1.3", "").await?;
     ok &= expect(
         paint,
         "v0.1.3 passes qa",
@@ -842,15 +809,7 @@ async fn rollback_scenario(api: &Api, paint: Painter) -> Result<bool> {
 
     println!();
     upload(api, "production", "slo.yaml", LOADTEST_SLO).await?;
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {SLOW} --watch"
-        ),
-    );
-    let third = trigger(api, SLOW, "v0.1.2").await?;
-    follow(api, &third).await?;
-    let events3 = events_of(api, &third).await?;
+    let events3 = delivery_step(api, paint, SLOW, "v0.1.2", "").await?;
     ok &= expect(
         paint,
         "the slow build v0.1.2 fails qa",
@@ -920,15 +879,7 @@ const FAKE_PROBLEM: &str = include_str!("../../../examples/fulltour/remediation_
 
 /// Delivers the good build through both stages; whether it runs in production.
 async fn good_build_in_production(api: &Api, paint: Painter) -> Result<bool> {
-    println!();
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {GOOD} --watch"
-        ),
-    );
-    let first = deliver(api, GOOD, "v0.1.1").await?;
-    let events = events_of(api, &first).await?;
+    let events = watched_delivery(api, paint, GOOD, "v0.1.1", "").await?;
     Ok(expect(
         paint,
         "v0.1.1 runs in production",
@@ -1163,6 +1114,37 @@ async fn self_healing_from_alerts(
     Ok(ok)
 }
 
+/// [`delivery_step`] after a blank line.
+async fn watched_delivery(
+    api: &Api,
+    paint: Painter,
+    image: &str,
+    version: &str,
+    note: &str,
+) -> Result<Vec<KeptnEvent>> {
+    println!();
+    delivery_step(api, paint, image, version, note).await
+}
+
+/// Shows `sluice trigger delivery ... --watch` for `image` (with `note` after the command),
+/// delivers it into qa and answers the delivery's events once it settled.
+async fn delivery_step(
+    api: &Api,
+    paint: Painter,
+    image: &str,
+    version: &str,
+    note: &str,
+) -> Result<Vec<KeptnEvent>> {
+    step(
+        paint,
+        &format!(
+            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {image} --watch{note}"
+        ),
+    );
+    let ctx = deliver(api, image, version).await?;
+    events_of(api, &ctx).await
+}
+
 /// Triggers a delivery of `image` into qa and follows it until it settles.
 async fn deliver(api: &Api, image: &str, version: &str) -> Result<String> {
     let ctx = trigger(api, image, version).await?;
@@ -1281,15 +1263,7 @@ fn statistical_row(explanation: &Value) -> Option<&Value> {
 /// twelve fails statistically while Keptn's single-value criteria pass.
 async fn canary_statistics_scenario(api: &Api, paint: Painter) -> Result<bool> {
     let mut ok = true;
-    println!();
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {STEADY} --watch"
-        ),
-    );
-    let first = deliver(api, STEADY, "v0.2.0").await?;
-    let events = events_of(api, &first).await?;
+    let events = watched_delivery(api, paint, STEADY, "v0.2.0", "").await?;
     ok &= expect(
         paint,
         "the steady build v0.2.0 passes the qa gate (no baseline pinned yet: the statistical criterion is not checked)",
@@ -1311,15 +1285,8 @@ async fn canary_statistics_scenario(api: &Api, paint: Painter) -> Result<bool> {
     .await
     .map_err(|e| anyhow!("cannot pin the baseline: {e}"))?;
 
-    println!();
-    step(
-        paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {STEADY} --watch   (the same build again)"
-        ),
-    );
-    let again = deliver(api, STEADY, "v0.2.0").await?;
-    let events_again = events_of(api, &again).await?;
+    let events_again =
+        watched_delivery(api, paint, STEADY, "v0.2.0", "   (the same build again)").await?;
     if let Some(id) = qa_evaluation(&events_again).and_then(|e| e.id.clone()) {
         print_evaluation(api, &id).await?;
     }
@@ -1329,15 +1296,14 @@ async fn canary_statistics_scenario(api: &Api, paint: Painter) -> Result<bool> {
         sequence_result(&events_again, "qa").is_some_and(passed),
     );
 
-    println!();
-    step(
+    let events_tail = watched_delivery(
+        api,
         paint,
-        &format!(
-            "sluice trigger delivery --project {PROJECT} --service {SERVICE} --image {TAIL} --watch   (one request in twelve 250 ms slower)"
-        ),
-    );
-    let tail = deliver(api, TAIL, "v0.2.1").await?;
-    let events_tail = events_of(api, &tail).await?;
+        TAIL,
+        "v0.2.1",
+        "   (one request in twelve 250 ms slower)",
+    )
+    .await?;
     let Some(id) = qa_evaluation(&events_tail).and_then(|e| e.id.clone()) else {
         bail!("the delivery of v0.2.1 has no qa evaluation");
     };

@@ -228,6 +228,17 @@ impl KeptnEvent {
         self.event_type.as_deref().unwrap_or("").parse()
     }
 
+    /// The task of a `sh.keptn.event.<task>.triggered` event; `None` for any other event.
+    pub fn triggered_task(&self) -> Option<String> {
+        match self.event_type() {
+            Ok(EventType::Task {
+                task,
+                kind: kind::TaskEventKind::Triggered,
+            }) => Some(task),
+            _ => None,
+        }
+    }
+
     /// The parsed `time`.
     pub fn timestamp(&self) -> Option<Result<Timestamp, TimeError>> {
         self.time.as_deref().map(Timestamp::parse_rfc3339)

@@ -30,15 +30,17 @@ pub fn env_value_string(value: &Value, format: Option<EnvFormat>) -> Result<Stri
 /// Go's `fmt.Sprintf("%v", v)` for a value decoded from JSON into `interface{}`.
 pub fn go_sprint(value: &Value) -> String {
     let mut out = String::new();
-    sprint_into(value, &mut out);
+    sprint_into(value, &mut out, go_float_g);
     out
 }
 
-fn sprint_into(value: &Value, out: &mut String) {
+/// Go's `%v` of a decoded JSON value into `out`, with `float` printing the numbers (JES and
+/// Go's templates print them a little differently).
+pub(crate) fn sprint_into(value: &Value, out: &mut String, float: fn(f64) -> String) {
     match value {
         Value::Null => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&go_float_g(n.as_f64().unwrap_or(0.0))),
+        Value::Number(n) => out.push_str(&float(n.as_f64().unwrap_or(0.0))),
         Value::String(s) => out.push_str(s),
         Value::Array(items) => {
             out.push('[');
@@ -46,7 +48,7 @@ fn sprint_into(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(' ');
                 }
-                sprint_into(item, out);
+                sprint_into(item, out, float);
             }
             out.push(']');
         }
@@ -61,7 +63,7 @@ fn sprint_into(value: &Value, out: &mut String) {
                 out.push_str(k);
                 out.push(':');
                 if let Some(v) = m.get(k) {
-                    sprint_into(v, out);
+                    sprint_into(v, out, float);
                 }
             }
             out.push(']');

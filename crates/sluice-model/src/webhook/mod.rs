@@ -201,15 +201,7 @@ fn read_config(root: &Node, diags: &mut Diagnostics) -> Option<WebhookConfig> {
             if let Some(mut s) = MapReader::new(spec, &spec_path, diags) {
                 match s.field("webhooks") {
                     Some((list, list_path)) => {
-                        let items = yaml::seq(list, &list_path, diags);
-                        if items.is_some_and(<[Node]>::is_empty) {
-                            diags.error(
-                                list.pos,
-                                &list_path,
-                                "missing 'webhooks[]' part: the list is empty",
-                            );
-                        }
-                        let items = items.unwrap_or_default();
+                        let items = required_list(list, &list_path, "webhooks[]", diags);
                         for (i, item) in items.iter().enumerate() {
                             if let Some(w) =
                                 read_webhook(item, &list_path.index(i), api_version, diags)
@@ -277,15 +269,8 @@ fn read_webhook(
     let mut requests = Vec::new();
     match r.field("requests") {
         Some((list, list_path)) => {
-            let items = yaml::seq(list, &list_path, diags);
-            if items.is_some_and(<[Node]>::is_empty) {
-                diags.error(
-                    list.pos,
-                    &list_path,
-                    "missing 'webhooks[].Requests[]' part: the list is empty",
-                );
-            }
-            for (i, item) in items.unwrap_or_default().iter().enumerate() {
+            let items = required_list(list, &list_path, "webhooks[].Requests[]", diags);
+            for (i, item) in items.iter().enumerate() {
                 if let Some(req) = read_request(item, &list_path.index(i), version, diags) {
                     requests.push(req);
                 }
@@ -553,6 +538,25 @@ impl WebhookConfig {
             .iter()
             .find(|w| w.subscription_id == subscription_id)
     }
+}
+
+/// The items of a list Keptn required (`part`, as its messages named it): an empty list is an
+/// error; a node that is not a list is reported by [`yaml::seq`] and reads as empty.
+fn required_list<'a>(
+    list: &'a Node,
+    path: &FieldPath,
+    part: &str,
+    diags: &mut Diagnostics,
+) -> &'a [Node] {
+    let items = yaml::seq(list, path, diags);
+    if items.is_some_and(<[Node]>::is_empty) {
+        diags.error(
+            list.pos,
+            path,
+            format!("missing '{part}' part: the list is empty"),
+        );
+    }
+    items.unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -293,6 +293,14 @@ mod tests {
             .header("host", "127.0.0.1:8090")
     }
 
+    /// A request without a body that carries only the session cookie.
+    fn with_cookie(method: &str, uri: &str, cookie: &str) -> axum::http::Request<Body> {
+        request(method, uri)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap()
+    }
+
     async fn log_in(router: &Router) -> (String, String) {
         let (status, headers, body) = send(
             router,
@@ -584,21 +592,12 @@ mod tests {
         // Reads with the cookie alone.
         let (status, _, body) = send(
             &router,
-            request("GET", "/api/controlPlane/v1/project/shop")
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
+            with_cookie("GET", "/api/controlPlane/v1/project/shop", &cookie),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let (status, _, body) = send(
-            &router,
-            request("GET", "/bridge/api/session")
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (status, _, body) =
+            send(&router, with_cookie("GET", "/bridge/api/session", &cookie)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains(&csrf));
 
@@ -672,10 +671,7 @@ mod tests {
         assert!(app.sessions.get(&id, later).is_none(), "expired");
         let (status, _, _) = send(
             &router,
-            request("GET", "/api/controlPlane/v1/project/shop")
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
+            with_cookie("GET", "/api/controlPlane/v1/project/shop", &cookie),
         )
         .await;
         assert_eq!(
@@ -690,14 +686,8 @@ mod tests {
         let (_app, router) = testkit::app().await;
         let (id, csrf) = log_in(&router).await;
         let cookie = format!("sluice_session={id}");
-        let (status, _, _) = send(
-            &router,
-            request("POST", "/bridge/api/logout")
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (status, _, _) =
+            send(&router, with_cookie("POST", "/bridge/api/logout", &cookie)).await;
         assert_eq!(
             status,
             StatusCode::FORBIDDEN,
@@ -721,10 +711,7 @@ mod tests {
         );
         let (status, _, _) = send(
             &router,
-            request("GET", "/api/controlPlane/v1/project")
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
+            with_cookie("GET", "/api/controlPlane/v1/project", &cookie),
         )
         .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);

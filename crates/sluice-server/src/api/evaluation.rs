@@ -61,7 +61,7 @@ async fn create_evaluation(
     check_service(&app, &project, &stage, &service).await?;
     // The evaluation pins the SLO's commit when it starts: the upstream's changes come in
     // first.
-    crate::api::upstream::pull_before_run(&app, &project).await;
+    crate::projects::upstream::pull_before_run(&app, &project).await;
 
     let keptn_context = ids::fresh();
     let data = EvaluationTriggeredEventData {

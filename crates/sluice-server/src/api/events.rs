@@ -48,7 +48,7 @@ async fn post_event(
             .and_then(|d| d.get("project"))
             .and_then(Value::as_str)
     {
-        crate::api::upstream::pull_before_run(&app, project).await;
+        crate::projects::upstream::pull_before_run(&app, project).await;
     }
     let id = event.id.clone().unwrap_or_default();
     let mut context = event.shkeptncontext.clone().unwrap_or_default();

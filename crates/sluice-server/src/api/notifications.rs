@@ -134,18 +134,7 @@ fn check_names(what: &str, list: &[String]) -> Result<(), ApiError> {
 }
 
 fn check_name(what: &str, name: &str) -> Result<String, ApiError> {
-    let name = name.trim().to_owned();
-    if name.is_empty()
-        || name.len() > 100
-        || name
-            .chars()
-            .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid {what} name {name:?}: use 1 to 100 letters, digits, '-', '_' and '.'"
-        )));
-    }
-    Ok(name)
+    sluice_model::names::check_object_name(what, name).map_err(ApiError::bad_request)
 }
 
 /// The channel a new rule sends to.

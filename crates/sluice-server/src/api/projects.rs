@@ -2,28 +2,20 @@
 //! delete projects, create and delete services, and read projects, stages and services in
 //! Keptn's `Expanded*` shapes.
 //!
-//! The project record in the store is the authority on whether a project exists; its git
-//! repository is created before the record and removed after it, and every change of a
-//! project's structure holds the project's lock (see [`lock_project`]), so a failed step
-//! can be rolled back without racing another request.
+//! The handlers only take the request apart and shape the answer; the workflows (locks,
+//! repository, record, lifecycle events, upstream) are [`crate::projects`]'s.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Extension, Router};
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sluice_model::event::kind::{LifecycleAction, LifecycleEntity, LifecyclePhase};
-use sluice_model::event::{EventType, KeptnEvent};
 use sluice_model::names;
-use sluice_model::shipyard::{self, Shipyard};
-use sluice_resources::{FirstSync, ResourceError, ResourceStore, Scope, Upload};
 use sluice_store::{EventContextInfo, ProjectRecord, ServiceStageRecord};
-use tokio::sync::OwnedMutexGuard;
 
 use crate::access::rbac::{self, Action, Principal, Target};
 use crate::api::audit::AuditNote;
@@ -31,18 +23,8 @@ use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{MAX_PAGE_SIZE, Page, Params};
 use crate::api::upstream;
 use crate::error::ApiError;
-use crate::runtime::{clock, ids};
+use crate::projects;
 use crate::state::App;
-
-/// The source Keptn's shipyard-controller put on the lifecycle events it sent.
-pub const SHIPYARD_CONTROLLER: &str = "shipyard-controller";
-
-/// The project-level resource holding the shipyard.
-pub const SHIPYARD_URI: &str = "shipyard.yaml";
-
-/// Keptn's answer to a shipyard update that changes the stages.
-pub const STAGE_CHANGE_MESSAGE: &str =
-    "invalid stage change: stages cannot be added, removed or renamed";
 
 const BASE: &str = "/api/controlPlane/v1";
 
@@ -165,235 +147,25 @@ struct ServiceParams {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shared helpers (also used by the resource API).
+// Answers.
 
-/// Per-project locks serialising changes of a project's structure (create, update, delete,
-/// services, shipyard writes), like Keptn's `common.LockProject`.
-static LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-    LazyLock::new(Mutex::default);
-
-/// Takes the lock of `project` for structural changes.
-pub async fn lock_project(project: &str) -> OwnedMutexGuard<()> {
-    let lock = {
-        let mut map = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
-        map.entry(project.to_owned()).or_default().clone()
-    };
-    lock.lock_owned().await
-}
-
-/// Runs a (synchronous) resource-store operation on a blocking thread.
-pub async fn with_resources<T, F>(app: &App, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&ResourceStore) -> Result<T, ResourceError> + Send + 'static,
-{
-    let store = app.resources.clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .map_err(|e| ApiError::internal("a repository operation did not finish", &e))?
-        .map_err(ApiError::from)
-}
-
-/// Runs CPU work of a request (parsing a submitted file) on the blocking pool, so that a big
-/// or hostile file never holds an async worker.
-pub async fn blocking<T, F>(what: &'static str, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(what, &e))?
-}
-
-/// Decodes Keptn's base64 content (standard alphabet; surrounding whitespace tolerated).
-pub fn decode_base64(what: &str, text: &str) -> Result<Vec<u8>, ApiError> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .map_err(|e| ApiError::bad_request(format!("{what} is not valid base64: {e}")))
-}
-
-/// Parses a shipyard and refuses it when it has errors, listing every one
-/// (`line:col: path: message`, joined by `; `).
-pub fn parse_shipyard(bytes: &[u8]) -> Result<(Shipyard, String), ApiError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the shipyard is not UTF-8 text: {e}")))?;
-    let parsed = shipyard::parse(text);
-    let errors: Vec<String> = parsed
-        .diagnostics
-        .sorted()
-        .into_iter()
-        .filter(|d| d.severity == sluice_model::diagnostic::Severity::Error)
-        .map(|d| {
-            if d.path.is_empty() {
-                format!("{}: {}", d.pos, d.message)
-            } else {
-                format!("{}: {}: {}", d.pos, d.path, d.message)
-            }
-        })
-        .collect();
-    match parsed.value {
-        Some(value) if errors.is_empty() => Ok((value, text.to_owned())),
-        _ if errors.is_empty() => Err(ApiError::bad_request("invalid shipyard")),
-        _ => Err(ApiError::bad_request(format!(
-            "invalid shipyard: {}",
-            errors.join("; ")
-        ))),
-    }
-}
-
-fn stage_names(shipyard: &Shipyard) -> Vec<String> {
-    shipyard.stages.iter().map(|s| s.name.clone()).collect()
-}
-
-/// Checks a new shipyard for an existing project: valid, and exactly the same stages.
-pub fn check_shipyard_update(
-    record: &ProjectRecord,
-    bytes: &[u8],
-) -> Result<(Shipyard, String), ApiError> {
-    let (shipyard, text) = parse_shipyard(bytes)?;
-    if stage_names(&shipyard) != record.stages {
-        return Err(ApiError::bad_request(STAGE_CHANGE_MESSAGE));
-    }
-    Ok((shipyard, text))
-}
-
-/// Records an accepted new shipyard (already written to the repository) in the project record
-/// and tells the engine.
-pub async fn record_shipyard(
-    app: &App,
-    record: &ProjectRecord,
-    shipyard: Shipyard,
-    text: String,
-) -> Result<(), ApiError> {
-    let updated = ProjectRecord {
-        shipyard: text,
-        shipyard_version: shipyard.api_version.clone(),
-        ..record.clone()
-    };
-    app.store.update_project(&updated).await?;
-    app.driver
-        .shipyard_changed(record.name.clone(), Some(Arc::new(shipyard)))
-        .await;
-    Ok(())
-}
-
-/// Unix nanoseconds now, as Keptn wrote creation dates.
-fn creation_date() -> String {
-    clock::now().unix_nanos().to_string()
-}
-
-/// Stores a lifecycle event (`sh.keptn.event.{project,service}.{create,delete}.{phase}`).
-async fn emit(
-    app: &App,
-    entity: LifecycleEntity,
-    action: LifecycleAction,
-    phase: LifecyclePhase,
-    keptn_context: &str,
-    data: Value,
-) -> Result<(), ApiError> {
-    let event = KeptnEvent::new(
-        &ids::fresh(),
-        SHIPYARD_CONTROLLER,
-        &EventType::Lifecycle {
-            entity,
-            action,
-            phase,
-        },
-        clock::now(),
-        keptn_context,
-        data,
-    );
-    app.driver
-        .submit(event)
-        .await
-        .map(|_| ())
-        .map_err(|e| ApiError::internal("a lifecycle event could not be stored", &e))
-}
-
-/// Like [`emit`], for the `.finished` event after the work is done: a failure is logged, not
-/// answered (the change itself has happened), as Keptn did.
-async fn emit_finished(
-    app: &App,
-    entity: LifecycleEntity,
-    action: LifecycleAction,
-    keptn_context: &str,
-    data: Value,
-) {
-    if let Err(e) = emit(
-        app,
-        entity,
-        action,
-        LifecyclePhase::Finished,
-        keptn_context,
-        data,
-    )
-    .await
-    {
-        tracing::error!(message = %e.message, "lifecycle .finished event not stored");
-    }
-}
-
-fn finished_data(mut data: Value, outcome: &Result<(), ApiError>) -> Value {
-    let (status, result, message) = match outcome {
-        Ok(()) => ("succeeded", "pass", String::new()),
-        Err(e) => ("errored", "fail", e.message.clone()),
-    };
-    if let Some(map) = data.as_object_mut() {
-        map.insert("status".into(), json!(status));
-        map.insert("result".into(), json!(result));
-        if !message.is_empty() {
-            map.insert("message".into(), json!(message));
+impl From<projects::Stage> for ExpandedStage {
+    fn from(stage: projects::Stage) -> Self {
+        ExpandedStage {
+            stage_name: stage.name,
+            parent_stages: stage.parent_stages,
+            services: stage
+                .services
+                .into_iter()
+                .map(ExpandedService::from)
+                .collect(),
         }
     }
-    data
-}
-
-/// Parent stages of each stage: the stages named by its sequences' `triggeredOn` events,
-/// other than itself, in order of first mention.
-fn parent_stages(shipyard_text: &str) -> HashMap<String, Vec<String>> {
-    let mut out = HashMap::new();
-    let Some(shipyard) = shipyard::parse(shipyard_text).value else {
-        return out;
-    };
-    for stage in &shipyard.stages {
-        let mut parents: Vec<String> = Vec::new();
-        for trigger in stage.sequences.iter().flat_map(|s| &s.triggered_on) {
-            if let Some(source) = &trigger.source
-                && source.stage != stage.name
-                && !parents.contains(&source.stage)
-            {
-                parents.push(source.stage.clone());
-            }
-        }
-        out.insert(stage.name.clone(), parents);
-    }
-    out
-}
-
-async fn expand_stages(app: &App, record: &ProjectRecord) -> Result<Vec<ExpandedStage>, ApiError> {
-    let mut by_stage: HashMap<String, Vec<ExpandedService>> = HashMap::new();
-    for ss in app.store.service_stages(&record.name).await? {
-        by_stage
-            .entry(ss.stage.clone())
-            .or_default()
-            .push(ss.into());
-    }
-    let mut parents = parent_stages(&record.shipyard);
-    Ok(record
-        .stages
-        .iter()
-        .map(|name| ExpandedStage {
-            stage_name: name.clone(),
-            parent_stages: parents.remove(name).unwrap_or_default(),
-            services: by_stage.remove(name).unwrap_or_default(),
-        })
-        .collect())
 }
 
 /// A project in Keptn's `ExpandedProject` shape.
-pub async fn expand_project(app: &App, record: ProjectRecord) -> Result<ExpandedProject, ApiError> {
-    let stages = expand_stages(app, &record).await?;
+async fn expand_project(app: &App, record: ProjectRecord) -> Result<ExpandedProject, ApiError> {
+    let stages = projects::stages(app, &record).await?;
     let git_credentials = record
         .git_upstream
         .clone()
@@ -404,17 +176,12 @@ pub async fn expand_project(app: &App, record: ProjectRecord) -> Result<Expanded
         creation_date: record.creation_date,
         shipyard: record.shipyard,
         shipyard_version: record.shipyard_version,
-        stages,
+        stages: stages.into_iter().map(ExpandedStage::from).collect(),
     })
 }
 
 async fn stage_of(app: &App, project: &str, stage: &str) -> Result<ExpandedStage, ApiError> {
-    let record = app.store.project(project).await?;
-    expand_stages(app, &record)
-        .await?
-        .into_iter()
-        .find(|s| s.stage_name == stage)
-        .ok_or_else(|| ApiError::not_found("stage not found"))
+    Ok(projects::stage(app, project, stage).await?.into())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,7 +224,11 @@ async fn list_stages(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let record = app.store.project(&project).await?;
-    let stages = expand_stages(&app, &record).await?;
+    let stages: Vec<ExpandedStage> = projects::stages(&app, &record)
+        .await?
+        .into_iter()
+        .map(ExpandedStage::from)
+        .collect();
     let page = Params::from(query).page(stages, MAX_PAGE_SIZE)?;
     Ok(Json(page.to_json("stages")))
 }
@@ -493,139 +264,39 @@ async fn get_service(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Projects.
+// Changes.
+
+/// The base64 shipyard of a create or update request, `None` when it is missing or blank.
+fn shipyard_of(params: &ProjectParams) -> Option<&str> {
+    params.shipyard.as_deref().filter(|s| !s.trim().is_empty())
+}
 
 async fn create_project(
     State(app): State<Arc<App>>,
     Json(params): Json<ProjectParams>,
 ) -> Result<(StatusCode, Extension<AuditNote>, Json<Value>), ApiError> {
     names::check_project(&params.name).map_err(ApiError::bad_request)?;
-    let encoded = params
-        .shipyard
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
+    let encoded = shipyard_of(&params)
         .ok_or_else(|| ApiError::bad_request("must provide a shipyard (base64-encoded)"))?;
-    let bytes = decode_base64("shipyard", encoded)?;
-    let (shipyard, text) = {
-        let bytes = bytes.clone();
-        blocking("checking a shipyard did not finish", move || {
-            parse_shipyard(&bytes)
-        })
-        .await?
-    };
+    let bytes = projects::decode_base64("shipyard", encoded)?;
+    let (shipyard, text) = projects::parse_shipyard_off_thread(bytes.clone()).await?;
     let upstream = upstream::requested(params.git_credentials.as_ref())?;
-    let name = params.name;
-
-    let _guard = lock_project(&name).await;
-    match app.store.project(&name).await {
-        Ok(_) => return Err(ApiError::conflict("project already exists")),
-        Err(sluice_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
-    // A repository without a record is the leftover of a creation that crashed half-way
-    // (never acknowledged): the record decides, so it goes.
-    let orphan = name.clone();
-    with_resources(&app, move |r| {
-        if r.project_exists(&orphan) {
-            tracing::warn!(project = %orphan, "removing the repository of an unfinished project creation");
-            r.delete_project(&orphan)?;
-        }
-        Ok(())
-    })
-    .await?;
-
-    let keptn_context = ids::fresh();
-    let data = json!({"project": name});
-    emit(
-        &app,
-        LifecycleEntity::Project,
-        LifecycleAction::Create,
-        LifecyclePhase::Started,
-        &keptn_context,
-        data.clone(),
-    )
-    .await?;
-    let remote_url = upstream.as_ref().map(|u| u.url.clone()).unwrap_or_default();
-    let outcome = create_project_steps(&app, &name, &shipyard, &text, &bytes, upstream).await;
-    let mut finished = finished_data(data, &outcome);
-    if let Some(map) = finished.as_object_mut() {
-        map.insert(
-            "createdProject".into(),
-            json!({"projectName": name, "gitRemoteURL": remote_url, "shipyard": encoded.trim()}),
-        );
-    }
-    emit_finished(
-        &app,
-        LifecycleEntity::Project,
-        LifecycleAction::Create,
-        &keptn_context,
-        finished,
-    )
-    .await;
-    outcome?;
+    let new = projects::NewProject {
+        name: params.name.clone(),
+        shipyard,
+        text,
+        bytes,
+        encoded: encoded.trim().to_owned(),
+        upstream,
+    };
+    let keptn_context = projects::create_project(&app, new).await?;
     let note = AuditNote {
         action: "project.create".into(),
-        project: name,
+        project: params.name,
         keptn_context,
         ..AuditNote::default()
     };
     Ok((StatusCode::CREATED, Extension(note), Json(json!({}))))
-}
-
-/// Repository, then the upstream (credentials stored, first push), then record; on failure
-/// whatever was made is removed again.
-async fn create_project_steps(
-    app: &App,
-    name: &str,
-    shipyard: &Shipyard,
-    text: &str,
-    bytes: &[u8],
-    upstream: Option<upstream::Upstream>,
-) -> Result<(), ApiError> {
-    let stages = stage_names(shipyard);
-    let (project, repo_stages, content) = (name.to_owned(), stages.clone(), bytes.to_vec());
-    with_resources(app, move |r| {
-        let stages: Vec<&str> = repo_stages.iter().map(String::as_str).collect();
-        r.create_project(&project, &stages, &content)
-    })
-    .await?;
-    let git_upstream = upstream.as_ref().map(crate::storage::upstream::secure_view);
-    let undo = async |app: &App| {
-        let project = name.to_owned();
-        if let Err(undo) = with_resources(app, move |r| r.delete_project(&project)).await {
-            tracing::error!(project = name, message = %undo.message, "rollback: repository not removed");
-        }
-        if let Err(undo) = upstream::store_credentials(app, name, None).await {
-            tracing::error!(project = name, message = %undo.message, "rollback: git credentials not removed");
-        }
-    };
-    if let Some(upstream) = upstream {
-        let pushed = async {
-            upstream::store_credentials(app, name, Some(&upstream)).await?;
-            upstream::sync_with(app, name, upstream, FirstSync::Create).await
-        }
-        .await;
-        if let Err(e) = pushed {
-            undo(app).await;
-            return Err(e);
-        }
-    }
-    let record = ProjectRecord {
-        name: name.to_owned(),
-        shipyard: text.to_owned(),
-        shipyard_version: shipyard.api_version.clone(),
-        creation_date: creation_date(),
-        git_upstream,
-        stages,
-    };
-    if let Err(e) = app.store.create_project(&record).await {
-        undo(app).await;
-        return Err(e.into());
-    }
-    app.driver
-        .shipyard_changed(name.to_owned(), Some(Arc::new(shipyard.clone())))
-        .await;
-    Ok(())
 }
 
 async fn update_project(
@@ -640,121 +311,28 @@ async fn update_project(
         Action::Configure,
         &Target::project(&params.name, None),
     )?;
-    let note = AuditNote {
-        action: "project.update".into(),
-        project: params.name.clone(),
-        detail: "shipyard.yaml".into(),
-        ..AuditNote::default()
-    };
     let upstream = upstream::requested(params.git_credentials.as_ref())?;
-    let name = params.name;
-    let _guard = lock_project(&name).await;
-    let mut record = app.store.project(&name).await?;
-    let attached = upstream.is_some();
-    if let Some(upstream) = upstream {
-        attach_upstream(&app, &mut record, upstream).await?;
-    }
-    let Some(encoded) = params.shipyard.as_deref().filter(|s| !s.trim().is_empty()) else {
-        let note = if attached {
-            AuditNote {
-                detail: "gitCredentials".into(),
-                ..note
-            }
-        } else {
-            AuditNote::default()
-        };
-        return Ok((Extension(note), Json(json!({}))));
+    let shipyard = shipyard_of(&params);
+    let updated = projects::update_project(&app, &params.name, upstream, shipyard).await?;
+    let detail = match updated {
+        projects::Updated::Nothing => None,
+        projects::Updated::Upstream => Some("gitCredentials"),
+        projects::Updated::Shipyard => Some("shipyard.yaml"),
     };
-    let bytes = decode_base64("shipyard", encoded)?;
-    let (shipyard, text) = {
-        let (record, bytes) = (record.clone(), bytes.clone());
-        blocking("checking a shipyard did not finish", move || {
-            check_shipyard_update(&record, &bytes)
-        })
-        .await?
-    };
-    let commit = write_shipyard(&app, &record, bytes).await?;
-    if let Err(e) = record_shipyard(&app, &record, shipyard, text).await {
-        restore_shipyard(&app, &record).await;
-        return Err(e);
-    }
-    drop(commit);
-    upstream::push_after_write(&app, &name).await?;
+    let note = detail.map_or_else(AuditNote::default, |detail| AuditNote {
+        action: "project.update".into(),
+        project: params.name,
+        detail: detail.into(),
+        ..AuditNote::default()
+    });
     Ok((Extension(note), Json(json!({}))))
-}
-
-/// Attaches (or re-attaches with new credentials) an upstream to an existing project: the
-/// first sync must succeed before anything is stored; a new URL starts from no sync state.
-async fn attach_upstream(
-    app: &App,
-    record: &mut ProjectRecord,
-    upstream: upstream::Upstream,
-) -> Result<(), ApiError> {
-    let old_url = record
-        .git_upstream
-        .as_ref()
-        .and_then(|v| v["remoteURL"].as_str())
-        .unwrap_or("")
-        .to_owned();
-    if old_url != upstream.url {
-        let project = record.name.clone();
-        with_resources(app, move |r| r.forget_upstream(&project)).await?;
-    }
-    let view = crate::storage::upstream::secure_view(&upstream);
-    let merge = upstream::sync_with(app, &record.name, upstream.clone(), FirstSync::Attach).await?;
-    upstream::store_credentials(app, &record.name, Some(&upstream)).await?;
-    let updated = ProjectRecord {
-        git_upstream: Some(view),
-        ..record.clone()
-    };
-    app.store.update_project(&updated).await?;
-    *record = updated;
-    tracing::info!(project = %record.name, url = %upstream.url, pulled = merge.pulled, pushed = merge.push.len(), "git upstream attached");
-    Ok(())
-}
-
-async fn write_shipyard(
-    app: &App,
-    record: &ProjectRecord,
-    bytes: Vec<u8>,
-) -> Result<sluice_resources::CommitId, ApiError> {
-    let project = record.name.clone();
-    with_resources(app, move |r| {
-        r.put_resources(
-            Scope::project(&project),
-            &[Upload {
-                uri: SHIPYARD_URI,
-                content: &bytes,
-            }],
-        )
-    })
-    .await
-}
-
-/// Puts the recorded shipyard back into the repository after a failed update.
-pub async fn restore_shipyard(app: &App, record: &ProjectRecord) {
-    if let Err(e) = write_shipyard(app, record, record.shipyard.clone().into_bytes()).await {
-        tracing::error!(project = %record.name, message = %e.message, "rollback: shipyard.yaml not restored");
-    }
 }
 
 async fn delete_project(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let _guard = lock_project(&name).await;
-    app.store.delete_project(&name).await?;
-    let project = name.clone();
-    let repo = with_resources(&app, move |r| match r.delete_project(&project) {
-        Err(ResourceError::ProjectNotFound) => Ok(()),
-        other => other,
-    })
-    .await;
-    app.driver.shipyard_changed(name.clone(), None).await;
-    if let Err(e) = upstream::store_credentials(&app, &name, None).await {
-        tracing::error!(project = %name, message = %e.message, "the git credentials of a deleted project were not removed");
-    }
-    repo?;
+    projects::delete_project(&app, &name).await?;
     Ok(Json(json!({
         "message": format!(
             "Project {name} deleted: its repository, services, sequences and events were \
@@ -764,136 +342,49 @@ async fn delete_project(
     })))
 }
 
-// ---------------------------------------------------------------------------------------------
-// Services.
-
 async fn create_service(
     State(app): State<Arc<App>>,
     Path(project): Path<String>,
     Json(params): Json<ServiceParams>,
 ) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
     let service = params.service_name;
-    if service.is_empty() {
-        return Err(ApiError::bad_request("must provide a service name"));
-    }
-    names::check_service(&service).map_err(ApiError::bad_request)?;
-    let _guard = lock_project(&project).await;
-    app.store.project(&project).await?;
-    // One indexed look-up, not the list of the project's services.
-    if app.store.scope(&project, "", &service).await?.service {
-        return Err(ApiError::conflict("service already exists"));
-    }
-    let keptn_context = ids::fresh();
-    let data = json!({"project": project, "service": service});
-    emit(
-        &app,
-        LifecycleEntity::Service,
-        LifecycleAction::Create,
-        LifecyclePhase::Started,
-        &keptn_context,
-        data.clone(),
-    )
-    .await?;
-    let outcome = create_service_steps(&app, &project, &service).await;
-    emit_finished(
-        &app,
-        LifecycleEntity::Service,
-        LifecycleAction::Create,
-        &keptn_context,
-        finished_data(data, &outcome),
-    )
-    .await;
-    outcome?;
-    upstream::push_after_write(&app, &project).await?;
-    let note = AuditNote {
-        action: "service.create".into(),
+    let keptn_context = projects::create_service(&app, &project, &service).await?;
+    Ok(service_answer(
+        "service.create",
         project,
         service,
         keptn_context,
-        ..AuditNote::default()
-    };
-    Ok((Extension(note), Json(json!({"message": ""}))))
-}
-
-async fn create_service_steps(app: &App, project: &str, service: &str) -> Result<(), ApiError> {
-    let (p, s) = (project.to_owned(), service.to_owned());
-    with_resources(app, move |r| match r.create_service(&p, &s) {
-        // Left over from an unfinished creation: the record decides.
-        Err(ResourceError::AlreadyExists(_)) => Ok(()),
-        other => other.map(|_| ()),
-    })
-    .await?;
-    if let Err(e) = app
-        .store
-        .create_service(project, service, &creation_date())
-        .await
-    {
-        let (p, s) = (project.to_owned(), service.to_owned());
-        if let Err(undo) = with_resources(app, move |r| r.delete_service(&p, &s)).await {
-            tracing::error!(project, service, message = %undo.message, "rollback: service directories not removed");
-        }
-        return Err(e.into());
-    }
-    Ok(())
+    ))
 }
 
 async fn delete_service(
     State(app): State<Arc<App>>,
     Path((project, service)): Path<(String, String)>,
 ) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
-    let _guard = lock_project(&project).await;
-    app.store.project(&project).await?;
-    if !app
-        .store
-        .services(&project)
-        .await?
-        .iter()
-        .any(|s| s.name == service)
-    {
-        return Err(ApiError::not_found("service not found"));
-    }
-    let keptn_context = ids::fresh();
-    let data = json!({"project": project, "service": service});
-    emit(
-        &app,
-        LifecycleEntity::Service,
-        LifecycleAction::Delete,
-        LifecyclePhase::Started,
-        &keptn_context,
-        data.clone(),
-    )
-    .await?;
-    let outcome = delete_service_steps(&app, &project, &service).await;
-    emit_finished(
-        &app,
-        LifecycleEntity::Service,
-        LifecycleAction::Delete,
-        &keptn_context,
-        finished_data(data, &outcome),
-    )
-    .await;
-    outcome?;
-    upstream::push_after_write(&app, &project).await?;
+    let keptn_context = projects::delete_service(&app, &project, &service).await?;
+    Ok(service_answer(
+        "service.delete",
+        project,
+        service,
+        keptn_context,
+    ))
+}
+
+/// The answer to a service change, with its audit note.
+fn service_answer(
+    action: &str,
+    project: String,
+    service: String,
+    keptn_context: String,
+) -> (Extension<AuditNote>, Json<Value>) {
     let note = AuditNote {
-        action: "service.delete".into(),
+        action: action.into(),
         project,
         service,
         keptn_context,
         ..AuditNote::default()
     };
-    Ok((Extension(note), Json(json!({"message": ""}))))
-}
-
-/// Record first (so the service is gone for readers even if the repository fails), then the
-/// directories.
-async fn delete_service_steps(app: &App, project: &str, service: &str) -> Result<(), ApiError> {
-    app.store.delete_service(project, service).await?;
-    let (p, s) = (project.to_owned(), service.to_owned());
-    with_resources(app, move |r| match r.delete_service(&p, &s) {
-        Err(ResourceError::ServiceNotFound) => Ok(()),
-        other => other.map(|_| ()),
-    })
-    .await
+    (Extension(note), Json(json!({"message": ""})))
 }
 
 /// A server on a fresh data directory, driven through the router (shared with the resource
@@ -902,6 +393,7 @@ async fn delete_service_steps(app: &App, project: &str, service: &str) -> Result
 mod tests {
     use super::*;
     use crate::api::testkit::{FULLTOUR, TestServer, b64};
+    use crate::projects::{SHIPYARD_CONTROLLER, STAGE_CHANGE_MESSAGE};
     use sluice_store::EventQuery;
 
     const P: &str = "/api/controlPlane/v1/project";
@@ -1388,12 +880,5 @@ mod tests {
         assert_eq!(page["nextPageKey"], "0");
         let (status, _) = s.call("GET", &format!("{P}?nextPageKey=x"), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-    }
-
-    #[test]
-    fn parent_stages_come_from_triggers() {
-        let parents = parent_stages(FULLTOUR);
-        assert_eq!(parents["qa"], Vec::<String>::new());
-        assert_eq!(parents["production"], ["qa"]);
     }
 }

@@ -21,13 +21,12 @@ use sluice_resources::{BRANCH, CommitId, PageRequest, ResourceUri, Scope, Upload
 
 use crate::api::extract::{Json, Path, Query};
 use crate::api::params::{MAX_PAGE_SIZE, page_size};
-use crate::api::projects::{
-    SHIPYARD_URI, blocking, check_shipyard_update, decode_base64, lock_project, record_shipyard,
-    restore_shipyard, with_resources,
-};
-use crate::api::upstream;
+use crate::api::upstream::pull_before_read;
 use crate::error::ApiError;
+use crate::projects::upstream::{push_after_write, remote_url};
+use crate::projects::{self, SHIPYARD_URI, decode_base64};
 use crate::state::App;
+use sluice_resources::{ResourceError, ResourceStore};
 
 const BASE: &str = "/api/resource-service/v1/project/{project}";
 
@@ -187,7 +186,7 @@ async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let page_size = page_size(query.page_size.as_deref(), MAX_PAGE_SIZE)? as usize;
     if at_head(&query) {
-        upstream::pull_before_read(&app, project_of(&params)).await?;
+        pull_before_read(&app, project_of(&params)).await?;
     }
     let owned = OwnedScope::of(&params);
     let page = with_resources(&app, move |r| {
@@ -201,7 +200,7 @@ async fn list(
         )
     })
     .await?;
-    let url = upstream::remote_url(&app, project_of(&params)).await;
+    let url = remote_url(&app, project_of(&params)).await;
     let meta = metadata(&page.commit, &url);
     let resources: Vec<Value> = page
         .uris
@@ -223,14 +222,14 @@ async fn get_one(
 ) -> Result<Json<Value>, ApiError> {
     let uri = uri_of(&params)?;
     if at_head(&query) {
-        upstream::pull_before_read(&app, project_of(&params)).await?;
+        pull_before_read(&app, project_of(&params)).await?;
     }
     let owned = OwnedScope::of(&params);
     let resource = with_resources(&app, move |r| {
         r.get_resource(owned.scope(), &uri, query.git_commit_id.as_deref())
     })
     .await?;
-    let url = upstream::remote_url(&app, project_of(&params)).await;
+    let url = remote_url(&app, project_of(&params)).await;
     Ok(Json(json!({
         "resourceURI": resource.uri.as_str(),
         "resourceContent": base64::engine::general_purpose::STANDARD.encode(&resource.content),
@@ -244,7 +243,7 @@ async fn create(
     Json(body): Json<ResourcesBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let commit = write_many(&app, &params, body).await?;
-    let url = upstream::remote_url(&app, project_of(&params)).await;
+    let url = remote_url(&app, project_of(&params)).await;
     Ok((StatusCode::CREATED, Json(write_response(&commit, &url))))
 }
 
@@ -254,7 +253,7 @@ async fn update(
     Json(body): Json<ResourcesBody>,
 ) -> Result<Json<Value>, ApiError> {
     let commit = write_many(&app, &params, body).await?;
-    let url = upstream::remote_url(&app, project_of(&params)).await;
+    let url = remote_url(&app, project_of(&params)).await;
     Ok(Json(write_response(&commit, &url)))
 }
 
@@ -278,7 +277,7 @@ async fn put_one(
 ) -> Result<Json<Value>, ApiError> {
     let file = decode(uri_of(&params)?, body.resource_content.as_deref())?;
     let commit = write(&app, &params, vec![file]).await?;
-    let url = upstream::remote_url(&app, project_of(&params)).await;
+    let url = remote_url(&app, project_of(&params)).await;
     Ok(Json(write_response(&commit, &url)))
 }
 
@@ -295,8 +294,8 @@ async fn delete_one(
     }
     let owned = OwnedScope::of(&params);
     let commit = with_resources(&app, move |r| r.delete_resource(owned.scope(), &uri)).await?;
-    upstream::push_after_write(&app, project_of(&params)).await?;
-    let url = upstream::remote_url(&app, project_of(&params)).await;
+    push_after_write(&app, project_of(&params)).await?;
+    let url = remote_url(&app, project_of(&params)).await;
     Ok(Json(write_response(&commit, &url)))
 }
 
@@ -305,13 +304,23 @@ fn is_shipyard(uri: &str) -> bool {
     ResourceUri::parse(uri).is_ok_and(|u| u.as_str() == SHIPYARD_URI)
 }
 
-/// Checks the upload ([`crate::storage::uploads::check`]) on the blocking pool, where parsing belongs,
-/// and hands the files back.
+/// Runs a (synchronous) resource-store operation on a blocking thread.
+async fn with_resources<T, F>(app: &App, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&ResourceStore) -> Result<T, ResourceError> + Send + 'static,
+{
+    Ok(projects::with_resources(app, f).await?)
+}
+
+/// Checks the upload ([`crate::storage::uploads::check`]) on the blocking pool, where parsing
+/// belongs, so that a big or hostile file never holds an async worker, and hands the files
+/// back.
 async fn check_upload(
     owned: OwnedScope,
     files: Vec<File>,
 ) -> Result<(OwnedScope, Vec<File>), ApiError> {
-    blocking("checking an upload did not finish", move || {
+    tokio::task::spawn_blocking(move || {
         let list: Vec<(&str, &[u8])> = files
             .iter()
             .map(|f| (f.uri.as_str(), f.content.as_slice()))
@@ -322,11 +331,12 @@ async fn check_upload(
         Ok((owned, files))
     })
     .await
+    .map_err(|e| ApiError::internal("checking an upload did not finish", &e))?
 }
 
-/// Commits the files after checking them; a project-level `shipyard.yaml` among them is
-/// checked against the project's stages and recorded after (rolled back in the repository if
-/// that fails).
+/// Commits the files after checking them; a project-level `shipyard.yaml` among them is a
+/// shipyard update ([`projects::update_shipyard`]: checked against the project's stages,
+/// recorded after, rolled back in the repository if that fails).
 async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId, ApiError> {
     let (owned, files) = check_upload(OwnedScope::of(params), files).await?;
     let shipyard = match scope(params) {
@@ -335,46 +345,39 @@ async fn write(app: &App, params: &Params, files: Vec<File>) -> Result<CommitId,
     };
     let project = project_of(params).to_owned();
     let Some(shipyard) = shipyard else {
-        let id = commit(app, owned, files).await?;
-        upstream::push_after_write(app, &project).await?;
+        let id = with_resources(app, move |r| commit(r, owned, files)).await?;
+        push_after_write(app, &project).await?;
         return Ok(id);
     };
-    let project = owned.2.clone();
-    let _guard = lock_project(&project).await;
-    let record = app.store.project(&project).await?;
-    let (bytes, stages) = (shipyard.content.clone(), record.clone());
-    let (parsed, text) = blocking("checking a shipyard did not finish", move || {
-        check_shipyard_update(&stages, &bytes)
-    })
-    .await?;
-    let id = commit(app, owned, files).await?;
-    if let Err(e) = record_shipyard(app, &record, parsed, text).await {
-        restore_shipyard(app, &record).await;
-        return Err(e);
-    }
-    upstream::push_after_write(app, &project).await?;
-    Ok(id)
+    let bytes = shipyard.content.clone();
+    Ok(
+        projects::update_shipyard(app, &owned.2.clone(), bytes, move |r| {
+            commit(r, owned, files)
+        })
+        .await?,
+    )
 }
 
-async fn commit(app: &App, owned: OwnedScope, files: Vec<File>) -> Result<CommitId, ApiError> {
-    with_resources(app, move |r| {
-        let uploads: Vec<Upload<'_>> = files
-            .iter()
-            .map(|f| Upload {
-                uri: &f.uri,
-                content: &f.content,
-            })
-            .collect();
-        r.put_resources(owned.scope(), &uploads)
-    })
-    .await
+fn commit(
+    r: &ResourceStore,
+    owned: OwnedScope,
+    files: Vec<File>,
+) -> Result<CommitId, ResourceError> {
+    let uploads: Vec<Upload<'_>> = files
+        .iter()
+        .map(|f| Upload {
+            uri: &f.uri,
+            content: &f.content,
+        })
+        .collect();
+    r.put_resources(owned.scope(), &uploads)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::projects::STAGE_CHANGE_MESSAGE;
     use crate::api::testkit::{FULLTOUR, TestServer, b64};
+    use crate::projects::STAGE_CHANGE_MESSAGE;
 
     const R: &str = "/api/resource-service/v1/project/shop";
 

@@ -103,17 +103,8 @@ async fn create(
     client: ClientAddr,
     Json(request): Json<CreateRequest>,
 ) -> Result<(StatusCode, Extension<AuditNote>, Json<Value>), ApiError> {
-    let name = request.name.trim().to_owned();
-    if name.is_empty()
-        || name.len() > 100
-        || name
-            .chars()
-            .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid token name {name:?}: use 1 to 100 letters, digits, '-', '_' and '.'"
-        )));
-    }
+    let name = sluice_model::names::check_object_name("token", &request.name)
+        .map_err(ApiError::bad_request)?;
     let role = Role::parse(&request.role).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown role {:?}: use one of {}",
@@ -562,24 +553,13 @@ mod tests {
         let (status, _) = call_as(&router, &approver, "POST", "/api/v1/event", Some(trigger)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         // Another project is out of reach, and lists show only its own.
-        let (status, _) = call_as(
-            &router,
-            &approver,
-            "GET",
+        for path in [
             "/api/controlPlane/v1/project/other",
-            None,
-        )
-        .await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = call_as(
-            &router,
-            &approver,
-            "GET",
             "/api/mongodb-datastore/event",
-            None,
-        )
-        .await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
+        ] {
+            let (status, _) = call_as(&router, &approver, "GET", path, None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        }
         let (_, list) = call_as(
             &router,
             &approver,

@@ -146,11 +146,7 @@ pub async fn guard<F, E>(
     };
     let id = triggered.id.as_deref().unwrap_or("");
     tracing::error!(event = id, service = source, "{message}");
-    let Ok(EventType::Task {
-        task,
-        kind: TaskEventKind::Triggered,
-    }) = triggered.event_type()
-    else {
+    let Some(task) = triggered.triggered_task() else {
         return;
     };
     let started_what = format!("{answer_prefix}.started");

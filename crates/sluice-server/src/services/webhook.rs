@@ -247,13 +247,7 @@ impl WebhookService {
             tracing::warn!(event = %event_id, "webhook-service: project, stage and service must be present in the event data");
             return Ok(());
         }
-        let task = match event.event_type() {
-            Ok(EventType::Task {
-                task,
-                kind: TaskEventKind::Triggered,
-            }) => Some(task),
-            _ => None,
-        };
+        let task = event.triggered_task();
         let prefix = answer_prefix(sid);
         if task.is_some() && self.answered_before(&event_id, &prefix).await {
             return Ok(());

@@ -26,7 +26,7 @@ enum Levels {
 /// Every file sluice reads from a project's repository: where, at which levels, as what.
 const READ_FILES: [(&str, Levels, FileKind); 6] = [
     (
-        crate::api::projects::SHIPYARD_URI,
+        crate::projects::SHIPYARD_URI,
         Levels::Project,
         FileKind::Shipyard,
     ),

@@ -317,6 +317,30 @@ struct Handling<'a> {
 }
 
 impl JobExecutor {
+    /// Runs `read` on the blocking pool with the resource store, the task's service and the
+    /// commit its sequence pinned.
+    async fn at_pinned_commit<T, F>(
+        &self,
+        h: &Handling<'_>,
+        read: F,
+    ) -> Result<T, tokio::task::JoinError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ResourceStore, Scope<'_>, Option<&str>) -> T + Send + 'static,
+    {
+        let resources = self.resources.clone();
+        let (p, s, v, c) = (
+            h.scope.project.clone(),
+            h.scope.stage.clone(),
+            h.scope.service.clone(),
+            h.commit.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            read(&resources, Scope::service(&p, &s, &v), c.as_deref())
+        })
+        .await
+    }
+
     /// An executor writing its runs under `runs_dir`.
     pub fn new(
         store: Arc<Store>,
@@ -478,13 +502,7 @@ impl JobExecutor {
             tracing::debug!(event = %id, %event_type, "no job/config.yaml for this event");
             return;
         };
-        let task = match event.event_type() {
-            Ok(EventType::Task {
-                task,
-                kind: TaskEventKind::Triggered,
-            }) => Some(task),
-            _ => None,
-        };
+        let task = event.triggered_task();
         // Parsing is CPU work: on the blocking pool, like the read.
         let text = found.text.clone();
         let Ok(parsed) = tokio::task::spawn_blocking(move || sluice_model::job::parse(&text)).await
@@ -840,26 +858,14 @@ impl JobExecutor {
         };
 
         if !task.files.is_empty() {
-            let resources = self.resources.clone();
-            let (p, s, v, c) = (
-                h.scope.project.clone(),
-                h.scope.stage.clone(),
-                h.scope.service.clone(),
-                h.commit.clone(),
-            );
             let entries = task.files.clone();
             let target = keptn_dir.clone();
-            let copied = tokio::task::spawn_blocking(move || {
-                files::materialise(
-                    &resources,
-                    Scope::service(&p, &s, &v),
-                    c.as_deref(),
-                    &entries,
-                    &target,
-                )
-            })
-            .await
-            .unwrap_or_else(|e| Err(format!("copying the files failed: {e}")));
+            let copied = self
+                .at_pinned_commit(h, move |resources, scope, commit| {
+                    files::materialise(resources, scope, commit, &entries, &target)
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("copying the files failed: {e}")));
             if let Err(reason) = copied {
                 return fail(&mut rec, redactor.redact(&reason));
             }
@@ -899,12 +905,14 @@ impl JobExecutor {
         }
         let limit_secs = task.max_poll_duration_secs();
         let spec = Spec {
-            program,
-            arg0: plan.written.clone(),
-            args: plan.args,
-            env: plan.env,
-            cwd: plan.cwd,
-            dir: dir.clone(),
+            launch: supervisor::Launch {
+                program,
+                arg0: plan.written.clone(),
+                args: plan.args,
+                env: plan.env,
+                cwd: plan.cwd,
+                dir: dir.clone(),
+            },
             limit: Duration::from_secs(u64::try_from(limit_secs).unwrap_or(0)),
         };
         let outcome = process::run(&spec, cancel).await;
@@ -970,21 +978,9 @@ impl JobExecutor {
         let task_files = if task.files.is_empty() {
             Vec::new()
         } else {
-            let resources = self.resources.clone();
-            let (p, s, v, c) = (
-                h.scope.project.clone(),
-                h.scope.stage.clone(),
-                h.scope.service.clone(),
-                h.commit.clone(),
-            );
             let entries = task.files.clone();
-            tokio::task::spawn_blocking(move || {
-                files::collect(
-                    &resources,
-                    Scope::service(&p, &s, &v),
-                    c.as_deref(),
-                    &entries,
-                )
+            self.at_pinned_commit(h, move |resources, scope, commit| {
+                files::collect(resources, scope, commit, &entries)
             })
             .await
             .unwrap_or_else(|e| Err(format!("reading the files failed: {e}")))?

@@ -24,18 +24,8 @@ const SUPERVISOR_GRACE: Duration = Duration::from_secs(5);
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    /// The resolved executable.
-    pub program: PathBuf,
-    /// `argv[0]` as written in the config.
-    pub arg0: String,
-    /// The arguments.
-    pub args: Vec<String>,
-    /// The complete environment (nothing is inherited).
-    pub env: Vec<(String, String)>,
-    /// The working directory.
-    pub cwd: PathBuf,
-    /// The task's run directory (the supervisor's files go there).
-    pub dir: PathBuf,
+    /// What the supervisor starts.
+    pub launch: Launch,
     /// Time limit (zero: the limit has passed at once).
     pub limit: Duration,
 }
@@ -98,17 +88,17 @@ pub const LOST_IN_CRASH: &str = "the server stopped (it crashed or was killed) w
 /// Runs the process under a new supervisor until it ends, the limit passes or `cancel`
 /// turns true.
 pub async fn run(spec: &Spec, mut cancel: watch::Receiver<bool>) -> Outcome {
-    supervisor::remove_files(&spec.dir);
+    supervisor::remove_files(&spec.launch.dir);
     let ending = match start(spec).await {
         Err(e) => Some(Ending::SpawnFailed(e)),
         Ok(mut child) => {
             let exited = async {
                 let _ = child.wait().await;
             };
-            watch_until_end(exited, &spec.dir, spec.limit, &mut cancel).await
+            watch_until_end(exited, &spec.launch.dir, spec.limit, &mut cancel).await
         }
     };
-    collect(&spec.dir, ending)
+    collect(&spec.launch.dir, ending)
 }
 
 /// Starts the supervisor, hands it the launch and waits until it has started the task.
@@ -119,7 +109,7 @@ async fn start(spec: &Spec) -> Result<tokio::process::Child, String> {
         .args(leading)
         .env_clear()
         .env(supervisor::MARKER_ENV, "1")
-        .current_dir(&spec.dir)
+        .current_dir(&spec.launch.dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -129,15 +119,7 @@ async fn start(spec: &Spec) -> Result<tokio::process::Child, String> {
         .kill_on_drop(false)
         .spawn()
         .map_err(|e| format!("could not start the job supervisor: {e}"))?;
-    let launch = Launch {
-        program: spec.program.clone(),
-        arg0: spec.arg0.clone(),
-        args: spec.args.clone(),
-        env: spec.env.clone(),
-        cwd: spec.cwd.clone(),
-        dir: spec.dir.clone(),
-    };
-    let text = serde_json::to_vec(&launch).map_err(|e| e.to_string())?;
+    let text = serde_json::to_vec(&spec.launch).map_err(|e| e.to_string())?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(&text)
@@ -316,12 +298,14 @@ mod tests {
 
     fn spec(dir: &Path, script: &str) -> Spec {
         Spec {
-            program: PathBuf::from("/bin/sh"),
-            arg0: "sh".into(),
-            args: vec!["-c".into(), script.into()],
-            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-            cwd: dir.to_path_buf(),
-            dir: dir.to_path_buf(),
+            launch: Launch {
+                program: PathBuf::from("/bin/sh"),
+                arg0: "sh".into(),
+                args: vec!["-c".into(), script.into()],
+                env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+                cwd: dir.to_path_buf(),
+                dir: dir.to_path_buf(),
+            },
             limit: Duration::from_secs(60),
         }
     }

@@ -409,12 +409,14 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let spec = super::super::process::Spec {
-            program: PathBuf::from("/bin/sh"),
-            arg0: "sh".into(),
-            args: vec!["-c".into(), "echo out; echo err >&2; exit 3".into()],
-            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-            cwd: dir.clone(),
-            dir: dir.clone(),
+            launch: Launch {
+                program: PathBuf::from("/bin/sh"),
+                arg0: "sh".into(),
+                args: vec!["-c".into(), "echo out; echo err >&2; exit 3".into()],
+                env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+                cwd: dir.clone(),
+                dir: dir.clone(),
+            },
             limit: Duration::from_secs(60),
         };
         let (_tx, rx) = tokio::sync::watch::channel(false);
