@@ -36,6 +36,16 @@ const SESSION_SETTINGS: &[(&str, &str)] = &[
     ("tcp_keepalives_count", "3"),
 ];
 
+/// The session settings of every pooled connection to PostgreSQL. A process that is paused
+/// (SIGSTOP, a VM freeze) or cut off in the middle of a transaction would otherwise hold its
+/// row locks for as long as its socket stays open, which for a stopped process is forever:
+/// a leader's commit holds `cluster` `FOR SHARE`, so the next term's `UPDATE cluster` would
+/// wait behind it, and any replica's ingestion holds the `commit_seq` row, so every other
+/// replica's would. The server ends such a transaction after 10 s of silence; sluice never
+/// waits on anything but the database inside one.
+pub(crate) const POOL_SESSION_SETTINGS: &[(&str, &str)] =
+    &[("idle_in_transaction_session_timeout", "10s")];
+
 /// A term of leadership won by [`Store::campaign`]. Dropping it ends the term (its
 /// connection closes, the lock is released).
 #[derive(Debug)]
@@ -266,6 +276,39 @@ mod tests {
             );
             new.commit(&change("e3")).await.unwrap();
             assert!(new.event("e3").await.unwrap().is_some());
+        }
+    }
+
+    /// A replica paused in the middle of a commit (its pooled connection idle in a
+    /// transaction that holds `cluster` `FOR SHARE`) does not keep the next leader from
+    /// starting its term: PostgreSQL ends the silent transaction.
+    #[tokio::test]
+    async fn a_paused_commit_does_not_block_the_next_term() {
+        for backend in backends("paused-commit").await {
+            let crate::StoreLocation::Postgres(_) = backend.location else {
+                continue;
+            };
+            let old = backend.open().await;
+            let new = backend.open().await;
+            let a = old.campaign("a").await.unwrap();
+            let mut paused =
+                with_pool(&old, |pool| async move { pool.begin().await.unwrap() }).await;
+            let _: i64 = sqlx::query_scalar("SELECT epoch FROM cluster WHERE id = 1 FOR SHARE")
+                .fetch_one(&mut *paused)
+                .await
+                .unwrap();
+            // The leader's own session ends (as it would after its idle timeout); the
+            // transaction on the pooled connection stays open and silent.
+            drop(a);
+            let b = new
+                .campaign("b")
+                .await
+                .expect("the next term starts once the silent transaction is ended");
+            assert_eq!(b.epoch(), 2);
+            assert!(
+                sqlx::query("SELECT 1").execute(&mut *paused).await.is_err(),
+                "the paused transaction was ended by the server"
+            );
         }
     }
 

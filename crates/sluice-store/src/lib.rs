@@ -381,7 +381,11 @@ async fn open_postgres(url: &str, options: Options) -> Result<Db> {
     let pool = PgPoolOptions::new()
         .max_connections(options.readers.max(1) + 1)
         .acquire_timeout(Duration::from_secs(60))
-        .connect_with(connect.application_name("sluice"))
+        .connect_with(
+            connect
+                .application_name("sluice")
+                .options(leadership::POOL_SESSION_SETTINGS.iter().copied()),
+        )
         .await?;
     {
         let mut conn = pool.acquire().await?;
