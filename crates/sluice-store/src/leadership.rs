@@ -213,7 +213,7 @@ mod tests {
             let killed: i64 = with_pool(&first, |pool| async move {
                 sqlx::query_scalar(
                     "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE application_name = 'sluice leader b') t",
+                     WHERE application_name = 'sluice leader b' AND datname = current_database()) t",
                 )
                 .fetch_one(&pool)
                 .await
@@ -290,7 +290,7 @@ mod tests {
             };
             let old = backend.open().await;
             let new = backend.open().await;
-            let a = old.campaign("a").await.unwrap();
+            let a = old.campaign("paused-a").await.unwrap();
             let mut paused =
                 with_pool(&old, |pool| async move { pool.begin().await.unwrap() }).await;
             let _: i64 = sqlx::query_scalar("SELECT epoch FROM cluster WHERE id = 1 FOR SHARE")
@@ -301,7 +301,7 @@ mod tests {
             // transaction on the pooled connection stays open and silent.
             drop(a);
             let b = new
-                .campaign("b")
+                .campaign("paused-b")
                 .await
                 .expect("the next term starts once the silent transaction is ended");
             assert_eq!(b.epoch(), 2);
