@@ -34,8 +34,9 @@ async fn post_event(
     Body(body): Body,
 ) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
     // Authorized before it is checked: a sender without the right learns nothing more.
-    let note = authorize(&principal, &body)?;
-    let event = accept(&app, &body).await?;
+    let value = parse(&body)?;
+    let note = authorize(&principal, &value)?;
+    let event = accept(&app, value).await?;
     // A run reads its files at the commit pinned when it starts: the upstream's changes
     // come in first.
     if let Ok(EventType::Sequence {
@@ -85,11 +86,8 @@ async fn post_event(
 /// Whether the sender may send this event ([`rbac::event_action`] on the event's project and
 /// stage), and the audit note of it: triggers, approvals and declines and other changes are
 /// recorded; task answers are not.
-/// A body that is not JSON or has no known type passes here and is refused by [`accept`].
-fn authorize(principal: &Principal, body: &[u8]) -> Result<AuditNote, ApiError> {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return Ok(AuditNote::default());
-    };
+/// A body without a known type passes here and is refused by [`accept`].
+fn authorize(principal: &Principal, value: &Value) -> Result<AuditNote, ApiError> {
     let event_type = value.get("type").and_then(Value::as_str).unwrap_or("");
     let Ok(kind) = event_type.parse::<EventType>() else {
         return Ok(AuditNote::default());
@@ -125,15 +123,19 @@ fn authorize(principal: &Principal, body: &[u8]) -> Result<AuditNote, ApiError> 
     })
 }
 
-/// Reads, completes and checks an incoming event; nothing is stored for a rejected one.
-pub async fn accept(app: &App, body: &[u8]) -> Result<KeptnEvent, ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+/// The request body as JSON (read once, for the authorization and the event).
+fn parse(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
             "the body is not valid JSON (line {}, column {}): {e}",
             e.line(),
             e.column()
         ))
-    })?;
+    })
+}
+
+/// Completes and checks an incoming event; nothing is stored for a rejected one.
+pub async fn accept(app: &App, value: Value) -> Result<KeptnEvent, ApiError> {
     let mut event = KeptnEvent::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("not a CloudEvent: {e}")))?;
     // The sender's id is kept, so that a retried request (same id) is recognised and
