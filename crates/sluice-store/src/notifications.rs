@@ -417,6 +417,18 @@ impl Store {
         })
     }
 
+    /// Whether any project has a notification rule (the notifier skips the event log while
+    /// none has).
+    pub async fn notification_rules_exist(&self) -> Result<bool> {
+        with_db!(self, |readers, writer, d| {
+            Ok(
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM notification_rules)")
+                    .fetch_one(readers)
+                    .await?,
+            )
+        })
+    }
+
     /// The rules of a project, by name.
     pub async fn notification_rules(&self, project: &str) -> Result<Vec<RuleRecord>> {
         with_db!(self, |readers, writer, d| {

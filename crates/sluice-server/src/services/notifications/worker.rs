@@ -157,16 +157,18 @@ async fn derive(
         }
     };
     *position = Some(at);
+    // Without any rule no event is notified: the position moves to the end of the log
+    // without reading it. The end is read first, so every event it covers was stored
+    // before the check found no rule (a rule ignores events older than itself).
+    let end = store.last_event_position().await?;
+    if !store.notification_rules_exist().await? {
+        at.looked = at.looked.max(end);
+        save_when_due(store, at, position).await?;
+        return Ok(false);
+    }
     let events = store.events_after(at.looked, BATCH).await?;
     let Some((last, _)) = events.last() else {
-        if at.looked != at.saved && at.saved_at.elapsed() >= SAVE_EVERY {
-            store
-                .enqueue_deliveries(&[], CURSOR_SETTING, at.looked)
-                .await?;
-            at.saved = at.looked;
-            at.saved_at = tokio::time::Instant::now();
-            *position = Some(at);
-        }
+        save_when_due(store, at, position).await?;
         return Ok(false);
     };
     let last = *last;
@@ -213,6 +215,23 @@ async fn derive(
     }
     *position = Some(at);
     Ok(events.len() == BATCH as usize)
+}
+
+/// Keeps `at` as the position, saving it when it moved and was last saved [`SAVE_EVERY`] ago.
+async fn save_when_due(
+    store: &Store,
+    mut at: Position,
+    position: &mut Option<Position>,
+) -> Result<(), sluice_store::Error> {
+    if at.looked != at.saved && at.saved_at.elapsed() >= SAVE_EVERY {
+        store
+            .enqueue_deliveries(&[], CURSOR_SETTING, at.looked)
+            .await?;
+        at.saved = at.looked;
+        at.saved_at = tokio::time::Instant::now();
+    }
+    *position = Some(at);
+    Ok(())
 }
 
 /// How long before a rule's creation an event may have happened and still be notified (the
