@@ -94,12 +94,12 @@ impl ConfigCache {
         if project.is_empty() {
             return Lookup::Found(None);
         }
+        let Ok(head) = resources.project_head(project) else {
+            return Lookup::Found(None);
+        };
         // No commit (or Keptn's quirk value `""`) means the latest, as for JES.
         let commit = match commit.map(str::trim) {
-            None | Some("" | "\"\"") => match resources.project_head(project) {
-                Ok(head) => head.to_string(),
-                Err(_) => return Lookup::Found(None),
-            },
+            None | Some("" | "\"\"") => head.to_string(),
             Some(c) if c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 c.to_ascii_lowercase()
             }
@@ -122,9 +122,6 @@ impl ConfigCache {
                 return Lookup::Found(Some(found("stage", text)));
             }
         }
-        let Ok(head) = resources.project_head(project) else {
-            return Lookup::Found(None);
-        };
         match self.files(resources, project, head.as_str(), read) {
             Some(latest) => {
                 Lookup::Found(latest.project.as_deref().map(|text| found("project", text)))

@@ -414,6 +414,20 @@ impl JobExecutor {
             return None;
         }
         let id = event.id.clone().filter(|id| !id.is_empty())?;
+        // Most events of a busy server have no job config at all: known from memory, they
+        // cost no task.
+        let scope = EventScope::of(event.data_value());
+        let commit = event.gitcommitid.clone().filter(|c| !c.is_empty());
+        let cached = self.configs.cached(
+            &self.resources,
+            &scope.project,
+            &scope.stage,
+            &scope.service,
+            commit.as_deref(),
+        );
+        if matches!(cached, Some(None)) {
+            return None;
+        }
         let cancel = {
             let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
             if active.contains_key(&id) {
@@ -425,7 +439,7 @@ impl JobExecutor {
         };
         Some(tokio::spawn(async move {
             let (me, handled) = (self.clone(), event.clone());
-            let work = async move { me.handle(&handled, cancel).await };
+            let work = async move { me.handle_in(&handled, scope, commit, cached, cancel).await };
             let claim = super::Claim::IfStarted(&self.store);
             super::guard_infallible(&self.driver, &event, SOURCE, "job-executor", claim, work)
                 .await;
@@ -467,16 +481,24 @@ impl JobExecutor {
         }
     }
 
+    /// Handles `event` (what [`JobExecutor::dispatch`] runs in its task).
+    #[cfg(test)]
     async fn handle(&self, event: &KeptnEvent, cancel: watch::Receiver<bool>) {
         let scope = EventScope::of(event.data_value());
         let commit = event.gitcommitid.clone().filter(|c| !c.is_empty());
-        let cached = self.configs.cached(
-            &self.resources,
-            &scope.project,
-            &scope.stage,
-            &scope.service,
-            commit.as_deref(),
-        );
+        self.handle_in(event, scope, commit, None, cancel).await;
+    }
+
+    /// Handles `event` of `scope`, whose files are those of `commit` (the latest when
+    /// `None`); `cached` is what the config cache knew without reading git (`None`: look).
+    async fn handle_in(
+        &self,
+        event: &KeptnEvent,
+        scope: EventScope,
+        commit: Option<String>,
+        cached: Option<Option<config::FoundConfig>>,
+        cancel: watch::Receiver<bool>,
+    ) {
         let found = match cached {
             Some(found) => found,
             None => {
