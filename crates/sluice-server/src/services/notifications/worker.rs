@@ -5,7 +5,8 @@
 //! matching rule, together with the new position, in one transaction
 //! ([`Store::enqueue_deliveries`]; delivery ids are derived from the rule and the
 //! event, so a repeat after a crash inserts nothing; a position that moved past events
-//! without deliveries is saved at most every few seconds). Then it sends the deliveries that are
+//! without deliveries is saved at most every few seconds; while no project has a rule it moves
+//! to the end of the log without reading it). Then it sends the deliveries that are
 //! due, each attempt through the shared outgoing client with a timeout, records every
 //! attempt, and retries failed ones with exponential backoff up to [`MAX_ATTEMPTS`]. Pending
 //! deliveries survive a restart. It runs where the built-in services run: on the leader.
