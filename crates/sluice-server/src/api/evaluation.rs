@@ -92,7 +92,7 @@ async fn create_evaluation(
         event.gitcommitid = Some(params.gitcommitid);
     }
     app.driver
-        .submit(event)
+        .submit_named(event)
         .await
         .map_err(|e| ApiError::internal("the evaluation could not be triggered", &e))?;
     Ok(Json(json!({ "keptnContext": keptn_context })))

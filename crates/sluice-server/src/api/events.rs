@@ -36,7 +36,7 @@ async fn post_event(
     // Authorized before it is checked: a sender without the right learns nothing more.
     let value = parse(&body)?;
     let note = authorize(&principal, &value)?;
-    let event = accept(&app, value).await?;
+    let (event, named_here) = accept(&app, value).await?;
     // A run reads its files at the commit pinned when it starts: the upstream's changes
     // come in first.
     if let Ok(EventType::Sequence {
@@ -53,11 +53,13 @@ async fn post_event(
     }
     let id = event.id.clone().unwrap_or_default();
     let mut context = event.shkeptncontext.clone().unwrap_or_default();
-    let accepted = app
-        .driver
-        .submit(event)
-        .await
-        .map_err(|e| ApiError::internal("the event could not be stored", &e))?;
+    let submitted = if named_here {
+        app.driver.submit_named(event).await
+    } else {
+        app.driver.submit(event).await
+    };
+    let accepted =
+        submitted.map_err(|e| ApiError::internal("the event could not be stored", &e))?;
     if accepted == Accepted::Duplicate {
         // A retry of a delivery that was taken: the same answer as the first time, with the
         // context that was stored (a retried trigger without a context got a new one above).
@@ -134,14 +136,16 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-/// Completes and checks an incoming event; nothing is stored for a rejected one.
-pub async fn accept(app: &App, value: Value) -> Result<KeptnEvent, ApiError> {
+/// Completes and checks an incoming event; nothing is stored for a rejected one. Also
+/// answers whether its id was made here (it came without one).
+pub async fn accept(app: &App, value: Value) -> Result<(KeptnEvent, bool), ApiError> {
     let mut event = KeptnEvent::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("not a CloudEvent: {e}")))?;
     // The sender's id is kept, so that a retried request (same id) is recognised and
     // dropped; Keptn's api-service replaced it, which made every retry a new event. An
     // event without an id gets a fresh one. The time is the receive time, as in Keptn.
-    if event.id.as_deref().is_none_or(|id| id.trim().is_empty()) {
+    let named_here = event.id.as_deref().is_none_or(|id| id.trim().is_empty());
+    if named_here {
         event.id = Some(ids::fresh());
     }
     event.time = Some(clock::now().to_rfc3339_nano());
@@ -176,7 +180,7 @@ pub async fn accept(app: &App, value: Value) -> Result<KeptnEvent, ApiError> {
         .event_type()
         .map_err(|e| ApiError::bad_request(format!("unknown event type: {e}")))?;
     check_scope(app, &event, &kind).await?;
-    Ok(event)
+    Ok((event, named_here))
 }
 
 /// Sequence triggers and task progress must name an existing project, stage and service.

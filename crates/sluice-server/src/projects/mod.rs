@@ -283,7 +283,7 @@ async fn emit(
         data,
     );
     app.driver
-        .submit(event)
+        .submit_named(event)
         .await
         .map(|_| ())
         .map_err(Error::Lifecycle)

@@ -90,6 +90,9 @@ pub enum Command {
     Event {
         /// The event (with id, time and context already assigned).
         event: Box<KeptnEvent>,
+        /// Its id was made by this server for it just now ([`DriverHandle::submit_named`]):
+        /// no stored event can have it, so the engine does not look it up.
+        named_here: bool,
         /// Where to send the outcome.
         reply: oneshot::Sender<Result<Accepted, Error>>,
     },
@@ -151,10 +154,22 @@ impl DriverHandle {
     /// An event whose id was stored before (a retried delivery, from any sender) is dropped
     /// and answered [`Accepted::Duplicate`].
     pub async fn submit(&self, event: KeptnEvent) -> Result<Accepted, Error> {
+        self.send_event(event, false).await
+    }
+
+    /// [`DriverHandle::submit`] for an event whose id this server has just made (a fresh
+    /// UUID, not derived from anything): it cannot be a retry, so it skips the engine's
+    /// lookup of stored ids.
+    pub async fn submit_named(&self, event: KeptnEvent) -> Result<Accepted, Error> {
+        self.send_event(event, true).await
+    }
+
+    async fn send_event(&self, event: KeptnEvent, named_here: bool) -> Result<Accepted, Error> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Event {
                 event: Box::new(event),
+                named_here,
                 reply,
             })
             .await
@@ -541,11 +556,16 @@ impl Driver {
     /// is answered and its effects carried out by [`Driver::finish`] once that is durable.
     async fn prepare(&mut self, batch: &mut Vec<Command>) -> Prepared {
         // Every event is looked up, whoever sent it: a sender that retries a request it got
-        // no answer to sends the same id again, and that must not count twice.
+        // no answer to sends the same id again, and that must not count twice. Only ids this
+        // server has just made are not: nothing stored can have them.
         let ids: Vec<String> = batch
             .iter()
             .filter_map(|c| match c {
-                Command::Event { event, .. } => event.id.clone(),
+                Command::Event {
+                    event,
+                    named_here: false,
+                    ..
+                } => event.id.clone(),
                 _ => None,
             })
             .collect();
