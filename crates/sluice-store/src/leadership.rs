@@ -1,8 +1,9 @@
 //! Leadership among processes sharing a PostgreSQL store: [`Store::campaign`] waits for a
-//! session-level advisory lock on a connection of its own, then starts a new term
+//! session-level advisory lock on a connection of its own (asking every
+//! [`CAMPAIGN_POLL`], never queueing for it), then starts a new term
 //! (`cluster.epoch + 1`). The lock lives as long as that connection: when the leader
 //! process dies, is partitioned away or pauses past the session timeouts, PostgreSQL ends
-//! the session and the next candidate's `pg_advisory_lock` returns.
+//! the session and the next candidate that asks gets the lock.
 //!
 //! The leader's connection has short timeouts (PostgreSQL 14 or later), so a paused or cut-off
 //! leader loses the lock in about ten seconds: `idle_session_timeout` and
@@ -22,6 +23,9 @@ use crate::{Db, Store};
 
 /// The advisory lock key of the engine leader (any fixed number; one lock per database).
 const LEADER_LOCK: i64 = 0x736c_7569_6365_4c31; // "sluiceL1"
+
+/// How often a candidate asks for the leader lock while another process holds it.
+pub const CAMPAIGN_POLL: Duration = Duration::from_millis(200);
 
 /// How often the leader's session proves it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
@@ -117,11 +121,20 @@ impl Store {
             .application_name(&format!("sluice leader {node_id}"))
             .options(SESSION_SETTINGS.iter().copied());
         let mut conn = PgConnection::connect_with(&options).await?;
-        // Followers wait here for as long as it takes (not limited by statement_timeout).
-        sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(LEADER_LOCK)
-            .execute(&mut conn)
-            .await?;
+        // Followers ask again and again rather than queue in `pg_advisory_lock`: a queued
+        // candidate that is paused (SIGSTOP, a frozen VM) would be granted the lock while it
+        // cannot use it, and every live candidate would wait for its session to time out.
+        // Only a candidate that is running when the lock is free can take it.
+        loop {
+            let won: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(LEADER_LOCK)
+                .fetch_one(&mut conn)
+                .await?;
+            if won {
+                break;
+            }
+            tokio::time::sleep(CAMPAIGN_POLL).await;
+        }
         sqlx::raw_sql("SET statement_timeout = '30s'")
             .execute(&mut conn)
             .await?;
@@ -177,23 +190,25 @@ mod tests {
                 let second = second.clone();
                 async move { second.campaign("b").await }
             });
-            // Readiness: b's session waits for the lock.
+            // Readiness: b's session has asked for the lock (and was refused).
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             loop {
-                let waiting_sessions: i64 = with_pool(&first, |pool| async move {
+                let asked: i64 = with_pool(&first, |pool| async move {
                     sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                         AND application_name = 'sluice leader b' \
+                         AND query LIKE '%pg_try_advisory_lock%'",
                     )
                     .fetch_one(&pool)
                     .await
                     .unwrap()
                 })
                 .await;
-                if waiting_sessions == 1 {
+                if asked == 1 {
                     break;
                 }
-                assert!(tokio::time::Instant::now() < deadline, "b never waited");
-                tokio::task::yield_now().await;
+                assert!(tokio::time::Instant::now() < deadline, "b never asked");
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             assert!(!waiting.is_finished(), "b cannot win while a leads");
             assert_eq!(a.lost_reason(), None);
