@@ -317,7 +317,7 @@ impl Store {
     /// Writes all `changes` in one transaction: either everything is stored or (on any
     /// error, e.g. an execution body that is not JSON, refused by the database) nothing.
     /// Returns after the commit is durable (see [`crate::Durability`]).
-    pub async fn commit(&self, changes: &Changes) -> Result<CommitOutcome> {
+    pub async fn commit(&self, changes: Changes) -> Result<CommitOutcome> {
         let now = (self.clock)();
         let rows = changes
             .events
@@ -328,16 +328,16 @@ impl Store {
             Db::Sqlite { committer, .. } => {
                 let work = crate::commit_thread::Work {
                     rows,
-                    executions_upsert: changes.executions_upsert.clone(),
-                    executions_delete: changes.executions_delete.clone(),
-                    settings_set: changes
-                        .settings_set
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.to_string()))
-                        .collect(),
+                    last_events: crate::projects::last_event_patches(&changes.last_events)?,
                     dispatched: (!changes.dispatched.is_empty())
                         .then(|| crate::events::json_array(&changes.dispatched)),
-                    last_events: crate::projects::last_event_patches(&changes.last_events)?,
+                    settings_set: changes
+                        .settings_set
+                        .into_iter()
+                        .map(|(k, v)| (k, v.to_string()))
+                        .collect(),
+                    executions_upsert: changes.executions_upsert,
+                    executions_delete: changes.executions_delete,
                 };
                 return committer.commit(work).await;
             }
@@ -360,7 +360,7 @@ impl Store {
                 });
             }
         }
-        let out = pg_commit::commit_in(&mut tx, changes, rows).await?;
+        let out = pg_commit::commit_in(&mut tx, &changes, rows).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -609,7 +609,7 @@ mod tests {
                 executions_upsert: vec![exec("x1", "c1", "started", false, 1), bad],
                 ..Changes::default()
             };
-            let err = store.commit(&changes).await.unwrap_err();
+            let err = store.commit(changes.clone()).await.unwrap_err();
             assert!(
                 matches!(err, Error::Database(_) | Error::Sqlite(_)),
                 "{err:?}"
@@ -622,11 +622,11 @@ mod tests {
             // commit's number was rolled back too).
             let mut good = changes.clone();
             good.executions_upsert.pop();
-            let out = store.commit(&good).await.unwrap();
+            let out = store.commit(good.clone()).await.unwrap();
             assert_eq!(out.commit_seq, 1);
             assert_eq!(out.inserted, vec!["in1".to_string(), "out1".to_string()]);
             // Replaying the same step: events are recognised as duplicates.
-            let again = store.commit(&good).await.unwrap();
+            let again = store.commit(good).await.unwrap();
             assert_eq!(again.commit_seq, 2);
             assert_eq!(again.duplicates.len(), 2);
             assert_eq!(
@@ -644,7 +644,7 @@ mod tests {
             {
                 let store = dir.open().await;
                 store
-                    .commit(&Changes {
+                    .commit(Changes {
                         events: vec![
                             outgoing("o1", "c1"),
                             outgoing("o2", "c1"),
@@ -675,7 +675,7 @@ mod tests {
 
             // Terminal now, execution deleted: gone after another reopen.
             store
-                .commit(&Changes {
+                .commit(Changes {
                     executions_upsert: vec![exec("x1", "c1", "finished", true, 1)],
                     executions_delete: vec!["x3".into(), "unknown".into()],
                     ..Changes::default()
@@ -713,7 +713,7 @@ mod tests {
                 let mut inserted = Vec::new();
                 for i in 0..30 {
                     let outcome = store
-                        .commit(&Changes {
+                        .commit(Changes {
                             events: vec![
                                 outgoing(&format!("{name}-{i}"), "c1"),
                                 outgoing(&format!("shared-{i}"), "c1"),
@@ -771,14 +771,14 @@ mod tests {
             println!("batch: {:?}", dir.location);
             let store = dir.open().await;
             store
-                .commit(&Changes {
+                .commit(Changes {
                     events: vec![outgoing("o1", "c1"), outgoing("o2", "c1")],
                     ..Changes::default()
                 })
                 .await
                 .unwrap();
             let outcome = store
-                .commit(&Changes {
+                .commit(Changes {
                     events: vec![outgoing("o2", "c1"), outgoing("o3", "c2")],
                     executions_upsert: vec![
                         exec("x1", "c1", "started", false, 1),
@@ -813,7 +813,7 @@ mod tests {
                 ..exec(id, ctx, "started", false, secs)
             };
             store
-                .commit(&Changes {
+                .commit(Changes {
                     executions_upsert: vec![
                         named("a1", "a", "delivery", 10),
                         named("a2", "a", "evaluation", 50),
@@ -871,7 +871,7 @@ mod tests {
         };
         let store = Store::open(std::path::Path::new(&dir)).await.unwrap();
         store
-            .commit(&Changes {
+            .commit(Changes {
                 events: vec![outgoing("o1", "c1")],
                 executions_upsert: vec![exec("x1", "c1", "started", false, 1)],
                 ..Changes::default()
@@ -919,7 +919,7 @@ mod tests {
                 .collect();
             upsert[11].project = "other".into();
             store
-                .commit(&Changes {
+                .commit(Changes {
                     executions_upsert: upsert,
                     ..Changes::default()
                 })

@@ -256,7 +256,7 @@ mod tests {
             let crate::StoreLocation::Postgres(_) = backend.location else {
                 // SQLite: one process by construction; the fence has no effect.
                 old.fence(7);
-                old.commit(&Changes::default()).await.unwrap();
+                old.commit(Changes::default()).await.unwrap();
                 continue;
             };
             let new = backend.open().await;
@@ -275,11 +275,11 @@ mod tests {
             };
             let a = old.campaign("a").await.unwrap();
             old.fence(a.epoch());
-            old.commit(&change("e1")).await.unwrap();
+            old.commit(change("e1")).await.unwrap();
             drop(a);
             let b = new.campaign("b").await.unwrap();
             new.fence(b.epoch());
-            match old.commit(&change("e2")).await {
+            match old.commit(change("e2")).await {
                 Err(Error::Fenced { held, current }) => {
                     assert_eq!((held, current), (1, 2));
                 }
@@ -289,7 +289,7 @@ mod tests {
                 new.event("e2").await.unwrap().is_none(),
                 "nothing was written"
             );
-            new.commit(&change("e3")).await.unwrap();
+            new.commit(change("e3")).await.unwrap();
             assert!(new.event("e3").await.unwrap().is_some());
         }
     }

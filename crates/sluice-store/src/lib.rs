@@ -438,7 +438,7 @@ impl Store {
             settings_set: vec![("k".into(), serde_json::json!({"v": 1}))],
             ..Changes::default()
         };
-        self.commit(&changes).await.unwrap();
+        self.commit(changes).await.unwrap();
     }
 
     /// The SQLite writer pool (tests of SQLite specifics).
@@ -467,7 +467,7 @@ mod tests {
     #[allow(dead_code)]
     fn futures_are_send(store: &Store, changes: &Changes, q: &EventQuery, t: &TypeQuery) {
         fn send<T: Send>(_: T) {}
-        send(store.commit(changes));
+        send(store.commit(changes.clone()));
         send(store.events(q));
         send(store.events_by_type("x", t));
         send(store.previous_evaluations("p", "s", "v", &["pass"], 3));

@@ -645,7 +645,7 @@ mod tests {
                 time: "1704067500000000000".into(),
             };
             store
-                .commit(&crate::Changes {
+                .commit(crate::Changes {
                     last_events: vec![LastEvent {
                         project: "shop".into(),
                         stage: "dev".into(),
@@ -689,7 +689,7 @@ mod tests {
                 info: at(id),
             };
             store
-                .commit(&crate::Changes {
+                .commit(crate::Changes {
                     last_events: vec![
                         entry("carts", "sh.keptn.event.test.triggered", "a"),
                         entry("carts", "sh.keptn.event.test.triggered", "b"),
@@ -849,7 +849,7 @@ mod tests {
                 );
                 inv.triggeredid = Some("t".into());
                 store
-                    .commit(&Changes {
+                    .commit(Changes {
                         events: vec![
                             NewEvent {
                                 event: event(
@@ -1017,7 +1017,7 @@ mod tests {
                     last_events = vec![entry("dev", "svc7", "sh.keptn.event.a.triggered", "new")];
                 }
                 store
-                    .commit(&crate::Changes {
+                    .commit(crate::Changes {
                         last_events: last_events.clone(),
                         ..crate::Changes::default()
                     })

@@ -692,7 +692,7 @@ async fn save_logs(app: &App, logs: &[LogEntry]) -> Result<(), ApiError> {
     let value =
         serde_json::to_value(logs).map_err(|e| ApiError::internal("cannot write the logs", &e))?;
     app.store
-        .commit(&Changes {
+        .commit(Changes {
             settings_set: vec![(LOGS_KEY.to_owned(), value)],
             ..Changes::default()
         })

@@ -184,7 +184,7 @@ async fn save_cursor(store: &Store, position: i64) -> Result<(), Error> {
         settings_set: vec![(CURSOR_SETTING.to_owned(), Value::from(position))],
         ..Changes::default()
     };
-    store.commit(&changes).await?;
+    store.commit(changes).await?;
     Ok(())
 }
 

@@ -154,7 +154,7 @@ impl Replica {
         };
         let value = serde_json::to_value(&record).unwrap_or(Value::Null);
         self.store
-            .commit(&Changes {
+            .commit(Changes {
                 settings_set: vec![(LEADER_SETTING.to_owned(), value)],
                 ..Changes::default()
             })
@@ -186,7 +186,7 @@ impl Replica {
                 settings_set: vec![(replica_setting(&self.node), value)],
                 ..Changes::default()
             };
-            if let Err(e) = self.store.commit(&changes).await {
+            if let Err(e) = self.store.commit(changes).await {
                 tracing::warn!("cannot record this replica: {e}");
             }
         }

@@ -327,7 +327,7 @@ async fn run_committer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Commit
             }
         }
         if failed.is_none()
-            && let Err(e) = store.commit(&changes).await
+            && let Err(e) = store.commit(*changes).await
         {
             tracing::error!(error = %e, "cannot persist a batch of engine steps");
             failed = Some(Arc::new(Error::Store(e)));

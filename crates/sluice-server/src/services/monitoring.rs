@@ -87,7 +87,7 @@ pub async fn load(store: &Store, project: &str) -> Result<Option<MonitoringConfi
 pub async fn save(store: &Store, project: &str, config: &MonitoringConfig) -> Result<(), Error> {
     let value = serde_json::to_value(config).unwrap_or(Value::Null);
     store
-        .commit(&Changes {
+        .commit(Changes {
             settings_set: vec![(setting_key(project), value)],
             ..Changes::default()
         })

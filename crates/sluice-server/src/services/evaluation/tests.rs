@@ -535,7 +535,7 @@ async fn monitoring_configure_event_sets_the_provider() {
 /// Stores events without publishing them (what a crash between commit and handling leaves).
 async fn store_quietly(app: &App, events: &[KeptnEvent]) {
     app.store
-        .commit(&Changes {
+        .commit(Changes {
             events: events
                 .iter()
                 .map(|e| NewEvent {
