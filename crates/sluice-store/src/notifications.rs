@@ -417,15 +417,17 @@ impl Store {
         })
     }
 
-    /// Whether any project has a notification rule (the notifier skips the event log while
-    /// none has).
-    pub async fn notification_rules_exist(&self) -> Result<bool> {
+    /// The position of the newest stored event while no project has a notification rule,
+    /// `None` once one has (the notifier skips the event log up to it). One statement, so
+    /// the position and the absence of rules are read from the same snapshot.
+    pub async fn log_end_without_rules(&self) -> Result<Option<i64>> {
         with_db!(self, |readers, writer, d| {
-            Ok(
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM notification_rules)")
-                    .fetch_one(readers)
-                    .await?,
+            Ok(sqlx::query_scalar(
+                "SELECT (SELECT COALESCE(MAX(seq), 0) FROM events) \
+                 WHERE NOT EXISTS (SELECT 1 FROM notification_rules)",
             )
+            .fetch_optional(readers)
+            .await?)
         })
     }
 
@@ -858,6 +860,8 @@ mod tests {
                 secret: r#"{"url":"https://x/secret"}"#,
                 audit: &create,
             };
+            // No rule yet: the notifier may skip to the end of the (empty) log.
+            assert_eq!(store.log_end_without_rules().await.unwrap(), Some(0));
             // A rule and its channel in one go; a second channel of that name writes nothing,
             // not even the rule.
             store
@@ -868,6 +872,7 @@ mod tests {
                 )
                 .await
                 .unwrap();
+            assert_eq!(store.log_end_without_rules().await.unwrap(), None);
             assert!(matches!(
                 store
                     .create_notification_rule(&rule("n2", "c1"), Some(&new), &audit("x"))

@@ -159,10 +159,8 @@ async fn derive(
     };
     *position = Some(at);
     // Without any rule no event is notified: the position moves to the end of the log
-    // without reading it. The end is read first, so every event it covers was stored
-    // before the check found no rule (a rule ignores events older than itself).
-    let end = store.last_event_position().await?;
-    if !store.notification_rules_exist().await? {
+    // without reading it (a rule created later ignores events older than itself).
+    if let Some(end) = store.log_end_without_rules().await? {
         at.looked = at.looked.max(end);
         save_when_due(store, at, position).await?;
         return Ok(false);
