@@ -71,6 +71,8 @@ mod uniform;
 pub mod test_cluster;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod tls_tests;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -143,8 +145,9 @@ pub enum StoreLocation {
     /// The embedded SQLite database `sluice.db` in this data directory (the default).
     Sqlite(PathBuf),
     /// A PostgreSQL database, as a `postgres://user[:password]@host[:port]/database` URL.
-    /// Connections are made without TLS (the crate is built without a TLS feature): use a
-    /// loopback address, a Unix socket or a private network.
+    /// Connections use TLS (rustls with ring) as libpq's parameters in the URL say
+    /// (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`); the default `prefer` encrypts when the
+    /// server offers it without checking its certificate, `verify-full` checks both.
     Postgres(String),
 }
 

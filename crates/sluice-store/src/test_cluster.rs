@@ -5,6 +5,11 @@
 //! when the process exits. Each test gets a fresh database of its own ([`fresh_database`]).
 //! Tests run it without `fsync`; the benchmark's cluster ([`throwaway_server`]) is durable.
 //!
+//! The tests' cluster serves TLS with the certificate in `tests/data/tls` (signed by the test
+//! CA there) and its URL asks for a verified TLS connection (`sslmode=verify-full` with that
+//! CA), so every PostgreSQL case of a checkout runs over TLS; `.ci/run` starts its server
+//! the same way.
+//!
 //! When neither is possible the PostgreSQL cases print `skipped: PostgreSQL not available`;
 //! with `SLUICE_TEST_PG_REQUIRED=1` (CI) they fail instead.
 
@@ -103,6 +108,19 @@ static CLUSTER: Mutex<Option<(Child, ChildStdin)>> = Mutex::new(None);
 /// Directory of the PostgreSQL 15 binaries (`SLUICE_TEST_PG_BIN` names another).
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 
+/// The directory of the TLS fixtures (`ca.pem`, `server.pem`, `server.key`, `other-ca.pem`,
+/// made by its `gen.sh`), when this build runs from a checkout that has them.
+pub fn tls_fixtures() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls");
+    dir.join("server.key").exists().then_some(dir)
+}
+
+/// `url` (with or without a query) with `pairs` added to its query.
+pub fn with_query(url: &str, pairs: &str) -> String {
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}{pairs}")
+}
+
 fn start_cluster(durable: bool) -> Result<String, String> {
     let bin = std::env::var("SLUICE_TEST_PG_BIN").unwrap_or_else(|_| BIN.to_owned());
     let bin = bin.as_str();
@@ -137,11 +155,29 @@ fn start_cluster(durable: bool) -> Result<String, String> {
     }
     let fsync = if durable { "" } else { "-c fsync=off" };
     let no_sync = if durable { "" } else { "--no-sync" };
+    // The tests' cluster serves TLS; PostgreSQL wants its key private to the server's user.
+    let tls = if durable { None } else { tls_fixtures() };
+    let (tls_setup, tls_options) = match &tls {
+        Some(fixtures) => (
+            format!(
+                r#"cp '{f}/server.pem' '{f}/server.key' "$T/" && chmod 600 "$T/server.key"{chown}"#,
+                f = fixtures.display(),
+                chown = if root {
+                    r#" && chown postgres: "$T/server.pem" "$T/server.key""#
+                } else {
+                    ""
+                }
+            ),
+            r#"-c ssl=on -c ssl_cert_file=$T/server.pem -c ssl_key_file=$T/server.key"#,
+        ),
+        None => (String::from("true"), ""),
+    };
     let script = format!(
         r#"set -e
 T='{dir}'
 {run_as} {bin}/initdb -D "$T/data" -U postgres --auth=trust -E UTF8 {no_sync} --no-instructions >"$T/initdb.log" 2>&1 || {{ cat "$T/initdb.log" >&2; rm -rf "$T"; exit 1; }}
-{run_as} {bin}/pg_ctl -D "$T/data" -l "$T/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p {port} -k $T {fsync} -c max_connections=200" start >/dev/null 2>&1 || {{ cat "$T/pg.log" >&2; rm -rf "$T"; exit 1; }}
+{tls_setup}
+{run_as} {bin}/pg_ctl -D "$T/data" -l "$T/pg.log" -w -o "-c listen_addresses=127.0.0.1 -p {port} -k $T {fsync} {tls_options} -c max_connections=200" start >/dev/null 2>&1 || {{ cat "$T/pg.log" >&2; rm -rf "$T"; exit 1; }}
 echo ready
 set +e
 read -r _
@@ -172,7 +208,17 @@ rm -rf "$T"
     *CLUSTER
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((child, stdin));
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    Ok(match tls {
+        Some(fixtures) => with_query(
+            &url,
+            &format!(
+                "sslmode=verify-full&sslrootcert={}",
+                fixtures.join("ca.pem").display()
+            ),
+        ),
+        None => url,
+    })
 }
 
 #[cfg(test)]

@@ -1339,7 +1339,8 @@ pub struct ServerArgs {
     )]
     pub data_dir: PathBuf,
     /// Keep the database in PostgreSQL instead of the SQLite file in the data directory:
-    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (no TLS; see docs/cluster.md). The
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, with libpq's TLS parameters
+    /// (`?sslmode=verify-full&sslrootcert=/path/ca.pem`; see docs/cluster.md). The
     /// data directory still holds the project repositories, the token, the secrets key and
     /// the job runs.
     #[arg(long, value_name = "URL", env = "SLUICE_STORE")]
