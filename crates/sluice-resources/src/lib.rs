@@ -81,9 +81,9 @@ pub use error::{Entity, ResourceError};
 pub use scope::Scope;
 pub use shared::{SharedError, SharedObject, SharedRepositories};
 pub use store::{
-    CommitId, DEFAULT_MAX_RESOURCE_BYTES, DEFAULT_PAGE_SIZE, LevelFiles, MAX_FILES_PER_WRITE,
-    PageRequest, Resource, ResourceChange, ResourcePage, ResourceStore, StoreConfig, Upload,
-    check_file_count,
+    CommitId, DEFAULT_MAX_RESOURCE_BYTES, DEFAULT_PAGE_SIZE, DirMemo, LevelFiles,
+    MAX_FILES_PER_WRITE, PageRequest, Resource, ResourceChange, ResourcePage, ResourceStore,
+    StoreConfig, Upload, check_file_count,
 };
 pub use upstream::{FirstSync, UpstreamHeads, UpstreamLayout, UpstreamMerge};
 pub use uri::ResourceUri;

@@ -224,6 +224,21 @@ pub struct LevelFiles {
     pub services: HashMap<(String, String), Vec<u8>>,
 }
 
+/// What [`ResourceStore::find_everywhere_memo`] remembers between calls: the file found in
+/// each service directory it read, by the directory's tree id (so an entry never goes stale:
+/// a changed directory has another id). Bounded: it starts afresh at [`DirMemo::CAPACITY`]
+/// directories.
+#[derive(Debug, Default)]
+pub struct DirMemo {
+    uri: String,
+    by_tree: HashMap<git2::Oid, Option<Vec<u8>>>,
+}
+
+impl DirMemo {
+    /// Most directories remembered.
+    pub const CAPACITY: usize = 100_000;
+}
+
 /// A branch head as read from git.
 #[derive(Debug)]
 struct Head {
@@ -805,9 +820,27 @@ impl ResourceStore {
         uri: &str,
         at: Option<&str>,
     ) -> Result<LevelFiles, ResourceError> {
+        self.find_everywhere_memo(project, uri, at, &mut DirMemo::default())
+    }
+
+    /// [`ResourceStore::find_everywhere`] that skips the service directories whose content it
+    /// has seen before: what `memo` remembers of a directory (by its git tree id, which
+    /// changes with anything inside it) stands for it, so reading a new commit that changed
+    /// one service costs one read of that service's directory, not one per service.
+    pub fn find_everywhere_memo(
+        &self,
+        project: &str,
+        uri: &str,
+        at: Option<&str>,
+        memo: &mut DirMemo,
+    ) -> Result<LevelFiles, ResourceError> {
         check_project(project)?;
-        let uri = ResourceUri::parse(uri)?;
-        let segments: Vec<&str> = uri.segments().collect();
+        let parsed = ResourceUri::parse(uri)?;
+        let segments: Vec<&str> = parsed.segments().collect();
+        if memo.uri != uri || memo.by_tree.len() >= DirMemo::CAPACITY {
+            memo.uri = uri.to_owned();
+            memo.by_tree.clear();
+        }
         let handle = self.open_repo_at(project, at)?;
         let repo = lock_repo(&handle);
         let commit = resolve(&repo, at)?;
@@ -838,9 +871,16 @@ impl ResourceStore {
                 if entry.kind() != Some(git2::ObjectType::Tree) {
                     continue;
                 }
-                let service = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-                let service_tree = repo.find_tree(entry.id())?;
-                if let Some(content) = read(&service_tree)? {
+                let content = match memo.by_tree.get(&entry.id()) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let content = read(&repo.find_tree(entry.id())?)?;
+                        memo.by_tree.insert(entry.id(), content.clone());
+                        content
+                    }
+                };
+                if let Some(content) = content {
+                    let service = String::from_utf8_lossy(entry.name_bytes()).into_owned();
                     out.services.insert((stage.clone(), service), content);
                 }
             }

@@ -4,7 +4,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use crate::{
-    Entity, PageRequest, ResourceError, ResourceStore, Scope, StoreConfig, TestDir, Upload,
+    DirMemo, Entity, PageRequest, ResourceError, ResourceStore, Scope, StoreConfig, TestDir, Upload,
 };
 
 const SHIPYARD: &[u8] = b"apiVersion: spec.keptn.sh/0.2.2\nkind: Shipyard\n";
@@ -924,6 +924,73 @@ fn one_file_at_every_level_in_one_pass() {
         store.find_everywhere("nope", "job/config.yaml", None),
         Err(ResourceError::ProjectNotFound)
     ));
+}
+
+#[test]
+fn the_directory_memo_answers_as_a_fresh_read_at_every_commit() {
+    let (_dir, store) = store("everywhere-memo");
+    let mut memo = DirMemo::default();
+    let same = |memo: &mut DirMemo, at: Option<&str>| {
+        let remembered = store
+            .find_everywhere_memo("sockshop", "job/config.yaml", at, memo)
+            .expect("memo read");
+        let fresh = store
+            .find_everywhere("sockshop", "job/config.yaml", at)
+            .expect("fresh read");
+        assert_eq!(remembered, fresh);
+        remembered
+    };
+    store.create_service("sockshop", "orders").expect("service");
+    assert!(same(&mut memo, None).services.is_empty());
+    // A config added to one service, then changed, then the service deleted: each commit
+    // changes that service's directory, so the memo reads it again.
+    let first = put(
+        &store,
+        Scope::service("sockshop", "dev", "orders"),
+        "job/config.yaml",
+        b"v1",
+    );
+    let files = same(&mut memo, None);
+    assert_eq!(
+        files.services[&("dev".to_owned(), "orders".to_owned())],
+        b"v1"
+    );
+    put(
+        &store,
+        Scope::service("sockshop", "dev", "orders"),
+        "job/config.yaml",
+        b"v2",
+    );
+    store.create_service("sockshop", "users").expect("service");
+    let files = same(&mut memo, None);
+    assert_eq!(
+        files.services[&("dev".to_owned(), "orders".to_owned())],
+        b"v2"
+    );
+    assert_eq!(files.services.len(), 1);
+    // An older commit read after newer ones.
+    let old = same(&mut memo, Some(first.as_str()));
+    assert_eq!(
+        old.services[&("dev".to_owned(), "orders".to_owned())],
+        b"v1"
+    );
+    store.delete_service("sockshop", "orders").expect("delete");
+    assert!(same(&mut memo, None).services.is_empty());
+    // Another file name: the memo starts afresh rather than answer for the wrong file.
+    put(
+        &store,
+        Scope::service("sockshop", "dev", "carts"),
+        "other.yaml",
+        b"o",
+    );
+    let other = store
+        .find_everywhere_memo("sockshop", "other.yaml", None, &mut memo)
+        .expect("read");
+    assert_eq!(
+        other.services[&("dev".to_owned(), "carts".to_owned())],
+        b"o"
+    );
+    assert!(same(&mut memo, None).services.is_empty());
 }
 
 /// Number of loose objects in a project's repository.
