@@ -2,7 +2,8 @@
 //! idempotent (handling the same `.triggered` event twice gives the same answer ids).
 
 /// A fresh id (UUID v7: time-ordered, so ids written together sit together in the
-/// store's indexes; still an RFC 9562 UUID with 74 random bits, never a secret).
+/// store's indexes; still an RFC 9562 UUID with 74 random bits, never a secret). The bits
+/// come from a thread-local generator seeded by the OS (`fast-rng`), not a system call per id.
 pub fn fresh() -> String {
     uuid::Uuid::now_v7().to_string()
 }
