@@ -50,14 +50,15 @@ macro_rules! execution_insert_head {
     };
 }
 
-/// What an execution upsert replaces (after its `VALUES`).
+/// What an execution upsert replaces (after its `VALUES`): only what a step changes. An
+/// execution's project, stage, service, context, sequence and trigger time are fixed when it
+/// starts, and naming them here would make SQLite delete and insert the entries of the
+/// executions' indexes on them at every step (it decides by the columns named, not by their
+/// values).
 macro_rules! execution_upsert_tail {
     () => {
-        " ON CONFLICT (id) DO UPDATE SET project = excluded.project, stage = excluded.stage, \
-         service = excluded.service, keptn_context = excluded.keptn_context, \
-         sequence_name = excluded.sequence_name, state = excluded.state, \
-         terminal = excluded.terminal, triggered_at = excluded.triggered_at, \
-         updated_seq = excluded.updated_seq, body = excluded.body"
+        " ON CONFLICT (id) DO UPDATE SET state = excluded.state, \
+         terminal = excluded.terminal, updated_seq = excluded.updated_seq, body = excluded.body"
     };
 }
 
