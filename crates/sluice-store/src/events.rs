@@ -483,19 +483,6 @@ impl Store {
         Ok(found.is_some())
     }
 
-    /// The ids of the stored events after position `after` (a `seq`), in storage order, at
-    /// most `limit` of them, each with its position: for reading every id page by page.
-    pub async fn event_ids_after(&self, after: i64, limit: i64) -> Result<Vec<(i64, String)>> {
-        let rows: Vec<(i64, String)> = with_db!(self, |readers, writer, d| {
-            sqlx::query_as(d.sql("SELECT seq, id FROM events WHERE seq > ? ORDER BY seq LIMIT ?"))
-                .bind(after)
-                .bind(limit)
-                .fetch_all(readers)
-                .await?
-        });
-        Ok(rows)
-    }
-
     /// Which of these ids belong to stored events (one query for a whole batch). The ids go
     /// to SQLite as one JSON array, so the statement is the same for every batch and stays
     /// prepared.

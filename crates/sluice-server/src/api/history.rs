@@ -79,9 +79,6 @@ async fn import(
         }
         events.push(event);
     }
-    // The engine's duplicate check must know these ids before they are stored.
-    app.driver
-        .storing_elsewhere(events.iter().filter_map(|e| e.id.as_deref()));
     let stored = app
         .store
         .import_events(&events)

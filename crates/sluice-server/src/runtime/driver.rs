@@ -4,8 +4,7 @@
 //! Every change of sequence state goes through one task that receives [`Command`]s from an
 //! mpsc channel: events from the API and the built-in services, control commands, and fired
 //! timers. For each command the driver
-//! 1. drops events whose id was stored before (duplicate deliveries are ignored; only the ids
-//!    that [`SeenIds`] cannot rule out are looked up in the store),
+//! 1. drops events whose id was stored before (duplicate deliveries are ignored),
 //! 2. runs the pure [`Engine::handle`],
 //! 3. writes the incoming event, the events the engine emitted (into the outbox), and the
 //!    changed executions and pauses in ONE store transaction,
@@ -42,7 +41,6 @@ use crate::metrics::Metrics;
 use crate::runtime::bus::Bus;
 use crate::runtime::clock;
 use crate::runtime::projects_view;
-use crate::runtime::seen_ids::SeenIds;
 
 /// Key under which the engine's pauses are kept in the store.
 const PAUSES_KEY: &str = "engine.pauses";
@@ -55,9 +53,6 @@ const MAX_IN_FLIGHT: usize = 8;
 
 /// Most batches written in one transaction by the committer.
 const MAX_MERGED: usize = MAX_IN_FLIGHT;
-
-/// Ids read from the store per page while [`SeenIds`] is filled at start.
-const SEEN_IDS_PAGE: i64 = 20_000;
 
 /// How long marks of sent events wait for the next commit before they get their own.
 const DISPATCH_MARK_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
@@ -152,7 +147,6 @@ pub type OpenTasks = Arc<RwLock<BTreeMap<ExecutionId, OpenTask>>>;
 pub struct DriverHandle {
     tx: mpsc::Sender<Command>,
     open_tasks: OpenTasks,
-    seen: Arc<SeenIds>,
 }
 
 impl DriverHandle {
@@ -208,13 +202,6 @@ impl DriverHandle {
         let _ = self.tx.send(Command::Shipyard { project, shipyard }).await;
     }
 
-    /// Tells the duplicate check that events with these ids are about to be stored without
-    /// the driver (a history import): call it before they are written, so that no moment
-    /// exists when they are stored but not known.
-    pub fn storing_elsewhere<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
-        self.seen.insert(ids);
-    }
-
     /// The open task events, optionally only those of one type.
     pub fn open_tasks(&self, event_type: Option<&str>) -> Vec<OpenTask> {
         let tasks = self.open_tasks.read().unwrap_or_else(|p| p.into_inner());
@@ -232,7 +219,6 @@ pub struct Inbox {
     tx: mpsc::Sender<Command>,
     rx: mpsc::Receiver<Command>,
     open_tasks: OpenTasks,
-    seen: Arc<SeenIds>,
 }
 
 /// Creates the driver's command channel: the handle (for the API and built-in services, usable
@@ -240,19 +226,12 @@ pub struct Inbox {
 pub fn channel() -> (DriverHandle, Inbox) {
     let (tx, rx) = mpsc::channel(1024);
     let open_tasks: OpenTasks = Arc::default();
-    let seen: Arc<SeenIds> = Arc::default();
     (
         DriverHandle {
             tx: tx.clone(),
             open_tasks: open_tasks.clone(),
-            seen: seen.clone(),
         },
-        Inbox {
-            tx,
-            rx,
-            open_tasks,
-            seen,
-        },
+        Inbox { tx, rx, open_tasks },
     )
 }
 
@@ -274,8 +253,6 @@ pub struct Driver {
     in_flight: VecDeque<Prepared>,
     /// Ids of the incoming events of the batches in flight (stored soon: duplicates).
     in_flight_ids: HashSet<String>,
-    /// The ids that may have been stored (the rest need no lookup).
-    seen: Arc<SeenIds>,
     /// Commits, in order.
     committer: mpsc::UnboundedSender<Commit>,
 }
@@ -361,33 +338,6 @@ async fn run_committer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Commit
                 None => Ok(()),
             };
             let _ = reply.send(outcome);
-        }
-    }
-}
-
-/// Fills the driver's [`SeenIds`] with every stored event id, page by page, then marks it
-/// complete; until then every id is looked up. Ids the driver commits meanwhile are added by
-/// the driver itself. A failed read leaves the filter incomplete (lookups go on as before).
-async fn fill_seen_ids(store: Arc<Store>, seen: Arc<SeenIds>) {
-    let mut after = 0;
-    loop {
-        match store.event_ids_after(after, SEEN_IDS_PAGE).await {
-            Ok(page) => {
-                let Some((last, _)) = page.last() else {
-                    seen.mark_complete();
-                    return;
-                };
-                after = *last;
-                seen.insert(page.iter().map(|(_, id)| id.as_str()));
-                if (page.len() as i64) < SEEN_IDS_PAGE {
-                    seen.mark_complete();
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the stored event ids; every incoming id is looked up");
-                return;
-            }
         }
     }
 }
@@ -493,12 +443,7 @@ impl Driver {
         metrics: Arc<Metrics>,
         config: EngineConfig,
     ) -> Result<(), Error> {
-        let Inbox {
-            tx,
-            rx,
-            open_tasks,
-            seen,
-        } = inbox;
+        let Inbox { tx, rx, open_tasks } = inbox;
         let mut executions = Vec::new();
         for record in store.load_active_executions().await? {
             executions.push(record.decode::<SequenceExecution>()?);
@@ -530,10 +475,8 @@ impl Driver {
             sent: Vec::new(),
             in_flight: VecDeque::new(),
             in_flight_ids: HashSet::new(),
-            seen: seen.clone(),
             committer,
         };
-        tokio::spawn(fill_seen_ids(driver.store.clone(), seen));
         for (key, at) in driver.engine.pending_timers() {
             driver.arm(key, at);
         }
@@ -626,20 +569,10 @@ impl Driver {
                 _ => None,
             })
             .collect();
-        // Only the ids the filter cannot rule out are looked up (all of them until it is full).
-        let to_look_up: Vec<String> = match self.seen.may_contain(&ids) {
-            Some(maybe) => ids
-                .iter()
-                .zip(maybe)
-                .filter(|(_, maybe)| *maybe)
-                .map(|(id, _)| id.clone())
-                .collect(),
-            None => ids.clone(),
-        };
-        let mut known = if to_look_up.is_empty() {
+        let mut known = if ids.is_empty() {
             HashSet::new()
         } else {
-            match self.store.existing_event_ids(&to_look_up).await {
+            match self.store.existing_event_ids(&ids).await {
                 Ok(known) => known,
                 Err(e) => {
                     let e = Arc::new(Error::Store(e));
@@ -774,14 +707,6 @@ impl Driver {
         let Prepared {
             applied, open, ids, ..
         } = prepared;
-        if outcome.is_ok() {
-            // Known to the filter before they leave the in-flight set: never unknown to both.
-            let emitted = applied
-                .iter()
-                .flat_map(|a| a.emitted.iter().filter_map(|e| e.id.as_deref()));
-            self.seen
-                .insert(ids.iter().map(String::as_str).chain(emitted));
-        }
         for id in &ids {
             self.in_flight_ids.remove(id);
         }
@@ -1046,59 +971,6 @@ mod tests {
             ..Changes::default()
         };
         (Commit::Write(Box::new(changes), tx), rx)
-    }
-
-    fn started(id: &str) -> KeptnEvent {
-        let ty: sluice_model::event::EventType =
-            "sh.keptn.event.deployment.started".parse().expect("type");
-        let mut event = KeptnEvent::new(
-            id,
-            "test",
-            &ty,
-            Timestamp::from_unix(1_704_067_200, 0),
-            "ctx",
-            serde_json::json!({"project": "p", "stage": "s", "service": "v"}),
-        );
-        event.triggeredid = Some("t".into());
-        event
-    }
-
-    #[tokio::test]
-    async fn ids_stored_before_the_start_or_imported_meanwhile_are_duplicates() {
-        let dir =
-            std::env::temp_dir().join(format!("sluice-seen-ids-{}", crate::runtime::ids::fresh()));
-        let store = Arc::new(Store::open(&dir).await.unwrap());
-        store.import_events(&[started("before")]).await.unwrap();
-        let resources =
-            Arc::new(ResourceStore::open(sluice_resources::StoreConfig::new(&dir)).unwrap());
-        let (handle, inbox) = channel();
-        Driver::start(
-            inbox,
-            store.clone(),
-            resources,
-            Bus::default(),
-            Arc::new(Metrics::default()),
-            EngineConfig::default(),
-        )
-        .await
-        .unwrap();
-        // Readiness: the filter has read every stored id.
-        while handle.seen.may_contain(&[]).is_none() {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        let submit = |id: &str| handle.submit(started(id));
-        assert_eq!(submit("before").await.unwrap(), Accepted::Duplicate);
-        assert_eq!(submit("fresh").await.unwrap(), Accepted::Stored);
-        assert_eq!(submit("fresh").await.unwrap(), Accepted::Duplicate);
-        // A history import tells the driver first, then stores.
-        handle.storing_elsewhere(["imported"]);
-        store.import_events(&[started("imported")]).await.unwrap();
-        assert_eq!(submit("imported").await.unwrap(), Accepted::Duplicate);
-        // Told of an id that was then not stored: looked up, found fresh.
-        handle.storing_elsewhere(["never"]);
-        assert_eq!(submit("never").await.unwrap(), Accepted::Stored);
-        assert_eq!(store.event_ids_after(0, 100).await.unwrap().len(), 4);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

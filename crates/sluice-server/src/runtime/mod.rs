@@ -8,4 +8,3 @@ pub mod driver;
 pub mod ids;
 pub(crate) mod projects_view;
 pub mod scope;
-pub mod seen_ids;
