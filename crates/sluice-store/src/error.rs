@@ -45,6 +45,12 @@ pub enum Error {
     /// The database failed (I/O, locking, a constraint).
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// TLS to PostgreSQL failed: the server did not offer it where the URL requires it, or
+    /// its certificate did not pass the checks the URL asks for.
+    #[error(
+        "TLS to PostgreSQL failed: {0} (the URL's sslmode says what is checked and sslrootcert which CA is trusted; see docs/cluster.md, \"TLS to PostgreSQL\")"
+    )]
+    Tls(#[source] sqlx::Error),
     /// The database failed on the SQLite commit thread (I/O, locking, a constraint).
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -71,7 +77,14 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Database(e)
+        // sqlx reports a refused server certificate as an I/O error that carries rustls's.
+        let handshake = matches!(&e, sqlx::Error::Io(io)
+            if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()));
+        match e {
+            sqlx::Error::Tls(_) => Error::Tls(e),
+            e if handshake => Error::Tls(e),
+            e => Error::Database(e),
+        }
     }
 }
 

@@ -109,9 +109,14 @@ async fn a_server_signed_by_another_ca_is_refused() {
             .await
             .expect_err("a server the CA did not sign");
         let message = e.to_string();
+        assert!(matches!(e, crate::Error::Tls(_)), "{mode}: {e:?}");
         assert!(
             message.contains("certificate") || message.contains("UnknownIssuer"),
             "{mode}: {message}"
+        );
+        assert!(
+            message.contains("sslrootcert"),
+            "{mode}: says what to check: {message}"
         );
     }
 }

@@ -102,8 +102,40 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes, each said once: a cause whose text its error already shows
+/// (errors that print their source inside their own message) is not repeated.
+fn message(err: &anyhow::Error) -> String {
+    let mut message = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn causes_are_said_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot open the database: {0}")]
+        struct Outer(#[source] std::io::Error);
+        let inner = std::io::Error::other("disk on fire");
+        let err = anyhow::Error::new(Outer(inner)).context("cannot start");
+        assert_eq!(
+            super::message(&err),
+            "cannot start: cannot open the database: disk on fire"
+        );
+        let plain = anyhow::anyhow!("no cause");
+        assert_eq!(super::message(&plain), "no cause");
     }
 }
