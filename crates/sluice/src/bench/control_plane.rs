@@ -16,6 +16,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::Sizes;
 use super::figure::{Figure, Samples, Target};
+use super::machine::{cpu_micros_per, process_cpu_seconds};
 use super::servers::{ApiClient, InProcessServer};
 
 const PROJECT: &str = "bench";
@@ -333,6 +334,7 @@ pub async fn throughput(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Res
     let (fail_tx, mut fail_rx) = mpsc::unbounded_channel();
     let executor = spawn_executor(server.app.clone(), server.api.clone(), fail_tx);
     let started = Instant::now();
+    let cpu = process_cpu_seconds();
     let mut triggers_sent = false;
     // The sequences start at once: up to 64 triggers in flight, like the executors' answers.
     let mut triggers = {
@@ -387,11 +389,13 @@ pub async fn throughput(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Res
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
+    let cpu_after = process_cpu_seconds();
     executor.abort();
     triggers.abort();
     server.stop().await;
     let elapsed = outcome?;
-    let rate = (n * TASKS_PER_SEQUENCE * TRANSITIONS_PER_TASK) as f64 / elapsed.as_secs_f64();
+    let transitions = (n * TASKS_PER_SEQUENCE * TRANSITIONS_PER_TASK) as f64;
+    let rate = transitions / elapsed.as_secs_f64();
 
     let references = References::measure(dir, sizes).await?;
     let mut figures = vec![
@@ -420,6 +424,12 @@ pub async fn throughput(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Res
         ),
     ];
     figures.push(references.figure());
+    figures.push(Figure::new(
+        "task_transition_cpu_per_transition",
+        cpu_micros_per(cpu, cpu_after, transitions),
+        "us",
+        None,
+    ));
     // 1,000 services in under 5 s.
     figures.push(Figure::new(
         "service_creation_per_second",

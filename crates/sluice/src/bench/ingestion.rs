@@ -13,6 +13,7 @@ use sluice_model::event::ContentTypeKey;
 
 use super::Sizes;
 use super::figure::{Figure, Target};
+use super::machine::{cpu_micros_per, process_cpu_seconds};
 use super::servers::{InProcessServer, TOKEN};
 
 /// The benchmark's own route: reads the body and answers like the event route, storing
@@ -94,8 +95,13 @@ pub async fn ingestion(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Resu
         Duration::from_millis(300),
     )
     .await?;
+    let cpu = process_cpu_seconds();
     let events = load(format!("{base}/api/v1/event"), &body, sizes.ingestion).await?;
+    let cpu_between = process_cpu_seconds();
     let noop = load(format!("{base}{NOOP_PATH}"), &body, sizes.ingestion).await?;
+    let cpu_after = process_cpu_seconds();
+    let cpu_per_event = cpu_micros_per(cpu, cpu_between, events.requests as f64);
+    let cpu_per_noop = cpu_micros_per(cpu_between, cpu_after, noop.requests as f64);
     server.stop().await;
     let references = super::control_plane::References::measure(dir, sizes).await?;
     let p99 = |s: &LoadSummary| s.latency_ms.as_ref().map_or(f64::NAN, |l| l.p99);
@@ -118,6 +124,11 @@ pub async fn ingestion(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Resu
             "noop_post_p99",
             p99(&noop),
             "ms",
+        ),
+        Figure::new("event_ingestion_cpu_per_event", cpu_per_event, "us", None).beside(
+            "noop_post_cpu_per_request",
+            cpu_per_noop,
+            "us",
         ),
     ])
 }
