@@ -127,10 +127,7 @@ dual! {
     }
 
     pub(crate) async fn insert_audit(conn: &mut Conn, entry: &AuditEntry) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, project, stage, service, keptn_context, \
-         detail, client) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
+    sqlx::query(crate::statements::INSERT_AUDIT)
     .bind(to_nanos(entry.at))
     .bind(&entry.actor)
     .bind(&entry.action)

@@ -21,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use crate::AuditEntry;
 use crate::error::{Error, Result};
 use crate::events::EventRow;
 use crate::executions::{CommitOutcome, ExecutionRecord};
@@ -40,6 +41,8 @@ pub(crate) struct Work {
     pub(crate) dispatched: Option<String>,
     /// The `lastEventTypes` patches (`None`: none).
     pub(crate) last_events: Option<String>,
+    /// Audit entries, each written only if its event (by id) is stored.
+    pub(crate) audit: Vec<(String, AuditEntry)>,
 }
 
 enum Job {
@@ -199,6 +202,24 @@ fn commit(conn: &mut Connection, work: Work) -> Result<CommitOutcome> {
     if let Some(patches) = &work.last_events {
         tx.prepare_cached(sql::SQLITE_WRITE_LAST_EVENTS)?
             .execute([patches])?;
+    }
+    for (_, e) in work
+        .audit
+        .iter()
+        .filter(|(id, _)| out.inserted.contains(id))
+    {
+        tx.prepare_cached(sql::INSERT_AUDIT)?
+            .execute(rusqlite::params![
+                to_nanos(e.at),
+                e.actor,
+                e.action,
+                e.project,
+                e.stage,
+                e.service,
+                e.keptn_context,
+                e.detail,
+                e.client,
+            ])?;
     }
     tx.commit()?;
     Ok(out)

@@ -184,6 +184,13 @@ mod pg_commit {
         }
         shared::mark_dispatched_in(&mut *tx, &changes.dispatched).await?;
         write_last_events(&mut *tx, &changes.last_events).await?;
+        for (_, entry) in changes
+            .audit
+            .iter()
+            .filter(|(id, _)| out.inserted.contains(id))
+        {
+            shared::insert_audit(&mut *tx, entry).await?;
+        }
         Ok(out)
     }
 }
@@ -218,6 +225,10 @@ pub struct Changes {
     /// Last events of services to record (Keptn's `lastEventTypes`: a later entry of a type
     /// wins; services that do not exist are skipped).
     pub last_events: Vec<crate::LastEvent>,
+    /// Audit entries of events of this commit, as (event id, entry): an entry is written
+    /// only when its event is stored by this commit (not for a duplicate), in the same
+    /// transaction, so an accepted change is never without its entry nor the other way round.
+    pub audit: Vec<(String, crate::AuditEntry)>,
 }
 
 impl Changes {
@@ -234,6 +245,7 @@ impl Changes {
             settings_set,
             dispatched,
             last_events,
+            audit,
         } = later;
         self.events.extend(events);
         let upserted: HashSet<&str> = executions_upsert.iter().map(|e| e.id.as_str()).collect();
@@ -250,6 +262,7 @@ impl Changes {
         self.settings_set.extend(settings_set);
         self.dispatched.extend(dispatched);
         self.last_events.extend(last_events);
+        self.audit.extend(audit);
     }
 
     /// Whether there is nothing to write.
@@ -260,6 +273,7 @@ impl Changes {
             && self.settings_set.is_empty()
             && self.dispatched.is_empty()
             && self.last_events.is_empty()
+            && self.audit.is_empty()
     }
 }
 
@@ -338,6 +352,7 @@ impl Store {
                         .collect(),
                     executions_upsert: changes.executions_upsert,
                     executions_delete: changes.executions_delete,
+                    audit: changes.audit,
                 };
                 return committer.commit(work).await;
             }
@@ -634,6 +649,61 @@ mod tests {
                 vec!["out1"]
             );
             assert_eq!(store.execution("x1").await.unwrap().unwrap().updated_seq, 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn audit_entries_are_written_with_their_events_only() {
+        for dir in backends("commitaudit").await {
+            println!("commitaudit: {:?}", dir.location);
+            let store = dir.open().await;
+            let entry = |action: &str| crate::AuditEntry {
+                seq: 0,
+                at: Timestamp::from_unix(100, 0),
+                actor: "ci".into(),
+                action: action.into(),
+                project: "shop".into(),
+                stage: "dev".into(),
+                service: "carts".into(),
+                keptn_context: "c1".into(),
+                detail: "sh.keptn.event.dev.delivery.triggered".into(),
+                client: "127.0.0.1".into(),
+            };
+            let first = Changes {
+                events: vec![outgoing("e1", "c1")],
+                audit: vec![("e1".into(), entry("trigger"))],
+                ..Changes::default()
+            };
+            store.commit(first).await.unwrap();
+            // A second delivery of e1 is a duplicate: its entry is not written; an entry
+            // whose event is not in the commit is not written either.
+            let mut again = Changes {
+                events: vec![outgoing("e1", "c1"), outgoing("e2", "c1")],
+                audit: vec![
+                    ("e1".into(), entry("retried")),
+                    ("e2".into(), entry("approve")),
+                ],
+                ..Changes::default()
+            };
+            again.absorb(Changes {
+                audit: vec![("absent".into(), entry("nothing"))],
+                ..Changes::default()
+            });
+            let out = store.commit(again).await.unwrap();
+            assert_eq!(out.duplicates, vec!["e1".to_string()]);
+            let page = store
+                .audit_entries(&crate::AuditQuery::default(), &crate::Paging::first(10))
+                .await
+                .unwrap();
+            let actions: Vec<&str> = page.items.iter().map(|e| e.action.as_str()).collect();
+            assert_eq!(actions, ["approve", "trigger"], "newest first");
+            assert_eq!(
+                page.items[1],
+                crate::AuditEntry {
+                    seq: page.items[1].seq,
+                    ..entry("trigger")
+                }
+            );
         }
     }
 

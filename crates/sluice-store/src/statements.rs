@@ -93,6 +93,11 @@ pub(crate) const SQLITE_WRITE_LAST_EVENTS: &str = "UPDATE service_stages SET las
      WHERE service_stages.project = v.project AND service_stages.stage = v.stage \
      AND service_stages.service = v.service";
 
+/// Appends an entry to the audit log (numbered parameters: the same text for sqlx on both
+/// backends and for the commit thread's rusqlite connection).
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, actor, action, project, stage, \
+     service, keptn_context, detail, client) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
 #[cfg(test)]
 mod tests {
     use super::*;

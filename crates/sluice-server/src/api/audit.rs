@@ -4,9 +4,12 @@
 //! calls [`after`], which appends one entry: the handler's [`AuditNote`] when it left one in
 //! the answer (events, sequence control, projects), else one derived from the path
 //! ([`derived`]). Store writes that can carry their entry in their own transaction (token
-//! create and revoke) write it there and leave a note with `written` set; engine commands
-//! (events, control) are recorded right after the commit that made them durable. Integration
-//! traffic (task `.started`/`.finished`, registrations, pings, logs) is not recorded.
+//! create and revoke) write it there and leave a note with `written` set. So do events: the
+//! entry goes to the engine with the event and is written in the commit that stores it (not
+//! for a duplicate delivery), so an accepted trigger or approval always has its entry and
+//! costs no write transaction of its own. Sequence control is recorded right after the
+//! commit that made it durable. Integration traffic (task `.started`/`.finished`,
+//! registrations, pings, logs) is not recorded.
 //!
 //! `GET /api/sluice/v1/audit` (also `/api/v1/audit`) reads the log, newest first, paged, with
 //! `project`, `actor` and `action` filters; a token limited to a project reads only that

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use sluice_model::event::{EventType, KeptnEvent, TaskEventKind, keptn_context_for};
 
 use crate::access::rbac::{self, Action, Principal, Target};
-use crate::api::audit::AuditNote;
+use crate::api::ClientAddr;
+use crate::api::audit::{self, AuditNote};
 use crate::api::extract::{Body, Json};
 use crate::error::ApiError;
 use crate::runtime::driver::Accepted;
@@ -31,6 +32,7 @@ pub const API_SOURCE: &str = "https://github.com/keptn/keptn/api";
 async fn post_event(
     State(app): State<Arc<App>>,
     Extension(principal): Extension<Principal>,
+    client: ClientAddr,
     Body(body): Body,
 ) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
     // Authorized before it is checked: a sender without the right learns nothing more.
@@ -53,7 +55,19 @@ async fn post_event(
     }
     let id = event.id.clone().unwrap_or_default();
     let mut context = event.shkeptncontext.clone().unwrap_or_default();
-    let submitted = if named_here {
+    // A change is recorded in the commit that stores its event (see `api::audit`).
+    let recorded = !note.action.is_empty();
+    let submitted = if recorded {
+        let entry = audit::entry(
+            &principal,
+            client,
+            &AuditNote {
+                keptn_context: context.clone(),
+                ..note.clone()
+            },
+        );
+        app.driver.submit_audited(event, named_here, entry).await
+    } else if named_here {
         app.driver.submit_named(event).await
     } else {
         app.driver.submit(event).await
@@ -74,12 +88,9 @@ async fn post_event(
     }
     let note = AuditNote {
         keptn_context: context.clone(),
-        // A retried request changed nothing the first time did not: recorded once.
-        action: if accepted == Accepted::Duplicate {
-            String::new()
-        } else {
-            note.action
-        },
+        // Written with the event, once: a retried request changed nothing the first time
+        // did not, and its entry was not written again.
+        written: recorded,
         ..note
     };
     Ok((Extension(note), Json(json!({"keptnContext": context}))))

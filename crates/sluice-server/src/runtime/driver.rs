@@ -34,7 +34,7 @@ use sluice_engine::{
 use sluice_model::event::{EventType, KeptnEvent, Timestamp};
 use sluice_model::shipyard::Shipyard;
 use sluice_resources::ResourceStore;
-use sluice_store::{Changes, ExecutionRecord, NewEvent, Store};
+use sluice_store::{AuditEntry, Changes, ExecutionRecord, NewEvent, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
@@ -93,6 +93,8 @@ pub enum Command {
         /// Its id was made by this server for it just now ([`DriverHandle::submit_named`]):
         /// no stored event can have it, so the engine does not look it up.
         named_here: bool,
+        /// The audit entry to write in the same commit as the event (not for a duplicate).
+        audit: Option<Box<AuditEntry>>,
         /// Where to send the outcome.
         reply: oneshot::Sender<Result<Accepted, Error>>,
     },
@@ -154,22 +156,41 @@ impl DriverHandle {
     /// An event whose id was stored before (a retried delivery, from any sender) is dropped
     /// and answered [`Accepted::Duplicate`].
     pub async fn submit(&self, event: KeptnEvent) -> Result<Accepted, Error> {
-        self.send_event(event, false).await
+        self.send_event(event, false, None).await
     }
 
     /// [`DriverHandle::submit`] for an event whose id this server has just made (a fresh
     /// UUID, not derived from anything): it cannot be a retry, so it skips the engine's
     /// lookup of stored ids.
     pub async fn submit_named(&self, event: KeptnEvent) -> Result<Accepted, Error> {
-        self.send_event(event, true).await
+        self.send_event(event, true, None).await
     }
 
-    async fn send_event(&self, event: KeptnEvent, named_here: bool) -> Result<Accepted, Error> {
+    /// [`DriverHandle::submit`] (or [`DriverHandle::submit_named`] when `named_here`) that
+    /// writes `audit` in the commit that stores the event: an accepted change is never
+    /// without its entry, and a duplicate delivery writes none.
+    pub async fn submit_audited(
+        &self,
+        event: KeptnEvent,
+        named_here: bool,
+        audit: AuditEntry,
+    ) -> Result<Accepted, Error> {
+        self.send_event(event, named_here, Some(Box::new(audit)))
+            .await
+    }
+
+    async fn send_event(
+        &self,
+        event: KeptnEvent,
+        named_here: bool,
+        audit: Option<Box<AuditEntry>>,
+    ) -> Result<Accepted, Error> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Event {
                 event: Box::new(event),
                 named_here,
+                audit,
                 reply,
             })
             .await
@@ -382,6 +403,8 @@ struct Applied {
     reply: Reply,
     /// The incoming event to store and publish.
     incoming: Option<Arc<KeptnEvent>>,
+    /// The audit entry of the incoming event.
+    audit: Option<Box<AuditEntry>>,
     /// The events the step emitted, to store and publish.
     emitted: Vec<Arc<KeptnEvent>>,
     /// The step's other effects (timers, cancellations).
@@ -394,6 +417,7 @@ impl Applied {
         Applied {
             reply,
             incoming: None,
+            audit: None,
             emitted: Vec::new(),
             effects: Vec::new(),
         }
@@ -412,6 +436,7 @@ impl Applied {
         Applied {
             reply,
             incoming,
+            audit: None,
             emitted,
             effects,
         }
@@ -594,7 +619,12 @@ impl Driver {
         let mut work = Work::default();
         for command in batch.drain(..) {
             match command {
-                Command::Event { event, reply, .. } => {
+                Command::Event {
+                    event,
+                    reply,
+                    audit,
+                    ..
+                } => {
                     let id = event.id.clone().unwrap_or_default();
                     // Known before, or twice in this batch: a duplicate delivery.
                     if !known.insert(id.clone()) {
@@ -607,11 +637,10 @@ impl Driver {
                     // Shared from here on by the engine, the store and the bus: never copied.
                     let stored: Arc<KeptnEvent> = Arc::from(event);
                     let step = self.step(Input::Event(stored.clone()), &mut work);
-                    applied.push(Applied::of(
-                        Reply::Event(reply, Accepted::Stored),
-                        Some(stored),
-                        step,
-                    ));
+                    applied.push(Applied {
+                        audit,
+                        ..Applied::of(Reply::Event(reply, Accepted::Stored), Some(stored), step)
+                    });
                 }
                 Command::Control {
                     keptn_context,
@@ -647,7 +676,13 @@ impl Driver {
         // One transaction for the whole batch, in the order the steps happened, with the
         // services' last events (`lastEventTypes`).
         let mut changes = Changes::default();
-        for a in &applied {
+        for a in &mut applied {
+            if let (Some(entry), Some(id)) = (
+                a.audit.take(),
+                a.incoming.as_ref().and_then(|e| e.id.clone()),
+            ) {
+                changes.audit.push((id, *entry));
+            }
             let incoming = a.incoming.iter().map(|e| (e, false));
             for (event, outgoing) in incoming.chain(a.emitted.iter().map(|e| (e, true))) {
                 changes.last_events.extend(projects_view::last_event(event));
