@@ -310,6 +310,13 @@ impl Lighthouse {
             tokio::select! {
                 received = events.recv() => match received {
                     Ok(event) => {
+                        if !matches!(
+                            event.event_type.as_deref(),
+                            Some(EVALUATION_TRIGGERED | GET_SLI_FINISHED | EVALUATION_FINISHED | MONITORING_CONFIGURE_TYPE)
+                        ) {
+                            // Most of the bus is not for the lighthouse: no task for it.
+                            continue;
+                        }
                         let claim = if event.event_type.as_deref() == Some(EVALUATION_TRIGGERED) {
                             super::Claim::Always
                         } else {
