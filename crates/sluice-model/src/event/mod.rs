@@ -218,9 +218,53 @@ impl KeptnEvent {
         Value::Object(map)
     }
 
-    /// JSON text with the given content-type key.
+    /// JSON text with the given content-type key: the text of [`KeptnEvent::to_value`]
+    /// (keys sorted, as a JSON object of this crate orders them), written from borrowed
+    /// fields instead of a copy of the event.
     pub fn to_json(&self, key: ContentTypeKey) -> String {
-        self.to_value(key).to_string()
+        /// A field of the envelope, borrowed.
+        enum Field<'a> {
+            Text(&'a str),
+            Json(&'a Value),
+        }
+        impl serde::Serialize for Field<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    Field::Text(t) => s.serialize_str(t),
+                    Field::Json(v) => v.serialize(s),
+                }
+            }
+        }
+        let mut fields: BTreeMap<&str, Field<'_>> = self
+            .other
+            .iter()
+            .map(|(k, v)| (k.as_str(), Field::Json(v)))
+            .collect();
+        let texts = [
+            ("specversion", &self.specversion),
+            ("id", &self.id),
+            ("source", &self.source),
+            ("type", &self.event_type),
+            ("time", &self.time),
+            (key.key(), &self.datacontenttype),
+            ("shkeptncontext", &self.shkeptncontext),
+            ("triggeredid", &self.triggeredid),
+            ("gitcommitid", &self.gitcommitid),
+            ("shkeptnspecversion", &self.shkeptnspecversion),
+        ];
+        for (k, v) in texts {
+            if let Some(v) = v {
+                fields.insert(k, Field::Text(v));
+            }
+        }
+        if let Some(d) = &self.data {
+            fields.insert("data", Field::Json(d));
+        }
+        if let Some(e) = &self.extensions {
+            fields.insert("extensions", Field::Json(e));
+        }
+        // Strings and JSON values always serialize.
+        serde_json::to_string(&fields).unwrap_or_else(|_| self.to_value(key).to_string())
     }
 
     /// The parsed event type.

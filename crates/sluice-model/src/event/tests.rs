@@ -577,6 +577,34 @@ mod fuzz {
             }
         }
 
+        /// The text written from borrowed fields is the text of the event's JSON value,
+        /// whatever the event holds (unknown attributes, also under a known name).
+        #[test]
+        fn json_text_is_the_text_of_the_json_value(v in any_json(), clash in "[a-z]{1,4}", other in any_json()) {
+            let mut events = Vec::new();
+            if let Ok(ev) = KeptnEvent::from_value(v.clone()) {
+                events.push(ev);
+            }
+            let mut built = KeptnEvent::new(
+                "id-1",
+                "src",
+                &"sh.keptn.event.deployment.triggered".parse().unwrap(),
+                Timestamp::from_unix(1_700_000_000, 5),
+                "ctx",
+                v,
+            );
+            built.other.insert(clash, other.clone());
+            built.other.insert("id".into(), other.clone());
+            built.other.insert("contenttype".into(), other);
+            built.extensions = Some(Value::from("x"));
+            events.push(built);
+            for ev in &events {
+                for key in [ContentTypeKey::ContentType, ContentTypeKey::DataContentType] {
+                    prop_assert_eq!(ev.to_json(key), ev.to_value(key).to_string());
+                }
+            }
+        }
+
         #[test]
         fn parsed_event_types_round_trip(parts in proptest::collection::vec("[a-z-]{0,6}", 1..8)) {
             let s = format!("sh.keptn.event.{}", parts.join("."));
