@@ -74,6 +74,31 @@ pub async fn cluster(
     let sqlite_rate = transitions(std::slice::from_ref(&sqlite.api), n).await?;
     drop(sqlite);
 
+    // The store's own ceiling on this server: durable single-row and batched inserts.
+    let reference = |rows: usize, batch: usize| {
+        let admin = admin.clone();
+        async move {
+            let db = sluice_store::test_cluster::new_database(&admin)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            let took = sluice_store::reference::postgres_batched_inserts(
+                &db,
+                rows,
+                batch,
+                super::control_plane::REFERENCE_ROW_BYTES,
+            )
+            .await
+            .context("the PostgreSQL reference inserts failed")?;
+            Ok::<f64, anyhow::Error>(rows as f64 / took.as_secs_f64())
+        }
+    };
+    let pg_single = reference(sizes.reference_inserts, 1).await?;
+    let pg_batched = reference(
+        sizes.reference_batched_inserts,
+        super::control_plane::REFERENCE_BATCH,
+    )
+    .await?;
+
     let one = Replicas::start(&dir.join("one"), &admin, 1, http.clone()).await?;
     let one_rate = transitions(&one.clients(), n).await?;
     drop(one);
@@ -109,6 +134,13 @@ pub async fn cluster(
             None,
         )
         .beside("sqlite_process_transitions_per_second", sqlite_rate, "1/s"),
+        Figure::new(
+            "postgres_batched_inserts_per_second",
+            pg_batched,
+            "1/s",
+            None,
+        )
+        .beside("postgres_durable_inserts_per_second", pg_single, "1/s"),
         Figure::new(
             "failover_p50",
             seconds(takeovers.quantile(0.5)),

@@ -454,7 +454,7 @@ pub struct References {
 pub const REFERENCE_BATCH: usize = 256;
 
 /// Bytes per row of both references (an event's size).
-const REFERENCE_ROW_BYTES: usize = 1024;
+pub const REFERENCE_ROW_BYTES: usize = 1024;
 
 impl References {
     /// Measures both into fresh files under `dir`.
