@@ -203,11 +203,7 @@ fn commit(conn: &mut Connection, work: Work) -> Result<CommitOutcome> {
         tx.prepare_cached(sql::SQLITE_WRITE_LAST_EVENTS)?
             .execute([patches])?;
     }
-    for (_, e) in work
-        .audit
-        .iter()
-        .filter(|(id, _)| out.inserted.contains(id))
-    {
+    for e in crate::executions::entries_of_stored(&work.audit, &out.inserted) {
         tx.prepare_cached(sql::INSERT_AUDIT)?
             .execute(rusqlite::params![
                 to_nanos(e.at),

@@ -184,11 +184,7 @@ mod pg_commit {
         }
         shared::mark_dispatched_in(&mut *tx, &changes.dispatched).await?;
         write_last_events(&mut *tx, &changes.last_events).await?;
-        for (_, entry) in changes
-            .audit
-            .iter()
-            .filter(|(id, _)| out.inserted.contains(id))
-        {
+        for entry in entries_of_stored(&changes.audit, &out.inserted) {
             shared::insert_audit(&mut *tx, entry).await?;
         }
         Ok(out)
@@ -229,6 +225,18 @@ pub struct Changes {
     /// only when its event is stored by this commit (not for a duplicate), in the same
     /// transaction, so an accepted change is never without its entry nor the other way round.
     pub audit: Vec<(String, crate::AuditEntry)>,
+}
+
+/// The audit entries of [`Changes::audit`] whose event a commit stored (`inserted`), in
+/// order: both backends' commits write these and no others.
+pub(crate) fn entries_of_stored<'a>(
+    audit: &'a [(String, crate::AuditEntry)],
+    inserted: &'a [String],
+) -> impl Iterator<Item = &'a crate::AuditEntry> {
+    audit
+        .iter()
+        .filter(|(id, _)| inserted.contains(id))
+        .map(|(_, entry)| entry)
 }
 
 impl Changes {

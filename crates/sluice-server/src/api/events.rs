@@ -57,21 +57,17 @@ async fn post_event(
     let mut context = event.shkeptncontext.clone().unwrap_or_default();
     // A change is recorded in the commit that stores its event (see `api::audit`).
     let recorded = !note.action.is_empty();
-    let submitted = if recorded {
-        let entry = audit::entry(
+    let entry = recorded.then(|| {
+        audit::entry(
             &principal,
             client,
             &AuditNote {
                 keptn_context: context.clone(),
                 ..note.clone()
             },
-        );
-        app.driver.submit_audited(event, named_here, entry).await
-    } else if named_here {
-        app.driver.submit_named(event).await
-    } else {
-        app.driver.submit(event).await
-    };
+        )
+    });
+    let submitted = app.driver.submit_audited(event, named_here, entry).await;
     let accepted =
         submitted.map_err(|e| ApiError::internal("the event could not be stored", &e))?;
     if accepted == Accepted::Duplicate {

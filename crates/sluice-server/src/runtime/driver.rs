@@ -167,15 +167,15 @@ impl DriverHandle {
     }
 
     /// [`DriverHandle::submit`] (or [`DriverHandle::submit_named`] when `named_here`) that
-    /// writes `audit` in the commit that stores the event: an accepted change is never
-    /// without its entry, and a duplicate delivery writes none.
+    /// writes `audit`, if any, in the commit that stores the event: an accepted change is
+    /// never without its entry, and a duplicate delivery writes none.
     pub async fn submit_audited(
         &self,
         event: KeptnEvent,
         named_here: bool,
-        audit: AuditEntry,
+        audit: Option<AuditEntry>,
     ) -> Result<Accepted, Error> {
-        self.send_event(event, named_here, Some(Box::new(audit)))
+        self.send_event(event, named_here, audit.map(Box::new))
             .await
     }
 
