@@ -24,6 +24,11 @@ use crate::cli::{
 use crate::client::approval::Decision;
 use crate::client::control::ControlAction;
 
+/// mimalloc instead of the C library's allocator: the server allocates and frees many small
+/// buffers per event on several threads (see ARCHITECTURE.md, "Dependencies").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
