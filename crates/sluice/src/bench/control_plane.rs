@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use sluice_model::event::{EventType, KeptnEvent};
 use sluice_server::state::App;
@@ -313,6 +313,49 @@ fn spawn_executor(
     })
 }
 
+/// How many sequences have finished, as heard on the bus: the measurement must not load the
+/// server with a history query every few milliseconds. If the bus lagged, events were missed
+/// and from then on the store is asked instead (every 10 ms).
+struct FinishedCount {
+    bus: Option<tokio::sync::broadcast::Receiver<Arc<KeptnEvent>>>,
+    heard: u64,
+}
+
+impl FinishedCount {
+    fn new(app: &App) -> FinishedCount {
+        FinishedCount {
+            bus: Some(app.bus.subscribe()),
+            heard: 0,
+        }
+    }
+
+    /// The count after the next sequence finished, or after `at_most`.
+    async fn wait(&mut self, app: &App, at_most: Duration) -> Result<u64> {
+        use tokio::sync::broadcast::error::RecvError;
+        let Some(bus) = self.bus.as_mut() else {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            return finished_sequences(app).await;
+        };
+        let deadline = tokio::time::Instant::now() + at_most;
+        loop {
+            match tokio::time::timeout_at(deadline, bus.recv()).await {
+                Err(_) => return Ok(self.heard),
+                Ok(Ok(ev)) => {
+                    if ev.event_type.as_deref() == Some(SEQUENCE_FINISHED) {
+                        self.heard += 1;
+                        return Ok(self.heard);
+                    }
+                }
+                Ok(Err(RecvError::Lagged(_))) => {
+                    self.bus = None;
+                    return finished_sequences(app).await;
+                }
+                Ok(Err(RecvError::Closed)) => bail!("the bus closed"),
+            }
+        }
+    }
+}
+
 async fn finished_sequences(app: &App) -> Result<u64> {
     Ok(app
         .store
@@ -333,6 +376,7 @@ pub async fn throughput(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Res
     let (server, creating) = start(&dir.join("server"), n, http).await?;
     let (fail_tx, mut fail_rx) = mpsc::unbounded_channel();
     let executor = spawn_executor(server.app.clone(), server.api.clone(), fail_tx);
+    let mut finished = FinishedCount::new(&server.app);
     let started = Instant::now();
     let cpu = process_cpu_seconds();
     let mut triggers_sent = false;
@@ -378,7 +422,9 @@ pub async fn throughput(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Res
                 break Err(e.context("a sequence could not be triggered"));
             }
         }
-        let done = finished_sequences(&server.app).await?;
+        let done = finished
+            .wait(&server.app, Duration::from_millis(100))
+            .await?;
         if done as usize >= n {
             break Ok(started.elapsed());
         }
@@ -387,7 +433,6 @@ pub async fn throughput(dir: &Path, sizes: &Sizes, http: reqwest::Client) -> Res
                 "only {done} of {n} sequences finished within 900 s"
             ));
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
     };
     let cpu_after = process_cpu_seconds();
     executor.abort();
