@@ -88,10 +88,12 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(protected)
         .merge(bridge::routes())
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(app.clone(), count_errors))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(keptn_error_shape))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            keptn_error_shape,
+        ))
         .with_state(app)
 }
 
@@ -270,13 +272,17 @@ async fn require_token(State(app): State<Arc<App>>, mut request: Request, next: 
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let query: Vec<(String, String)> =
-        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(request.uri())
+    // Shared, not copied: the URI's parts are reference-counted.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let path = uri.path();
+    let query: Vec<(String, String)> = if uri.query().is_some() {
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
             .map(|q| q.0)
-            .unwrap_or_default();
-    let need = rbac::classify(method.as_str(), &path, &query);
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let need = rbac::classify(method.as_str(), path, &query);
     let allowed = match &need {
         rbac::Need::Check(action, target) => rbac::authorize(&principal, *action, target),
         rbac::Need::InHandler(Some(project)) if !principal.sees_project(project) => {
@@ -295,7 +301,7 @@ async fn require_token(State(app): State<Arc<App>>, mut request: Request, next: 
     let response = next.run(request).await;
     if response.status().is_success() && method != Method::GET && method != Method::HEAD {
         let note = response.extensions().get::<audit::AuditNote>().cloned();
-        audit::after(&app, &principal, client, &method, &path, note).await;
+        audit::after(&app, &principal, client, &method, path, note).await;
     }
     response
 }
@@ -329,14 +335,6 @@ async fn authenticate(
     bridge::check_same_origin(headers)?;
     bridge::check_csrf(headers, &session)?;
     Ok(principal)
-}
-
-async fn count_errors(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    if response.status().is_client_error() || response.status().is_server_error() {
-        app.metrics.http_error(response.status().as_u16());
-    }
-    response
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -391,19 +389,26 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 /// Gives every error answer Keptn's `{code, message}` body, whatever produced it: handlers and
 /// extractors already answer with [`ApiError`]; this catches the rest, which axum and
 /// tower-http answer with plain text or nothing (a method the path does not serve, a body over
-/// the size limit).
-async fn keptn_error_shape(request: Request, next: Next) -> Response {
-    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+/// the size limit). It also counts every error answer for `/metrics` (one layer for both: each
+/// layer of axum middleware costs every request a few allocations).
+async fn keptn_error_shape(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    // The URI is shared, not copied: it is only read when the answer is an error.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let response = next.run(request).await;
     let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    app.metrics.http_error(status.as_u16());
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if is_json {
         return response;
     }
+    let path = uri.path();
     let message = match status {
         // axum adds the `Allow` header outside this layer.
         StatusCode::METHOD_NOT_ALLOWED => format!(
@@ -499,6 +504,44 @@ mod tests {
         assert_eq!(
             body,
             r#"{"code":404,"message":"no such API path: GET /api/nope"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn every_error_answer_is_counted_by_status_whichever_layer_gave_it() {
+        let router = app().await;
+        // From the fallback, from the token check, and from the body limit in front of the
+        // routes (which answers before any handler runs); a success is not counted.
+        call(router.clone(), req("GET", "/api/nope", Some(TOKEN))).await;
+        call(router.clone(), req("GET", "/api/nope/too", Some(TOKEN))).await;
+        call(router.clone(), req("POST", "/api/v1/auth", None)).await;
+        let mut oversized = with_body(
+            "POST",
+            "/api/v1/event",
+            "application/json",
+            vec![b' '; MAX_BODY_BYTES + 1],
+        );
+        oversized.headers_mut().insert(
+            header::CONTENT_LENGTH,
+            (MAX_BODY_BYTES + 1).to_string().parse().unwrap(),
+        );
+        let (status, _) = call(router.clone(), oversized).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        call(router.clone(), req("POST", "/api/v1/auth", Some(TOKEN))).await;
+        let (status, text) = call(router, req("GET", "/metrics", Some(TOKEN))).await;
+        assert_eq!(status, StatusCode::OK);
+        let counted: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("sluice_http_errors_total{"))
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                "sluice_http_errors_total{status=\"401\"} 1",
+                "sluice_http_errors_total{status=\"404\"} 2",
+                "sluice_http_errors_total{status=\"413\"} 1",
+            ],
+            "{text}"
         );
     }
 
