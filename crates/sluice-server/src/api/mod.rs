@@ -275,13 +275,10 @@ async fn require_token(State(app): State<Arc<App>>, mut request: Request, next: 
     // Shared, not copied: the URI's parts are reference-counted.
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let path = uri.path();
-    let query: Vec<(String, String)> = if uri.query().is_some() {
+    let query: Vec<(String, String)> =
         axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
             .map(|q| q.0)
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
+            .unwrap_or_default();
     let need = rbac::classify(method.as_str(), path, &query);
     let allowed = match &need {
         rbac::Need::Check(action, target) => rbac::authorize(&principal, *action, target),
