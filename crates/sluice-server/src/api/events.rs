@@ -51,7 +51,9 @@ async fn post_event(
             .and_then(|d| d.get("project"))
             .and_then(Value::as_str)
     {
-        crate::projects::upstream::pull_before_run(&app, project).await;
+        // Boxed: a large future (5 kB) that only triggers run; inline, it would make every
+        // request's handler future that large, and futures are moved by copying.
+        Box::pin(crate::projects::upstream::pull_before_run(&app, project)).await;
     }
     let id = event.id.clone().unwrap_or_default();
     let mut context = event.shkeptncontext.clone().unwrap_or_default();
@@ -73,9 +75,7 @@ async fn post_event(
     if accepted == Accepted::Duplicate {
         // A retry of a delivery that was taken: the same answer as the first time, with the
         // context that was stored (a retried trigger without a context got a new one above).
-        let stored = app
-            .store
-            .event(&id)
+        let stored = Box::pin(app.store.event(&id))
             .await
             .map_err(|e| ApiError::internal("cannot read the stored event", &e))?;
         if let Some(c) = stored.and_then(|e| e.shkeptncontext.clone()) {

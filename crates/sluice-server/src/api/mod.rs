@@ -156,9 +156,7 @@ pub(crate) async fn check_token(
         return Ok(Principal::instance_admin());
     }
     if let Some((id, secret)) = scoped::parse(presented) {
-        let stored = app
-            .store
-            .token(id)
+        let stored = Box::pin(app.store.token(id))
             .await
             .map_err(|e| ApiError::internal("cannot read the token", &e))?;
         if let Some(record) = stored
@@ -298,7 +296,9 @@ async fn require_token(State(app): State<Arc<App>>, mut request: Request, next: 
     let response = next.run(request).await;
     if response.status().is_success() && method != Method::GET && method != Method::HEAD {
         let note = response.extensions().get::<audit::AuditNote>().cloned();
-        audit::after(&app, &principal, client, &method, path, note).await;
+        // Boxed: a large future that most requests never run; inline it would be copied
+        // with every request's future.
+        Box::pin(audit::after(&app, &principal, client, &method, path, note)).await;
     }
     response
 }
