@@ -227,7 +227,7 @@ fn store_answer(error: &sluice_store::Error) -> Answer<'_> {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{error}: this replica no longer leads; send the request again"),
         ),
-        E::Database(_) | E::Tls(_) | E::Sqlite(_) | E::Corrupt(_) => {
+        E::Database(_) | E::Tls(_) | E::Sqlite(_) | E::Corrupt(_) | E::EarlierCommitFailed => {
             Answer::Internal("the database failed", error)
         }
         E::SecretsLocked | E::WrongSecretsKey { .. } | E::Random(_) => {

@@ -10,6 +10,18 @@
 //! statements, and only its outcome crosses back. The statements are the ones the sqlx path
 //! of the other writes uses ([`crate::statements`]), so both write the same rows.
 //!
+//! Group commit happens here too: the commits that queued up while a transaction was being
+//! written go together into the next one, so the thread never waits for the async side
+//! between two transactions (a caller may send its next commit before the previous one is
+//! answered, see [`CommitThread::send`]). Each commit keeps its own counter value and
+//! outcome; if a merged transaction fails, it is rolled back and its commits are run again
+//! one by one, so that one bad commit fails alone.
+//!
+//! Commits sent as a *chain* ([`Chain::Follows`]) depend on each other: after one of them
+//! fails, the thread refuses the chained commits behind it without writing them, until
+//! [`CommitThread::resume`] (the engine driver prepares each batch on the state the
+//! previous one leaves).
+//!
 //! Two writers share the file: this connection and the store's sqlx writer (project, secret
 //! and other rare writes). Both start with `BEGIN IMMEDIATE` and wait for each other through
 //! SQLite's lock and busy timeout, so every write transaction is still serial.
@@ -45,10 +57,26 @@ pub(crate) struct Work {
     pub(crate) audit: Vec<(String, AuditEntry)>,
 }
 
+/// Whether a commit depends on the chained commits sent before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chain {
+    /// On its own: written whatever happened to other commits.
+    Alone,
+    /// Written only if no chained commit failed since the last [`CommitThread::resume`].
+    Follows,
+}
+
+type Reply = oneshot::Sender<Result<CommitOutcome>>;
+
 enum Job {
-    Commit(Work, oneshot::Sender<Result<CommitOutcome>>),
+    Commit(Work, Chain, Reply),
+    /// Chained commits may be written again.
+    Resume,
     Close(oneshot::Sender<()>),
 }
+
+/// Most commits merged into one transaction.
+const MAX_MERGED: usize = 256;
 
 /// The handle of the commit thread (cheap to clone; the thread ends when the last handle is
 /// dropped or [`CommitThread::close`] is called).
@@ -91,11 +119,27 @@ impl CommitThread {
 
     /// Runs one commit on the thread and returns its outcome once it is durable.
     pub(crate) async fn commit(&self, work: Work) -> Result<CommitOutcome> {
+        let rx = self.send(work, Chain::Alone)?;
+        rx.await.map_err(|_| closed())?
+    }
+
+    /// Hands a commit to the thread now, without waiting: commits are written in the order
+    /// they are sent, and the receiver gets the outcome once it is durable.
+    pub(crate) fn send(
+        &self,
+        work: Work,
+        chain: Chain,
+    ) -> Result<oneshot::Receiver<Result<CommitOutcome>>> {
         let (tx, rx) = oneshot::channel();
         self.jobs
-            .send(Job::Commit(work, tx))
+            .send(Job::Commit(work, chain, tx))
             .map_err(|_| closed())?;
-        rx.await.map_err(|_| closed())?
+        Ok(rx)
+    }
+
+    /// Lets chained commits sent after this be written again after a failure.
+    pub(crate) fn resume(&self) {
+        let _ = self.jobs.send(Job::Resume);
     }
 
     /// Closes the connection (after the commits sent before) and ends the thread.
@@ -112,23 +156,96 @@ fn closed() -> Error {
 }
 
 fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
-    while let Ok(job) = jobs.recv() {
-        match job {
-            Job::Commit(work, reply) => {
-                let _ = reply.send(commit(&mut conn, work));
+    // Whether a chained commit failed since the last resume.
+    let mut broken = false;
+    let mut held: Option<Job> = None;
+    loop {
+        let job = match held.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        let first = match job {
+            Job::Commit(work, chain, reply) => (work, chain, reply),
+            Job::Resume => {
+                broken = false;
+                continue;
             }
             Job::Close(reply) => {
                 drop(conn);
                 let _ = reply.send(());
                 return;
             }
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_MERGED {
+            match jobs.try_recv() {
+                Ok(Job::Commit(work, chain, reply)) => batch.push((work, chain, reply)),
+                Ok(other) => {
+                    held = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
         }
+        write_batch(&mut conn, batch, &mut broken);
     }
 }
 
-/// The whole commit in one transaction: everything is stored or (on any error) nothing.
-fn commit(conn: &mut Connection, work: Work) -> Result<CommitOutcome> {
+/// Writes commits that queued up together: in one transaction when all of them can be
+/// written, else one by one (chained ones only while no chained one failed).
+fn write_batch(conn: &mut Connection, batch: Vec<(Work, Chain, Reply)>, broken: &mut bool) {
+    let batch: Vec<_> = batch
+        .into_iter()
+        .filter_map(|(work, chain, reply)| {
+            if *broken && chain == Chain::Follows {
+                let _ = reply.send(Err(Error::EarlierCommitFailed));
+                None
+            } else {
+                Some((work, chain, reply))
+            }
+        })
+        .collect();
+    // If the merged transaction fails it is rolled back whole, and each commit runs again
+    // alone to get its own outcome.
+    if batch.len() > 1
+        && let Ok(outcomes) = commit_together(conn, batch.iter().map(|(work, ..)| work))
+    {
+        for ((.., reply), outcome) in batch.into_iter().zip(outcomes) {
+            let _ = reply.send(Ok(outcome));
+        }
+        return;
+    }
+    for (work, chain, reply) in batch {
+        if *broken && chain == Chain::Follows {
+            let _ = reply.send(Err(Error::EarlierCommitFailed));
+            continue;
+        }
+        let outcome = commit_together(conn, std::iter::once(&work))
+            .map(|mut outcomes| outcomes.pop().unwrap_or_default());
+        *broken |= outcome.is_err() && chain == Chain::Follows;
+        let _ = reply.send(outcome);
+    }
+}
+
+/// The commits in one transaction, each with its own counter value and outcome: everything
+/// is stored or (on any error) nothing.
+fn commit_together<'a>(
+    conn: &mut Connection,
+    works: impl Iterator<Item = &'a Work>,
+) -> Result<Vec<CommitOutcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let outcomes = works
+        .map(|work| write(&tx, work))
+        .collect::<Result<Vec<_>>>()?;
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+/// One commit's writes, inside the caller's transaction.
+fn write(tx: &rusqlite::Transaction<'_>, work: &Work) -> Result<CommitOutcome> {
     let (commit_seq, last_seq): (i64, i64) = tx
         .prepare_cached(sql::COMMIT_COUNTER)?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -217,6 +334,150 @@ fn commit(conn: &mut Connection, work: Work) -> Result<CommitOutcome> {
                 e.client,
             ])?;
     }
-    tx.commit()?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{TempDir, event};
+    use crate::{Changes, NewEvent};
+
+    /// A store's database, and a connection of the thread's kind to it.
+    async fn database(name: &str) -> (TempDir, crate::Store, Connection) {
+        let dir = TempDir::new(name);
+        let store = crate::Store::open(&dir.0).await.unwrap();
+        let conn = Connection::open(store.path().unwrap()).unwrap();
+        (dir, store, conn)
+    }
+
+    /// A commit that stores one event, or fails (a setting that is not JSON).
+    fn work(store: &crate::Store, id: &str, fails: bool) -> Work {
+        let changes = Changes {
+            events: vec![NewEvent {
+                event: event(
+                    id,
+                    "c1",
+                    "sh.keptn.event.deployment.triggered",
+                    ("shop", "dev", "carts"),
+                    1,
+                )
+                .into(),
+                outgoing: true,
+            }],
+            ..Changes::default()
+        };
+        let rows = store.event_rows(&changes).unwrap();
+        let mut work = crate::executions::work_of(changes, rows).unwrap();
+        if fails {
+            work.settings_set.push(("k".into(), "{not json".into()));
+        }
+        work
+    }
+
+    /// Runs `batch` as one merge of the thread and gives each commit's outcome.
+    fn run(
+        conn: &mut Connection,
+        batch: Vec<(Work, Chain)>,
+        broken: &mut bool,
+    ) -> Vec<Result<CommitOutcome>> {
+        let mut answers = Vec::new();
+        let batch = batch
+            .into_iter()
+            .map(|(work, chain)| {
+                let (tx, rx) = oneshot::channel();
+                answers.push(rx);
+                (work, chain, tx)
+            })
+            .collect();
+        write_batch(conn, batch, broken);
+        answers
+            .into_iter()
+            .map(|mut rx| rx.try_recv().unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_merged_commit_that_fails_is_written_again_one_by_one() {
+        let (_dir, store, mut conn) = database("merged").await;
+        let mut broken = false;
+        let batch = vec![
+            (work(&store, "a", false), Chain::Alone),
+            (work(&store, "b", true), Chain::Alone),
+            (work(&store, "c", false), Chain::Alone),
+        ];
+        let outcomes = run(&mut conn, batch, &mut broken);
+        assert_eq!(
+            outcomes[0].as_ref().unwrap().inserted,
+            vec!["a".to_string()]
+        );
+        assert!(
+            matches!(outcomes[1], Err(Error::Sqlite(_))),
+            "{:?}",
+            outcomes[1]
+        );
+        assert_eq!(
+            outcomes[2].as_ref().unwrap().inserted,
+            vec!["c".to_string()]
+        );
+        // Each commit has its own number, and the failed one's was rolled back.
+        let seqs: Vec<u64> = [&outcomes[0], &outcomes[2]]
+            .iter()
+            .map(|o| o.as_ref().unwrap().commit_seq)
+            .collect();
+        assert_eq!(seqs, vec![1, 2]);
+        assert!(!broken, "commits that are not chained break no chain");
+        for (id, stored) in [("a", true), ("b", false), ("c", true)] {
+            assert_eq!(store.event_exists(id).await.unwrap(), stored, "{id}");
+        }
+    }
+
+    #[tokio::test]
+    async fn merged_commits_are_one_transaction_with_a_number_each() {
+        let (_dir, store, mut conn) = database("together").await;
+        let mut broken = false;
+        let batch = (0..3)
+            .map(|i| (work(&store, &format!("e{i}"), false), Chain::Follows))
+            .collect();
+        let outcomes = run(&mut conn, batch, &mut broken);
+        let seqs: Vec<u64> = outcomes
+            .iter()
+            .map(|o| o.as_ref().unwrap().commit_seq)
+            .collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_chained_commit_stops_the_chain_behind_it() {
+        let (_dir, store, mut conn) = database("chained").await;
+        let mut broken = false;
+        let batch = vec![
+            (work(&store, "a", false), Chain::Follows),
+            (work(&store, "b", true), Chain::Follows),
+            (work(&store, "c", false), Chain::Follows),
+            (work(&store, "d", false), Chain::Alone),
+        ];
+        let outcomes = run(&mut conn, batch, &mut broken);
+        assert!(outcomes[0].is_ok());
+        assert!(matches!(outcomes[1], Err(Error::Sqlite(_))));
+        assert!(matches!(outcomes[2], Err(Error::EarlierCommitFailed)));
+        assert!(outcomes[3].is_ok(), "{:?}", outcomes[3]);
+        assert!(broken);
+        // Later batches too, until the chain is resumed.
+        let outcomes = run(
+            &mut conn,
+            vec![(work(&store, "e", false), Chain::Follows)],
+            &mut broken,
+        );
+        assert!(matches!(outcomes[0], Err(Error::EarlierCommitFailed)));
+        for (id, stored) in [
+            ("a", true),
+            ("b", false),
+            ("c", false),
+            ("d", true),
+            ("e", false),
+        ] {
+            assert_eq!(store.event_exists(id).await.unwrap(), stored, "{id}");
+        }
+    }
 }

@@ -38,6 +38,10 @@ pub enum Error {
         /// The cluster's term found in the database.
         current: u64,
     },
+    /// A chained commit was not written because one sent before it failed (see
+    /// [`crate::Store::send_commit`]); nothing of it was stored.
+    #[error("not written: an earlier commit that it follows failed")]
+    EarlierCommitFailed,
     /// The caller passed something the store cannot keep or use (an event without an id,
     /// a malformed page key or filter, a body that is not JSON).
     #[error("invalid input: {0}")]

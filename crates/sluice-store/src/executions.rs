@@ -332,6 +332,65 @@ pub struct ExecutionQuery {
     pub paging: Paging,
 }
 
+/// Chained commits that may wait on SQLite's commit thread at a time (see
+/// [`Store::commit_pipeline`]): while it writes one, the next is ready. More made the
+/// transactions smaller, each with its fixed pages to write, and cost more CPU per event
+/// (docs/performance.md).
+const SQLITE_COMMIT_PIPELINE: usize = 2;
+
+/// A commit handed over by [`Store::send_commit`]: a future of its outcome.
+pub struct SentCommit(Sent);
+
+enum Sent {
+    /// On the commit thread's queue.
+    Queued(tokio::sync::oneshot::Receiver<Result<CommitOutcome>>),
+    /// Runs when awaited.
+    Deferred(std::pin::Pin<Box<dyn Future<Output = Result<CommitOutcome>> + Send>>),
+}
+
+impl std::fmt::Debug for SentCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SentCommit")
+    }
+}
+
+impl Future for SentCommit {
+    type Output = Result<CommitOutcome>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match &mut self.0 {
+            Sent::Queued(rx) => std::pin::Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or(Err(Error::Database(sqlx::Error::PoolClosed)))),
+            Sent::Deferred(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What the commit thread writes for `changes` (whose event rows are `rows`).
+pub(crate) fn work_of(
+    changes: Changes,
+    rows: Vec<(EventRow, bool)>,
+) -> Result<crate::commit_thread::Work> {
+    Ok(crate::commit_thread::Work {
+        rows,
+        last_events: crate::projects::last_event_patches(&changes.last_events)?,
+        dispatched: (!changes.dispatched.is_empty())
+            .then(|| crate::events::json_array(&changes.dispatched)),
+        settings_set: changes
+            .settings_set
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect(),
+        executions_upsert: changes.executions_upsert,
+        executions_delete: changes.executions_delete,
+        audit: changes.audit,
+    })
+}
+
 /// Executions per multi-row upsert (11 parameters each).
 const EXECUTIONS_PER_STATEMENT: usize = 500;
 
@@ -340,29 +399,10 @@ impl Store {
     /// error, e.g. an execution body that is not JSON, refused by the database) nothing.
     /// Returns after the commit is durable (see [`crate::Durability`]).
     pub async fn commit(&self, changes: Changes) -> Result<CommitOutcome> {
-        let now = (self.clock)();
-        let rows = changes
-            .events
-            .iter()
-            .map(|n| Ok((EventRow::of(&n.event, now)?, n.outgoing)))
-            .collect::<Result<Vec<_>>>()?;
+        let rows = self.event_rows(&changes)?;
         let pool = match &self.db {
             Db::Sqlite { committer, .. } => {
-                let work = crate::commit_thread::Work {
-                    rows,
-                    last_events: crate::projects::last_event_patches(&changes.last_events)?,
-                    dispatched: (!changes.dispatched.is_empty())
-                        .then(|| crate::events::json_array(&changes.dispatched)),
-                    settings_set: changes
-                        .settings_set
-                        .into_iter()
-                        .map(|(k, v)| (k, v.to_string()))
-                        .collect(),
-                    executions_upsert: changes.executions_upsert,
-                    executions_delete: changes.executions_delete,
-                    audit: changes.audit,
-                };
-                return committer.commit(work).await;
+                return committer.commit(work_of(changes, rows)?).await;
             }
             Db::Postgres(pool) => pool,
         };
@@ -386,6 +426,70 @@ impl Store {
         let out = pg_commit::commit_in(&mut tx, &changes, rows).await?;
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// The rows of the events of `changes`, stamped now.
+    pub(crate) fn event_rows(&self, changes: &Changes) -> Result<Vec<(EventRow, bool)>> {
+        let now = (self.clock)();
+        changes
+            .events
+            .iter()
+            .map(|n| Ok((EventRow::of(&n.event, now)?, n.outgoing)))
+            .collect()
+    }
+
+    /// Hands `changes` to the store as the next commit of a chain and returns at once; the
+    /// [`SentCommit`] resolves to what [`Store::commit`] would return. Chained commits are
+    /// written in the order they are sent, and after one of them fails the ones sent behind
+    /// it fail with [`Error::EarlierCommitFailed`] without being written, until
+    /// [`Store::resume_commits`] (each was prepared on the state the previous one leaves).
+    ///
+    /// How many may be sent before the first is answered is [`Store::commit_pipeline`]: on
+    /// SQLite two (the commit thread goes from one to the next without waiting for the
+    /// caller; those that queued up share a transaction); on PostgreSQL one, and the commit
+    /// runs when the [`SentCommit`] is awaited.
+    pub fn send_commit(&self, changes: Changes) -> Result<SentCommit> {
+        match &self.db {
+            Db::Sqlite { committer, .. } => {
+                let rows = self.event_rows(&changes)?;
+                let work = work_of(changes, rows)?;
+                let rx = committer.send(work, crate::commit_thread::Chain::Follows)?;
+                Ok(SentCommit(Sent::Queued(rx)))
+            }
+            Db::Postgres(_) => {
+                let store = self.clone();
+                Ok(SentCommit(Sent::Deferred(Box::pin(async move {
+                    let broken = &store.chain_broken;
+                    if broken.load(std::sync::atomic::Ordering::SeqCst) {
+                        return Err(Error::EarlierCommitFailed);
+                    }
+                    let outcome = store.commit(changes).await;
+                    if outcome.is_err() {
+                        broken.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    outcome
+                }))))
+            }
+        }
+    }
+
+    /// How many [`Store::send_commit`] commits may wait for their outcome at a time.
+    pub fn commit_pipeline(&self) -> usize {
+        match self.db {
+            Db::Sqlite { .. } => SQLITE_COMMIT_PIPELINE,
+            Db::Postgres(_) => 1,
+        }
+    }
+
+    /// After a chained commit failed: lets the chained commits sent after this call be
+    /// written again.
+    pub fn resume_commits(&self) {
+        match &self.db {
+            Db::Sqlite { committer, .. } => committer.resume(),
+            Db::Postgres(_) => self
+                .chain_broken
+                .store(false, std::sync::atomic::Ordering::SeqCst),
+        }
     }
 
     /// Makes every later [`Store::commit`] of this store (and its clones) check, in its own
@@ -657,6 +761,66 @@ mod tests {
                 vec!["out1"]
             );
             assert_eq!(store.execution("x1").await.unwrap().unwrap().updated_seq, 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn chained_commits_behind_a_failed_one_are_not_written_until_resumed() {
+        for dir in backends("chain").await {
+            println!("chain: {:?}", dir.location);
+            let store = dir.open().await;
+            let step = |id: &str, x: &str, body: Option<&str>| {
+                let mut record = exec(x, "c1", "started", false, 1);
+                if let Some(body) = body {
+                    record.body = body.into();
+                }
+                Changes {
+                    events: vec![outgoing(id, "c1")],
+                    executions_upsert: vec![record],
+                    ..Changes::default()
+                }
+            };
+            // Sent one behind the other before the first is answered.
+            let first = store.send_commit(step("e1", "x1", None)).unwrap();
+            let second = store
+                .send_commit(step("e2", "x2", Some("{not json")))
+                .unwrap();
+            let third = store.send_commit(step("e3", "x3", None)).unwrap();
+            assert_eq!(first.await.unwrap().inserted, vec!["e1".to_string()]);
+            let err = second.await.unwrap_err();
+            assert!(
+                matches!(err, Error::Database(_) | Error::Sqlite(_)),
+                "{err:?}"
+            );
+            let err = third.await.unwrap_err();
+            assert!(matches!(err, Error::EarlierCommitFailed), "{err:?}");
+            // A commit outside the chain is written all the same; the chain stays refused.
+            store.commit(step("e4", "x4", None)).await.unwrap();
+            let err = store
+                .send_commit(step("e5", "x5", None))
+                .unwrap()
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::EarlierCommitFailed), "{err:?}");
+            store.resume_commits();
+            store
+                .send_commit(step("e6", "x6", None))
+                .unwrap()
+                .await
+                .unwrap();
+            for (id, stored) in [
+                ("e1", true),
+                ("e2", false),
+                ("e3", false),
+                ("e4", true),
+                ("e5", false),
+                ("e6", true),
+            ] {
+                assert_eq!(store.event_exists(id).await.unwrap(), stored, "{id}");
+            }
+            for (id, stored) in [("x1", true), ("x3", false), ("x5", false), ("x6", true)] {
+                assert_eq!(store.execution(id).await.unwrap().is_some(), stored, "{id}");
+            }
         }
     }
 

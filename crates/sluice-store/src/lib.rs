@@ -90,7 +90,9 @@ pub use access::{AuditEntry, AuditQuery, TokenRecord};
 pub use baselines::Baseline;
 pub use error::{Error, Result};
 pub use events::{BatchOutcome, EventQuery, FieldFilter, TypeQuery};
-pub use executions::{Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery};
+pub use executions::{
+    Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery, SentCommit,
+};
 pub use git::{GitObject, GitObjectKind};
 pub use leadership::{HEARTBEAT, Leadership};
 pub use notifications::{
@@ -219,6 +221,9 @@ pub struct Store {
     /// The leader's term that [`Store::commit`] must still hold (0: not fenced); see
     /// [`Store::fence`].
     fence: Arc<std::sync::atomic::AtomicU64>,
+    /// Whether a chained commit failed since the last [`Store::resume_commits`] (PostgreSQL;
+    /// SQLite's commit thread keeps its own, see [`Store::send_commit`]).
+    chain_broken: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Scopes found to exist, and a generation that every change of projects, stages or
@@ -257,6 +262,7 @@ impl Store {
             secrets_key: Arc::default(),
             clock: options.clock,
             fence: Arc::default(),
+            chain_broken: Arc::default(),
         })
     }
 

@@ -34,7 +34,7 @@ use sluice_engine::{
 use sluice_model::event::{EventType, KeptnEvent, Timestamp};
 use sluice_model::shipyard::Shipyard;
 use sluice_resources::ResourceStore;
-use sluice_store::{AuditEntry, Changes, ExecutionRecord, NewEvent, Store};
+use sluice_store::{AuditEntry, Changes, ExecutionRecord, NewEvent, SentCommit, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
@@ -301,65 +301,121 @@ impl Prepared {
     }
 }
 
+/// Where the committer answers one batch.
+type CommitReply = oneshot::Sender<Result<(), Error>>;
+
 /// A request to the committer.
 enum Commit {
     /// Write these changes (unless an earlier commit failed).
-    Write(Box<Changes>, oneshot::Sender<Result<(), Error>>),
+    Write(Box<Changes>, CommitReply),
     /// The pipeline is empty: writing may resume after a failure.
     Resume,
 }
 
 /// The committer: writes the batches' changes in the order they were prepared. The batches
-/// that queued up while a transaction was being written go together into the next one (group
-/// commit of batches: [`Changes::absorb`]), so the store's round trips are shared by more
-/// events the busier it is. After a failure it refuses the changes behind it without writing
-/// them (they were prepared on engine state that is not stored), until the driver says
+/// that queued up while the store was busy go together into one commit (group commit of
+/// batches: [`Changes::absorb`]), so the store's round trips are shared by more events the
+/// busier it is. Up to [`Store::commit_pipeline`] commits are handed to the store before the
+/// first is answered ([`Store::send_commit`]): SQLite's commit thread then goes from one
+/// transaction to the next without waiting for this task to wake up. After a failure it
+/// refuses the changes behind it without writing them (they were prepared on engine state
+/// that is not stored; the store refuses those it already has), until the driver says
 /// [`Commit::Resume`].
 async fn run_committer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Commit>) {
+    let depth = store.commit_pipeline().max(1);
     let mut failed: Option<Arc<Error>> = None;
     let mut held: Option<Commit> = None;
-    loop {
-        let request = match held.take() {
-            Some(request) => request,
-            None => match rx.recv().await {
-                Some(request) => request,
-                None => return,
-            },
-        };
-        let (mut changes, reply) = match request {
-            Commit::Resume => {
-                failed = None;
-                continue;
+    let mut sent: VecDeque<(SentCommit, Vec<CommitReply>)> = VecDeque::new();
+    let mut open = true;
+    while open || !sent.is_empty() {
+        tokio::select! {
+            biased;
+            outcome = oldest_sent(&mut sent) => {
+                let Some((_, replies)) = sent.pop_front() else { continue };
+                // The commits the store refused behind a failed one hear of the first failure.
+                let failure = outcome.err().map(|e| {
+                    failed
+                        .get_or_insert_with(|| {
+                            tracing::error!(error = %e, "cannot persist a batch of engine steps");
+                            Arc::new(Error::Store(e))
+                        })
+                        .clone()
+                });
+                answer(replies, &failure);
             }
-            Commit::Write(changes, reply) => (changes, reply),
-        };
-        let mut replies = vec![reply];
-        while replies.len() < MAX_MERGED {
-            match rx.try_recv() {
-                Ok(Commit::Write(more, reply)) => {
-                    changes.absorb(*more);
-                    replies.push(reply);
+            request = next_commit(&mut held, &mut rx), if open && sent.len() < depth => {
+                let (mut changes, reply) = match request {
+                    None => {
+                        open = false;
+                        continue;
+                    }
+                    Some(Commit::Resume) => {
+                        failed = None;
+                        store.resume_commits();
+                        continue;
+                    }
+                    Some(Commit::Write(changes, reply)) => (changes, reply),
+                };
+                let mut replies = vec![reply];
+                while replies.len() < MAX_MERGED {
+                    match rx.try_recv() {
+                        Ok(Commit::Write(more, reply)) => {
+                            changes.absorb(*more);
+                            replies.push(reply);
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                Ok(other) => {
-                    held = Some(other);
-                    break;
+                if failed.is_some() {
+                    answer(replies, &failed);
+                    continue;
                 }
-                Err(_) => break,
+                match store.send_commit(*changes) {
+                    Ok(commit) => sent.push_back((commit, replies)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot persist a batch of engine steps");
+                        failed = Some(Arc::new(Error::Store(e)));
+                        answer(replies, &failed);
+                    }
+                }
             }
         }
-        if failed.is_none()
-            && let Err(e) = store.commit(*changes).await
-        {
-            tracing::error!(error = %e, "cannot persist a batch of engine steps");
-            failed = Some(Arc::new(Error::Store(e)));
-        }
-        for reply in replies {
-            let outcome = match &failed {
-                Some(e) => Err(Error::Shared(e.clone())),
-                None => Ok(()),
-            };
-            let _ = reply.send(outcome);
-        }
+    }
+}
+
+/// The outcome of the oldest commit handed to the store (pending while there is none).
+async fn oldest_sent<T>(
+    sent: &mut VecDeque<(SentCommit, T)>,
+) -> Result<sluice_store::CommitOutcome, sluice_store::Error> {
+    match sent.front_mut() {
+        None => std::future::pending().await,
+        Some((commit, _)) => commit.await,
+    }
+}
+
+/// The next request: the one held back by the last merge, else the next from the driver.
+async fn next_commit(
+    held: &mut Option<Commit>,
+    rx: &mut mpsc::UnboundedReceiver<Commit>,
+) -> Option<Commit> {
+    match held.take() {
+        Some(request) => Some(request),
+        None => rx.recv().await,
+    }
+}
+
+/// Tells the batches of a commit how it went.
+fn answer(replies: Vec<CommitReply>, failed: &Option<Arc<Error>>) {
+    for reply in replies {
+        let outcome = match failed {
+            Some(e) => Err(Error::Shared(e.clone())),
+            None => Ok(()),
+        };
+        let _ = reply.send(outcome);
     }
 }
 
@@ -1039,6 +1095,16 @@ mod tests {
         tx.send(after).unwrap();
         assert!(after_outcome.await.unwrap().is_err());
         assert!(store.execution("after").await.unwrap().is_none());
+        tx.send(Commit::Resume).unwrap();
+        // Also what was handed to the store before the failure was known.
+        let (bad, bad_outcome) = write("bad", "not json");
+        tx.send(bad).unwrap();
+        tokio::task::yield_now().await;
+        let (behind, behind_outcome) = write("behind", "{}");
+        tx.send(behind).unwrap();
+        assert!(bad_outcome.await.unwrap().is_err());
+        assert!(behind_outcome.await.unwrap().is_err());
+        assert!(store.execution("behind").await.unwrap().is_none());
         // ... until the pipeline is empty and the driver resumes it.
         tx.send(Commit::Resume).unwrap();
         let (again, again_outcome) = write("again", "{}");
