@@ -22,12 +22,22 @@
 //! [`CommitThread::resume`] (the engine driver prepares each batch on the state the
 //! previous one leaves).
 //!
+//! Checkpoints (copying the WAL back into the database file, with its fsyncs) run on a
+//! second connection on a thread of their own ([`Checkpoints`]): the commit thread only
+//! counts the WAL's pages after each commit (SQLite's WAL hook, which also turns off
+//! SQLite's automatic checkpoints on this connection) and asks for one past
+//! [`CHECKPOINT_PAGES`]. A passive checkpoint never blocks the writer, so the commit thread,
+//! the busiest serial part of a loaded server, keeps writing while the pages are copied.
+//!
 //! Two writers share the file: this connection and the store's sqlx writer (project, secret
 //! and other rare writes). Both start with `BEGIN IMMEDIATE` and wait for each other through
 //! SQLite's lock and busy timeout, so every write transaction is still serial.
 
+use std::cell::Cell;
+use std::os::raw::c_int;
 use std::path::Path;
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -109,10 +119,12 @@ impl CommitThread {
         };
         conn.pragma_update(None, "synchronous", synchronous)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.wal_hook(Some(count_wal_pages));
+        let checkpoints = Checkpoints::start(path, synchronous)?;
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("sluice-commit".into())
-            .spawn(move || serve(conn, rx))
+            .spawn(move || serve(conn, rx, checkpoints))
             .map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
         Ok(CommitThread { jobs })
     }
@@ -155,7 +167,67 @@ fn closed() -> Error {
     Error::Database(sqlx::Error::PoolClosed)
 }
 
-fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+/// WAL pages after which the commit thread asks for a checkpoint (SQLite's default for its
+/// automatic checkpoints).
+const CHECKPOINT_PAGES: c_int = 1000;
+
+thread_local! {
+    /// Pages in the WAL after this thread's last commit ([`count_wal_pages`]).
+    static WAL_PAGES: Cell<c_int> = const { Cell::new(0) };
+}
+
+/// The commit connection's WAL hook: SQLite calls it after each commit with the number of
+/// pages in the WAL, on the committing thread.
+fn count_wal_pages(_: &rusqlite::hooks::Wal, pages: c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.with(|p| p.set(pages));
+    Ok(())
+}
+
+/// The checkpoint thread: a connection of its own that runs a passive checkpoint whenever
+/// asked (asks that come while one runs are merged into the next).
+struct Checkpoints {
+    ask: mpsc::SyncSender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Checkpoints {
+    fn start(path: &Path, synchronous: &str) -> Result<Checkpoints> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "synchronous", synchronous)?;
+        let (ask, asked) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("sluice-checkpoint".into())
+            .spawn(move || {
+                while asked.recv().is_ok() {
+                    // Passive: copies what no reader still needs and never waits for the
+                    // writer; what it cannot copy yet is copied by a later one.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
+        Ok(Checkpoints { ask, thread })
+    }
+
+    /// Asks for a checkpoint when the WAL has grown past [`CHECKPOINT_PAGES`].
+    fn after_commit(&self) {
+        if WAL_PAGES.with(Cell::get) >= CHECKPOINT_PAGES {
+            // Full: one is asked for already.
+            let _ = self.ask.try_send(());
+        }
+    }
+
+    /// Ends the thread after the checkpoint it runs, if any.
+    fn stop(self) {
+        drop(self.ask);
+        let _ = self.thread.join();
+    }
+}
+
+fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>, checkpoints: Checkpoints) {
     // Whether a chained commit failed since the last resume.
     let mut broken = false;
     let mut held: Option<Job> = None;
@@ -174,6 +246,7 @@ fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
                 continue;
             }
             Job::Close(reply) => {
+                checkpoints.stop();
                 drop(conn);
                 let _ = reply.send(());
                 return;
@@ -191,6 +264,7 @@ fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
             }
         }
         write_batch(&mut conn, batch, &mut broken);
+        checkpoints.after_commit();
     }
 }
 
@@ -430,6 +504,51 @@ mod tests {
         for (id, stored) in [("a", true), ("b", false), ("c", true)] {
             assert_eq!(store.event_exists(id).await.unwrap(), stored, "{id}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_thread_copies_the_wal_into_the_database() {
+        let dir = TempDir::new("checkpoint");
+        let store = crate::Store::open(&dir.0).await.unwrap();
+        let file = store.path().unwrap();
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        // About 6 MB of events: well past CHECKPOINT_PAGES of the WAL. The commit
+        // connection never checkpoints itself, so only the checkpoint thread can make
+        // the database file grow.
+        let blob = "x".repeat(3000);
+        for n in 0..200 {
+            let events = (0..10)
+                .map(|i| {
+                    let mut e = event(
+                        &format!("e{n}-{i}"),
+                        "c1",
+                        "sh.keptn.event.deployment.triggered",
+                        ("shop", "dev", "carts"),
+                        1,
+                    );
+                    e.data.as_mut().unwrap()["blob"] = blob.clone().into();
+                    NewEvent {
+                        event: e.into(),
+                        outgoing: false,
+                    }
+                })
+                .collect();
+            store
+                .commit(Changes {
+                    events,
+                    ..Changes::default()
+                })
+                .await
+                .unwrap();
+        }
+        let mut waited = 0;
+        while size() < before + 4_000_000 && waited < 200 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += 1;
+        }
+        assert!(size() >= before + 4_000_000, "{before} -> {}", size());
+        store.close().await;
     }
 
     #[tokio::test]
