@@ -23,7 +23,8 @@
 //! previous one leaves).
 //!
 //! Checkpoints (copying the WAL back into the database file, with its fsyncs) run on a
-//! second connection on a thread of their own ([`Checkpoints`]): the commit thread only
+//! second connection on a thread of their own, started with the first checkpoint
+//! ([`Checkpoints`]): the commit thread only
 //! counts the WAL's pages after each commit (SQLite's WAL hook, which also turns off
 //! SQLite's automatic checkpoints on this connection) and asks for one past
 //! [`CHECKPOINT_PAGES`]. A passive checkpoint never blocks the writer, so the commit thread,
@@ -120,7 +121,7 @@ impl CommitThread {
         conn.pragma_update(None, "synchronous", synchronous)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.wal_hook(Some(count_wal_pages));
-        let checkpoints = Checkpoints::start(path, synchronous)?;
+        let checkpoints = Checkpoints::new(path, synchronous);
         let (jobs, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("sluice-commit".into())
@@ -184,50 +185,80 @@ fn count_wal_pages(_: &rusqlite::hooks::Wal, pages: c_int) -> rusqlite::Result<(
 }
 
 /// The checkpoint thread: a connection of its own that runs a passive checkpoint whenever
-/// asked (asks that come while one runs are merged into the next).
+/// asked (asks that come while one runs are merged into the next). It starts with the
+/// first checkpoint, so an idle server does not pay for its connection and thread.
 struct Checkpoints {
-    ask: mpsc::SyncSender<()>,
-    thread: JoinHandle<()>,
+    path: std::path::PathBuf,
+    synchronous: &'static str,
+    running: Option<(mpsc::SyncSender<()>, JoinHandle<()>)>,
 }
 
 impl Checkpoints {
-    fn start(path: &Path, synchronous: &str) -> Result<Checkpoints> {
+    fn new(path: &Path, synchronous: &'static str) -> Checkpoints {
+        Checkpoints {
+            path: path.to_owned(),
+            synchronous,
+            running: None,
+        }
+    }
+
+    fn start(&self) -> Result<(mpsc::SyncSender<()>, JoinHandle<()>)> {
         let conn = Connection::open_with_flags(
-            path,
+            &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "synchronous", synchronous)?;
+        conn.pragma_update(None, "synchronous", self.synchronous)?;
         let (ask, asked) = mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("sluice-checkpoint".into())
             .spawn(move || {
                 while asked.recv().is_ok() {
-                    // Passive: copies what no reader still needs and never waits for the
-                    // writer; what it cannot copy yet is copied by a later one.
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    let _ = passive_checkpoint(&conn);
                 }
             })
             .map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
-        Ok(Checkpoints { ask, thread })
+        Ok((ask, thread))
     }
 
-    /// Asks for a checkpoint when the WAL has grown past [`CHECKPOINT_PAGES`].
-    fn after_commit(&self) {
-        if WAL_PAGES.with(Cell::get) >= CHECKPOINT_PAGES {
+    /// Asks for a checkpoint when the WAL has grown past [`CHECKPOINT_PAGES`]. If the
+    /// checkpoint thread cannot be started, the commit connection checkpoints itself, so
+    /// the WAL never grows without bound.
+    fn after_commit(&mut self, conn: &Connection) {
+        if WAL_PAGES.with(Cell::get) < CHECKPOINT_PAGES {
+            return;
+        }
+        if self.running.is_none() {
+            match self.start() {
+                Ok(running) => self.running = Some(running),
+                Err(_) => {
+                    let _ = passive_checkpoint(conn);
+                    return;
+                }
+            }
+        }
+        if let Some((ask, _)) = &self.running {
             // Full: one is asked for already.
-            let _ = self.ask.try_send(());
+            let _ = ask.try_send(());
         }
     }
 
     /// Ends the thread after the checkpoint it runs, if any.
     fn stop(self) {
-        drop(self.ask);
-        let _ = self.thread.join();
+        if let Some((ask, thread)) = self.running {
+            drop(ask);
+            let _ = thread.join();
+        }
     }
 }
 
-fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>, checkpoints: Checkpoints) {
+/// Copies into the database file what no reader still needs from the WAL, without waiting
+/// for the writer; what it cannot copy yet is copied by a later one.
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
+
+fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>, mut checkpoints: Checkpoints) {
     // Whether a chained commit failed since the last resume.
     let mut broken = false;
     let mut held: Option<Job> = None;
@@ -264,7 +295,7 @@ fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>, checkpoints: Checkpoin
             }
         }
         write_batch(&mut conn, batch, &mut broken);
-        checkpoints.after_commit();
+        checkpoints.after_commit(&conn);
     }
 }
 
