@@ -109,16 +109,11 @@ impl CommitThread {
     /// Opens a write connection to the database at `path` (which must exist, in WAL mode,
     /// with its schema up to date) and starts the thread.
     pub(crate) fn start(path: &Path, durability: Durability) -> Result<CommitThread> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
         let synchronous = match durability {
             Durability::ProcessCrash => "NORMAL",
             Durability::PowerLoss => "FULL",
         };
-        conn.pragma_update(None, "synchronous", synchronous)?;
+        let conn = open_writer(path, synchronous)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.wal_hook(Some(count_wal_pages));
         let checkpoints = Checkpoints::new(path, synchronous);
@@ -164,6 +159,18 @@ impl CommitThread {
     }
 }
 
+/// A connection that may write to the database at `path`, with the store's busy timeout
+/// and `synchronous` setting (the commit and the checkpoint connections).
+fn open_writer(path: &Path, synchronous: &str) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    Ok(conn)
+}
+
 fn closed() -> Error {
     Error::Database(sqlx::Error::PoolClosed)
 }
@@ -203,12 +210,7 @@ impl Checkpoints {
     }
 
     fn start(&self) -> Result<(mpsc::SyncSender<()>, JoinHandle<()>)> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "synchronous", self.synchronous)?;
+        let conn = open_writer(&self.path, self.synchronous)?;
         let (ask, asked) = mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("sluice-checkpoint".into())
@@ -302,20 +304,11 @@ fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>, mut checkpoints: Check
 /// Writes commits that queued up together: in one transaction when all of them can be
 /// written, else one by one (chained ones only while no chained one failed).
 fn write_batch(conn: &mut Connection, batch: Vec<(Work, Chain, Reply)>, broken: &mut bool) {
-    let batch: Vec<_> = batch
-        .into_iter()
-        .filter_map(|(work, chain, reply)| {
-            if *broken && chain == Chain::Follows {
-                let _ = reply.send(Err(Error::EarlierCommitFailed));
-                None
-            } else {
-                Some((work, chain, reply))
-            }
-        })
-        .collect();
     // If the merged transaction fails it is rolled back whole, and each commit runs again
-    // alone to get its own outcome.
+    // alone to get its own outcome. While the chain is broken (rare) they all go one by one,
+    // so that the refused ones are left out.
     if batch.len() > 1
+        && !*broken
         && let Ok(outcomes) = commit_together(conn, batch.iter().map(|(work, ..)| work))
     {
         for ((.., reply), outcome) in batch.into_iter().zip(outcomes) {

@@ -333,14 +333,7 @@ async fn run_committer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Commit
             outcome = oldest_sent(&mut sent) => {
                 let Some((_, replies)) = sent.pop_front() else { continue };
                 // The commits the store refused behind a failed one hear of the first failure.
-                let failure = outcome.err().map(|e| {
-                    failed
-                        .get_or_insert_with(|| {
-                            tracing::error!(error = %e, "cannot persist a batch of engine steps");
-                            Arc::new(Error::Store(e))
-                        })
-                        .clone()
-                });
+                let failure = outcome.err().map(|e| first_failure(&mut failed, e));
                 answer(replies, &failure);
             }
             request = next_commit(&mut held, &mut rx), if open && sent.len() < depth => {
@@ -376,11 +369,7 @@ async fn run_committer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Commit
                 }
                 match store.send_commit(*changes) {
                     Ok(commit) => sent.push_back((commit, replies)),
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot persist a batch of engine steps");
-                        failed = Some(Arc::new(Error::Store(e)));
-                        answer(replies, &failed);
-                    }
+                    Err(e) => answer(replies, &Some(first_failure(&mut failed, e))),
                 }
             }
         }
@@ -406,6 +395,17 @@ async fn next_commit(
         Some(request) => Some(request),
         None => rx.recv().await,
     }
+}
+
+/// The failure that refuses the chain from now on: the first one since the last resume
+/// (logged once), which every batch behind it hears of.
+fn first_failure(failed: &mut Option<Arc<Error>>, error: sluice_store::Error) -> Arc<Error> {
+    failed
+        .get_or_insert_with(|| {
+            tracing::error!(error = %error, "cannot persist a batch of engine steps");
+            Arc::new(Error::Store(error))
+        })
+        .clone()
 }
 
 /// Tells the batches of a commit how it went.
