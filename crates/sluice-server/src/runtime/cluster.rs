@@ -29,6 +29,9 @@ use crate::runtime::clock;
 pub const LEADER_SETTING: &str = "cluster.leader";
 /// How often a replica records itself.
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A follower not heard from for this long (five heartbeats) is shown as `gone`: it is
+/// stopped, paused, or cut off from the database.
+const GONE_AFTER_SECONDS: i64 = 5 * HEARTBEAT.as_secs() as i64;
 /// How long the proxy waits for the leader to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a follower forwards to the leader it last read without reading the store again
@@ -242,11 +245,12 @@ impl Replica {
                 continue;
             };
             let is_leader = leader.as_ref().is_some_and(|l| l.node == r.node);
+            let last_seen = (now - r.at).max(0);
             replicas.push(json!({
                 "node": r.node,
                 "url": r.url,
-                "role": if is_leader { "leader" } else { "follower" },
-                "lastSeenSeconds": (now - r.at).max(0),
+                "role": role(is_leader, last_seen),
+                "lastSeenSeconds": last_seen,
                 "position": r.position,
                 "lag": (newest - r.position).max(0),
             }));
@@ -262,6 +266,19 @@ impl Replica {
     }
 }
 
+/// A replica's role as `status` shows it: the leader of the current term, a follower, or a
+/// follower that has not recorded itself for [`GONE_AFTER_SECONDS`] (its record stays, so
+/// a replica that comes back is a follower again).
+fn role(is_leader: bool, last_seen_seconds: i64) -> &'static str {
+    if is_leader {
+        "leader"
+    } else if last_seen_seconds >= GONE_AFTER_SECONDS {
+        "gone"
+    } else {
+        "follower"
+    }
+}
+
 /// A node id for this process when none is given: host name and listening port.
 pub fn default_node_id(port: u16) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -270,4 +287,18 @@ pub fn default_node_id(port: u16) -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "sluice".to_owned());
     format!("{host}-{port}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_follower_silent_for_five_heartbeats_is_gone_but_the_leader_stays_leader() {
+        assert_eq!(role(false, 0), "follower");
+        assert_eq!(role(false, GONE_AFTER_SECONDS - 1), "follower");
+        assert_eq!(role(false, GONE_AFTER_SECONDS), "gone");
+        // The term decides who leads; a paused leader loses it with its session.
+        assert_eq!(role(true, GONE_AFTER_SECONDS * 10), "leader");
+    }
 }
