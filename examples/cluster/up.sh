@@ -96,8 +96,15 @@ export SLUICE_API_TOKEN=$token
 EOF
 chmod 600 "$dir/env"
 
-# Ready when a replica knows the leader.
+# Ready when replica r1 knows the leader; a replica that exits meanwhile (a port in use, a
+# database it cannot reach) stops the wait with its last words.
 for _ in $(seq 1 120); do
+  for n in 1 2 3; do
+    if ! alive "$dir/r$n.pid"; then
+      tail -n 5 "$dir/r$n.log" >&2
+      fail "replica r$n exited (log: $dir/r$n.log); examples/cluster/down.sh $dir stops the others"
+    fi
+  done
   if SLUICE_ENDPOINT=http://127.0.0.1:$first_port SLUICE_API_TOKEN=$token \
     "$sluice" cluster status -o json 2>/dev/null | grep -q '"leader": {'; then
     echo
