@@ -417,7 +417,7 @@ async fn assemble(
         services::prometheus::Prometheus::new(store.clone(), resources.clone(), http.clone());
     tokio::spawn(services::sli_provider::run(
         Arc::new(prometheus),
-        bus.subscribe(),
+        bus.subscribe_triggered(),
         driver.clone(),
     ));
     let loadtest = services::loadtest::Loadtest::new(
@@ -425,7 +425,7 @@ async fn assemble(
     );
     tokio::spawn(services::sli_provider::run(
         Arc::new(loadtest),
-        bus.subscribe(),
+        bus.subscribe_triggered(),
         driver.clone(),
     ));
     let lighthouse = Arc::new(services::evaluation::Lighthouse::new(

@@ -332,6 +332,13 @@ impl EventType {
         )
     }
 
+    /// Whether the wire type `event_type` is a `.triggered` event of any kind (task, sequence
+    /// or lifecycle), without parsing it (asked of every event the server stores).
+    pub fn names_triggered(event_type: &str) -> bool {
+        event_type.starts_with(EVENT_TYPE_PREFIX)
+            && event_type.rsplit('.').next() == Some(TaskEventKind::Triggered.as_str())
+    }
+
     /// A `.finished` task, sequence or lifecycle event.
     pub fn is_finished(&self) -> bool {
         matches!(
@@ -592,6 +599,32 @@ mod tests {
             Some("approval")
         );
         assert_eq!(parse("sh.keptn.event.approval.triggered").stage(), None);
+    }
+
+    #[test]
+    fn names_triggered_agrees_with_the_parsed_type() {
+        for wire in [
+            "sh.keptn.event.deployment.triggered",
+            "sh.keptn.event.dev.delivery.triggered",
+            "sh.keptn.event.deployment.started",
+            "sh.keptn.event.deployment.finished",
+            "sh.keptn.event.deployment.Triggered",
+            "sh.keptn.event.dev.delivery.finished",
+            "sh.keptn.event.deployment.status.changed",
+        ] {
+            assert_eq!(
+                EventType::names_triggered(wire),
+                parse(wire).is_triggered(),
+                "{wire}"
+            );
+        }
+        // Lifecycle events too, which `is_triggered` leaves out.
+        assert!(EventType::names_triggered(
+            "sh.keptn.event.service.create.triggered"
+        ));
+        assert!(!EventType::names_triggered("sh.keptn.events.problem"));
+        assert!(!EventType::names_triggered("com.example.triggered"));
+        assert!(!EventType::names_triggered(""));
     }
 
     #[test]

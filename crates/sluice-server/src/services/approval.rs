@@ -21,7 +21,7 @@ pub const SOURCE: &str = "approval-service";
 /// Subscribes to the bus now and answers approvals in a background task.
 pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>) {
     let feed = Feed::new(
-        bus.subscribe(),
+        bus.subscribe_triggered(),
         driver.clone(),
         store,
         Some(APPROVAL_TRIGGERED),

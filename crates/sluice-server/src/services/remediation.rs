@@ -39,7 +39,7 @@ pub const REMEDIATION_URI: &str = "remediation.yaml";
 /// Subscribes to the bus now and answers get-action requests in a background task.
 pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>, resources: Arc<ResourceStore>) {
     let feed = Feed::new(
-        bus.subscribe(),
+        bus.subscribe_triggered(),
         driver.clone(),
         store,
         Some(GET_ACTION_TRIGGERED),
