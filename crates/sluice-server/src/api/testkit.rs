@@ -41,13 +41,46 @@ pub fn b64(text: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
-/// A fresh temporary data directory.
+/// The prefix of the test servers' data directories: `sluice-api-<pid>-<id>`.
+const SCRATCH_PREFIX: &str = "sluice-api-";
+
+/// A fresh temporary data directory. The directories of [`app`] stay until the test process
+/// ends; the first call of a process removes those of test processes that have ended (so a
+/// machine keeps at most the last run's, not every run's).
 fn scratch() -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "sluice-api-{}-{}",
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let tmp = std::env::temp_dir();
+    SWEPT.call_once(|| sweep_ended(&tmp));
+    tmp.join(format!(
+        "{SCRATCH_PREFIX}{}-{}",
         std::process::id(),
         crate::runtime::ids::fresh()
     ))
+}
+
+/// Removes the scratch directories in `tmp` whose process no longer runs (where `/proc`
+/// tells; elsewhere nothing).
+fn sweep_ended(tmp: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The settings test servers open with: outgoing requests may also reach loopback, where the
