@@ -246,14 +246,19 @@ struct Task {
 /// An instant executor answering each task once through the API. It hears `.triggered`
 /// events on the bus (at once) and also sweeps the engine's open tasks every 50 ms, as
 /// remote executors poll the API, so a task is never missed, even if the bus lagged.
+///
+/// Hearing and answering are two tasks: the listener never waits for a free request slot, so
+/// it keeps up with the bus. (When one loop did both, it fell thousands of events behind while
+/// waiting for slots, and most tasks were then only found by the sweep, up to 50 ms late: the
+/// figure measured the harness.)
 fn spawn_executor(
     app: Arc<App>,
     api: ApiClient,
     failures: mpsc::UnboundedSender<anyhow::Error>,
 ) -> tokio::task::JoinHandle<()> {
     let mut bus = app.bus.subscribe();
-    tokio::spawn(async move {
-        let concurrent = Arc::new(Semaphore::new(CONCURRENT_REQUESTS));
+    let (heard_tx, mut heard) = mpsc::unbounded_channel::<Task>();
+    let listener = async move {
         let mut answered = HashSet::new();
         let mut sweep = tokio::time::interval(SWEEP);
         loop {
@@ -294,31 +299,39 @@ fn spawn_executor(
                     .collect(),
             };
             for task in tasks {
-                if !answered.insert(task.triggered_id.clone()) {
-                    continue;
-                }
-                let (api, failures) = (api.clone(), failures.clone());
-                let Ok(permit) = concurrent.clone().acquire_owned().await else {
+                if answered.insert(task.triggered_id.clone()) && heard_tx.send(task).is_err() {
                     return;
-                };
-                tokio::spawn(async move {
-                    let answered = async {
-                        let [started, finished] = answers(
-                            &task.event_type,
-                            &task.context,
-                            &task.triggered_id,
-                            &task.service,
-                        )?;
-                        api.send_event(&started).await?;
-                        api.send_event(&finished).await
-                    }
-                    .await;
-                    if let Err(e) = answered {
-                        let _ = failures.send(e);
-                    }
-                    drop(permit);
-                });
+                }
             }
+        }
+    };
+    tokio::spawn(async move {
+        // Dropped (and so stopped) with this task when the benchmark aborts it.
+        let mut listening = tokio::task::JoinSet::new();
+        listening.spawn(listener);
+        let concurrent = Arc::new(Semaphore::new(CONCURRENT_REQUESTS));
+        while let Some(task) = heard.recv().await {
+            let (api, failures) = (api.clone(), failures.clone());
+            let Ok(permit) = concurrent.clone().acquire_owned().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let answered = async {
+                    let [started, finished] = answers(
+                        &task.event_type,
+                        &task.context,
+                        &task.triggered_id,
+                        &task.service,
+                    )?;
+                    api.send_event(&started).await?;
+                    api.send_event(&finished).await
+                }
+                .await;
+                if let Err(e) = answered {
+                    let _ = failures.send(e);
+                }
+                drop(permit);
+            });
         }
     })
 }
