@@ -62,8 +62,11 @@ if [ ! -d "$dir/pg/data" ]; then
   "${as_pg[@]}" "$pg_bin/initdb" -D "$dir/pg/data" -U postgres --auth=trust -E UTF8 \
     --no-instructions >/dev/null
 fi
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir/pg" start >/dev/null
+# Left running by an interrupted start (or a down.sh that could not stop it): used as it is.
+if ! "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
+  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir/pg" start >/dev/null
+fi
 "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qtAc \
   "SELECT 1 FROM pg_database WHERE datname = 'sluice'" | grep -q 1 ||
   "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres sluice
