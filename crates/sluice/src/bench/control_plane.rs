@@ -249,8 +249,8 @@ struct Task {
 ///
 /// Hearing and answering are two tasks: the listener never waits for a free request slot, so
 /// it keeps up with the bus. (When one loop did both, it fell thousands of events behind while
-/// waiting for slots, and most tasks were then only found by the sweep, up to 50 ms late: the
-/// figure measured the harness.)
+/// waiting for slots, and many tasks were only found by the sweep; the figures did not change
+/// measurably, see docs/performance.md.)
 fn spawn_executor(
     app: Arc<App>,
     api: ApiClient,
