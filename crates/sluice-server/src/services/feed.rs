@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use sluice_model::event::KeptnEvent;
 use sluice_store::Store;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use crate::runtime::driver::DriverHandle;
 
@@ -67,23 +70,43 @@ impl Feed {
             }
             match self.events.recv().await {
                 Ok(event) => return Some(event),
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(
-                        missed = n,
-                        service = self.name,
-                        "fell behind the event bus; catching up with unanswered tasks"
-                    );
-                    let tasks = self.driver.open_tasks(self.task_type);
-                    self.missed.extend(
-                        tasks
-                            .into_iter()
-                            .filter(|t| t.due && !t.answered)
-                            .map(|t| t.triggered_id),
-                    );
-                }
+                Err(RecvError::Lagged(n)) => self.lagged(n),
                 Err(RecvError::Closed) => return None,
             }
         }
+    }
+
+    /// The next live event if one is waiting on the bus now; `None` when none is, while
+    /// missed tasks are being caught up, and after a lag (which queues the missed tasks for
+    /// [`recv`](Self::recv)). For taking what arrived together as one burst.
+    pub fn try_recv(&mut self) -> Option<Arc<KeptnEvent>> {
+        if !self.missed.is_empty() {
+            return None;
+        }
+        match self.events.try_recv() {
+            Ok(event) => Some(event),
+            Err(TryRecvError::Lagged(n)) => {
+                self.lagged(n);
+                None
+            }
+            Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+        }
+    }
+
+    /// After `n` events were lost: queues the open, due tasks no executor has answered.
+    fn lagged(&mut self, n: u64) {
+        tracing::warn!(
+            missed = n,
+            service = self.name,
+            "fell behind the event bus; catching up with unanswered tasks"
+        );
+        let tasks = self.driver.open_tasks(self.task_type);
+        self.missed.extend(
+            tasks
+                .into_iter()
+                .filter(|t| t.due && !t.answered)
+                .map(|t| t.triggered_id),
+        );
     }
 }
 
@@ -157,5 +180,56 @@ mod tests {
         drop(tx);
         assert_eq!(feed.recv().await.map(|e| e.event_type.clone()), Some(None));
         assert!(feed.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn try_recv_takes_what_waits_and_leaves_a_lag_to_recv() {
+        let (app, _router) = testkit::app().await;
+        testkit::create_project(&app, "p", testkit::ONE_TASK_SHIPYARD, &["a"]).await;
+        app.driver.submit(trigger("a")).await.unwrap();
+        let (tx, rx) = broadcast::channel(2);
+        let mut feed = Feed::new(
+            rx,
+            app.driver.clone(),
+            app.store.clone(),
+            Some("sh.keptn.event.deployment.triggered"),
+            "test",
+        );
+        assert!(feed.try_recv().is_none(), "nothing waits");
+        let live = |id: &str| {
+            Arc::new(KeptnEvent {
+                id: Some(id.into()),
+                ..KeptnEvent::default()
+            })
+        };
+        tx.send(live("1")).unwrap();
+        tx.send(live("2")).unwrap();
+        assert_eq!(
+            feed.try_recv().and_then(|e| e.id.clone()).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            feed.try_recv().and_then(|e| e.id.clone()).as_deref(),
+            Some("2")
+        );
+        assert!(feed.try_recv().is_none());
+        // Overrun: try_recv yields nothing, and recv brings the open task back first.
+        for id in ["3", "4", "5"] {
+            tx.send(live(id)).unwrap();
+        }
+        assert!(feed.try_recv().is_none());
+        assert!(
+            feed.try_recv().is_none(),
+            "while the missed task waits for recv"
+        );
+        let caught_up = feed.recv().await.unwrap();
+        assert_eq!(
+            caught_up.event_type.as_deref(),
+            Some("sh.keptn.event.deployment.triggered")
+        );
+        assert_eq!(
+            feed.try_recv().and_then(|e| e.id.clone()).as_deref(),
+            Some("4")
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sluice_resources::{DirMemo, LevelFiles, ResourceStore, Scope};
+use sluice_resources::{CommitId, DirMemo, LevelFiles, ResourceStore, Scope};
 
 /// Most commits whose configs a [`ConfigCache`] remembers before it starts afresh.
 const CACHE_CAPACITY: usize = 64;
@@ -64,14 +64,16 @@ impl ConfigCache {
         service: &str,
         commit: Option<&str>,
     ) -> Option<FoundConfig> {
-        match self.lookup(resources, project, stage, service, commit, true) {
+        let mut heads = Heads::default();
+        match self.lookup(resources, project, stage, service, commit, true, &mut heads) {
             Lookup::Found(found) => found,
             Lookup::NeedsGit => find(resources, project, stage, service, commit),
         }
     }
 
-    /// The answer when it needs no git read (only a `stat` of the branch), `None` otherwise:
-    /// lets a caller skip the hop to a blocking thread for the events of a known commit.
+    /// The answer when it needs no git read (only the branch head, asked through `heads`),
+    /// `None` otherwise: lets a caller skip the hop to a blocking thread for the events of a
+    /// known commit.
     pub fn cached(
         &self,
         resources: &ResourceStore,
@@ -79,13 +81,15 @@ impl ConfigCache {
         stage: &str,
         service: &str,
         commit: Option<&str>,
+        heads: &mut Heads,
     ) -> Option<Option<FoundConfig>> {
-        match self.lookup(resources, project, stage, service, commit, false) {
+        match self.lookup(resources, project, stage, service, commit, false, heads) {
             Lookup::Found(found) => Some(found),
             Lookup::NeedsGit => None,
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the scope, the commit, and how to read
     fn lookup(
         &self,
         resources: &ResourceStore,
@@ -94,11 +98,12 @@ impl ConfigCache {
         service: &str,
         commit: Option<&str>,
         read: bool,
+        heads: &mut Heads,
     ) -> Lookup {
         if project.is_empty() {
             return Lookup::Found(None);
         }
-        let Ok(head) = resources.project_head(project) else {
+        let Some(head) = heads.of(resources, project) else {
             return Lookup::Found(None);
         };
         // No commit (or Keptn's quirk value `""`) means the latest, as for JES.
@@ -175,6 +180,27 @@ impl ConfigCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<LevelFiles>>> {
         self.commits.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The branch heads of projects, each asked once for a burst of events.
+///
+/// Asking the head costs a `stat` of the branch's reference (a query on a shared repository).
+/// A burst of events that were all published before the first question may share the
+/// answers: each answer is then newer than every event of the burst, as if each event had
+/// been looked at on its own a moment later. Start a new `Heads` for every burst.
+#[derive(Debug, Default)]
+pub struct Heads(HashMap<String, Option<CommitId>>);
+
+impl Heads {
+    /// The head of `project` (`None`: no such project), asked the first time only.
+    fn of(&mut self, resources: &ResourceStore, project: &str) -> Option<CommitId> {
+        if let Some(head) = self.0.get(project) {
+            return head.clone();
+        }
+        let head = resources.project_head(project).ok();
+        self.0.insert(project.to_owned(), head.clone());
+        head
     }
 }
 

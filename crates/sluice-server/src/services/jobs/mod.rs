@@ -186,6 +186,9 @@ pub const SELF_COMMAND: &str = "sluice";
 /// example `deployment.deploymentURIsLocal`, so the next task can find the deployment).
 pub const FINISHED_DATA_FILE: &str = "finished-data.json";
 
+/// Most events the executor takes from the bus at once (see [`JobExecutor::run`]).
+const BURST: usize = 256;
+
 /// Starts the job executor on the bus (subscribes before returning, so no event stored after
 /// this call is missed). The allowlist comes from [`ALLOWLIST_ENV`] when not given; tasks run
 /// on the backends `backends` chooses (see [`backend`]).
@@ -387,7 +390,18 @@ impl JobExecutor {
             tokio::select! {
                 event = feed.recv() => match event {
                     Some(event) => {
-                        self.clone().dispatch(event);
+                        // What else is waiting is taken with it, before any branch head is
+                        // asked: the burst shares the answers (see `config::Heads`).
+                        let mut burst = vec![event];
+                        while burst.len() < BURST
+                            && let Some(more) = feed.try_recv()
+                        {
+                            burst.push(more);
+                        }
+                        let mut heads = config::Heads::default();
+                        for event in burst {
+                            self.clone().dispatch_in(event, &mut heads);
+                        }
                     }
                     None => return,
                 },
@@ -410,6 +424,16 @@ impl JobExecutor {
         self: Arc<Self>,
         event: Arc<KeptnEvent>,
     ) -> Option<tokio::task::JoinHandle<()>> {
+        self.dispatch_in(event, &mut config::Heads::default())
+    }
+
+    /// [`dispatch`](Self::dispatch) as part of a burst of events that were all published
+    /// before `heads` was first asked.
+    fn dispatch_in(
+        self: Arc<Self>,
+        event: Arc<KeptnEvent>,
+        heads: &mut config::Heads,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         if event.source.as_deref() == Some(SOURCE) {
             return None;
         }
@@ -424,6 +448,7 @@ impl JobExecutor {
             &scope.stage,
             &scope.service,
             commit.as_deref(),
+            heads,
         );
         if matches!(cached, Some(None)) {
             return None;

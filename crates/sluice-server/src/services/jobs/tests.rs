@@ -751,6 +751,39 @@ actions:
 }
 
 #[tokio::test]
+async fn a_burst_asks_a_head_once_and_the_next_burst_sees_the_new_commit() {
+    use super::config::{ConfigCache, Heads};
+    let app = app().await;
+    put(&app, Scope::project("p"), "job/config.yaml", "project-1");
+    let cache = ConfigCache::default();
+    let text = |found: Option<super::config::FoundConfig>| found.map(|f| f.text.to_string());
+    assert_eq!(
+        text(cache.find(&app.resources, "p", "dev", "svc", None)),
+        Some("project-1".into())
+    );
+    let mut burst = Heads::default();
+    let cached = |heads: &mut Heads| {
+        cache
+            .cached(&app.resources, "p", "dev", "svc", None, heads)
+            .map(text)
+    };
+    assert_eq!(cached(&mut burst), Some(Some("project-1".into())));
+    put(&app, Scope::project("p"), "job/config.yaml", "project-2");
+    // Within the burst (its events were all published before the first question) the
+    // answer stays; the next burst asks again and finds a commit it must read.
+    assert_eq!(cached(&mut burst), Some(Some("project-1".into())));
+    assert_eq!(cached(&mut Heads::default()), None);
+    assert_eq!(
+        text(cache.find(&app.resources, "p", "dev", "svc", None)),
+        Some("project-2".into())
+    );
+    assert_eq!(
+        cached(&mut Heads::default()),
+        Some(Some("project-2".into()))
+    );
+}
+
+#[tokio::test]
 async fn configs_are_read_at_the_pinned_commit_and_the_project_level_at_the_latest() {
     let app = app().await;
     put(&app, Scope::project("p"), "job/config.yaml", "project-1");
@@ -764,7 +797,14 @@ async fn configs_are_read_at_the_pinned_commit_and_the_project_level_at_the_late
     let find = |commit: Option<&str>, service: &str| {
         let found = cache.find(&app.resources, "p", "dev", service, commit);
         // Once read, the same answer comes from memory without git.
-        let again = cache.cached(&app.resources, "p", "dev", service, commit);
+        let again = cache.cached(
+            &app.resources,
+            "p",
+            "dev",
+            service,
+            commit,
+            &mut super::config::Heads::default(),
+        );
         assert_eq!(again.as_ref(), Some(&found));
         found.map(|f| (f.level, f.text.to_string()))
     };
@@ -784,7 +824,14 @@ async fn configs_are_read_at_the_pinned_commit_and_the_project_level_at_the_late
     );
     // An abbreviated id is resolved by git, without the cache.
     assert_eq!(
-        cache.cached(&app.resources, "p", "dev", "svc", Some(&pinned[..8])),
+        cache.cached(
+            &app.resources,
+            "p",
+            "dev",
+            "svc",
+            Some(&pinned[..8]),
+            &mut super::config::Heads::default()
+        ),
         None
     );
     assert_eq!(
