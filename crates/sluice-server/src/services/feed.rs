@@ -128,6 +128,19 @@ mod tests {
         }
     }
 
+    /// A feed of deployment tasks on a bus of two places.
+    fn small_feed(app: &crate::state::App) -> (broadcast::Sender<Arc<KeptnEvent>>, Feed) {
+        let (tx, rx) = broadcast::channel(2);
+        let feed = Feed::new(
+            rx,
+            app.driver.clone(),
+            app.store.clone(),
+            Some("sh.keptn.event.deployment.triggered"),
+            "test",
+        );
+        (tx, feed)
+    }
+
     #[tokio::test]
     async fn after_a_lag_the_unanswered_tasks_come_back_from_the_store() {
         let (app, _router) = testkit::app().await;
@@ -155,15 +168,8 @@ mod tests {
         };
         app.driver.submit(started).await.unwrap();
 
-        // A bus of two places, overrun by five events.
-        let (tx, rx) = broadcast::channel(2);
-        let mut feed = Feed::new(
-            rx,
-            app.driver.clone(),
-            app.store.clone(),
-            Some("sh.keptn.event.deployment.triggered"),
-            "test",
-        );
+        // Overrun by five events.
+        let (tx, mut feed) = small_feed(&app);
         for _ in 0..5 {
             tx.send(Arc::new(KeptnEvent::default())).unwrap();
         }
@@ -187,14 +193,7 @@ mod tests {
         let (app, _router) = testkit::app().await;
         testkit::create_project(&app, "p", testkit::ONE_TASK_SHIPYARD, &["a"]).await;
         app.driver.submit(trigger("a")).await.unwrap();
-        let (tx, rx) = broadcast::channel(2);
-        let mut feed = Feed::new(
-            rx,
-            app.driver.clone(),
-            app.store.clone(),
-            Some("sh.keptn.event.deployment.triggered"),
-            "test",
-        );
+        let (tx, mut feed) = small_feed(&app);
         assert!(feed.try_recv().is_none(), "nothing waits");
         let live = |id: &str| {
             Arc::new(KeptnEvent {
