@@ -273,6 +273,51 @@ mod tests {
             })
     }
 
+    /// Every object stored for `project` is reachable from its shared branch, and every object
+    /// reachable from it is stored: the branch only moves forward by compare-and-swap and a
+    /// lost swap stores nothing, so the shared store never holds garbage to prune
+    /// (docs/cluster.md). `local` is a repository whose branch is at the shared head.
+    async fn assert_exactly_reachable(store: &Store, project: &str, local: &std::path::Path) {
+        let stored: std::collections::BTreeSet<String> = store
+            .git_all_objects(project)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.oid)
+            .collect();
+        let head = store.git_ref(project, BRANCH).await.unwrap().unwrap();
+        let repo = git2::Repository::open_bare(local).unwrap();
+        let mut reachable = std::collections::BTreeSet::new();
+        let mut walk = repo.revwalk().unwrap();
+        walk.push(git2::Oid::from_str(&head).unwrap()).unwrap();
+        for id in walk {
+            let commit = repo.find_commit(id.unwrap()).unwrap();
+            reachable.insert(commit.id().to_string());
+            let tree = commit.tree().unwrap();
+            reachable.insert(tree.id().to_string());
+            tree.walk(git2::TreeWalkMode::PreOrder, |_, entry| {
+                reachable.insert(entry.id().to_string());
+                git2::TreeWalkResult::Ok
+            })
+            .unwrap();
+        }
+        assert!(
+            stored.len() > 3,
+            "a project with history: {} objects",
+            stored.len()
+        );
+        let garbage: Vec<_> = stored.difference(&reachable).collect();
+        let missing: Vec<_> = reachable.difference(&stored).collect();
+        assert!(
+            garbage.is_empty(),
+            "unreachable stored objects: {garbage:?}"
+        );
+        assert!(
+            missing.is_empty(),
+            "reachable objects not stored: {missing:?}"
+        );
+    }
+
     /// What one replica writes the other reads, at the same (real git) commit ids, either way
     /// round; a commit pinned on one replica is read on the other; deleting the project on one
     /// removes it for both, and it can be created again.
@@ -352,7 +397,7 @@ mod tests {
         let Some(store) = database("shared git race").await else {
             return;
         };
-        let shared: Arc<dyn SharedRepositories> = Arc::new(SharedGit::new(store));
+        let shared: Arc<dyn SharedRepositories> = Arc::new(SharedGit::new(store.clone()));
         let (da, db) = (Dir::new("a"), Dir::new("b"));
         let (a, b) = (replica(&da.0, shared.clone()), replica(&db.0, shared));
         {
@@ -371,7 +416,7 @@ mod tests {
             })
         };
         let (from_a, from_b) = tokio::join!(writer(a.clone(), "a"), writer(b.clone(), "b"));
-        blocking(move || {
+        let local = blocking(move || {
             let mut kept = 0;
             for (uri, outcome) in from_a.iter().chain(&from_b) {
                 match outcome {
@@ -403,8 +448,10 @@ mod tests {
                 a.project_head("shop").unwrap(),
                 b.project_head("shop").unwrap()
             );
+            a.project_path("shop")
         })
         .await;
+        assert_exactly_reachable(&store, "shop", &local).await;
     }
 
     /// A data directory of a single server (its repositories the only copy) opened on a
