@@ -2,6 +2,7 @@
 //! its own: sequences are triggered and answered through all of them, the leader is killed
 //! with SIGKILL and a follower paused with SIGSTOP mid-flight; every sequence finishes, no
 //! task is triggered twice, no acknowledged event is lost, and the takeover time is printed.
+//! And a job the leader's executor is running when it is killed is finished by the next leader.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -284,5 +285,165 @@ fn three_replicas_survive_a_killed_leader_and_a_paused_follower() {
             "the answer to {id} was lost"
         );
     }
+    drop(replicas);
+}
+
+/// Polls (bounded) until `path` holds `lines` lines.
+fn wait_for_lines(path: &std::path::Path, lines: usize, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .count()
+        < lines
+    {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Creates the file at its path when dropped.
+struct OpenOnDrop(std::path::PathBuf);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, "");
+    }
+}
+
+/// A job that the built-in executor runs on the leader when the leader is killed is taken
+/// over by the next leader (docs/cluster.md, "Failover"): it runs again there, since a local
+/// job's process was on the other machine; the task gets one `.started` and one `.finished`
+/// from the executor and the sequence ends.
+#[test]
+fn a_job_running_on_a_killed_leader_is_finished_by_the_next_leader() {
+    let Some(url) = crate::postgres::fresh_database("job failover") else {
+        return;
+    };
+    let dir = scratch("job-failover");
+    let (runs, gate) = (dir.join("runs"), dir.join("gate"));
+    // Whatever happens, the jobs (the killed leader's too, which outlives it) end with the test.
+    let _gate = OpenOnDrop(gate.clone());
+    let mut replicas: BTreeMap<String, Server> = BTreeMap::new();
+    for node in ["j1", "j2"] {
+        let flags = ["--store", url.as_str(), "--node-id", node];
+        replicas.insert(
+            node.to_owned(),
+            Server::start_with(&scratch(node), &flags, &[], None),
+        );
+    }
+    let bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    let status = cluster(&bases, 0);
+    let leader = status["leader"]["node"]
+        .as_str()
+        .expect("a leader")
+        .to_owned();
+    let epoch = status["epoch"].as_u64().expect("epoch");
+
+    let shipyard = SHIPYARD.replace("            - name: release\n", "");
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let created = |a: Answer| assert!(a.status == 200 || a.status == 201, "{}", a.body);
+    created(any(
+        &bases,
+        1,
+        "POST",
+        "/api/controlPlane/v1/project",
+        Some(&json!({"name": "shop", "shipyard": b64(&shipyard)})),
+    ));
+    created(any(
+        &bases,
+        0,
+        "POST",
+        "/api/controlPlane/v1/project/shop/service",
+        Some(&json!({"serviceName": "carts"})),
+    ));
+    let script = format!(
+        "echo run >> {}; while [ ! -e {} ]; do sleep 0.05; done",
+        runs.display(),
+        gate.display()
+    );
+    let config = format!(
+        "apiVersion: v2\nactions:\n  - name: deploy\n    events:\n      - name: sh.keptn.event.deployment.triggered\n    tasks:\n      - name: wait\n        image: x\n        cmd: [sh, -c, {}]\n",
+        serde_json::to_string(&script).unwrap()
+    );
+    created(any(
+        &bases,
+        1,
+        "POST",
+        "/api/resource-service/v1/project/shop/stage/dev/service/carts/resource",
+        Some(
+            &json!({"resources": [{"resourceURI": "job/config.yaml", "resourceContent": b64(&config)}]}),
+        ),
+    ));
+    let a = any(
+        &bases,
+        0,
+        "POST",
+        "/api/v1/event",
+        Some(&json!({
+            "specversion": "1.0",
+            "type": "sh.keptn.event.dev.delivery.triggered",
+            "source": "failover-test",
+            "data": {"project": "shop", "stage": "dev", "service": "carts"},
+        })),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let context = a.json()["keptnContext"].as_str().unwrap().to_owned();
+
+    wait_for_lines(&runs, 1, "the job does not start on the leader");
+    replicas.remove(&leader).expect("the leader").kill();
+    let live: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = cluster(&live, 0);
+        if s["leader"]["node"].as_str().is_some_and(|n| n != leader)
+            && s["epoch"].as_u64().unwrap_or(0) > epoch
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no replica took over: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_for_lines(&runs, 2, "the next leader does not run the job");
+    std::fs::write(&gate, "").unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let a = any(
+            &live,
+            0,
+            "GET",
+            &format!("/api/mongodb-datastore/event?keptnContext={context}&pageSize=100"),
+            None,
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+        let events = a.json()["events"].as_array().cloned().unwrap_or_default();
+        if events
+            .iter()
+            .any(|e| e["type"] == "sh.keptn.event.dev.delivery.finished")
+        {
+            break events;
+        }
+        assert!(Instant::now() < deadline, "the sequence does not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let of = |ty: &str| -> Vec<&Value> {
+        events
+            .iter()
+            .filter(|e| e["type"] == format!("sh.keptn.event.{ty}"))
+            .collect()
+    };
+    assert_eq!(of("deployment.triggered").len(), 1);
+    assert_eq!(of("deployment.started").len(), 1, "one .started");
+    let finished = of("deployment.finished");
+    assert_eq!(finished.len(), 1, "one .finished");
+    assert_eq!(finished[0]["source"], "job-executor-service");
+    assert_eq!(finished[0]["data"]["result"], "pass", "{}", finished[0]);
+    assert_eq!(of("dev.delivery.finished")[0]["data"]["result"], "pass");
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap(),
+        "run\nrun\n",
+        "ran on both leaders"
+    );
     drop(replicas);
 }

@@ -107,6 +107,13 @@
 //! server can neither `wait` for a process it did not start nor read a pipe whose reading end
 //! died with the old server (the task would die of SIGPIPE at its next write).
 //!
+//! **Another server's handlings.** On a cluster the executor runs on the leader. When a
+//! leader dies, the next one takes over the handlings it left ([`JobExecutor::take_over`]):
+//! open tasks with the executor's `.started` and without its `.finished`, which its own data
+//! directory does not know. It handles them as new: a Kubernetes Job is found by its derived
+//! name and adopted, a local job runs again (its process was on the other machine). A server
+//! that comes back with a marked handling that was finished meanwhile drops the mark.
+//!
 //! Each task run leaves a [`RunRecord`] (`run.json`) beside its output, read by
 //! `GET /api/sluice/v1/logs` ([`crate::api::logs`]).
 
@@ -154,6 +161,14 @@ use redact::Redactor;
 
 /// The `source` of the events this service sends.
 pub const SOURCE: &str = "job-executor-service";
+/// What the ids of the executor's answers are derived from (`<prefix>.started`,
+/// `<prefix>.finished`, with the task's id: [`answer_id`]).
+const ANSWER_PREFIX: &str = "job-executor";
+
+/// The id of the executor's `.started` or `.finished` (`kind`) answer to the task `triggered_id`.
+fn answer_id(triggered_id: &str, kind: &str) -> String {
+    crate::runtime::ids::derived(triggered_id, &format!("{ANSWER_PREFIX}.{kind}"))
+}
 
 /// Lines of output in a finished event's message.
 const TAIL_LINES: usize = 100;
@@ -200,7 +215,7 @@ pub fn start(
     data_dir: &Path,
     allowlist: Option<Allowlist>,
     backends: BackendChoice,
-) {
+) -> Arc<JobExecutor> {
     let allowlist = allowlist.unwrap_or_else(Allowlist::from_env);
     if allowlist.is_open() {
         tracing::warn!(
@@ -233,7 +248,8 @@ pub fn start(
     }
     tokio::spawn(executor.clone().recover());
     let cancels = bus.subscribe_cancels();
-    tokio::spawn(executor.run(feed, cancels));
+    tokio::spawn(executor.clone().run(feed, cancels));
+    executor
 }
 
 /// The executor's state, shared by its runs.
@@ -466,8 +482,7 @@ impl JobExecutor {
             let (me, handled) = (self.clone(), event.clone());
             let work = async move { me.handle_in(&handled, scope, commit, cached, cancel).await };
             let claim = super::Claim::IfStarted(&self.store);
-            super::guard_infallible(&self.driver, &event, SOURCE, "job-executor", claim, work)
-                .await;
+            super::guard_infallible(&self.driver, &event, SOURCE, ANSWER_PREFIX, claim, work).await;
             // Also after a panic (answered by the guard): a restart must not replay it.
             record::unmark_active(&self.runs_dir, &id);
             self.active
@@ -482,6 +497,20 @@ impl JobExecutor {
     /// [`supervisor`]). Called once at start-up.
     pub async fn recover(self: Arc<Self>) {
         for id in record::active_events(&self.runs_dir) {
+            // Answered meanwhile by another server that took the handling over (a replica
+            // that led while this one was away): nothing is left to do here.
+            match self.store.event(&answer_id(&id, "finished")).await {
+                Ok(Some(_)) => {
+                    tracing::info!(event = %id, "a job handling was finished by another server");
+                    record::unmark_active(&self.runs_dir, &id);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, event = %id, "cannot resume a job handling");
+                    continue;
+                }
+            }
             match self.store.event(&id).await {
                 Ok(Some(event)) => {
                     tracing::info!(event = %id, "resuming a job handling after a restart");
@@ -491,6 +520,56 @@ impl JobExecutor {
                 Err(e) => tracing::error!(error = %e, event = %id, "cannot resume a job handling"),
             }
         }
+    }
+
+    /// Takes over the handlings that another server started and left: open tasks whose
+    /// `.started` this executor sent (its id is derived from the task), without its
+    /// `.finished`, and not handled here. On a cluster these are the jobs of a leader that
+    /// died or was replaced: the new leader handles them again, which adopts a Kubernetes
+    /// Job (its name is derived from the task) and runs a local job again, since its process
+    /// was on the other machine. A handling this server's data directory knows is resumed
+    /// from its records instead (see [`recover`](Self::recover)), so nothing runs twice here.
+    /// Called once the driver has restored the engine (its open tasks); returns how many
+    /// handlings were taken over.
+    pub async fn take_over(self: Arc<Self>) -> usize {
+        let mut taken = 0;
+        for task in self.driver.open_tasks(None) {
+            let id = &task.triggered_id;
+            if !task.answered || self.is_active(id) {
+                continue;
+            }
+            let started = self.store.event(&answer_id(id, "started")).await;
+            let finished = self.store.event(&answer_id(id, "finished")).await;
+            let event = match (started, finished) {
+                (Ok(Some(_)), Ok(None)) => self.store.event(id).await,
+                (Err(e), _) | (_, Err(e)) => Err(e),
+                _ => continue,
+            };
+            match event {
+                Ok(Some(event)) => {
+                    tracing::warn!(
+                        event = %id,
+                        "taking over a job handling that another server started and did not finish"
+                    );
+                    if self.clone().dispatch(Arc::new(event)).is_some() {
+                        taken += 1;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, event = %id, "cannot take over a job handling")
+                }
+            }
+        }
+        taken
+    }
+
+    /// Whether this executor is handling the event `id` now.
+    fn is_active(&self, id: &str) -> bool {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
     }
 
     /// Stops the runs of an event (kills their processes; no finished event). Returns whether
@@ -1371,7 +1450,7 @@ impl JobExecutor {
             h.event,
             SOURCE,
             &EventType::task(task, TaskEventKind::from(kind)).to_string(),
-            &format!("job-executor.{kind}"),
+            &format!("{ANSWER_PREFIX}.{kind}"),
             data,
         );
         if let Err(e) = self.driver.submit(event).await {

@@ -1039,3 +1039,129 @@ async fn a_redelivered_event_never_runs_a_task_twice() {
         "{first}"
     );
 }
+
+/// A handling that another server started and left (a leader that died: the executor's
+/// `.started` is stored, its `.finished` is not, and the new leader's data directory has no
+/// record of it) is taken over: the job runs again there, once, and answers the task, so the
+/// sequence ends. A task another integration started is left alone, and a server that comes
+/// back with a record of a handling finished elsewhere meanwhile runs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_another_server_started_and_left_is_taken_over_once() {
+    let app = app().await;
+    let mut rx = app.bus.subscribe();
+    crate::api::testkit::create_project(&app, "t", SHIPYARD, &["svc", "other"]).await;
+    let (counter, gate) = (app.data_dir.join("counter"), app.data_dir.join("gate"));
+    // The job waits for the gate, so the first handling is still running when it is cut off.
+    let body = format!(
+        "      - name: count\n        image: x\n        cmd: [sh, -c, 'echo run >> {}; while [ ! -e {} ]; do sleep 0.05; done']\n",
+        counter.display(),
+        gate.display()
+    );
+    put(
+        &app,
+        Scope::service("t", "dev", "svc"),
+        "job/config.yaml",
+        &config("test", &body),
+    );
+    let mut tasks = Vec::new();
+    for service in ["svc", "other"] {
+        let mut trigger = triggered("dev.delivery", service, json!({}));
+        trigger.source = Some("test".into());
+        trigger.data = Some(json!({"project": "t", "stage": "dev", "service": service}));
+        let context = trigger.shkeptncontext.clone();
+        app.driver.submit(trigger).await.expect("trigger");
+        let open = app
+            .driver
+            .open_tasks(Some("sh.keptn.event.test.triggered"))
+            .into_iter()
+            .find(|t| Some(&t.keptn_context) == context.as_ref())
+            .expect("the task is open");
+        tasks.push(app.store.event(&open.triggered_id).await.unwrap().unwrap());
+    }
+    let (left, foreign) = (&tasks[0], &tasks[1]);
+    let (left_id, foreign_id) = (left.id.clone().unwrap(), foreign.id.clone().unwrap());
+    // The server's executor takes the first task; it is cut off mid-run as when its server
+    // dies (killed, no `.finished`).
+    wait_for(&mut rx, &left_id, "started").await;
+    tokio::time::timeout(DEADLINE, async {
+        while std::fs::read_to_string(&counter).unwrap_or_default() != "run\n" {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the job runs");
+    app.bus.cancel(Cancel {
+        keptn_context: left.shkeptncontext.clone().unwrap_or_default(),
+        task: "test".into(),
+        triggered_id: left_id.clone(),
+    });
+    // The cut-off run is over (its process killed) before the gate opens.
+    let first_run = record::task_dir(&runs_dir(&app.data_dir), &left_id, 0, 0);
+    tokio::time::timeout(DEADLINE, async {
+        while record::read_record(&first_run).map(|r| r.status) != Some(RunStatus::Aborted) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the first run is aborted");
+    // Another integration answers the second task (it has no job config).
+    let scope = json!({"project": "t", "stage": "dev", "service": "other", "status": "succeeded"});
+    let other = super::super::answer(
+        foreign,
+        "someone-else",
+        "sh.keptn.event.test.started",
+        "someone-else.started",
+        scope,
+    );
+    app.driver.submit(other).await.expect("started");
+    let answered = |id: &str| {
+        app.driver
+            .open_tasks(None)
+            .iter()
+            .any(|t| t.triggered_id == id && t.answered)
+    };
+    assert!(answered(&left_id) && answered(&foreign_id));
+
+    // The new leader: the same store, a data directory of its own.
+    let elsewhere = app.data_dir.join("elsewhere");
+    let new_leader = || {
+        Arc::new(JobExecutor::new(
+            app.store.clone(),
+            app.resources.clone(),
+            app.driver.clone(),
+            runs_dir(&elsewhere),
+            Allowlist::default(),
+        ))
+    };
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(
+        new_leader().take_over().await,
+        1,
+        "only the executor's own task"
+    );
+    let finished = wait_for(&mut rx, &left_id, "finished").await;
+    assert_eq!(finished.source.as_deref(), Some(super::SOURCE));
+    assert_eq!(data(&finished)["result"], "pass", "{}", message(&finished));
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap(),
+        "run\nrun\n",
+        "a local job runs again on the new leader"
+    );
+    assert_eq!(new_leader().take_over().await, 0, "nothing is taken twice");
+
+    // The server that was cut off comes back with its record of the handling: it was
+    // finished meanwhile, so the record is dropped and nothing runs.
+    let runs = runs_dir(&app.data_dir);
+    record::mark_active(&runs, &left_id).unwrap();
+    let returning = Arc::new(JobExecutor::new(
+        app.store.clone(),
+        app.resources.clone(),
+        app.driver.clone(),
+        runs.clone(),
+        Allowlist::default(),
+    ));
+    returning.clone().recover().await;
+    assert!(!returning.is_active(&left_id), "not handled again");
+    assert!(record::active_events(&runs).is_empty());
+    assert_eq!(std::fs::read_to_string(&counter).unwrap(), "run\nrun\n");
+}
