@@ -392,7 +392,7 @@ async fn assemble(
     let http = http::client(options.outbound.clone());
     services::approval::start(&bus, driver.clone(), store.clone());
     services::remediation::start(&bus, driver.clone(), store.clone(), resources.clone());
-    let jobs = services::jobs::start(
+    services::jobs::start(
         &bus,
         driver.clone(),
         store.clone(),
@@ -467,9 +467,6 @@ async fn assemble(
         sluice_engine::EngineConfig::default(),
     )
     .await?;
-    // Once the engine is restored: the job handlings another server started and left (a
-    // leader that died) are this server's now.
-    tokio::spawn(jobs.take_over());
     Ok(App {
         http,
         lighthouse,

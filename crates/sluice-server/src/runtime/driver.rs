@@ -35,7 +35,7 @@ use sluice_model::event::{EventType, KeptnEvent, Timestamp};
 use sluice_model::shipyard::Shipyard;
 use sluice_resources::ResourceStore;
 use sluice_store::{AuditEntry, Changes, ExecutionRecord, NewEvent, SentCommit, Store};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::metrics::Metrics;
 use crate::runtime::bus::Bus;
@@ -149,6 +149,8 @@ pub type OpenTasks = Arc<RwLock<BTreeMap<ExecutionId, OpenTask>>>;
 pub struct DriverHandle {
     tx: mpsc::Sender<Command>,
     open_tasks: OpenTasks,
+    /// Turns true once the driver has restored the engine (see [`DriverHandle::restored`]).
+    restored: watch::Receiver<bool>,
 }
 
 impl DriverHandle {
@@ -223,6 +225,17 @@ impl DriverHandle {
         let _ = self.tx.send(Command::Shipyard { project, shipyard }).await;
     }
 
+    /// Returns once the driver has restored the engine from the store (its open tasks are
+    /// known, the unanswered ones republished): where a built-in service's recovery after a
+    /// restart, or after a cluster leader's takeover, begins. Never returns when the driver
+    /// did not start.
+    pub async fn restored(&self) {
+        let mut restored = self.restored.clone();
+        if restored.wait_for(|done| *done).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
     /// The open task events, optionally only those of one type.
     pub fn open_tasks(&self, event_type: Option<&str>) -> Vec<OpenTask> {
         let tasks = self.open_tasks.read().unwrap_or_else(|p| p.into_inner());
@@ -240,6 +253,7 @@ pub struct Inbox {
     tx: mpsc::Sender<Command>,
     rx: mpsc::Receiver<Command>,
     open_tasks: OpenTasks,
+    restored: watch::Sender<bool>,
 }
 
 /// Creates the driver's command channel: the handle (for the API and built-in services, usable
@@ -247,12 +261,19 @@ pub struct Inbox {
 pub fn channel() -> (DriverHandle, Inbox) {
     let (tx, rx) = mpsc::channel(1024);
     let open_tasks: OpenTasks = Arc::default();
+    let (restored, restored_rx) = watch::channel(false);
     (
         DriverHandle {
             tx: tx.clone(),
             open_tasks: open_tasks.clone(),
+            restored: restored_rx,
         },
-        Inbox { tx, rx, open_tasks },
+        Inbox {
+            tx,
+            rx,
+            open_tasks,
+            restored,
+        },
     )
 }
 
@@ -524,7 +545,12 @@ impl Driver {
         metrics: Arc<Metrics>,
         config: EngineConfig,
     ) -> Result<(), Error> {
-        let Inbox { tx, rx, open_tasks } = inbox;
+        let Inbox {
+            tx,
+            rx,
+            open_tasks,
+            restored,
+        } = inbox;
         let mut executions = Vec::new();
         for record in store.load_active_executions().await? {
             executions.push(record.decode::<SequenceExecution>()?);
@@ -575,6 +601,7 @@ impl Driver {
             driver.bus.publish(Arc::new(event));
         }
         tokio::spawn(driver.run(rx));
+        restored.send_replace(true);
         Ok(())
     }
 

@@ -23,13 +23,14 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>) {
     let feed = Feed::new(
         bus.subscribe_triggered(),
         driver.clone(),
-        store,
+        store.clone(),
         Some(APPROVAL_TRIGGERED),
         SOURCE,
     );
     tokio::spawn(super::answer_each(
         feed,
         driver,
+        store,
         APPROVAL_TRIGGERED,
         SOURCE,
         "approval",

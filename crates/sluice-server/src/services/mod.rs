@@ -70,30 +70,88 @@ pub fn answer_task(
 /// Runs a service that answers one task event type, until the bus closes: every event of
 /// `event_type` the feed delivers gets the events `answers` computes for it, submitted in
 /// order under [`guard`] (`task` is the answers' prefix; the task is always this service's).
+///
+/// Answers depend only on the task (and the files at its pinned commit), and their ids are
+/// derived from it. So once the engine is restored ([`DriverHandle::restored`]), the tasks
+/// this service had answered with `.started` but not with `.finished` when its server stopped
+/// (or a cluster's leader died) are answered again: what was stored is stored once, and what
+/// was missing (an automatic approval's `.finished`) is sent now.
 pub async fn answer_each<A, F>(
     mut feed: Feed,
     driver: DriverHandle,
-    event_type: &str,
-    source: &str,
-    task: &str,
+    store: Arc<Store>,
+    event_type: &'static str,
+    source: &'static str,
+    task: &'static str,
     answers: A,
 ) where
-    A: Fn(Arc<KeptnEvent>) -> F,
+    A: Fn(Arc<KeptnEvent>) -> F + Send + Sync + 'static,
     F: Future<Output = Vec<KeptnEvent>> + Send + 'static,
 {
+    let answers = Arc::new(answers);
+    let handle = {
+        let (driver, answers) = (driver.clone(), answers.clone());
+        move |event: Arc<KeptnEvent>| {
+            let (d, pending) = (driver.clone(), answers(event.clone()));
+            let work = async move {
+                for answer in pending.await {
+                    d.submit(answer).await?;
+                }
+                Ok::<(), crate::runtime::driver::Error>(())
+            };
+            let driver = driver.clone();
+            async move { guard(&driver, &event, source, task, Claim::Always, work).await }
+        }
+    };
+    let again = handle.clone();
+    let recovering = driver.clone();
+    tokio::spawn(async move {
+        recovering.restored().await;
+        for event in started_not_finished(&recovering, &store, event_type, task).await {
+            tracing::info!(
+                event = event.id.as_deref().unwrap_or(""),
+                service = source,
+                "answering a task again that was cut off after its .started"
+            );
+            again(Arc::new(event)).await;
+        }
+    });
     while let Some(event) = feed.recv().await {
         if event.event_type.as_deref() != Some(event_type) {
             continue;
         }
-        let (d, pending) = (driver.clone(), answers(event.clone()));
-        let work = async move {
-            for answer in pending.await {
-                d.submit(answer).await?;
-            }
-            Ok::<(), crate::runtime::driver::Error>(())
-        };
-        guard(&driver, &event, source, task, Claim::Always, work).await;
+        handle(event).await;
     }
+}
+
+/// The open tasks of `event_type` with the `.started` of a service whose answers are
+/// prefixed `task` but without its `.finished`.
+async fn started_not_finished(
+    driver: &DriverHandle,
+    store: &Store,
+    event_type: &str,
+    task: &str,
+) -> Vec<KeptnEvent> {
+    let stored = |id: &str, what: String| {
+        let id = crate::runtime::ids::derived(id, &what);
+        async move { matches!(store.event(&id).await, Ok(Some(_))) }
+    };
+    let mut out = Vec::new();
+    for open in driver.open_tasks(Some(event_type)) {
+        let id = &open.triggered_id;
+        if !open.answered
+            || !stored(id, format!("{task}.started")).await
+            || stored(id, format!("{task}.finished")).await
+        {
+            continue;
+        }
+        match store.event(id).await {
+            Ok(Some(event)) => out.push(event),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, event = %id, "cannot read an open task"),
+        }
+    }
+    out
 }
 
 /// When [`guard`] answers a task whose handling failed.
@@ -239,7 +297,13 @@ mod tests {
 
     /// Starts a delivery and returns its open `deployment.triggered` event.
     async fn open_task(app: &crate::state::App) -> KeptnEvent {
-        let sequence = trigger();
+        open_task_of(app, "a").await
+    }
+
+    /// [`open_task`] on `service`.
+    async fn open_task_of(app: &crate::state::App, service: &str) -> KeptnEvent {
+        let mut sequence = trigger();
+        sequence.data = Some(json!({"project": "p", "stage": "dev", "service": service}));
         let context = sequence.shkeptncontext.clone();
         app.driver.submit(sequence).await.expect("submit");
         let task = app
@@ -341,5 +405,93 @@ mod tests {
         })
         .await;
         assert!(stored(&app, &task, "svc-task.finished").await.is_none());
+    }
+
+    /// A service that answers each task of a type (like the approval service) and was cut off
+    /// after its `.started` answers the task again once the engine is restored: the
+    /// `.finished` it owed is sent, the `.started` is not stored twice, and a task it never
+    /// took is left alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_task_cut_off_after_its_started_is_answered_again_once() {
+        let (app, _router) = testkit::app().await;
+        testkit::create_project(&app, "p", testkit::ONE_TASK_SHIPYARD, &["a", "b"]).await;
+        let (cut, foreign) = (open_task(&app).await, open_task_of(&app, "b").await);
+        let answer = |task: &KeptnEvent, kind: TaskEventKind| {
+            let service = task.data_value()["service"].clone();
+            let mut data =
+                json!({"project": "p", "stage": "dev", "service": service, "status": "succeeded"});
+            if kind == TaskEventKind::Finished {
+                data["result"] = json!("pass");
+            }
+            answer_task(task, "svc", "deployment", kind, data)
+        };
+        // What the stopped server stored, and another integration's answer.
+        app.driver
+            .submit(answer(&cut, TaskEventKind::Started))
+            .await
+            .unwrap();
+        let mut other = answer(&foreign, TaskEventKind::Started);
+        other.id = Some(crate::runtime::ids::fresh());
+        app.driver.submit(other).await.unwrap();
+
+        let mut events = app.bus.subscribe();
+        let feed = Feed::new(
+            app.bus.subscribe_triggered(),
+            app.driver.clone(),
+            app.store.clone(),
+            Some("sh.keptn.event.deployment.triggered"),
+            "svc",
+        );
+        let answers = move |task: Arc<KeptnEvent>| async move {
+            vec![
+                answer(&task, TaskEventKind::Started),
+                answer(&task, TaskEventKind::Finished),
+            ]
+        };
+        tokio::spawn(answer_each(
+            feed,
+            app.driver.clone(),
+            app.store.clone(),
+            "sh.keptn.event.deployment.triggered",
+            "svc",
+            "deployment",
+            answers,
+        ));
+        let cut_id = cut.id.clone().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            loop {
+                let e = events.recv().await.expect("bus open");
+                if e.triggeredid.as_deref() == Some(cut_id.as_str())
+                    && e.event_type.as_deref() == Some("sh.keptn.event.deployment.finished")
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("the cut-off task is finished");
+        let context = cut.shkeptncontext.clone().unwrap();
+        let stored_events = app.store.events_of_context(&context).await.unwrap();
+        let count = |ty: &str| {
+            stored_events
+                .iter()
+                .filter(|e| e.event_type.as_deref() == Some(ty))
+                .count()
+        };
+        assert_eq!(count("sh.keptn.event.deployment.started"), 1);
+        assert_eq!(count("sh.keptn.event.deployment.finished"), 1);
+        let foreign_id = foreign.id.clone().unwrap();
+        assert!(
+            app.driver
+                .open_tasks(None)
+                .iter()
+                .any(|t| t.triggered_id == foreign_id),
+            "a task the service never took stays with whoever took it"
+        );
+        assert!(
+            stored(&app, &foreign, "deployment.finished")
+                .await
+                .is_none()
+        );
     }
 }

@@ -41,7 +41,7 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>, resources: Arc<
     let feed = Feed::new(
         bus.subscribe_triggered(),
         driver.clone(),
-        store,
+        store.clone(),
         Some(GET_ACTION_TRIGGERED),
         SOURCE,
     );
@@ -55,6 +55,7 @@ pub fn start(bus: &Bus, driver: DriverHandle, store: Arc<Store>, resources: Arc<
     tokio::spawn(super::answer_each(
         feed,
         driver,
+        store,
         GET_ACTION_TRIGGERED,
         SOURCE,
         "get-action",

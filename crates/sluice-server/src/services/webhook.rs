@@ -40,7 +40,10 @@
 //! (never followed). The URL must be http or https without credentials in it, and a header
 //! value may not contain a line break. Secret values are also replaced by `***` in the
 //! responses stored in `.finished`. A task answered once is not sent again after a restart
-//! (its stored `.started` or `.finished` shows it was handled).
+//! (its stored `.started` or `.finished` shows it was handled); one cut off between its
+//! `.started` and its `.finished` (with `sendFinished`) is settled as errored by the next
+//! server that runs the service ([`WebhookService::settle_interrupted`]), where Keptn left
+//! it open.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -105,6 +108,12 @@ pub async fn start(
     if let Err(e) = service.register().await {
         tracing::error!(error = %e, "cannot register the webhook-service integration");
     }
+    // Once the engine is restored: tasks cut off after their `.started` are settled.
+    let settler = service.clone();
+    tokio::spawn(async move {
+        settler.driver.restored().await;
+        settler.settle_interrupted().await;
+    });
     tokio::spawn(service.run(feed));
 }
 
@@ -322,6 +331,79 @@ impl WebhookService {
         Ok(())
     }
 
+    /// Settles the tasks this service was answering when its server stopped (a restart, or
+    /// on a cluster the death of the leader): open tasks with a subscription's `.started` and
+    /// without its `.finished`, whose webhook sends the `.finished` itself (`sendFinished`),
+    /// and which this process is not handling. Whether the requests reached their receiver
+    /// is unknown, and a request is never sent twice, so the task gets `.finished` with
+    /// `result: fail`, `status: errored` and a message saying so, instead of staying open.
+    /// Runs once the driver has restored the engine ([`DriverHandle::restored`]); returns how
+    /// many tasks it settled.
+    pub async fn settle_interrupted(self: Arc<Self>) -> usize {
+        let mut settled = 0;
+        for task in self.driver.open_tasks(None) {
+            if !task.answered {
+                continue;
+            }
+            let id = task.triggered_id;
+            let event = match self.store.event(&id).await {
+                Ok(Some(event)) => event,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, event = %id, "webhook-service: cannot read an open task");
+                    continue;
+                }
+            };
+            let Some(name) = event.triggered_task() else {
+                continue;
+            };
+            for sid in self.matching(&event).await {
+                let prefix = answer_prefix(&sid);
+                if !self.stored(&id, &format!("{prefix}.started")).await
+                    || self.stored(&id, &format!("{prefix}.finished")).await
+                    || self
+                        .handled
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .contains(&(id.clone(), sid.clone()))
+                {
+                    continue;
+                }
+                let commit = event.gitcommitid.clone().filter(|c| !c.is_empty());
+                let sends_finished = self
+                    .lookup(&task.project, &task.stage, &task.service, commit, &sid)
+                    .await
+                    .is_some_and(|w| w.send_finished);
+                if !sends_finished {
+                    continue;
+                }
+                let data = event.data_value();
+                let reply = Reply {
+                    service: &self,
+                    event: &event,
+                    task: Some(&name),
+                    prefix: &prefix,
+                    base: json!({
+                        "project": task.project,
+                        "stage": task.stage,
+                        "service": task.service,
+                        "labels": data.get("labels").cloned().unwrap_or(Value::Null),
+                    }),
+                };
+                if reply.failed(INTERRUPTED, &[None]).await.is_ok() {
+                    settled += 1;
+                }
+            }
+        }
+        settled
+    }
+
+    /// Whether the answer `what` of this service to the task `event_id` is stored.
+    async fn stored(&self, event_id: &str, what: &str) -> bool {
+        let id = crate::runtime::ids::derived(event_id, what);
+        matches!(self.store.event(&id).await, Ok(Some(_)))
+    }
+
     /// Whether this subscription's answer to the task is stored already (handled before a
     /// restart or by an earlier delivery).
     async fn answered_before(&self, event_id: &str, prefix: &str) -> bool {
@@ -331,8 +413,7 @@ impl WebhookService {
             format!("{prefix}.finished"),
             format!("{prefix}.finished.0"),
         ] {
-            let id = crate::runtime::ids::derived(event_id, &what);
-            if matches!(self.store.event(&id).await, Ok(Some(_))) {
+            if self.stored(event_id, &what).await {
                 return true;
             }
         }
@@ -610,6 +691,9 @@ impl Reply<'_> {
     }
 }
 
+/// The message of a task whose handling was cut off after its `.started`.
+pub const INTERRUPTED: &str = "the webhook-service stopped while it was sending this task's requests (the server was restarted, or the cluster's leader changed); whether they reached their receiver is unknown, and a webhook request is never sent twice";
+
 /// The prefix of the answer ids of one subscription.
 fn answer_prefix(sid: &str) -> String {
     format!("webhook.{sid}")
@@ -707,6 +791,36 @@ mod tests {
     /// `subscriptionID` written as `SUB`) at the project level; returns the webhook-service's
     /// `.started` count and its `.finished` data.
     async fn run(webhook: &str) -> (usize, Value) {
+        let (_server, mut events) = start_delivery(webhook).await;
+        let mut started = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let e = tokio::time::timeout_at(deadline, events.recv())
+                .await
+                .expect("a .finished from the webhook service in time")
+                .expect("bus open");
+            if e.source.as_deref() != Some(SOURCE) {
+                continue;
+            }
+            match e.event_type.as_deref() {
+                Some("sh.keptn.event.deployment.started") => started += 1,
+                Some("sh.keptn.event.deployment.finished") => {
+                    return (started, e.data_value().clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Starts a delivery of project `p` (task `deployment`) with `webhook` (its
+    /// `subscriptionID` written as `SUB`) at the project level; returns the server and a bus
+    /// subscription made before the trigger.
+    async fn start_delivery(
+        webhook: &str,
+    ) -> (
+        TestServer,
+        tokio::sync::broadcast::Receiver<Arc<KeptnEvent>>,
+    ) {
         let server = TestServer::new().await;
         let app = server.app.clone();
         testkit::create_project(&app, "p", testkit::ONE_TASK_SHIPYARD, &["a"]).await;
@@ -731,7 +845,7 @@ mod tests {
             )
             .await;
         assert!(status.is_success(), "{body}");
-        let mut events = app.bus.subscribe();
+        let events = app.bus.subscribe();
         let (status, body) = server
             .call(
                 "POST",
@@ -743,24 +857,82 @@ mod tests {
             )
             .await;
         assert!(status.is_success(), "{body}");
-        let mut started = 0;
+        (server, events)
+    }
+
+    /// A handling cut off between its `.started` and its `.finished` (the server stopped, or
+    /// the leader died, while the request was out: here it never gets an answer) is settled
+    /// by the next server's service once: `.finished` with `result: fail`, `status:
+    /// errored` and why; the request is not sent again. A handling under way in the same
+    /// process is left to itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_handling_cut_off_after_its_started_is_settled_as_errored_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let (server, mut events) =
+            start_delivery(&config(true, "POST", &format!("{base}/slow"))).await;
+        let app = server.app.clone();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
+        let started = loop {
             let e = tokio::time::timeout_at(deadline, events.recv())
                 .await
-                .expect("a .finished from the webhook service in time")
+                .expect("a .started in time")
                 .expect("bus open");
-            if e.source.as_deref() != Some(SOURCE) {
-                continue;
+            if e.source.as_deref() == Some(SOURCE)
+                && e.event_type.as_deref() == Some("sh.keptn.event.deployment.started")
+            {
+                break e;
             }
-            match e.event_type.as_deref() {
-                Some("sh.keptn.event.deployment.started") => started += 1,
-                Some("sh.keptn.event.deployment.finished") => {
-                    return (started, e.data_value().clone());
-                }
-                _ => {}
-            }
+        };
+        let triggered_id = started.triggeredid.clone().unwrap();
+        // A service (the next server's) with nothing handled yet in its process.
+        let next = || {
+            Arc::new(WebhookService {
+                driver: app.driver.clone(),
+                store: app.store.clone(),
+                resources: app.resources.clone(),
+                http: app.http.clone(),
+                subscriptions: Mutex::new(None),
+                handled: Mutex::new(HashSet::new()),
+            })
+        };
+        // A service that is handling the task itself (as this server's is, waiting for the
+        // answer) leaves it alone.
+        let busy = next();
+        let triggered = app.store.event(&triggered_id).await.unwrap().unwrap();
+        for sid in busy.matching(&triggered).await {
+            let pair = (triggered_id.clone(), sid);
+            busy.handled.lock().unwrap().insert(pair);
         }
+        assert_eq!(busy.settle_interrupted().await, 0);
+        assert_eq!(next().settle_interrupted().await, 1);
+        let finished = loop {
+            let e = tokio::time::timeout_at(deadline, events.recv())
+                .await
+                .expect("a .finished in time")
+                .expect("bus open");
+            if e.triggeredid.as_deref() == Some(triggered_id.as_str())
+                && e.event_type.as_deref() == Some("sh.keptn.event.deployment.finished")
+            {
+                break e;
+            }
+        };
+        let data = finished.data_value();
+        assert_eq!(finished.source.as_deref(), Some(SOURCE));
+        assert_eq!(data["result"], "fail", "{data}");
+        assert_eq!(data["status"], "errored");
+        assert_eq!(data["message"], INTERRUPTED);
+        assert_eq!(next().settle_interrupted().await, 0, "settled once");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the request was sent once");
     }
 
     fn config(send_started: bool, method: &str, url: &str) -> String {

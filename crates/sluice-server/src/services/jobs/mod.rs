@@ -215,7 +215,7 @@ pub fn start(
     data_dir: &Path,
     allowlist: Option<Allowlist>,
     backends: BackendChoice,
-) -> Arc<JobExecutor> {
+) {
     let allowlist = allowlist.unwrap_or_else(Allowlist::from_env);
     if allowlist.is_open() {
         tracing::warn!(
@@ -247,9 +247,15 @@ pub fn start(
         });
     }
     tokio::spawn(executor.clone().recover());
+    // Once the engine is restored: the handlings another server started and left (a leader
+    // that died) are this server's now.
+    let taker = executor.clone();
+    tokio::spawn(async move {
+        taker.driver.restored().await;
+        taker.take_over().await;
+    });
     let cancels = bus.subscribe_cancels();
-    tokio::spawn(executor.clone().run(feed, cancels));
-    executor
+    tokio::spawn(executor.run(feed, cancels));
 }
 
 /// The executor's state, shared by its runs.
@@ -529,8 +535,8 @@ impl JobExecutor {
     /// Job (its name is derived from the task) and runs a local job again, since its process
     /// was on the other machine. A handling this server's data directory knows is resumed
     /// from its records instead (see [`recover`](Self::recover)), so nothing runs twice here.
-    /// Called once the driver has restored the engine (its open tasks); returns how many
-    /// handlings were taken over.
+    /// Runs once the driver has restored the engine ([`DriverHandle::restored`]); returns how
+    /// many handlings were taken over.
     pub async fn take_over(self: Arc<Self>) -> usize {
         let mut taken = 0;
         for task in self.driver.open_tasks(None) {
