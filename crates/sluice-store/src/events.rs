@@ -670,6 +670,16 @@ impl Store {
         decode(bodies)
     }
 
+    /// The position (as [`Store::events_after`] counts) of the stored event `id`, if any.
+    pub async fn event_position(&self, id: &str) -> Result<Option<i64>> {
+        Ok(with_db!(self, |readers, writer, d| {
+            sqlx::query_scalar(d.sql("SELECT seq FROM events WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(readers)
+                .await?
+        }))
+    }
+
     /// The position of the newest stored event (0 when there is none): a cursor for
     /// [`Store::events_after`].
     pub async fn last_event_position(&self) -> Result<i64> {
@@ -800,7 +810,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_tail_lists_events_after_a_position_in_commit_order() {
+    async fn the_tail_lists_events_after_a_position_in_commit_order_and_knows_each_position() {
         for dir in backends("tail").await {
             let store = dir.open().await;
             assert_eq!(store.last_event_position().await.unwrap(), 0);
@@ -818,6 +828,8 @@ mod tests {
             assert_eq!(rest[0].1.id.as_deref(), Some("b"));
             assert_eq!(store.last_event_position().await.unwrap(), all[2].0);
             assert!(store.events_after(all[2].0, 10).await.unwrap().is_empty());
+            assert_eq!(store.event_position("b").await.unwrap(), Some(all[1].0));
+            assert_eq!(store.event_position("nope").await.unwrap(), None);
         }
     }
 

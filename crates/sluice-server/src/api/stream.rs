@@ -6,14 +6,23 @@
 //! skips ids it has sent). Other filters (`project`, `stage`, `service`, `type`) apply to both.
 //! Each event is one SSE message: `id: <event id>`, `event: <type>`, `data: <event JSON>`
 //! (`untyped=true` leaves out `event:`, for browsers).
+//!
+//! A client that reconnects with `Last-Event-ID` (a browser's `EventSource` does so by itself;
+//! or the query parameter `lastEventId`) first gets what was stored after that event and
+//! matches its filters, then the live events, again without gaps or repeats: a stream through
+//! a cluster follower that ended because the leader died resumes on the next leader where it
+//! stopped. At most [`MAX_RESUMED`] events are replayed that way; when more were stored in
+//! the meantime, a `lagged` message follows the replay (as when a slow client falls behind).
+//! An id the store does not know replays nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::routing::get;
 use futures_util::Stream;
@@ -50,7 +59,16 @@ pub struct StreamFilter {
     /// message (the web UI).
     #[serde(default)]
     pub untyped: bool,
+    /// Resume after this event (as the `Last-Event-ID` header, which wins when both are sent).
+    pub last_event_id: Option<String>,
 }
+
+/// The most events a resumed stream replays from the store.
+pub const MAX_RESUMED: usize = 1000;
+/// The most stored events a resume looks through for those that match the filters.
+const MAX_SCANNED: usize = 20_000;
+/// Stored events read per query while resuming.
+const RESUME_PAGE: u32 = 500;
 
 impl StreamFilter {
     /// Whether an event passes the filter.
@@ -81,51 +99,149 @@ fn message(event: &KeptnEvent, untyped: bool) -> SseEvent {
     m
 }
 
+/// The `lagged` message: `missed` events (unknown: `null`) were not sent.
+fn lagged(missed: Option<u64>) -> SseEvent {
+    let missed = missed.map_or_else(|| "null".to_owned(), |n| n.to_string());
+    SseEvent::default().event("lagged").data(format!(
+        "{{\"missed\":{missed},\"hint\":\"read the missed events from /api/mongodb-datastore/event\"}}"
+    ))
+}
+
+/// The ids a stream has sent, as far as it needs them to send nothing twice: all it replayed,
+/// and the latest [`RECENT_IDS`] live ones.
+#[derive(Default)]
+struct SentIds {
+    replayed: HashSet<String>,
+    recent: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+/// Live ids a stream remembers.
+const RECENT_IDS: usize = 1024;
+
+impl SentIds {
+    /// Whether the live event `id` was not sent yet (and remembers it).
+    fn first_time(&mut self, id: &str) -> bool {
+        if self.replayed.contains(id) || self.recent.contains(id) {
+            return false;
+        }
+        if self.order.len() == RECENT_IDS
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.recent.remove(&oldest);
+        }
+        self.recent.insert(id.to_owned());
+        self.order.push_back(id.to_owned());
+        true
+    }
+}
+
+/// What a stream sends before the live events: the stored events it replays, and whether
+/// more were stored than it replays.
+struct Replay {
+    events: Vec<KeptnEvent>,
+    cut: bool,
+}
+
+/// The stored events a new stream replays: the context's (after `last` when it is one of
+/// them), or, for a stream that resumes without a context, those stored after `last` (at most
+/// [`MAX_RESUMED`]). All match `filter`.
+async fn replay(app: &App, filter: &StreamFilter, last: Option<&str>) -> Result<Replay, ApiError> {
+    let failed = |e: sluice_store::Error| ApiError::internal("cannot read the stored events", &e);
+    if let Some(ctx) = filter.keptn_context.as_deref().filter(|c| !c.is_empty()) {
+        let mut events = app.store.events_of_context(ctx).await.map_err(failed)?;
+        if let Some(at) = last.and_then(|l| events.iter().position(|e| e.id.as_deref() == Some(l)))
+        {
+            events.drain(..=at);
+        }
+        events.retain(|e| filter.matches(e));
+        return Ok(Replay { events, cut: false });
+    }
+    let mut out = Replay {
+        events: Vec::new(),
+        cut: false,
+    };
+    let Some(mut position) = (match last {
+        Some(id) => app.store.event_position(id).await.map_err(failed)?,
+        None => None,
+    }) else {
+        return Ok(out);
+    };
+    let mut scanned = 0;
+    loop {
+        let page = app
+            .store
+            .events_after(position, RESUME_PAGE)
+            .await
+            .map_err(failed)?;
+        let Some((end, _)) = page.last() else {
+            return Ok(out);
+        };
+        position = *end;
+        scanned += page.len();
+        for (_, event) in page {
+            if filter.matches(&event) {
+                if out.events.len() == MAX_RESUMED {
+                    out.cut = true;
+                    return Ok(out);
+                }
+                out.events.push(event);
+            }
+        }
+        if scanned >= MAX_SCANNED {
+            out.cut = true;
+            return Ok(out);
+        }
+    }
+}
+
 async fn stream(
     State(app): State<Arc<App>>,
+    headers: HeaderMap,
     Query(filter): Query<StreamFilter>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .or(filter.last_event_id.as_deref())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned);
     // Subscribe first, so nothing stored during the replay is missed.
     let live = app.bus.subscribe();
-    let replay = match filter.keptn_context.as_deref().filter(|c| !c.is_empty()) {
-        Some(ctx) => app
-            .store
-            .events_of_context(ctx)
-            .await
-            .map_err(|e| ApiError::internal("cannot read the context's events", &e))?,
-        None => Vec::new(),
-    };
-    let replay: Vec<KeptnEvent> = replay.into_iter().filter(|e| filter.matches(e)).collect();
-    let state = (replay.into_iter(), live, HashSet::<String>::new(), filter);
+    let Replay { events, cut } = replay(&app, &filter, last.as_deref()).await?;
+    // Live events that were replayed too (stored between the subscription and the read) are
+    // skipped, and so is an event the bus carries again (a service asking once more); a long
+    // stream remembers only the replayed ids and the latest live ones.
+    let mut sent = SentIds::default();
+    for id in events.iter().filter_map(|e| e.id.as_deref()) {
+        sent.replayed.insert(id.to_owned());
+    }
+    let state = (events.into_iter(), cut, live, sent, filter);
     let s = futures_util::stream::unfold(
         state,
-        |(mut replay, mut live, mut seen, filter)| async move {
+        |(mut replay, mut cut, mut live, mut sent, filter)| async move {
             if let Some(event) = replay.next() {
-                if let Some(id) = &event.id {
-                    seen.insert(id.clone());
-                }
                 let m = message(&event, filter.untyped);
-                return Some((Ok(m), (replay, live, seen, filter)));
+                return Some((Ok(m), (replay, cut, live, sent, filter)));
+            }
+            if cut {
+                cut = false;
+                return Some((Ok(lagged(None)), (replay, cut, live, sent, filter)));
             }
             loop {
                 match live.recv().await {
                     Ok(event) => {
-                        if !filter.matches(&event) {
-                            continue;
-                        }
-                        if let Some(id) = &event.id
-                            && !seen.insert(id.clone())
+                        if !filter.matches(&event)
+                            || event.id.as_deref().is_some_and(|id| !sent.first_time(id))
                         {
                             continue;
                         }
                         let m = message(&event, filter.untyped);
-                        return Some((Ok(m), (replay, live, seen, filter)));
+                        return Some((Ok(m), (replay, cut, live, sent, filter)));
                     }
                     Err(RecvError::Lagged(n)) => {
-                        let m = SseEvent::default().event("lagged").data(format!(
-                        "{{\"missed\":{n},\"hint\":\"read the missed events from /api/mongodb-datastore/event\"}}"
-                    ));
-                        return Some((Ok(m), (replay, live, seen, filter)));
+                        return Some((Ok(lagged(Some(n))), (replay, cut, live, sent, filter)));
                     }
                     Err(RecvError::Closed) => return None,
                 }
@@ -133,4 +249,134 @@ async fn stream(
         },
     );
     Ok(Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use futures_util::StreamExt;
+    use serde_json::json;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::api::testkit::{TOKEN, TestServer};
+
+    fn event(id: &str, project: &str, context: &str) -> KeptnEvent {
+        KeptnEvent {
+            specversion: Some("1.0".into()),
+            id: Some(id.into()),
+            source: Some("test".into()),
+            event_type: Some("sh.keptn.event.deployment.started".into()),
+            shkeptncontext: Some(context.into()),
+            triggeredid: Some(crate::runtime::ids::fresh()),
+            data: Some(json!({"project": project, "stage": "dev", "service": "a"})),
+            ..KeptnEvent::default()
+        }
+    }
+
+    /// Opens the stream at `uri` (with `last` as `Last-Event-ID`) and reads the ids of its
+    /// first `n` messages.
+    async fn open(
+        server: &TestServer,
+        uri: &str,
+        last: Option<&str>,
+    ) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, axum::Error>> + use<> {
+        let mut request = Request::get(uri).header("x-token", TOKEN);
+        if let Some(last) = last {
+            request = request.header("Last-Event-ID", last);
+        }
+        let response = server
+            .router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.into_body().into_data_stream()
+    }
+
+    async fn ids(
+        body: &mut (impl futures_util::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
+        n: usize,
+    ) -> Vec<String> {
+        let mut text = String::new();
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while out.len() < n {
+                let chunk = body.next().await.expect("stream open").unwrap();
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = text.find("\n\n") {
+                    let message: String = text.drain(..end + 2).collect();
+                    for line in message.lines() {
+                        if let Some(id) = line.strip_prefix("id: ") {
+                            out.push(id.to_owned());
+                        } else if line == "event: lagged" {
+                            out.push("lagged".to_owned());
+                        }
+                    }
+                }
+            }
+        })
+        .await
+        .expect("messages in time");
+        out
+    }
+
+    /// A stream that resumes after an event gets what was stored since and matches its
+    /// filters, then the live events, without gaps or repeats; with a context, after the
+    /// event in that context; an unknown id replays nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stream_resumes_after_the_last_event_it_sent() {
+        let server = TestServer::new().await;
+        let app = server.app.clone();
+        for (id, project, context) in [
+            ("e1", "p", "c1"),
+            ("e2", "p", "c1"),
+            ("q1", "q", "c2"),
+            ("e3", "p", "c1"),
+            ("e4", "p", "c3"),
+        ] {
+            app.driver
+                .submit(event(id, project, context))
+                .await
+                .unwrap();
+        }
+        let mut body = Box::pin(open(&server, "/api/sluice/v1/stream?project=p", Some("e1")).await);
+        assert_eq!(ids(&mut body, 3).await, ["e2", "e3", "e4"]);
+        app.driver.submit(event("e5", "p", "c1")).await.unwrap();
+        // Carried again by the bus (a service asking once more): not sent twice.
+        let again = app.store.event("e5").await.unwrap().unwrap();
+        app.bus.publish(Arc::new(again));
+        app.driver.submit(event("e6", "p", "c1")).await.unwrap();
+        assert_eq!(ids(&mut body, 2).await, ["e5", "e6"]);
+
+        let uri = "/api/sluice/v1/stream?keptnContext=c1&lastEventId=e2";
+        let mut body = Box::pin(open(&server, uri, None).await);
+        assert_eq!(ids(&mut body, 3).await, ["e3", "e5", "e6"]);
+
+        let mut body =
+            Box::pin(open(&server, "/api/sluice/v1/stream?project=p", Some("unknown")).await);
+        app.driver.submit(event("e7", "p", "c1")).await.unwrap();
+        assert_eq!(ids(&mut body, 1).await, ["e7"]);
+    }
+
+    /// A long stream remembers only the latest live ids.
+    #[test]
+    fn a_stream_remembers_a_bounded_number_of_live_ids() {
+        let mut sent = SentIds::default();
+        sent.replayed.insert("r".into());
+        assert!(!sent.first_time("r"));
+        assert!(sent.first_time("a"));
+        assert!(!sent.first_time("a"));
+        for i in 0..RECENT_IDS {
+            assert!(sent.first_time(&i.to_string()));
+        }
+        assert_eq!(sent.recent.len(), RECENT_IDS);
+        assert!(
+            sent.first_time("a"),
+            "forgotten after RECENT_IDS newer ones"
+        );
+        assert!(!sent.first_time("r"), "replayed ids are kept");
+    }
 }
