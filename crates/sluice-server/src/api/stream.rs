@@ -147,6 +147,32 @@ struct Replay {
 /// them), or, for a stream that resumes without a context, those stored after `last` (at most
 /// [`MAX_RESUMED`]). All match `filter`.
 async fn replay(app: &App, filter: &StreamFilter, last: Option<&str>) -> Result<Replay, ApiError> {
+    let bounds = Bounds {
+        replayed: MAX_RESUMED,
+        scanned: MAX_SCANNED,
+        page: RESUME_PAGE,
+    };
+    replay_within(app, filter, last, bounds).await
+}
+
+/// How far a resume goes.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    /// Events replayed.
+    replayed: usize,
+    /// Stored events looked through (checked after each full page).
+    scanned: usize,
+    /// Stored events read per query.
+    page: u32,
+}
+
+/// [`replay`] within `bounds`.
+async fn replay_within(
+    app: &App,
+    filter: &StreamFilter,
+    last: Option<&str>,
+    bounds: Bounds,
+) -> Result<Replay, ApiError> {
     let failed = |e: sluice_store::Error| ApiError::internal("cannot read the stored events", &e);
     if let Some(ctx) = filter.keptn_context.as_deref().filter(|c| !c.is_empty()) {
         let mut events = app.store.events_of_context(ctx).await.map_err(failed)?;
@@ -171,7 +197,7 @@ async fn replay(app: &App, filter: &StreamFilter, last: Option<&str>) -> Result<
     loop {
         let page = app
             .store
-            .events_after(position, RESUME_PAGE)
+            .events_after(position, bounds.page)
             .await
             .map_err(failed)?;
         let Some((end, _)) = page.last() else {
@@ -179,16 +205,20 @@ async fn replay(app: &App, filter: &StreamFilter, last: Option<&str>) -> Result<
         };
         position = *end;
         scanned += page.len();
+        let full = page.len() == bounds.page as usize;
         for (_, event) in page {
             if filter.matches(&event) {
-                if out.events.len() == MAX_RESUMED {
+                if out.events.len() == bounds.replayed {
                     out.cut = true;
                     return Ok(out);
                 }
                 out.events.push(event);
             }
         }
-        if scanned >= MAX_SCANNED {
+        if !full {
+            return Ok(out);
+        }
+        if scanned >= bounds.scanned {
             out.cut = true;
             return Ok(out);
         }
@@ -359,6 +389,48 @@ mod tests {
             Box::pin(open(&server, "/api/sluice/v1/stream?project=p", Some("unknown")).await);
         app.driver.submit(event("e7", "p", "c1")).await.unwrap();
         assert_eq!(ids(&mut body, 1).await, ["e7"]);
+    }
+
+    /// A resume replays at most so many events, and looks through at most so many, and says
+    /// when it stopped short.
+    #[tokio::test]
+    async fn a_resume_is_bounded_and_says_when_it_was_cut() {
+        let server = TestServer::new().await;
+        let app = server.app.clone();
+        for i in 0..6 {
+            let project = if i % 2 == 0 { "p" } else { "q" };
+            app.driver
+                .submit(event(&format!("e{i}"), project, "c"))
+                .await
+                .unwrap();
+        }
+        let filter = StreamFilter {
+            project: Some("p".into()),
+            ..StreamFilter::default()
+        };
+        let run = |replayed, scanned, page, last: &'static str| {
+            let (app, filter) = (app.clone(), filter.clone());
+            let bounds = Bounds {
+                replayed,
+                scanned,
+                page,
+            };
+            async move {
+                let r = replay_within(&app, &filter, Some(last), bounds)
+                    .await
+                    .unwrap();
+                let ids: Vec<String> = r.events.iter().map(|e| e.id.clone().unwrap()).collect();
+                (ids, r.cut)
+            }
+        };
+        let e = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // After e0, in pages of two: e1 e2 | e3 e4 | e5.
+        assert_eq!(run(10, 100, 2, "e0").await, (e(&["e2", "e4"]), false));
+        assert_eq!(run(1, 100, 2, "e0").await, (e(&["e2"]), true));
+        assert_eq!(run(10, 2, 2, "e0").await, (e(&["e2"]), true));
+        assert_eq!(run(10, 4, 2, "e0").await, (e(&["e2", "e4"]), true));
+        assert_eq!(run(10, 5, 2, "e0").await, (e(&["e2", "e4"]), false));
+        assert_eq!(run(10, 100, 2, "unknown").await, (e(&[]), false));
     }
 
     /// A long stream remembers only the latest live ids.
