@@ -2,8 +2,19 @@
 //! the full API when this replica leads, and otherwise every request forwarded to the leader
 //! with its answer streamed back (server-sent events too), or 503 with `Retry-After` in
 //! Keptn's error shape while there is no leader.
+//!
+//! The event stream (`GET /api/sluice/v1/stream`) forwarded by a follower outlives the
+//! leader: when the leader's stream ends (it died, or stepped down), the follower waits for
+//! the next leader (itself, possibly) and opens the stream there again with `Last-Event-ID`
+//! set to the last event it passed on, so the client's connection goes on with what was
+//! stored since, without gaps or repeats. Only whole messages are passed on, so a message cut
+//! off by the leader's death is sent again in full after the resume.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use axum::Router;
 use axum::body::Body;
@@ -30,7 +41,7 @@ async fn dispatch(State(replica): State<Arc<Replica>>, request: Request) -> Resp
             Ok(r) => r,
             Err(never) => match never {},
         },
-        None => forward(&replica, request).await,
+        None => forward(replica, request).await,
     }
 }
 
@@ -49,7 +60,7 @@ async fn status(State(replica): State<Arc<Replica>>, request: Request) -> Respon
 }
 
 /// Forwards a request to the leader and streams its answer back.
-async fn forward(replica: &Replica, request: Request) -> Response {
+async fn forward(replica: Arc<Replica>, request: Request) -> Response {
     let leader = match replica.leader().await {
         Ok(Some(l)) => l,
         Ok(None) => return unavailable("no leader yet: the replicas are electing one"),
@@ -80,10 +91,11 @@ async fn forward(replica: &Replica, request: Request) -> Response {
         }
     }
     let url = format!("{}{path}", leader.url.trim_end_matches('/'));
+    let resumable = parts.method == axum::http::Method::GET && parts.uri.path() == STREAM_PATH;
     let sent = replica
         .proxy
         .request(parts.method, &url)
-        .headers(headers)
+        .headers(headers.clone())
         .body(body)
         .send()
         .await;
@@ -103,9 +115,134 @@ async fn forward(replica: &Replica, request: Request) -> Response {
             response = response.header(name, value);
         }
     }
+    let body = if resumable && answer.status() == reqwest::StatusCode::OK {
+        let upstream = answer.bytes_stream().map_err(|e| e.to_string()).boxed();
+        Body::from_stream(resuming(replica, path, headers, upstream))
+    } else {
+        Body::from_stream(answer.bytes_stream())
+    };
     response
-        .body(Body::from_stream(answer.bytes_stream()))
+        .body(body)
         .unwrap_or_else(|_| unavailable("the leader's answer cannot be passed on"))
+}
+
+/// The event stream's path, which a follower resumes on the next leader.
+const STREAM_PATH: &str = "/api/sluice/v1/stream";
+/// How long a follower looks for the next leader to resume a stream on.
+const RESUME_FOR: Duration = Duration::from_secs(60);
+/// How often it looks.
+const RESUME_EVERY: Duration = Duration::from_millis(200);
+
+/// A stream of the leader's server-sent events in whole messages, which resumes on the next
+/// leader when the current one's ends (see the module documentation).
+fn resuming(
+    replica: Arc<Replica>,
+    path: String,
+    headers: HeaderMap,
+    upstream: BoxStream<'static, Result<Bytes, String>>,
+) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let state = Messages {
+        pending: Vec::new(),
+        last,
+    };
+    futures_util::stream::unfold(
+        (replica, path, headers, upstream, state),
+        |(replica, path, mut headers, mut upstream, mut state)| async move {
+            loop {
+                if let Some(whole) = state.take_whole() {
+                    return Some((Ok(whole), (replica, path, headers, upstream, state)));
+                }
+                match upstream.next().await {
+                    Some(Ok(bytes)) => state.pending.extend_from_slice(&bytes),
+                    Some(Err(_)) | None => {
+                        // A message cut off is sent again in full by the next leader.
+                        state.pending.clear();
+                        if let Some(id) = state
+                            .last
+                            .as_deref()
+                            .and_then(|l| HeaderValue::from_str(l).ok())
+                        {
+                            headers.insert("last-event-id", id);
+                        }
+                        upstream = reopen(&replica, &path, &headers).await?;
+                    }
+                }
+            }
+        },
+    )
+    .boxed()
+}
+
+/// The server-sent-events text received and not passed on yet, and the id of the last event
+/// passed on.
+struct Messages {
+    pending: Vec<u8>,
+    last: Option<String>,
+}
+
+impl Messages {
+    /// The whole messages received so far (up to the last blank line), noting the last id.
+    fn take_whole(&mut self) -> Option<Bytes> {
+        let end = self.pending.windows(2).rposition(|w| w == b"\n\n")? + 2;
+        let whole: Vec<u8> = self.pending.drain(..end).collect();
+        for line in whole.split(|b| *b == b'\n') {
+            if let Some(id) = line.strip_prefix(b"id:") {
+                let id = id.strip_prefix(b" ").unwrap_or(id);
+                self.last = Some(String::from_utf8_lossy(id).into_owned());
+            }
+        }
+        Some(Bytes::from(whole))
+    }
+}
+
+/// Opens the stream again on the leader (this replica's own API when it leads now), for up
+/// to [`RESUME_FOR`]; `None` when no leader answered in that time.
+async fn reopen(
+    replica: &Arc<Replica>,
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<BoxStream<'static, Result<Bytes, String>>> {
+    let deadline = tokio::time::Instant::now() + RESUME_FOR;
+    loop {
+        tokio::time::sleep(RESUME_EVERY).await;
+        if tokio::time::Instant::now() > deadline {
+            tracing::warn!("no leader to resume an event stream on; it ends");
+            return None;
+        }
+        if let Some(api) = replica.leading_api() {
+            let mut request = Request::new(Body::empty());
+            *request.uri_mut() = path.parse().ok()?;
+            *request.headers_mut() = headers.clone();
+            let Ok(answer) = api.oneshot(request).await;
+            if answer.status() == StatusCode::OK {
+                let body = answer.into_body().into_data_stream();
+                return Some(body.map_err(|e| e.to_string()).boxed());
+            }
+            continue;
+        }
+        replica.forget_leader();
+        let Ok(Some(leader)) = replica.leader().await else {
+            continue;
+        };
+        let url = format!("{}{path}", leader.url.trim_end_matches('/'));
+        match replica
+            .proxy
+            .get(&url)
+            .headers(headers.clone())
+            .send()
+            .await
+        {
+            Ok(answer) if answer.status() == reqwest::StatusCode::OK => {
+                tracing::info!(leader = %leader.node, "an event stream resumes on the new leader");
+                return Some(answer.bytes_stream().map_err(|e| e.to_string()).boxed());
+            }
+            _ => {}
+        }
+    }
 }
 
 fn hop_by_hop(name: &HeaderName) -> bool {
@@ -141,4 +278,31 @@ fn unavailable(message: &str) -> Response {
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only whole messages are passed on, and the id of the last one is kept for the resume.
+    #[test]
+    fn whole_messages_pass_and_the_last_id_is_kept() {
+        let mut m = Messages {
+            pending: Vec::new(),
+            last: Some("from-the-client".into()),
+        };
+        assert_eq!(m.take_whole(), None);
+        m.pending
+            .extend_from_slice(b"id: a\nevent: t\ndata: {}\n\n:\n\nid:b\ndata: {");
+        assert_eq!(
+            m.take_whole().as_deref(),
+            Some(&b"id: a\nevent: t\ndata: {}\n\n:\n\n"[..])
+        );
+        assert_eq!(m.last.as_deref(), Some("a"));
+        assert_eq!(m.take_whole(), None, "the cut message waits");
+        m.pending.extend_from_slice(b"}\n\n");
+        assert_eq!(m.take_whole().as_deref(), Some(&b"id:b\ndata: {}\n\n"[..]));
+        assert_eq!(m.last.as_deref(), Some("b"));
+        assert!(m.pending.is_empty());
+    }
 }

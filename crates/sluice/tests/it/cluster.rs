@@ -447,3 +447,112 @@ fn a_job_running_on_a_killed_leader_is_finished_by_the_next_leader() {
     );
     drop(replicas);
 }
+
+/// An event stream opened through a follower goes on when the leader dies: the follower
+/// resumes it on the next leader (here itself) after the last event it passed on, on the
+/// client's connection, with nothing sent twice.
+#[test]
+fn an_event_stream_through_a_follower_outlives_the_leader() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let Some(url) = crate::postgres::fresh_database("stream failover") else {
+        return;
+    };
+    let mut replicas: BTreeMap<String, Server> = BTreeMap::new();
+    for node in ["s1", "s2"] {
+        let flags = ["--store", url.as_str(), "--node-id", node];
+        replicas.insert(
+            node.to_owned(),
+            Server::start_with(&scratch(node), &flags, &[], None),
+        );
+    }
+    let bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    let status = cluster(&bases, 0);
+    let leader = status["leader"]["node"]
+        .as_str()
+        .expect("a leader")
+        .to_owned();
+    let epoch = status["epoch"].as_u64().expect("epoch");
+    let follower = replicas
+        .iter()
+        .find(|(node, _)| **node != leader)
+        .map(|(_, s)| s.base.clone())
+        .expect("a follower");
+    let created = |a: Answer| assert!(a.status == 200 || a.status == 201, "{}", a.body);
+    let shipyard = base64::engine::general_purpose::STANDARD.encode(SHIPYARD);
+    created(any(
+        &bases,
+        0,
+        "POST",
+        "/api/controlPlane/v1/project",
+        Some(&json!({"name": "shop", "shipyard": shipyard})),
+    ));
+    created(any(
+        &bases,
+        0,
+        "POST",
+        "/api/controlPlane/v1/project/shop/service",
+        Some(&json!({"serviceName": "carts"})),
+    ));
+
+    // The stream, through the follower; a thread passes on the ids it carries.
+    let addr = follower.strip_prefix("http://").unwrap().to_owned();
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        socket,
+        "GET /api/sluice/v1/stream?project=shop&type=sh.keptn.event.deployment.started HTTP/1.1\r\nHost: {addr}\r\nx-token: {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(socket);
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    let (tx, ids) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if let Some(id) = line.strip_prefix("id: ")
+                && tx.send(id.to_owned()).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let started = |id: &str| {
+        json!({
+            "specversion": "1.0",
+            "id": id,
+            "type": "sh.keptn.event.deployment.started",
+            "source": "stream-test",
+            "triggeredid": format!("{id}-task"),
+            "data": {"project": "shop", "stage": "dev", "service": "carts", "status": "succeeded"},
+        })
+    };
+    let next = || {
+        ids.recv_timeout(Duration::from_secs(60))
+            .expect("the stream carries the next event")
+    };
+    post_event(&bases, 0, &started("before"));
+    assert_eq!(next(), "before");
+
+    replicas.remove(&leader).expect("the leader").kill();
+    let live = vec![follower.clone()];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = cluster(&live, 0);
+        if s["leader"]["node"].as_str().is_some_and(|n| n != leader)
+            && s["epoch"].as_u64().unwrap_or(0) > epoch
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no replica took over: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    post_event(&live, 0, &started("after"));
+    assert_eq!(
+        next(),
+        "after",
+        "the same connection goes on, nothing twice"
+    );
+    drop(replicas);
+}
