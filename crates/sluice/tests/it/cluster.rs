@@ -96,44 +96,72 @@ fn cluster(bases: &[String], first: usize) -> Value {
     a.json()
 }
 
-#[test]
-fn three_replicas_survive_a_killed_leader_and_a_paused_follower() {
-    let Some(url) = crate::postgres::fresh_database("failover") else {
-        return;
-    };
-    let mut replicas: BTreeMap<String, Server> = BTreeMap::new();
-    for node in ["r1", "r2", "r3"] {
-        let flags = ["--store", url.as_str(), "--node-id", node];
+/// Starts one replica per node on the database at `url`, each in a scratch directory of its
+/// own; answers them by node with the leader's node and epoch.
+fn start_replicas(url: &str, nodes: &[&str]) -> (BTreeMap<String, Server>, String, u64) {
+    let mut replicas = BTreeMap::new();
+    for node in nodes {
+        let flags = ["--store", url, "--node-id", node];
         replicas.insert(
-            node.to_owned(),
+            (*node).to_owned(),
             Server::start_with(&scratch(node), &flags, &[], None),
         );
     }
-    let mut bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    let bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
     let status = cluster(&bases, 0);
     let leader = status["leader"]["node"]
         .as_str()
         .expect("a leader")
         .to_owned();
     let epoch = status["epoch"].as_u64().expect("epoch");
+    (replicas, leader, epoch)
+}
 
-    let shipyard = base64::engine::general_purpose::STANDARD.encode(SHIPYARD);
-    let a = any(
-        &bases,
+/// Waits (bounded) until the replicas at `live` report a leader other than `old` in a later
+/// epoch than `epoch`; answers its node and epoch.
+fn new_leader(live: &[String], old: &str, epoch: u64) -> (String, u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = cluster(live, 0);
+        if let Some(node) = s["leader"]["node"].as_str()
+            && node != old
+            && s["epoch"].as_u64().unwrap_or(0) > epoch
+        {
+            return (node.to_owned(), s["epoch"].as_u64().unwrap_or(0));
+        }
+        assert!(Instant::now() < deadline, "no replica took over: {s}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Creates the project `shop` with `shipyard` and its service `carts` through the replicas.
+fn create_shop(bases: &[String], shipyard: &str) {
+    let shipyard = base64::engine::general_purpose::STANDARD.encode(shipyard);
+    let created = |a: Answer| assert!(a.status == 200 || a.status == 201, "{}", a.body);
+    created(any(
+        bases,
         1,
         "POST",
         "/api/controlPlane/v1/project",
         Some(&json!({"name": "shop", "shipyard": shipyard})),
-    );
-    assert!(a.status == 200 || a.status == 201, "{}", a.body);
-    let a = any(
-        &bases,
+    ));
+    created(any(
+        bases,
         2,
         "POST",
         "/api/controlPlane/v1/project/shop/service",
         Some(&json!({"serviceName": "carts"})),
-    );
-    assert!(a.status == 200 || a.status == 201, "{}", a.body);
+    ));
+}
+
+#[test]
+fn three_replicas_survive_a_killed_leader_and_a_paused_follower() {
+    let Some(url) = crate::postgres::fresh_database("failover") else {
+        return;
+    };
+    let (mut replicas, leader, epoch) = start_replicas(&url, &["r1", "r2", "r3"]);
+    let mut bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    create_shop(&bases, SHIPYARD);
 
     // Every sequence is triggered through a different replica, with its own id and context.
     let mut contexts = BTreeSet::new();
@@ -186,21 +214,10 @@ fn three_replicas_survive_a_killed_leader_and_a_paused_follower() {
     // The takeover: a new term with a new leader, answering through the live replica.
     bases.retain(|b| replicas.values().any(|s| &s.base == b));
     let live: Vec<String> = bases.iter().filter(|b| **b != paused.2).cloned().collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (new_leader, new_epoch) = loop {
-        let s = cluster(&live, 0);
-        if let Some(node) = s["leader"]["node"].as_str()
-            && node != leader
-            && s["epoch"].as_u64().unwrap_or(0) > epoch
-        {
-            break (node.to_owned(), s["epoch"].as_u64().unwrap_or(0));
-        }
-        assert!(Instant::now() < deadline, "no replica took over: {s}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (next, next_epoch) = new_leader(&live, &leader, epoch);
     let takeover = killed_at.elapsed();
     eprintln!(
-        "failover: leader {leader} (epoch {epoch}) killed; {new_leader} leads (epoch {new_epoch}) after {:.2} s",
+        "failover: leader {leader} (epoch {epoch}) killed; {next} leads (epoch {next_epoch}) after {:.2} s",
         takeover.as_secs_f64()
     );
     println!("failover takeover seconds: {:.3}", takeover.as_secs_f64());
@@ -324,39 +341,14 @@ fn a_job_running_on_a_killed_leader_is_finished_by_the_next_leader() {
     let (runs, gate) = (dir.join("runs"), dir.join("gate"));
     // Whatever happens, the jobs (the killed leader's too, which outlives it) end with the test.
     let _gate = OpenOnDrop(gate.clone());
-    let mut replicas: BTreeMap<String, Server> = BTreeMap::new();
-    for node in ["j1", "j2"] {
-        let flags = ["--store", url.as_str(), "--node-id", node];
-        replicas.insert(
-            node.to_owned(),
-            Server::start_with(&scratch(node), &flags, &[], None),
-        );
-    }
+    let (mut replicas, leader, epoch) = start_replicas(&url, &["j1", "j2"]);
     let bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
-    let status = cluster(&bases, 0);
-    let leader = status["leader"]["node"]
-        .as_str()
-        .expect("a leader")
-        .to_owned();
-    let epoch = status["epoch"].as_u64().expect("epoch");
-
-    let shipyard = SHIPYARD.replace("            - name: release\n", "");
+    create_shop(
+        &bases,
+        &SHIPYARD.replace("            - name: release\n", ""),
+    );
     let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
     let created = |a: Answer| assert!(a.status == 200 || a.status == 201, "{}", a.body);
-    created(any(
-        &bases,
-        1,
-        "POST",
-        "/api/controlPlane/v1/project",
-        Some(&json!({"name": "shop", "shipyard": b64(&shipyard)})),
-    ));
-    created(any(
-        &bases,
-        0,
-        "POST",
-        "/api/controlPlane/v1/project/shop/service",
-        Some(&json!({"serviceName": "carts"})),
-    ));
     let script = format!(
         "echo run >> {}; while [ ! -e {} ]; do sleep 0.05; done",
         runs.display(),
@@ -393,17 +385,7 @@ fn a_job_running_on_a_killed_leader_is_finished_by_the_next_leader() {
     wait_for_lines(&runs, 1, "the job does not start on the leader");
     replicas.remove(&leader).expect("the leader").kill();
     let live: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = cluster(&live, 0);
-        if s["leader"]["node"].as_str().is_some_and(|n| n != leader)
-            && s["epoch"].as_u64().unwrap_or(0) > epoch
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no replica took over: {s}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    new_leader(&live, &leader, epoch);
     wait_for_lines(&runs, 2, "the next leader does not run the job");
     std::fs::write(&gate, "").unwrap();
 
@@ -458,42 +440,14 @@ fn an_event_stream_through_a_follower_outlives_the_leader() {
     let Some(url) = crate::postgres::fresh_database("stream failover") else {
         return;
     };
-    let mut replicas: BTreeMap<String, Server> = BTreeMap::new();
-    for node in ["s1", "s2"] {
-        let flags = ["--store", url.as_str(), "--node-id", node];
-        replicas.insert(
-            node.to_owned(),
-            Server::start_with(&scratch(node), &flags, &[], None),
-        );
-    }
+    let (mut replicas, leader, epoch) = start_replicas(&url, &["s1", "s2"]);
     let bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
-    let status = cluster(&bases, 0);
-    let leader = status["leader"]["node"]
-        .as_str()
-        .expect("a leader")
-        .to_owned();
-    let epoch = status["epoch"].as_u64().expect("epoch");
     let follower = replicas
         .iter()
         .find(|(node, _)| **node != leader)
         .map(|(_, s)| s.base.clone())
         .expect("a follower");
-    let created = |a: Answer| assert!(a.status == 200 || a.status == 201, "{}", a.body);
-    let shipyard = base64::engine::general_purpose::STANDARD.encode(SHIPYARD);
-    created(any(
-        &bases,
-        0,
-        "POST",
-        "/api/controlPlane/v1/project",
-        Some(&json!({"name": "shop", "shipyard": shipyard})),
-    ));
-    created(any(
-        &bases,
-        0,
-        "POST",
-        "/api/controlPlane/v1/project/shop/service",
-        Some(&json!({"serviceName": "carts"})),
-    ));
+    create_shop(&bases, SHIPYARD);
 
     // The stream, through the follower; a thread passes on the ids it carries.
     let addr = follower.strip_prefix("http://").unwrap().to_owned();
@@ -537,17 +491,7 @@ fn an_event_stream_through_a_follower_outlives_the_leader() {
 
     replicas.remove(&leader).expect("the leader").kill();
     let live = vec![follower.clone()];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = cluster(&live, 0);
-        if s["leader"]["node"].as_str().is_some_and(|n| n != leader)
-            && s["epoch"].as_u64().unwrap_or(0) > epoch
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no replica took over: {s}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    new_leader(&live, &leader, epoch);
     post_event(&live, 0, &started("after"));
     assert_eq!(
         next(),
