@@ -203,31 +203,7 @@ impl WebhookService {
 
     /// The ids of the subscriptions that match `event`.
     async fn matching(&self, event: &KeptnEvent) -> Vec<String> {
-        let generation = uniform::generation();
-        let cached = {
-            let guard = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
-            guard
-                .as_ref()
-                .filter(|(g, _)| *g == generation)
-                .map(|(_, s)| s.clone())
-        };
-        let subscriptions = match cached {
-            Some(s) => s,
-            None => {
-                let read = match self.store.registration(&integration_id()).await {
-                    Ok(r) => serde_json::from_value::<Vec<Subscription>>(r.subscriptions)
-                        .unwrap_or_default(),
-                    Err(sluice_store::Error::NotFound { .. }) => Vec::new(),
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot read the webhook subscriptions");
-                        return Vec::new();
-                    }
-                };
-                *self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()) =
-                    Some((generation, read.clone()));
-                read
-            }
-        };
+        let subscriptions = self.subscriptions().await;
         if subscriptions.is_empty() {
             return Vec::new();
         }
@@ -244,6 +220,35 @@ impl WebhookService {
             })
             .map(|s| s.id)
             .collect()
+    }
+
+    /// The integration's subscriptions, as read at the current registry generation.
+    async fn subscriptions(&self) -> Vec<Subscription> {
+        let generation = uniform::generation();
+        let cached = {
+            let guard = self.subscriptions.lock().unwrap_or_else(|p| p.into_inner());
+            guard
+                .as_ref()
+                .filter(|(g, _)| *g == generation)
+                .map(|(_, s)| s.clone())
+        };
+        match cached {
+            Some(s) => s,
+            None => {
+                let read = match self.store.registration(&integration_id()).await {
+                    Ok(r) => serde_json::from_value::<Vec<Subscription>>(r.subscriptions)
+                        .unwrap_or_default(),
+                    Err(sluice_store::Error::NotFound { .. }) => Vec::new(),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the webhook subscriptions");
+                        return Vec::new();
+                    }
+                };
+                *self.subscriptions.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((generation, read.clone()));
+                read
+            }
+        }
     }
 
     /// Handles one event for one subscription (see the module documentation).
@@ -341,6 +346,9 @@ impl WebhookService {
     /// many tasks it settled.
     pub async fn settle_interrupted(self: Arc<Self>) -> usize {
         let mut settled = 0;
+        if self.subscriptions().await.is_empty() {
+            return settled;
+        }
         for task in self.driver.open_tasks(None) {
             if !task.answered {
                 continue;
