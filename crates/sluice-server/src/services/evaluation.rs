@@ -298,13 +298,16 @@ impl Lighthouse {
         });
     }
 
-    /// Runs until the bus closes: recovers unfinished evaluations, then handles events from
-    /// `events` (subscribe before spawning so nothing is missed) one at a time.
+    /// Runs until the bus closes: recovers unfinished evaluations once the driver has
+    /// restored the engine (so that the open evaluation tasks older than the look-back are
+    /// known), then handles events from `events` (subscribe before spawning so nothing is
+    /// missed; what arrives meanwhile waits there) one at a time.
     pub async fn run(
         self: Arc<Self>,
         mut events: broadcast::Receiver<Arc<KeptnEvent>>,
         mut cancels: broadcast::Receiver<Cancel>,
     ) {
+        self.driver.restored().await;
         self.recover_logged().await;
         loop {
             tokio::select! {
