@@ -500,3 +500,88 @@ fn an_event_stream_through_a_follower_outlives_the_leader() {
     );
     drop(replicas);
 }
+
+/// A timer outlives the leader: a task delayed by `triggeredAfter` whose leader dies before
+/// it is due is triggered by the next leader, once, and not before it was due.
+#[test]
+fn a_delayed_task_of_a_killed_leader_is_triggered_by_the_next_leader_when_due() {
+    const DELAY: Duration = Duration::from_secs(3);
+    let Some(url) = crate::postgres::fresh_database("timer failover") else {
+        return;
+    };
+    let (mut replicas, leader, epoch) = start_replicas(&url, &["t1", "t2"]);
+    let bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    let shipyard = SHIPYARD.replace(
+        "            - name: release\n",
+        &format!(
+            "            - name: release\n              triggeredAfter: \"{}s\"\n",
+            DELAY.as_secs()
+        ),
+    );
+    create_shop(&bases, &shipyard);
+    let context = "00000000-0000-4000-8000-00000000d1a7";
+    post_event(
+        &bases,
+        0,
+        &json!({
+            "specversion": "1.0",
+            "id": "timer-trigger",
+            "type": "sh.keptn.event.dev.delivery.triggered",
+            "source": "failover-test",
+            "shkeptncontext": context,
+            "data": {"project": "shop", "stage": "dev", "service": "carts"},
+        }),
+    );
+    // The deployment is answered; the release is then due in DELAY.
+    // The clock starts before the answer that arms the timer, so it never runs ahead of it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answered_at = loop {
+        let before = Instant::now();
+        if answer_open(&bases, 0, "deployment") > 0 {
+            break before;
+        }
+        assert!(Instant::now() < deadline, "no deployment task");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    replicas.remove(&leader).expect("the leader").kill();
+    let live: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    new_leader(&live, &leader, epoch);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while answer_open(&live, 0, "release") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the delayed task is never triggered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        answered_at.elapsed() >= DELAY,
+        "triggered before it was due: {:?}",
+        answered_at.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let a = any(
+            &live,
+            0,
+            "GET",
+            &format!("/api/mongodb-datastore/event?keptnContext={context}&pageSize=100"),
+            None,
+        );
+        let events = a.json()["events"].as_array().cloned().unwrap_or_default();
+        if events
+            .iter()
+            .any(|e| e["type"] == "sh.keptn.event.dev.delivery.finished")
+        {
+            break events;
+        }
+        assert!(Instant::now() < deadline, "the sequence does not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let releases = events
+        .iter()
+        .filter(|e| e["type"] == "sh.keptn.event.release.triggered")
+        .count();
+    assert_eq!(releases, 1, "the delayed task is triggered once");
+    drop(replicas);
+}
