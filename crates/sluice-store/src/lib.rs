@@ -56,6 +56,7 @@ pub mod events;
 pub mod executions;
 mod git;
 mod import;
+pub mod job_runs;
 mod leadership;
 pub mod notifications;
 mod page;
@@ -94,6 +95,7 @@ pub use executions::{
     Changes, CommitOutcome, ExecutionQuery, ExecutionRecord, NewEvent, RunQuery, SentCommit,
 };
 pub use git::{GitObject, GitObjectKind};
+pub use job_runs::SharedRun;
 pub use leadership::{HEARTBEAT, Leadership};
 pub use notifications::{
     AttemptOutcome, ChannelRecord, DeliveryAttempt, DeliveryQuery, DeliveryRecord, NewChannel,

@@ -265,7 +265,7 @@ DROP TABLE IF EXISTS timers;
 "#;
 
 /// The PostgreSQL migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2, PG_V3, PG_V4, PG_V5];
+pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2, PG_V3, PG_V4, PG_V5, PG_V6];
 
 /// Version 1 on PostgreSQL: SQLite's version 4 in PostgreSQL types. Integers are `BIGINT`
 /// (the same `i64` binds on both backends, flags included); the event store's `seq` is an
@@ -634,5 +634,20 @@ CREATE TABLE baselines (
     set_by        TEXT COLLATE "C" NOT NULL,
     set_at        BIGINT NOT NULL,
     PRIMARY KEY (project, stage, service)
+);
+"#;
+
+/// Version 6 on PostgreSQL: the job executor's finished task runs, shared by the replicas
+/// (see `job_runs.rs`), so that a replica that leads after another shows the runs the other
+/// made. A single server keeps them in its data directory only, so SQLite has no such table.
+const PG_V6: &str = r#"
+CREATE TABLE job_runs (
+    triggered_id  TEXT COLLATE "C" NOT NULL,
+    action_index  BIGINT NOT NULL,
+    task_index    BIGINT NOT NULL,
+    keptn_context TEXT COLLATE "C" NOT NULL,
+    record        TEXT NOT NULL,
+    output        TEXT NOT NULL,
+    PRIMARY KEY (triggered_id, action_index, task_index)
 );
 "#;

@@ -81,12 +81,29 @@ async fn logs(
         })
         .filter_map(|e| e.id.clone())
         .collect();
+    // On a cluster, runs made by other replicas (a leader before this one) are in the store.
+    let shared = if app.store.shares_job_runs() {
+        app.store
+            .job_runs(&ids)
+            .await
+            .map_err(|e| ApiError::internal("cannot read the shared job runs", &e))?
+    } else {
+        Vec::new()
+    };
     let runs_dir = jobs::runs_dir(&app.data_dir);
     let (runs, errors) = tokio::task::spawn_blocking(move || {
         let mut runs = Vec::new();
         let mut errors = Vec::new();
         for id in &ids {
-            for (rec, output) in record::read_runs(&runs_dir, id) {
+            let here = record::read_runs(&runs_dir, id);
+            let elsewhere = shared
+                .iter()
+                .filter(|r| r.triggered_id == *id)
+                .filter_map(|r| {
+                    let rec: record::RunRecord = serde_json::from_str(&r.record).ok()?;
+                    Some((rec, r.output.clone()))
+                });
+            for (rec, output) in merge_runs(here, elsewhere.collect()) {
                 runs.push(run_json(rec, output));
             }
             errors.extend(record::read_errors(&runs_dir, id));
@@ -96,6 +113,40 @@ async fn logs(
     .await
     .map_err(|e| ApiError::internal("cannot read the job runs", &e))?;
     Ok(Json(json!({"runs": runs, "errors": errors})))
+}
+
+/// What the logs show of one event's task runs: the runs of this data directory (`here`,
+/// with their artifacts) and those other servers shared (`elsewhere`), one per action and
+/// task. A run kept here wins, unless it is still recorded as running while another server
+/// shared its end (the task was taken over when this server was away). Ordered by action
+/// and task.
+pub fn merge_runs(
+    here: Vec<(record::RunRecord, String)>,
+    elsewhere: Vec<(record::RunRecord, String)>,
+) -> Vec<(record::RunRecord, String)> {
+    let mut by_task: std::collections::BTreeMap<(usize, usize), (record::RunRecord, String)> = here
+        .into_iter()
+        .map(|(rec, output)| ((rec.action_index, rec.task_index), (rec, output)))
+        .collect();
+    for (mut rec, output) in elsewhere {
+        let key = (rec.action_index, rec.task_index);
+        let replace = by_task
+            .get(&key)
+            .is_none_or(|(kept, _)| kept.status == record::RunStatus::Running);
+        if replace {
+            if !rec.artifacts.is_empty() {
+                rec.artifacts_note = Some(format!(
+                    "{}the artifacts are in the data directory of the server that ran the task",
+                    rec.artifacts_note
+                        .as_deref()
+                        .map(|n| format!("{n}; "))
+                        .unwrap_or_default()
+                ));
+            }
+            by_task.insert(key, (rec, output));
+        }
+    }
+    by_task.into_values().collect()
 }
 
 fn run_json(rec: record::RunRecord, output: String) -> Value {
@@ -125,4 +176,52 @@ fn run_json(rec: record::RunRecord, output: String) -> Value {
         v["artifactsNote"] = json!(note);
     }
     v
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+    use record::{Artifact, RunRecord, RunStatus};
+
+    fn rec(action: usize, task: usize, status: RunStatus, artifacts: usize) -> RunRecord {
+        let mut r: RunRecord = serde_json::from_value(json!({
+            "triggeredId": "e", "keptnContext": "c", "eventType": "t", "task": "test",
+            "action": "a", "actionIndex": action, "taskName": "n", "taskIndex": task,
+            "image": "", "configLevel": "service", "start": "2026-01-01T00:00:00Z",
+            "status": "running",
+        }))
+        .unwrap();
+        r.status = status;
+        r.artifacts = (0..artifacts)
+            .map(|i| Artifact {
+                path: format!("f{i}"),
+                size: 1,
+            })
+            .collect();
+        r
+    }
+
+    /// A run kept here wins over a shared copy unless it is still recorded as running; shared
+    /// runs fill what this directory lacks, with a note on where their artifacts are.
+    #[test]
+    fn local_runs_win_unless_they_were_left_running() {
+        let here = vec![
+            (rec(0, 0, RunStatus::Succeeded, 0), "local 0".to_owned()),
+            (rec(0, 1, RunStatus::Running, 0), "local 1".to_owned()),
+        ];
+        let elsewhere = vec![
+            (rec(0, 0, RunStatus::Failed, 0), "shared 0".to_owned()),
+            (rec(0, 1, RunStatus::Succeeded, 0), "shared 1".to_owned()),
+            (rec(1, 0, RunStatus::Succeeded, 2), "shared 2".to_owned()),
+        ];
+        let merged = merge_runs(here, elsewhere);
+        let outputs: Vec<&str> = merged.iter().map(|(_, o)| o.as_str()).collect();
+        assert_eq!(outputs, ["local 0", "shared 1", "shared 2"]);
+        assert_eq!(merged[1].0.status, RunStatus::Succeeded);
+        assert_eq!(merged[1].0.artifacts_note, None, "no artifacts, no note");
+        assert_eq!(
+            merged[2].0.artifacts_note.as_deref(),
+            Some("the artifacts are in the data directory of the server that ran the task")
+        );
+    }
 }

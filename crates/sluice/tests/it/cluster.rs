@@ -427,6 +427,32 @@ fn a_job_running_on_a_killed_leader_is_finished_by_the_next_leader() {
         "run\nrun\n",
         "ran on both leaders"
     );
+
+    // The run is shared: a replica with an empty data directory that leads next shows it.
+    let (second, second_epoch) = new_leader(&live, &leader, epoch);
+    replicas.remove(&second).expect("the second leader").kill();
+    let third = Server::start_with(
+        &scratch("j3"),
+        &["--store", url.as_str(), "--node-id", "j3"],
+        &[],
+        None,
+    );
+    let last = vec![third.base.clone()];
+    new_leader(&last, &second, second_epoch);
+    let a = any(
+        &last,
+        0,
+        "GET",
+        &format!("/api/sluice/v1/logs?keptnContext={context}"),
+        None,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let logs = a.json();
+    let shown = logs["runs"].as_array().cloned().unwrap_or_default();
+    assert_eq!(shown.len(), 1, "{logs}");
+    assert_eq!(shown[0]["taskName"], "wait");
+    assert_eq!(shown[0]["status"], "succeeded");
+    drop(third);
     drop(replicas);
 }
 

@@ -170,6 +170,25 @@ fn answer_id(triggered_id: &str, kind: &str) -> String {
     crate::runtime::ids::derived(triggered_id, &format!("{ANSWER_PREFIX}.{kind}"))
 }
 
+/// Bytes of a run's output copied into a shared (PostgreSQL) store.
+const SHARED_OUTPUT_BYTES: usize = 1024 * 1024;
+
+/// At most [`SHARED_OUTPUT_BYTES`] of a run's output, saying so when it was cut.
+fn shared_output(mut output: String) -> String {
+    if output.len() <= SHARED_OUTPUT_BYTES {
+        return output;
+    }
+    let mut end = SHARED_OUTPUT_BYTES;
+    while !output.is_char_boundary(end) {
+        end -= 1;
+    }
+    output.truncate(end);
+    output.push_str(&format!(
+        "\n[output cut: the first {SHARED_OUTPUT_BYTES} bytes are shared with the other servers; the rest is in the data directory of the server that ran the task]\n"
+    ));
+    output
+}
+
 /// Lines of output in a finished event's message.
 const TAIL_LINES: usize = 100;
 
@@ -682,6 +701,8 @@ impl JobExecutor {
             tracing::warn!(error = %e, "cannot mark a job handling as active");
         }
         self.run_matching(&handling, matching, &cancel).await;
+        // Silent or aborted handlings send no `.finished`: their runs are shared here.
+        self.share_runs(&handling.id).await;
         record::unmark_active(&self.runs_dir, &handling.id);
     }
 
@@ -1402,6 +1423,36 @@ impl JobExecutor {
         }
     }
 
+    /// Copies the ended runs of the handling of `event_id` (each record and at most
+    /// [`SHARED_OUTPUT_BYTES`] of its output) into a PostgreSQL store, so that every replica
+    /// that leads later shows them (best effort: they stay in this data directory either way).
+    /// Done before the task's `.finished` is sent, and when the handling ends.
+    async fn share_runs(&self, event_id: &str) {
+        if !self.store.shares_job_runs() {
+            return;
+        }
+        let runs = record::read_runs(&self.runs_dir, event_id);
+        for (rec, output) in runs {
+            if rec.status == RunStatus::Running {
+                continue;
+            }
+            let Ok(record) = serde_json::to_string(&rec) else {
+                continue;
+            };
+            let run = sluice_store::SharedRun {
+                triggered_id: rec.triggered_id.clone(),
+                action_index: i64::try_from(rec.action_index).unwrap_or(i64::MAX),
+                task_index: i64::try_from(rec.task_index).unwrap_or(i64::MAX),
+                keptn_context: rec.keptn_context.clone(),
+                record,
+                output: shared_output(output),
+            };
+            if let Err(e) = self.store.put_job_run(&run).await {
+                tracing::warn!(error = %e, event = %event_id, "cannot share a job run with the other servers");
+            }
+        }
+    }
+
     fn log_error(&self, event: &KeptnEvent, task: &str, message: String) {
         tracing::error!(event = event.id.as_deref().unwrap_or(""), "{message}");
         let entry = ErrorLogEntry {
@@ -1446,6 +1497,7 @@ impl JobExecutor {
         }
         if kind == "finished" {
             merge_finished_data(&mut data, &self.runs_dir, &h.id);
+            self.share_runs(&h.id).await;
         }
         if let Some((start, end)) = span
             && is_test_task(task)

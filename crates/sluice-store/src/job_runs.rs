@@ -1,0 +1,136 @@
+//! The job executor's finished task runs, shared by the replicas of a PostgreSQL store
+//! (`job_runs`, PostgreSQL only; a SQLite store refuses): the run's record (the executor's
+//! `run.json`, as JSON text) and its redacted output, by the task's event id and the
+//! indexes of the action and the task. The runs stay in the data directory of the server
+//! that ran them too; this copy lets the logs API of whichever replica leads show them.
+
+use crate::error::{Error, Result};
+use crate::{Db, Store};
+
+/// One finished task run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedRun {
+    /// The id of the event the run answers.
+    pub triggered_id: String,
+    /// The index of the action in the job config.
+    pub action_index: i64,
+    /// The index of the task in the action.
+    pub task_index: i64,
+    /// The run's Keptn context.
+    pub keptn_context: String,
+    /// The run's record (JSON).
+    pub record: String,
+    /// Its output (redacted).
+    pub output: String,
+}
+
+impl Store {
+    /// Whether this store shares job runs between replicas (a PostgreSQL store).
+    pub fn shares_job_runs(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    fn job_runs_pool(&self) -> Result<&sqlx::PgPool> {
+        match &self.db {
+            Db::Postgres(pool) => Ok(pool),
+            Db::Sqlite { .. } => Err(Error::InvalidInput(
+                "shared job runs need a PostgreSQL store".into(),
+            )),
+        }
+    }
+
+    /// Stores a finished run, replacing an earlier copy of the same task's run (a task that a
+    /// new leader ran again).
+    pub async fn put_job_run(&self, run: &SharedRun) -> Result<()> {
+        let pool = self.job_runs_pool()?;
+        sqlx::query(
+            "INSERT INTO job_runs (triggered_id, action_index, task_index, keptn_context, record, output) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (triggered_id, action_index, task_index) DO UPDATE \
+             SET keptn_context = EXCLUDED.keptn_context, record = EXCLUDED.record, output = EXCLUDED.output",
+        )
+        .bind(&run.triggered_id)
+        .bind(run.action_index)
+        .bind(run.task_index)
+        .bind(&run.keptn_context)
+        .bind(&run.record)
+        .bind(&run.output)
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The stored runs answering the events `triggered_ids`, by event, action and task.
+    pub async fn job_runs(&self, triggered_ids: &[String]) -> Result<Vec<SharedRun>> {
+        let pool = self.job_runs_pool()?;
+        let rows: Vec<(String, i64, i64, String, String, String)> = sqlx::query_as(
+            "SELECT triggered_id, action_index, task_index, keptn_context, record, output \
+             FROM job_runs WHERE triggered_id = ANY($1) \
+             ORDER BY triggered_id, action_index, task_index",
+        )
+        .bind(triggered_ids)
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(triggered_id, action_index, task_index, keptn_context, record, output)| {
+                    SharedRun {
+                        triggered_id,
+                        action_index,
+                        task_index,
+                        keptn_context,
+                        record,
+                        output,
+                    }
+                },
+            )
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::backends;
+
+    fn run(id: &str, task: i64, output: &str) -> SharedRun {
+        SharedRun {
+            triggered_id: id.into(),
+            action_index: 0,
+            task_index: task,
+            keptn_context: "c".into(),
+            record: format!("{{\"task\": {task}}}"),
+            output: output.into(),
+        }
+    }
+
+    /// Runs are kept by event, action and task; a run stored again replaces the earlier copy;
+    /// a SQLite store refuses.
+    #[tokio::test]
+    async fn runs_are_shared_by_event_action_and_task() {
+        for dir in backends("job runs").await {
+            let store = dir.open().await;
+            if !store.shares_job_runs() {
+                assert!(matches!(
+                    store.put_job_run(&run("e", 0, "")).await,
+                    Err(Error::InvalidInput(_))
+                ));
+                continue;
+            }
+            store.put_job_run(&run("e", 1, "second")).await.unwrap();
+            store.put_job_run(&run("e", 0, "first")).await.unwrap();
+            store.put_job_run(&run("other", 0, "x")).await.unwrap();
+            store.put_job_run(&run("e", 0, "again")).await.unwrap();
+            let got = store.job_runs(&["e".to_owned()]).await.unwrap();
+            assert_eq!(got, vec![run("e", 0, "again"), run("e", 1, "second")]);
+            assert!(
+                store
+                    .job_runs(&["none".to_owned()])
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+    }
+}
