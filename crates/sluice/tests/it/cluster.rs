@@ -305,6 +305,31 @@ fn three_replicas_survive_a_killed_leader_and_a_paused_follower() {
     drop(replicas);
 }
 
+/// Waits (bounded) until the run `context` has its `dev.delivery.finished`; answers all its
+/// events.
+fn finished_run(bases: &[String], context: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let a = any(
+            bases,
+            0,
+            "GET",
+            &format!("/api/mongodb-datastore/event?keptnContext={context}&pageSize=100"),
+            None,
+        );
+        assert_eq!(a.status, 200, "{}", a.body);
+        let events = a.json()["events"].as_array().cloned().unwrap_or_default();
+        if events
+            .iter()
+            .any(|e| e["type"] == "sh.keptn.event.dev.delivery.finished")
+        {
+            return events;
+        }
+        assert!(Instant::now() < deadline, "the sequence does not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Polls (bounded) until `path` holds `lines` lines.
 fn wait_for_lines(path: &std::path::Path, lines: usize, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -389,26 +414,7 @@ fn a_job_running_on_a_killed_leader_is_finished_by_the_next_leader() {
     wait_for_lines(&runs, 2, "the next leader does not run the job");
     std::fs::write(&gate, "").unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let events = loop {
-        let a = any(
-            &live,
-            0,
-            "GET",
-            &format!("/api/mongodb-datastore/event?keptnContext={context}&pageSize=100"),
-            None,
-        );
-        assert_eq!(a.status, 200, "{}", a.body);
-        let events = a.json()["events"].as_array().cloned().unwrap_or_default();
-        if events
-            .iter()
-            .any(|e| e["type"] == "sh.keptn.event.dev.delivery.finished")
-        {
-            break events;
-        }
-        assert!(Instant::now() < deadline, "the sequence does not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let events = finished_run(&live, &context);
     let of = |ty: &str| -> Vec<&Value> {
         events
             .iter()
@@ -585,25 +591,7 @@ fn a_delayed_task_of_a_killed_leader_is_triggered_by_the_next_leader_when_due() 
         "triggered before it was due: {:?}",
         answered_at.elapsed()
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let events = loop {
-        let a = any(
-            &live,
-            0,
-            "GET",
-            &format!("/api/mongodb-datastore/event?keptnContext={context}&pageSize=100"),
-            None,
-        );
-        let events = a.json()["events"].as_array().cloned().unwrap_or_default();
-        if events
-            .iter()
-            .any(|e| e["type"] == "sh.keptn.event.dev.delivery.finished")
-        {
-            break events;
-        }
-        assert!(Instant::now() < deadline, "the sequence does not finish");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let events = finished_run(&live, context);
     let releases = events
         .iter()
         .filter(|e| e["type"] == "sh.keptn.event.release.triggered")
