@@ -133,4 +133,42 @@ mod tests {
             );
         }
     }
+
+    /// Deleting a project deletes the shared runs of its events, and only those.
+    #[tokio::test]
+    async fn a_deleted_projects_runs_go_with_it() {
+        for dir in backends("job runs of a deleted project").await {
+            let store = dir.open().await;
+            if !store.shares_job_runs() {
+                continue;
+            }
+            for (project, id) in [("gone", "e-gone"), ("kept", "e-kept")] {
+                store
+                    .create_project(&crate::ProjectRecord {
+                        name: project.into(),
+                        shipyard: String::new(),
+                        shipyard_version: String::new(),
+                        creation_date: "0".into(),
+                        git_upstream: None,
+                        stages: vec!["dev".into()],
+                    })
+                    .await
+                    .unwrap();
+                let ty = "sh.keptn.event.deployment.triggered";
+                let event = crate::testutil::event(id, "c", ty, (project, "dev", "a"), 1);
+                store.insert_event(&event).await.unwrap();
+                store.put_job_run(&run(id, 0, "out")).await.unwrap();
+            }
+            store.delete_project("gone").await.unwrap();
+            let ids = ["e-gone".to_owned(), "e-kept".to_owned()];
+            let left: Vec<String> = store
+                .job_runs(&ids)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.triggered_id)
+                .collect();
+            assert_eq!(left, ["e-kept"]);
+        }
+    }
 }

@@ -207,8 +207,8 @@ impl Store {
     }
 
     /// Deletes a project with its stages, services, sequence executions, events,
-    /// root events and invalidations (Keptn drops the project's collections), and its
-    /// notification channels, rules and deliveries.
+    /// root events and invalidations (Keptn drops the project's collections), its
+    /// notification channels, rules and deliveries, and (PostgreSQL) its shared job runs.
     pub async fn delete_project(&self, name: &str) -> Result<()> {
         self.forget_scopes();
         with_db!(self, |readers, writer, d| {
@@ -224,6 +224,16 @@ impl Store {
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
+            if d.is_pg() {
+                // The shared job runs of the project's events (see `job_runs.rs`).
+                sqlx::query(
+                    "DELETE FROM job_runs WHERE triggered_id IN \
+                     (SELECT id FROM events WHERE project = $1)",
+                )
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            }
             shared::delete_project_events(&mut tx, name).await?;
             for statement in [
                 "DELETE FROM notification_attempts WHERE delivery_id IN \
