@@ -89,60 +89,87 @@ pub async fn answer_each<A, F>(
     F: Future<Output = Vec<KeptnEvent>> + Send + 'static,
 {
     let answers = Arc::new(answers);
-    let handle = {
-        let (driver, answers) = (driver.clone(), answers.clone());
-        move |event: Arc<KeptnEvent>| {
-            let (d, pending) = (driver.clone(), answers(event.clone()));
-            let work = async move {
-                for answer in pending.await {
-                    d.submit(answer).await?;
-                }
-                Ok::<(), crate::runtime::driver::Error>(())
-            };
-            let driver = driver.clone();
-            async move { guard(&driver, &event, source, task, Claim::Always, work).await }
-        }
-    };
-    let again = handle.clone();
-    let recovering = driver.clone();
+    let (recovering, again) = (driver.clone(), answers.clone());
     tokio::spawn(async move {
         recovering.restored().await;
-        for event in started_not_finished(&recovering, &store, event_type, task).await {
+        for event in cut_off_tasks(&recovering, &store, Some(event_type), task).await {
             tracing::info!(
                 event = event.id.as_deref().unwrap_or(""),
                 service = source,
                 "answering a task again that was cut off after its .started"
             );
-            again(Arc::new(event)).await;
+            answer_one(&recovering, &*again, Arc::new(event), source, task).await;
         }
     });
     while let Some(event) = feed.recv().await {
         if event.event_type.as_deref() != Some(event_type) {
             continue;
         }
-        handle(event).await;
+        answer_one(&driver, &*answers, event, source, task).await;
     }
 }
 
-/// The open tasks of `event_type` with the `.started` of a service whose answers are
-/// prefixed `task` but without its `.finished`.
-async fn started_not_finished(
+/// Submits the events `answers` computes for `event`, in order, under [`guard`].
+async fn answer_one<A, F>(
+    driver: &DriverHandle,
+    answers: &A,
+    event: Arc<KeptnEvent>,
+    source: &str,
+    task: &str,
+) where
+    A: Fn(Arc<KeptnEvent>) -> F,
+    F: Future<Output = Vec<KeptnEvent>> + Send + 'static,
+{
+    let (d, pending) = (driver.clone(), answers(event.clone()));
+    let work = async move {
+        for answer in pending.await {
+            d.submit(answer).await?;
+        }
+        Ok::<(), crate::runtime::driver::Error>(())
+    };
+    guard(driver, &event, source, task, Claim::Always, work).await;
+}
+
+/// Whether a service's answer `what` (`<prefix>.started`, `<prefix>.finished`) to the task
+/// `triggered_id` is stored: its id is derived from both (see [`answer`]).
+pub async fn answer_stored(
+    store: &Store,
+    triggered_id: &str,
+    what: &str,
+) -> Result<bool, sluice_store::Error> {
+    let id = crate::runtime::ids::derived(triggered_id, what);
+    Ok(store.event(&id).await?.is_some())
+}
+
+/// Whether the service whose answers are prefixed `prefix` answered the task `triggered_id`
+/// with `.started` but not with `.finished`: its handling was cut off (its server stopped,
+/// or a cluster's leader died). A store failure is logged and counts as no.
+pub async fn cut_off(store: &Store, triggered_id: &str, prefix: &str) -> bool {
+    let (started, finished) = (format!("{prefix}.started"), format!("{prefix}.finished"));
+    match (
+        answer_stored(store, triggered_id, &started).await,
+        answer_stored(store, triggered_id, &finished).await,
+    ) {
+        (Ok(started), Ok(finished)) => started && !finished,
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, event = %triggered_id, "cannot read a task's answers");
+            false
+        }
+    }
+}
+
+/// The open tasks (of `event_type`; of every type with `None`) whose handling by the service
+/// prefixed `prefix` was cut off ([`cut_off`]).
+pub async fn cut_off_tasks(
     driver: &DriverHandle,
     store: &Store,
-    event_type: &str,
-    task: &str,
+    event_type: Option<&str>,
+    prefix: &str,
 ) -> Vec<KeptnEvent> {
-    let stored = |id: &str, what: String| {
-        let id = crate::runtime::ids::derived(id, &what);
-        async move { matches!(store.event(&id).await, Ok(Some(_))) }
-    };
     let mut out = Vec::new();
-    for open in driver.open_tasks(Some(event_type)) {
+    for open in driver.open_tasks(event_type) {
         let id = &open.triggered_id;
-        if !open.answered
-            || !stored(id, format!("{task}.started")).await
-            || stored(id, format!("{task}.finished")).await
-        {
+        if !open.answered || !cut_off(store, id, prefix).await {
             continue;
         }
         match store.event(id).await {
@@ -212,10 +239,9 @@ pub async fn guard<F, E>(
         return;
     }
     if let Claim::IfStarted(store) = claim {
-        let started_id = crate::runtime::ids::derived(id, &started_what);
-        match store.event(&started_id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => return,
+        match answer_stored(store, id, &started_what).await {
+            Ok(true) => {}
+            Ok(false) => return,
             Err(e) => {
                 tracing::error!(error = %e, service = source, "cannot check whether a failed task was taken");
                 return;

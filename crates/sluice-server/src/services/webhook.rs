@@ -266,18 +266,7 @@ impl WebhookService {
         if task.is_some() && self.answered_before(&event_id, &prefix).await {
             return Ok(());
         }
-        let reply = Reply {
-            service: self,
-            event,
-            task: task.as_deref(),
-            prefix: &prefix,
-            base: json!({
-                "project": project,
-                "stage": stage,
-                "service": service,
-                "labels": data.get("labels").cloned().unwrap_or(Value::Null),
-            }),
-        };
+        let reply = Reply::new(self, event, task.as_deref(), &prefix);
         let commit = event.gitcommitid.clone().filter(|c| !c.is_empty());
         let webhook = match self.lookup(&project, &stage, &service, commit, sid).await {
             Some(w) => w,
@@ -367,8 +356,7 @@ impl WebhookService {
             };
             for sid in self.matching(&event).await {
                 let prefix = answer_prefix(&sid);
-                if !self.stored(&id, &format!("{prefix}.started")).await
-                    || self.stored(&id, &format!("{prefix}.finished")).await
+                if !super::cut_off(&self.store, &id, &prefix).await
                     || self
                         .handled
                         .lock()
@@ -385,31 +373,13 @@ impl WebhookService {
                 if !sends_finished {
                     continue;
                 }
-                let data = event.data_value();
-                let reply = Reply {
-                    service: &self,
-                    event: &event,
-                    task: Some(&name),
-                    prefix: &prefix,
-                    base: json!({
-                        "project": task.project,
-                        "stage": task.stage,
-                        "service": task.service,
-                        "labels": data.get("labels").cloned().unwrap_or(Value::Null),
-                    }),
-                };
+                let reply = Reply::new(&self, &event, Some(&name), &prefix);
                 if reply.failed(INTERRUPTED, &[None]).await.is_ok() {
                     settled += 1;
                 }
             }
         }
         settled
-    }
-
-    /// Whether the answer `what` of this service to the task `event_id` is stored.
-    async fn stored(&self, event_id: &str, what: &str) -> bool {
-        let id = crate::runtime::ids::derived(event_id, what);
-        matches!(self.store.event(&id).await, Ok(Some(_)))
     }
 
     /// Whether this subscription's answer to the task is stored already (handled before a
@@ -421,7 +391,10 @@ impl WebhookService {
             format!("{prefix}.finished"),
             format!("{prefix}.finished.0"),
         ] {
-            if self.stored(event_id, &what).await {
+            if matches!(
+                super::answer_stored(&self.store, event_id, &what).await,
+                Ok(true)
+            ) {
                 return true;
             }
         }
@@ -611,11 +584,7 @@ impl WebhookService {
             if code >= 400 {
                 let mut text = answer.text();
                 if text.len() > MAX_QUOTED_BYTES {
-                    let mut end = MAX_QUOTED_BYTES;
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    text.truncate(end);
+                    text.truncate(text.floor_char_boundary(MAX_QUOTED_BYTES));
                     text.push_str("...");
                 }
                 return Err(failed(format!(
@@ -646,7 +615,31 @@ struct Reply<'a> {
     base: Value,
 }
 
-impl Reply<'_> {
+impl<'a> Reply<'a> {
+    /// The answers of `service` (its subscription's `prefix`) to `event`, whose `task` is
+    /// answered; their data starts with the event's project, stage, service and labels.
+    fn new(
+        service: &'a WebhookService,
+        event: &'a KeptnEvent,
+        task: Option<&'a str>,
+        prefix: &'a str,
+    ) -> Reply<'a> {
+        let data = event.data_value();
+        let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        Reply {
+            service,
+            event,
+            task,
+            prefix,
+            base: json!({
+                "project": field("project"),
+                "stage": field("stage"),
+                "service": field("service"),
+                "labels": data.get("labels").cloned().unwrap_or(Value::Null),
+            }),
+        }
+    }
+
     /// Sends `<task>.<kind>`; `slot` numbers the answers of one request (no `sendFinished`).
     async fn send(&self, kind: &str, slot: Option<usize>, data: Value) -> Result<(), String> {
         let Some(task) = self.task else {

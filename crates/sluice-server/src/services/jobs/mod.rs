@@ -162,13 +162,8 @@ use redact::Redactor;
 /// The `source` of the events this service sends.
 pub const SOURCE: &str = "job-executor-service";
 /// What the ids of the executor's answers are derived from (`<prefix>.started`,
-/// `<prefix>.finished`, with the task's id: [`answer_id`]).
+/// `<prefix>.finished`, with the task's id; see [`super::answer`]).
 const ANSWER_PREFIX: &str = "job-executor";
-
-/// The id of the executor's `.started` or `.finished` (`kind`) answer to the task `triggered_id`.
-fn answer_id(triggered_id: &str, kind: &str) -> String {
-    crate::runtime::ids::derived(triggered_id, &format!("{ANSWER_PREFIX}.{kind}"))
-}
 
 /// Bytes of a run's output copied into a shared (PostgreSQL) store.
 const SHARED_OUTPUT_BYTES: usize = 1024 * 1024;
@@ -178,11 +173,7 @@ fn shared_output(mut output: String) -> String {
     if output.len() <= SHARED_OUTPUT_BYTES {
         return output;
     }
-    let mut end = SHARED_OUTPUT_BYTES;
-    while !output.is_char_boundary(end) {
-        end -= 1;
-    }
-    output.truncate(end);
+    output.truncate(output.floor_char_boundary(SHARED_OUTPUT_BYTES));
     output.push_str(&format!(
         "\n[output cut: the first {SHARED_OUTPUT_BYTES} bytes are shared with the other servers; the rest is in the data directory of the server that ran the task]\n"
     ));
@@ -524,13 +515,14 @@ impl JobExecutor {
         for id in record::active_events(&self.runs_dir) {
             // Answered meanwhile by another server that took the handling over (a replica
             // that led while this one was away): nothing is left to do here.
-            match self.store.event(&answer_id(&id, "finished")).await {
-                Ok(Some(_)) => {
+            let finished = format!("{ANSWER_PREFIX}.finished");
+            match super::answer_stored(&self.store, &id, &finished).await {
+                Ok(true) => {
                     tracing::info!(event = %id, "a job handling was finished by another server");
                     record::unmark_active(&self.runs_dir, &id);
                     continue;
                 }
-                Ok(None) => {}
+                Ok(false) => {}
                 Err(e) => {
                     tracing::error!(error = %e, event = %id, "cannot resume a job handling");
                     continue;
@@ -558,32 +550,18 @@ impl JobExecutor {
     /// many handlings were taken over.
     pub async fn take_over(self: Arc<Self>) -> usize {
         let mut taken = 0;
-        for task in self.driver.open_tasks(None) {
-            let id = &task.triggered_id;
-            if !task.answered || self.is_active(id) {
+        let left = super::cut_off_tasks(&self.driver, &self.store, None, ANSWER_PREFIX).await;
+        for event in left {
+            let id = event.id.clone().unwrap_or_default();
+            if self.is_active(&id) {
                 continue;
             }
-            let started = self.store.event(&answer_id(id, "started")).await;
-            let finished = self.store.event(&answer_id(id, "finished")).await;
-            let event = match (started, finished) {
-                (Ok(Some(_)), Ok(None)) => self.store.event(id).await,
-                (Err(e), _) | (_, Err(e)) => Err(e),
-                _ => continue,
-            };
-            match event {
-                Ok(Some(event)) => {
-                    tracing::warn!(
-                        event = %id,
-                        "taking over a job handling that another server started and did not finish"
-                    );
-                    if self.clone().dispatch(Arc::new(event)).is_some() {
-                        taken += 1;
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, event = %id, "cannot take over a job handling")
-                }
+            tracing::warn!(
+                event = %id,
+                "taking over a job handling that another server started and did not finish"
+            );
+            if self.clone().dispatch(Arc::new(event)).is_some() {
+                taken += 1;
             }
         }
         taken
