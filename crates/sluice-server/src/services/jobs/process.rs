@@ -277,11 +277,7 @@ async fn cancelled(cancel: &mut watch::Receiver<bool>) {
 
 /// The last `max_lines` lines within the last `max_bytes` bytes of a text.
 pub fn tail_of(text: &str, max_lines: usize, max_bytes: usize) -> &str {
-    let mut start = text.len().saturating_sub(max_bytes);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    let window = &text[start..];
+    let window = &text[text.ceil_char_boundary(text.len().saturating_sub(max_bytes))..];
     let trimmed = window.strip_suffix('\n').unwrap_or(window);
     match trimmed
         .rmatch_indices('\n')

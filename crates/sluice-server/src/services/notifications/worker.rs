@@ -425,11 +425,7 @@ async fn attempt(
 
 fn clip(mut text: String) -> String {
     if text.len() > MAX_ERROR {
-        let mut end = MAX_ERROR;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
+        text.truncate(text.floor_char_boundary(MAX_ERROR));
         text.push('…');
     }
     text

@@ -632,11 +632,7 @@ fn push_capped(head: &mut String, text: &str, cap: usize) -> bool {
         head.push_str(text);
         return false;
     }
-    let mut end = room;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    head.push_str(&text[..end]);
+    head.push_str(&text[..text.floor_char_boundary(room)]);
     true
 }
 
