@@ -99,8 +99,10 @@ export SLUICE_API_TOKEN=$token
 EOF
 chmod 600 "$dir/env"
 
-# Ready when replica r1 knows the leader; a replica that exits meanwhile (a port in use, a
-# database it cannot reach) stops the wait with its last words.
+# Ready when replica r1 knows the leader and the API answers through it (the leader serves
+# the API only once it has restored the engine, a moment after it is known); a replica that
+# exits meanwhile (a port in use, a database it cannot reach) stops the wait with its last
+# words.
 for _ in $(seq 1 120); do
   for n in 1 2 3; do
     if ! alive "$dir/r$n.pid"; then
@@ -109,7 +111,9 @@ for _ in $(seq 1 120); do
     fi
   done
   if SLUICE_ENDPOINT=http://127.0.0.1:$first_port SLUICE_API_TOKEN=$token \
-    "$sluice" cluster status -o json 2>/dev/null | grep -q '"leader": {'; then
+    "$sluice" cluster status -o json 2>/dev/null | grep -q '"leader": {' &&
+    SLUICE_ENDPOINT=http://127.0.0.1:$first_port SLUICE_API_TOKEN=$token \
+      "$sluice" get projects >/dev/null 2>&1; then
     echo
     SLUICE_ENDPOINT=http://127.0.0.1:$first_port SLUICE_API_TOKEN=$token "$sluice" cluster status
     echo
@@ -118,4 +122,4 @@ for _ in $(seq 1 120); do
   fi
   sleep 0.5
 done
-fail "no leader after 60 s: see $dir/r1.log"
+fail "no leader serving the API after 60 s: see $dir/r1.log"
