@@ -21,7 +21,9 @@ pub struct ApiError {
     /// Refused files with their diagnostics (uploads only), sent as `files` in
     /// `sluice lint --output json`'s shape besides Keptn's two fields.
     pub files: Vec<crate::storage::uploads::FileReport>,
-    /// Seconds to wait before trying again (`Retry-After`), for 429.
+    /// Seconds to wait before trying again (`Retry-After`), for 429; a 503 without it is
+    /// answered with `Retry-After: 1` (the request was not carried out: a replica that no
+    /// longer leads, a server stopping).
     pub retry_after: Option<u64>,
 }
 
@@ -97,7 +99,10 @@ impl IntoResponse for ApiError {
             files: &self.files,
         };
         let mut response = (self.status, Json(body)).into_response();
-        if let Some(seconds) = self.retry_after {
+        let retry_after = self
+            .retry_after
+            .or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, seconds.into());
@@ -405,6 +410,17 @@ mod tests {
             assert_eq!(resource_status(&error).as_u16(), status, "{error}");
             assert_eq!(ApiError::from(error).status.as_u16(), status);
         }
+    }
+
+    #[test]
+    fn unavailable_answers_say_when_to_try_again() {
+        let fenced = ApiError::from(ResourceError::Interrupted).into_response();
+        assert_eq!(fenced.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(fenced.headers()["retry-after"], "1");
+        let wait = ApiError::too_many_failed_logins(std::time::Duration::from_millis(2500));
+        assert_eq!(wait.into_response().headers()["retry-after"], "3");
+        let other = ApiError::internal("x", &std::io::Error::other("y")).into_response();
+        assert!(other.headers().get("retry-after").is_none());
     }
 
     #[tokio::test]

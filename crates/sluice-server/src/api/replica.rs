@@ -63,6 +63,9 @@ async fn status(State(replica): State<Arc<Replica>>, request: Request) -> Respon
 async fn forward(replica: Arc<Replica>, request: Request) -> Response {
     let leader = match replica.leader().await {
         Ok(Some(l)) => l,
+        Ok(None) if replica.elected() => {
+            return unavailable("this replica was elected leader and is restoring the engine");
+        }
         Ok(None) => return unavailable("no leader yet: the replicas are electing one"),
         Err(e) => return unavailable(&format!("cannot read the cluster state: {e}")),
     };
@@ -92,6 +95,7 @@ async fn forward(replica: Arc<Replica>, request: Request) -> Response {
     }
     let url = format!("{}{path}", leader.url.trim_end_matches('/'));
     let resumable = parts.method == axum::http::Method::GET && parts.uri.path() == STREAM_PATH;
+    let method = parts.method.clone();
     let sent = replica
         .proxy
         .request(parts.method, &url)
@@ -103,10 +107,20 @@ async fn forward(replica: Arc<Replica>, request: Request) -> Response {
         Ok(a) => a,
         Err(e) => {
             replica.forget_leader();
-            return unavailable(&format!(
-                "the leader {} at {} does not answer ({e})",
-                leader.node, leader.url
-            ));
+            let what = format!("the leader {} at {}", leader.node, leader.url);
+            // Not connected: the request was not sent, so it may be sent again. Otherwise a
+            // request that changes something may have been carried out before the leader
+            // failed, and only the client knows whether sending it again is right.
+            return if e.is_connect() || method_is_safe(&method) {
+                unavailable(&format!("{what} does not answer ({e})"))
+            } else {
+                keptn_error(
+                    StatusCode::BAD_GATEWAY,
+                    &format!(
+                        "{what} failed while handling the request ({e}); it may or may not have been carried out"
+                    ),
+                )
+            };
         }
     };
     let mut response = Response::builder().status(answer.status());
@@ -243,6 +257,14 @@ async fn reopen(
             _ => {}
         }
     }
+}
+
+/// Methods that change nothing, which a client may always send again.
+fn method_is_safe(method: &axum::http::Method) -> bool {
+    matches!(
+        *method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    )
 }
 
 fn hop_by_hop(name: &HeaderName) -> bool {

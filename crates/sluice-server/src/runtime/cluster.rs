@@ -98,6 +98,9 @@ pub struct Replica {
     leading: RwLock<Option<Router>>,
     /// The leader last read from the store, and when.
     known_leader: Mutex<Option<(Instant, LeaderRecord)>>,
+    /// Set once this replica announced its term, before it restored the engine and started
+    /// serving the full API.
+    elected: std::sync::atomic::AtomicBool,
 }
 
 impl Replica {
@@ -119,6 +122,7 @@ impl Replica {
             proxy,
             leading: RwLock::new(None),
             known_leader: Mutex::new(None),
+            elected: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -128,6 +132,12 @@ impl Replica {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .is_some()
+    }
+
+    /// True once this replica announced its term as leader (it may still be restoring the
+    /// engine before it serves the API).
+    pub fn elected(&self) -> bool {
+        self.elected.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The full API when this replica leads.
@@ -162,6 +172,8 @@ impl Replica {
                 ..Changes::default()
             })
             .await?;
+        self.elected
+            .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 

@@ -14,6 +14,12 @@ use super::config::Credentials;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one ordinary request may take in total (streams have no total limit).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a request answered `503` with `Retry-After` is tried again before the CLI gives
+/// up: a cluster electing a new leader answers so for well under a second usually, and a
+/// paused leader's session times out in 10 s.
+const RETRY_FOR: Duration = Duration::from_secs(30);
+/// The longest wait between two tries, whatever `Retry-After` asks for.
+const RETRY_WAIT_MAX: Duration = Duration::from_secs(5);
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +142,8 @@ pub fn segment(s: &str) -> String {
 pub struct Api {
     client: reqwest::Client,
     endpoint: String,
+    /// How long a `503` with `Retry-After` is tried again ([`RETRY_FOR`]).
+    retry_for: Duration,
 }
 
 pub(crate) fn install_crypto_provider() {
@@ -165,7 +173,15 @@ impl Api {
         Ok(Api {
             client,
             endpoint: creds.endpoint.clone(),
+            retry_for: RETRY_FOR,
         })
+    }
+
+    /// The same client, trying a `503` with `Retry-After` again for `retry_for` at most.
+    #[cfg(test)]
+    pub fn retrying_for(mut self, retry_for: Duration) -> Api {
+        self.retry_for = retry_for;
+        self
     }
 
     /// The endpoint this client talks to.
@@ -198,6 +214,11 @@ impl Api {
     }
 
     /// Sends a request and returns the response if its status is a success.
+    ///
+    /// A `503` answer with `Retry-After` (a replica while the cluster has no leader, a leader
+    /// that has just lost its term) means the request was not carried out: it is sent again
+    /// after the wait it asks for (at most [`RETRY_WAIT_MAX`]) for up to the client's retry
+    /// time, with a note on stderr, before its error is returned.
     async fn send(
         &self,
         method: Method,
@@ -207,47 +228,66 @@ impl Api {
         total_timeout: Option<Duration>,
     ) -> Result<Response, ApiError> {
         let url = self.url(path);
-        let mut req = self.client.request(method.clone(), &url);
-        if !query.is_empty() {
-            req = req.query(query);
-        }
-        let mut body_len = 0;
-        if let Some(b) = body {
-            let bytes = serde_json::to_vec(b).map_err(|e| ApiError::Body {
+        let body = match body {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| ApiError::Body {
                 method: method.to_string(),
                 url: url.clone(),
                 detail: format!("the request body cannot be written as JSON ({e})"),
-            })?;
-            body_len = bytes.len();
-            req = req
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(bytes);
-        }
-        if let Some(t) = total_timeout {
-            req = req.timeout(t);
-        }
-        let resp = req.send().await.map_err(|e| {
-            if body_len > sluice_server::api::MAX_BODY_BYTES && !e.is_connect() && !e.is_timeout() {
-                ApiError::TooLarge {
-                    method: method.to_string(),
-                    url: url.clone(),
-                    bytes: body_len,
-                    limit: sluice_server::api::MAX_BODY_BYTES,
-                    detail: root_cause(&e),
-                }
-            } else {
-                self.transport_error(&method, &url, &e)
+            })?),
+            None => None,
+        };
+        let started = std::time::Instant::now();
+        loop {
+            let mut req = self.client.request(method.clone(), &url);
+            if !query.is_empty() {
+                req = req.query(query);
             }
-        })?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(resp);
+            if let Some(bytes) = &body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(bytes.clone());
+            }
+            if let Some(t) = total_timeout {
+                req = req.timeout(t);
+            }
+            let body_len = body.as_ref().map_or(0, Vec::len);
+            let resp = req.send().await.map_err(|e| {
+                if body_len > sluice_server::api::MAX_BODY_BYTES
+                    && !e.is_connect()
+                    && !e.is_timeout()
+                {
+                    ApiError::TooLarge {
+                        method: method.to_string(),
+                        url: url.clone(),
+                        bytes: body_len,
+                        limit: sluice_server::api::MAX_BODY_BYTES,
+                        detail: root_cause(&e),
+                    }
+                } else {
+                    self.transport_error(&method, &url, &e)
+                }
+            })?;
+            let status = resp.status();
+            if status.is_success() {
+                return Ok(resp);
+            }
+            let wait = retry_wait(&resp);
+            let text = resp.text().await.unwrap_or_default();
+            let error = ApiError::Server {
+                code: status.as_u16(),
+                message: error_message(status, &text),
+            };
+            match wait {
+                Some(wait) if started.elapsed() + wait <= self.retry_for => {
+                    eprintln!(
+                        "sluice: {error}; trying again in {:.1} s",
+                        wait.as_secs_f64()
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Err(error),
+            }
         }
-        let text = resp.text().await.unwrap_or_default();
-        Err(ApiError::Server {
-            code: status.as_u16(),
-            message: error_message(status, &text),
-        })
     }
 
     /// Sends a request with an optional JSON body and returns the JSON answer (`Null` for an
@@ -311,6 +351,22 @@ impl Api {
             Err(e) => Err(e),
         }
     }
+}
+
+/// How long to wait before sending again a request answered `503` with `Retry-After`
+/// (seconds; an HTTP date or anything else unreadable counts as 1 s), at least 100 ms and at
+/// most [`RETRY_WAIT_MAX`]; `None` for any other answer.
+fn retry_wait(resp: &Response) -> Option<Duration> {
+    if resp.status() != StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    let value = resp.headers().get(reqwest::header::RETRY_AFTER)?;
+    let seconds = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    Some(Duration::from_secs(seconds).clamp(Duration::from_millis(100), RETRY_WAIT_MAX))
 }
 
 /// The innermost cause of a reqwest error (e.g. "Connection refused (os error 111)").
@@ -386,5 +442,77 @@ mod tests {
                 && s.contains("sluice auth"),
             "{s}"
         );
+    }
+    /// A loopback server that answers the first `unavailable` requests with `status` (and
+    /// `Retry-After: 0` when `retry_after`), then 200 with the body it received; it counts the
+    /// requests.
+    async fn flaky_server(
+        unavailable: usize,
+        status: u16,
+        retry_after: bool,
+    ) -> (Api, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use axum::response::IntoResponse as _;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        let app = axum::Router::new().fallback(move |body: axum::body::Bytes| {
+            let counter = counter.clone();
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) < unavailable {
+                    let code = axum::http::StatusCode::from_u16(status).unwrap();
+                    let mut r = (
+                        code,
+                        r#"{"code":503,"message":"no leader yet: the replicas are electing one; retry shortly"}"#,
+                    )
+                        .into_response();
+                    if retry_after {
+                        r.headers_mut()
+                            .insert("retry-after", axum::http::HeaderValue::from_static("0"));
+                    }
+                    r
+                } else {
+                    body.into_response()
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let creds = Credentials {
+            endpoint: format!("http://{addr}"),
+            api_token: super::super::config::ApiToken::new("token"),
+        };
+        (Api::new(&creds).unwrap(), seen)
+    }
+
+    #[tokio::test]
+    async fn unavailable_with_retry_after_is_sent_again_with_its_body() {
+        let (api, seen) = flaky_server(2, 503, true).await;
+        let body = serde_json::json!({"type": "sh.keptn.event.dev.delivery.triggered"});
+        let answer = api.post("/api/v1/event", &body).await.unwrap();
+        assert_eq!(answer, body, "the body is sent again unchanged");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn other_errors_and_unavailable_without_retry_after_are_not_retried() {
+        for (status, retry_after) in [(503, false), (429, true), (500, true)] {
+            let (api, seen) = flaky_server(1, status, retry_after).await;
+            let e = api.get("/api/v1/project", &[]).await.unwrap_err();
+            assert_eq!(e.status(), Some(status), "{e}");
+            assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn retrying_stops_after_the_retry_time() {
+        let (api, seen) = flaky_server(usize::MAX, 503, true).await;
+        let api = api.retrying_for(Duration::from_secs(1));
+        let e = api.get("/api/v1/project", &[]).await.unwrap_err();
+        assert_eq!(e.status(), Some(503));
+        assert!(e.to_string().contains("no leader yet"), "{e}");
+        // Waits of at least 100 ms: the first try and at most nine more fit in 1 s.
+        let tries = seen.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((2..=10).contains(&tries), "{tries} tries");
     }
 }
