@@ -65,6 +65,9 @@ pub struct ServerConfig {
     /// What a write must survive before it is acknowledged: the SQLite store's `synchronous`
     /// level and whether the project repositories fsync their objects.
     pub durability: sluice_store::Durability,
+    /// How long the job executor keeps a task run (its record, output and artifacts) after
+    /// the last change to it; `None` keeps runs for ever.
+    pub job_runs_retention: Option<std::time::Duration>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -175,6 +178,7 @@ pub async fn serve(
         bus: config.bus.clone(),
         outbound: config.outbound.clone(),
         durability: config.durability,
+        job_runs_retention: config.job_runs_retention,
     };
     if let Some(location @ sluice_store::StoreLocation::Postgres(_)) = &config.store {
         let replica = ReplicaSetup {
@@ -334,6 +338,8 @@ pub struct OpenOptions {
     pub outbound: net::outbound::Outbound,
     /// See [`ServerConfig::durability`].
     pub durability: sluice_store::Durability,
+    /// See [`ServerConfig::job_runs_retention`].
+    pub job_runs_retention: Option<std::time::Duration>,
 }
 
 /// Like [`open`], with explicit options.
@@ -398,11 +404,14 @@ async fn assemble(
         store.clone(),
         resources.clone(),
         data_dir,
-        options
-            .job_allowed_commands
-            .as_deref()
-            .map(services::jobs::Allowlist::parse),
-        options.job_backend.clone(),
+        services::jobs::Settings {
+            allowlist: options
+                .job_allowed_commands
+                .as_deref()
+                .map(services::jobs::Allowlist::parse),
+            backends: options.job_backend.clone(),
+            retention: options.job_runs_retention,
+        },
     );
     services::webhook::start(
         &bus,

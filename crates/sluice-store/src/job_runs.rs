@@ -22,6 +22,9 @@ pub struct SharedRun {
     pub record: String,
     /// Its output (redacted).
     pub output: String,
+    /// When it ended (nanoseconds since the epoch): it goes once that is past the server's
+    /// retention.
+    pub ended_at: i64,
 }
 
 impl Store {
@@ -44,10 +47,11 @@ impl Store {
     pub async fn put_job_run(&self, run: &SharedRun) -> Result<()> {
         let pool = self.job_runs_pool()?;
         sqlx::query(
-            "INSERT INTO job_runs (triggered_id, action_index, task_index, keptn_context, record, output) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO job_runs (triggered_id, action_index, task_index, keptn_context, record, output, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (triggered_id, action_index, task_index) DO UPDATE \
-             SET keptn_context = EXCLUDED.keptn_context, record = EXCLUDED.record, output = EXCLUDED.output",
+             SET keptn_context = EXCLUDED.keptn_context, record = EXCLUDED.record, output = EXCLUDED.output, \
+                 ended_at = EXCLUDED.ended_at",
         )
         .bind(&run.triggered_id)
         .bind(run.action_index)
@@ -55,6 +59,7 @@ impl Store {
         .bind(&run.keptn_context)
         .bind(&run.record)
         .bind(&run.output)
+        .bind(run.ended_at)
         .execute(pool)
         .await?;
         Ok(())
@@ -63,8 +68,8 @@ impl Store {
     /// The stored runs answering the events `triggered_ids`, by event, action and task.
     pub async fn job_runs(&self, triggered_ids: &[String]) -> Result<Vec<SharedRun>> {
         let pool = self.job_runs_pool()?;
-        let rows: Vec<(String, i64, i64, String, String, String)> = sqlx::query_as(
-            "SELECT triggered_id, action_index, task_index, keptn_context, record, output \
+        let rows: Vec<(String, i64, i64, String, String, String, i64)> = sqlx::query_as(
+            "SELECT triggered_id, action_index, task_index, keptn_context, record, output, ended_at \
              FROM job_runs WHERE triggered_id = ANY($1) \
              ORDER BY triggered_id, action_index, task_index",
         )
@@ -74,7 +79,15 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(triggered_id, action_index, task_index, keptn_context, record, output)| {
+                |(
+                    triggered_id,
+                    action_index,
+                    task_index,
+                    keptn_context,
+                    record,
+                    output,
+                    ended_at,
+                )| {
                     SharedRun {
                         triggered_id,
                         action_index,
@@ -82,10 +95,22 @@ impl Store {
                         keptn_context,
                         record,
                         output,
+                        ended_at,
                     }
                 },
             )
             .collect())
+    }
+
+    /// Deletes the runs that ended before `nanos` (nanoseconds since the epoch); answers how
+    /// many went.
+    pub async fn delete_job_runs_ended_before(&self, nanos: i64) -> Result<u64> {
+        let pool = self.job_runs_pool()?;
+        let done = sqlx::query("DELETE FROM job_runs WHERE ended_at < $1")
+            .bind(nanos)
+            .execute(pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }
 
@@ -102,6 +127,7 @@ mod tests {
             keptn_context: "c".into(),
             record: format!("{{\"task\": {task}}}"),
             output: output.into(),
+            ended_at: 1_000 + task,
         }
     }
 
@@ -169,6 +195,31 @@ mod tests {
                 .map(|r| r.triggered_id)
                 .collect();
             assert_eq!(left, ["e-kept"]);
+        }
+    }
+
+    /// Runs that ended before the cut go, later ones stay.
+    #[tokio::test]
+    async fn runs_that_ended_before_the_cut_go() {
+        for dir in backends("job runs past their retention").await {
+            let store = dir.open().await;
+            if !store.shares_job_runs() {
+                assert!(store.delete_job_runs_ended_before(0).await.is_err());
+                continue;
+            }
+            for task in 0..3 {
+                store.put_job_run(&run("e", task, "")).await.unwrap();
+            }
+            assert_eq!(store.delete_job_runs_ended_before(1_001).await.unwrap(), 1);
+            assert_eq!(store.delete_job_runs_ended_before(1_001).await.unwrap(), 0);
+            let left: Vec<i64> = store
+                .job_runs(&["e".to_owned()])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.task_index)
+                .collect();
+            assert_eq!(left, [1, 2]);
         }
     }
 }

@@ -265,7 +265,7 @@ DROP TABLE IF EXISTS timers;
 "#;
 
 /// The PostgreSQL migrations, in order. Index + 1 is the schema version after applying it.
-pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2, PG_V3, PG_V4, PG_V5, PG_V6];
+pub(crate) const PG_MIGRATIONS: &[&str] = &[PG_V1, PG_V2, PG_V3, PG_V4, PG_V5, PG_V6, PG_V7];
 
 /// Version 1 on PostgreSQL: SQLite's version 4 in PostgreSQL types. Integers are `BIGINT`
 /// (the same `i64` binds on both backends, flags included); the event store's `seq` is an
@@ -650,4 +650,13 @@ CREATE TABLE job_runs (
     output        TEXT NOT NULL,
     PRIMARY KEY (triggered_id, action_index, task_index)
 );
+"#;
+
+/// Version 7 on PostgreSQL: when each shared job run ended (nanoseconds since the epoch), so
+/// that runs past the server's retention go (`Store::delete_job_runs_ended_before`). Runs
+/// shared before count as ended at the upgrade: they are kept one retention period from then.
+const PG_V7: &str = r#"
+ALTER TABLE job_runs ADD COLUMN ended_at BIGINT NOT NULL DEFAULT 0;
+UPDATE job_runs SET ended_at = (extract(epoch FROM now()) * 1000000000)::BIGINT;
+CREATE INDEX job_runs_ended ON job_runs (ended_at);
 "#;

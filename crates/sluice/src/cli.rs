@@ -1427,6 +1427,31 @@ pub struct ServerArgs {
         env = "SLUICE_DURABILITY"
     )]
     pub durability: DurabilityArg,
+    /// How long the job executor keeps a task run (record, output, artifacts, and on a
+    /// PostgreSQL store its shared copy) after the last change to it, as a Go duration
+    /// (`720h` is 30 days); `0` keeps runs for ever. Runs of handlings under way are never
+    /// removed. Checked at start and every hour. Also `SLUICE_JOB_RUNS_RETENTION`.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "SLUICE_JOB_RUNS_RETENTION",
+        default_value = "720h",
+        value_parser = retention
+    )]
+    pub job_runs_retention: Retention,
+}
+
+/// How long something is kept: a positive duration, or for ever (`0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention(pub Option<std::time::Duration>);
+
+fn retention(text: &str) -> Result<Retention, String> {
+    let d = sluice_model::duration::GoDuration::parse(text)
+        .map_err(|e| format!("{e} (write it like 720h, or 0 to keep for ever)"))?;
+    if d.is_negative() {
+        return Err("must not be negative (0 keeps for ever)".to_owned());
+    }
+    Ok(Retention((d.as_nanos() != 0).then(|| d.to_std())))
 }
 
 /// What an acknowledged write survives (`--durability`).
@@ -1510,6 +1535,18 @@ mod consistency {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// A retention is a Go duration; `0` keeps for ever; negative or unreadable ones are
+    /// refused with what to write.
+    #[test]
+    fn retentions_are_go_durations_or_zero() {
+        use super::{Retention, retention};
+        let hours = |h: u64| Retention(Some(std::time::Duration::from_secs(h * 3600)));
+        assert_eq!(retention("720h"), Ok(hours(720)));
+        assert_eq!(retention("0"), Ok(Retention(None)));
+        assert!(retention("-1h").unwrap_err().contains("0 keeps for ever"));
+        assert!(retention("30d").unwrap_err().contains("720h"));
     }
 
     /// A task allowed to run `sluice` may run only the task subcommands: every subcommand

@@ -132,6 +132,7 @@ pub fn run(args: &QuickstartArgs) -> Result<i32> {
         advertise: None,
         outbound: prometheus_outbound(args.prometheus_url.as_deref())?,
         durability: Default::default(),
+        job_runs_retention: None,
     };
     let server = runtime.spawn(sluice_server::serve(
         config,

@@ -38,6 +38,7 @@ pub fn run(args: &ServerArgs) -> Result<i32> {
         advertise: args.advertise.clone(),
         outbound: args.outbound_allow.clone().unwrap_or_default(),
         durability: args.durability.into(),
+        job_runs_retention: args.job_runs_retention.0,
     };
     let data_dir = args.data_dir.clone();
     let store = config

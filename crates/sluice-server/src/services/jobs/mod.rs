@@ -214,18 +214,33 @@ pub const FINISHED_DATA_FILE: &str = "finished-data.json";
 /// Most events the executor takes from the bus at once (see [`JobExecutor::run`]).
 const BURST: usize = 256;
 
+/// How the server's job executor works.
+#[derive(Debug, Default)]
+pub struct Settings {
+    /// The commands it may run; `None` reads [`ALLOWLIST_ENV`].
+    pub allowlist: Option<Allowlist>,
+    /// Which backend runs which task.
+    pub backends: BackendChoice,
+    /// How long a run is kept after its last change; `None`: for ever.
+    pub retention: Option<Duration>,
+}
+
 /// Starts the job executor on the bus (subscribes before returning, so no event stored after
-/// this call is missed). The allowlist comes from [`ALLOWLIST_ENV`] when not given; tasks run
-/// on the backends `backends` chooses (see [`backend`]).
+/// this call is missed), with its [`Settings`]: tasks run on the backends they choose (see
+/// [`backend`]), and runs past the retention are removed every [`PRUNE_EVERY`].
 pub fn start(
     bus: &Bus,
     driver: DriverHandle,
     store: Arc<Store>,
     resources: Arc<ResourceStore>,
     data_dir: &Path,
-    allowlist: Option<Allowlist>,
-    backends: BackendChoice,
+    settings: Settings,
 ) {
+    let Settings {
+        allowlist,
+        backends,
+        retention,
+    } = settings;
     let allowlist = allowlist.unwrap_or_else(Allowlist::from_env);
     if allowlist.is_open() {
         tracing::warn!(
@@ -264,9 +279,15 @@ pub fn start(
         taker.driver.restored().await;
         taker.take_over().await;
     });
+    if let Some(retention) = retention {
+        tokio::spawn(executor.clone().prune_every(retention, PRUNE_EVERY));
+    }
     let cancels = bus.subscribe_cancels();
     tokio::spawn(executor.run(feed, cancels));
 }
+
+/// How often the runs past their retention are removed.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The executor's state, shared by its runs.
 pub struct JobExecutor {
@@ -284,6 +305,9 @@ pub struct JobExecutor {
     backends: BackendChoice,
     /// The Kubernetes backend.
     cluster: Arc<ClusterAccess>,
+    /// Held while a handling is marked as under way, and by [`record::prune`] while it
+    /// decides on a directory.
+    marking: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for JobExecutor {
@@ -404,6 +428,7 @@ impl JobExecutor {
             configs: Arc::default(),
             backends: BackendChoice::default(),
             cluster: Arc::new(ClusterAccess::lazy()),
+            marking: Arc::default(),
         }
     }
 
@@ -674,8 +699,13 @@ impl JobExecutor {
             config_level: found.level,
             config_hash: sluice_kube::names::config_hash(found.text.as_bytes()),
         };
-        // Until the handling ends, a restarted server resumes it (adopting what runs).
-        if let Err(e) = record::mark_active(&self.runs_dir, &handling.id) {
+        // Until the handling ends, a restarted server resumes it (adopting what runs), and
+        // its runs are not pruned.
+        let marked = {
+            let _marking = self.marking.lock().unwrap_or_else(|p| p.into_inner());
+            record::mark_active(&self.runs_dir, &handling.id)
+        };
+        if let Err(e) = marked {
             tracing::warn!(error = %e, "cannot mark a job handling as active");
         }
         self.run_matching(&handling, matching, &cancel).await;
@@ -1401,6 +1431,44 @@ impl JobExecutor {
         }
     }
 
+    /// Removes the runs past `retention` every `every`, from the start on.
+    async fn prune_every(self: Arc<Self>, retention: Duration, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.prune(retention).await;
+        }
+    }
+
+    /// Removes the runs in which nothing changed for `retention`, except those of handlings
+    /// under way (see [`record::prune`]), and on a PostgreSQL store the shared runs that
+    /// ended that long ago.
+    pub async fn prune(&self, retention: Duration) {
+        let runs_dir = self.runs_dir.clone();
+        let marking = self.marking.clone();
+        let cut = std::time::SystemTime::now()
+            .checked_sub(retention)
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        let removed =
+            tokio::task::spawn_blocking(move || record::prune(&runs_dir, cut, &marking)).await;
+        if let Ok(n @ 1..) = removed {
+            tracing::info!("removed the runs of {n} events that ended more than {retention:?} ago");
+        }
+        if self.store.shares_job_runs() {
+            let nanos = cut
+                .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            match self.store.delete_job_runs_ended_before(nanos).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    "removed {n} shared job runs that ended more than {retention:?} ago"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot remove old shared job runs"),
+            }
+        }
+    }
+
     /// Copies the ended runs of the handling of `event_id` (each record and at most
     /// [`SHARED_OUTPUT_BYTES`] of its output) into a PostgreSQL store, so that every replica
     /// that leads later shows them (best effort: they stay in this data directory either way).
@@ -1424,6 +1492,8 @@ impl JobExecutor {
                 keptn_context: rec.keptn_context.clone(),
                 record,
                 output: shared_output(output),
+                // Shared as it ends (and again when the handling ends).
+                ended_at: i64::try_from(clock::now().unix_nanos()).unwrap_or(i64::MAX),
             };
             if let Err(e) = self.store.put_job_run(&run).await {
                 tracing::warn!(error = %e, event = %event_id, "cannot share a job run with the other servers");

@@ -199,6 +199,79 @@ pub fn active_events(runs_dir: &Path) -> Vec<String> {
     ids
 }
 
+/// The prefix under which [`prune`] moves an event directory before deleting it.
+const PRUNED_PREFIX: &str = "+pruned-";
+
+/// Removes the event directories under `runs_dir` in which nothing changed since `before`
+/// (the newest modification time of the directory, its entries and theirs: records, outputs,
+/// error logs), except those of handlings under way (marked by [`mark_active`]). Each goes in
+/// two steps: under `marking` (held by whoever marks a handling, so that one starting for the
+/// same event now is either seen here or finds the directory gone) it is renamed to a
+/// `+pruned-` name, which no reader looks at, and then deleted; what an interrupted pass left
+/// under such names goes first. Answers how many directories went.
+pub fn prune(
+    runs_dir: &Path,
+    before: std::time::SystemTime,
+    marking: &std::sync::Mutex<()>,
+) -> usize {
+    let Ok(entries) = std::fs::read_dir(runs_dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with(PRUNED_PREFIX) {
+            let _ = std::fs::remove_dir_all(&path);
+            continue;
+        }
+        // `+active` and temporary names.
+        if name.contains('+') || !path.is_dir() || newest_change(&path, 2) >= before {
+            continue;
+        }
+        let pruned = runs_dir.join(format!("{PRUNED_PREFIX}{name}"));
+        {
+            let _marking = marking
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if runs_dir.join(ACTIVE_DIR).join(&name).exists()
+                || std::fs::rename(&path, &pruned).is_err()
+            {
+                continue;
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&pruned) {
+            tracing::warn!(error = %e, dir = %pruned.display(), "cannot remove an old job run");
+        }
+        removed += 1;
+    }
+    removed
+}
+
+/// The newest modification time of `path` and of what lies under it, `depth` levels down.
+fn newest_change(path: &Path, depth: usize) -> std::time::SystemTime {
+    let mut newest = std::fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+    if depth > 0
+        && let Ok(entries) = std::fs::read_dir(path)
+    {
+        for entry in entries.filter_map(Result::ok) {
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            let changed = if is_dir {
+                newest_change(&entry.path(), depth - 1)
+            } else {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+            };
+            newest = newest.max(changed);
+        }
+    }
+    newest
+}
+
 /// The record of one task run directory, if it has one.
 pub fn read_record(dir: &Path) -> Option<RunRecord> {
     let text = std::fs::read(dir.join(RECORD_FILE)).ok()?;
@@ -335,5 +408,50 @@ mod tests {
         assert_ne!(dir_name(".."), "..");
         assert_eq!(dir_name("a/b"), dir_name("a/b"));
         assert!(!dir_name("a/b").contains('/'));
+    }
+
+    /// Old directories go, those of handlings under way and fresh ones stay, and so do the
+    /// marks; what an interrupted pass left goes.
+    #[test]
+    fn pruning_removes_only_unmarked_directories_unchanged_since_the_cut() {
+        let base =
+            std::env::temp_dir().join(format!("sluice-prune-{}", crate::runtime::ids::fresh()));
+        let runs = base.join("runs");
+        for id in ["old", "running"] {
+            let dir = task_dir(&runs, id, 0, 0);
+            std::fs::create_dir_all(dir.join("keptn/out")).unwrap();
+            std::fs::write(dir.join(OUTPUT_FILE), "hello").unwrap();
+        }
+        mark_active(&runs, "running").unwrap();
+        std::fs::create_dir_all(runs.join("+pruned-left")).unwrap();
+        let marking = std::sync::Mutex::new(());
+        let now = std::time::SystemTime::now();
+
+        // Nothing changed before an hour ago.
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(prune(&runs, now - hour, &marking), 0);
+        assert!(event_dir(&runs, "old").exists());
+        assert!(!runs.join("+pruned-left").exists());
+
+        // Everything is older than an hour from now, but one handling is under way.
+        assert_eq!(prune(&runs, now + hour, &marking), 1);
+        assert!(!event_dir(&runs, "old").exists());
+        assert!(
+            event_dir(&runs, "running")
+                .join("000-000")
+                .join(OUTPUT_FILE)
+                .exists()
+        );
+        assert_eq!(active_events(&runs), vec!["running".to_owned()]);
+        let left: Vec<String> = std::fs::read_dir(&runs)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+
+        unmark_active(&runs, "running");
+        assert_eq!(prune(&runs, now + hour, &marking), 1);
+        assert!(!event_dir(&runs, "running").exists());
+        let _ = std::fs::remove_dir_all(&base);
     }
 }

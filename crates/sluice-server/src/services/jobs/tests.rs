@@ -352,6 +352,30 @@ async fn a_failing_task_fails_the_action_with_its_output_tail() {
     assert_eq!(runs[0].0.status, RunStatus::Failed);
 }
 
+/// A run stays while it is younger than the retention and goes after it.
+#[tokio::test]
+async fn runs_past_the_retention_are_pruned() {
+    let app = app().await;
+    let body = "      - name: hello\n        image: x\n        cmd: [echo, hello]\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    run_through_bus(&app, event).await;
+    let runs = runs_dir(&app.data_dir);
+    let executor = JobExecutor::new(
+        app.store.clone(),
+        app.resources.clone(),
+        app.driver.clone(),
+        runs.clone(),
+        Allowlist::parse("echo"),
+    );
+    executor.prune(Duration::from_secs(3600)).await;
+    assert_eq!(record::read_runs(&runs, &id).len(), 1);
+    executor.prune(Duration::ZERO).await;
+    assert!(record::read_runs(&runs, &id).is_empty());
+    assert!(!record::event_dir(&runs, &id).exists());
+}
+
 #[tokio::test]
 async fn missing_files_fail_the_task() {
     let app = app().await;
