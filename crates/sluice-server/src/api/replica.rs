@@ -25,7 +25,7 @@ use axum::routing::get;
 use serde_json::json;
 use tower::ServiceExt as _;
 
-use crate::runtime::cluster::Replica;
+use crate::runtime::cluster::{LeaderRecord, Replica};
 
 /// The router of a replica.
 pub fn router(replica: Arc<Replica>) -> Router {
@@ -101,17 +101,22 @@ async fn forward(replica: Arc<Replica>, request: Request) -> Response {
         .request(parts.method, &url)
         .headers(headers.clone())
         .body(body)
-        .send()
-        .await;
+        .send();
+    // A leader that is paused or cut off answers nothing, and its connection may stay open
+    // for a long time: the request is given up once another term began.
+    let sent = tokio::select! {
+        sent = sent => sent.map_err(|e| (e.is_connect(), e.to_string())),
+        () = replica.leader_changed(&leader) => Err((false, "it no longer leads".to_owned())),
+    };
     let answer = match sent {
         Ok(a) => a,
-        Err(e) => {
+        Err((not_sent, e)) => {
             replica.forget_leader();
             let what = format!("the leader {} at {}", leader.node, leader.url);
             // Not connected: the request was not sent, so it may be sent again. Otherwise a
             // request that changes something may have been carried out before the leader
             // failed, and only the client knows whether sending it again is right.
-            return if e.is_connect() || method_is_safe(&method) {
+            return if not_sent || method_is_safe(&method) {
                 unavailable(&format!("{what} does not answer ({e})"))
             } else {
                 keptn_error(
@@ -131,7 +136,7 @@ async fn forward(replica: Arc<Replica>, request: Request) -> Response {
     }
     let body = if resumable && answer.status() == reqwest::StatusCode::OK {
         let upstream = answer.bytes_stream().map_err(|e| e.to_string()).boxed();
-        Body::from_stream(resuming(replica, path, headers, upstream))
+        Body::from_stream(resuming(replica, path, headers, upstream, Some(leader)))
     } else {
         Body::from_stream(answer.bytes_stream())
     };
@@ -154,6 +159,7 @@ fn resuming(
     path: String,
     headers: HeaderMap,
     upstream: BoxStream<'static, Result<Bytes, String>>,
+    source: Option<LeaderRecord>,
 ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
     let last = headers
         .get("last-event-id")
@@ -164,13 +170,24 @@ fn resuming(
         last,
     };
     futures_util::stream::unfold(
-        (replica, path, headers, upstream, state),
-        |(replica, path, mut headers, mut upstream, mut state)| async move {
+        (replica, path, headers, upstream, source, state),
+        |(replica, path, mut headers, mut upstream, mut source, mut state)| async move {
             loop {
                 if let Some(whole) = state.take_whole() {
-                    return Some((Ok(whole), (replica, path, headers, upstream, state)));
+                    return Some((Ok(whole), (replica, path, headers, upstream, source, state)));
                 }
-                match upstream.next().await {
+                // A paused or cut-off leader's stream goes silent rather than ending: it
+                // counts as ended once another term began.
+                let next = async {
+                    match &source {
+                        Some(leader) => tokio::select! {
+                            next = upstream.next() => next,
+                            () = replica.leader_changed(leader) => None,
+                        },
+                        None => upstream.next().await,
+                    }
+                };
+                match next.await {
                     Some(Ok(bytes)) => state.pending.extend_from_slice(&bytes),
                     Some(Err(_)) | None => {
                         // A message cut off is sent again in full by the next leader.
@@ -182,7 +199,7 @@ fn resuming(
                         {
                             headers.insert("last-event-id", id);
                         }
-                        upstream = reopen(&replica, &path, &headers).await?;
+                        (upstream, source) = reopen(&replica, &path, &headers).await?;
                     }
                 }
             }
@@ -214,12 +231,16 @@ impl Messages {
 }
 
 /// Opens the stream again on the leader (this replica's own API when it leads now), for up
-/// to [`RESUME_FOR`]; `None` when no leader answered in that time.
+/// to [`RESUME_FOR`]; `None` when no leader answered in that time. Also answers which other
+/// replica serves it (`None`: this one).
 async fn reopen(
     replica: &Arc<Replica>,
     path: &str,
     headers: &HeaderMap,
-) -> Option<BoxStream<'static, Result<Bytes, String>>> {
+) -> Option<(
+    BoxStream<'static, Result<Bytes, String>>,
+    Option<LeaderRecord>,
+)> {
     let deadline = tokio::time::Instant::now() + RESUME_FOR;
     loop {
         tokio::time::sleep(RESUME_EVERY).await;
@@ -234,7 +255,7 @@ async fn reopen(
             let Ok(answer) = api.oneshot(request).await;
             if answer.status() == StatusCode::OK {
                 let body = answer.into_body().into_data_stream();
-                return Some(body.map_err(|e| e.to_string()).boxed());
+                return Some((body.map_err(|e| e.to_string()).boxed(), None));
             }
             continue;
         }
@@ -252,7 +273,8 @@ async fn reopen(
         {
             Ok(answer) if answer.status() == reqwest::StatusCode::OK => {
                 tracing::info!(leader = %leader.node, "an event stream resumes on the new leader");
-                return Some(answer.bytes_stream().map_err(|e| e.to_string()).boxed());
+                let stream = answer.bytes_stream().map_err(|e| e.to_string()).boxed();
+                return Some((stream, Some(leader)));
             }
             _ => {}
         }

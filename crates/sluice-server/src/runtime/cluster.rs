@@ -228,6 +228,24 @@ impl Replica {
         Ok(record)
     }
 
+    /// Returns once `leader` no longer leads as far as this replica can tell: another term
+    /// began (another replica, this one included, or none yet), or nobody leads. Checked
+    /// every [`LEADER_CACHE`], first after one interval, so a short request costs nothing.
+    /// While the store cannot be read it keeps waiting: that tells nothing about the leader.
+    pub(crate) async fn leader_changed(&self, leader: &LeaderRecord) {
+        loop {
+            tokio::time::sleep(LEADER_CACHE).await;
+            if self.is_leader() || self.elected() {
+                return;
+            }
+            match self.leader().await {
+                Ok(Some(now)) if now.node == leader.node && now.epoch == leader.epoch => {}
+                Ok(_) => return,
+                Err(_) => {}
+            }
+        }
+    }
+
     /// Forgets the leader read last (it did not answer): the next request reads the store.
     pub(crate) fn forget_leader(&self) {
         *self.known_leader() = None;

@@ -462,27 +462,11 @@ fn a_job_running_on_a_killed_leader_is_finished_by_the_next_leader() {
     drop(replicas);
 }
 
-/// An event stream opened through a follower goes on when the leader dies: the follower
-/// resumes it on the next leader (here itself) after the last event it passed on, on the
-/// client's connection, with nothing sent twice.
-#[test]
-fn an_event_stream_through_a_follower_outlives_the_leader() {
+/// Opens the event stream of the project `shop`'s `deployment.started` events at `base`; a
+/// thread passes on the ids it carries.
+fn open_stream(base: &str) -> std::sync::mpsc::Receiver<String> {
     use std::io::{BufRead, BufReader, Write};
-
-    let Some(url) = crate::postgres::fresh_database("stream failover") else {
-        return;
-    };
-    let (mut replicas, leader, epoch) = start_replicas(&url, &["s1", "s2"]);
-    let bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
-    let follower = replicas
-        .iter()
-        .find(|(node, _)| **node != leader)
-        .map(|(_, s)| s.base.clone())
-        .expect("a follower");
-    create_shop(&bases, SHIPYARD);
-
-    // The stream, through the follower; a thread passes on the ids it carries.
-    let addr = follower.strip_prefix("http://").unwrap().to_owned();
+    let addr = base.strip_prefix("http://").unwrap().to_owned();
     let mut socket = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         socket,
@@ -504,32 +488,116 @@ fn an_event_stream_through_a_follower_outlives_the_leader() {
             }
         }
     });
-    let started = |id: &str| {
-        json!({
-            "specversion": "1.0",
-            "id": id,
-            "type": "sh.keptn.event.deployment.started",
-            "source": "stream-test",
-            "triggeredid": format!("{id}-task"),
-            "data": {"project": "shop", "stage": "dev", "service": "carts", "status": "succeeded"},
-        })
+    ids
+}
+
+/// The next id an [`open_stream`] carries (bounded wait).
+fn next_id(ids: &std::sync::mpsc::Receiver<String>) -> String {
+    ids.recv_timeout(Duration::from_secs(60))
+        .expect("the stream carries the next event")
+}
+
+/// A `deployment.started` event of the project `shop` with this id.
+fn started(id: &str) -> Value {
+    json!({
+        "specversion": "1.0",
+        "id": id,
+        "type": "sh.keptn.event.deployment.started",
+        "source": "stream-test",
+        "triggeredid": format!("{id}-task"),
+        "data": {"project": "shop", "stage": "dev", "service": "carts", "status": "succeeded"},
+    })
+}
+
+/// Two replicas with the project `shop`: them by node, the leader's node and epoch, and the
+/// follower's address.
+fn shop_on_two(url: &str, nodes: &[&str; 2]) -> (BTreeMap<String, Server>, String, u64, String) {
+    let (replicas, leader, epoch) = start_replicas(url, nodes);
+    let bases: Vec<String> = replicas.values().map(|s| s.base.clone()).collect();
+    let follower = replicas
+        .iter()
+        .find(|(node, _)| **node != leader)
+        .map(|(_, s)| s.base.clone())
+        .expect("a follower");
+    create_shop(&bases, SHIPYARD);
+    (replicas, leader, epoch, follower)
+}
+
+/// An event stream opened through a follower goes on when the leader dies: the follower
+/// resumes it on the next leader (here itself) after the last event it passed on, on the
+/// client's connection, with nothing sent twice.
+#[test]
+fn an_event_stream_through_a_follower_outlives_the_leader() {
+    let Some(url) = crate::postgres::fresh_database("stream failover") else {
+        return;
     };
-    let next = || {
-        ids.recv_timeout(Duration::from_secs(60))
-            .expect("the stream carries the next event")
-    };
-    post_event(&bases, 0, &started("before"));
-    assert_eq!(next(), "before");
+    let (mut replicas, leader, epoch, follower) = shop_on_two(&url, &["s1", "s2"]);
+    let ids = open_stream(&follower);
+    post_event(std::slice::from_ref(&follower), 0, &started("before"));
+    assert_eq!(next_id(&ids), "before");
 
     replicas.remove(&leader).expect("the leader").kill();
     let live = vec![follower.clone()];
     new_leader(&live, &leader, epoch);
     post_event(&live, 0, &started("after"));
     assert_eq!(
-        next(),
+        next_id(&ids),
         "after",
         "the same connection goes on, nothing twice"
     );
+    drop(replicas);
+}
+
+/// A paused leader answers nothing and keeps its connections open. A request a follower
+/// forwarded to it is given up once the next term begins (answered 503, so the client sends
+/// it again) instead of waiting for the client to give up, and an event stream through the
+/// follower, silent since the pause, resumes on the next leader.
+#[test]
+fn a_paused_leader_is_given_up_by_requests_and_streams_through_a_follower() {
+    let Some(url) = crate::postgres::fresh_database("paused leader") else {
+        return;
+    };
+    let (replicas, leader, epoch, follower) = shop_on_two(&url, &["q1", "q2"]);
+    let ids = open_stream(&follower);
+    post_event(std::slice::from_ref(&follower), 0, &started("before"));
+    assert_eq!(next_id(&ids), "before");
+
+    let paused = replicas[&leader].pid().to_string();
+    let signal = |name: &str| {
+        let ok = Command::new("kill")
+            .args([name, &paused])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    };
+    signal("-STOP");
+    // Forwarded to the paused leader: the answer comes once the follower's term begins
+    // (about the session timeout, 10 s), well before this client's own limit.
+    let waiting = try_call(
+        &follower,
+        TOKEN,
+        "GET",
+        "/api/controlPlane/v1/project",
+        None,
+        Duration::from_secs(50),
+    );
+    let waiting = waiting.expect("answered before the client's limit");
+    assert!(
+        waiting.status == 503 || waiting.status == 200,
+        "{} {}",
+        waiting.status,
+        waiting.body
+    );
+    let live = vec![follower.clone()];
+    new_leader(&live, &leader, epoch);
+    post_event(&live, 0, &started("after"));
+    assert_eq!(
+        next_id(&ids),
+        "after",
+        "the stream resumed on the next leader"
+    );
+    // The old leader finds its term over and stops.
+    signal("-CONT");
     drop(replicas);
 }
 

@@ -1447,9 +1447,8 @@ impl JobExecutor {
     pub async fn prune(&self, retention: Duration) {
         let runs_dir = self.runs_dir.clone();
         let marking = self.marking.clone();
-        let cut = std::time::SystemTime::now()
-            .checked_sub(retention)
-            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        let now = Duration::from_nanos(u64::try_from(clock::now().unix_nanos()).unwrap_or(0));
+        let cut = std::time::SystemTime::UNIX_EPOCH + now.saturating_sub(retention);
         let removed =
             tokio::task::spawn_blocking(move || record::prune(&runs_dir, cut, &marking)).await;
         if let Ok(n @ 1..) = removed {
