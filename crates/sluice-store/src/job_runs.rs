@@ -68,7 +68,7 @@ impl Store {
     /// The stored runs answering the events `triggered_ids`, by event, action and task.
     pub async fn job_runs(&self, triggered_ids: &[String]) -> Result<Vec<SharedRun>> {
         let pool = self.job_runs_pool()?;
-        let rows: Vec<(String, i64, i64, String, String, String, i64)> = sqlx::query_as(
+        let rows = sqlx::query(
             "SELECT triggered_id, action_index, task_index, keptn_context, record, output, ended_at \
              FROM job_runs WHERE triggered_id = ANY($1) \
              ORDER BY triggered_id, action_index, task_index",
@@ -76,30 +76,22 @@ impl Store {
         .bind(triggered_ids)
         .fetch_all(pool)
         .await?;
+        let run = |row: &sqlx::postgres::PgRow| -> std::result::Result<SharedRun, sqlx::Error> {
+            use sqlx::Row as _;
+            Ok(SharedRun {
+                triggered_id: row.try_get(0)?,
+                action_index: row.try_get(1)?,
+                task_index: row.try_get(2)?,
+                keptn_context: row.try_get(3)?,
+                record: row.try_get(4)?,
+                output: row.try_get(5)?,
+                ended_at: row.try_get(6)?,
+            })
+        };
         Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    triggered_id,
-                    action_index,
-                    task_index,
-                    keptn_context,
-                    record,
-                    output,
-                    ended_at,
-                )| {
-                    SharedRun {
-                        triggered_id,
-                        action_index,
-                        task_index,
-                        keptn_context,
-                        record,
-                        output,
-                        ended_at,
-                    }
-                },
-            )
-            .collect())
+            .iter()
+            .map(run)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     /// Deletes the runs that ended before `nanos` (nanoseconds since the epoch); answers how

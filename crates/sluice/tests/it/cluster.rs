@@ -523,6 +523,24 @@ fn shop_on_two(url: &str, nodes: &[&str; 2]) -> (BTreeMap<String, Server>, Strin
     (replicas, leader, epoch, follower)
 }
 
+/// Once `follower` leads after `leader`'s term `epoch`, an event posted to it comes through
+/// the stream opened on it before, on the same connection, with nothing sent twice.
+fn the_stream_goes_on_after_the_takeover(
+    follower: &str,
+    leader: &str,
+    epoch: u64,
+    ids: &std::sync::mpsc::Receiver<String>,
+) {
+    let live = vec![follower.to_owned()];
+    new_leader(&live, leader, epoch);
+    post_event(&live, 0, &started("after"));
+    assert_eq!(
+        next_id(ids),
+        "after",
+        "the same connection goes on, nothing twice"
+    );
+}
+
 /// An event stream opened through a follower goes on when the leader dies: the follower
 /// resumes it on the next leader (here itself) after the last event it passed on, on the
 /// client's connection, with nothing sent twice.
@@ -537,14 +555,7 @@ fn an_event_stream_through_a_follower_outlives_the_leader() {
     assert_eq!(next_id(&ids), "before");
 
     replicas.remove(&leader).expect("the leader").kill();
-    let live = vec![follower.clone()];
-    new_leader(&live, &leader, epoch);
-    post_event(&live, 0, &started("after"));
-    assert_eq!(
-        next_id(&ids),
-        "after",
-        "the same connection goes on, nothing twice"
-    );
+    the_stream_goes_on_after_the_takeover(&follower, &leader, epoch, &ids);
     drop(replicas);
 }
 
@@ -588,14 +599,7 @@ fn a_paused_leader_is_given_up_by_requests_and_streams_through_a_follower() {
         waiting.status,
         waiting.body
     );
-    let live = vec![follower.clone()];
-    new_leader(&live, &leader, epoch);
-    post_event(&live, 0, &started("after"));
-    assert_eq!(
-        next_id(&ids),
-        "after",
-        "the stream resumed on the next leader"
-    );
+    the_stream_goes_on_after_the_takeover(&follower, &leader, epoch, &ids);
     // The old leader finds its term over and stops.
     signal("-CONT");
     drop(replicas);
