@@ -175,9 +175,13 @@ fn closed() -> Error {
     Error::Database(sqlx::Error::PoolClosed)
 }
 
-/// WAL pages after which the commit thread asks for a checkpoint (SQLite's default for its
-/// automatic checkpoints).
-const CHECKPOINT_PAGES: c_int = 1000;
+/// WAL pages after which the commit thread asks for a checkpoint: four times SQLite's
+/// default for its automatic checkpoints. Every checkpoint copies each page written since
+/// the last one and fsyncs the WAL and the database, and the pages a stream of commits
+/// rewrites (the right edges of the time-ordered indexes, the counters) are copied once per
+/// checkpoint whatever their number of versions in the WAL: fewer, larger checkpoints cost
+/// less CPU per event (docs/performance.md). The WAL then grows to about 16 MiB.
+const CHECKPOINT_PAGES: c_int = 4000;
 
 thread_local! {
     /// Pages in the WAL after this thread's last commit ([`count_wal_pages`]).
