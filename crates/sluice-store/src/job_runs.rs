@@ -212,6 +212,36 @@ mod tests {
                 .map(|r| r.task_index)
                 .collect();
             assert_eq!(left, [1, 2]);
+
+            // A run shared by a replica of the previous version, which does not name the
+            // column, counts as ended when it was written.
+            sqlx::query(
+                "INSERT INTO job_runs (triggered_id, action_index, task_index, keptn_context, record, output) \
+                 VALUES ('old', 0, 0, 'c', '{}', '')",
+            )
+            .execute(store.job_runs_pool().unwrap())
+            .await
+            .unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as i64;
+            let hour = 3_600_000_000_000;
+            // The two runs left above ended long ago; this one an instant ago.
+            assert_eq!(
+                store
+                    .delete_job_runs_ended_before(now - hour)
+                    .await
+                    .unwrap(),
+                2
+            );
+            assert_eq!(
+                store
+                    .delete_job_runs_ended_before(now + hour)
+                    .await
+                    .unwrap(),
+                1
+            );
         }
     }
 }

@@ -654,9 +654,11 @@ CREATE TABLE job_runs (
 
 /// Version 7 on PostgreSQL: when each shared job run ended (nanoseconds since the epoch), so
 /// that runs past the server's retention go (`Store::delete_job_runs_ended_before`). Runs
-/// shared before count as ended at the upgrade: they are kept one retention period from then.
+/// shared before, and runs a replica of the previous version still shares during a rolling
+/// upgrade (it does not name the column), count as ended when they are written: they are
+/// kept one retention period from then.
 const PG_V7: &str = r#"
-ALTER TABLE job_runs ADD COLUMN ended_at BIGINT NOT NULL DEFAULT 0;
-UPDATE job_runs SET ended_at = (extract(epoch FROM now()) * 1000000000)::BIGINT;
+ALTER TABLE job_runs ADD COLUMN ended_at BIGINT NOT NULL
+    DEFAULT ((extract(epoch FROM now()) * 1000000000)::BIGINT);
 CREATE INDEX job_runs_ended ON job_runs (ended_at);
 "#;
