@@ -561,8 +561,9 @@ fn an_event_stream_through_a_follower_outlives_the_leader() {
 
 /// A paused leader answers nothing and keeps its connections open. A request a follower
 /// forwarded to it is given up once the next term begins (answered 503, so the client sends
-/// it again) instead of waiting for the client to give up, and an event stream through the
-/// follower, silent since the pause, resumes on the next leader.
+/// it again: the `sluice` CLI does so by itself) instead of waiting for the client to give
+/// up, and an event stream through the follower, silent since the pause, resumes on the next
+/// leader.
 #[test]
 fn a_paused_leader_is_given_up_by_requests_and_streams_through_a_follower() {
     let Some(url) = crate::postgres::fresh_database("paused leader") else {
@@ -582,7 +583,19 @@ fn a_paused_leader_is_given_up_by_requests_and_streams_through_a_follower() {
         assert!(ok.success());
     };
     signal("-STOP");
-    // Forwarded to the paused leader: the answer comes once the follower's term begins
+    // The CLI, through the follower at the same time: it hears 503 and sends again.
+    let home = scratch("paused-leader-cli");
+    let cli = {
+        let follower = follower.clone();
+        std::thread::spawn(move || {
+            let envs = [
+                ("SLUICE_ENDPOINT", follower.as_str()),
+                ("SLUICE_API_TOKEN", TOKEN),
+            ];
+            crate::sluice_env(&home, &envs, &["get", "projects"])
+        })
+    };
+    // Forwarded to the paused leader: the follower gives it up once its own term begins
     // (about the session timeout, 10 s), well before this client's own limit.
     let waiting = try_call(
         &follower,
@@ -593,12 +606,11 @@ fn a_paused_leader_is_given_up_by_requests_and_streams_through_a_follower() {
         Duration::from_secs(50),
     );
     let waiting = waiting.expect("answered before the client's limit");
-    assert!(
-        waiting.status == 503 || waiting.status == 200,
-        "{} {}",
-        waiting.status,
-        waiting.body
-    );
+    assert_eq!(waiting.status, 503, "{}", waiting.body);
+    let run = cli.join().expect("the CLI thread");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("shop"), "{}", run.stdout);
+    assert!(run.stderr.contains("trying again"), "{}", run.stderr);
     the_stream_goes_on_after_the_takeover(&follower, &leader, epoch, &ids);
     // The old leader finds its term over and stops.
     signal("-CONT");
