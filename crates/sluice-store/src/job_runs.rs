@@ -4,8 +4,10 @@
 //! indexes of the action and the task. The runs stay in the data directory of the server
 //! that ran them too; this copy lets the logs API of whichever replica leads show them.
 
+use sluice_model::event::Timestamp;
+
 use crate::error::{Error, Result};
-use crate::{Db, Store};
+use crate::{Db, Store, from_nanos, to_nanos};
 
 /// One finished task run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,9 +24,8 @@ pub struct SharedRun {
     pub record: String,
     /// Its output (redacted).
     pub output: String,
-    /// When it ended (nanoseconds since the epoch): it goes once that is past the server's
-    /// retention.
-    pub ended_at: i64,
+    /// When it ended: it goes once that is past the server's retention.
+    pub ended_at: Timestamp,
 }
 
 impl Store {
@@ -59,7 +60,7 @@ impl Store {
         .bind(&run.keptn_context)
         .bind(&run.record)
         .bind(&run.output)
-        .bind(run.ended_at)
+        .bind(to_nanos(run.ended_at))
         .execute(pool)
         .await?;
         Ok(())
@@ -85,7 +86,7 @@ impl Store {
                 keptn_context: row.try_get(3)?,
                 record: row.try_get(4)?,
                 output: row.try_get(5)?,
-                ended_at: row.try_get(6)?,
+                ended_at: from_nanos(row.try_get(6)?),
             })
         };
         Ok(rows
@@ -94,12 +95,11 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Deletes the runs that ended before `nanos` (nanoseconds since the epoch); answers how
-    /// many went.
-    pub async fn delete_job_runs_ended_before(&self, nanos: i64) -> Result<u64> {
+    /// Deletes the runs that ended before `before`; answers how many went.
+    pub async fn delete_job_runs_ended_before(&self, before: Timestamp) -> Result<u64> {
         let pool = self.job_runs_pool()?;
         let done = sqlx::query("DELETE FROM job_runs WHERE ended_at < $1")
-            .bind(nanos)
+            .bind(to_nanos(before))
             .execute(pool)
             .await?;
         Ok(done.rows_affected())
@@ -119,7 +119,7 @@ mod tests {
             keptn_context: "c".into(),
             record: format!("{{\"task\": {task}}}"),
             output: output.into(),
-            ended_at: 1_000 + task,
+            ended_at: from_nanos(1_000 + task),
         }
     }
 
@@ -196,14 +196,31 @@ mod tests {
         for dir in backends("job runs past their retention").await {
             let store = dir.open().await;
             if !store.shares_job_runs() {
-                assert!(store.delete_job_runs_ended_before(0).await.is_err());
+                assert!(
+                    store
+                        .delete_job_runs_ended_before(from_nanos(0))
+                        .await
+                        .is_err()
+                );
                 continue;
             }
             for task in 0..3 {
                 store.put_job_run(&run("e", task, "")).await.unwrap();
             }
-            assert_eq!(store.delete_job_runs_ended_before(1_001).await.unwrap(), 1);
-            assert_eq!(store.delete_job_runs_ended_before(1_001).await.unwrap(), 0);
+            assert_eq!(
+                store
+                    .delete_job_runs_ended_before(from_nanos(1_001))
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                store
+                    .delete_job_runs_ended_before(from_nanos(1_001))
+                    .await
+                    .unwrap(),
+                0
+            );
             let left: Vec<i64> = store
                 .job_runs(&["e".to_owned()])
                 .await
@@ -230,14 +247,14 @@ mod tests {
             // The two runs left above ended long ago; this one an instant ago.
             assert_eq!(
                 store
-                    .delete_job_runs_ended_before(now - hour)
+                    .delete_job_runs_ended_before(from_nanos(now - hour))
                     .await
                     .unwrap(),
                 2
             );
             assert_eq!(
                 store
-                    .delete_job_runs_ended_before(now + hour)
+                    .delete_job_runs_ended_before(from_nanos(now + hour))
                     .await
                     .unwrap(),
                 1

@@ -537,10 +537,10 @@ impl JobExecutor {
     /// adopted if their processes still run, otherwise reported as lost (see
     /// [`supervisor`]). Called once at start-up.
     pub async fn recover(self: Arc<Self>) {
+        let finished = format!("{ANSWER_PREFIX}.finished");
         for id in record::active_events(&self.runs_dir) {
             // Answered meanwhile by another server that took the handling over (a replica
             // that led while this one was away): nothing is left to do here.
-            let finished = format!("{ANSWER_PREFIX}.finished");
             match super::answer_stored(&self.store, &id, &finished).await {
                 Ok(true) => {
                     tracing::info!(event = %id, "a job handling was finished by another server");
@@ -1445,20 +1445,20 @@ impl JobExecutor {
     /// under way (see [`record::prune`]), and on a PostgreSQL store the shared runs that
     /// ended that long ago.
     pub async fn prune(&self, retention: Duration) {
+        let keep = i128::try_from(retention.as_nanos()).unwrap_or(i128::MAX);
+        let before = clock::now().unix_nanos().saturating_sub(keep).max(0);
         let runs_dir = self.runs_dir.clone();
         let marking = self.marking.clone();
-        let now = Duration::from_nanos(u64::try_from(clock::now().unix_nanos()).unwrap_or(0));
-        let cut = std::time::SystemTime::UNIX_EPOCH + now.saturating_sub(retention);
+        let cut = std::time::SystemTime::UNIX_EPOCH
+            + Duration::from_nanos(u64::try_from(before).unwrap_or(u64::MAX));
         let removed =
             tokio::task::spawn_blocking(move || record::prune(&runs_dir, cut, &marking)).await;
         if let Ok(n @ 1..) = removed {
             tracing::info!("removed the runs of {n} events that ended more than {retention:?} ago");
         }
         if self.store.shares_job_runs() {
-            let nanos = cut
-                .duration_since(std::time::SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-            match self.store.delete_job_runs_ended_before(nanos).await {
+            let before = sluice_model::event::Timestamp::from_unix_nanos(before);
+            match self.store.delete_job_runs_ended_before(before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(
                     "removed {n} shared job runs that ended more than {retention:?} ago"
@@ -1492,7 +1492,7 @@ impl JobExecutor {
                 record,
                 output: shared_output(output),
                 // Shared as it ends (and again when the handling ends).
-                ended_at: i64::try_from(clock::now().unix_nanos()).unwrap_or(i64::MAX),
+                ended_at: clock::now(),
             };
             if let Err(e) = self.store.put_job_run(&run).await {
                 tracing::warn!(error = %e, event = %event_id, "cannot share a job run with the other servers");
