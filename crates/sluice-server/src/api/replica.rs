@@ -22,9 +22,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
 use tower::ServiceExt as _;
 
+use crate::error::ApiError;
 use crate::runtime::cluster::{LeaderRecord, Replica};
 
 /// The router of a replica.
@@ -302,26 +302,17 @@ fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
+/// An answer in Keptn's error shape (the API's own [`ApiError`]).
 fn keptn_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        json!({"code": status.as_u16(), "message": message}).to_string(),
-    )
-        .into_response()
+    ApiError::new(status, message).into_response()
 }
 
+/// 503: the request was not carried out; [`ApiError`] adds `Retry-After`.
 fn unavailable(message: &str) -> Response {
-    let mut r = keptn_error(
+    keptn_error(
         StatusCode::SERVICE_UNAVAILABLE,
         &format!("{message}; retry shortly"),
-    );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    r
+    )
 }
 
 #[cfg(test)]

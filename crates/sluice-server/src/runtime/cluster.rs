@@ -235,7 +235,8 @@ impl Replica {
     pub(crate) async fn leader_changed(&self, leader: &LeaderRecord) {
         loop {
             tokio::time::sleep(LEADER_CACHE).await;
-            if self.is_leader() || self.elected() {
+            // A replica announces its term before it leads.
+            if self.elected() {
                 return;
             }
             match self.leader().await {
