@@ -229,13 +229,16 @@ impl Api {
     ) -> Result<Response, ApiError> {
         let url = self.url(path);
         let body = match body {
-            Some(b) => Some(serde_json::to_vec(b).map_err(|e| ApiError::Body {
-                method: method.to_string(),
-                url: url.clone(),
-                detail: format!("the request body cannot be written as JSON ({e})"),
-            })?),
+            Some(b) => Some(bytes::Bytes::from(serde_json::to_vec(b).map_err(|e| {
+                ApiError::Body {
+                    method: method.to_string(),
+                    url: url.clone(),
+                    detail: format!("the request body cannot be written as JSON ({e})"),
+                }
+            })?)),
             None => None,
         };
+        let body_len = body.as_ref().map_or(0, bytes::Bytes::len);
         let started = std::time::Instant::now();
         loop {
             let mut req = self.client.request(method.clone(), &url);
@@ -250,7 +253,6 @@ impl Api {
             if let Some(t) = total_timeout {
                 req = req.timeout(t);
             }
-            let body_len = body.as_ref().map_or(0, Vec::len);
             let resp = req.send().await.map_err(|e| {
                 if body_len > sluice_server::api::MAX_BODY_BYTES
                     && !e.is_connect()
