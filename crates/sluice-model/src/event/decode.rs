@@ -45,7 +45,13 @@ pub(crate) fn describe(v: &Value) -> String {
 }
 
 /// Case-insensitive key comparison in the spirit of Go's field-name folding.
-fn fold_eq(a: &str, b: &str) -> bool {
+pub(crate) fn fold_eq(a: &str, b: &str) -> bool {
+    // Two ASCII names compare byte by byte (the common case, and no allocation); only
+    // other text needs Unicode's lowercase, which can change its length (the Kelvin sign
+    // folds to `k`).
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))

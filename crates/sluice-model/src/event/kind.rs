@@ -470,14 +470,28 @@ impl FromStr for EventType {
         if !s.starts_with(EVENT_TYPE_PREFIX) {
             return Err(EventTypeError::MissingPrefix(s.to_string()));
         }
-        let parts: Vec<&str> = s.split('.').collect();
-        if let Some(index) = parts.iter().position(|p| p.is_empty()) {
-            return Err(EventTypeError::EmptyPart {
-                text: s.to_string(),
-                index,
-            });
+        // At most six parts are ever valid: the rest are only counted, for the error
+        // (no allocation: this runs several times for every event).
+        let mut buffer = [""; 6];
+        let mut count = 0;
+        for (index, part) in s.split('.').enumerate() {
+            if part.is_empty() {
+                return Err(EventTypeError::EmptyPart {
+                    text: s.to_string(),
+                    index,
+                });
+            }
+            if let Some(slot) = buffer.get_mut(index) {
+                *slot = part;
+            }
+            count += 1;
         }
-        match parts.as_slice() {
+        let parts = &buffer[..count.min(buffer.len())];
+        match parts {
+            _ if count > buffer.len() => Err(EventTypeError::WrongPartCount {
+                text: s.to_string(),
+                parts: count,
+            }),
             [_, _, _, "monitoring", "configure"] => Ok(EventType::MonitoringConfigure),
             [_, _, _, task, kind] => Ok(EventType::Task {
                 task: (*task).to_string(),
@@ -517,7 +531,7 @@ impl FromStr for EventType {
             }
             _ => Err(EventTypeError::WrongPartCount {
                 text: s.to_string(),
-                parts: parts.len(),
+                parts: count,
             }),
         }
     }
@@ -742,6 +756,11 @@ mod tests {
         assert!(matches!(
             err("sh.keptn.event.a.b.c.d"),
             EventTypeError::WrongPartCount { parts: 7, .. }
+        ));
+        // An empty part past the sixth is still named as such, wherever it is.
+        assert!(matches!(
+            err("sh.keptn.event.a.b.c.d..e"),
+            EventTypeError::EmptyPart { index: 7, .. }
         ));
         assert!(
             err("sh.keptn.event.a.b.c.d")

@@ -110,8 +110,8 @@ pub struct KeptnEvent {
     pub conflicting_content_types: bool,
 }
 
-/// String attributes of the envelope, in the order they are read.
-const STRING_ATTRIBUTES: [&str; 9] = [
+/// The envelope's attributes, in the order their type errors are reported.
+const ENVELOPE: [&str; 13] = [
     "specversion",
     "id",
     "source",
@@ -121,7 +121,19 @@ const STRING_ATTRIBUTES: [&str; 9] = [
     "triggeredid",
     "gitcommitid",
     "shkeptnspecversion",
+    "datacontenttype",
+    "contenttype",
+    "data",
+    "extensions",
 ];
+
+/// The body's key taken for one attribute of the envelope.
+struct Found {
+    /// The key is the attribute's own spelling (not a case-folded one).
+    exact: bool,
+    key: String,
+    value: Value,
+}
 
 impl KeptnEvent {
     /// A new event as go-utils builds one: `specversion` 1.0, `datacontenttype`
@@ -162,31 +174,74 @@ impl KeptnEvent {
     /// case-insensitively); a known attribute with a non-string value is an error, `null` is
     /// the same as absent. Both `datacontenttype` and `contenttype` are accepted.
     pub fn from_value(value: Value) -> Result<Self, EventError> {
-        let Value::Object(mut map) = value else {
+        let Value::Object(map) = value else {
             return Err(EventError::NotAnObject(decode::describe(&value)));
         };
-        let mut ev = KeptnEvent::default();
-        for name in STRING_ATTRIBUTES {
-            let v = take_string(&mut map, name)?;
-            match name {
-                "specversion" => ev.specversion = v,
-                "id" => ev.id = v,
-                "source" => ev.source = v,
-                "type" => ev.event_type = v,
-                "time" => ev.time = v,
-                "shkeptncontext" => ev.shkeptncontext = v,
-                "triggeredid" => ev.triggeredid = v,
-                "gitcommitid" => ev.gitcommitid = v,
-                _ => ev.shkeptnspecversion = v,
+        // One pass over the body's keys. Each attribute takes its exact key, else the first
+        // key (in the object's order) that folds to its name, as Go's decoder does; every
+        // other key, a second spelling of an attribute included, is kept unchanged.
+        let mut found: [Option<Found>; ENVELOPE.len()] = std::array::from_fn(|_| None);
+        let mut other = BTreeMap::new();
+        for (key, value) in map {
+            let exact = ENVELOPE.iter().position(|name| *name == key);
+            let Some(slot) =
+                exact.or_else(|| ENVELOPE.iter().position(|name| decode::fold_eq(&key, name)))
+            else {
+                other.insert(key, value);
+                continue;
+            };
+            let taken = &mut found[slot];
+            let wins = match taken {
+                None => true,
+                // The exact spelling wins over a folded one seen before it.
+                Some(earlier) => exact.is_some() && !earlier.exact,
+            };
+            let found = Found {
+                exact: exact.is_some(),
+                key,
+                value,
+            };
+            let loser = if wins {
+                taken.replace(found)
+            } else {
+                Some(found)
+            };
+            if let Some(loser) = loser {
+                other.insert(loser.key, loser.value);
             }
         }
-        let dct = take_string(&mut map, "datacontenttype")?;
-        let ct = take_string(&mut map, "contenttype")?;
+        let mut take = |name: &str| {
+            let slot = ENVELOPE.iter().position(|n| *n == name)?;
+            found[slot].take().map(|f| f.value)
+        };
+        let mut string = |name: &str| match take(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(EventError::AttributeType {
+                attribute: name.to_string(),
+                expected: "a string",
+                found: decode::describe(&other),
+            }),
+        };
+        let mut ev = KeptnEvent {
+            specversion: string("specversion")?,
+            id: string("id")?,
+            source: string("source")?,
+            event_type: string("type")?,
+            time: string("time")?,
+            shkeptncontext: string("shkeptncontext")?,
+            triggeredid: string("triggeredid")?,
+            gitcommitid: string("gitcommitid")?,
+            shkeptnspecversion: string("shkeptnspecversion")?,
+            ..KeptnEvent::default()
+        };
+        let dct = string("datacontenttype")?;
+        let ct = string("contenttype")?;
         ev.conflicting_content_types = matches!((&dct, &ct), (Some(a), Some(b)) if a != b);
         ev.datacontenttype = dct.or(ct);
-        ev.data = take(&mut map, "data");
-        ev.extensions = take(&mut map, "extensions").filter(|v| !v.is_null());
-        ev.other = map.into_iter().collect();
+        ev.data = take("data");
+        ev.extensions = take("extensions").filter(|v| !v.is_null());
+        ev.other = other;
         Ok(ev)
     }
 
@@ -467,23 +522,6 @@ impl<'de> serde::Deserialize<'de> for KeptnEvent {
     }
 }
 
-fn take(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
-    let key = decode::lookup(map, name).map(|(k, _)| k.clone())?;
-    map.remove(&key)
-}
-
-fn take_string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>, EventError> {
-    match take(map, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(EventError::AttributeType {
-            attribute: name.to_string(),
-            expected: "a string",
-            found: decode::describe(&other),
-        }),
-    }
-}
-
 /// One problem with an event, for a 400 answer: which attribute and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EventProblem {
@@ -513,15 +551,18 @@ impl fmt::Display for EventProblem {
 
 /// The keptn context the API gives a posted event (`K:api/handlers/event.go`,
 /// `createOrApplyKeptnContext`):
-/// - missing or empty: `fresh_random_uuid` (the caller generates it; this crate has no
-///   randomness);
+/// - missing or empty: what `fresh_random_uuid` makes (the caller's generator, called only
+///   then; this crate has no randomness);
 /// - a string Go's `uuid.Parse` accepts: kept exactly as given (Keptn does not normalise case
 ///   or braces);
 /// - anything else: [`deterministic_keptn_context`] of it, so the same alert fingerprint
 ///   always maps to the same context.
-pub fn keptn_context_for(given: Option<&str>, fresh_random_uuid: &str) -> String {
+pub fn keptn_context_for(
+    given: Option<&str>,
+    fresh_random_uuid: impl FnOnce() -> String,
+) -> String {
     match given {
-        None | Some("") => fresh_random_uuid.to_string(),
+        None | Some("") => fresh_random_uuid(),
         Some(s) if is_go_uuid(s) => s.to_string(),
         Some(s) => deterministic_keptn_context(s),
     }

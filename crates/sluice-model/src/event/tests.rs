@@ -499,13 +499,14 @@ fn new_event_is_valid_and_zoneless_time_is_not() {
 #[test]
 fn keptn_context_derivation() {
     let fresh = "0f8fad5b-d9cb-469f-a165-70867728950e";
-    assert_eq!(keptn_context_for(None, fresh), fresh);
-    assert_eq!(keptn_context_for(Some(""), fresh), fresh);
+    assert_eq!(keptn_context_for(None, || fresh.to_owned()), fresh);
+    assert_eq!(keptn_context_for(Some(""), || fresh.to_owned()), fresh);
     // Valid UUIDs are kept verbatim, even upper-case or braced.
     let upper = "A7E5E2B1-4B5E-4C8A-9A31-0E5D6C1F2A3B";
-    assert_eq!(keptn_context_for(Some(upper), fresh), upper);
+    assert_eq!(keptn_context_for(Some(upper), || fresh.to_owned()), upper);
     assert_eq!(
-        keptn_context_for(Some("{a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b}"), fresh),
+        keptn_context_for(Some("{a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b}"), || fresh
+            .to_owned()),
         "{a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b}"
     );
     assert!(is_go_uuid("urn:uuid:a7e5e2b1-4b5e-4c8a-9a31-0e5d6c1f2a3b"));
@@ -521,7 +522,7 @@ fn keptn_context_derivation() {
 
     // Short string: padded with spaces to 16 (see deterministic_keptn_context docs).
     assert_eq!(
-        keptn_context_for(Some("my-alert"), fresh),
+        keptn_context_for(Some("my-alert"), || fresh.to_owned()),
         "6d792d61-6c65-4274-a020-202020202020"
     );
     // Long string: only the first 16 bytes count.
@@ -561,7 +562,7 @@ mod fuzz {
             let _ = s.parse::<EventType>();
             let _ = Timestamp::parse(&s);
             let _ = GoDuration::parse(&s);
-            let _ = keptn_context_for(Some(&s), "x");
+            let _ = keptn_context_for(Some(&s), || "x".to_owned());
         }
 
         #[test]
@@ -605,6 +606,19 @@ mod fuzz {
             }
         }
 
+        /// The one-pass decoder takes the same keys as reading attribute by attribute did
+        /// (exact spelling first, else the first key that folds to the name, type errors in
+        /// the envelope's order), and keeps every other key.
+        #[test]
+        fn envelope_keys_are_taken_as_attribute_by_attribute(
+            entries in proptest::collection::btree_map(envelope_key(), envelope_value(), 0..10)
+        ) {
+            let value = Value::Object(entries.into_iter().collect());
+            let one_pass = KeptnEvent::from_value(value.clone()).map_err(|e| e.to_string());
+            let reference = attribute_by_attribute(value).map_err(|e| e.to_string());
+            prop_assert_eq!(one_pass, reference);
+        }
+
         #[test]
         fn parsed_event_types_round_trip(parts in proptest::collection::vec("[a-z-]{0,6}", 1..8)) {
             let s = format!("sh.keptn.event.{}", parts.join("."));
@@ -612,6 +626,106 @@ mod fuzz {
                 prop_assert_eq!(t.to_string(), s);
             }
         }
+    }
+
+    /// The decoder as it was written first: one look-up per attribute, in the envelope's
+    /// order, each removing the key it took.
+    fn attribute_by_attribute(value: Value) -> Result<KeptnEvent, EventError> {
+        let Value::Object(mut map) = value else {
+            return Err(EventError::NotAnObject(decode::describe(&value)));
+        };
+        let take = |map: &mut serde_json::Map<String, Value>, name: &str| {
+            let key = match map.get_key_value(name) {
+                Some((k, _)) => Some(k.clone()),
+                None => map
+                    .keys()
+                    .find(|k| {
+                        k.chars()
+                            .flat_map(char::to_lowercase)
+                            .eq(name.chars().flat_map(char::to_lowercase))
+                    })
+                    .cloned(),
+            };
+            key.and_then(|k| map.remove(&k))
+        };
+        let string = |map: &mut serde_json::Map<String, Value>, name: &str| match take(map, name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(EventError::AttributeType {
+                attribute: name.to_string(),
+                expected: "a string",
+                found: decode::describe(&other),
+            }),
+        };
+        let mut ev = KeptnEvent {
+            specversion: string(&mut map, "specversion")?,
+            id: string(&mut map, "id")?,
+            source: string(&mut map, "source")?,
+            event_type: string(&mut map, "type")?,
+            time: string(&mut map, "time")?,
+            shkeptncontext: string(&mut map, "shkeptncontext")?,
+            triggeredid: string(&mut map, "triggeredid")?,
+            gitcommitid: string(&mut map, "gitcommitid")?,
+            shkeptnspecversion: string(&mut map, "shkeptnspecversion")?,
+            ..KeptnEvent::default()
+        };
+        let dct = string(&mut map, "datacontenttype")?;
+        let ct = string(&mut map, "contenttype")?;
+        ev.conflicting_content_types = matches!((&dct, &ct), (Some(a), Some(b)) if a != b);
+        ev.datacontenttype = dct.or(ct);
+        ev.data = take(&mut map, "data");
+        ev.extensions = take(&mut map, "extensions").filter(|v| !v.is_null());
+        ev.other = map.into_iter().collect();
+        Ok(ev)
+    }
+
+    /// Keys of an envelope: attributes in several spellings (the Kelvin sign folds to `k`),
+    /// and others.
+    fn envelope_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(vec![
+                "type",
+                "TYPE",
+                "Type",
+                "id",
+                "ID",
+                "Id",
+                "time",
+                "Time",
+                "source",
+                "data",
+                "Data",
+                "DATA",
+                "extensions",
+                "Extensions",
+                "contenttype",
+                "ContentType",
+                "datacontenttype",
+                "DataContentType",
+                "shkeptncontext",
+                "ShKeptnContext",
+                "sh\u{212A}eptncontext",
+                "specversion",
+                "triggeredid",
+                "gitcommitid",
+                "shkeptnspecversion",
+                "ß",
+                "typ",
+                "types",
+                "x-custom",
+            ])
+            .prop_map(str::to_owned),
+            "[a-zA-Z]{1,6}",
+        ]
+    }
+
+    fn envelope_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            "[a-z]{0,3}".prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            Just(json!({"project": "p"})),
+        ]
     }
 
     fn any_json() -> impl Strategy<Value = Value> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Extension, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sluice_model::event::{EventType, KeptnEvent, TaskEventKind, keptn_context_for};
 
 use crate::access::rbac::{self, Action, Principal, Target};
@@ -34,17 +34,17 @@ async fn post_event(
     Extension(principal): Extension<Principal>,
     client: ClientAddr,
     Body(body): Body,
-) -> Result<(Extension<AuditNote>, Json<Value>), ApiError> {
+) -> Result<(Extension<AuditNote>, Json<EventAccepted>), ApiError> {
     // Authorized before it is checked: a sender without the right learns nothing more.
     let value = parse(&body)?;
     let note = authorize(&principal, &value)?;
-    let (event, named_here) = accept(&app, value).await?;
+    let (event, kind, named_here) = accept(&app, value).await?;
     // A run reads its files at the commit pinned when it starts: the upstream's changes
     // come in first.
-    if let Ok(EventType::Sequence {
+    if let EventType::Sequence {
         kind: sluice_model::event::kind::SequenceEventKind::Triggered,
         ..
-    }) = event.event_type()
+    } = kind
         && let Some(project) = event
             .data
             .as_ref()
@@ -89,7 +89,20 @@ async fn post_event(
         written: recorded,
         ..note
     };
-    Ok((Extension(note), Json(json!({"keptnContext": context}))))
+    Ok((
+        Extension(note),
+        Json(EventAccepted {
+            keptn_context: context,
+        }),
+    ))
+}
+
+/// The answer to an accepted event (Keptn's `eventContext`).
+#[derive(Debug, serde::Serialize)]
+pub struct EventAccepted {
+    /// The context the event was stored in.
+    #[serde(rename = "keptnContext")]
+    keptn_context: String,
 }
 
 /// Whether the sender may send this event ([`rbac::event_action`] on the event's project and
@@ -144,8 +157,8 @@ fn parse(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Completes and checks an incoming event; nothing is stored for a rejected one. Also
-/// answers whether its id was made here (it came without one).
-pub async fn accept(app: &App, value: Value) -> Result<(KeptnEvent, bool), ApiError> {
+/// answers its type and whether its id was made here (it came without one).
+pub async fn accept(app: &App, value: Value) -> Result<(KeptnEvent, EventType, bool), ApiError> {
     let mut event = KeptnEvent::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("not a CloudEvent: {e}")))?;
     // The sender's id is kept, so that a retried request (same id) is recognised and
@@ -165,10 +178,9 @@ pub async fn accept(app: &App, value: Value) -> Result<(KeptnEvent, bool), ApiEr
     if event.datacontenttype.as_deref().unwrap_or("").is_empty() {
         event.datacontenttype = Some("application/json".to_owned());
     }
-    let fresh = ids::fresh();
     event.shkeptncontext = Some(keptn_context_for(
         event.shkeptncontext.as_deref().filter(|c| !c.is_empty()),
-        &fresh,
+        ids::fresh,
     ));
 
     let problems = event.validate_incoming();
@@ -187,7 +199,7 @@ pub async fn accept(app: &App, value: Value) -> Result<(KeptnEvent, bool), ApiEr
         .event_type()
         .map_err(|e| ApiError::bad_request(format!("unknown event type: {e}")))?;
     check_scope(app, &event, &kind).await?;
-    Ok((event, named_here))
+    Ok((event, kind, named_here))
 }
 
 /// Sequence triggers and task progress must name an existing project, stage and service.
