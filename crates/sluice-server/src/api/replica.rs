@@ -138,11 +138,39 @@ async fn forward(replica: Arc<Replica>, request: Request) -> Response {
         let upstream = answer.bytes_stream().map_err(|e| e.to_string()).boxed();
         Body::from_stream(resuming(replica, path, headers, upstream, Some(leader)))
     } else {
-        Body::from_stream(answer.bytes_stream())
+        let stopped = async move { replica.leader_changed(&leader).await };
+        Body::from_stream(cut_off_when(answer.bytes_stream(), stopped))
     };
     response
         .body(body)
         .unwrap_or_else(|_| unavailable("the leader's answer cannot be passed on"))
+}
+
+/// A forwarded answer's body, passed on until `stopped` returns; then it ends in an error,
+/// which aborts the answer to the client (a cut-off body, never one that looks whole). A
+/// leader paused or cut off in the middle of an answer sends nothing more, and its
+/// connection may stay open for minutes: without this the client would wait as long.
+fn cut_off_when<E: std::fmt::Display + Send + 'static>(
+    upstream: impl futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+    let state = (upstream.boxed(), Some(Box::pin(stopped)));
+    futures_util::stream::unfold(state, |(mut upstream, stopped)| async move {
+        let mut stopped = stopped?;
+        let next = tokio::select! {
+            biased;
+            next = upstream.next() => next,
+            () = &mut stopped => {
+                let cut = "the leader stopped leading in the middle of its answer";
+                return Some((Err(std::io::Error::other(cut)), (upstream, None)));
+            }
+        };
+        match next? {
+            Ok(chunk) => Some((Ok(chunk), (upstream, Some(stopped)))),
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), (upstream, None))),
+        }
+    })
+    .boxed()
 }
 
 /// The event stream's path, which a follower resumes on the next leader.
@@ -318,6 +346,35 @@ fn unavailable(message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A forwarded body is passed on whole while the leader leads, and cut off with an error
+    /// once it stops leading, also while the leader sends nothing.
+    #[tokio::test(start_paused = true)]
+    async fn a_forwarded_body_is_cut_off_when_the_leader_stops_leading() {
+        let chunks = || {
+            futures_util::stream::iter([Ok::<_, String>(Bytes::from("a")), Ok(Bytes::from("b"))])
+        };
+        let whole: Vec<_> = cut_off_when(chunks(), std::future::pending())
+            .collect()
+            .await;
+        let whole: Vec<Bytes> = whole.into_iter().map(Result::unwrap).collect();
+        assert_eq!(whole, [Bytes::from("a"), Bytes::from("b")]);
+
+        // The leader sends one chunk and then nothing, and stops leading a minute later.
+        let silent = chunks().take(1).chain(futures_util::stream::pending());
+        let stopped = tokio::time::sleep(Duration::from_secs(60));
+        let mut body = cut_off_when(silent, stopped);
+        assert_eq!(body.next().await.unwrap().unwrap(), Bytes::from("a"));
+        let cut = body.next().await.unwrap().unwrap_err();
+        assert!(cut.to_string().contains("stopped leading"), "{cut}");
+        assert!(body.next().await.is_none(), "nothing after the cut");
+
+        // An error of the leader's connection ends the body too.
+        let broken = futures_util::stream::iter([Err::<Bytes, _>("reset".to_owned())]);
+        let mut body = cut_off_when(broken, std::future::pending());
+        assert_eq!(body.next().await.unwrap().unwrap_err().to_string(), "reset");
+        assert!(body.next().await.is_none());
+    }
 
     /// Only whole messages are passed on, and the id of the last one is kept for the resume.
     #[test]
