@@ -268,11 +268,21 @@ async fn serve_replica(
     });
     tracing::info!(node = %setup.node, url = %setup.url, "replica started; campaigning for leadership");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Runs this replica made while it led before are pruned while it follows too; once it
+    // leads, its job executor prunes them.
+    let (stop_pruning, pruning) = tokio::sync::oneshot::channel::<()>();
+    let pruner = options.job_runs_retention.map(|retention| {
+        services::jobs::prune_while_following(&config.data_dir, retention, pruning)
+    });
     let lead = {
         let replica = replica.clone();
         let data_dir = config.data_dir.clone();
         async move {
             let mut term = store.campaign(&replica.node).await?;
+            drop(stop_pruning);
+            if let Some(pruner) = pruner {
+                let _ = pruner.await;
+            }
             store.fence(term.epoch());
             replica
                 .announce(term.epoch())

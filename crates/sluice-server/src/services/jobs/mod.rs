@@ -289,6 +289,48 @@ pub fn start(
 /// How often the runs past their retention are removed.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// Removes the runs under `runs_dir` in which nothing changed for `retention` (see
+/// [`record::prune`]); answers the cut, in nanoseconds since the epoch.
+async fn prune_local(runs_dir: &Path, retention: Duration, marking: &Arc<Mutex<()>>) -> i128 {
+    let keep = i128::try_from(retention.as_nanos()).unwrap_or(i128::MAX);
+    let before = clock::now().unix_nanos().saturating_sub(keep).max(0);
+    let (runs_dir, marking) = (runs_dir.to_owned(), marking.clone());
+    let cut = std::time::SystemTime::UNIX_EPOCH
+        + Duration::from_nanos(u64::try_from(before).unwrap_or(u64::MAX));
+    let removed =
+        tokio::task::spawn_blocking(move || record::prune(&runs_dir, cut, &marking)).await;
+    if let Ok(n @ 1..) = removed {
+        tracing::info!("removed the runs of {n} events that ended more than {retention:?} ago");
+    }
+    before
+}
+
+/// A cluster follower's pruning of its own runs directory (the runs it made while it led
+/// before): every [`PRUNE_EVERY`] from now on, until `stop` is sent or dropped. The leader's
+/// executor prunes the shared runs; a follower runs no jobs, so nothing in its directory is
+/// under way. Awaiting the returned task after the stop waits for a pass in progress.
+pub fn prune_while_following(
+    data_dir: &Path,
+    retention: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<()> {
+    let runs_dir = runs_dir(data_dir);
+    let marking = Arc::new(Mutex::new(()));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop => return,
+                _ = tick.tick() => {
+                    prune_local(&runs_dir, retention, &marking).await;
+                }
+            }
+        }
+    })
+}
+
 /// The executor's state, shared by its runs.
 pub struct JobExecutor {
     store: Arc<Store>,
@@ -1445,17 +1487,7 @@ impl JobExecutor {
     /// under way (see [`record::prune`]), and on a PostgreSQL store the shared runs that
     /// ended that long ago.
     pub async fn prune(&self, retention: Duration) {
-        let keep = i128::try_from(retention.as_nanos()).unwrap_or(i128::MAX);
-        let before = clock::now().unix_nanos().saturating_sub(keep).max(0);
-        let runs_dir = self.runs_dir.clone();
-        let marking = self.marking.clone();
-        let cut = std::time::SystemTime::UNIX_EPOCH
-            + Duration::from_nanos(u64::try_from(before).unwrap_or(u64::MAX));
-        let removed =
-            tokio::task::spawn_blocking(move || record::prune(&runs_dir, cut, &marking)).await;
-        if let Ok(n @ 1..) = removed {
-            tracing::info!("removed the runs of {n} events that ended more than {retention:?} ago");
-        }
+        let before = prune_local(&self.runs_dir, retention, &self.marking).await;
         if self.store.shares_job_runs() {
             let before = sluice_model::event::Timestamp::from_unix_nanos(before);
             match self.store.delete_job_runs_ended_before(before).await {

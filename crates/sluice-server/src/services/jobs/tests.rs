@@ -12,7 +12,7 @@ use sluice_resources::{Scope, Upload};
 use tokio::sync::broadcast;
 
 use super::record::{self, RunStatus};
-use super::{Allowlist, JobExecutor, runs_dir};
+use super::{Allowlist, JobExecutor, prune_while_following, runs_dir};
 use crate::access::auth::ApiToken;
 use crate::runtime::bus::Cancel;
 use crate::state::App;
@@ -374,6 +374,40 @@ async fn runs_past_the_retention_are_pruned() {
     executor.prune(Duration::ZERO).await;
     assert!(record::read_runs(&runs, &id).is_empty());
     assert!(!record::event_dir(&runs, &id).exists());
+}
+
+/// A follower prunes the runs it made while it led before, until it is told to stop; the
+/// stop waits for a pass under way.
+#[tokio::test]
+async fn a_follower_prunes_its_own_runs_until_it_leads() {
+    let app = app().await;
+    let body = "      - name: hello\n        image: x\n        cmd: [echo, hello]\n";
+    put(&app, svc(), "job/config.yaml", &config("deployment", body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    run_through_bus(&app, event).await;
+    let runs = runs_dir(&app.data_dir);
+    assert_eq!(record::read_runs(&runs, &id).len(), 1);
+
+    // Kept for an hour: the first pass (at once) leaves it.
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let pruner = prune_while_following(&app.data_dir, Duration::from_secs(3600), stopped);
+    drop(stop);
+    pruner.await.unwrap();
+    assert_eq!(record::read_runs(&runs, &id).len(), 1);
+
+    // Kept for no time: the first pass removes it.
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let pruner = prune_while_following(&app.data_dir, Duration::ZERO, stopped);
+    for _ in 0..1000 {
+        if !record::event_dir(&runs, &id).exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!record::event_dir(&runs, &id).exists());
+    let _ = stop.send(());
+    pruner.await.unwrap();
 }
 
 #[tokio::test]
