@@ -83,7 +83,11 @@ async fn post_event(
         }
     }
     let note = AuditNote {
-        keptn_context: context.clone(),
+        keptn_context: if recorded {
+            context.clone()
+        } else {
+            String::new()
+        },
         // Written with the event, once: a retried request changed nothing the first time
         // did not, and its entry was not written again.
         written: recorded,
@@ -115,16 +119,16 @@ fn authorize(principal: &Principal, value: &Value) -> Result<AuditNote, ApiError
         return Ok(AuditNote::default());
     };
     let data = value.get("data").unwrap_or(&Value::Null);
-    let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("");
     let (project, mut stage, service) = (field("project"), field("stage"), field("service"));
     if let EventType::Sequence { stage: typed, .. } = &kind {
-        stage = typed.clone();
+        stage = typed;
     }
     let action = rbac::event_action(&kind);
     let target = if project.is_empty() {
         Target::AllProjects
     } else {
-        Target::project(&project, Some(&stage))
+        Target::project(project, Some(stage))
     };
     rbac::authorize(principal, action, &target)?;
     let name = match action {
@@ -133,13 +137,14 @@ fn authorize(principal: &Principal, value: &Value) -> Result<AuditNote, ApiError
         Action::Trigger => "trigger",
         Action::Control => "control",
         Action::Configure => "configure",
-        Action::Answer | Action::Read | Action::Administer => "",
+        // Not recorded: the note stays empty (nobody reads it).
+        Action::Answer | Action::Read | Action::Administer => return Ok(AuditNote::default()),
     };
     Ok(AuditNote {
         action: name.to_owned(),
-        project,
-        stage,
-        service,
+        project: project.to_owned(),
+        stage: stage.to_owned(),
+        service: service.to_owned(),
         detail: event_type.to_owned(),
         ..AuditNote::default()
     })
@@ -215,13 +220,9 @@ async fn check_scope(app: &App, event: &KeptnEvent, kind: &EventType) -> Result<
         return Ok(());
     }
     let data = event.data.as_ref().unwrap_or(&Value::Null);
-    let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("");
     let (project, stage, service) = (field("project"), field("stage"), field("service"));
-    for (name, value) in [
-        ("project", &project),
-        ("stage", &stage),
-        ("service", &service),
-    ] {
+    for (name, value) in [("project", project), ("stage", stage), ("service", service)] {
         if value.is_empty() {
             return Err(ApiError::bad_request(format!(
                 "data.{name} is missing: Keptn events need project, stage and service"
@@ -243,7 +244,7 @@ async fn check_scope(app: &App, event: &KeptnEvent, kind: &EventType) -> Result<
         ));
     }
     // One query for the three checks: every task event of every executor passes here.
-    crate::runtime::scope::check(&app.store, &project, &stage, &service)
+    crate::runtime::scope::check(&app.store, project, stage, service)
         .await
         .map_err(|e| ApiError::internal("cannot read the project", &e))?
         .map_err(|missing| ApiError::bad_request(missing.to_string()))

@@ -293,9 +293,10 @@ async fn require_token(State(app): State<Arc<App>>, mut request: Request, next: 
         return ApiError::from(denied).into_response();
     }
     request.extensions_mut().insert(principal.clone());
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     if response.status().is_success() && method != Method::GET && method != Method::HEAD {
-        let note = response.extensions().get::<audit::AuditNote>().cloned();
+        // Taken, not copied: nothing after this layer reads it.
+        let note = response.extensions_mut().remove::<audit::AuditNote>();
         // Boxed: a large future that most requests never run; inline it would be copied
         // with every request's future.
         Box::pin(audit::after(&app, &principal, client, &method, path, note)).await;
