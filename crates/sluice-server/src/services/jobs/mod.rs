@@ -306,7 +306,7 @@ async fn prune_local(runs_dir: &Path, retention: Duration, marking: &Arc<Mutex<(
 }
 
 /// A cluster follower's pruning of its own runs directory (the runs it made while it led
-/// before): every [`PRUNE_EVERY`] from now on, until `stop` is sent or dropped. The leader's
+/// before): at once and every [`PRUNE_EVERY`], until `stop` is sent or dropped. The leader's
 /// executor prunes the shared runs; a follower runs no jobs, so nothing in its directory is
 /// under way. Awaiting the returned task after the stop waits for a pass in progress.
 pub fn prune_while_following(
@@ -317,15 +317,11 @@ pub fn prune_while_following(
     let runs_dir = runs_dir(data_dir);
     let marking = Arc::new(Mutex::new(()));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PRUNE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            prune_local(&runs_dir, retention, &marking).await;
             tokio::select! {
-                biased;
                 _ = &mut stop => return,
-                _ = tick.tick() => {
-                    prune_local(&runs_dir, retention, &marking).await;
-                }
+                () = tokio::time::sleep(PRUNE_EVERY) => {}
             }
         }
     })

@@ -352,16 +352,23 @@ async fn a_failing_task_fails_the_action_with_its_output_tail() {
     assert_eq!(runs[0].0.status, RunStatus::Failed);
 }
 
+/// Runs one job task through the bus: the runs directory and the task's event id.
+async fn one_job_run(app: &App) -> (PathBuf, String) {
+    let body = "      - name: hello\n        image: x\n        cmd: [echo, hello]\n";
+    put(app, svc(), "job/config.yaml", &config("deployment", body));
+    let event = triggered("deployment", "svc", json!({}));
+    let id = event.id.clone().unwrap_or_default();
+    run_through_bus(app, event).await;
+    let runs = runs_dir(&app.data_dir);
+    assert_eq!(record::read_runs(&runs, &id).len(), 1);
+    (runs, id)
+}
+
 /// A run stays while it is younger than the retention and goes after it.
 #[tokio::test]
 async fn runs_past_the_retention_are_pruned() {
     let app = app().await;
-    let body = "      - name: hello\n        image: x\n        cmd: [echo, hello]\n";
-    put(&app, svc(), "job/config.yaml", &config("deployment", body));
-    let event = triggered("deployment", "svc", json!({}));
-    let id = event.id.clone().unwrap_or_default();
-    run_through_bus(&app, event).await;
-    let runs = runs_dir(&app.data_dir);
+    let (runs, id) = one_job_run(&app).await;
     let executor = JobExecutor::new(
         app.store.clone(),
         app.resources.clone(),
@@ -376,38 +383,20 @@ async fn runs_past_the_retention_are_pruned() {
     assert!(!record::event_dir(&runs, &id).exists());
 }
 
-/// A follower prunes the runs it made while it led before, until it is told to stop; the
-/// stop waits for a pass under way.
+/// A follower prunes the runs it made while it led before (a first pass at once), until it
+/// is told to stop; the stop waits for the pass under way.
 #[tokio::test]
 async fn a_follower_prunes_its_own_runs_until_it_leads() {
     let app = app().await;
-    let body = "      - name: hello\n        image: x\n        cmd: [echo, hello]\n";
-    put(&app, svc(), "job/config.yaml", &config("deployment", body));
-    let event = triggered("deployment", "svc", json!({}));
-    let id = event.id.clone().unwrap_or_default();
-    run_through_bus(&app, event).await;
-    let runs = runs_dir(&app.data_dir);
-    assert_eq!(record::read_runs(&runs, &id).len(), 1);
-
-    // Kept for an hour: the first pass (at once) leaves it.
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let pruner = prune_while_following(&app.data_dir, Duration::from_secs(3600), stopped);
-    drop(stop);
-    pruner.await.unwrap();
-    assert_eq!(record::read_runs(&runs, &id).len(), 1);
-
-    // Kept for no time: the first pass removes it.
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let pruner = prune_while_following(&app.data_dir, Duration::ZERO, stopped);
-    for _ in 0..1000 {
-        if !record::event_dir(&runs, &id).exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let (runs, id) = one_job_run(&app).await;
+    for (retention, kept) in [(Duration::from_secs(3600), 1), (Duration::ZERO, 0)] {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let pruner = prune_while_following(&app.data_dir, retention, stopped);
+        drop(stop);
+        pruner.await.unwrap();
+        assert_eq!(record::read_runs(&runs, &id).len(), kept, "{retention:?}");
     }
     assert!(!record::event_dir(&runs, &id).exists());
-    let _ = stop.send(());
-    pruner.await.unwrap();
 }
 
 #[tokio::test]
