@@ -35,10 +35,11 @@ async fn post_event(
     client: ClientAddr,
     Body(body): Body,
 ) -> Result<(Extension<AuditNote>, Json<EventAccepted>), ApiError> {
-    // Authorized before it is checked: a sender without the right learns nothing more.
-    let value = parse(&body)?;
-    let note = authorize(&principal, &value)?;
-    let (event, kind, named_here) = accept(&app, value).await?;
+    // Authorized once decoded (with the case folding every reader of the event uses) and
+    // before it is checked: a sender without the right learns nothing more.
+    let event = decode(&body)?;
+    let note = authorize(&principal, &event)?;
+    let (event, kind, named_here) = accept(&app, event).await?;
     // A run reads its files at the commit pinned when it starts: the upstream's changes
     // come in first.
     if let EventType::Sequence {
@@ -112,13 +113,13 @@ pub struct EventAccepted {
 /// Whether the sender may send this event ([`rbac::event_action`] on the event's project and
 /// stage), and the audit note of it: triggers, approvals and declines and other changes are
 /// recorded; task answers are not.
-/// A body without a known type passes here and is refused by [`accept`].
-fn authorize(principal: &Principal, value: &Value) -> Result<AuditNote, ApiError> {
-    let event_type = value.get("type").and_then(Value::as_str).unwrap_or("");
+/// An event without a known type passes here and is refused by [`accept`].
+fn authorize(principal: &Principal, event: &KeptnEvent) -> Result<AuditNote, ApiError> {
+    let event_type = event.event_type.as_deref().unwrap_or("");
     let Ok(kind) = event_type.parse::<EventType>() else {
         return Ok(AuditNote::default());
     };
-    let data = value.get("data").unwrap_or(&Value::Null);
+    let data = event.data.as_ref().unwrap_or(&Value::Null);
     let field = |k: &str| data.get(k).and_then(Value::as_str).unwrap_or("");
     let (project, mut stage, service) = (field("project"), field("stage"), field("service"));
     if let EventType::Sequence { stage: typed, .. } = &kind {
@@ -150,22 +151,25 @@ fn authorize(principal: &Principal, value: &Value) -> Result<AuditNote, ApiError
     })
 }
 
-/// The request body as JSON (read once, for the authorization and the event).
-fn parse(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
+/// The request body as an event (read once, for the authorization and the checks).
+fn decode(body: &[u8]) -> Result<KeptnEvent, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
             "the body is not valid JSON (line {}, column {}): {e}",
             e.line(),
             e.column()
         ))
-    })
+    })?;
+    KeptnEvent::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("not a CloudEvent: {e}")))
 }
 
 /// Completes and checks an incoming event; nothing is stored for a rejected one. Also
 /// answers its type and whether its id was made here (it came without one).
-pub async fn accept(app: &App, value: Value) -> Result<(KeptnEvent, EventType, bool), ApiError> {
-    let mut event = KeptnEvent::from_value(value)
-        .map_err(|e| ApiError::bad_request(format!("not a CloudEvent: {e}")))?;
+pub async fn accept(
+    app: &App,
+    mut event: KeptnEvent,
+) -> Result<(KeptnEvent, EventType, bool), ApiError> {
     // The sender's id is kept, so that a retried request (same id) is recognised and
     // dropped; Keptn's api-service replaced it, which made every retry a new event. An
     // event without an id gets a fresh one. The time is the receive time, as in Keptn.

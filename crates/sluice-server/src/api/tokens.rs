@@ -552,6 +552,21 @@ mod tests {
         );
         let (status, _) = call_as(&router, &approver, "POST", "/api/v1/event", Some(trigger)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        // Nor by spelling its attributes otherwise: they are read as the event is, with the
+        // same case folding.
+        let mut folded = event(
+            "sh.keptn.event.production.delivery.triggered",
+            "production",
+            json!({}),
+        );
+        let folded_map = folded.as_object_mut().unwrap();
+        let kind = folded_map.remove("type").unwrap();
+        folded_map.insert("Type".into(), kind);
+        let data = folded_map.remove("data").unwrap();
+        folded_map.insert("DATA".into(), data);
+        let (status, body) =
+            call_as(&router, &approver, "POST", "/api/v1/event", Some(folded)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
         // Another project is out of reach, and lists show only its own.
         for path in [
             "/api/controlPlane/v1/project/other",
