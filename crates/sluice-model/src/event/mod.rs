@@ -210,11 +210,23 @@ impl KeptnEvent {
                 other.insert(loser.key, loser.value);
             }
         }
-        let mut take = |name: &str| {
-            let slot = ENVELOPE.iter().position(|n| *n == name)?;
-            found[slot].take().map(|f| f.value)
-        };
-        let mut string = |name: &str| match take(name) {
+        let [
+            specversion,
+            id,
+            source,
+            event_type,
+            time,
+            shkeptncontext,
+            triggeredid,
+            gitcommitid,
+            shkeptnspecversion,
+            datacontenttype,
+            contenttype,
+            data,
+            extensions,
+        ] = found.map(|f| f.map(|f| f.value));
+        // In the envelope's order: the first attribute that is not a string is the error.
+        let string = |name: &str, value: Option<Value>| match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(other) => Err(EventError::AttributeType {
@@ -224,23 +236,23 @@ impl KeptnEvent {
             }),
         };
         let mut ev = KeptnEvent {
-            specversion: string("specversion")?,
-            id: string("id")?,
-            source: string("source")?,
-            event_type: string("type")?,
-            time: string("time")?,
-            shkeptncontext: string("shkeptncontext")?,
-            triggeredid: string("triggeredid")?,
-            gitcommitid: string("gitcommitid")?,
-            shkeptnspecversion: string("shkeptnspecversion")?,
+            specversion: string("specversion", specversion)?,
+            id: string("id", id)?,
+            source: string("source", source)?,
+            event_type: string("type", event_type)?,
+            time: string("time", time)?,
+            shkeptncontext: string("shkeptncontext", shkeptncontext)?,
+            triggeredid: string("triggeredid", triggeredid)?,
+            gitcommitid: string("gitcommitid", gitcommitid)?,
+            shkeptnspecversion: string("shkeptnspecversion", shkeptnspecversion)?,
             ..KeptnEvent::default()
         };
-        let dct = string("datacontenttype")?;
-        let ct = string("contenttype")?;
+        let dct = string("datacontenttype", datacontenttype)?;
+        let ct = string("contenttype", contenttype)?;
         ev.conflicting_content_types = matches!((&dct, &ct), (Some(a), Some(b)) if a != b);
         ev.datacontenttype = dct.or(ct);
-        ev.data = take("data");
-        ev.extensions = take("extensions").filter(|v| !v.is_null());
+        ev.data = data;
+        ev.extensions = extensions.filter(|v| !v.is_null());
         ev.other = other;
         Ok(ev)
     }
