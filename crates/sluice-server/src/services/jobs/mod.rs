@@ -290,8 +290,12 @@ pub fn start(
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Removes the runs under `runs_dir` in which nothing changed for `retention` (see
-/// [`record::prune`]); answers the cut, in nanoseconds since the epoch.
-async fn prune_local(runs_dir: &Path, retention: Duration, marking: &Arc<Mutex<()>>) -> i128 {
+/// [`record::prune`]); answers the cut.
+async fn prune_local(
+    runs_dir: &Path,
+    retention: Duration,
+    marking: &Arc<Mutex<()>>,
+) -> sluice_model::event::Timestamp {
     let keep = i128::try_from(retention.as_nanos()).unwrap_or(i128::MAX);
     let before = clock::now().unix_nanos().saturating_sub(keep).max(0);
     let (runs_dir, marking) = (runs_dir.to_owned(), marking.clone());
@@ -302,7 +306,7 @@ async fn prune_local(runs_dir: &Path, retention: Duration, marking: &Arc<Mutex<(
     if let Ok(n @ 1..) = removed {
         tracing::info!("removed the runs of {n} events that ended more than {retention:?} ago");
     }
-    before
+    sluice_model::event::Timestamp::from_unix_nanos(before)
 }
 
 /// A cluster follower's pruning of its own runs directory (the runs it made while it led
@@ -1485,7 +1489,6 @@ impl JobExecutor {
     pub async fn prune(&self, retention: Duration) {
         let before = prune_local(&self.runs_dir, retention, &self.marking).await;
         if self.store.shares_job_runs() {
-            let before = sluice_model::event::Timestamp::from_unix_nanos(before);
             match self.store.delete_job_runs_ended_before(before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(
