@@ -7,11 +7,13 @@
 //! nothing is lost, and writes either spelling ([`ContentTypeKey`]).
 //!
 //! Submodules: [`kind`] (event types), [`data`] (typed payloads), [`time`] (timestamps,
-//! durations, evaluation window), [`decode`] (Go `encoding/json` reading rules).
+//! durations, evaluation window), [`decode`] (Go `encoding/json` reading rules), `plain`
+//! (reading plainly spelled text in one pass, without a JSON value for the envelope).
 
 pub mod data;
 pub mod decode;
 pub mod kind;
+mod plain;
 pub mod time;
 
 use std::collections::BTreeMap;
@@ -163,9 +165,21 @@ impl KeptnEvent {
 
     /// Reads an event from JSON text.
     pub fn from_json(text: &str) -> Result<Self, EventError> {
+        if let Some(ev) = Self::from_plain_json(text.as_bytes()) {
+            return Ok(ev);
+        }
         let value: Value =
             serde_json::from_str(text).map_err(|e| EventError::Json(e.to_string()))?;
         Self::from_value(value)
+    }
+
+    /// Reads an event from JSON text in one pass, when the text is spelled plainly: the
+    /// attributes in their own spelling, string attributes as strings or `null`.
+    /// The event is the one [`from_value`](Self::from_value) reads from the text's JSON value;
+    /// any other text gives `None`, to be read through a value (which applies Go's folding
+    /// rules and names what is wrong).
+    pub fn from_plain_json(text: &[u8]) -> Option<Self> {
+        plain::read(text)
     }
 
     /// Reads an event from a JSON value.

@@ -548,6 +548,58 @@ fn keptn_context_derivation() {
     assert!(is_go_uuid(&deterministic_keptn_context("anything at all")));
 }
 
+#[test]
+fn fixtures_read_in_one_pass_as_through_a_value() {
+    for (name, text) in FIXTURES {
+        let value: Value = serde_json::from_str(text).unwrap();
+        let one_pass = KeptnEvent::from_plain_json(text.as_bytes())
+            .unwrap_or_else(|| panic!("{name} is spelled plainly"));
+        assert_eq!(Ok(one_pass), KeptnEvent::from_value(value), "{name}");
+    }
+}
+
+#[test]
+fn text_that_is_not_plain_is_left_to_the_value() {
+    for text in [
+        "",
+        "[]",
+        "\"sh.keptn.event.a.triggered\"",
+        "{\"type\": \"a\"} x",
+        "{\"type\": \"a\",}",
+        "{\"Type\": \"a\"}",
+        "{\"type\": 1, \"type\": \"b\"}",
+        "{\"type\": 1}",
+        "{\"id\": {\"a\": 1}}",
+        "{\"source\": \"\\ud800\"}",
+    ] {
+        assert_eq!(KeptnEvent::from_plain_json(text.as_bytes()), None, "{text}");
+    }
+    // Escaped keys are keys like any other.
+    let ev = KeptnEvent::from_plain_json(
+        br#"{"\u0074ype": "sh.keptn.event.a.triggered", "data": null}"#,
+    )
+    .unwrap();
+    assert_eq!(ev.event_type.as_deref(), Some("sh.keptn.event.a.triggered"));
+    assert_eq!(ev.data, Some(Value::Null));
+    // A repeated key keeps its last value, as in a JSON value.
+    let text = r#"{"type": "a", "x": 1, "type": "b", "x": 2}"#;
+    let ev = KeptnEvent::from_plain_json(text.as_bytes()).unwrap();
+    assert_eq!(
+        Ok(ev.clone()),
+        KeptnEvent::from_value(serde_json::from_str(text).unwrap())
+    );
+    assert_eq!(ev.event_type.as_deref(), Some("b"));
+    // Both content-type keys, different: `datacontenttype` wins, and the conflict is kept.
+    for text in [
+        r#"{"datacontenttype": "application/json", "contenttype": "text/plain"}"#,
+        r#"{"contenttype": "text/plain", "datacontenttype": "application/json"}"#,
+    ] {
+        let ev = KeptnEvent::from_plain_json(text.as_bytes()).unwrap();
+        assert_eq!(ev.datacontenttype.as_deref(), Some("application/json"));
+        assert!(ev.conflicting_content_types);
+    }
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
@@ -617,6 +669,33 @@ mod fuzz {
             let one_pass = KeptnEvent::from_value(value.clone()).map_err(|e| e.to_string());
             let reference = attribute_by_attribute(value).map_err(|e| e.to_string());
             prop_assert_eq!(one_pass, reference);
+        }
+
+        /// Text read in one pass gives the event its JSON value gives, and every plainly
+        /// spelled text (attributes in their own spelling, string attributes as strings or
+        /// null; keys may repeat) is read in one pass.
+        #[test]
+        fn plain_text_reads_as_its_json_value(
+            entries in proptest::collection::vec((envelope_key(), envelope_value(), any::<bool>()), 0..10)
+        ) {
+            let text = object_text(&entries);
+            let one_pass = KeptnEvent::from_plain_json(text.as_bytes());
+            let through_value = serde_json::from_str::<Value>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|v| KeptnEvent::from_value(v).map_err(|e| e.to_string()));
+            if let Some(ev) = &one_pass {
+                prop_assert_eq!(Ok(ev.clone()), through_value.clone());
+                prop_assert_eq!(KeptnEvent::from_json(&text), Ok(ev.clone()));
+            }
+            let plain = entries.iter().all(|(key, value, _)| {
+                let exact = ENVELOPE.contains(&key.as_str());
+                let folded = !exact && ENVELOPE.iter().any(|n| decode::fold_eq(key, n));
+                let typed = !exact
+                    || matches!(key.as_str(), "data" | "extensions")
+                    || matches!(value, Value::Null | Value::String(_));
+                !folded && typed
+            });
+            prop_assert_eq!(one_pass.is_some(), plain, "{}", text);
         }
 
         #[test]
@@ -717,6 +796,24 @@ mod fuzz {
             .prop_map(str::to_owned),
             "[a-zA-Z]{1,6}",
         ]
+    }
+
+    /// An object's JSON text with these entries in this order (repeated keys included);
+    /// a key marked `true` has its first character written as a `\u` escape.
+    fn object_text(entries: &[(String, Value, bool)]) -> String {
+        let members: Vec<String> = entries
+            .iter()
+            .map(|(key, value, escaped)| {
+                let key_text = match key.chars().next() {
+                    Some(first) if *escaped && first.is_ascii() => {
+                        format!("\"\\u{:04x}{}\"", first as u32, &key[1..])
+                    }
+                    _ => serde_json::to_string(key).unwrap(),
+                };
+                format!("{key_text}: {value}")
+            })
+            .collect();
+        format!("{{{}}}", members.join(", "))
     }
 
     fn envelope_value() -> impl Strategy<Value = Value> {
