@@ -1,0 +1,71 @@
+//! Reading an event from JSON text, in one pass against through a JSON value: nanoseconds
+//! per reading of the event the ingestion benchmark posts (an executor's `.started`), and of
+//! the same event with a key spelled in another case, which only the value's reading takes.
+//! Run with `cargo bench -p sluice-model --bench event_reading`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sluice_model::event::{ContentTypeKey, KeptnEvent, Timestamp};
+
+/// Readings per round; the best of the rounds is printed.
+const READINGS: u32 = 200_000;
+const ROUNDS: usize = 5;
+
+fn best_of(mut read: impl FnMut()) -> Duration {
+    (0..ROUNDS)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..READINGS {
+                read();
+            }
+            started.elapsed() / READINGS
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn main() {
+    let mut event = KeptnEvent::new(
+        "",
+        "sluice-bench-executor",
+        &"sh.keptn.event.deployment.started"
+            .parse()
+            .expect("event type"),
+        Timestamp::from_unix(1_700_000_000, 5),
+        "0193a7a0-0000-7000-8000-000000000001",
+        json!({
+            "project": "bench",
+            "stage": "dev",
+            "service": "svc0",
+            "labels": {"buildId": "2024.1.17", "owner": "team-carts"},
+            "status": "succeeded",
+            "message": "deployment started by the benchmark executor",
+        }),
+    );
+    event.id = None;
+    event.triggeredid = Some("0193a7a0-0000-7000-8000-000000000002".into());
+    let plain = event.to_json(ContentTypeKey::DataContentType);
+    let folded = plain.replacen("\"source\"", "\"Source\"", 1);
+    assert!(KeptnEvent::from_plain_json(plain.as_bytes()).is_some());
+    assert!(KeptnEvent::from_plain_json(folded.as_bytes()).is_none());
+    println!(
+        "reading an event of {} bytes (best of {ROUNDS} rounds)",
+        plain.len()
+    );
+    for (name, text) in [("plain", &plain), ("folded_key", &folded)] {
+        let one_pass = best_of(|| {
+            black_box(KeptnEvent::from_json(black_box(text)).expect("event"));
+        });
+        let through_value = best_of(|| {
+            let value: Value = serde_json::from_str(black_box(text)).expect("JSON");
+            black_box(KeptnEvent::from_value(value).expect("event"));
+        });
+        println!(
+            "event_reading_{name:<10} from_json {:>6} ns   through a value {:>6} ns",
+            one_pass.as_nanos(),
+            through_value.as_nanos()
+        );
+    }
+}
