@@ -150,13 +150,16 @@ impl InProcessServer {
         let addr = listener.local_addr()?;
         let router = sluice_server::api::router(app.clone()).merge(extra);
         let (shutdown, stop) = oneshot::channel::<()>();
-        let served = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.await;
-                })
-                .await;
-        });
+        // The product's own accept loop, with its default limits and timeouts, as
+        // `sluice server` runs it.
+        let served = tokio::spawn(sluice_server::net::connections::serve(
+            listener,
+            router,
+            sluice_server::net::connections::ConnectionLimits::default(),
+            async move {
+                let _ = stop.await;
+            },
+        ));
         Ok(InProcessServer {
             app,
             api: ApiClient::new(addr, http),
