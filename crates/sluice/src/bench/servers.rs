@@ -1,12 +1,14 @@
 //! The servers the benchmarks measure: a real server inside this process (the API served by
-//! axum on a loopback port, with the engine's bus at hand) and a real `sluice server` child
+//! the product's accept loop on a loopback port, with the engine's bus at hand) and a real `sluice server` child
 //! process (for start-up time and resident memory), both reached over HTTP with one shared
-//! client.
+//! client; events are posted with the load generator's lighter client (see
+//! [`ApiClient::send_event`]).
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -31,6 +33,39 @@ pub struct ApiClient {
     pub base: String,
     /// The one HTTP client of the run (connections are reused).
     pub http: reqwest::Client,
+    /// Keep-alive connections of [`send_event`](Self::send_event), shared by the clones.
+    events: Arc<EventConnections>,
+}
+
+/// Idle keep-alive connections for posting events, and the server they lead to.
+#[derive(Debug, Default)]
+struct EventConnections {
+    idle: Mutex<(Option<SocketAddr>, Vec<sluice_load::http::Connection>)>,
+}
+
+impl EventConnections {
+    /// An idle connection to `addr`, or a new one.
+    async fn take(&self, addr: SocketAddr) -> std::io::Result<sluice_load::http::Connection> {
+        let idle = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.0 != Some(addr) {
+                *idle = (Some(addr), Vec::new());
+            }
+            idle.1.pop()
+        };
+        match idle {
+            Some(connection) => Ok(connection),
+            None => sluice_load::http::Connection::connect(addr).await,
+        }
+    }
+
+    /// Keeps a connection for the next event.
+    fn give_back(&self, addr: SocketAddr, connection: sluice_load::http::Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.0 == Some(addr) {
+            idle.1.push(connection);
+        }
+    }
 }
 
 impl ApiClient {
@@ -39,6 +74,7 @@ impl ApiClient {
         ApiClient {
             base: format!("http://{addr}"),
             http,
+            events: Arc::default(),
         }
     }
 
@@ -83,13 +119,50 @@ impl ApiClient {
     }
 
     /// `POST /api/v1/event`: the event must be accepted (stored).
+    ///
+    /// The benchmark's executors and triggers stand for integrations on other machines, so
+    /// their own cost should weigh as little as it can in the figures: they post with the
+    /// load generator's HTTP/1.1 client (docs/performance.md, "The load generator's HTTP
+    /// client"), the event's text written once, over keep-alive connections.
     pub async fn send_event(&self, event: &KeptnEvent) -> Result<()> {
-        self.post(
+        let addr: SocketAddr = self
+            .base
+            .strip_prefix("http://")
+            .and_then(|a| a.parse().ok())
+            .with_context(|| format!("not a loopback address: {}", self.base))?;
+        let target = sluice_load::http::Target::parse(&self.base)?;
+        let request = target.post_request_bytes(
             "/api/v1/event",
-            &event.to_value(ContentTypeKey::DataContentType),
-        )
-        .await
-        .map(drop)
+            &sluice_load::http::Post {
+                content_type: "application/json".into(),
+                headers: vec![("x-token".into(), TOKEN.into())],
+                body: event.to_json(ContentTypeKey::DataContentType).into_bytes(),
+            },
+        );
+        let exchange = async {
+            let mut connection = self.events.take(addr).await?;
+            let response = match connection.exchange(&request).await {
+                // A keep-alive connection the server had just closed: it read nothing, so
+                // the event goes again on a new connection (an event with an id would only
+                // be a duplicate anyway).
+                Err(sluice_load::http::ExchangeError::ClosedBeforeResponse) => {
+                    connection = sluice_load::http::Connection::connect(addr).await?;
+                    connection.exchange(&request).await?
+                }
+                other => other?,
+            };
+            if response.keep_alive {
+                self.events.give_back(addr, connection);
+            }
+            anyhow::Ok(response.status)
+        };
+        let status = tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .context("POST /api/v1/event: no answer")??;
+        if !(200..300).contains(&status) {
+            bail!("POST /api/v1/event: status {status}");
+        }
+        Ok(())
     }
 
     /// Creates a project with `shipyard` and the given services.
