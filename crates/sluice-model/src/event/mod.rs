@@ -240,35 +240,34 @@ impl KeptnEvent {
             extensions,
         ] = found.map(|f| f.map(|f| f.value));
         // In the envelope's order: the first attribute that is not a string is the error.
-        let string = |name: &str, value: Option<Value>| match value {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(EventError::AttributeType {
-                attribute: name.to_string(),
-                expected: "a string",
-                found: decode::describe(&other),
-            }),
-        };
         let mut ev = KeptnEvent {
-            specversion: string("specversion", specversion)?,
-            id: string("id", id)?,
-            source: string("source", source)?,
-            event_type: string("type", event_type)?,
-            time: string("time", time)?,
-            shkeptncontext: string("shkeptncontext", shkeptncontext)?,
-            triggeredid: string("triggeredid", triggeredid)?,
-            gitcommitid: string("gitcommitid", gitcommitid)?,
-            shkeptnspecversion: string("shkeptnspecversion", shkeptnspecversion)?,
+            specversion: string_attribute("specversion", specversion)?,
+            id: string_attribute("id", id)?,
+            source: string_attribute("source", source)?,
+            event_type: string_attribute("type", event_type)?,
+            time: string_attribute("time", time)?,
+            shkeptncontext: string_attribute("shkeptncontext", shkeptncontext)?,
+            triggeredid: string_attribute("triggeredid", triggeredid)?,
+            gitcommitid: string_attribute("gitcommitid", gitcommitid)?,
+            shkeptnspecversion: string_attribute("shkeptnspecversion", shkeptnspecversion)?,
             ..KeptnEvent::default()
         };
-        let dct = string("datacontenttype", datacontenttype)?;
-        let ct = string("contenttype", contenttype)?;
-        ev.conflicting_content_types = matches!((&dct, &ct), (Some(a), Some(b)) if a != b);
-        ev.datacontenttype = dct.or(ct);
+        ev.set_content_type(
+            string_attribute("datacontenttype", datacontenttype)?,
+            string_attribute("contenttype", contenttype)?,
+        );
         ev.data = data;
         ev.extensions = extensions.filter(|v| !v.is_null());
         ev.other = other;
         Ok(ev)
+    }
+
+    /// Takes the content type from either key: `datacontenttype` wins, and two different
+    /// values are kept as a conflict for [`KeptnEvent::validate`].
+    fn set_content_type(&mut self, datacontenttype: Option<String>, contenttype: Option<String>) {
+        self.conflicting_content_types =
+            matches!((&datacontenttype, &contenttype), (Some(a), Some(b)) if a != b);
+        self.datacontenttype = datacontenttype.or(contenttype);
     }
 
     /// The event as JSON with the given content-type key. Absent attributes are left out;
@@ -545,6 +544,23 @@ impl<'de> serde::Deserialize<'de> for KeptnEvent {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
         KeptnEvent::from_value(v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A string attribute of the envelope: `null` is the same as absent, any other type than a
+/// string is an error naming the attribute.
+fn string_attribute(
+    name: &str,
+    value: Option<Value>,
+) -> Result<Option<String>, EventError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(EventError::AttributeType {
+            attribute: name.to_string(),
+            expected: "a string",
+            found: decode::describe(&other),
+        }),
     }
 }
 

@@ -86,9 +86,7 @@ impl<'de> Visitor<'de> for PlainVisitor {
             };
             *attribute = text;
         }
-        ev.conflicting_content_types =
-            matches!((&datacontenttype, &contenttype), (Some(a), Some(b)) if a != b);
-        ev.datacontenttype = datacontenttype.or(contenttype);
+        ev.set_content_type(datacontenttype, contenttype);
         Ok(Plain(ev))
     }
 }

@@ -727,14 +727,8 @@ mod fuzz {
             };
             key.and_then(|k| map.remove(&k))
         };
-        let string = |map: &mut serde_json::Map<String, Value>, name: &str| match take(map, name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(EventError::AttributeType {
-                attribute: name.to_string(),
-                expected: "a string",
-                found: decode::describe(&other),
-            }),
+        let string = |map: &mut serde_json::Map<String, Value>, name: &str| {
+            string_attribute(name, take(map, name))
         };
         let mut ev = KeptnEvent {
             specversion: string(&mut map, "specversion")?,
@@ -750,8 +744,7 @@ mod fuzz {
         };
         let dct = string(&mut map, "datacontenttype")?;
         let ct = string(&mut map, "contenttype")?;
-        ev.conflicting_content_types = matches!((&dct, &ct), (Some(a), Some(b)) if a != b);
-        ev.datacontenttype = dct.or(ct);
+        ev.set_content_type(dct, ct);
         ev.data = take(&mut map, "data");
         ev.extensions = take(&mut map, "extensions").filter(|v| !v.is_null());
         ev.other = map.into_iter().collect();
