@@ -1,8 +1,8 @@
 //! The servers the benchmarks measure: a real server inside this process (the API served by
-//! the product's accept loop on a loopback port, with the engine's bus at hand) and a real `sluice server` child
-//! process (for start-up time and resident memory), both reached over HTTP with one shared
-//! client; events are posted with the load generator's lighter client (see
-//! [`ApiClient::send_event`]).
+//! the product's accept loop on a loopback port, with the engine's bus at hand) and a real
+//! `sluice server` child process (for start-up time and resident memory), both reached over
+//! HTTP with one shared client; events are posted with the load generator's lighter client
+//! (see [`ApiClient::send_event`]).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -125,12 +125,12 @@ impl ApiClient {
     /// load generator's HTTP/1.1 client (docs/performance.md, "The load generator's HTTP
     /// client"), the event's text written once, over keep-alive connections.
     pub async fn send_event(&self, event: &KeptnEvent) -> Result<()> {
-        let addr: SocketAddr = self
-            .base
-            .strip_prefix("http://")
-            .and_then(|a| a.parse().ok())
-            .with_context(|| format!("not a loopback address: {}", self.base))?;
         let target = sluice_load::http::Target::parse(&self.base)?;
+        let ip: std::net::IpAddr = target
+            .host
+            .parse()
+            .with_context(|| format!("not an IP address: {}", self.base))?;
+        let addr = SocketAddr::new(ip, target.port);
         let request = target.post_request_bytes(
             "/api/v1/event",
             &sluice_load::http::Post {
