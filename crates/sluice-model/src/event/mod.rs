@@ -549,10 +549,7 @@ impl<'de> serde::Deserialize<'de> for KeptnEvent {
 
 /// A string attribute of the envelope: `null` is the same as absent, any other type than a
 /// string is an error naming the attribute.
-fn string_attribute(
-    name: &str,
-    value: Option<Value>,
-) -> Result<Option<String>, EventError> {
+fn string_attribute(name: &str, value: Option<Value>) -> Result<Option<String>, EventError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
