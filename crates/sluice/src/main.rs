@@ -25,7 +25,8 @@ use crate::client::approval::Decision;
 use crate::client::control::ControlAction;
 
 /// mimalloc instead of the C library's allocator: the server allocates and frees many small
-/// buffers per event on several threads (see ARCHITECTURE.md, "Dependencies").
+/// buffers per event on several threads. The crate's `override` feature makes it the C code's
+/// `malloc` too (SQLite, libgit2, zlib; see ARCHITECTURE.md, "Dependencies").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
