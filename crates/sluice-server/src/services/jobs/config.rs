@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sluice_resources::{CommitId, DirMemo, LevelFiles, ResourceStore, Scope};
+use sluice_resources::{CommitId, DirMemo, LevelFiles, ResourceError, ResourceStore, Scope};
 
 /// Most commits whose configs a [`ConfigCache`] remembers before it starts afresh.
 const CACHE_CAPACITY: usize = 64;
@@ -46,10 +46,15 @@ pub fn find(
 /// project level is read at the latest commit, whose id costs one `stat` to learn. A new
 /// commit usually changes few service directories: the memo of directories already read
 /// spares reading the others again (creating the 1,000th service reads one directory, not
-/// 1,000).
+/// 1,000). An event without a stage (a project's or a service's lifecycle) needs only the
+/// project level, which is then read alone, not with the stages' trees.
 #[derive(Debug, Default)]
 pub struct ConfigCache {
     commits: Mutex<HashMap<(String, String), Arc<LevelFiles>>>,
+    /// The project level alone at a commit whose other levels were not read: all that an
+    /// event without a stage needs (a service's creation makes a commit and three such
+    /// events, and reading every level would read every stage's tree).
+    project_levels: Mutex<HashMap<(String, String), Option<FoundConfig>>>,
     directories: Mutex<DirMemo>,
 }
 
@@ -106,38 +111,74 @@ impl ConfigCache {
         let Some(head) = heads.of(resources, project) else {
             return Lookup::Found(None);
         };
-        // No commit (or Keptn's quirk value `""`) means the latest, as for JES.
-        let commit = match commit.map(str::trim) {
-            None | Some("" | "\"\"") => head.to_string(),
-            Some(c) if c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                c.to_ascii_lowercase()
-            }
-            Some(_) => return Lookup::NeedsGit,
-        };
-        let Some(pinned) = self.files(resources, project, &commit, read) else {
-            return if read {
-                Lookup::Found(None)
-            } else {
-                Lookup::NeedsGit
-            };
-        };
+        // Without a stage only the project level counts, whatever the commit (`find_pinned`).
         if !stage.is_empty() {
-            if !service.is_empty()
-                && let Some(text) = pinned.services.get(&(stage.to_owned(), service.to_owned()))
-            {
-                return Lookup::Found(Some(found("service", text)));
-            }
-            if let Some(text) = pinned.stages.get(stage) {
-                return Lookup::Found(Some(found("stage", text)));
+            // No commit (or Keptn's quirk value `""`) means the latest, as for JES.
+            let commit = match commit.map(str::trim) {
+                None | Some("" | "\"\"") => head.to_string(),
+                Some(c) if c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    c.to_ascii_lowercase()
+                }
+                Some(_) => return Lookup::NeedsGit,
+            };
+            match self.files(resources, project, &commit, read) {
+                Some(pinned) => {
+                    if !service.is_empty()
+                        && let Some(text) =
+                            pinned.services.get(&(stage.to_owned(), service.to_owned()))
+                    {
+                        return Lookup::Found(Some(found("service", text)));
+                    }
+                    if let Some(text) = pinned.stages.get(stage) {
+                        return Lookup::Found(Some(found("stage", text)));
+                    }
+                }
+                None if !read => return Lookup::NeedsGit,
+                // The commit cannot be read (unknown here, say): on to the project level,
+                // as `find` does.
+                None => {}
             }
         }
-        match self.files(resources, project, head.as_str(), read) {
-            Some(latest) => {
-                Lookup::Found(latest.project.as_deref().map(|text| found("project", text)))
-            }
-            None if read => Lookup::Found(None),
+        match self.project_level(resources, project, head.as_str(), read) {
+            Some(level) => Lookup::Found(level),
             None => Lookup::NeedsGit,
         }
+    }
+
+    /// The project level at the commit `head`: from the levels read at that commit if they
+    /// were, else read alone. (From memory only unless `read`; `None`: not in memory.)
+    fn project_level(
+        &self,
+        resources: &ResourceStore,
+        project: &str,
+        head: &str,
+        read: bool,
+    ) -> Option<Option<FoundConfig>> {
+        let key = (project.to_owned(), head.to_owned());
+        if let Some(files) = self.lock().get(&key) {
+            return Some(files.project.as_deref().map(|text| found("project", text)));
+        }
+        if let Some(level) = self.lock_project_levels().get(&key) {
+            return Some(level.clone());
+        }
+        if !read {
+            return None;
+        }
+        let level = match resources.get_resource(Scope::project(project), CONFIG_URI, Some(head)) {
+            Ok(resource) => Some(found("project", &resource.content)),
+            Err(ResourceError::ResourceNotFound) => None,
+            Err(e) => {
+                // Not remembered: the next event tries again.
+                tracing::debug!(error = %e, "cannot read the project's job config at {head}");
+                return Some(None);
+            }
+        };
+        let mut levels = self.lock_project_levels();
+        if levels.len() >= CACHE_CAPACITY {
+            levels.clear();
+        }
+        levels.insert(key, level.clone());
+        Some(level)
     }
 
     /// The files of every level at a full commit id.
@@ -180,6 +221,20 @@ impl ConfigCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<LevelFiles>>> {
         self.commits.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_project_levels(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), Option<FoundConfig>>> {
+        self.project_levels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many commits had every level read (for tests).
+    #[cfg(test)]
+    pub(super) fn commits_read(&self) -> usize {
+        self.lock().len()
     }
 }
 

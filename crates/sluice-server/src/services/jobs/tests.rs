@@ -890,6 +890,73 @@ async fn configs_are_read_at_the_pinned_commit_and_the_project_level_at_the_late
     assert_eq!(cache.find(&app.resources, "nope", "dev", "svc", None), None);
 }
 
+#[tokio::test]
+async fn an_unknown_commit_moves_on_to_the_project_level_with_the_cache_as_without() {
+    let app = app().await;
+    put(&app, svc(), "job/config.yaml", "service-1");
+    put(&app, Scope::project("p"), "job/config.yaml", "project-1");
+    let unknown = "0123456789abcdef0123456789abcdef01234567";
+    let text =
+        |found: Option<super::config::FoundConfig>| found.map(|f| (f.level, f.text.to_string()));
+    let expected = Some(("project", "project-1".to_owned()));
+    assert_eq!(
+        text(super::config::find(
+            &app.resources,
+            "p",
+            "dev",
+            "svc",
+            Some(unknown)
+        )),
+        expected
+    );
+    let cache = super::config::ConfigCache::default();
+    assert_eq!(
+        text(cache.find(&app.resources, "p", "dev", "svc", Some(unknown))),
+        expected
+    );
+}
+
+#[tokio::test]
+async fn an_event_without_a_stage_reads_the_project_level_alone() {
+    let app = app().await;
+    put(&app, svc(), "job/config.yaml", "service-1");
+    put(&app, Scope::project("p"), "job/config.yaml", "project-1");
+    let cache = super::config::ConfigCache::default();
+    let lookup = |stage: &str, heads: &mut super::config::Heads| {
+        cache
+            .cached(&app.resources, "p", stage, "svc", None, heads)
+            .map(|found| found.map(|f| (f.level, f.text.to_string())))
+    };
+    let project = Some(("project", "project-1".to_owned()));
+    assert_eq!(
+        cache
+            .find(&app.resources, "p", "", "svc", None)
+            .map(|f| (f.level, f.text.to_string())),
+        project
+    );
+    assert_eq!(cache.commits_read(), 0, "no stage, so no stage's tree read");
+    // From memory now, for a new burst too.
+    assert_eq!(
+        lookup("", &mut super::config::Heads::default()),
+        Some(project.clone())
+    );
+    // An event with a stage still reads every level, and finds the service's file.
+    assert_eq!(lookup("dev", &mut super::config::Heads::default()), None);
+    assert_eq!(
+        cache
+            .find(&app.resources, "p", "dev", "svc", None)
+            .map(|f| (f.level, f.text.to_string())),
+        Some(("service", "service-1".to_owned()))
+    );
+    assert_eq!(cache.commits_read(), 1);
+    // A project without a config: nothing, remembered as nothing.
+    app.resources
+        .delete_resource(Scope::project("p"), "job/config.yaml")
+        .unwrap();
+    assert_eq!(cache.find(&app.resources, "p", "", "svc", None), None);
+    assert_eq!(lookup("", &mut super::config::Heads::default()), Some(None));
+}
+
 /// The message and result of the `.finished` event of a context.
 pub(super) async fn finished_of(app: &App, context: &str) -> (String, String) {
     let events = app.store.events_of_context(context).await.unwrap();
