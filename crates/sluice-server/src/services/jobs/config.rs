@@ -173,11 +173,7 @@ impl ConfigCache {
                 return Some(None);
             }
         };
-        let mut levels = self.lock_project_levels();
-        if levels.len() >= CACHE_CAPACITY {
-            levels.clear();
-        }
-        levels.insert(key, level.clone());
+        remember(&mut self.lock_project_levels(), key, level.clone());
         Some(level)
     }
 
@@ -211,11 +207,7 @@ impl ConfigCache {
                 return None;
             }
         };
-        let mut commits = self.lock();
-        if commits.len() >= CACHE_CAPACITY {
-            commits.clear();
-        }
-        commits.insert(key, Arc::clone(&files));
+        remember(&mut self.lock(), key, Arc::clone(&files));
         Some(files)
     }
 
@@ -236,6 +228,14 @@ impl ConfigCache {
     pub(super) fn commits_read(&self) -> usize {
         self.lock().len()
     }
+}
+
+/// Remembers `value` under `key`, starting afresh once `map` holds [`CACHE_CAPACITY`] entries.
+fn remember<V>(map: &mut HashMap<(String, String), V>, key: (String, String), value: V) {
+    if map.len() >= CACHE_CAPACITY {
+        map.clear();
+    }
+    map.insert(key, value);
 }
 
 /// The branch heads of projects, each asked once for a burst of events.
