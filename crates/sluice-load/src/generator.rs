@@ -19,7 +19,7 @@ use sluice_model::event::Timestamp;
 use tokio::task::JoinSet;
 
 use crate::histogram::LatencyHistogram;
-use crate::http::{Connection, ExchangeError, Post, Target, UrlError};
+use crate::http::{self, Connection, Post, SendError, Target, UrlError};
 use crate::summary::{FailureReason, LoadSummary, TOOL_SLUICE};
 
 /// Live counts handed to the progress callback.
@@ -370,41 +370,15 @@ fn flush(shared: &Shared, latencies: &mut Vec<u64>) {
     latencies.clear();
 }
 
-/// Sends one request on the worker's connection (opening one if needed) and returns the
-/// status. A reused connection closed by the server before answering is retried once.
+/// Sends one request on the worker's connection ([`http::send`]) and returns the status.
 async fn send(
     conn: &mut Option<Connection>,
     addr: SocketAddr,
     request: &[u8],
 ) -> Result<u16, FailureReason> {
-    for attempt in 0..2 {
-        let reused = conn.is_some();
-        let c = match conn {
-            Some(c) => c,
-            None => conn.insert(
-                Connection::connect(addr)
-                    .await
-                    .map_err(|_| FailureReason::Connect)?,
-            ),
-        };
-        match c.exchange(request).await {
-            Ok(response) => {
-                if !response.keep_alive {
-                    *conn = None;
-                }
-                return Ok(response.status);
-            }
-            // A GET is idempotent: a stale keep-alive connection gets one fresh retry.
-            Err(ExchangeError::ClosedBeforeResponse | ExchangeError::Io(_))
-                if reused && attempt == 0 =>
-            {
-                *conn = None;
-            }
-            Err(_) => {
-                *conn = None;
-                return Err(FailureReason::Protocol);
-            }
-        }
+    match http::send(conn, addr, request).await {
+        Ok(response) => Ok(response.status),
+        Err(SendError::Connect(_)) => Err(FailureReason::Connect),
+        Err(SendError::Exchange(_)) => Err(FailureReason::Protocol),
     }
-    Err(FailureReason::Protocol)
 }

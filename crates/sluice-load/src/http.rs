@@ -187,6 +187,65 @@ pub enum ExchangeError {
     Protocol(&'static str),
 }
 
+/// Why [`send`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No connection could be opened.
+    #[error("cannot connect: {0}")]
+    Connect(io::Error),
+    /// The exchange failed (after the one retry, if it was allowed).
+    #[error(transparent)]
+    Exchange(ExchangeError),
+}
+
+/// Sends `request` on `conn`, opening a connection to `addr` when there is none, and leaves
+/// the connection in `conn` when the server keeps it alive (`None` otherwise, and after any
+/// failure). A reused connection that the server closed before answering, or that failed
+/// with an I/O error, gets one retry on a new connection: only for requests that may be sent
+/// twice (a GET, or an event with its id).
+pub async fn send(
+    conn: &mut Option<Connection>,
+    addr: SocketAddr,
+    request: &[u8],
+) -> Result<Response, SendError> {
+    let reused = conn.is_some();
+    match send_once(conn, addr, request).await {
+        Err(SendError::Exchange(ExchangeError::ClosedBeforeResponse | ExchangeError::Io(_)))
+            if reused =>
+        {
+            send_once(conn, addr, request).await
+        }
+        outcome => outcome,
+    }
+}
+
+/// [`send`] without the retry.
+async fn send_once(
+    conn: &mut Option<Connection>,
+    addr: SocketAddr,
+    request: &[u8],
+) -> Result<Response, SendError> {
+    let c = match conn {
+        Some(c) => c,
+        None => conn.insert(
+            Connection::connect(addr)
+                .await
+                .map_err(SendError::Connect)?,
+        ),
+    };
+    let outcome = c.exchange(request).await;
+    if !matches!(
+        outcome,
+        Ok(Response {
+            keep_alive: true,
+            ..
+        })
+    ) {
+        *conn = None;
+    }
+    outcome.map_err(SendError::Exchange)
+}
+
 /// What we keep of a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Response {
@@ -480,6 +539,71 @@ fn parse_hex(s: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on loopback: its `n`th connection (from 0) answers `answers[n]` requests
+    /// with 200 and keep-alive, then reads one more and closes without answering it.
+    async fn closing_server(answers: Vec<usize>) -> SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for answers in answers {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut chunk = [0u8; 1024];
+                    for answered in 0..=answers {
+                        let mut head = Vec::new();
+                        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => head.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        if answered == answers {
+                            return; // the stream is dropped: closed without an answer
+                        }
+                        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                        stream.write_all(ok).await.unwrap();
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_reused_connection_closed_before_answering_is_retried_once_on_a_new_one() {
+        let addr = closing_server(vec![1, 10]).await;
+        let request = Target::parse(&format!("http://{addr}"))
+            .unwrap()
+            .request_bytes("/");
+        let mut conn = None;
+        assert_eq!(send(&mut conn, addr, &request).await.unwrap().status, 200);
+        assert!(conn.is_some(), "kept alive");
+        // The server closes the first connection at the second request: a new one answers.
+        assert_eq!(send(&mut conn, addr, &request).await.unwrap().status, 200);
+        assert_eq!(send(&mut conn, addr, &request).await.unwrap().status, 200);
+        assert!(conn.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_new_connection_closed_before_answering_is_an_error_without_a_retry() {
+        // A retry would reach the second connection, which answers.
+        let addr = closing_server(vec![0, 10]).await;
+        let request = Target::parse(&format!("http://{addr}"))
+            .unwrap()
+            .request_bytes("/");
+        let mut conn = None;
+        let error = send(&mut conn, addr, &request).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SendError::Exchange(ExchangeError::ClosedBeforeResponse)
+            ),
+            "{error:?}"
+        );
+        assert!(conn.is_none(), "a failed connection is not kept");
+    }
 
     #[test]
     fn urls_parse() {

@@ -44,19 +44,13 @@ struct EventConnections {
 }
 
 impl EventConnections {
-    /// An idle connection to `addr`, or a new one.
-    async fn take(&self, addr: SocketAddr) -> std::io::Result<sluice_load::http::Connection> {
-        let idle = {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.0 != Some(addr) {
-                *idle = (Some(addr), Vec::new());
-            }
-            idle.1.pop()
-        };
-        match idle {
-            Some(connection) => Ok(connection),
-            None => sluice_load::http::Connection::connect(addr).await,
+    /// An idle connection to `addr`, if there is one.
+    fn take(&self, addr: SocketAddr) -> Option<sluice_load::http::Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.0 != Some(addr) {
+            *idle = (Some(addr), Vec::new());
         }
+        idle.1.pop()
     }
 
     /// Keeps a connection for the next event.
@@ -139,19 +133,12 @@ impl ApiClient {
                 body: event.to_json(ContentTypeKey::DataContentType).into_bytes(),
             },
         );
+        // A keep-alive connection the server had just closed is retried once on a new one
+        // (`send`): an event with an id would only be a duplicate anyway.
         let exchange = async {
-            let mut connection = self.events.take(addr).await?;
-            let response = match connection.exchange(&request).await {
-                // A keep-alive connection the server had just closed: it read nothing, so
-                // the event goes again on a new connection (an event with an id would only
-                // be a duplicate anyway).
-                Err(sluice_load::http::ExchangeError::ClosedBeforeResponse) => {
-                    connection = sluice_load::http::Connection::connect(addr).await?;
-                    connection.exchange(&request).await?
-                }
-                other => other?,
-            };
-            if response.keep_alive {
+            let mut connection = self.events.take(addr);
+            let response = sluice_load::http::send(&mut connection, addr, &request).await?;
+            if let Some(connection) = connection {
                 self.events.give_back(addr, connection);
             }
             anyhow::Ok(response.status)
